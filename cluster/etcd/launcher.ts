@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { MeterfabricError } from '../../core/errors.js';
+
+export type EtcdOptions = {
+  /** Directory for etcd's data; its log goes to `<dataDir>.log`. */
+  dataDir: string;
+  host?: string;
+  clientPort: number;
+  peerPort: number;
+  /** How long to wait for /health to answer before giving up. */
+  startTimeoutMs?: number;
+};
+
+export type EtcdHandle = {
+  endpoint: string;
+  pid: number;
+  stop(): Promise<void>;
+};
+
+/** True when `etcd` (Debian's etcd-server) is on PATH. */
+export function etcdAvailable(): boolean {
+  return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** True when an etcd answers /health at `endpoint` (host:port) within `timeoutMs`. */
+export async function etcdHealthy(endpoint: string, timeoutMs = 1000): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return false;
+    const body = (await res.json()) as { health?: string };
+    return body.health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a single-member etcd on loopback. The process is ours: stop() kills it by PID
+ * (SIGTERM, then SIGKILL after 5 s). Used by `meterfabric up` and by tests.
+ */
+export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
+  if (!etcdAvailable()) {
+    throw new MeterfabricError(
+      'MF_ETCD_MISSING',
+      'etcd was not found on PATH. Install it with `apt-get install -y etcd-server` or point --etcd at a running etcd.',
+    );
+  }
+  const host = options.host ?? '127.0.0.1';
+  const endpoint = `${host}:${options.clientPort}`;
+  mkdirSync(options.dataDir, { recursive: true });
+  const logFd = openSync(`${options.dataDir}.log`, 'a');
+  const child: ChildProcess = spawn(
+    'etcd',
+    [
+      '--name',
+      'meterfabric',
+      '--data-dir',
+      options.dataDir,
+      '--listen-client-urls',
+      `http://${endpoint}`,
+      '--advertise-client-urls',
+      `http://${endpoint}`,
+      '--listen-peer-urls',
+      `http://${host}:${options.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://${host}:${options.peerPort}`,
+      '--initial-cluster',
+      `meterfabric=http://${host}:${options.peerPort}`,
+      '--initial-cluster-state',
+      'new',
+      '--log-level',
+      'warn',
+      '--logger',
+      'zap',
+    ],
+    { stdio: ['ignore', logFd, logFd], detached: false },
+  );
+  const pid = child.pid;
+  if (pid === undefined) throw new MeterfabricError('MF_ETCD_START', 'etcd could not be spawned');
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+  while (!(await etcdHealthy(endpoint, 500))) {
+    if (exited) {
+      throw new MeterfabricError(
+        'MF_ETCD_START',
+        `etcd exited during start; see ${join(options.dataDir)}.log`,
+      );
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new MeterfabricError(
+        'MF_ETCD_START',
+        `etcd did not become healthy at ${endpoint}; see ${options.dataDir}.log`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  return {
+    endpoint,
+    pid,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        const killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(killTimer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
