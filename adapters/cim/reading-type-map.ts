@@ -1,0 +1,431 @@
+import type { BatteryQuantity, InternalQuantity, ReadingKind } from '../field-data.js';
+import { CimCodeError, UnknownQuantityError } from './errors.js';
+import {
+  formatReadingType,
+  parseReadingType,
+  type ReadingTypeCode,
+  type ReadingTypeFields,
+  readingTypeOf,
+} from './reading-type.js';
+import { measuringPeriodSeconds, multiplierPrefixes, unitNames } from './reading-type-names.js';
+
+/**
+ * THE mapping table from internal quantities (OBIS codes, KNX DPTs, battery quantities,
+ * load-profile intervals) to CIM ReadingType codes. No other module carries CIM codes.
+ *
+ * Two profiles:
+ * - `standard`: codes valid against the IEC 61968-9 enumerations (ami-cim.md (b)).
+ * - `seed-compat`: reproduces the strings the SMMePlus seed itself emits (§2.5.1.2), for
+ *   integrators who match on them: daily closures `0.0.16.1.1.12.0.0.0.0.0.0.0.0.0.0.72.0`
+ *   (total) and `0.0.16.9.1.1.12.0.0.0.0.<T>.0.0.0.0.72.0` (tariff T), and the hourly import
+ *   load profile `0.0.7.4.1.1.12.0.0.0.0.0.0.0.0.0.72.0`. These seed codes are in Wh. Quantities
+ *   the seed never shows fall back to the standard code.
+ *
+ * The code fixes the unit and multiplier; `valueInCodeUnit` converts a measured value into it
+ * (a meter reading 14631.051 kWh becomes 14631051 under a Wh code).
+ */
+export type { ReadingTypeCode } from './reading-type.js';
+export type ReadingTypeProfile = 'standard' | 'seed-compat';
+export type ReadingTypeOptions = {
+  /** Interval length of kind 'interval' readings; default 3600 s (the seed's hourly profile). */
+  intervalSeconds?: number;
+};
+
+/** What a quantity measures, independent of how it is read (register, interval, ...). */
+type Measure = {
+  /** Cumulative energy registers; everything else is an instantaneous or indicating value. */
+  energy: boolean;
+  flowDirection: number;
+  commodity: number;
+  measurementKind: number;
+  aggregate?: number;
+  accumulation?: number;
+  tou?: number;
+  phases?: number;
+  multiplier: number;
+  unit: number;
+};
+
+const ELECTRICITY = 1;
+const FORWARD = 1;
+const REVERSE = 19;
+const TOTAL = 20;
+const KIND = {
+  current: 4,
+  demand: 8,
+  energy: 12,
+  frequency: 15,
+  power: 37,
+  powerFactor: 38,
+  temperature: 46,
+};
+const KIND_RMS_VOLTAGE = 54;
+const KIND_VOLTAGE = 158;
+const UNIT = { A: 5, degC: 23, V: 29, Hz: 33, W: 38, cosPhi: 65, VAh: 71, Wh: 72, VArh: 73, none: 0 };
+const PHASE_AN = 128 + 16;
+const PHASE_BN = 64 + 16;
+const PHASE_CN = 32 + 16;
+
+function energyMeasure(flowDirection: number, unit: number, multiplier: number, tou = 0): Measure {
+  return {
+    energy: true,
+    flowDirection,
+    commodity: ELECTRICITY,
+    measurementKind: KIND.energy,
+    tou,
+    multiplier,
+    unit,
+  };
+}
+
+function instant(
+  measurementKind: number,
+  unit: number,
+  multiplier: number,
+  extra: Partial<Measure> = {},
+): Measure {
+  return {
+    energy: false,
+    flowDirection: 0,
+    commodity: ELECTRICITY,
+    measurementKind,
+    multiplier,
+    unit,
+    ...extra,
+  };
+}
+
+/** OBIS C.D.E (value group C, D, E) -> measure. Registers from IEC 62056-21 readouts are kWh/kW. */
+function obisMeasure(code: string): Measure | string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(code);
+  if (!m) return `OBIS code "${code}" is not of the form C.D.E`;
+  const c = Number(m[1]);
+  const d = Number(m[2]);
+  const e = Number(m[3]);
+  if (c === 0 && d === 9) return `OBIS ${code} is the meter's ${e === 1 ? 'time' : 'date'}, not a reading`;
+  if (d === 8 && e <= 9) {
+    if (c === 1) return energyMeasure(FORWARD, UNIT.Wh, 3, e);
+    if (c === 2) return energyMeasure(REVERSE, UNIT.Wh, 3, e);
+    if (c === 3) return energyMeasure(FORWARD, UNIT.VArh, 3, e);
+    if (c === 4) return energyMeasure(REVERSE, UNIT.VArh, 3, e);
+    if (c === 15) return energyMeasure(TOTAL, UNIT.Wh, 3, e);
+  }
+  if (d === 7 && e === 0) {
+    if (c === 1) return instant(KIND.power, UNIT.W, 3, { flowDirection: FORWARD });
+    if (c === 2) return instant(KIND.power, UNIT.W, 3, { flowDirection: REVERSE });
+    if (c === 14) return instant(KIND.frequency, UNIT.Hz, 0);
+    if (c === 13) return instant(KIND.powerFactor, UNIT.cosPhi, 0);
+    if (c === 32) return instant(KIND_RMS_VOLTAGE, UNIT.V, 0, { phases: PHASE_AN });
+    if (c === 52) return instant(KIND_RMS_VOLTAGE, UNIT.V, 0, { phases: PHASE_BN });
+    if (c === 72) return instant(KIND_RMS_VOLTAGE, UNIT.V, 0, { phases: PHASE_CN });
+    if (c === 31) return instant(KIND.current, UNIT.A, 0, { phases: 128 });
+    if (c === 51) return instant(KIND.current, UNIT.A, 0, { phases: 64 });
+    if (c === 71) return instant(KIND.current, UNIT.A, 0, { phases: 32 });
+    if (c === 91) return instant(KIND.current, UNIT.A, 0, { phases: 16 });
+  }
+  if (d === 6 && e <= 9 && (c === 1 || c === 2))
+    // Maximum demand registers (MP_ files): the highest average power of the billing period.
+    return instant(KIND.demand, UNIT.W, 3, {
+      flowDirection: c === 1 ? FORWARD : REVERSE,
+      aggregate: 8,
+      accumulation: 6,
+      tou: e,
+    });
+  return `OBIS ${code} has no CIM ReadingType in adapters/cim/reading-type-map.ts`;
+}
+
+/** OBIS as adapters write it: '1.8.0', '1-0:1.8.0', '1-0:1.8.0*255', '1.8.0&01' all become '1.8.0'. */
+export function normalizeObis(code: string): string {
+  return code
+    .trim()
+    .replace(/^\d+-\d+:/, '')
+    .replace(/[*&]\d+$/, '');
+}
+
+function knxDirection(quantity: string | undefined): number {
+  return quantity === 'export' ? REVERSE : FORWARD;
+}
+
+function knxPhases(quantity: string | undefined): number {
+  if (quantity === 'L1') return PHASE_AN;
+  if (quantity === 'L2') return PHASE_BN;
+  if (quantity === 'L3') return PHASE_CN;
+  return 0;
+}
+
+/** KNX datapoint types used for metering (KNX Standard 3.7.2; see ../shared/reference/knx.md). */
+function knxMeasure(dpt: string, quantity: string | undefined): Measure | string {
+  const dir = knxDirection(quantity);
+  switch (dpt) {
+    case '13.010':
+      return energyMeasure(dir, UNIT.Wh, 0);
+    case '13.013':
+      return energyMeasure(dir, UNIT.Wh, 3);
+    case '13.011':
+      return energyMeasure(dir, UNIT.VAh, 0);
+    case '13.014':
+      return energyMeasure(dir, UNIT.VAh, 3);
+    case '13.012':
+      return energyMeasure(dir, UNIT.VArh, 0);
+    case '13.015':
+      return energyMeasure(dir, UNIT.VArh, 3);
+    case '14.056':
+      return instant(KIND.power, UNIT.W, 0, { flowDirection: dir });
+    case '9.024':
+      return instant(KIND.power, UNIT.W, 3, { flowDirection: dir });
+    case '14.027':
+      return instant(KIND_VOLTAGE, UNIT.V, 0, { phases: knxPhases(quantity) });
+    case '9.020':
+      return instant(KIND_VOLTAGE, UNIT.V, -3, { phases: knxPhases(quantity) });
+    case '14.019':
+      return instant(KIND.current, UNIT.A, 0, { phases: knxPhases(quantity) });
+    case '9.021':
+      return instant(KIND.current, UNIT.A, -3, { phases: knxPhases(quantity) });
+    case '14.033':
+      return instant(KIND.frequency, UNIT.Hz, 0);
+    case '14.057':
+      return instant(KIND.powerFactor, UNIT.cosPhi, 0);
+    case '9.001':
+      return instant(KIND.temperature, UNIT.degC, 0, { commodity: 0 });
+    default:
+      return `KNX DPT ${dpt} has no CIM ReadingType in adapters/cim/reading-type-map.ts`;
+  }
+}
+
+/**
+ * Battery quantities. IEC 61968-9 has no state-of-charge/health kind: both are dimensionless
+ * values x10^-2 (percent); SoC is instantaneous (12), SoH indicating (6), so the codes differ.
+ * Charged energy flows into the pack (forward), discharged out of it (reverse).
+ */
+const batteryMeasures: Record<BatteryQuantity, Measure> = {
+  voltage: instant(KIND_VOLTAGE, UNIT.V, 0),
+  current: instant(KIND.current, UNIT.A, 0),
+  stateOfCharge: instant(0, UNIT.none, -2, { accumulation: 12 }),
+  stateOfHealth: instant(0, UNIT.none, -2, { accumulation: 6 }),
+  temperature: instant(KIND.temperature, UNIT.degC, 0),
+  chargedEnergy: energyMeasure(FORWARD, UNIT.Wh, 3),
+  dischargedEnergy: energyMeasure(REVERSE, UNIT.Wh, 3),
+  chargeVoltageLimit: instant(KIND_VOLTAGE, UNIT.V, 0, { aggregate: 8, accumulation: 6 }),
+  chargeCurrentLimit: instant(KIND.current, UNIT.A, 0, {
+    aggregate: 8,
+    accumulation: 6,
+    flowDirection: FORWARD,
+  }),
+  dischargeCurrentLimit: instant(KIND.current, UNIT.A, 0, {
+    aggregate: 8,
+    accumulation: 6,
+    flowDirection: REVERSE,
+  }),
+};
+
+function measureFor(q: InternalQuantity): Measure {
+  let result: Measure | string;
+  switch (q.source) {
+    case 'obis':
+      result = obisMeasure(normalizeObis(q.code));
+      break;
+    case 'knx':
+      result = knxMeasure(q.dpt, q.quantity);
+      break;
+    case 'battery':
+      result = batteryMeasures[q.quantity] ?? `battery quantity "${String(q.quantity)}" is not known`;
+      break;
+    case 'profile':
+      if (q.quantity === 'activeImportInterval') result = energyMeasure(FORWARD, UNIT.Wh, 0);
+      else if (q.quantity === 'activeExportInterval') result = energyMeasure(REVERSE, UNIT.Wh, 0);
+      else result = `load-profile quantity "${String(q.quantity)}" is not known`;
+      break;
+    default:
+      result = `quantity source "${String((q as { source: unknown }).source)}" is not known`;
+  }
+  if (typeof result === 'string') throw new UnknownQuantityError(result, { quantity: q });
+  return result;
+}
+
+function measuringPeriodCode(intervalSeconds: number): number {
+  for (const [code, seconds] of measuringPeriodSeconds) if (seconds === intervalSeconds) return code;
+  throw new UnknownQuantityError(
+    `an interval of ${intervalSeconds} s has no CIM measuring period (1, 5, 10, 15, 30, 60 min or 24 h)`,
+    { intervalSeconds },
+  );
+}
+
+function standardFields(m: Measure, kind: ReadingKind, options: ReadingTypeOptions): ReadingTypeFields {
+  const base: Partial<ReadingTypeFields> = {
+    aggregate: m.aggregate ?? 0,
+    flowDirection: m.flowDirection,
+    commodity: m.commodity,
+    measurementKind: m.measurementKind,
+    tou: m.tou ?? 0,
+    phases: m.phases ?? 0,
+    multiplier: m.multiplier,
+    unit: m.unit,
+  };
+  if (kind === 'interval') {
+    const mp = measuringPeriodCode(options.intervalSeconds ?? 3600);
+    if (m.energy) return readingTypeOf({ ...base, measuringPeriod: mp, accumulation: 4 });
+    return readingTypeOf({ ...base, aggregate: m.aggregate ?? 2, measuringPeriod: mp, accumulation: 12 });
+  }
+  const accumulation = m.energy ? 1 : (m.accumulation ?? 12);
+  return readingTypeOf({ ...base, macroPeriod: kind === 'dailyClosure' ? 11 : 0, accumulation });
+}
+
+const seedDailyClosureTotal = '0.0.16.1.1.12.0.0.0.0.0.0.0.0.0.0.72.0';
+
+function seedCompatCode(
+  q: InternalQuantity,
+  kind: ReadingKind,
+  options: ReadingTypeOptions,
+): string | undefined {
+  if (q.source === 'obis' && kind === 'dailyClosure') {
+    const m = /^1\.8\.(\d)$/.exec(normalizeObis(q.code));
+    if (!m) return undefined;
+    const tariff = Number(m[1]);
+    if (tariff === 0) return seedDailyClosureTotal;
+    if (tariff <= 6) return `0.0.16.9.1.1.12.0.0.0.0.${tariff}.0.0.0.0.72.0`;
+    return undefined;
+  }
+  if (q.source === 'profile' && q.quantity === 'activeImportInterval' && kind === 'interval') {
+    if ((options.intervalSeconds ?? 3600) === 3600) return '0.0.7.4.1.1.12.0.0.0.0.0.0.0.0.0.72.0';
+  }
+  return undefined;
+}
+
+/**
+ * The ReadingType code for a quantity read as `kind`. Throws `MF_UNKNOWN_QUANTITY` for
+ * quantities without a code (including OBIS 0.9.1/0.9.2, which are the meter's clock).
+ */
+export function readingTypeFor(
+  q: InternalQuantity,
+  kind: ReadingKind,
+  profile: ReadingTypeProfile = 'standard',
+  options: ReadingTypeOptions = {},
+): ReadingTypeCode {
+  const measure = measureFor(q);
+  if (profile === 'seed-compat') {
+    const seed = seedCompatCode(q, kind, options);
+    if (seed !== undefined) return seed;
+  }
+  return formatReadingType(standardFields(measure, kind, options));
+}
+
+/** Seed strings that are not even 18 fields, seen in the seed's load-profile example: accepted on input only. */
+const seedTypos: ReadonlyMap<string, string> = new Map([
+  ['0.0.7.4.1.1.12.0.0.0.0.0.0.0.0.0.0.72.0', '0.0.7.4.1.1.12.0.0.0.0.0.0.0.0.0.72.0'],
+]);
+
+/** On input: maps a known seed typo to the code it meant; any other string is returned unchanged. */
+export function repairSeedReadingType(code: string): string {
+  return seedTypos.get(code.trim()) ?? code.trim();
+}
+
+type UnitSpec = { base: number; exponent: number };
+
+const unitSymbols: ReadonlyMap<string, number> = new Map([
+  ['Wh', UNIT.Wh],
+  ['VAh', UNIT.VAh],
+  ['VArh', UNIT.VArh],
+  ['varh', UNIT.VArh],
+  ['W', UNIT.W],
+  ['V', UNIT.V],
+  ['A', UNIT.A],
+  ['Hz', UNIT.Hz],
+  ['degC', UNIT.degC],
+  ['°C', UNIT.degC],
+  ['C', UNIT.degC],
+  ['cos', UNIT.cosPhi],
+  ['', UNIT.none],
+]);
+
+function parseUnit(unit: string): UnitSpec {
+  const u = unit.trim();
+  if (u === '%') return { base: UNIT.none, exponent: -2 };
+  if (unitSymbols.has(u)) return { base: unitSymbols.get(u)!, exponent: 0 };
+  const prefix = u[0]!;
+  const rest = u.slice(1);
+  const exponent =
+    prefix === 'k' ? 3 : prefix === 'M' ? 6 : prefix === 'G' ? 9 : prefix === 'm' ? -3 : undefined;
+  if (exponent !== undefined && unitSymbols.has(rest) && rest !== '')
+    return { base: unitSymbols.get(rest)!, exponent };
+  throw new CimCodeError(`unit "${unit}" is not known; use Wh, kWh, W, kW, V, A, Hz, degC or %`, { unit });
+}
+
+/** Rounds away binary noise (14631.051 * 1000 = 14631050.999999998) without losing real digits. */
+function clean(n: number): number {
+  return Number(n.toPrecision(15));
+}
+
+/** Converts a measured value (in `unit`) into the unit and multiplier that `code` states. */
+export function valueInCodeUnit(value: number, unit: string, code: ReadingTypeCode): number {
+  const f = parseReadingType(code);
+  const from = parseUnit(unit);
+  if (from.base !== f.unit)
+    throw new CimCodeError(
+      `a value in ${unit} cannot be reported under ReadingType ${code}, whose unit is ${unitNames.get(f.unit) ?? f.unit}`,
+      { unit, code },
+    );
+  return clean(value * 10 ** (from.exponent - f.multiplier));
+}
+
+/** The unit symbol a code's value is expressed in, e.g. 'kWh' for multiplier 3 + unit 72. */
+export function unitOfCode(code: ReadingTypeCode): string {
+  const f = parseReadingType(code);
+  if (f.unit === UNIT.none && f.multiplier === -2) return '%';
+  const prefix = multiplierPrefixes.get(f.multiplier);
+  const symbol = f.unit === UNIT.none ? '' : (unitNames.get(f.unit) ?? `unit${f.unit}`);
+  if (prefix === undefined || prefix === 'c') return `1e${f.multiplier} ${symbol}`.trim();
+  return `${prefix}${f.unit === UNIT.cosPhi ? 'cos' : symbol}`;
+}
+
+export type QuantityMatch = { quantity: InternalQuantity; kind: ReadingKind; intervalSeconds?: number };
+
+let reverseIndex: Map<string, QuantityMatch> | undefined;
+
+/** Every quantity the table knows, for the reverse lookup and for property tests. */
+export function knownQuantities(): InternalQuantity[] {
+  const list: InternalQuantity[] = [];
+  for (let t = 0; t <= 9; t++)
+    for (const c of [1, 2, 3, 4, 15]) list.push({ source: 'obis', code: `${c}.8.${t}` });
+  for (const c of [1, 2, 13, 14, 31, 32, 51, 52, 71, 72, 91]) list.push({ source: 'obis', code: `${c}.7.0` });
+  for (let t = 0; t <= 9; t++) for (const c of [1, 2]) list.push({ source: 'obis', code: `${c}.6.${t}` });
+  const dpts = ['13.010', '13.013', '13.011', '13.014', '13.012', '13.015', '14.056', '9.024'];
+  for (const dpt of dpts)
+    for (const quantity of ['import', 'export']) list.push({ source: 'knx', dpt, quantity });
+  for (const dpt of ['14.027', '9.020', '14.019', '9.021'])
+    for (const quantity of [undefined, 'L1', 'L2', 'L3'])
+      list.push(quantity ? { source: 'knx', dpt, quantity } : { source: 'knx', dpt });
+  for (const dpt of ['14.033', '14.057', '9.001']) list.push({ source: 'knx', dpt });
+  for (const quantity of Object.keys(batteryMeasures) as BatteryQuantity[])
+    list.push({ source: 'battery', quantity });
+  list.push(
+    { source: 'profile', quantity: 'activeImportInterval' },
+    { source: 'profile', quantity: 'activeExportInterval' },
+  );
+  return list;
+}
+
+export const readingKinds: readonly ReadingKind[] = ['register', 'dailyClosure', 'interval', 'instantaneous'];
+export const intervalChoicesSeconds: readonly number[] = [...measuringPeriodSeconds.values()];
+
+/**
+ * Reverse lookup (a code received in a CIM message -> what it measures), over both profiles.
+ * Several quantities can share a code (OBIS 1.8.0 and KNX 13.013 are both kWh import
+ * registers); the first in table order wins, which is the OBIS one.
+ */
+export function quantityForReadingType(code: ReadingTypeCode): QuantityMatch | undefined {
+  if (!reverseIndex) {
+    const index = new Map<string, QuantityMatch>();
+    for (const profile of ['seed-compat', 'standard'] as const)
+      for (const quantity of knownQuantities())
+        for (const kind of readingKinds) {
+          const intervals = kind === 'interval' ? intervalChoicesSeconds : [undefined];
+          for (const intervalSeconds of intervals) {
+            const c = readingTypeFor(quantity, kind, profile, intervalSeconds ? { intervalSeconds } : {});
+            if (!index.has(c))
+              index.set(c, intervalSeconds ? { quantity, kind, intervalSeconds } : { quantity, kind });
+          }
+        }
+    reverseIndex = index;
+  }
+  return reverseIndex.get(repairSeedReadingType(code));
+}
