@@ -1,0 +1,35 @@
+/**
+ * TEST-ONLY fault injection for the chaos suite. Read once from the environment when this
+ * module loads; every switch is OFF unless `MF_FAULT_INJECT` names it. A production node
+ * never sets this variable. The switches deliberately break the replication protocol so the
+ * chaos checkers can show they catch the resulting anomalies:
+ *
+ * - `ack-before-persist`: a secondary acknowledges operations before writing them to disk,
+ *   so a crash can lose operations the primary counted as committed.
+ * - `skip-epoch-fencing`: replicas accept messages and fences of older epochs, so a deposed
+ *   primary can still write.
+ *
+ * Several switches may be combined with commas: `MF_FAULT_INJECT=ack-before-persist,skip-epoch-fencing`.
+ */
+export type ReplicationFaults = {
+  readonly ackBeforePersist: boolean;
+  readonly skipEpochFencing: boolean;
+};
+
+export const NO_FAULTS: ReplicationFaults = { ackBeforePersist: false, skipEpochFencing: false };
+
+export function parseFaults(value: string | undefined): ReplicationFaults {
+  const names = new Set(
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  return {
+    ackBeforePersist: names.has('ack-before-persist'),
+    skipEpochFencing: names.has('skip-epoch-fencing'),
+  };
+}
+
+/** The switches of this process, read once. */
+export const processFaults: ReplicationFaults = parseFaults(process.env.MF_FAULT_INJECT);
