@@ -26,9 +26,21 @@ describe('epoch history', () => {
     expect([0, 1, 4, 5, 99].map((l) => epochAt(h, l))).toEqual([0, 1, 1, 3, 3]);
   });
   it('finds where two logs diverged', () => {
-    const primary = { history: [{ epoch: 1, firstLsn: 1 }, { epoch: 3, firstLsn: 6 }], lastLsn: 9 };
+    const primary = {
+      history: [
+        { epoch: 1, firstLsn: 1 },
+        { epoch: 3, firstLsn: 6 },
+      ],
+      lastLsn: 9,
+    };
     // secondary kept epoch-2 false progress from LSN 6 on
-    const secondary = { history: [{ epoch: 1, firstLsn: 1 }, { epoch: 2, firstLsn: 6 }], lastLsn: 8 };
+    const secondary = {
+      history: [
+        { epoch: 1, firstLsn: 1 },
+        { epoch: 2, firstLsn: 6 },
+      ],
+      lastLsn: 8,
+    };
     expect(agreementLsn(primary, secondary)).toBe(5);
     expect(agreementLsn(primary, { history: [{ epoch: 1, firstLsn: 1 }], lastLsn: 4 })).toBe(4);
     expect(agreementLsn(primary, { history: [], lastLsn: 0 })).toBe(0);
@@ -47,7 +59,12 @@ describe('replica log state', () => {
       { lsn: 2, epoch: 1 },
     ]);
     s.markPersisted(2);
-    expect(s.fence(3)).toEqual({ partition: 'p/0', fencedEpoch: 3, lastPersistedEpoch: 1, lastPersistedLsn: 2 });
+    expect(s.fence(3)).toEqual({
+      partition: 'p/0',
+      fencedEpoch: 3,
+      lastPersistedEpoch: 1,
+      lastPersistedLsn: 2,
+    });
     expect(() => s.checkEpoch(2)).toThrow(expect.objectContaining({ code: 'MF_STALE_EPOCH' }));
     expect(() => s.fence(2)).toThrow(expect.objectContaining({ code: 'MF_STALE_EPOCH' }));
     expect(s.fence(3).fencedEpoch).toBe(3); // idempotent
