@@ -1,0 +1,241 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { MeterfabricError } from '../../core/errors.js';
+import { distPath } from '../../core/paths.js';
+import {
+  checkTaskAddress,
+  errorOfOutcome,
+  type ModuleFlavour,
+  PoolTaskError,
+  runTask,
+  type TaskAddress,
+  type TaskOutcome,
+} from './task-module.js';
+
+/**
+ * One worker pool per node (piscina), for CPU-bound batch work: CSV and CIM XML encoding,
+ * frame decoding. Tasks are addressed by module path + export name
+ * (`{ module: 'adapters/knx/pool-tasks', fn: 'decodeFrames', payload }`), so there is no
+ * shared registry. Admission is bounded: at most `maxPendingTasks` tasks are queued or
+ * running; beyond that `run` either rejects with MF_POOL_QUEUE_FULL or (with `wait: true`)
+ * waits for room, which is the back-pressure callers feel. `inline` mode runs the same task
+ * functions on the calling thread (tests; under vitest it imports the TypeScript sources).
+ */
+export type PoolMode = 'workers' | 'inline';
+
+export type WorkerPoolOptions = {
+  mode?: PoolMode;
+  /** Worker threads; default: the CPU count (os.availableParallelism()). */
+  threads?: number;
+  /** Upper bound of tasks admitted (queued + running); default threads x 8. */
+  maxPendingTasks?: number;
+  /** Upper bound of callers waiting for admission with `wait: true`; default maxPendingTasks x 4. */
+  maxWaitingCallers?: number;
+  /** Idle workers above the minimum exit after this long. */
+  idleTimeoutMs?: number;
+  /** Inline mode only: 'source' imports the .ts file, 'dist' the compiled one; default by how this module runs. */
+  inlineFlavour?: ModuleFlavour;
+};
+
+export type PoolTask<P = unknown> = TaskAddress & { payload: P };
+
+export type PoolRunOptions = {
+  signal?: AbortSignal;
+  /** Wait for admission instead of rejecting with MF_POOL_QUEUE_FULL when the pool is saturated. */
+  wait?: boolean;
+};
+
+export type BatchOptions = PoolRunOptions & {
+  /** Items per task; default 1000. Each task gets an array and must return an array of results. */
+  batchSize?: number;
+};
+
+export class PoolQueueFullError extends MeterfabricError {
+  constructor(pending: number, limit: number) {
+    super(
+      'MF_POOL_QUEUE_FULL',
+      `worker pool is saturated (${pending} of ${limit} tasks pending); retry later or pass { wait: true } to wait for room`,
+      { pending, limit },
+    );
+    this.name = 'PoolQueueFullError';
+  }
+}
+
+export class PoolAbortedError extends MeterfabricError {
+  constructor() {
+    super('MF_POOL_ABORTED', 'pool task was cancelled by its caller (AbortSignal)');
+    this.name = 'PoolAbortedError';
+  }
+}
+
+const runningFromSource = import.meta.url.endsWith('.ts');
+
+export class WorkerPool {
+  readonly mode: PoolMode;
+  readonly threads: number;
+  readonly maxPendingTasks: number;
+  readonly maxWaitingCallers: number;
+  private readonly piscina: Piscina | undefined;
+  private readonly inlineFlavour: ModuleFlavour;
+  private pendingCount = 0;
+  private readonly waiters: { admit: () => void; reject: (err: Error) => void }[] = [];
+  private closed = false;
+  private completedCount = 0;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.mode = options.mode ?? 'workers';
+    this.threads = Math.max(1, options.threads ?? availableParallelism());
+    this.maxPendingTasks = Math.max(1, options.maxPendingTasks ?? this.threads * 8);
+    this.maxWaitingCallers = Math.max(0, options.maxWaitingCallers ?? this.maxPendingTasks * 4);
+    this.inlineFlavour = options.inlineFlavour ?? (runningFromSource ? 'source' : 'dist');
+    if (this.mode === 'workers') {
+      const filename = distPath('cluster', 'pool', 'worker.js');
+      if (!existsSync(filename))
+        throw new PoolTaskError(
+          'MF_POOL_TASK_MISSING',
+          `pool worker ${filename} is missing; run \`npm run build\` first`,
+          {
+            filename,
+          },
+        );
+      this.piscina = new Piscina({
+        filename,
+        minThreads: this.threads,
+        maxThreads: this.threads,
+        // Our admission bound is the real limit; piscina's own queue only has to hold what we admit.
+        maxQueue: this.maxPendingTasks,
+        idleTimeout: options.idleTimeoutMs ?? 30_000,
+      });
+    }
+  }
+
+  /** Tasks admitted and not yet finished. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  get completed(): number {
+    return this.completedCount;
+  }
+
+  async run<R = unknown, P = unknown>(task: PoolTask<P>, options: PoolRunOptions = {}): Promise<R> {
+    checkTaskAddress(task);
+    if (this.closed) throw new PoolTaskError('MF_POOL_CLOSED', 'worker pool is closed');
+    if (options.signal?.aborted) throw new PoolAbortedError();
+    await this.admit(options);
+    try {
+      const outcome = await this.execute(task, options.signal);
+      if (!outcome.ok) throw errorOfOutcome(outcome);
+      return outcome.value as R;
+    } finally {
+      this.pendingCount--;
+      this.completedCount++;
+      this.releaseOne();
+    }
+  }
+
+  /**
+   * Splits `items` into batches of `batchSize`, runs one task per batch (the export receives an
+   * array and returns an array), and concatenates the results in input order. Batches are
+   * admitted with back-pressure, so a huge input never floods the queue.
+   */
+  async runBatches<I, R>(
+    address: TaskAddress,
+    items: readonly I[],
+    options: BatchOptions = {},
+  ): Promise<R[]> {
+    const batchSize = Math.max(1, options.batchSize ?? 1000);
+    const batches: I[][] = [];
+    for (let i = 0; i < items.length; i += batchSize) batches.push(items.slice(i, i + batchSize));
+    const runOptions: PoolRunOptions = { wait: options.wait ?? true };
+    if (options.signal) runOptions.signal = options.signal;
+    const results = await Promise.all(
+      batches.map((payload) => this.run<R[], I[]>({ ...address, payload }, runOptions)),
+    );
+    return results.flat();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.waiters.splice(0))
+      waiter.reject(new PoolTaskError('MF_POOL_CLOSED', 'worker pool is closed'));
+    await this.piscina?.destroy();
+  }
+
+  private async admit(options: PoolRunOptions): Promise<void> {
+    if (this.pendingCount < this.maxPendingTasks) {
+      this.pendingCount++;
+      return;
+    }
+    if (!options.wait) throw new PoolQueueFullError(this.pendingCount, this.maxPendingTasks);
+    if (this.waiters.length >= this.maxWaitingCallers)
+      throw new PoolQueueFullError(this.pendingCount, this.maxPendingTasks);
+    await new Promise<void>((resolve, reject) => {
+      const signal = options.signal;
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new PoolAbortedError());
+      };
+      const waiter = {
+        admit: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (err: Error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Hands the slot just freed straight to the oldest waiter (FIFO), so waiters are not overtaken. */
+  private releaseOne(): void {
+    const next = this.waiters.shift();
+    if (next) {
+      this.pendingCount++;
+      next.admit();
+    }
+  }
+
+  private async execute(task: PoolTask, signal: AbortSignal | undefined): Promise<TaskOutcome> {
+    const message = { module: task.module, fn: task.fn, payload: task.payload };
+    if (!this.piscina) {
+      const outcome = await runTask(task, task.payload, this.inlineFlavour);
+      if (signal?.aborted) throw new PoolAbortedError();
+      return outcome;
+    }
+    try {
+      return (await this.piscina.run(message, signal ? { signal } : {})) as TaskOutcome;
+    } catch (err) {
+      if (signal?.aborted || (err instanceof Error && err.name === 'AbortError'))
+        throw new PoolAbortedError();
+      throw err;
+    }
+  }
+}
+
+let nodePool: WorkerPool | undefined;
+
+/** The node's single pool, created on first use (mode from MF_POOL_MODE, default workers). */
+export function nodeWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
+  if (!nodePool) {
+    const envMode = process.env.MF_POOL_MODE === 'inline' ? 'inline' : undefined;
+    nodePool = new WorkerPool({ ...options, mode: options.mode ?? envMode ?? 'workers' });
+  }
+  return nodePool;
+}
+
+export async function closeNodeWorkerPool(): Promise<void> {
+  const pool = nodePool;
+  nodePool = undefined;
+  await pool?.close();
+}
