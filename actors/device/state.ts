@@ -1,0 +1,334 @@
+import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
+import { HeadendError } from '../domain/errors.js';
+import type { Job } from '../domain/jobs.js';
+import type { ControlResult, FieldRequest, FieldResponse, MeterCursor, StatusWordSample } from './field.js';
+
+/**
+ * One concentrator's device logic (the seed's single-threaded "Device"): requests run one at
+ * a time; the last collected instant per meter and data kind is remembered so collection
+ * resumes after a gap and a value is never handed on twice; consecutive failures make the
+ * concentrator unreachable and raise the seed's "Concentrator is unreachable" event.
+ */
+
+export type DataKind = 'loadProfile' | 'dailyClosure' | 'register';
+
+export type DeviceConfig = {
+  /** Failed requests in a row after which the concentrator counts as unreachable. */
+  unreachableAfterFailures: number;
+  maxQueuedRequests: number;
+  /** How far back a meter never collected before is read. */
+  initialLookbackMs: number;
+  /** Completed control operations remembered so a repeated order does not operate a relay twice. */
+  maxRememberedControls: number;
+};
+
+export const defaultDeviceConfig: DeviceConfig = {
+  unreachableAfterFailures: 2,
+  maxQueuedRequests: 64,
+  initialLookbackMs: 86_400_000,
+  maxRememberedControls: 1_000,
+};
+
+export type PendingRequest = { requestId: string; job: Job; attempt: number };
+
+export type DeviceState = {
+  concentratorId: string;
+  config: DeviceConfig;
+  meters: string[];
+  reachable: boolean;
+  consecutiveFailures: number;
+  lastFailureReason?: string;
+  /** `${serial}|${dataKind}` -> instant of the newest value handed on. */
+  lastCollected: Record<string, number>;
+  current: PendingRequest | null;
+  queue: PendingRequest[];
+  /** Control operation id (the job id) -> its results, oldest first in controlOrder. */
+  completedControls: Record<string, ControlResult[]>;
+  controlOrder: string[];
+};
+
+export type DeviceCommand =
+  | { type: 'setMeters'; meters: string[] }
+  | { type: 'request'; job: Job; attempt: number }
+  | { type: 'fieldResponse'; requestId: string; response: FieldResponse }
+  | { type: 'fieldFailure'; requestId: string; reason: string };
+
+export type DeviceEffect =
+  | { type: 'send'; requestId: string; request: FieldRequest }
+  | {
+      type: 'completed';
+      job: Job;
+      attempt: number;
+      readings: CollectedReading[];
+      events: DeviceEvent[];
+      statusWords: StatusWordSample[];
+      controlResults: ControlResult[];
+      oldestCollectedMs?: number;
+      /** True when a control was answered from memory without touching the field. */
+      replayed: boolean;
+    }
+  | { type: 'failed'; job: Job; attempt: number; errorCode: string; errorMessage: string; retryable: boolean }
+  | { type: 'event'; event: DeviceEvent };
+
+export type DeviceResult = { state: DeviceState; effects: DeviceEffect[] };
+
+export function newDevice(
+  concentratorId: string,
+  meters: string[],
+  config: Partial<DeviceConfig> = {},
+): DeviceState {
+  return {
+    concentratorId,
+    config: { ...defaultDeviceConfig, ...config },
+    meters: [...meters],
+    reachable: true,
+    consecutiveFailures: 0,
+    lastCollected: {},
+    current: null,
+    queue: [],
+    completedControls: {},
+    controlOrder: [],
+  };
+}
+
+export function cursorKey(serial: string, kind: DataKind): string {
+  return `${serial}|${kind}`;
+}
+
+export function applyDeviceCommand(state: DeviceState, command: DeviceCommand, nowMs: number): DeviceResult {
+  switch (command.type) {
+    case 'setMeters':
+      state.meters = [...new Set(command.meters)];
+      return { state, effects: [] };
+    case 'request': {
+      const requestId = `${command.job.id}@${command.attempt}`;
+      if (state.current?.requestId === requestId || state.queue.some((r) => r.requestId === requestId))
+        return { state, effects: [] };
+      const remembered = state.completedControls[command.job.id];
+      if (command.job.params.kind === 'deviceControl' && remembered) {
+        return {
+          state,
+          effects: [
+            {
+              type: 'completed',
+              job: command.job,
+              attempt: command.attempt,
+              readings: [],
+              events: [],
+              statusWords: [],
+              controlResults: remembered,
+              replayed: true,
+            },
+          ],
+        };
+      }
+      if (state.queue.length >= state.config.maxQueuedRequests)
+        throw new HeadendError(
+          'MF_HEADEND_DEVICE_BUSY',
+          `device ${state.concentratorId} already has ${state.config.maxQueuedRequests} requests queued: retry later`,
+          { concentratorId: state.concentratorId },
+        );
+      state.queue.push({ requestId, job: command.job, attempt: command.attempt });
+      return { state, effects: startNext(state, nowMs) };
+    }
+    case 'fieldResponse': {
+      const current = state.current;
+      if (!current || current.requestId !== command.requestId) return { state, effects: [] };
+      state.current = null;
+      const effects: DeviceEffect[] = [];
+      if (!state.reachable) {
+        state.reachable = true;
+        effects.push({
+          type: 'event',
+          event: reachabilityEvent(state, 'concentrator.reachable', 'cleared', nowMs),
+        });
+      }
+      state.consecutiveFailures = 0;
+      delete state.lastFailureReason;
+      effects.push(complete(state, current, command.response));
+      effects.push(...startNext(state, nowMs));
+      return { state, effects };
+    }
+    case 'fieldFailure': {
+      const current = state.current;
+      if (!current || current.requestId !== command.requestId) return { state, effects: [] };
+      state.current = null;
+      state.consecutiveFailures += 1;
+      state.lastFailureReason = command.reason;
+      const effects: DeviceEffect[] = [];
+      if (state.reachable && state.consecutiveFailures >= state.config.unreachableAfterFailures) {
+        state.reachable = false;
+        effects.push({
+          type: 'event',
+          event: reachabilityEvent(state, 'concentrator.unreachable', 'raised', nowMs, command.reason),
+        });
+      }
+      if (!state.reachable && current.job.correlationId !== undefined) {
+        // The seed's example: an external request that could not reach its meter gets an event
+        // per meter, carrying the request's CorrelationID.
+        for (const serial of targetMeters(state, current.job)) {
+          effects.push({
+            type: 'event',
+            event: {
+              deviceId: serial,
+              deviceKind: 'meter',
+              key: 'concentrator.unreachable',
+              phase: 'occurred',
+              timestampMs: nowMs,
+              correlationId: current.job.correlationId,
+              details: {
+                CONCENTRATOR: state.concentratorId,
+                DESCRIPTION: `Concentrator is unreachable [${command.reason}]`,
+                EXTERNALREQUEST: 'True',
+              },
+            },
+          });
+        }
+      }
+      effects.push({
+        type: 'failed',
+        job: current.job,
+        attempt: current.attempt,
+        errorCode: state.reachable ? 'MF_DEVICE_REQUEST_FAILED' : 'MF_DEVICE_UNREACHABLE',
+        errorMessage: state.reachable
+          ? `request to concentrator ${state.concentratorId} failed: ${command.reason}`
+          : `Concentrator ${state.concentratorId} is unreachable [${command.reason}]`,
+        retryable: true,
+      });
+      effects.push(...startNext(state, nowMs));
+      return { state, effects };
+    }
+  }
+}
+
+function startNext(state: DeviceState, nowMs: number): DeviceEffect[] {
+  if (state.current) return [];
+  const next = state.queue.shift();
+  if (!next) return [];
+  state.current = next;
+  return [{ type: 'send', requestId: next.requestId, request: fieldRequestFor(state, next.job, nowMs) }];
+}
+
+function targetMeters(state: DeviceState, job: Job): string[] {
+  return job.meterSerials.length > 0 ? job.meterSerials : state.meters;
+}
+
+function cursorsFor(
+  state: DeviceState,
+  job: Job,
+  kind: DataKind,
+  nowMs: number,
+  fromMs?: number,
+): MeterCursor[] {
+  return targetMeters(state, job).map((serial) => {
+    const last = state.lastCollected[cursorKey(serial, kind)] ?? nowMs - state.config.initialLookbackMs;
+    return { serial, afterMs: fromMs !== undefined ? Math.min(fromMs, last) : last };
+  });
+}
+
+function fieldRequestFor(state: DeviceState, job: Job, nowMs: number): FieldRequest {
+  const params = job.params;
+  switch (params.kind) {
+    case 'loadProfile':
+      return {
+        type: 'loadProfile',
+        meters: cursorsFor(state, job, 'loadProfile', nowMs, params.fromMs),
+        toMs: nowMs,
+      };
+    case 'dailyClosure':
+      return {
+        type: 'dailyClosure',
+        meters: cursorsFor(state, job, 'dailyClosure', nowMs),
+        closureDate: params.closureDate,
+      };
+    case 'meterReading':
+      return { type: 'register', meters: targetMeters(state, job) };
+    case 'initialization':
+      return { type: 'initialize', meters: targetMeters(state, job) };
+    case 'deviceControl':
+      return {
+        type: 'control',
+        action: params.action,
+        meters: targetMeters(state, job),
+        operationId: job.id,
+        ...(params.limitW !== undefined ? { limitW: params.limitW } : {}),
+      };
+  }
+}
+
+export function dataKindOf(reading: CollectedReading): DataKind {
+  if (reading.kind === 'interval') return 'loadProfile';
+  if (reading.kind === 'dailyClosure') return 'dailyClosure';
+  return 'register';
+}
+
+function complete(state: DeviceState, request: PendingRequest, response: FieldResponse): DeviceEffect {
+  // Filter against the cursors as they were before this response, then advance them: every
+  // value of one closure (six tariff registers share a timestamp) passes together.
+  const before = { ...state.lastCollected };
+  const readings = response.readings.filter((r) => {
+    const last = before[cursorKey(r.meterSerial, dataKindOf(r))];
+    return last === undefined || r.timestampMs > last;
+  });
+  for (const r of readings) {
+    const key = cursorKey(r.meterSerial, dataKindOf(r));
+    const last = state.lastCollected[key];
+    if (last === undefined || r.timestampMs > last) state.lastCollected[key] = r.timestampMs;
+  }
+  const job = request.job;
+  if (job.params.kind === 'deviceControl') {
+    state.completedControls[job.id] = response.controlResults;
+    state.controlOrder.push(job.id);
+    while (state.controlOrder.length > state.config.maxRememberedControls) {
+      const dropped = state.controlOrder.shift();
+      if (dropped !== undefined) delete state.completedControls[dropped];
+    }
+  }
+  let oldestCollectedMs: number | undefined;
+  if (job.params.kind === 'loadProfile') {
+    for (const serial of targetMeters(state, job)) {
+      const last = state.lastCollected[cursorKey(serial, 'loadProfile')];
+      if (last !== undefined && (oldestCollectedMs === undefined || last < oldestCollectedMs))
+        oldestCollectedMs = last;
+    }
+  }
+  return {
+    type: 'completed',
+    job,
+    attempt: request.attempt,
+    readings,
+    events: response.events.map((e) =>
+      job.correlationId !== undefined && e.correlationId === undefined
+        ? { ...e, correlationId: job.correlationId }
+        : e,
+    ),
+    statusWords: response.statusWords,
+    controlResults: response.controlResults,
+    ...(oldestCollectedMs !== undefined ? { oldestCollectedMs } : {}),
+    replayed: false,
+  };
+}
+
+function reachabilityEvent(
+  state: DeviceState,
+  key: 'concentrator.unreachable' | 'concentrator.reachable',
+  phase: 'raised' | 'cleared',
+  nowMs: number,
+  reason?: string,
+): DeviceEvent {
+  return {
+    deviceId: state.concentratorId,
+    deviceKind: 'concentrator',
+    key,
+    phase,
+    timestampMs: nowMs,
+    details: {
+      CONCENTRATOR: state.concentratorId,
+      DESCRIPTION:
+        key === 'concentrator.unreachable'
+          ? `Concentrator is unreachable [${reason ?? 'no answer'}]`
+          : 'Concentrator is reachable again',
+      EXTERNALREQUEST: 'False',
+    },
+  };
+}

@@ -1,0 +1,289 @@
+import { invariant } from '../../core/errors.js';
+import { HeadendError, invalidInput } from '../domain/errors.js';
+import { type Job, type JobKind, type JobOutcome, jobKinds } from '../domain/jobs.js';
+import { requireId } from '../domain/validate.js';
+
+const maxJobIdLength = 200;
+
+/**
+ * The jobs manager as a pure state machine (the seed's "Jobs Manager": high and normal
+ * priority queues, dispatch to the worker of the job's kind). Decisions only: the driver
+ * persists the state, sends `dispatch` effects to workers and reports attempt results back.
+ *
+ * Invariants: a job id is accepted once (duplicates are ignored, also after it finished,
+ * within outcomeRetentionMs); a job's outcome is recorded once; in-flight counts never exceed
+ * the per-kind and per-concentrator limits; a high-priority job that fits the limits is
+ * always dispatched before any normal one.
+ */
+
+export type JobsManagerConfig = {
+  maxQueuedJobs: number;
+  maxInFlightPerKind: Record<JobKind, number>;
+  /** Devices talk to a concentrator one request at a time; more in flight would only queue there. */
+  maxInFlightPerConcentrator: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** An attempt with no result after this long counts as failed (the worker or its node died). */
+  attemptTimeoutMs: number;
+  /** Finished jobs are remembered this long to ignore resubmitted duplicates. */
+  outcomeRetentionMs: number;
+};
+
+export const defaultJobsManagerConfig: JobsManagerConfig = {
+  maxQueuedJobs: 200_000,
+  maxInFlightPerKind: {
+    meterReading: 256,
+    loadProfile: 1024,
+    dailyClosure: 1024,
+    initialization: 128,
+    deviceControl: 256,
+  },
+  maxInFlightPerConcentrator: 1,
+  backoffBaseMs: 5_000,
+  backoffMaxMs: 5 * 60_000,
+  attemptTimeoutMs: 10 * 60_000,
+  outcomeRetentionMs: 3 * 86_400_000,
+};
+
+export type JobEntry = {
+  job: Job;
+  /** Attempts started so far; the current in-flight attempt has this number. */
+  attempts: number;
+  /** A retry waits for its backoff: not dispatched before this instant. */
+  notBeforeMs: number;
+  phase: 'queued' | 'inFlight';
+  dispatchedAtMs?: number;
+  lastErrorCode?: string;
+  lastErrorMessage?: string;
+};
+
+export type JobsManagerState = {
+  config: JobsManagerConfig;
+  /** Job ids in arrival order per priority; entries hold the jobs. */
+  queues: { high: string[]; normal: string[] };
+  entries: Record<string, JobEntry>;
+  inFlightByKind: Record<JobKind, number>;
+  inFlightByConcentrator: Record<string, number>;
+  outcomes: Record<string, JobOutcome>;
+};
+
+export type AttemptResult =
+  | { ok: true; oldestCollectedMs?: number }
+  | { ok: false; retryable: boolean; errorCode: string; errorMessage: string };
+
+export type JobsManagerCommand =
+  | { type: 'submit'; job: Job }
+  | { type: 'attemptResult'; jobId: string; attempt: number; result: AttemptResult }
+  /** Expire, time out, prune and dispatch; the driver calls it after every change and on a timer. */
+  | { type: 'tick' };
+
+export type JobsManagerEffect =
+  | { type: 'dispatch'; job: Job; attempt: number }
+  | { type: 'outcome'; outcome: JobOutcome; job: Job }
+  | { type: 'duplicateIgnored'; jobId: string };
+
+export type JobsManagerResult = { state: JobsManagerState; effects: JobsManagerEffect[] };
+
+export function newJobsManager(config: Partial<JobsManagerConfig> = {}): JobsManagerState {
+  const merged = { ...defaultJobsManagerConfig, ...config };
+  const inFlightByKind = Object.fromEntries(jobKinds.map((k) => [k, 0])) as Record<JobKind, number>;
+  return {
+    config: merged,
+    queues: { high: [], normal: [] },
+    entries: {},
+    inFlightByKind,
+    inFlightByConcentrator: {},
+    outcomes: {},
+  };
+}
+
+export function applyJobsManagerCommand(
+  state: JobsManagerState,
+  command: JobsManagerCommand,
+  nowMs: number,
+): JobsManagerResult {
+  switch (command.type) {
+    case 'submit':
+      return submit(state, command.job, nowMs);
+    case 'attemptResult':
+      return attemptResult(state, command.jobId, command.attempt, command.result, nowMs);
+    case 'tick':
+      return tick(state, nowMs);
+  }
+}
+
+export function queuedCount(state: JobsManagerState): number {
+  return state.queues.high.length + state.queues.normal.length;
+}
+
+function submit(state: JobsManagerState, job: Job, nowMs: number): JobsManagerResult {
+  validateJob(job);
+  if (state.entries[job.id] || state.outcomes[job.id])
+    return { state, effects: [{ type: 'duplicateIgnored', jobId: job.id }] };
+  if (queuedCount(state) >= state.config.maxQueuedJobs)
+    throw new HeadendError(
+      'MF_HEADEND_QUEUE_FULL',
+      `the jobs queue holds its maximum of ${state.config.maxQueuedJobs} jobs: retry later`,
+      { jobId: job.id },
+    );
+  state.entries[job.id] = { job, attempts: 0, notBeforeMs: nowMs, phase: 'queued' };
+  state.queues[job.priority].push(job.id);
+  return { state, effects: [] };
+}
+
+function attemptResult(
+  state: JobsManagerState,
+  jobId: string,
+  attempt: number,
+  result: AttemptResult,
+  nowMs: number,
+): JobsManagerResult {
+  const entry = state.entries[jobId];
+  // Finished already, unknown, or a late answer of an attempt that was timed out: ignore, so
+  // an outcome is recorded once.
+  if (entry?.phase !== 'inFlight' || entry.attempts !== attempt) return { state, effects: [] };
+  releaseSlot(state, entry.job);
+  if (result.ok) {
+    return {
+      state,
+      effects: [
+        finish(state, entry, nowMs, {
+          status: 'succeeded',
+          ...(result.oldestCollectedMs !== undefined ? { oldestCollectedMs: result.oldestCollectedMs } : {}),
+        }),
+      ],
+    };
+  }
+  entry.lastErrorCode = result.errorCode;
+  entry.lastErrorMessage = result.errorMessage;
+  return { state, effects: retryOrFail(state, entry, result.retryable, nowMs) };
+}
+
+function retryOrFail(
+  state: JobsManagerState,
+  entry: JobEntry,
+  retryable: boolean,
+  nowMs: number,
+): JobsManagerEffect[] {
+  const delayMs = Math.min(state.config.backoffMaxMs, state.config.backoffBaseMs * 2 ** (entry.attempts - 1));
+  if (!retryable || entry.attempts >= entry.job.maxAttempts) {
+    return [
+      finish(state, entry, nowMs, {
+        status: 'failed',
+        errorCode: entry.lastErrorCode ?? 'MF_JOB_FAILED',
+        errorMessage: `${entry.lastErrorMessage ?? 'failed'} (after ${entry.attempts} of ${entry.job.maxAttempts} attempts)`,
+      }),
+    ];
+  }
+  if (nowMs + delayMs >= entry.job.deadlineMs) return [deadlineFailure(state, entry, nowMs)];
+  entry.phase = 'queued';
+  entry.notBeforeMs = nowMs + delayMs;
+  delete entry.dispatchedAtMs;
+  state.queues[entry.job.priority].push(entry.job.id);
+  return [];
+}
+
+function tick(state: JobsManagerState, nowMs: number): JobsManagerResult {
+  const effects: JobsManagerEffect[] = [];
+  for (const entry of Object.values(state.entries)) {
+    if (
+      entry.phase === 'inFlight' &&
+      entry.dispatchedAtMs !== undefined &&
+      nowMs - entry.dispatchedAtMs >= state.config.attemptTimeoutMs
+    ) {
+      releaseSlot(state, entry.job);
+      entry.lastErrorCode = 'MF_JOB_ATTEMPT_TIMEOUT';
+      entry.lastErrorMessage = `attempt ${entry.attempts} got no result within ${state.config.attemptTimeoutMs} ms`;
+      effects.push(...retryOrFail(state, entry, true, nowMs));
+    }
+  }
+  for (const [jobId, outcome] of Object.entries(state.outcomes)) {
+    if (nowMs - outcome.finishedAtMs > state.config.outcomeRetentionMs) delete state.outcomes[jobId];
+  }
+  for (const priority of ['high', 'normal'] as const) {
+    const remaining: string[] = [];
+    for (const jobId of state.queues[priority]) {
+      const entry = state.entries[jobId];
+      if (entry?.phase !== 'queued') continue; // finished or re-queued elsewhere
+      if (nowMs >= entry.job.deadlineMs) {
+        effects.push(deadlineFailure(state, entry, nowMs));
+        continue;
+      }
+      if (entry.notBeforeMs > nowMs || !hasSlot(state, entry.job)) {
+        remaining.push(jobId);
+        continue;
+      }
+      entry.phase = 'inFlight';
+      entry.attempts += 1;
+      entry.dispatchedAtMs = nowMs;
+      takeSlot(state, entry.job);
+      effects.push({ type: 'dispatch', job: entry.job, attempt: entry.attempts });
+    }
+    state.queues[priority] = remaining;
+  }
+  return { state, effects };
+}
+
+function deadlineFailure(state: JobsManagerState, entry: JobEntry, nowMs: number): JobsManagerEffect {
+  const last = entry.lastErrorMessage ? `; last error: ${entry.lastErrorMessage}` : '';
+  return finish(state, entry, nowMs, {
+    status: 'failed',
+    errorCode: 'MF_JOB_DEADLINE',
+    errorMessage: `job ${entry.job.id} timed out: deadline ${new Date(entry.job.deadlineMs).toISOString()} passed after ${entry.attempts} attempt(s)${last}`,
+  });
+}
+
+function finish(
+  state: JobsManagerState,
+  entry: JobEntry,
+  nowMs: number,
+  result: Pick<JobOutcome, 'status' | 'errorCode' | 'errorMessage' | 'oldestCollectedMs'>,
+): JobsManagerEffect {
+  invariant(!state.outcomes[entry.job.id], 'a job outcome is recorded once', { jobId: entry.job.id });
+  const outcome: JobOutcome = {
+    jobId: entry.job.id,
+    attempts: entry.attempts,
+    finishedAtMs: nowMs,
+    ...result,
+  };
+  state.outcomes[entry.job.id] = outcome;
+  delete state.entries[entry.job.id];
+  return { type: 'outcome', outcome, job: entry.job };
+}
+
+function hasSlot(state: JobsManagerState, job: Job): boolean {
+  return (
+    state.inFlightByKind[job.kind] < state.config.maxInFlightPerKind[job.kind] &&
+    (state.inFlightByConcentrator[job.concentratorId] ?? 0) < state.config.maxInFlightPerConcentrator
+  );
+}
+
+function takeSlot(state: JobsManagerState, job: Job): void {
+  state.inFlightByKind[job.kind] += 1;
+  state.inFlightByConcentrator[job.concentratorId] =
+    (state.inFlightByConcentrator[job.concentratorId] ?? 0) + 1;
+}
+
+function releaseSlot(state: JobsManagerState, job: Job): void {
+  state.inFlightByKind[job.kind] -= 1;
+  const left = (state.inFlightByConcentrator[job.concentratorId] ?? 0) - 1;
+  invariant(left >= 0 && state.inFlightByKind[job.kind] >= 0, 'in-flight counts never go negative', {
+    jobId: job.id,
+  });
+  if (left === 0) delete state.inFlightByConcentrator[job.concentratorId];
+  else state.inFlightByConcentrator[job.concentratorId] = left;
+}
+
+function validateJob(job: Job): void {
+  if (typeof job !== 'object' || job === null) throw invalidInput('job is missing');
+  if (typeof job.id !== 'string' || job.id.length === 0 || job.id.length > maxJobIdLength)
+    throw invalidInput(`job id must be a non-empty string of at most ${maxJobIdLength} characters`);
+  if (!jobKinds.includes(job.kind)) throw invalidInput(`job kind must be one of ${jobKinds.join(', ')}`);
+  if (job.priority !== 'high' && job.priority !== 'normal')
+    throw invalidInput('job priority must be high or normal');
+  requireId(job.concentratorId, 'concentrator id');
+  if (job.params.kind !== job.kind) throw invalidInput('job params do not match the job kind');
+  if (!(Number.isInteger(job.maxAttempts) && job.maxAttempts >= 1 && job.maxAttempts <= 20))
+    throw invalidInput('maxAttempts must be an integer 1..20');
+  if (!Number.isFinite(job.deadlineMs)) throw invalidInput('deadlineMs must be an instant');
+}

@@ -1,0 +1,270 @@
+import { invalidInput } from '../domain/errors.js';
+import type { Job, JobKind, JobOutcome } from '../domain/jobs.js';
+import { localTime, previousDate } from '../domain/local-time.js';
+import { requireId, requireInstant, requireTimeZone } from '../domain/validate.js';
+
+/**
+ * The work manager as a pure state machine: it finds due activities and turns them into jobs
+ * for the jobs manager. Job ids are derived from the activity (`dc:<conc>:<date>`,
+ * `lp:<conc>:<slot>`), so a tick replayed after a failover produces the same ids and the
+ * jobs manager drops the duplicates. A durable reminder calls tick() at nextDueMs().
+ */
+
+export type WorkManagerConfig = {
+  /** Load profile collection period, minutes; slots are aligned to the epoch. */
+  loadProfileEveryMinutes: number;
+  /** Daily closures start this long after local midnight (the meter needs time to close). */
+  dailyClosureDelayMinutes: number;
+  /** How long each job kind may take before it fails with a timeout. */
+  jobDeadlineMs: Record<JobKind, number>;
+  maxAttempts: number;
+  /** After a collection job has finally failed, try it again as a new job this much later... */
+  collectionRetryDelayMs: number;
+  /** ...at most this many times. */
+  maxCollectionRetries: number;
+  /** A concentrator whose oldest collected load profile lags more than this gets an N2Pload recovery job. */
+  gapThresholdMs: number;
+  /** Bound on remembered outstanding jobs (retries and recoveries), against unbounded growth. */
+  maxTrackedJobs: number;
+};
+
+export const defaultWorkManagerConfig: WorkManagerConfig = {
+  loadProfileEveryMinutes: 60,
+  dailyClosureDelayMinutes: 5,
+  jobDeadlineMs: {
+    meterReading: 60_000,
+    loadProfile: 30 * 60_000,
+    dailyClosure: 4 * 3_600_000,
+    initialization: 3_600_000,
+    deviceControl: 15 * 60_000,
+  },
+  maxAttempts: 3,
+  collectionRetryDelayMs: 15 * 60_000,
+  maxCollectionRetries: 3,
+  gapThresholdMs: 3 * 3_600_000,
+  maxTrackedJobs: 100_000,
+};
+
+export type ConcentratorSchedule = {
+  timeZone: string;
+  /** Local date (yyyy-mm-dd) on which the last daily closure was submitted. */
+  lastClosureRunDate: string;
+  /** Start of the last load profile slot a job was submitted for. */
+  lastLoadProfileSlotMs: number;
+  /** Oldest "last collected" load profile instant reported by the last load profile job. */
+  oldestCollectedMs?: number;
+  /** fromMs of the last recovery job, so one gap is recovered by one job. */
+  lastRecoveryFromMs?: number;
+};
+
+/** What the work manager remembers of a job it submitted, to retry it once it finally fails. */
+export type TrackedJob = { job: Job; retry: number; retryAtMs?: number };
+
+export type WorkManagerState = {
+  config: WorkManagerConfig;
+  concentrators: Record<string, ConcentratorSchedule>;
+  tracked: Record<string, TrackedJob>;
+};
+
+export type WorkManagerCommand =
+  | { type: 'addConcentrator'; concentratorId: string; timeZone: string }
+  | { type: 'removeConcentrator'; concentratorId: string }
+  | { type: 'meterCommissioned'; meterSerial: string; concentratorId: string; atMs: number }
+  | { type: 'jobOutcome'; outcome: JobOutcome }
+  | { type: 'tick' };
+
+export type WorkManagerEffect = { type: 'submitJob'; job: Job };
+
+export type WorkManagerResult = { state: WorkManagerState; effects: WorkManagerEffect[] };
+
+export function newWorkManager(config: Partial<WorkManagerConfig> = {}): WorkManagerState {
+  const merged = { ...defaultWorkManagerConfig, ...config };
+  if (!(Number.isInteger(merged.loadProfileEveryMinutes) && merged.loadProfileEveryMinutes > 0))
+    throw invalidInput('loadProfileEveryMinutes must be a positive integer');
+  return { config: merged, concentrators: {}, tracked: {} };
+}
+
+export function applyWorkManagerCommand(
+  state: WorkManagerState,
+  command: WorkManagerCommand,
+  nowMs: number,
+): WorkManagerResult {
+  switch (command.type) {
+    case 'addConcentrator': {
+      const id = requireId(command.concentratorId, 'concentrator id');
+      const timeZone = requireTimeZone(command.timeZone, 'timeZone');
+      const existing = state.concentrators[id];
+      if (existing) {
+        existing.timeZone = timeZone;
+        return { state, effects: [] };
+      }
+      // Start from "now": the first closure is the next local midnight, the first load
+      // profile the slot now running; history before registration is not collected.
+      state.concentrators[id] = {
+        timeZone,
+        lastClosureRunDate: localTime(nowMs, timeZone).date,
+        lastLoadProfileSlotMs: slotStart(nowMs, state.config) - slotMs(state.config),
+      };
+      return { state, effects: [] };
+    }
+    case 'removeConcentrator': {
+      delete state.concentrators[command.concentratorId];
+      return { state, effects: [] };
+    }
+    case 'meterCommissioned': {
+      const meterSerial = requireId(command.meterSerial, 'meter serial');
+      const concentratorId = requireId(command.concentratorId, 'concentrator id');
+      const atMs = requireInstant(command.atMs, 'atMs');
+      const job = makeJob(state.config, {
+        id: `init:${meterSerial}:${atMs}`,
+        kind: 'initialization',
+        concentratorId,
+        meterSerials: [meterSerial],
+        params: { kind: 'initialization' },
+        nowMs,
+      });
+      return { state, effects: track(state, job) };
+    }
+    case 'jobOutcome':
+      return onOutcome(state, command.outcome, nowMs);
+    case 'tick':
+      return tick(state, nowMs);
+  }
+}
+
+/** When tick() next has something to do (for the durable reminder). */
+export function nextDueMs(state: WorkManagerState, nowMs: number): number {
+  let next = slotStart(nowMs, state.config) + slotMs(state.config);
+  for (const tracked of Object.values(state.tracked)) {
+    if (tracked.retryAtMs !== undefined && tracked.retryAtMs < next) next = tracked.retryAtMs;
+  }
+  // Local midnights differ per zone; checking every 5 minutes around them is cheap and exact enough.
+  const closureCheckMs = Math.ceil((nowMs + 1) / 300_000) * 300_000;
+  return Math.max(nowMs, Math.min(next, closureCheckMs));
+}
+
+function tick(state: WorkManagerState, nowMs: number): WorkManagerResult {
+  const effects: WorkManagerEffect[] = [];
+  const { config } = state;
+  const currentSlot = slotStart(nowMs, config);
+  for (const [concentratorId, schedule] of Object.entries(state.concentrators)) {
+    const local = localTime(nowMs, schedule.timeZone);
+    if (local.date > schedule.lastClosureRunDate && local.minuteOfDay >= config.dailyClosureDelayMinutes) {
+      const closureDate = previousDate(local.date);
+      schedule.lastClosureRunDate = local.date;
+      effects.push(
+        ...track(
+          state,
+          makeJob(config, {
+            id: `dc:${concentratorId}:${closureDate}`,
+            kind: 'dailyClosure',
+            concentratorId,
+            meterSerials: [],
+            params: { kind: 'dailyClosure', closureDate },
+            nowMs,
+          }),
+        ),
+      );
+    }
+    // Only the current slot: a missed slot needs no job of its own because the device resumes
+    // every meter from its last collected instant.
+    if (currentSlot > schedule.lastLoadProfileSlotMs) {
+      schedule.lastLoadProfileSlotMs = currentSlot;
+      effects.push(
+        ...track(
+          state,
+          makeJob(config, {
+            id: `lp:${concentratorId}:${currentSlot}`,
+            kind: 'loadProfile',
+            concentratorId,
+            meterSerials: [],
+            params: { kind: 'loadProfile' },
+            nowMs,
+          }),
+        ),
+      );
+    }
+    const oldest = schedule.oldestCollectedMs;
+    if (
+      oldest !== undefined &&
+      nowMs - oldest > config.gapThresholdMs &&
+      (schedule.lastRecoveryFromMs === undefined || schedule.lastRecoveryFromMs < oldest)
+    ) {
+      schedule.lastRecoveryFromMs = oldest;
+      effects.push(
+        ...track(
+          state,
+          makeJob(config, {
+            id: `n2p:${concentratorId}:${oldest}`,
+            kind: 'loadProfile',
+            concentratorId,
+            meterSerials: [],
+            params: { kind: 'loadProfile', fromMs: oldest },
+            nowMs,
+          }),
+        ),
+      );
+    }
+  }
+  for (const [jobId, tracked] of Object.entries(state.tracked)) {
+    if (tracked.retryAtMs === undefined || tracked.retryAtMs > nowMs) continue;
+    delete state.tracked[jobId];
+    const baseId = jobId.replace(/#r\d+$/, '');
+    const retry = tracked.retry + 1;
+    const job = { ...tracked.job, id: `${baseId}#r${retry}` };
+    const fresh = makeJob(config, { ...job, nowMs });
+    effects.push(...track(state, fresh, retry));
+  }
+  return { state, effects };
+}
+
+function onOutcome(state: WorkManagerState, outcome: JobOutcome, nowMs: number): WorkManagerResult {
+  const tracked = state.tracked[outcome.jobId];
+  if (!tracked || tracked.retryAtMs !== undefined) return { state, effects: [] };
+  const schedule = state.concentrators[tracked.job.concentratorId];
+  if (outcome.status === 'succeeded') {
+    delete state.tracked[outcome.jobId];
+    if (schedule && tracked.job.kind === 'loadProfile' && outcome.oldestCollectedMs !== undefined)
+      schedule.oldestCollectedMs = outcome.oldestCollectedMs;
+    return { state, effects: [] };
+  }
+  // Load profile failures need no retry job: the next slot resumes from the last collected
+  // instant, and a lasting gap triggers an N2Pload recovery job.
+  if (tracked.job.kind === 'loadProfile' || tracked.retry >= state.config.maxCollectionRetries) {
+    delete state.tracked[outcome.jobId];
+    return { state, effects: [] };
+  }
+  tracked.retryAtMs = nowMs + state.config.collectionRetryDelayMs;
+  return { state, effects: [] };
+}
+
+function track(state: WorkManagerState, job: Job, retry = 0): WorkManagerEffect[] {
+  // Bounded memory: if too much is outstanding, the job is still submitted but would not be
+  // retried by the work manager (the jobs manager still retries its attempts).
+  if (Object.keys(state.tracked).length < state.config.maxTrackedJobs) state.tracked[job.id] = { job, retry };
+  return [{ type: 'submitJob', job }];
+}
+
+type JobDraft = Pick<Job, 'id' | 'kind' | 'concentratorId' | 'meterSerials' | 'params'> & { nowMs: number };
+
+function makeJob(config: WorkManagerConfig, draft: JobDraft): Job {
+  return {
+    id: draft.id,
+    kind: draft.kind,
+    priority: 'normal',
+    concentratorId: draft.concentratorId,
+    meterSerials: draft.meterSerials,
+    params: draft.params,
+    submittedAtMs: draft.nowMs,
+    deadlineMs: draft.nowMs + config.jobDeadlineMs[draft.kind],
+    maxAttempts: config.maxAttempts,
+  };
+}
+
+function slotMs(config: WorkManagerConfig): number {
+  return config.loadProfileEveryMinutes * 60_000;
+}
+
+function slotStart(nowMs: number, config: WorkManagerConfig): number {
+  return Math.floor(nowMs / slotMs(config)) * slotMs(config);
+}

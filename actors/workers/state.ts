@@ -1,0 +1,197 @@
+import type { DeviceEffect } from '../device/state.js';
+import { invalidInput } from '../domain/errors.js';
+import type { Job, JobKind } from '../domain/jobs.js';
+import type { TLogRecord } from '../tlog/records.js';
+
+/**
+ * A worker for one job kind (the seed's Worker Service): it holds the jobs queued and
+ * executing in its state, drives device actors and turns their results into TLog records and
+ * an attempt result for the jobs manager.
+ */
+
+export type WorkerAssignment = { job: Job; attempt: number };
+
+export type WorkerState = {
+  kind: JobKind;
+  maxExecuting: number;
+  maxQueued: number;
+  queued: WorkerAssignment[];
+  /** `${jobId}@${attempt}` -> assignment and when it started. */
+  executing: Record<string, WorkerAssignment & { startedAtMs: number }>;
+};
+
+type Completed = Extract<DeviceEffect, { type: 'completed' }>;
+type Failed = Extract<DeviceEffect, { type: 'failed' }>;
+
+export type WorkerCommand =
+  | { type: 'assign'; job: Job; attempt: number }
+  | { type: 'deviceCompleted'; result: Completed }
+  | { type: 'deviceFailed'; result: Failed };
+
+export type WorkerEffect =
+  | { type: 'deviceRequest'; concentratorId: string; job: Job; attempt: number }
+  | { type: 'tlog'; records: TLogRecord[] }
+  | {
+      type: 'attemptResult';
+      jobId: string;
+      attempt: number;
+      result:
+        | { ok: true; oldestCollectedMs?: number }
+        | { ok: false; retryable: boolean; errorCode: string; errorMessage: string };
+    };
+
+export type WorkerResult = { state: WorkerState; effects: WorkerEffect[] };
+
+export function newWorker(kind: JobKind, maxExecuting = 256, maxQueued = 100_000): WorkerState {
+  return { kind, maxExecuting, maxQueued, queued: [], executing: {} };
+}
+
+const key = (jobId: string, attempt: number): string => `${jobId}@${attempt}`;
+
+export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, nowMs: number): WorkerResult {
+  switch (command.type) {
+    case 'assign': {
+      if (command.job.kind !== state.kind)
+        throw invalidInput(`worker ${state.kind} cannot run a ${command.job.kind} job`, {
+          jobId: command.job.id,
+        });
+      const k = key(command.job.id, command.attempt);
+      if (state.executing[k] || state.queued.some((a) => key(a.job.id, a.attempt) === k))
+        return { state, effects: [] };
+      if (state.queued.length >= state.maxQueued)
+        return {
+          state,
+          effects: [
+            {
+              type: 'attemptResult',
+              jobId: command.job.id,
+              attempt: command.attempt,
+              result: {
+                ok: false,
+                retryable: true,
+                errorCode: 'MF_HEADEND_QUEUE_FULL',
+                errorMessage: `worker ${state.kind} has ${state.maxQueued} jobs queued`,
+              },
+            },
+          ],
+        };
+      state.queued.push({ job: command.job, attempt: command.attempt });
+      return { state, effects: startMore(state, nowMs) };
+    }
+    case 'deviceCompleted': {
+      const { job, attempt } = command.result;
+      const k = key(job.id, attempt);
+      if (!state.executing[k]) return { state, effects: [] };
+      delete state.executing[k];
+      const records = toRecords(command.result, nowMs);
+      const effects: WorkerEffect[] = [];
+      if (records.length > 0) effects.push({ type: 'tlog', records });
+      const failedControls = command.result.controlResults.filter((c) => !c.ok);
+      effects.push({
+        type: 'attemptResult',
+        jobId: job.id,
+        attempt,
+        result:
+          failedControls.length > 0
+            ? {
+                ok: false,
+                retryable: false,
+                errorCode: 'MF_DEVICE_CONTROL_FAILED',
+                errorMessage: failedControls
+                  .map((c) => `${c.meterSerial}: ${c.detail ?? 'refused'}`)
+                  .join('; '),
+              }
+            : {
+                ok: true,
+                ...(command.result.oldestCollectedMs !== undefined
+                  ? { oldestCollectedMs: command.result.oldestCollectedMs }
+                  : {}),
+              },
+      });
+      effects.push(...startMore(state, nowMs));
+      return { state, effects };
+    }
+    case 'deviceFailed': {
+      const { job, attempt, retryable, errorCode, errorMessage } = command.result;
+      const k = key(job.id, attempt);
+      if (!state.executing[k]) return { state, effects: [] };
+      delete state.executing[k];
+      return {
+        state,
+        effects: [
+          {
+            type: 'attemptResult',
+            jobId: job.id,
+            attempt,
+            result: { ok: false, retryable, errorCode, errorMessage },
+          },
+          ...startMore(state, nowMs),
+        ],
+      };
+    }
+  }
+}
+
+function startMore(state: WorkerState, nowMs: number): WorkerEffect[] {
+  const effects: WorkerEffect[] = [];
+  while (Object.keys(state.executing).length < state.maxExecuting) {
+    const next = state.queued.shift();
+    if (!next) break;
+    state.executing[key(next.job.id, next.attempt)] = { ...next, startedAtMs: nowMs };
+    effects.push({
+      type: 'deviceRequest',
+      concentratorId: next.job.concentratorId,
+      job: next.job,
+      attempt: next.attempt,
+    });
+  }
+  return effects;
+}
+
+function toRecords(result: Completed, nowMs: number): TLogRecord[] {
+  const { job } = result;
+  const concentratorId = job.concentratorId;
+  const correlation = job.correlationId !== undefined ? { correlationId: job.correlationId } : {};
+  const records: TLogRecord[] = [];
+  for (const reading of result.readings)
+    records.push({ type: 'reading', reading, concentratorId, collectedAtMs: nowMs, ...correlation });
+  for (const event of result.events)
+    records.push({ type: 'event', event, concentratorId, collectedAtMs: nowMs });
+  for (const sample of result.statusWords)
+    records.push({
+      type: 'statusWord',
+      meterSerial: sample.meterSerial,
+      concentratorId,
+      word: sample.word,
+      timestampMs: sample.timestampMs,
+      collectedAtMs: nowMs,
+    });
+  if (job.params.kind === 'deviceControl') {
+    for (const control of result.controlResults)
+      records.push({
+        type: 'workOrderResult',
+        jobId: job.id,
+        concentratorId,
+        meterSerial: control.meterSerial,
+        action: control.action,
+        ok: control.ok,
+        collectedAtMs: nowMs,
+        ...correlation,
+        ...(control.detail !== undefined ? { detail: control.detail } : {}),
+      });
+  }
+  if (job.params.kind === 'meterReading' && job.correlationId !== undefined) {
+    for (const serial of new Set(result.readings.map((r) => r.meterSerial)))
+      records.push({
+        type: 'workOrderResult',
+        jobId: job.id,
+        concentratorId,
+        meterSerial: serial,
+        action: 'meterReading',
+        ok: true,
+        collectedAtMs: nowMs,
+        ...correlation,
+      });
+  }
+  return records;
+}
