@@ -40,6 +40,7 @@ describe('readMeter over IEC 62056-21 mode C', () => {
     for (const code of ['1.8.0', '1.8.1', '1.8.2', '1.8.3', '1.8.4', '1.7.0', '32.7.0', '31.7.0']) {
       expect(byObis[code]).toBe(`${expected[code]!.value}*${expected[code]!.unit}`);
     }
+    expect(readout.readingTypes['1.8.0']).toBe('0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.3.72.0');
     expect(readout.metadata['0.9.1']).toBe('15:00:00');
     expect(readout.metadata['0.9.2']).toBe('261123');
     const total = readout.readings.find((r) => r.quantity.source === 'obis' && r.quantity.code === '1.8.0');

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type Clock, systemClock } from '../../../core/clock.js';
+import { readingTypeFor } from '../../cim/reading-type-map.js';
 import type { CollectedReading } from '../../field-data.js';
 import { ModemError } from '../errors.js';
 import {
@@ -33,6 +34,8 @@ export type Iec62056Readout = {
   registers: RegisterValue[];
   metadata: Record<string, string>;
   unknownObis: string[];
+  /** CIM ReadingType code of each register, from adapters/cim/reading-type-map.ts. */
+  readingTypes: Record<string, string>;
   readings: CollectedReading[];
   readAtMs: number;
 };
@@ -66,6 +69,17 @@ export async function readMeter(stream: Duplex, options: ReadMeterOptions = {}):
       'data message',
     );
     const interpreted = interpretDataSets(message.lines.flatMap(parseDataLine));
+    // The CIM table is the one authority for which OBIS codes become readings: a register it
+    // cannot map is as unknown as a code this module never heard of.
+    const readingTypes: Record<string, string> = {};
+    for (const r of interpreted.registers) {
+      try {
+        readingTypes[r.obis] = readingTypeFor({ source: 'obis', code: r.obis }, r.kind);
+      } catch {
+        interpreted.unknownObis.push(r.obis);
+      }
+    }
+    interpreted.registers = interpreted.registers.filter((r) => readingTypes[r.obis] !== undefined);
     if (interpreted.unknownObis.length > 0 && (options.unknownObis ?? 'error') === 'error') {
       throw new ModemError(
         'MF_IEC62056_UNKNOWN_OBIS',
@@ -85,6 +99,7 @@ export async function readMeter(stream: Duplex, options: ReadMeterOptions = {}):
       registers: interpreted.registers,
       metadata: interpreted.metadata,
       unknownObis: interpreted.unknownObis,
+      readingTypes,
       readings: toCollectedReadings(meterSerial, interpreted.registers, readAtMs),
       readAtMs,
     };

@@ -1,0 +1,97 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readMeter } from '../../adapters/modem/iec62056/reader.js';
+import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
+import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
+import { ManualClock } from '../../core/clock.js';
+import { freePort } from '../support/ports.js';
+import { dial, freePortRange, nextEvent, startCollector, type TestCollector, tempDir } from './support.js';
+
+describe('modem collector: dial in, bridge, read the meter', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let node: TestCollector | null = null;
+  const modems: SimulatedModem[] = [];
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    for (const m of modems.splice(0)) await m.stop();
+    await node?.stop();
+    node = null;
+    dir.remove();
+  });
+
+  it('a simulated modem dials in, gets a port, the meter reads exactly through it, and after a restart the same IMEI gets the same port', async () => {
+    const portRange = await freePortRange(20);
+    const modemPort = await freePort();
+    const config = { nodeId: 'n1', modemListen: { host: '127.0.0.1', port: modemPort }, portRange };
+    node = await startCollector(dir.path, config);
+    const meterClock = new ManualClock(Date.UTC(2026, 10, 23, 8, 0, 0));
+    // A first modem takes the lowest port, so the one under test is not trivially on `first`.
+    const other = new SimulatedModem({
+      imei: fleetImei(1),
+      servers: [{ host: '127.0.0.1', port: modemPort }],
+      clock: meterClock,
+      meterSerial: '90000001',
+      seed: 1,
+    });
+    modems.push(other);
+    let online = nextEvent(node.collector, 'modem-online', (e) => e.imei === other.imei);
+    other.start();
+    await online;
+
+    const modem = new SimulatedModem({
+      imei: fleetImei(2),
+      servers: [{ host: '127.0.0.1', port: modemPort }],
+      clock: meterClock,
+      meterSerial: '90000002',
+      seed: 2,
+      iccid: '8970101234567890123',
+      signalCsq: 17,
+      firmware: 'ATM3-2.1',
+    });
+    modems.push(modem);
+    online = nextEvent(node.collector, 'modem-online', (e) => e.imei === modem.imei);
+    modem.start();
+    const first = await online;
+    expect(first.registered).toBe(true);
+    expect(first.port).toBe(portRange.first + 1);
+
+    meterClock.advance(5 * 3_600_000 + 1234_000);
+    const poller = await dial(first.port);
+    const readout = await readMeter(poller, { stepTimeoutMs: 3000 });
+    poller.destroy();
+    const expected = modem.meter.registersAt(meterClock.now());
+    expect(readout.meterSerial).toBe('90000002');
+    for (const r of readout.registers) {
+      expect(`${r.raw}*${r.unit}`, r.obis).toBe(`${expected[r.obis]!.value}*${expected[r.obis]!.unit}`);
+    }
+    expect(readout.registers.map((r) => r.obis).sort()).toEqual(
+      ['1.8.0', '1.8.1', '1.8.2', '1.8.3', '1.8.4', '1.7.0', '32.7.0', '31.7.0'].sort(),
+    );
+    const record = await node.store.get(modem.imei);
+    expect(record).toMatchObject({
+      imei: modem.imei,
+      port: first.port,
+      online: true,
+      iccid: '8970101234567890123',
+      signalCsq: 17,
+      firmware: 'ATM3-2.1',
+      gpi: [false, false],
+      organization: 'default',
+    });
+
+    // Node restart: the collector and its store go away; the modems redial on their own.
+    await node.stop();
+    node = await startCollector(dir.path, config);
+    const again = await nextEvent(node.collector, 'modem-online', (e) => e.imei === modem.imei);
+    expect(again).toMatchObject({ port: first.port, registered: false });
+    const poller2 = await dial(again.port);
+    const readout2 = await readMeter(poller2, { stepTimeoutMs: 3000 });
+    poller2.destroy();
+    expect(readout2.meterSerial).toBe('90000002');
+    const after = await node.store.get(modem.imei);
+    expect(after?.bytesFromModem).toBeGreaterThan(0);
+    expect(after?.bytesToModem).toBeGreaterThan(0);
+  });
+});
