@@ -1,0 +1,36 @@
+/**
+ * What a service's actor module exports (named in the service manifest): an event-sourced
+ * behaviour. `handle` decides (pure: no I/O, time from ctx), `apply` folds a persisted event
+ * into the state, both on the primary and when a new primary replays. A call that returns no
+ * event changes nothing and is not persisted (a read).
+ */
+export type ActorCallContext = {
+  key: string;
+  nowMs: number;
+};
+
+export type ReminderRequest = {
+  /** Unique per actor; setting it again replaces the earlier one. */
+  name: string;
+  dueAtMs: number;
+  method: string;
+  arg: unknown;
+};
+
+export type Decision<E> = {
+  /** The change to persist (replicated to a quorum before the reply). */
+  event?: E;
+  /** JSON-serialisable reply. */
+  result: unknown;
+  /** Durable reminders to register once the event is committed. */
+  reminders?: ReminderRequest[];
+};
+
+export type ActorBehaviour<S, E> = {
+  initialState(key: string): S;
+  handle(state: S, method: string, arg: unknown, ctx: ActorCallContext): Decision<E>;
+  apply(state: S, event: E): S;
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: behaviours of every state/event type live in one registry
+export type AnyActorBehaviour = ActorBehaviour<any, any>;

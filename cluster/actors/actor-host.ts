@@ -1,0 +1,336 @@
+import {
+  type ActorSystemRef,
+  configurePersistence,
+  dispatch,
+  type PersistenceEngine,
+  query,
+  type Ref,
+  spawnPersistent,
+  start,
+  stop,
+} from 'nact';
+import type { Clock } from '../../core/clock.js';
+import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { distPath } from '../../core/paths.js';
+import { partitionFor, type ServiceSpec } from '../config/manifest.js';
+import type { LocalReplicas } from '../node/local-replicas.js';
+import type { NodeMetrics } from '../node/metrics.js';
+import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
+import type { AnyActorBehaviour, ReminderRequest } from './actor-definition.js';
+import {
+  applyRecord,
+  decodeEnvelope,
+  type EncodedEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  type PersistedRecord,
+} from './actor-envelope.js';
+import { ReminderScheduler, type ReminderStore } from './reminders.js';
+
+/** What the data plane gives the actor host for one partition it is primary of. */
+export type PartitionActorStore = { engine: PersistenceEngine; reminders: ReminderStore };
+
+export type ActorHostOptions = {
+  nodeId: NodeId;
+  services: readonly ServiceSpec[];
+  replicas: LocalReplicas;
+  /** Opens the nact persistence engine and the reminder dictionary of a partition's replica. */
+  openStore: (partition: PartitionId) => Promise<PartitionActorStore>;
+  configOf: (partition: PartitionId) => PartitionConfiguration | undefined;
+  primaryEpoch: (partition: PartitionId) => number | null;
+  /** TEST ONLY (MF_FAULT_INJECT=double-apply-retries): skip idempotency dedup. */
+  doubleApplyRetries: boolean;
+  maxPayloadBytes: number;
+  /** How long one call may wait for its actor (its turn plus the quorum commit). */
+  callTimeoutMs?: number;
+  clock: Clock;
+  logger: Logger;
+  metrics: NodeMetrics;
+};
+
+type CallMsg = {
+  kind: 'call';
+  method: string;
+  arg: unknown;
+  idem: string;
+  sender: Ref<CallReply>;
+};
+type CallReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
+
+type ActivePartition = {
+  config: PartitionConfiguration;
+  system: ActorSystemRef;
+  actors: Map<string, Ref<CallMsg>>;
+  reminders: ReminderScheduler;
+};
+
+/** Bounds: actors per partition hosted at once, key and method sizes. */
+const maxActorsPerPartition = 200_000;
+const maxKeyBytes = 256;
+
+/**
+ * Hosts the nact actors of the partitions this node is primary of. One nact system per
+ * partition, whose persistence engine writes through that partition's replicator, so
+ * `ctx.persist` returns after a quorum commit and deactivation (losing the primary role)
+ * simply stops the system. A call's change and its idempotency key are one persisted record.
+ */
+export class ActorHost {
+  private readonly active = new Map<PartitionId, ActivePartition>();
+  private readonly activating = new Map<PartitionId, Promise<ActivePartition | null>>();
+  private readonly behaviours = new Map<string, Promise<AnyActorBehaviour>>();
+  private readonly serviceByName: Map<string, ServiceSpec>;
+
+  constructor(private readonly options: ActorHostOptions) {
+    this.serviceByName = new Map(options.services.map((s) => [s.name, s]));
+  }
+
+  /** Called when this node became primary of `config`. */
+  activate(config: PartitionConfiguration): void {
+    const service = this.serviceByName.get(config.partition.slice(0, config.partition.indexOf('/')));
+    if (!service?.actor) return;
+    const existing = this.active.get(config.partition);
+    if (existing && existing.config.epoch === config.epoch) return;
+    if (existing) this.deactivate(config.partition);
+    const activation = this.open(config).finally(() => {
+      if (this.activating.get(config.partition) === activation) this.activating.delete(config.partition);
+    });
+    this.activating.set(config.partition, activation);
+  }
+
+  private async open(config: PartitionConfiguration): Promise<ActivePartition | null> {
+    const { openStore, logger } = this.options;
+    const store = await openStore(config.partition);
+    if (this.options.primaryEpoch(config.partition) !== config.epoch) return null;
+    const system = start(configurePersistence(store.engine));
+    const partition: ActivePartition = {
+      config,
+      system,
+      actors: new Map(),
+      reminders: new ReminderScheduler(store.reminders, this.options.clock, logger, (r) =>
+        this.invoke(config.partition, r.service, r.key, r.method, r.arg, r.idem),
+      ),
+    };
+    this.active.set(config.partition, partition);
+    // Reminders are loaded when the replica becomes primary, so one due during a failover
+    // fires on the new primary; its idempotency key makes it fire once.
+    await partition.reminders
+      .start()
+      .catch((err: unknown) =>
+        logger.warn({ err: String(err), partition: config.partition }, 'loading reminders failed'),
+      );
+    logger.debug({ partition: config.partition, epoch: config.epoch }, 'actors active');
+    return partition;
+  }
+
+  /** Called when this node stopped being primary of `partition`: its actors stop at once. */
+  deactivate(partition: PartitionId): void {
+    const active = this.active.get(partition);
+    this.activating.delete(partition);
+    if (!active) return;
+    this.active.delete(partition);
+    active.reminders.stop();
+    stop(active.system);
+  }
+
+  activeActorCount(): number {
+    let n = 0;
+    for (const a of this.active.values()) n += a.actors.size;
+    return n;
+  }
+
+  /** Serves one gRPC actor call: route check, size bounds, then the actor's turn. */
+  async call(req: {
+    service: string;
+    key: string;
+    method: string;
+    payload: Buffer;
+    idempotencyKey: string;
+    partition: string;
+  }): Promise<Buffer> {
+    const started = performance.now();
+    try {
+      if (req.payload.length > this.options.maxPayloadBytes) {
+        throw new MeterfabricError(
+          'MF_PAYLOAD_TOO_LARGE',
+          `payload of ${req.payload.length} bytes exceeds ${this.options.maxPayloadBytes}`,
+        );
+      }
+      if (Buffer.byteLength(req.key) > maxKeyBytes || req.key.length === 0) {
+        throw new MeterfabricError('MF_BAD_REQUEST', `actor key must be 1..${maxKeyBytes} bytes`);
+      }
+      if (req.idempotencyKey.length === 0 || req.idempotencyKey.length > 128) {
+        throw new MeterfabricError('MF_BAD_REQUEST', 'idempotency key must be 1..128 characters');
+      }
+      let arg: unknown;
+      try {
+        arg = req.payload.length === 0 ? null : JSON.parse(req.payload.toString('utf8'));
+      } catch {
+        throw new MeterfabricError('MF_BAD_REQUEST', 'payload is not valid JSON');
+      }
+      const result = await this.invoke(
+        req.partition || null,
+        req.service,
+        req.key,
+        req.method,
+        arg,
+        req.idempotencyKey,
+      );
+      this.options.metrics.actorCalls.inc({ outcome: 'ok' });
+      return Buffer.from(JSON.stringify(result ?? null));
+    } catch (err) {
+      this.options.metrics.actorCalls.inc({ outcome: isMeterfabricError(err) ? err.code : 'MF_INTERNAL' });
+      throw err;
+    } finally {
+      this.options.metrics.actorCallSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private async invoke(
+    expectedPartition: PartitionId | null,
+    serviceName: string,
+    key: string,
+    method: string,
+    arg: unknown,
+    idem: string,
+  ): Promise<unknown> {
+    const service = this.serviceByName.get(serviceName);
+    if (!service?.actor) {
+      throw new MeterfabricError(
+        'MF_UNKNOWN_SERVICE',
+        `no actor service "${serviceName}" in this cluster's manifests`,
+      );
+    }
+    const partition = partitionFor(service, key);
+    if (expectedPartition && expectedPartition !== partition) {
+      throw new MeterfabricError(
+        'MF_BAD_REQUEST',
+        `key "${key}" belongs to ${partition}, not ${expectedPartition}`,
+      );
+    }
+    const active = this.active.get(partition) ?? (await this.activating.get(partition)) ?? null;
+    if (!active || this.options.primaryEpoch(partition) !== active.config.epoch) {
+      throw new MeterfabricError(
+        'MF_NOT_PRIMARY',
+        `node ${this.options.nodeId} is not the primary of ${partition}; refresh and retry`,
+        { partition },
+      );
+    }
+    const behaviour = await this.behaviour(service);
+    const actor = this.actorFor(active, behaviour, key);
+    const reply = await query(
+      actor,
+      (sender: Ref<CallReply>): CallMsg => ({ kind: 'call', method, arg, idem, sender }),
+      this.options.callTimeoutMs ?? 10_000,
+    ).catch(() => {
+      throw new MeterfabricError(
+        'MF_NO_WRITE_QUORUM',
+        `call to ${serviceName}/${key} timed out; its outcome is unknown, retry with the same idempotency key`,
+      );
+    });
+    if (!reply.ok) throw new MeterfabricError(reply.code, reply.message);
+    return reply.result;
+  }
+
+  private behaviour(service: ServiceSpec): Promise<AnyActorBehaviour> {
+    let loaded = this.behaviours.get(service.name);
+    if (!loaded) {
+      const spec = service.actor!;
+      loaded = import(distPath(spec.module)).then((module: Record<string, unknown>) => {
+        const behaviour = module[spec.export] as AnyActorBehaviour | undefined;
+        if (!behaviour || typeof behaviour.handle !== 'function') {
+          throw new MeterfabricError(
+            'MF_CONFIG_INVALID',
+            `${spec.module} exports no actor behaviour "${spec.export}"`,
+          );
+        }
+        return behaviour;
+      });
+      this.behaviours.set(service.name, loaded);
+    }
+    return loaded;
+  }
+
+  private actorFor(active: ActivePartition, behaviour: AnyActorBehaviour, key: string): Ref<CallMsg> {
+    const existing = active.actors.get(key);
+    if (existing) return existing;
+    if (active.actors.size >= maxActorsPerPartition) {
+      throw new MeterfabricError(
+        'MF_TOO_MANY_ACTORS',
+        `partition ${active.config.partition} hosts ${maxActorsPerPartition} actors already`,
+      );
+    }
+    const persistenceKey = `${active.config.partition}|${key}`;
+    const dedup = !this.options.doubleApplyRetries;
+    const clock = this.options.clock;
+    const scheduleReminders = (reminders: ReminderRequest[], idemBase: string): Promise<void> =>
+      active.reminders.register(
+        reminders.map((r) => ({
+          ...r,
+          service: active.config.partition.slice(0, active.config.partition.indexOf('/')),
+          key,
+          idem: `${idemBase}:${r.name}@${r.dueAtMs}`,
+        })),
+      );
+    const removeActor = (): void => {
+      active.actors.delete(key);
+    };
+    const handler = async (
+      envelope: Envelope,
+      msg: CallMsg | PersistedRecord,
+      ctx: { recovering?: boolean; persist: (m: PersistedRecord) => Promise<void>; self: Ref<CallMsg> },
+    ): Promise<Envelope> => {
+      if (ctx.recovering) return applyRecord(behaviour, envelope, msg as PersistedRecord);
+      const call = msg as CallMsg;
+      if (dedup && envelope.recent.has(call.idem)) {
+        dispatch(call.sender, { ok: true, result: envelope.recent.get(call.idem) });
+        return envelope;
+      }
+      let decision: ReturnType<AnyActorBehaviour['handle']>;
+      try {
+        decision = behaviour.handle(envelope.user, call.method, call.arg, { key, nowMs: clock.now() });
+      } catch (err) {
+        dispatch(call.sender, replyOf(err));
+        return envelope;
+      }
+      if (decision.event === undefined) {
+        if (decision.reminders?.length)
+          await scheduleReminders(decision.reminders, `reminder:${key}`).catch(() => undefined);
+        dispatch(call.sender, { ok: true, result: decision.result });
+        return envelope;
+      }
+      const record: PersistedRecord = { idem: call.idem, event: decision.event, result: decision.result };
+      try {
+        await ctx.persist(record);
+      } catch (err) {
+        // The outcome is unknown (maybe committed by a quorum, maybe not): this actor's
+        // in-memory state can no longer be trusted, so it stops and recovers on next use.
+        dispatch(call.sender, replyOf(err));
+        removeActor();
+        stop(ctx.self);
+        return envelope;
+      }
+      if (decision.reminders?.length)
+        await scheduleReminders(decision.reminders, `reminder:${key}`).catch(() => undefined);
+      dispatch(call.sender, { ok: true, result: decision.result });
+      return applyRecord(behaviour, envelope, record);
+    };
+    const ref = spawnPersistent(active.system, handler as never, persistenceKey, undefined, {
+      initialState: { user: behaviour.initialState(key), recent: new Map() } satisfies Envelope,
+      snapshotEvery: 200,
+      snapshotEncoder: (e: Envelope) => encodeEnvelope(e),
+      snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e),
+    } as never) as Ref<CallMsg>;
+    active.actors.set(key, ref);
+    return ref;
+  }
+
+  async close(): Promise<void> {
+    for (const partition of [...this.active.keys()]) this.deactivate(partition);
+  }
+}
+
+function replyOf(err: unknown): CallReply {
+  if (isMeterfabricError(err)) return { ok: false, code: err.code, message: err.message };
+  return { ok: false, code: 'MF_INTERNAL', message: String(err) };
+}

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Etcd3, Watcher } from 'etcd3';
+import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
+import { partitionFor, type ServiceSpec } from '../config/manifest.js';
+import { ConfigStore, decodeConfiguration } from '../failover/config-store.js';
+import { keys } from '../membership/etcd-client.js';
+import type { NodeRecord } from '../membership/membership.js';
+import { callUnary, channelOptions, NodeService } from '../node/grpc-contracts.js';
+import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
+
+export type ActorProxyOptions = {
+  client: Etcd3;
+  cluster: string;
+  services: readonly ServiceSpec[];
+  /** node id -> host:port to dial instead (chaos proxies). */
+  peerAddressOverrides?: Readonly<Record<NodeId, string>>;
+  /** Whole-call deadline when the caller gives none. */
+  defaultDeadlineMs?: number;
+  /** One attempt's deadline (a hung primary must not eat the whole budget). */
+  attemptTimeoutMs?: number;
+};
+
+export type CallOptions = { idempotencyKey?: string; deadlineMs?: number };
+
+/** Errors after which another attempt (same idempotency key) may succeed. */
+const retryable = new Set([
+  'MF_NOT_PRIMARY',
+  'MF_STALE_EPOCH',
+  'MF_LEASE_EXPIRED',
+  'MF_UNAVAILABLE',
+  'MF_DEADLINE',
+  'MF_NO_WRITE_QUORUM',
+  'MF_QUORUM_LOSS',
+  'MF_REPLICATION_QUEUE_FULL',
+  'MF_DRAINING',
+]);
+
+const maxBackoffMs = 1000;
+
+/**
+ * Client-side routing of actor calls: (service, key) -> partition -> primary's address, from
+ * the configurations watched in etcd. On NOT_PRIMARY / UNAVAILABLE (and other transient
+ * codes) it refreshes the configuration and retries with backoff until the deadline, always
+ * with the same idempotency key, so a call that did commit before a failover is answered
+ * from the actor's dedup table rather than run twice. A partition in quorum loss fails at
+ * once with MF_QUORUM_LOSS: retrying cannot help until replicas return.
+ */
+export class ActorProxy {
+  private readonly configs = new Map<PartitionId, PartitionConfiguration>();
+  private readonly nodes = new Map<NodeId, NodeRecord>();
+  private readonly clients = new Map<string, grpc.Client>();
+  private readonly serviceByName: Map<string, ServiceSpec>;
+  private watchers: Watcher[] = [];
+  private readonly store: ConfigStore;
+
+  constructor(private readonly options: ActorProxyOptions) {
+    this.serviceByName = new Map(options.services.map((s) => [s.name, s]));
+    this.store = new ConfigStore(options.client, options.cluster);
+  }
+
+  async start(): Promise<void> {
+    const { client, cluster } = this.options;
+    const nodePrefix = keys.nodes(cluster);
+    const nodeWatcher = await client.watch().prefix(nodePrefix).create();
+    nodeWatcher.on('put', (kv) => {
+      try {
+        const record = JSON.parse(kv.value.toString()) as NodeRecord;
+        this.nodes.set(record.id, record);
+      } catch {
+        // not ours
+      }
+    });
+    nodeWatcher.on('delete', (kv) => this.nodes.delete(kv.key.toString().slice(nodePrefix.length)));
+    const configWatcher = await this.store.watch(
+      (v) => this.learn(v.config),
+      () => void this.refreshAll().catch(() => undefined),
+    );
+    this.watchers = [nodeWatcher, configWatcher];
+    await this.refreshAll();
+  }
+
+  private learn(config: PartitionConfiguration): void {
+    const known = this.configs.get(config.partition);
+    if (!known || known.epoch <= config.epoch) this.configs.set(config.partition, config);
+  }
+
+  private async refreshAll(): Promise<void> {
+    const nodes = await this.options.client.getAll().prefix(keys.nodes(this.options.cluster)).strings();
+    this.nodes.clear();
+    for (const value of Object.values(nodes)) {
+      const record = JSON.parse(value) as NodeRecord;
+      this.nodes.set(record.id, record);
+    }
+    for (const v of (await this.store.readAll()).values()) this.learn(v.config);
+  }
+
+  private async refresh(partition: PartitionId): Promise<void> {
+    const { client, cluster } = this.options;
+    const response = await client.get(keys.partition(cluster, partition)).exec();
+    const kv = response.kvs[0];
+    const v = kv ? decodeConfiguration(kv) : null;
+    if (v) this.learn(v.config);
+    const primary = v?.config.primary;
+    if (primary) {
+      const record = await client.get(keys.node(cluster, primary)).string();
+      if (record) this.nodes.set(primary, JSON.parse(record) as NodeRecord);
+    }
+  }
+
+  /** The partition a key routes to. */
+  partitionOf(service: string, key: string): PartitionId {
+    const spec = this.serviceByName.get(service);
+    if (!spec) throw new MeterfabricError('MF_UNKNOWN_SERVICE', `no service "${service}" in the manifests`);
+    return partitionFor(spec, key);
+  }
+
+  configuration(partition: PartitionId): PartitionConfiguration | undefined {
+    return this.configs.get(partition);
+  }
+
+  async call<T = unknown>(
+    service: string,
+    key: string,
+    method: string,
+    arg: unknown,
+    options: CallOptions = {},
+  ): Promise<T> {
+    const partition = this.partitionOf(service, key);
+    const idempotencyKey = options.idempotencyKey ?? randomUUID();
+    const deadline = Date.now() + (options.deadlineMs ?? this.options.defaultDeadlineMs ?? 30_000);
+    const payload = Buffer.from(JSON.stringify(arg ?? null));
+    let attempt = 0;
+    let lastError: MeterfabricError | null = null;
+    for (;;) {
+      const config = this.configs.get(partition);
+      if (config?.status === 'quorum-loss') {
+        throw new MeterfabricError(
+          'MF_QUORUM_LOSS',
+          `partition ${partition} has lost quorum (a majority of its replicas is down); writes are refused until they return`,
+          { partition, epoch: config.epoch },
+        );
+      }
+      const address = config?.primary ? this.addressOf(config.primary) : undefined;
+      if (address) {
+        const remaining = deadline - Date.now();
+        try {
+          const reply = await callUnary<{ result: Buffer }>(
+            this.client(address),
+            'CallActor',
+            { service, key, method, payload, idempotencyKey, partition },
+            Math.max(1, Math.min(remaining, this.options.attemptTimeoutMs ?? 5000)),
+          );
+          return (reply.result.length === 0 ? null : JSON.parse(reply.result.toString('utf8'))) as T;
+        } catch (err) {
+          if (!isMeterfabricError(err) || !retryable.has(err.code)) throw err;
+          lastError = err;
+        }
+      }
+      if (Date.now() >= deadline) {
+        throw new MeterfabricError(
+          'MF_DEADLINE',
+          `call ${service}/${key}.${method} did not complete before its deadline${lastError ? ` (last error ${lastError.code}: ${lastError.message})` : ' (no primary known)'}; its outcome is unknown: retry with idempotency key ${idempotencyKey}`,
+          { partition, idempotencyKey },
+        );
+      }
+      const backoffMs = Math.min(maxBackoffMs, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+      attempt++;
+      await new Promise((r) => setTimeout(r, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
+      await this.refresh(partition).catch(() => undefined);
+    }
+  }
+
+  private addressOf(node: NodeId): string | undefined {
+    return this.options.peerAddressOverrides?.[node] ?? this.nodes.get(node)?.address;
+  }
+
+  private client(address: string): grpc.Client {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = new NodeService(address, grpc.credentials.createInsecure(), channelOptions);
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.watchers.map((w) => w.cancel().catch(() => undefined)));
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,53 @@
+import { MeterfabricError } from '../../core/errors.js';
+import type { ActorBehaviour } from './actor-definition.js';
+
+/**
+ * The runtime's own test service: a counter per key. `increment {by}` persists and returns the
+ * new value; `get` reads; `remind {name, dueAtMs, by}` registers a durable reminder that
+ * increments the counter when it fires. Used by the acceptance tests and benchmarks.
+ */
+export type CounterState = { value: number; increments: number };
+export type CounterEvent = { by: number };
+
+const maxIncrement = 1_000_000;
+
+function incrementOf(arg: unknown): number {
+  const by = (arg as { by?: unknown } | null)?.by ?? 1;
+  if (typeof by !== 'number' || !Number.isInteger(by) || Math.abs(by) > maxIncrement) {
+    throw new MeterfabricError('MF_BAD_REQUEST', `increment "by" must be an integer within ±${maxIncrement}`);
+  }
+  return by;
+}
+
+export const counterActor: ActorBehaviour<CounterState, CounterEvent> = {
+  initialState: () => ({ value: 0, increments: 0 }),
+  handle(state, method, arg) {
+    switch (method) {
+      case 'increment': {
+        const by = incrementOf(arg);
+        return { event: { by }, result: { value: state.value + by } };
+      }
+      case 'get':
+        return { result: { value: state.value, increments: state.increments } };
+      case 'remind': {
+        const a = (arg ?? {}) as { name?: unknown; dueAtMs?: unknown; by?: unknown };
+        if (typeof a.name !== 'string' || typeof a.dueAtMs !== 'number') {
+          throw new MeterfabricError(
+            'MF_BAD_REQUEST',
+            'remind needs {name: string, dueAtMs: number, by?: number}',
+          );
+        }
+        return {
+          result: { scheduled: a.name },
+          reminders: [{ name: a.name, dueAtMs: a.dueAtMs, method: 'increment', arg: { by: incrementOf(a) } }],
+        };
+      }
+      default:
+        throw new MeterfabricError(
+          'MF_UNKNOWN_METHOD',
+          `counter has no method "${method}" (use increment, get, remind)`,
+        );
+    }
+  },
+  apply: (state, event) => ({ value: state.value + event.by, increments: state.increments + 1 }),
+};

@@ -1,0 +1,101 @@
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+
+/**
+ * Durable reminders: stored in the partition's replicated reminder dictionary, scheduled on
+ * whichever node is primary. A reminder fires as an actor call whose idempotency key names the
+ * reminder and its due time, so firing again after a failover (the old primary fired but had
+ * not deleted it yet) is answered from the actor's dedup table: it runs once.
+ */
+export type Reminder = {
+  service: string;
+  key: string;
+  name: string;
+  dueAtMs: number;
+  method: string;
+  arg: unknown;
+  idem: string;
+};
+
+/** The replicated dictionary behind reminders (one per partition). */
+export interface ReminderStore {
+  list(): Promise<Reminder[]>;
+  put(reminder: Reminder): Promise<void>;
+  /** Deletes the reminder if the stored one is still this one (same idem). */
+  remove(reminder: Reminder): Promise<void>;
+}
+
+export function reminderId(r: Pick<Reminder, 'service' | 'key' | 'name'>): string {
+  return `${r.service}|${r.key}|${r.name}`;
+}
+
+/** Bound on reminders scheduled per partition. */
+export const maxRemindersPerPartition = 100_000;
+const retryDelayMs = 500;
+/** setTimeout's limit; later reminders are re-armed when this elapses. */
+const maxTimerMs = 2 ** 31 - 1;
+
+export class ReminderScheduler {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly store: ReminderStore,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly fire: (reminder: Reminder) => Promise<unknown>,
+  ) {}
+
+  async start(): Promise<void> {
+    for (const reminder of await this.store.list()) this.schedule(reminder);
+  }
+
+  async register(reminders: readonly Reminder[]): Promise<void> {
+    for (const reminder of reminders) {
+      if (this.timers.size >= maxRemindersPerPartition && !this.timers.has(reminderId(reminder))) {
+        throw new Error(`partition already holds ${maxRemindersPerPartition} reminders`);
+      }
+      await this.store.put(reminder);
+      this.schedule(reminder);
+    }
+  }
+
+  get scheduled(): number {
+    return this.timers.size;
+  }
+
+  private schedule(reminder: Reminder): void {
+    if (this.stopped) return;
+    const id = reminderId(reminder);
+    const previous = this.timers.get(id);
+    if (previous) clearTimeout(previous);
+    const delayMs = Math.min(maxTimerMs, Math.max(0, reminder.dueAtMs - this.clock.now()));
+    const timer = setTimeout(() => {
+      if (reminder.dueAtMs > this.clock.now()) return this.schedule(reminder);
+      void this.run(reminder);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(id, timer);
+  }
+
+  private async run(reminder: Reminder): Promise<void> {
+    const id = reminderId(reminder);
+    while (!this.stopped) {
+      try {
+        await this.fire(reminder);
+        await this.store.remove(reminder);
+        if (this.timers.get(id)) this.timers.delete(id);
+        return;
+      } catch (err) {
+        this.logger.warn({ reminder: id, err: String(err) }, 'reminder firing failed; retrying');
+        await new Promise((r) => setTimeout(r, retryDelayMs));
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

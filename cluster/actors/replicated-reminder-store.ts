@@ -1,0 +1,32 @@
+import { encodeStateOp } from '../replicator/state-ops.js';
+import type { ReplicatedStore } from '../replicator/store-api.js';
+import { type Reminder, type ReminderStore, reminderId } from './reminders.js';
+
+/** Reminders as keys of the partition's replicated state (`__reminders/<service>|<key>|<name>`). */
+const prefix = '__reminders/';
+/** One past the prefix's last character, for an exclusive range end. */
+const prefixEnd = '__reminders0';
+
+export class ReplicatedReminderStore implements ReminderStore {
+  constructor(private readonly store: ReplicatedStore) {}
+
+  async list(): Promise<Reminder[]> {
+    const entries = await this.store.scan({ gte: prefix, lt: prefixEnd });
+    return entries.map(([, value]) => JSON.parse(Buffer.from(value).toString('utf8')) as Reminder);
+  }
+
+  async put(reminder: Reminder): Promise<void> {
+    const value = new TextEncoder().encode(JSON.stringify(reminder));
+    await this.store.replicate([encodeStateOp({ kind: 'put', key: prefix + reminderId(reminder), value })]);
+  }
+
+  async remove(reminder: Reminder): Promise<void> {
+    const key = prefix + reminderId(reminder);
+    const current = await this.store.get(key);
+    if (!current) return;
+    const stored = JSON.parse(Buffer.from(current).toString('utf8')) as Reminder;
+    // A reminder re-registered meanwhile (new due time) must survive the old one's removal.
+    if (stored.idem !== reminder.idem) return;
+    await this.store.replicate([encodeStateOp({ kind: 'del', key })]);
+  }
+}

@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MeterfabricError } from '../../core/errors.js';
+import { distPath, packageRoot } from '../../core/paths.js';
+import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
+import { collectStatus } from './status-command.js';
+
+const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101]
+Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
+(logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
+`;
+
+/** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */
+type DemoHook = { up(ctx: { etcd: string; nodes: string[]; signal: AbortSignal }): Promise<void> };
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string', default: './data' },
+      etcd: { type: 'string', default: '127.0.0.1:2379' },
+      nodes: { type: 'string', default: '3' },
+      'base-port': { type: 'string', default: '7101' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const dataDir = resolve(values.data);
+  const nodeCount = Number(values.nodes);
+  const basePort = Number(values['base-port']);
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 9) {
+    throw new MeterfabricError('MF_CONFIG_INVALID', '--nodes must be an integer from 1 to 9');
+  }
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65000) {
+    throw new MeterfabricError('MF_CONFIG_INVALID', '--base-port must be an integer from 1024 to 65000');
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const say = (line: string): void => void process.stdout.write(`[up] ${line}\n`);
+
+  let etcd: EtcdHandle | null = null;
+  const endpoint = values.etcd;
+  if (await etcdHealthy(endpoint)) {
+    say(`using the etcd already answering at ${endpoint}`);
+  } else {
+    const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+    say(`starting etcd at ${endpoint} (data in ${join(dataDir, 'etcd')})`);
+    etcd = await startEtcd({ dataDir: join(dataDir, 'etcd'), clientPort: port, peerPort: port + 1 });
+    say(`etcd up (pid ${etcd.pid})`);
+  }
+
+  const children: ChildProcess[] = [];
+  const ids = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const abort = new AbortController();
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    abort.abort();
+    say('stopping nodes (they drain first)...');
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              done();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    if (etcd) {
+      say('stopping etcd');
+      await etcd.stop();
+    }
+    say('stopped');
+  };
+  const interrupted = new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
+
+  try {
+    for (const [i, id] of ids.entries()) {
+      const log = openSync(join(dataDir, `${id}.log`), 'a');
+      const child = spawn(
+        process.execPath,
+        [
+          join(packageRoot, 'bin', 'meterfabric.js'),
+          'node',
+          '--id',
+          id,
+          '--listen',
+          `127.0.0.1:${basePort + i}`,
+          '--data',
+          join(dataDir, id),
+          '--etcd',
+          endpoint,
+        ],
+        { stdio: ['ignore', log, log], env: process.env },
+      );
+      children.push(child);
+      child.once('exit', (code, signal) => {
+        if (!stopping) say(`node ${id} exited (${signal ?? code}); see ${join(dataDir, `${id}.log`)}`);
+      });
+      say(
+        `started node ${id} on 127.0.0.1:${basePort + i} (pid ${child.pid}, log ${join(dataDir, `${id}.log`)})`,
+      );
+    }
+
+    let healthy = false;
+    let lastLine = '';
+    while (!healthy && !stopping) {
+      const report = await collectStatus([endpoint], 'meterfabric').catch(() => null);
+      if (report) {
+        const ok = report.partitions.filter((p) => p.health === 'OK').length;
+        const line = `${report.nodes.length}/${nodeCount} nodes up, ${ok}/${report.partitions.length} partitions OK, failover manager ${report.failoverManager ?? '(electing)'}`;
+        if (line !== lastLine) say(line);
+        lastLine = line;
+        healthy = report.health === 'OK' && report.nodes.length === nodeCount && report.partitions.length > 0;
+      }
+      if (!healthy) await Promise.race([new Promise((r) => setTimeout(r, 500)), interrupted]);
+    }
+    if (healthy) {
+      say('cluster healthy. `node bin/meterfabric.js status` shows it; Ctrl-C stops everything.');
+      const hookPath = distPath('actors', 'demo', 'up.js');
+      if (existsSync(hookPath)) {
+        const hook = (await import(hookPath)) as Partial<DemoHook>;
+        if (typeof hook.up === 'function') {
+          say('starting the head-end demo (actors/demo)');
+          void hook
+            .up({ etcd: endpoint, nodes: ids, signal: abort.signal })
+            .catch((err: unknown) => say(`demo failed: ${String(err)}`));
+        }
+      }
+    }
+    await interrupted;
+  } finally {
+    await stopAll();
+  }
+  return 0;
+}

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../../core/errors.js';
+
+/**
+ * One node's configuration: flags override environment (MF_*), which overrides the JSON
+ * config file. Validated once at start; every problem is reported with what to fix.
+ */
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7101')
+  .refine((v) => {
+    const port = Number(v.slice(v.lastIndexOf(':') + 1));
+    return port >= 0 && port <= 65535;
+  }, 'port must be 0..65535');
+
+export const nodeConfigSchema = z.object({
+  nodeId: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'use 1-32 lower-case letters, digits or dashes, e.g. n1'),
+  cluster: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'use 1-32 lower-case letters, digits or dashes'),
+  /** Where the gRPC server listens. */
+  listen: hostPort,
+  /** What other nodes dial to reach this node (defaults to `listen`). */
+  advertise: hostPort.optional(),
+  dataDir: z.string().min(1, 'give a data directory, e.g. ./data/n1'),
+  /** etcd client endpoints (host:port); a proxy in front of etcd is fine. */
+  etcd: z.array(hostPort).min(1, 'give at least one etcd endpoint, e.g. 127.0.0.1:2379'),
+  /** etcd's minimum lease TTL is 2 s; below 3 s a loaded 2-core box risks false failovers. */
+  leaseTtlMs: z
+    .number()
+    .int()
+    .min(2000, 'etcd refuses leases shorter than 2000 ms')
+    .max(60_000)
+    .default(3000),
+  /** Self-fencing margin subtracted from every lease validity (clock drift, event-loop lag). */
+  leaseMarginMs: z.number().int().min(0).max(5000).default(500),
+  /** Prometheus /metrics and /health; port 0 picks a free one. */
+  metricsListen: hostPort.default('127.0.0.1:0'),
+  /** Service manifests (JSON) to read; relative paths are from the working directory. */
+  manifests: z.array(z.string()).default([]),
+  /** node id -> host:port to dial instead of its advertised address (chaos proxies). */
+  peerAddressOverrides: z.record(z.string(), hostPort).default({}),
+  /** Append-only role history (JSON lines); defaults to <dataDir>/roles.jsonl. */
+  roleLogPath: z.string().optional(),
+  /** Test-only fault switches; see cluster/node/README.md. */
+  faultInject: z.array(z.string()).default([]),
+  /** Bounds on what callers may send. */
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+});
+
+export type NodeConfig = z.infer<typeof nodeConfigSchema>;
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+
+export type ConfigSources = {
+  /** Parsed command-line flags (already in schema shape). */
+  flags: Partial<Record<keyof NodeConfig, unknown>>;
+  env: NodeJS.ProcessEnv;
+  /** Path of a JSON config file, if any. */
+  file?: string | undefined;
+};
+
+const envKeys: Record<string, keyof NodeConfig> = {
+  MF_NODE_ID: 'nodeId',
+  MF_CLUSTER: 'cluster',
+  MF_LISTEN: 'listen',
+  MF_ADVERTISE: 'advertise',
+  MF_DATA_DIR: 'dataDir',
+  MF_ETCD: 'etcd',
+  MF_LEASE_TTL_MS: 'leaseTtlMs',
+  MF_LEASE_MARGIN_MS: 'leaseMarginMs',
+  MF_METRICS_LISTEN: 'metricsListen',
+  MF_MANIFESTS: 'manifests',
+  MF_PEER_ADDRESS_OVERRIDES: 'peerAddressOverrides',
+  MF_ROLE_LOG: 'roleLogPath',
+  MF_FAULT_INJECT: 'faultInject',
+  MF_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
+};
+
+const listKeys = new Set<keyof NodeConfig>(['etcd', 'manifests', 'faultInject']);
+const numberKeys = new Set<keyof NodeConfig>(['leaseTtlMs', 'leaseMarginMs', 'maxPayloadBytes']);
+
+/** Converts one environment string to the schema's shape, reporting what is malformed. */
+function fromEnv(key: keyof NodeConfig, name: string, raw: string, problems: string[]): unknown {
+  if (listKeys.has(key))
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (numberKeys.has(key)) return raw.trim() === '' ? undefined : Number(raw);
+  if (key === 'peerAddressOverrides') {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      problems.push(`${name}: must be JSON like {"n2":"127.0.0.1:17102"}`);
+      return undefined;
+    }
+  }
+  return raw;
+}
+
+/** Merges file < environment < flags and validates; throws ConfigError listing every problem. */
+export function loadNodeConfig(sources: ConfigSources): NodeConfig {
+  const problems: string[] = [];
+  let fromFile: Record<string, unknown> = {};
+  if (sources.file) {
+    try {
+      const parsed = JSON.parse(readFileSync(sources.file, 'utf8')) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        problems.push(`config file ${sources.file}: must hold a JSON object`);
+      } else {
+        fromFile = parsed as Record<string, unknown>;
+      }
+    } catch (err) {
+      problems.push(`config file ${sources.file}: ${(err as Error).message}`);
+    }
+  }
+  const fromEnvironment: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(envKeys)) {
+    const raw = sources.env[name];
+    if (raw !== undefined) fromEnvironment[key] = fromEnv(key, name, raw, problems);
+  }
+  const flags = Object.fromEntries(Object.entries(sources.flags).filter(([, v]) => v !== undefined));
+  const merged: Record<string, unknown> = {
+    cluster: 'meterfabric',
+    ...fromFile,
+    ...fromEnvironment,
+    ...flags,
+  };
+  const result = nodeConfigSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.') || '(root)';
+      problems.push(`${path}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
+}
+
+/** The address other nodes dial. */
+export function advertisedAddress(config: NodeConfig): string {
+  return config.advertise ?? config.listen;
+}

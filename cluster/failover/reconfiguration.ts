@@ -1,0 +1,63 @@
+import type { Lsn, NodeId, PartitionConfiguration } from '../replicator/contract.js';
+
+/**
+ * Step 2 of reconfiguration, pure: given the fence answers of the old replica set, either
+ * pick the new primary (highest (epoch, LSN) among a majority of the old active replicas) or
+ * declare quorum loss. Never guesses: without a majority nobody is elected, because the
+ * replicas that did not answer may hold committed operations.
+ */
+export type FenceAnswer = { node: NodeId; lastPersistedEpoch: number; lastPersistedLsn: Lsn };
+
+export type PrimaryDecision =
+  | { kind: 'primary'; node: NodeId; previousEpochLastLsn: Lsn }
+  | { kind: 'quorum-loss'; answered: number; needed: number };
+
+/** Replicas whose progress counts: the set minus those still being built. */
+export function activeReplicas(config: PartitionConfiguration): NodeId[] {
+  return config.replicas.filter((n) => !config.building.includes(n));
+}
+
+export function majority(count: number): number {
+  return Math.floor(count / 2) + 1;
+}
+
+function compareProgress(a: FenceAnswer, b: FenceAnswer): number {
+  return a.lastPersistedEpoch - b.lastPersistedEpoch || a.lastPersistedLsn - b.lastPersistedLsn;
+}
+
+/**
+ * @param old the configuration being replaced
+ * @param answers fence answers (from any replicas; only the old active ones count)
+ * @param eligible nodes that may become primary (alive, not draining)
+ * @param preferred node to keep as primary when it is among the most advanced (no needless move)
+ */
+export function decidePrimary(
+  old: PartitionConfiguration,
+  answers: readonly FenceAnswer[],
+  eligible: ReadonlySet<NodeId>,
+  preferred: NodeId | null,
+): PrimaryDecision {
+  const active = activeReplicas(old);
+  const counted = answers.filter((a) => active.includes(a.node));
+  const needed = majority(active.length);
+  if (counted.length < needed) return { kind: 'quorum-loss', answered: counted.length, needed };
+  // The most advanced answer bounds what may be committed; a candidate must hold all of it.
+  // Any majority intersects the majority that persisted a committed op, so the maximum over
+  // `counted` holds every committed op.
+  const best = counted.reduce((a, b) => (compareProgress(a, b) >= 0 ? a : b));
+  const candidates = counted.filter((a) => eligible.has(a.node) && compareProgress(a, best) === 0);
+  if (candidates.length === 0) {
+    // The most advanced replica may not serve (draining, lost since it answered). The most
+    // advanced eligible one is safe only if the eligible answers alone still form a majority.
+    const eligibleAnswers = counted.filter((a) => eligible.has(a.node));
+    if (eligibleAnswers.length < needed) {
+      return { kind: 'quorum-loss', answered: eligibleAnswers.length, needed };
+    }
+    const next = eligibleAnswers.reduce((a, b) => (compareProgress(a, b) >= 0 ? a : b));
+    return { kind: 'primary', node: next.node, previousEpochLastLsn: next.lastPersistedLsn };
+  }
+  const chosen =
+    candidates.find((a) => a.node === preferred) ??
+    [...candidates].sort((a, b) => (a.node < b.node ? -1 : 1))[0]!;
+  return { kind: 'primary', node: chosen.node, previousEpochLastLsn: chosen.lastPersistedLsn };
+}

@@ -1,0 +1,339 @@
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { Etcd3, Watcher } from 'etcd3';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { MeterfabricError } from '../../core/errors.js';
+import { createLogger, type Logger } from '../../core/logger.js';
+import { ActorHost } from '../actors/actor-host.js';
+import { defaultManifestPaths, loadManifests, type ServiceSpec } from '../config/manifest.js';
+import type { NodeConfig } from '../config/node-config.js';
+import { ConfigStore } from '../failover/config-store.js';
+import { FailoverManager } from '../failover/failover-manager.js';
+import { FmElection } from '../failover/fm-election.js';
+import { createEtcdClient } from '../membership/etcd-client.js';
+import { Membership, type NodeRecord } from '../membership/membership.js';
+import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
+import { type NodeDataPlane, openLocalReplicas } from './data-plane.js';
+import { AdminService, channelOptions, NodeService, unary } from './grpc-contracts.js';
+import { nodeHealth } from './health.js';
+import { type Health, NodeMetrics, startMetricsServer } from './metrics.js';
+import { PeerClients, toWireStatus } from './peers.js';
+import { ReplicaLifecycle } from './replica-lifecycle.js';
+import { RoleLog } from './role-log.js';
+
+export const runtimeVersion = '0.1.0';
+
+/**
+ * One cluster node: gRPC server (replication, control, actor calls), membership lease,
+ * failover-manager candidacy, the local replicas' lifecycle and the actors of the partitions
+ * it is primary of. start() returns once the node is a member; stop() drains unless told not to.
+ */
+export class ClusterNode {
+  readonly logger: Logger;
+  readonly metrics = new NodeMetrics();
+  private readonly clock: Clock;
+  private readonly services: ServiceSpec[];
+  private server: grpc.Server | null = null;
+  private client: Etcd3 | null = null;
+  private membership: Membership | null = null;
+  private election: FmElection | null = null;
+  private fm: FailoverManager | null = null;
+  private lifecycle: ReplicaLifecycle | null = null;
+  private replicas: NodeDataPlane | null = null;
+  private peers: PeerClients | null = null;
+  private configWatcher: Watcher | null = null;
+  private metricsServer: { address: string; close(): Promise<void> } | null = null;
+  private actors: ActorHost | null = null;
+  private readonly configs = new Map<PartitionId, PartitionConfiguration>();
+  private address = '';
+  private draining = false;
+  private stopped = false;
+
+  constructor(
+    readonly config: NodeConfig,
+    options: { clock?: Clock; logger?: Logger } = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? createLogger({ nodeId: config.nodeId });
+    this.services = loadManifests(config.manifests.length > 0 ? config.manifests : defaultManifestPaths());
+  }
+
+  get grpcAddress(): string {
+    return this.address;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    this.server = new grpc.Server(channelOptions);
+    this.address = await this.bind(this.server, config.listen);
+    const advertise = config.advertise ?? this.address;
+    this.metricsServer = await startMetricsServer(config.metricsListen, this.metrics, () => this.health());
+
+    this.client = createEtcdClient(config.etcd);
+    const record: NodeRecord = {
+      id: config.nodeId,
+      address: advertise,
+      metricsAddress: this.metricsServer.address,
+      startedAt: new Date(this.clock.now()).toISOString(),
+      version: runtimeVersion,
+      draining: false,
+    };
+    this.membership = new Membership({
+      client: this.client,
+      cluster: config.cluster,
+      record,
+      leaseTtlMs: config.leaseTtlMs,
+      leaseMarginMs: config.leaseMarginMs,
+      clock: this.clock,
+      logger: logger.child({ component: 'membership' }),
+    });
+    const membership = this.membership;
+    this.peers = new PeerClients((node) => membership.nodes.get(node)?.address, config.peerAddressOverrides);
+    const peers = this.peers;
+
+    const replicas = await openLocalReplicas({
+      config,
+      server: this.server,
+      clock: this.clock,
+      logger: logger.child({ component: 'replicas' }),
+      addressOf: (node: NodeId) => peers.dialAddress(node),
+    });
+    this.replicas = replicas;
+    this.actors = new ActorHost({
+      nodeId: config.nodeId,
+      services: this.services,
+      replicas,
+      openStore: (p) => replicas.actorStore(p),
+      configOf: (p) => this.configs.get(p),
+      primaryEpoch: (p) => this.lifecycle?.primaryEpoch(p) ?? null,
+      doubleApplyRetries: config.faultInject.includes('double-apply-retries'),
+      maxPayloadBytes: config.maxPayloadBytes,
+      clock: this.clock,
+      logger: logger.child({ component: 'actors' }),
+      metrics: this.metrics,
+    });
+    const actors = this.actors;
+    this.lifecycle = new ReplicaLifecycle(
+      config.nodeId,
+      replicas,
+      (node) => peers.dialAddress(node),
+      new RoleLog(config.roleLogPath ?? join(config.dataDir, 'roles.jsonl')),
+      this.clock,
+      logger.child({ component: 'lifecycle' }),
+      { onPrimary: (c) => actors.activate(c), onNotPrimary: (p) => actors.deactivate(p) },
+    );
+    this.registerServices(this.server);
+
+    // Self-fencing: every local replica learns each new validity instant.
+    membership.on('validUntil', (untilMs: number) => {
+      for (const replica of replicas.opened()) replica.setLeaseValidUntil(untilMs);
+    });
+    await membership.start();
+    for (const replica of replicas.opened()) replica.setLeaseValidUntil(membership.validUntilMs);
+
+    await this.watchConfigurations();
+    const store = new ConfigStore(this.client, config.cluster);
+    this.fm = new FailoverManager({
+      store,
+      services: this.services,
+      members: () => membership.nodes,
+      rpc: peers,
+      clock: this.clock,
+      logger: logger.child({ component: 'fm' }),
+      initialClusterSize: 3,
+      reconcileIntervalMs: 1000,
+      fenceTimeoutMs: 2000,
+      maxConcurrentReconfigurations: 8,
+      mismatchGraceMs: 4000,
+      onReconfigured: () => this.metrics.reconfigurations.inc(),
+    });
+    const fm = this.fm;
+    membership.on('nodes', () => fm.poke());
+    this.election = new FmElection(
+      this.client,
+      config.cluster,
+      config.nodeId,
+      () => membership.leaseId,
+      logger.child({ component: 'election' }),
+      (leadership) => {
+        this.metrics.fmLeader.set(1);
+        fm.lead(leadership.token);
+      },
+      () => {
+        this.metrics.fmLeader.set(0);
+        fm.stop();
+      },
+    );
+    membership.on('leaseLost', () => {
+      // The FM key died with the lease; stop at once rather than when the watch tells us.
+      fm.stop();
+      this.metrics.fmLeader.set(0);
+    });
+    await this.election.start();
+    logger.info({ address: this.address, advertise, metrics: this.metricsServer.address }, 'node started');
+  }
+
+  private async bind(server: grpc.Server, listen: string): Promise<string> {
+    const host = listen.slice(0, listen.lastIndexOf(':'));
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+    return `${host}:${port}`;
+  }
+
+  private registerServices(server: grpc.Server): void {
+    const lifecycle = this.lifecycle!;
+    const replicas = this.replicas!;
+    const actors = this.actors!;
+    server.addService(NodeService.service, {
+      Fence: unary(async (req: { partition: string; epoch: number }) => {
+        this.assertKnownPartition(req.partition);
+        return lifecycle.fence(req.partition, req.epoch);
+      }),
+      ReplicaStatuses: unary(async () => ({
+        nodeId: this.config.nodeId,
+        replicas: replicas.opened().map((r) => toWireStatus(r.status())),
+      })),
+      CallActor: unary(async (req: ActorCallWire) => {
+        const result = await actors.call(req);
+        return { result };
+      }),
+    });
+    server.addService(AdminService.service, {
+      Status: unary(async () => ({
+        nodeId: this.config.nodeId,
+        address: this.address,
+        failoverManager: this.fm?.leading ?? false,
+        leaseValidUntilMs: this.membership?.validUntilMs ?? 0,
+        draining: this.draining,
+        replicas: replicas.opened().map((r) => toWireStatus(r.status())),
+        metricsAddress: this.metricsServer?.address ?? '',
+      })),
+      Drain: unary(async (req: { exit: boolean }) => {
+        const moved = await this.drain();
+        if (req.exit) setTimeout(() => void this.stop({ drain: false }).then(() => process.exit(0)), 50);
+        return { primariesMoved: moved };
+      }),
+    });
+  }
+
+  private assertKnownPartition(partition: string): void {
+    const service = partition.slice(0, partition.indexOf('/'));
+    if (!this.services.some((s) => s.name === service)) {
+      throw new MeterfabricError(
+        'MF_UNKNOWN_PARTITION',
+        `partition ${partition} belongs to no service in this node's manifests`,
+      );
+    }
+  }
+
+  private async watchConfigurations(): Promise<void> {
+    const store = new ConfigStore(this.client!, this.config.cluster);
+    const apply = (config: PartitionConfiguration): void => {
+      const known = this.configs.get(config.partition);
+      if (known && known.epoch > config.epoch) return;
+      this.configs.set(config.partition, config);
+      this.lifecycle?.onConfiguration(config);
+    };
+    const reload = async (): Promise<void> => {
+      for (const v of (await store.readAll()).values()) apply(v.config);
+    };
+    this.configWatcher = await store.watch(
+      (v) => apply(v.config),
+      () => void reload().catch(() => undefined),
+    );
+    await reload();
+  }
+
+  /** Configurations as this node last saw them. */
+  get configurations(): ReadonlyMap<PartitionId, PartitionConfiguration> {
+    return this.configs;
+  }
+
+  health(): Health {
+    return nodeHealth({
+      nodeId: this.config.nodeId,
+      nowMs: this.clock.now(),
+      leaseValidUntilMs: this.membership?.validUntilMs ?? 0,
+      draining: this.draining,
+      replicas: this.replicas?.opened().map((r) => r.status()) ?? [],
+      configs: this.configs,
+      metrics: this.metrics,
+    });
+  }
+
+  /**
+   * Graceful drain (Service Fabric's swap-primary): mark this node draining so the FM moves
+   * every primary elsewhere, wait until it holds none, give up FM leadership. Returns how
+   * many primaries were moved.
+   */
+  async drain(timeoutMs = 20_000): Promise<number> {
+    if (!this.membership || !this.lifecycle) return 0;
+    const membership = this.membership;
+    const takers = (): number =>
+      [...membership.nodes.values()].filter((m) => m.id !== this.config.nodeId && !m.draining).length;
+    const before = this.lifecycle.primaries().length;
+    this.draining = true;
+    await this.membership.setDraining();
+    this.fm?.poke();
+    const deadline = this.clock.now() + timeoutMs;
+    while (this.ownsPrimaries()) {
+      if (takers() === 0) {
+        this.logger.warn(
+          'drain: no other node can take the primaries; stopping (they wait for a node to return)',
+        );
+        break;
+      }
+      if (this.clock.now() > deadline) {
+        this.logger.warn('drain timed out; stopping with primaries still here (they fail over)');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.election?.resign();
+    return before;
+  }
+
+  /** True while a configuration names this node primary or it still acts as one. */
+  private ownsPrimaries(): boolean {
+    for (const c of this.configs.values()) if (c.primary === this.config.nodeId) return true;
+    return (this.lifecycle?.primaries().length ?? 0) > 0;
+  }
+
+  async stop(options: { drain: boolean } = { drain: true }): Promise<void> {
+    if (this.stopped) return;
+    if (options.drain)
+      await this.drain().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'drain failed'));
+    this.stopped = true;
+    this.lifecycle?.close();
+    this.fm?.stop();
+    await this.election?.close();
+    await this.configWatcher?.cancel().catch(() => undefined);
+    await this.actors?.close();
+    await this.membership?.close();
+    this.server?.forceShutdown();
+    await this.replicas
+      ?.close()
+      .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'closing replicas failed'));
+    this.peers?.close();
+    this.client?.close();
+    await this.metricsServer?.close();
+    this.logger.info('node stopped');
+  }
+
+  /** Members as this node sees them. */
+  get members(): ReadonlyMap<NodeId, NodeRecord> {
+    return this.membership?.nodes ?? new Map();
+  }
+}
+
+export type ActorCallWire = {
+  service: string;
+  key: string;
+  method: string;
+  payload: Buffer;
+  idempotencyKey: string;
+  partition: string;
+};

@@ -1,0 +1,133 @@
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type {
+  FenceResult,
+  NodeAddressBook,
+  NodeId,
+  PartitionConfiguration,
+  PartitionId,
+  ReplicaRole,
+} from '../replicator/contract.js';
+import type { LocalReplicas } from './local-replicas.js';
+import type { RoleLog } from './role-log.js';
+
+export type RoleListener = {
+  /** This node now is the primary of `config` (writes accepted). */
+  onPrimary(config: PartitionConfiguration): void;
+  /** This node is no longer (or not) the primary of `partition`. */
+  onNotPrimary(partition: PartitionId): void;
+};
+
+/**
+ * Drives this node's replicas from the configurations in etcd. A role is taken only for an
+ * epoch this process was fenced to: every configuration the FM commits was preceded by a
+ * fence, so a node that restarted never acts on a configuration from before its restart (it
+ * waits for the FM to reconfigure). Changes of one partition apply one at a time, newest wins.
+ */
+export class ReplicaLifecycle {
+  private readonly fenced = new Map<PartitionId, number>();
+  private readonly acting = new Map<PartitionId, { epoch: number; role: ReplicaRole }>();
+  private readonly latest = new Map<PartitionId, PartitionConfiguration>();
+  private readonly busy = new Set<PartitionId>();
+  private closed = false;
+
+  constructor(
+    private readonly nodeId: NodeId,
+    private readonly replicas: LocalReplicas,
+    private readonly addresses: NodeAddressBook,
+    private readonly roleLog: RoleLog,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly listener: RoleListener,
+  ) {}
+
+  async fence(partition: PartitionId, epoch: number): Promise<FenceResult> {
+    const replica = await this.replicas.open(partition);
+    const result = await replica.fence(epoch);
+    this.fenced.set(partition, Math.max(this.fenced.get(partition) ?? 0, epoch));
+    const current = this.acting.get(partition);
+    if (current && current.epoch < epoch) {
+      // Fenced replicas no longer act in their old role; the next configuration assigns one.
+      if (current.role === 'primary') this.listener.onNotPrimary(partition);
+      this.acting.delete(partition);
+    }
+    return result;
+  }
+
+  /** Primary of `partition` in this process, at which epoch (null if none). */
+  primaryEpoch(partition: PartitionId): number | null {
+    const a = this.acting.get(partition);
+    return a?.role === 'primary' ? a.epoch : null;
+  }
+
+  primaries(): PartitionId[] {
+    return [...this.acting].filter(([, a]) => a.role === 'primary').map(([p]) => p);
+  }
+
+  onConfiguration(config: PartitionConfiguration): void {
+    if (this.closed) return;
+    const previous = this.latest.get(config.partition);
+    if (previous && previous.epoch > config.epoch) return;
+    this.latest.set(config.partition, config);
+    void this.drain(config.partition);
+  }
+
+  private async drain(partition: PartitionId): Promise<void> {
+    if (this.busy.has(partition)) return;
+    this.busy.add(partition);
+    try {
+      for (;;) {
+        const config = this.latest.get(partition);
+        if (!config || this.closed) return;
+        const before = config;
+        try {
+          await this.apply(config);
+        } catch (err) {
+          this.logger.warn({ partition, epoch: config.epoch, err: String(err) }, 'role change failed');
+        }
+        if (this.latest.get(partition) === before) return;
+      }
+    } finally {
+      this.busy.delete(partition);
+    }
+  }
+
+  private async apply(config: PartitionConfiguration): Promise<void> {
+    const partition = config.partition;
+    const current = this.acting.get(partition);
+    if (!config.replicas.includes(this.nodeId)) {
+      if (current) {
+        this.record(partition, config.epoch, 'none');
+        if (current.role === 'primary') this.listener.onNotPrimary(partition);
+        this.acting.delete(partition);
+        const replica = await this.replicas.open(partition);
+        await replica.demote();
+      }
+      return;
+    }
+    if (config.status !== 'ok') return;
+    if (this.fenced.get(partition) !== config.epoch) return;
+    if (current && current.epoch === config.epoch) return;
+    const replica = await this.replicas.open(partition);
+    if (config.primary === this.nodeId) {
+      this.record(partition, config.epoch, 'primary');
+      this.acting.set(partition, { epoch: config.epoch, role: 'primary' });
+      await replica.becomePrimary(config, this.addresses);
+      if (this.acting.get(partition)?.epoch === config.epoch) this.listener.onPrimary(config);
+    } else {
+      const role: ReplicaRole = config.building.includes(this.nodeId) ? 'idle-secondary' : 'active-secondary';
+      this.record(partition, config.epoch, role);
+      this.acting.set(partition, { epoch: config.epoch, role });
+      if (current?.role === 'primary') this.listener.onNotPrimary(partition);
+      await replica.becomeSecondary(config);
+    }
+  }
+
+  private record(partition: PartitionId, epoch: number, role: ReplicaRole): void {
+    this.roleLog.record({ node: this.nodeId, partition, epoch, role, atMs: this.clock.now() });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

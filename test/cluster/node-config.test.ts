@@ -1,0 +1,95 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadManifests, partitionFor, partitionIds, stableHash } from '../../cluster/config/manifest.js';
+import { loadNodeConfig } from '../../cluster/config/node-config.js';
+import { ConfigError } from '../../core/errors.js';
+
+const base = { nodeId: 'n1', listen: '127.0.0.1:7101', dataDir: './data/n1', etcd: ['127.0.0.1:2379'] };
+
+describe('node configuration', () => {
+  it('merges file < environment < flags and applies defaults (lease TTL 3 s)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cfg-'));
+    const file = join(dir, 'node.json');
+    writeFileSync(file, JSON.stringify({ ...base, leaseTtlMs: 5000, cluster: 'fromfile' }));
+    const config = loadNodeConfig({
+      flags: { listen: '127.0.0.1:7201' },
+      env: { MF_CLUSTER: 'fromenv', MF_PEER_ADDRESS_OVERRIDES: '{"n2":"127.0.0.1:17102"}' },
+      file,
+    });
+    expect(config.listen).toBe('127.0.0.1:7201');
+    expect(config.cluster).toBe('fromenv');
+    expect(config.leaseTtlMs).toBe(5000);
+    expect(config.peerAddressOverrides).toEqual({ n2: '127.0.0.1:17102' });
+    expect(loadNodeConfig({ flags: base, env: {} }).leaseTtlMs).toBe(3000);
+  });
+
+  it('lists every problem with what to fix', () => {
+    let error: unknown;
+    try {
+      loadNodeConfig({
+        flags: { nodeId: 'N 1', listen: 'localhost', etcd: [], leaseTtlMs: 500 },
+        env: { MF_PEER_ADDRESS_OVERRIDES: '{nope' },
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect((error as ConfigError).code).toBe('MF_CONFIG_INVALID');
+    expect(message).toContain('nodeId: use 1-32 lower-case letters');
+    expect(message).toContain('listen: must be host:port');
+    expect(message).toContain('dataDir');
+    expect(message).toContain('etcd: give at least one etcd endpoint');
+    expect(message).toContain('leaseTtlMs: etcd refuses leases shorter than 2000 ms');
+    expect(message).toContain('MF_PEER_ADDRESS_OVERRIDES: must be JSON');
+  });
+
+  it('reports an unreadable config file by name', () => {
+    expect(() => loadNodeConfig({ flags: base, env: {}, file: '/nonexistent/node.json' })).toThrow(
+      /config file \/nonexistent\/node.json/,
+    );
+  });
+});
+
+describe('service manifests', () => {
+  it('reads the runtime manifest: counter hashed P=32 and a singleton', () => {
+    const services = loadManifests([join(process.cwd(), 'cluster/config/runtime-services.json')]);
+    const counter = services.find((s) => s.name === 'counter')!;
+    expect(partitionIds(counter)).toHaveLength(32);
+    expect(partitionIds(services.find((s) => s.name === 'ledger')!)).toEqual(['ledger/0']);
+  });
+
+  it('rejects a malformed manifest and a service declared twice, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-man-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({ services: [{ name: 'Dev', partitioning: { kind: 'hashed', count: 0 } }] }),
+    );
+    expect(() => loadManifests([bad])).toThrow(/bad.json: services.0.name/);
+    const one = join(dir, 'one.json');
+    writeFileSync(
+      one,
+      JSON.stringify({ services: [{ name: 'device', partitioning: { kind: 'singleton' } }] }),
+    );
+    expect(() => loadManifests([one, one])).toThrow(/declared in .*one.json and .*one.json/);
+  });
+
+  it('hashes keys stably (FNV-1a test vectors) and routes named and singleton partitions', () => {
+    // FNV-1a 32-bit vectors from the reference implementation's test suite (isthe.com/chongo/tech/comp/fnv).
+    expect(stableHash('')).toBe(0x811c9dc5);
+    expect(stableHash('a')).toBe(0xe40c292c);
+    expect(stableHash('foobar')).toBe(0xbf9cf968);
+    const hashed = { name: 'device', partitioning: { kind: 'hashed' as const, count: 32 }, replicas: 3 };
+    expect(partitionFor(hashed, 'foobar')).toBe(`device/${0xbf9cf968 % 32}`);
+    const named = {
+      name: 'worker',
+      partitioning: { kind: 'named' as const, names: ['reading'] },
+      replicas: 3,
+    };
+    expect(partitionFor(named, 'reading')).toBe('worker/reading');
+    expect(() => partitionFor(named, 'nope')).toThrow(/no partition named "nope"/);
+  });
+});
