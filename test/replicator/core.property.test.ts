@@ -37,7 +37,7 @@ class Sim {
   committed = new Map<Lsn, Entry>();
   writes = 0;
 
-  constructor(private readonly faults: ReplicationFaults) {
+  constructor(faults: ReplicationFaults) {
     this.replicas = ids.map((id) => ({
       id,
       alive: true,

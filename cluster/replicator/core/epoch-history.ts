@@ -72,3 +72,10 @@ export function compareProgress(
 ): number {
   return a.lastPersistedEpoch - b.lastPersistedEpoch || a.lastPersistedLsn - b.lastPersistedLsn;
 }
+
+/** Whether appending changed the history (a new epoch segment started). */
+export function historyChanged(before: EpochHistory, after: EpochHistory): boolean {
+  const a = before[before.length - 1];
+  const b = after[after.length - 1];
+  return before.length !== after.length || a?.epoch !== b?.epoch || a?.firstLsn !== b?.firstLsn;
+}

@@ -1,0 +1,169 @@
+import { mkdirSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { ClassicLevel } from 'classic-level';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { type Logger, silentLogger } from '../../core/logger.js';
+import type { FenceResult, NodeId, PartitionId, ReplicaStatus } from './contract.js';
+import { GroupCommitWriter, type NodeDb } from './disk/group-commit.js';
+import { PartitionStore } from './disk/partition-store.js';
+import { processFaults, type ReplicationFaults } from './faults.js';
+import { controlHandlers, type ReplicaControlTarget } from './grpc/control-service.js';
+import { replicationHandler, validPartitionId } from './grpc/replication-service.js';
+import {
+  NODE_LINK_OPTIONS,
+  type PrimaryMessage,
+  replicatorProto,
+  type SecondaryMessage,
+} from './grpc/wire.js';
+import { DEFAULT_REPLICATOR_OPTIONS, type ReplicatorOptions } from './options.js';
+import type { ReplicationStream } from './primary-session.js';
+import { Replica } from './replica.js';
+
+export type ReplicaHostConfig = {
+  nodeId: NodeId;
+  /** Directory of this node's replica database (created if missing). */
+  dataDir: string;
+  /** The node's gRPC server: the host adds the Replication and ReplicaControl services to it. */
+  server?: grpc.Server;
+  clock?: Clock;
+  logger?: Logger;
+  options?: Partial<ReplicatorOptions>;
+  /** Defaults to the process's MF_FAULT_INJECT switches (test-only; off by default). */
+  faults?: ReplicationFaults;
+};
+
+/**
+ * All replicas of one node: ONE classic-level database (each partition a sublevel, so one
+ * `sync: true` batch group-commits operations of many partitions), the Replication and
+ * ReplicaControl gRPC services on the node's server, and a pool of channels to other nodes.
+ */
+export class ReplicaHost implements ReplicaControlTarget {
+  private readonly replicas = new Map<PartitionId, Promise<Replica>>();
+  private readonly channels = new Map<string, grpc.Client>();
+  private readonly registry;
+  readonly options: ReplicatorOptions;
+  private closed = false;
+
+  private constructor(
+    readonly nodeId: NodeId,
+    readonly db: NodeDb,
+    readonly writer: GroupCommitWriter,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly faults: ReplicationFaults,
+    options: Partial<ReplicatorOptions>,
+  ) {
+    this.options = { ...DEFAULT_REPLICATOR_OPTIONS, ...options };
+    this.registry = db.sublevel<string, Uint8Array>('partitions', {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+    });
+  }
+
+  static async open(config: ReplicaHostConfig): Promise<ReplicaHost> {
+    mkdirSync(config.dataDir, { recursive: true });
+    const db: NodeDb = new ClassicLevel<string, Uint8Array>(config.dataDir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+    });
+    await db.open();
+    const host = new ReplicaHost(
+      config.nodeId,
+      db,
+      new GroupCommitWriter(db),
+      config.clock ?? systemClock,
+      (config.logger ?? silentLogger).child({ component: 'replicator', nodeId: config.nodeId }),
+      config.faults ?? processFaults,
+      config.options ?? {},
+    );
+    if (config.server) host.register(config.server);
+    return host;
+  }
+
+  /** Adds the Replication and ReplicaControl services to `server` (call before it starts). */
+  register(server: grpc.Server): void {
+    const proto = replicatorProto();
+    server.addService(proto.Replication.service, {
+      Replicate: replicationHandler((p) => this.replica(p) as Promise<Replica>, this.logger),
+    });
+    server.addService(proto.ReplicaControl.service, controlHandlers(this));
+  }
+
+  /** The replica of `partition` on this node, created on demand and reopened from disk after a restart. */
+  replica(partition: PartitionId): Promise<Replica> {
+    if (this.closed) return Promise.reject(new Error('replica host is closed'));
+    if (!validPartitionId(partition)) return Promise.reject(new Error(`invalid partition id "${partition}"`));
+    let replica = this.replicas.get(partition);
+    if (!replica) {
+      replica = this.openReplica(partition);
+      this.replicas.set(partition, replica);
+      replica.catch(() => this.replicas.delete(partition));
+    }
+    return replica;
+  }
+
+  private async openReplica(partition: PartitionId): Promise<Replica> {
+    const store = new PartitionStore(
+      partition,
+      PartitionStore.level(this.db, partition),
+      this.db,
+      this.writer,
+    );
+    const init = await store.load();
+    await this.registry.put(partition, new Uint8Array([1]));
+    return new Replica(
+      {
+        partition,
+        self: this.nodeId,
+        store,
+        clock: this.clock,
+        logger: this.logger,
+        options: this.options,
+        faults: this.faults,
+        openStream: (address) => this.openStream(address),
+      },
+      init,
+    );
+  }
+
+  /** Partitions this node has ever held a replica of (on disk). */
+  async knownPartitions(): Promise<PartitionId[]> {
+    return this.registry.keys().all();
+  }
+
+  async fence(partition: PartitionId, epoch: number): Promise<FenceResult> {
+    return (await this.replica(partition)).fence(epoch);
+  }
+
+  async status(partition: PartitionId): Promise<ReplicaStatus> {
+    return (await this.replica(partition)).status();
+  }
+
+  async statuses(): Promise<ReplicaStatus[]> {
+    const replicas = await Promise.all([...this.replicas.values()]);
+    return replicas.map((r) => r.status());
+  }
+
+  private openStream(address: string): ReplicationStream {
+    let client = this.channels.get(address);
+    if (!client) {
+      const Ctor = replicatorProto().Replication;
+      client = new Ctor(address, grpc.credentials.createInsecure(), NODE_LINK_OPTIONS);
+      this.channels.set(address, client);
+    }
+    const replicate = (
+      client as unknown as { Replicate: () => grpc.ClientDuplexStream<PrimaryMessage, SecondaryMessage> }
+    ).Replicate;
+    return replicate.call(client);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const replicas = await Promise.allSettled([...this.replicas.values()]);
+    for (const r of replicas) if (r.status === 'fulfilled') await r.value.close();
+    for (const client of this.channels.values()) client.close();
+    await this.writer.write([]).catch(() => {});
+    await this.db.close();
+  }
+}

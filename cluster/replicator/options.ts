@@ -1,0 +1,37 @@
+/** Bounds and timings of a node's replicas; every queue and batch has an explicit limit. */
+export type ReplicatorOptions = {
+  /** Operations proposed but not yet committed, per partition (MF_REPLICATION_QUEUE_FULL beyond). */
+  maxQueueOps: number;
+  /** Log entries per replication message. */
+  maxBatchEntries: number;
+  /** Entries sent to a secondary and not yet acknowledged. */
+  maxInFlightEntries: number;
+  /** A write not committed within this time fails with MF_NO_WRITE_QUORUM (outcome unknown). */
+  writeTimeoutMs: number;
+  /** A secondary unreachable for longer than this no longer counts as reachable: writes fail fast with MF_QUORUM_LOSS. */
+  quorumLossGraceMs: number;
+  /** Compact the log once this many applied entries every replica persisted are in it. */
+  compactEveryEntries: number;
+  /** Log entries kept even when a replica lags; a replica further behind is rebuilt by copy. */
+  maxLogEntries: number;
+  /** Size of one copy chunk when building a replica. */
+  copyChunkBytes: number;
+  /** Entries kept in memory for sending and applying. */
+  maxCachedEntries: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+};
+
+export const DEFAULT_REPLICATOR_OPTIONS: ReplicatorOptions = {
+  maxQueueOps: 8192,
+  maxBatchEntries: 512,
+  maxInFlightEntries: 8192,
+  writeTimeoutMs: 10_000,
+  quorumLossGraceMs: 1_500,
+  compactEveryEntries: 10_000,
+  maxLogEntries: 500_000,
+  copyChunkBytes: 256 * 1024,
+  maxCachedEntries: 50_000,
+  reconnectMinMs: 50,
+  reconnectMaxMs: 1_000,
+};

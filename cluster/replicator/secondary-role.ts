@@ -1,0 +1,162 @@
+import type { Logger } from '../../core/logger.js';
+import type { Lsn, NodeId } from './contract.js';
+import { type EpochHistory, historyChanged } from './core/epoch-history.js';
+import type { LogEntry, PartitionStore } from './disk/partition-store.js';
+import { staleEpoch } from './errors.js';
+import type { ReplicationFaults } from './faults.js';
+import type { HelloMessage, WireEntry, WireStateRecord } from './grpc/wire.js';
+import type { Replica } from './replica.js';
+
+type InboundStream = { token: number; epoch: number; primary: NodeId; close: () => void };
+
+/**
+ * The secondary side of a replication stream: accepts the stream of the current epoch's
+ * primary only, persists (sync, through the group-commit writer) before acknowledging,
+ * truncates false progress when told, rebuilds from a copy, and applies what is committed.
+ */
+export class SecondaryRole {
+  private stream: InboundStream | null = null;
+  private nextToken = 0;
+  private pendingCommitLsn: Lsn = 0;
+  private copyStarted = false;
+
+  constructor(
+    private readonly replica: Replica,
+    private readonly store: PartitionStore,
+    private readonly faults: ReplicationFaults,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Ends an inbound stream of an epoch older than `epoch` (a newer configuration exists). */
+  dropStreamsBelow(epoch: number): void {
+    if (this.stream && this.stream.epoch < epoch) {
+      this.stream.close();
+      this.stream = null;
+    }
+  }
+
+  detach(token: number): void {
+    if (this.stream?.token === token) this.stream = null;
+  }
+
+  async accept(
+    epoch: number,
+    primary: NodeId,
+    close: () => void,
+  ): Promise<{ token: number; hello: HelloMessage }> {
+    const log = this.replica.log;
+    log.checkEpoch(epoch);
+    const primaryEpoch = this.replica.primaryEpoch;
+    if (primaryEpoch !== null) {
+      if (primaryEpoch >= epoch && !this.faults.skipEpochFencing) {
+        throw staleEpoch(this.replica.partition, epoch, primaryEpoch);
+      }
+      this.replica.stepDown(`primary ${primary} of epoch ${epoch} took over`);
+    }
+    await this.replica.raiseEpoch(epoch);
+    this.stream?.close();
+    const token = ++this.nextToken;
+    this.stream = { token, epoch, primary, close };
+    this.copyStarted = false;
+    if (this.replica.role !== 'idle-secondary') this.replica.role = 'active-secondary';
+    // everything appended by earlier streams is on disk once this empty write lands
+    await this.store.writer.write([]);
+    log.markPersisted(log.lastLsn);
+    return {
+      token,
+      hello: {
+        fencedEpoch: log.fencedEpoch,
+        lastPersistedLsn: log.persistedLsn,
+        appliedLsn: log.appliedLsn,
+        logStartLsn: log.logStartLsn,
+        history: [...log.history],
+      },
+    };
+  }
+
+  private check(token: number, epoch: number): InboundStream {
+    const stream = this.stream;
+    if (!stream || stream.token !== token) {
+      throw staleEpoch(this.replica.partition, epoch, this.replica.log.fencedEpoch);
+    }
+    this.replica.log.checkEpoch(epoch);
+    if (epoch !== stream.epoch && !this.faults.skipEpochFencing) {
+      throw staleEpoch(this.replica.partition, epoch, stream.epoch);
+    }
+    return stream;
+  }
+
+  /**
+   * Appends a batch and resolves with the highest persisted LSN once it is on disk (or at
+   * once, with the test-only ack-before-persist fault).
+   */
+  receive(
+    token: number,
+    message: { epoch: number; entries: WireEntry[]; commitLsn: Lsn; compactBelowLsn: Lsn },
+  ): Promise<Lsn> {
+    this.check(token, message.epoch);
+    const replica = this.replica;
+    const log = replica.log;
+    this.pendingCommitLsn = Math.max(this.pendingCommitLsn, message.commitLsn);
+    replica.compactHintLsn = Math.max(replica.compactHintLsn, message.compactBelowLsn);
+    if (message.entries.length === 0) {
+      this.advanceCommit();
+      return Promise.resolve(log.persistedLsn);
+    }
+    const entries: LogEntry[] = message.entries.map((e) => ({ lsn: e.lsn, epoch: e.epoch, ops: e.ops }));
+    const historyBefore = log.history;
+    log.append(entries);
+    for (const entry of entries) replica.cache.add(entry);
+    const writes = this.store.logOps(entries);
+    if (historyChanged(historyBefore, log.history)) writes.push(this.store.historyOp(log.history));
+    const lastLsn = entries[entries.length - 1]!.lsn;
+    const generation = replica.generation;
+    const persisted = this.store.writer.write(writes).then(() => {
+      if (generation === replica.generation) {
+        log.markPersisted(lastLsn);
+        this.advanceCommit();
+      }
+      return log.persistedLsn;
+    });
+    // TEST-ONLY fault: acknowledge what is not yet on disk.
+    return this.faults.ackBeforePersist ? Promise.resolve(lastLsn) : persisted;
+  }
+
+  private advanceCommit(): void {
+    const log = this.replica.log;
+    const before = log.committedLsn;
+    if (log.advanceCommit(this.pendingCommitLsn) > before) this.replica.scheduleApply();
+  }
+
+  async truncate(token: number, epoch: number, keepThroughLsn: Lsn): Promise<Lsn> {
+    this.check(token, epoch);
+    await this.replica.truncate(keepThroughLsn);
+    return this.replica.log.persistedLsn;
+  }
+
+  async copyChunk(token: number, epoch: number, records: WireStateRecord[]): Promise<void> {
+    this.check(token, epoch);
+    if (!this.copyStarted) await this.beginCopy();
+    await this.store.writer.write(this.store.copyRecordOps(records));
+  }
+
+  async copyEnd(token: number, epoch: number, copyLsn: Lsn, history: EpochHistory): Promise<Lsn> {
+    this.check(token, epoch);
+    if (!this.copyStarted) await this.beginCopy();
+    await this.store.writer.write(this.store.endCopyOps(copyLsn, history));
+    this.replica.log.resetToCopy(copyLsn, history);
+    this.replica.cache.clear(copyLsn + 1);
+    this.replica.role = 'active-secondary';
+    this.copyStarted = false;
+    this.logger.info({ partition: this.replica.partition, copyLsn }, 'built from a copy');
+    return copyLsn;
+  }
+
+  private async beginCopy(): Promise<void> {
+    this.copyStarted = true;
+    this.replica.role = 'idle-secondary';
+    this.replica.generation++;
+    await this.replica.applyIdle();
+    await this.store.beginCopy();
+  }
+}
