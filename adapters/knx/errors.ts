@@ -21,6 +21,8 @@ export type KnxErrorCode =
   | 'MF_KNX_TIMEOUT'
   | 'MF_KNX_NOT_CONNECTED'
   | 'MF_KNX_NEGATIVE_CONFIRMATION'
+  | 'MF_KNX_QUEUE_FULL'
+  | 'MF_KNX_TUNNEL_CLOSED'
   | 'MF_KNX_CONFIG';
 
 export class KnxError extends MeterfabricError {
