@@ -4,7 +4,7 @@
  * API calls never interleave halfway through a start or a replace.
  */
 import { badRequestBody, errProxyAlreadyExists, errProxyNotFound, missingField } from './api-error.js';
-import { Proxy } from './proxy.js';
+import { ToxicProxy } from './proxy.js';
 import type { StageEnv } from './stages.js';
 
 export type ProxyInput = { name: string; listen: string; upstream: string; enabled: boolean };
@@ -17,7 +17,9 @@ function stringField(body: Record<string, unknown>, field: string, fallback: str
   const value = body[field];
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'string') {
-    throw badRequestBody(`json: cannot unmarshal ${typeof value} into Go struct field Proxy.${field} of type string`);
+    throw badRequestBody(
+      `json: cannot unmarshal ${typeof value} into Go struct field ToxicProxy.${field} of type string`,
+    );
   }
   return value;
 }
@@ -26,14 +28,17 @@ function boolField(body: Record<string, unknown>, field: string, fallback: boole
   const value = body[field];
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'boolean') {
-    throw badRequestBody(`json: cannot unmarshal ${typeof value} into Go struct field Proxy.${field} of type bool`);
+    throw badRequestBody(
+      `json: cannot unmarshal ${typeof value} into Go struct field ToxicProxy.${field} of type bool`,
+    );
   }
   return value;
 }
 
 /** Decodes a proxy body over `defaults`, as json.Decode into a pre-filled Go struct does. */
 export function decodeProxyInput(body: unknown, defaults: ProxyInput): ProxyInput {
-  if (!isObject(body)) throw badRequestBody('json: cannot unmarshal into Go value of type toxiproxy.Proxy');
+  if (!isObject(body))
+    throw badRequestBody('json: cannot unmarshal into Go value of type toxiproxy.ToxicProxy');
   return {
     name: stringField(body, 'name', defaults.name),
     listen: stringField(body, 'listen', defaults.listen),
@@ -43,7 +48,7 @@ export function decodeProxyInput(body: unknown, defaults: ProxyInput): ProxyInpu
 }
 
 export class ProxyCollection {
-  private readonly proxies = new Map<string, Proxy>();
+  private readonly proxies = new Map<string, ToxicProxy>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly env?: StageEnv) {}
@@ -55,29 +60,29 @@ export class ProxyCollection {
     return result;
   }
 
-  all(): Proxy[] {
+  all(): ToxicProxy[] {
     return [...this.proxies.values()];
   }
 
-  get(name: string): Proxy {
+  get(name: string): ToxicProxy {
     const proxy = this.proxies.get(name);
     if (!proxy) throw errProxyNotFound;
     return proxy;
   }
 
-  async create(body: unknown): Promise<Proxy> {
+  async create(body: unknown): Promise<ToxicProxy> {
     const input = decodeProxyInput(body, { name: '', listen: '', upstream: '', enabled: true });
     if (input.name.length < 1) throw missingField('name');
     if (input.upstream.length < 1) throw missingField('upstream');
     if (this.proxies.has(input.name)) throw errProxyAlreadyExists;
-    const proxy = new Proxy(input.name, input.listen, input.upstream, this.env);
+    const proxy = new ToxicProxy(input.name, input.listen, input.upstream, this.env);
     if (input.enabled) await proxy.start();
     this.proxies.set(proxy.name, proxy);
     return proxy;
   }
 
-  /** Go's Proxy.Update: a changed listen/upstream restarts the proxy; `enabled` starts or stops it. */
-  async update(name: string, body: unknown): Promise<Proxy> {
+  /** Go's ToxicProxy.Update: a changed listen/upstream restarts the proxy; `enabled` starts or stops it. */
+  async update(name: string, body: unknown): Promise<ToxicProxy> {
     const proxy = this.get(name);
     const input = decodeProxyInput(body, {
       name: proxy.name,
@@ -108,16 +113,20 @@ export class ProxyCollection {
    * listen and upstream are unchanged is kept as it is (toxics included), otherwise replaced.
    * On failure the proxies handled so far are returned with the error.
    */
-  async populate(body: unknown): Promise<{ proxies: Proxy[]; error?: unknown }> {
+  async populate(body: unknown): Promise<{ proxies: ToxicProxy[]; error?: unknown }> {
     if (!Array.isArray(body)) {
-      throw badRequestBody('json: cannot unmarshal object into Go value of type []struct { toxiproxy.Proxy }');
+      throw badRequestBody(
+        'json: cannot unmarshal object into Go value of type []struct { toxiproxy.ToxicProxy }',
+      );
     }
-    const inputs = body.map((entry) => decodeProxyInput(entry, { name: '', listen: '', upstream: '', enabled: true }));
+    const inputs = body.map((entry) =>
+      decodeProxyInput(entry, { name: '', listen: '', upstream: '', enabled: true }),
+    );
     inputs.forEach((input, i) => {
       if (input.name.length < 1) throw missingField(`name at proxy ${i + 1}`);
       if (input.upstream.length < 1) throw missingField(`upstream at proxy ${i + 1}`);
     });
-    const done: Proxy[] = [];
+    const done: ToxicProxy[] = [];
     for (const input of inputs) {
       try {
         const existing = this.proxies.get(input.name);
@@ -128,7 +137,7 @@ export class ProxyCollection {
           }
           existing.stop();
         }
-        const proxy = new Proxy(input.name, input.listen, input.upstream, this.env);
+        const proxy = new ToxicProxy(input.name, input.listen, input.upstream, this.env);
         if (input.enabled) await proxy.start();
         this.proxies.set(proxy.name, proxy);
         done.push(proxy);

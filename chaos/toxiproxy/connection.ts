@@ -13,7 +13,7 @@ import { type Chunk, type ChunkSink, createStage, type Stage, type StageEnv } fr
 import type { Direction, ToxicSpec } from './toxic-types.js';
 
 /** Back-pressure bound per link: bytes held by toxics plus bytes queued for the destination. */
-export const maxLinkBufferedBytes = 4 * 1024 * 1024;
+export const maxLinkBufferedBytes = 64 * 1024;
 /** How long a gracefully closed socket may take to flush before it is destroyed anyway. */
 export const closeFlushTimeoutMs = 10_000;
 

@@ -1,12 +1,19 @@
 /**
- * One named proxy: a TCP listener, its open connections and its toxics (Go's Proxy plus
+ * One named proxy: a TCP listener, its open connections and its toxics (Go's ToxicProxy plus
  * ToxicCollection). Toxic changes reach the connections that are already open.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { ApiError, errToxicNotFound } from './api-error.js';
 import { Connection } from './connection.js';
 import { realStageEnv, type StageEnv } from './stages.js';
-import { type Direction, parseNewToxic, parseToxicUpdate, type ToxicJson, type ToxicSpec, toxicToJson } from './toxic-types.js';
+import {
+  type Direction,
+  parseNewToxic,
+  parseToxicUpdate,
+  type ToxicJson,
+  type ToxicSpec,
+  toxicToJson,
+} from './toxic-types.js';
 
 export type ProxyJson = {
   name: string;
@@ -37,7 +44,7 @@ export function formatHostPort({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export class Proxy {
+export class ToxicProxy {
   readonly name: string;
   listen: string;
   upstream: string;
@@ -84,7 +91,9 @@ export class Proxy {
   async start(): Promise<void> {
     if (this.enabled) return;
     const address = parseHostPort(this.listen);
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => this.accept(client));
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) =>
+      this.accept(client),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new ApiError(`listen tcp ${this.listen}: ${err.code ?? err.message}`, 500)),
@@ -93,7 +102,8 @@ export class Proxy {
     });
     server.on('error', () => {});
     const bound = server.address();
-    if (bound && typeof bound === 'object') this.listen = formatHostPort({ host: bound.address, port: bound.port });
+    if (bound && typeof bound === 'object')
+      this.listen = formatHostPort({ host: bound.address, port: bound.port });
     this.server = server;
     this.enabled = true;
   }

@@ -82,7 +82,13 @@ function baseRoutes(collection: ProxyCollection): Route[] {
   return [
     {
       pattern: /^\/reset$/,
-      methods: { POST: () => run(async () => (await collection.reset(), { status: 204 })) },
+      methods: {
+        POST: () =>
+          run(async () => {
+            await collection.reset();
+            return { status: 204 };
+          }),
+      },
     },
     {
       pattern: /^\/proxies$/,
@@ -123,13 +129,24 @@ function baseRoutes(collection: ProxyCollection): Route[] {
           const body = await readBodyAfter(() => collection.get(name as string), request);
           return run(async () => json(200, (await collection.update(name as string, body)).toJson()));
         },
-        DELETE: async ([name]) => run(() => (collection.remove(name as string), { status: 204 })),
+        DELETE: async ([name]) =>
+          run(() => {
+            collection.remove(name as string);
+            return { status: 204 };
+          }),
       },
     },
     {
       pattern: /^\/proxies\/([^/]+)\/toxics$/,
       methods: {
-        GET: async ([name]) => json(200, collection.get(name as string).toxics().map(toxicToJson)),
+        GET: async ([name]) =>
+          json(
+            200,
+            collection
+              .get(name as string)
+              .toxics()
+              .map(toxicToJson),
+          ),
         POST: async ([name], request) => {
           const body = await readBodyAfter(() => collection.get(name as string), request);
           return run(() => json(200, toxicToJson(collection.get(name as string).addToxic(body))));
@@ -148,10 +165,15 @@ function baseRoutes(collection: ProxyCollection): Route[] {
           const body = await readBodyAfter(() => {
             if (!collection.get(name as string).getToxic(toxic as string)) throw errToxicNotFound;
           }, request);
-          return run(() => json(200, toxicToJson(collection.get(name as string).updateToxic(toxic as string, body))));
+          return run(() =>
+            json(200, toxicToJson(collection.get(name as string).updateToxic(toxic as string, body))),
+          );
         },
         DELETE: async ([name, toxic]) =>
-          run(() => (collection.get(name as string).removeToxic(toxic as string), { status: 204 })),
+          run(() => {
+            collection.get(name as string).removeToxic(toxic as string);
+            return { status: 204 };
+          }),
       },
     },
     {
@@ -190,7 +212,10 @@ function send(response: ServerResponse, reply: Reply): void {
 
 /** Go's http.Error: text/plain, nosniff, the message and a newline. */
 function sendError(response: ServerResponse, status: number, message: string): void {
-  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  response.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+  });
   response.end(`${message}\n`);
 }
 
@@ -214,7 +239,8 @@ async function handle(routes: Route[], request: IncomingMessage, response: Serve
     try {
       send(response, await handler(params, request));
     } catch (err) {
-      const apiError = err instanceof ApiError ? err : new ApiError(String((err as Error)?.message ?? err), 500);
+      const apiError =
+        err instanceof ApiError ? err : new ApiError(String((err as Error)?.message ?? err), 500);
       if (!(err instanceof ApiError)) logger.warn({ err }, 'toxiproxy: error did not include status code');
       sendError(response, apiError.status, JSON.stringify(apiError.body()));
     }
@@ -229,7 +255,10 @@ export async function startToxiproxyServer(options: ToxiproxyServerOptions = {})
   const collection = new ProxyCollection(options.env);
   const routes = buildRoutes(collection);
   const address = parseHostPort(
-    formatHostPort({ host: options.host ?? defaultToxiproxyHost, port: options.port ?? defaultToxiproxyPort }),
+    formatHostPort({
+      host: options.host ?? defaultToxiproxyHost,
+      port: options.port ?? defaultToxiproxyPort,
+    }),
   );
   const server: Server = createServer((request, response) => {
     const timer = setTimeout(() => {

@@ -190,10 +190,11 @@ export class LatencyStage extends QueueStage {
         this.next.push(chunk);
       };
       if (sleepMs <= 0) release();
-      else this.schedule(sleepMs, () => {
-        release();
-        this.pump();
-      });
+      else
+        this.schedule(sleepMs, () => {
+          release();
+          this.pump();
+        });
     }
     if (this.queue.length === 0 && this.endQueued && !this.cancel) this.close();
   }

@@ -74,7 +74,9 @@ export function mergeAttributes(type: ToxicType, current: ToxicAttributes, input
     const value = input[name];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      throw badRequestBody(`json: cannot unmarshal ${JSON.stringify(value)} into attribute "${name}" of type int64`);
+      throw badRequestBody(
+        `json: cannot unmarshal ${JSON.stringify(value)} into attribute "${name}" of type int64`,
+      );
     }
     merged[name] = value;
   }
@@ -84,7 +86,8 @@ export function mergeAttributes(type: ToxicType, current: ToxicAttributes, input
 function optionalString(body: Record<string, unknown>, field: string): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw badRequestBody(`json: cannot unmarshal ${typeof value} into field "${field}" of type string`);
+  if (typeof value !== 'string')
+    throw badRequestBody(`json: cannot unmarshal ${typeof value} into field "${field}" of type string`);
   return value;
 }
 

@@ -4,8 +4,20 @@
  */
 import { ToxiproxyError } from 'toxiproxy-node-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { echo, roundTripMs, RecordingClient, startUpstream, tryConnect, type Upstream } from './support/sockets.js';
-import { listenPort, removeAll, startToxiproxyTarget, type ToxiproxyTarget } from './support/toxiproxy-target.js';
+import {
+  echo,
+  RecordingClient,
+  roundTripMs,
+  startUpstream,
+  tryConnect,
+  type Upstream,
+} from './support/sockets.js';
+import {
+  listenPort,
+  removeAll,
+  startToxiproxyTarget,
+  type ToxiproxyTarget,
+} from './support/toxiproxy-target.js';
 
 let target: ToxiproxyTarget;
 let upstream: Upstream;
@@ -46,7 +58,11 @@ describe('toxiproxy API: proxies', () => {
   });
 
   it('POST /proxies answers 201 with the proxy, listen resolved from localhost:0 to 127.0.0.1:PORT', async () => {
-    const res = await raw('POST', '/proxies', { name: 'p1', listen: 'localhost:0', upstream: upstreamAddress });
+    const res = await raw('POST', '/proxies', {
+      name: 'p1',
+      listen: 'localhost:0',
+      upstream: upstreamAddress,
+    });
     expect(res.status).toBe(201);
     const body = res.json();
     expect(Object.keys(body)).toEqual(['name', 'listen', 'upstream', 'enabled', 'toxics']);
@@ -60,12 +76,22 @@ describe('toxiproxy API: proxies', () => {
   });
 
   it('createProxy through the client returns a Proxy; a duplicate name is 409', async () => {
-    const proxy = await target.client.createProxy({ name: 'dup', listen: '127.0.0.1:0', upstream: upstreamAddress });
+    const proxy = await target.client.createProxy({
+      name: 'dup',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
     expect(proxy.enabled).toBe(true);
-    expect(await statusOf(target.client.createProxy({ name: 'dup', listen: '127.0.0.1:0', upstream: upstreamAddress }))).toBe(
-      'Request failed with status code 409',
-    );
-    const res = await raw('POST', '/proxies', { name: 'dup', listen: '127.0.0.1:0', upstream: upstreamAddress });
+    expect(
+      await statusOf(
+        target.client.createProxy({ name: 'dup', listen: '127.0.0.1:0', upstream: upstreamAddress }),
+      ),
+    ).toBe('Request failed with status code 409');
+    const res = await raw('POST', '/proxies', {
+      name: 'dup',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
     expect(res.status).toBe(409);
     expect(res.text).toBe('{"error":"proxy already exists","status":409}\n');
   });
@@ -83,7 +109,11 @@ describe('toxiproxy API: proxies', () => {
   });
 
   it('a listen address that cannot be bound is 500', async () => {
-    const first = await target.client.createProxy({ name: 'a', listen: '127.0.0.1:0', upstream: upstreamAddress });
+    const first = await target.client.createProxy({
+      name: 'a',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
     const res = await raw('POST', '/proxies', { name: 'b', listen: first.listen, upstream: upstreamAddress });
     expect(res.status).toBe(500);
   });
@@ -100,7 +130,11 @@ describe('toxiproxy API: proxies', () => {
   });
 
   it('update enabled:false is the down fault (ECONNREFUSED, open connections closed); enabled:true restores', async () => {
-    const proxy = await target.client.createProxy({ name: 'down', listen: '127.0.0.1:0', upstream: upstreamAddress });
+    const proxy = await target.client.createProxy({
+      name: 'down',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
     const port = listenPort(proxy.listen);
     const open = new RecordingClient(port);
     await open.connected;
@@ -118,7 +152,11 @@ describe('toxiproxy API: proxies', () => {
   it('PATCH /proxies/{p} changes only the given fields; a new upstream takes effect', async () => {
     const other = await startUpstream((socket) => socket.end('other'));
     try {
-      const proxy = await target.client.createProxy({ name: 'patch', listen: '127.0.0.1:0', upstream: upstreamAddress });
+      const proxy = await target.client.createProxy({
+        name: 'patch',
+        listen: '127.0.0.1:0',
+        upstream: upstreamAddress,
+      });
       const res = await raw('PATCH', '/proxies/patch', { upstream: `127.0.0.1:${other.port}` });
       expect(res.status).toBe(200);
       expect(res.json()).toMatchObject({ name: 'patch', listen: proxy.listen, enabled: true });
@@ -131,7 +169,11 @@ describe('toxiproxy API: proxies', () => {
   });
 
   it('DELETE /proxies/{p} is 204, stops the listener, then 404', async () => {
-    const proxy = await target.client.createProxy({ name: 'gone', listen: '127.0.0.1:0', upstream: upstreamAddress });
+    const proxy = await target.client.createProxy({
+      name: 'gone',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
     const res = await raw('DELETE', '/proxies/gone');
     expect(res.status).toBe(204);
     expect(res.text).toBe('');
@@ -148,8 +190,20 @@ describe('toxiproxy API: proxies', () => {
     expect(Object.keys(created).sort()).toEqual(['pa', 'pb']);
     const pa = created.pa!;
     const pb = created.pb!;
-    await pa.addToxic({ name: 'lat', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 5, jitter: 0 } });
-    await pb.addToxic({ name: 'lat', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 5, jitter: 0 } });
+    await pa.addToxic({
+      name: 'lat',
+      type: 'latency',
+      stream: 'downstream',
+      toxicity: 1,
+      attributes: { latency: 5, jitter: 0 },
+    });
+    await pb.addToxic({
+      name: 'lat',
+      type: 'latency',
+      stream: 'downstream',
+      toxicity: 1,
+      attributes: { latency: 5, jitter: 0 },
+    });
     const res = await raw('POST', '/populate', [
       { name: 'pa', listen: pa.listen, upstream: upstreamAddress },
       { name: 'pb', listen: pb.listen, upstream: 'localhost:1' },
@@ -171,13 +225,25 @@ describe('toxiproxy API: proxies', () => {
     expect(res.json()).toMatchObject({ error: 'missing required field: name at proxy 2', status: 400 });
     expect(Object.keys(await target.client.getAll())).toEqual([]);
     expect(
-      await statusOf(target.client.populate([{ name: '', listen: '127.0.0.1:0', upstream: upstreamAddress }])),
+      await statusOf(
+        target.client.populate([{ name: '', listen: '127.0.0.1:0', upstream: upstreamAddress }]),
+      ),
     ).toBe('Request failed with status code 400');
   });
 
   it('POST /reset is 204: proxies re-enabled, toxics removed, proxies kept', async () => {
-    const proxy = await target.client.createProxy({ name: 'r', listen: '127.0.0.1:0', upstream: upstreamAddress });
-    await proxy.addToxic({ name: 't', type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 1, jitter: 0 } });
+    const proxy = await target.client.createProxy({
+      name: 'r',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
+    await proxy.addToxic({
+      name: 't',
+      type: 'latency',
+      stream: 'upstream',
+      toxicity: 1,
+      attributes: { latency: 1, jitter: 0 },
+    });
     await proxy.update({ enabled: false, listen: proxy.listen, upstream: proxy.upstream });
     const res = await raw('POST', '/reset');
     expect(res.status).toBe(204);
@@ -213,14 +279,33 @@ describe('toxiproxy API: toxics', () => {
   });
 
   it('toxic create errors: 409 duplicate name across streams, 400 bad type, 400 bad stream, 404 unknown proxy', async () => {
-    const proxy = await target.client.createProxy({ name: 't2', listen: '127.0.0.1:0', upstream: upstreamAddress });
-    await proxy.addToxic({ name: 'x', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } });
-    const dup = proxy.addToxic({ name: 'x', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 1, jitter: 0 } });
+    const proxy = await target.client.createProxy({
+      name: 't2',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
+    await proxy.addToxic({
+      name: 'x',
+      type: 'timeout',
+      stream: 'upstream',
+      toxicity: 1,
+      attributes: { timeout: 0 },
+    });
+    const dup = proxy.addToxic({
+      name: 'x',
+      type: 'latency',
+      stream: 'downstream',
+      toxicity: 1,
+      attributes: { latency: 1, jitter: 0 },
+    });
     expect(await statusOf(dup)).toBe('Request failed with status code 409');
     const badType = await raw('POST', '/proxies/t2/toxics', { type: 'nonsense' });
     expect(badType.json()).toEqual({ error: 'invalid toxic type', status: 400 });
     const badStream = await raw('POST', '/proxies/t2/toxics', { type: 'latency', stream: 'sideways' });
-    expect(badStream.json()).toEqual({ error: 'stream was invalid, can be either upstream or downstream', status: 400 });
+    expect(badStream.json()).toEqual({
+      error: 'stream was invalid, can be either upstream or downstream',
+      status: 400,
+    });
     const upper = await raw('POST', '/proxies/t2/toxics', { type: 'latency', stream: 'UpStream' });
     expect(upper.status).toBe(200);
     expect(upper.json().name).toBe('latency_UpStream');
@@ -228,8 +313,18 @@ describe('toxiproxy API: toxics', () => {
   });
 
   it('GET, update (attributes merged, toxicity kept) and DELETE of one toxic: 200, 200, 204, then 404', async () => {
-    const proxy = await target.client.createProxy({ name: 't3', listen: '127.0.0.1:0', upstream: upstreamAddress });
-    await proxy.addToxic({ name: 'slow', type: 'latency', stream: 'downstream', toxicity: 0.5, attributes: { latency: 100, jitter: 10 } });
+    const proxy = await target.client.createProxy({
+      name: 't3',
+      listen: '127.0.0.1:0',
+      upstream: upstreamAddress,
+    });
+    await proxy.addToxic({
+      name: 'slow',
+      type: 'latency',
+      stream: 'downstream',
+      toxicity: 0.5,
+      attributes: { latency: 100, jitter: 10 },
+    });
     const toxic = await proxy.getToxic<{ latency: number; jitter: number }>('slow');
     expect(toxic.attributes).toEqual({ latency: 100, jitter: 10 });
     const res = await raw('POST', '/proxies/t3/toxics/slow', { attributes: { latency: 200 } });
@@ -237,11 +332,18 @@ describe('toxiproxy API: toxics', () => {
     expect(res.json()).toMatchObject({ attributes: { latency: 200, jitter: 10 }, toxicity: 0.5 });
     const patched = await raw('PATCH', '/proxies/t3/toxics/slow', { toxicity: 0.25 });
     expect(patched.json()).toMatchObject({ attributes: { latency: 200, jitter: 10 }, toxicity: 0.25 });
-    const updated = await toxic.update({ ...toxic.toJson(), attributes: { latency: 300, jitter: 0 }, toxicity: 1 });
+    const updated = await toxic.update({
+      ...toxic.toJson(),
+      attributes: { latency: 300, jitter: 0 },
+      toxicity: 1,
+    });
     expect(updated.attributes).toEqual({ latency: 300, jitter: 0 });
     await updated.remove();
     expect(await statusOf(proxy.getToxic('slow'))).toBe('Request failed with status code 404');
-    expect((await raw('DELETE', '/proxies/t3/toxics/slow')).json()).toEqual({ error: 'toxic not found', status: 404 });
+    expect((await raw('DELETE', '/proxies/t3/toxics/slow')).json()).toEqual({
+      error: 'toxic not found',
+      status: 404,
+    });
     expect((await raw('POST', '/proxies/t3/toxics/slow', { toxicity: 1 })).status).toBe(404);
   });
 

@@ -15,7 +15,12 @@ export async function startToxiproxyTarget(): Promise<ToxiproxyTarget> {
     return { url: external, client, usingReal: true, close: () => removeAll(client) };
   }
   const server = await startToxiproxyServer({ host: '127.0.0.1', port: 0 });
-  return { url: server.url, client: new Toxiproxy(server.url), usingReal: false, close: () => server.close() };
+  return {
+    url: server.url,
+    client: new Toxiproxy(server.url),
+    usingReal: false,
+    close: () => server.close(),
+  };
 }
 
 export async function removeAll(client: Toxiproxy): Promise<void> {
