@@ -1,0 +1,165 @@
+import { createSocket } from 'node:dgram';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { formatIndividualAddress, parseGroupAddress } from '../../adapters/knx/address.js';
+import { fromHex } from '../../adapters/knx/bytes.js';
+import { type Cemi, groupPayload, groupService, type LDataFrame } from '../../adapters/knx/cemi.js';
+import { searchGateways } from '../../adapters/knx/discovery.js';
+import { decodeDpt, encodeDpt } from '../../adapters/knx/dpt.js';
+import { GatewaySimulator } from '../../adapters/knx/simulator/gateway-simulator.js';
+import { TunnelClient, type TunnelStatus } from '../../adapters/knx/tunnel-client.js';
+import { waitFor } from '../support/wait.js';
+import { type KnxdHandle, knxtool, startKnxd } from './support/knxd.js';
+
+const meters = [
+  {
+    serial: 'KNX-0001',
+    individualAddress: 0x1105,
+    energy: { groupAddress: '5/1/20', dpt: '13.010' as const },
+    power: { groupAddress: '5/1/21' },
+    relay: { groupAddress: '5/1/22' },
+    powerW: 2000,
+    initialEnergyWh: 5000,
+  },
+];
+
+function indications(client: TunnelClient): LDataFrame[] {
+  const out: LDataFrame[] = [];
+  client.on({
+    telegram: (c: Cemi) => {
+      if (c.kind === 'ldata' && c.messageCode === 0x29) out.push(c);
+    },
+  });
+  return out;
+}
+
+describe('gateway simulator with our tunnel client', () => {
+  let sim: GatewaySimulator;
+  const clients: TunnelClient[] = [];
+  const client = (opts: Partial<ConstructorParameters<typeof TunnelClient>[0]> = {}): TunnelClient => {
+    const c = new TunnelClient({ gateway: sim.address, localAddress: '127.0.0.1', ...opts });
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    sim = new GatewaySimulator({ meters, tunnels: 2, aliveTimeMs: 1_500 });
+    await sim.start();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  it('answers a unicast search with its device info', async () => {
+    const [found] = await searchGateways({
+      targets: [sim.address],
+      localAddress: '127.0.0.1',
+      timeoutMs: 2_000,
+    });
+    expect(found?.deviceInfo?.friendlyName).toBe('meterfabric KNX sim');
+    expect(found?.control.port).toBe(sim.address.port);
+  });
+
+  it('a GroupValue_Read of the energy counter gets a GroupValue_Response from the meter', async () => {
+    const c = client({ timers: { heartbeatIntervalMs: 500 } });
+    const heard = indications(c);
+    await c.connect();
+    await c.groupRead(parseGroupAddress('5/1/20'));
+    await waitFor(
+      () => heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response'),
+      'a response',
+      5_000,
+    );
+    const response = heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response')!;
+    expect(formatIndividualAddress(response.source)).toBe('1.1.5');
+    expect(decodeDpt('13.010', groupPayload(response.tpdu)!)).toBeGreaterThanOrEqual(5000);
+  });
+
+  it('a GroupValue_Write to the relay is confirmed and opens it; the other tunnel sees the write', async () => {
+    const writer = client({ timers: { heartbeatIntervalMs: 500 } });
+    const other = client({ timers: { heartbeatIntervalMs: 500 } });
+    const heard = indications(other);
+    await writer.connect();
+    await other.connect();
+    await writer.groupWrite(parseGroupAddress('5/1/22'), encodeDpt('1.001', false));
+    expect(sim.bus.meter('KNX-0001')?.relayClosed).toBe(false);
+    await waitFor(
+      () => heard.some((t) => t.destination === parseGroupAddress('5/1/22')),
+      'the write on tunnel 2',
+      5_000,
+    );
+    expect(heard.find((t) => t.destination === parseGroupAddress('5/1/22'))?.source).toBe(
+      writer.individualAddress,
+    );
+    await writer.groupWrite(parseGroupAddress('5/1/22'), encodeDpt('1.001', true));
+    expect(sim.bus.meter('KNX-0001')?.relayClosed).toBe(true);
+  });
+
+  it('refuses a third tunnel with MF_KNX_NO_MORE_CONNECTIONS', async () => {
+    const a = client({ timers: { heartbeatIntervalMs: 500 } });
+    const b = client({ timers: { heartbeatIntervalMs: 500 } });
+    await a.connect();
+    await b.connect();
+    await expect(client().connect()).rejects.toMatchObject({ code: 'MF_KNX_NO_MORE_CONNECTIONS' });
+  });
+
+  it('drops a client that stops heartbeating; the client reconnects', async () => {
+    const c = client({
+      timers: { heartbeatIntervalMs: 60_000 },
+      backoff: { baseDelayMs: 50, maxDelayMs: 200 },
+    });
+    const statuses: TunnelStatus[] = [];
+    c.on({ status: (s) => statuses.push(s) });
+    await c.connect();
+    await waitFor(() => statuses.includes('reconnecting'), 'the simulator to drop the silent client', 5_000);
+    await waitFor(() => c.status === 'connected', 'reconnect', 5_000);
+  });
+
+  it('garbage sent to the simulator is dropped and it keeps serving tunnels', async () => {
+    const junk = createSocket('udp4');
+    const send = (hex: string): Promise<void> =>
+      new Promise((resolve) => junk.send(fromHex(hex), sim.address.port, '127.0.0.1', () => resolve()));
+    const before = sim.stats.malformed;
+    await send('06 10 02 05 00 1A 08 01'); // truncated CONNECT_REQUEST
+    await send('06 10 04 20 00 15 04 63 00 00 11 00 BC E0 00 00 0A 03 01 00 81'); // unknown channel
+    await waitFor(() => sim.stats.malformed > before && sim.stats.dropped > 0, 'both drops', 5_000);
+    junk.close();
+    const c = client({ timers: { heartbeatIntervalMs: 500 } });
+    await c.connect();
+    expect(c.status).toBe('connected');
+  });
+});
+
+describe('knxd as a tunnelling client of the gateway simulator', () => {
+  let sim: GatewaySimulator;
+  let knxd: KnxdHandle | undefined;
+  beforeAll(async () => {
+    sim = new GatewaySimulator({ meters, tunnels: 2 });
+    await sim.start();
+  });
+  afterAll(async () => {
+    await knxd?.stop();
+    await sim.stop();
+  });
+
+  it('delivers a knxtool groupwrite to the simulator', async () => {
+    knxd = await startKnxd({
+      noServer: true,
+      extraConnections: [
+        {
+          name: 'C.ipt',
+          lines: ['driver = ipt', 'ip-address = 127.0.0.1', `dest-port = ${sim.address.port}`],
+        },
+      ],
+    });
+    await waitFor(() => sim.connectionCount === 1, 'knxd to open a tunnel to the simulator', 15_000);
+    await knxtool(knxd, 'groupwrite', '5/1/30', '00', '00', '30', '39');
+    await knxtool(knxd, 'groupswrite', '5/1/22', '0');
+    await waitFor(() => sim.bus.writes.length >= 2, 'two writes on the simulated bus', 10_000);
+    const energy = sim.bus.writes.find((w) => w.destination === parseGroupAddress('5/1/30'));
+    expect(energy && decodeDpt('13.013', energy.payload)).toBe(12345);
+    expect(sim.bus.meter('KNX-0001')?.relayClosed).toBe(false);
+  });
+});
