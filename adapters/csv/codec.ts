@@ -1,0 +1,144 @@
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { MeterfabricError } from '../../core/errors.js';
+import { CSV_DELIMITER, CSV_RECORD_DELIMITER, type CsvKind, csvFormats } from './formats.js';
+
+/**
+ * Pure CSV encoding/decoding of SMMePlus rows with csv-stringify / csv-parse. A row is a
+ * record keyed by the kind's exact column names; instants are ms since the epoch and are
+ * written `yyyy-mm-dd HH:MM:SS.fff` (UTC); numbers in plain decimal notation with '.';
+ * booleans True/False (the .NET spelling the seed's XML shows); null/undefined as empty.
+ */
+export type CsvValue = string | number | boolean | null | undefined;
+export type CsvRow = Record<string, CsvValue>;
+
+export class CsvRowError extends MeterfabricError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('MF_CSV_ROW', message, details);
+    this.name = 'CsvRowError';
+  }
+}
+
+export class CsvHeaderError extends MeterfabricError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('MF_CSV_HEADER', message, details);
+    this.name = 'CsvHeaderError';
+  }
+}
+
+/** `yyyy-mm-dd HH:MM:SS.fff` in UTC. */
+export function formatCsvTimestamp(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+}
+
+const timestampPattern = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})$/;
+
+export function parseCsvTimestamp(text: string): number {
+  const m = timestampPattern.exec(text);
+  if (!m) throw new CsvRowError(`"${text}" is not a timestamp of the form yyyy-mm-dd HH:MM:SS.fff`, { text });
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
+}
+
+/** `yyyy-mm-dd` of an instant, UTC: the day part of file names. */
+export function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export function formatCsvNumber(n: number): string {
+  if (!Number.isFinite(n)) throw new CsvRowError(`cannot write ${n} into a CSV file`);
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
+  const s = String(n);
+  return /e/i.test(s) ? n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+function cell(kind: CsvKind, column: string, value: CsvValue, isTime: boolean, rowIndex: number): string {
+  if (value === null || value === undefined) return '';
+  if (isTime) {
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new CsvRowError(
+        `${kind} row ${rowIndex}: column ${column} must be an instant in ms, got ${JSON.stringify(value)}`,
+        {
+          kind,
+          column,
+          rowIndex,
+        },
+      );
+    return formatCsvTimestamp(value);
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value))
+      throw new CsvRowError(`${kind} row ${rowIndex}: column ${column} is ${value}`, {
+        kind,
+        column,
+        rowIndex,
+      });
+    return formatCsvNumber(value);
+  }
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return value;
+}
+
+/** Rows -> cell arrays in column order; a missing or unknown column is an error naming it. */
+export function rowCells(kind: CsvKind, rows: readonly CsvRow[]): string[][] {
+  const { columns, timeColumns } = csvFormats[kind];
+  const isTime = columns.map((c) => timeColumns.includes(c));
+  return rows.map((row, rowIndex) => {
+    for (const key of Object.keys(row))
+      if (!columns.includes(key))
+        throw new CsvRowError(
+          `${kind} row ${rowIndex}: unknown column "${key}" (columns: ${columns.join(';')})`,
+          {
+            kind,
+            column: key,
+            rowIndex,
+          },
+        );
+    return columns.map((column, i) => {
+      if (!(column in row))
+        throw new CsvRowError(`${kind} row ${rowIndex}: column "${column}" is missing`, {
+          kind,
+          column,
+          rowIndex,
+        });
+      return cell(kind, column, row[column], isTime[i]!, rowIndex);
+    });
+  });
+}
+
+export function headerLine(kind: CsvKind): string {
+  return `${csvFormats[kind].columns.join(CSV_DELIMITER)}${CSV_RECORD_DELIMITER}`;
+}
+
+/** Encodes rows (no header) as whole lines, each ending in the record delimiter. */
+export function encodeCsvRows(kind: CsvKind, rows: readonly CsvRow[]): string {
+  if (rows.length === 0) return '';
+  return stringify(rowCells(kind, rows), {
+    delimiter: CSV_DELIMITER,
+    record_delimiter: CSV_RECORD_DELIMITER,
+  });
+}
+
+/** A complete file: header then rows. */
+export function encodeCsvFile(kind: CsvKind, rows: readonly CsvRow[]): string {
+  return headerLine(kind) + encodeCsvRows(kind, rows);
+}
+
+/** Reads a file back: checks the header is exactly the kind's, returns rows of strings. */
+export function parseCsvFile(kind: CsvKind, text: string): Record<string, string>[] {
+  const records = parse(text, {
+    delimiter: CSV_DELIMITER,
+    relax_column_count: false,
+    skip_empty_lines: true,
+  }) as string[][];
+  const [header, ...rows] = records;
+  const expected = csvFormats[kind].columns;
+  if (!header || header.join(CSV_DELIMITER) !== expected.join(CSV_DELIMITER))
+    throw new CsvHeaderError(
+      `${kind} file header is "${header?.join(CSV_DELIMITER) ?? ''}", expected "${expected.join(CSV_DELIMITER)}"`,
+      {
+        kind,
+      },
+    );
+  return rows.map((cells) => Object.fromEntries(expected.map((c, i) => [c, cells[i] ?? ''])));
+}
