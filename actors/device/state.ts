@@ -10,7 +10,7 @@ import type { ControlResult, FieldRequest, FieldResponse, MeterCursor, StatusWor
  * concentrator unreachable and raise the seed's "Concentrator is unreachable" event.
  */
 
-export type DataKind = 'loadProfile' | 'dailyClosure' | 'register';
+export type DataKind = 'loadProfile' | 'dailyClosure' | 'register' | 'instantaneous';
 
 export type DeviceConfig = {
   /** Failed requests in a row after which the concentrator counts as unreachable. */
@@ -259,6 +259,7 @@ function fieldRequestFor(state: DeviceState, job: Job, nowMs: number): FieldRequ
 export function dataKindOf(reading: CollectedReading): DataKind {
   if (reading.kind === 'interval') return 'loadProfile';
   if (reading.kind === 'dailyClosure') return 'dailyClosure';
+  if (reading.kind === 'instantaneous') return 'instantaneous';
   return 'register';
 }
 

@@ -1,0 +1,335 @@
+import type { CollectedReading } from '../../adapters/field-data.js';
+import type { Clock } from '../../core/clock.js';
+import { isMeterfabricError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import type { FieldLink } from '../device/field.js';
+import {
+  applyDeviceCommand,
+  type DeviceCommand,
+  type DeviceEffect,
+  type DeviceState,
+  newDevice,
+} from '../device/state.js';
+import { type Job, type JobKind, type JobOutcome, jobKinds } from '../domain/jobs.js';
+import {
+  applyJobsManagerCommand,
+  type JobsManagerCommand,
+  type JobsManagerConfig,
+  type JobsManagerState,
+  newJobsManager,
+} from '../jobs-manager/state.js';
+import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
+import { commissionedMetersOf } from '../registry/queries.js';
+import { emptyRegistry, type RegistryState } from '../registry/types.js';
+import { applyToReporting, newReporting, type ReportingState } from '../reporting/store.js';
+import type { TLogRecord } from '../tlog/records.js';
+import { newTLog, type RoutedRecord, route, type TLogState } from '../tlog/router.js';
+import {
+  applyWorkManagerCommand,
+  newWorkManager,
+  type WorkManagerCommand,
+  type WorkManagerConfig,
+  type WorkManagerState,
+} from '../work-manager/schedule.js';
+import { applyWorkerCommand, newWorker, type WorkerCommand, type WorkerState } from '../workers/state.js';
+
+/**
+ * The head-end's services wired together in one process: each service's state machine, with
+ * effects delivered to the next service through a work queue, and field requests executed
+ * through FieldLinks. This is the single-node host (tests, the demo without a cluster); the
+ * cluster host delivers the same commands through ActorProxy calls and persists each state.
+ */
+
+export type RoutedSink = (routed: RoutedRecord[]) => void | Promise<void>;
+
+export type LocalHeadendOptions = {
+  clock: Clock;
+  fieldLink: (concentratorId: string) => FieldLink | undefined;
+  sink?: RoutedSink;
+  workManager?: Partial<WorkManagerConfig>;
+  jobsManager?: Partial<JobsManagerConfig>;
+  logger?: Logger;
+};
+
+type Message =
+  | { to: 'workManager'; command: WorkManagerCommand }
+  | { to: 'jobsManager'; command: JobsManagerCommand }
+  | { to: 'worker'; kind: JobKind; command: WorkerCommand }
+  | { to: 'device'; concentratorId: string; command: DeviceCommand }
+  | { to: 'tlog'; records: TLogRecord[] };
+
+export class LocalHeadend {
+  readonly registry: RegistryState = emptyRegistry();
+  readonly workManager: WorkManagerState;
+  readonly jobsManager: JobsManagerState;
+  readonly workers: Record<JobKind, WorkerState>;
+  readonly devices = new Map<string, DeviceState>();
+  readonly tlog: TLogState = newTLog();
+  readonly reporting: ReportingState = newReporting();
+  /** Completed job outcomes in order: for tests and the closing summary. */
+  readonly outcomes: JobOutcome[] = [];
+  private readonly mailbox: Message[] = [];
+  private readonly pendingField = new Set<Promise<void>>();
+  private readonly sinkWrites: Promise<void>[] = [];
+  private readonly outcomeWaiters = new Map<string, ((o: JobOutcome) => void)[]>();
+  private readonly readingsByJob = new Map<string, CollectedReading[]>();
+  private readonly logger: Logger;
+
+  constructor(private readonly options: LocalHeadendOptions) {
+    this.workManager = newWorkManager(options.workManager);
+    this.jobsManager = newJobsManager(options.jobsManager);
+    this.workers = Object.fromEntries(jobKinds.map((k) => [k, newWorker(k)])) as Record<JobKind, WorkerState>;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  private now(): number {
+    return this.options.clock.now();
+  }
+
+  /** Applies a registry command (throws its HeadendError unchanged) and feeds its effects on. */
+  applyRegistry(command: RegistryCommand): RegistryEffect[] {
+    const { effects } = applyRegistryCommand(this.registry, command, this.now());
+    for (const effect of effects) {
+      if (effect.type === 'meterCommissioned') {
+        this.syncDeviceMeters(effect.concentratorId);
+        this.post({
+          to: 'workManager',
+          command: {
+            type: 'meterCommissioned',
+            meterSerial: effect.meterSerial,
+            concentratorId: effect.concentratorId,
+            atMs: effect.atMs,
+          },
+        });
+        this.post({ to: 'tlog', records: [lifecycleRecord(effect, 'meter.commissioned')] });
+      } else if (effect.type === 'meterDecommissioned') {
+        this.syncDeviceMeters(effect.concentratorId);
+        this.post({ to: 'tlog', records: [lifecycleRecord(effect, 'meter.decommissioned')] });
+      } else {
+        const concentrator = this.registry.concentrators[effect.concentratorId];
+        if (concentrator)
+          this.post({
+            to: 'workManager',
+            command: {
+              type: 'addConcentrator',
+              concentratorId: concentrator.id,
+              timeZone: concentrator.timeZone,
+            },
+          });
+        this.syncDeviceMeters(effect.concentratorId);
+      }
+    }
+    this.drain();
+    return effects;
+  }
+
+  /** Submits a job (a work order from the CIM bridge); resolves with its outcome. */
+  submitJob(job: Job): Promise<JobOutcome> {
+    const outcome = new Promise<JobOutcome>((resolve) => {
+      const list = this.outcomeWaiters.get(job.id) ?? [];
+      list.push(resolve);
+      this.outcomeWaiters.set(job.id, list);
+    });
+    const existing = this.jobsManager.outcomes[job.id];
+    this.post({ to: 'jobsManager', command: { type: 'submit', job } });
+    this.post({ to: 'jobsManager', command: { type: 'tick' } });
+    this.drain();
+    if (existing) this.resolveOutcome(existing);
+    return outcome;
+  }
+
+  /** Readings a finished job collected (kept for jobs that were waited on, e.g. on-demand reads). */
+  readingsOf(jobId: string): CollectedReading[] {
+    return this.readingsByJob.get(jobId) ?? [];
+  }
+
+  /** Runs the schedules at the current instant: due jobs, retries, dispatch. */
+  tick(): void {
+    this.post({ to: 'workManager', command: { type: 'tick' } });
+    this.post({ to: 'jobsManager', command: { type: 'tick' } });
+    this.drain();
+  }
+
+  /** Waits until no field request and no sink write is outstanding. */
+  async settle(): Promise<void> {
+    for (;;) {
+      this.drain();
+      if (this.pendingField.size === 0 && this.sinkWrites.length === 0) return;
+      await Promise.all([...this.pendingField, ...this.sinkWrites.splice(0)]);
+    }
+  }
+
+  private syncDeviceMeters(concentratorId: string): void {
+    const meters = commissionedMetersOf(this.registry, concentratorId).map((m) => m.serial);
+    this.post({ to: 'device', concentratorId, command: { type: 'setMeters', meters } });
+  }
+
+  private post(message: Message): void {
+    this.mailbox.push(message);
+  }
+
+  private drain(): void {
+    for (let message = this.mailbox.shift(); message; message = this.mailbox.shift()) {
+      try {
+        this.deliver(message);
+      } catch (err) {
+        if (!isMeterfabricError(err)) throw err;
+        this.logger.warn({ err, to: message.to }, 'head-end message refused');
+      }
+    }
+  }
+
+  private deliver(message: Message): void {
+    const nowMs = this.now();
+    switch (message.to) {
+      case 'workManager': {
+        for (const effect of applyWorkManagerCommand(this.workManager, message.command, nowMs).effects)
+          this.post({ to: 'jobsManager', command: { type: 'submit', job: effect.job } });
+        this.post({ to: 'jobsManager', command: { type: 'tick' } });
+        return;
+      }
+      case 'jobsManager': {
+        for (const effect of applyJobsManagerCommand(this.jobsManager, message.command, nowMs).effects) {
+          if (effect.type === 'dispatch')
+            this.post({
+              to: 'worker',
+              kind: effect.job.kind,
+              command: { type: 'assign', job: effect.job, attempt: effect.attempt },
+            });
+          else if (effect.type === 'outcome') {
+            this.outcomes.push(effect.outcome);
+            this.post({ to: 'workManager', command: { type: 'jobOutcome', outcome: effect.outcome } });
+            this.resolveOutcome(effect.outcome);
+          }
+        }
+        return;
+      }
+      case 'worker': {
+        for (const effect of applyWorkerCommand(this.workers[message.kind], message.command, nowMs).effects) {
+          if (effect.type === 'deviceRequest')
+            this.post({
+              to: 'device',
+              concentratorId: effect.concentratorId,
+              command: { type: 'request', job: effect.job, attempt: effect.attempt },
+            });
+          else if (effect.type === 'tlog') this.post({ to: 'tlog', records: effect.records });
+          else {
+            this.post({
+              to: 'jobsManager',
+              command: {
+                type: 'attemptResult',
+                jobId: effect.jobId,
+                attempt: effect.attempt,
+                result: effect.result,
+              },
+            });
+            this.post({ to: 'jobsManager', command: { type: 'tick' } });
+          }
+        }
+        return;
+      }
+      case 'device': {
+        let device = this.devices.get(message.concentratorId);
+        if (!device) {
+          device = newDevice(message.concentratorId, []);
+          this.devices.set(message.concentratorId, device);
+        }
+        let effects: DeviceEffect[];
+        try {
+          effects = applyDeviceCommand(device, message.command, nowMs).effects;
+        } catch (err) {
+          if (!isMeterfabricError(err) || message.command.type !== 'request') throw err;
+          // A full device queue fails this attempt; the jobs manager retries it with backoff.
+          const { job, attempt } = message.command;
+          effects = [
+            { type: 'failed', job, attempt, errorCode: err.code, errorMessage: err.message, retryable: true },
+          ];
+        }
+        for (const effect of effects) this.onDeviceEffect(message.concentratorId, effect);
+        return;
+      }
+      case 'tlog': {
+        const { routed } = route(this.tlog, message.records);
+        if (routed.length === 0) return;
+        applyToReporting(this.reporting, routed);
+        const write = this.options.sink?.(routed);
+        if (write) this.sinkWrites.push(write);
+        return;
+      }
+    }
+  }
+
+  private onDeviceEffect(concentratorId: string, effect: DeviceEffect): void {
+    switch (effect.type) {
+      case 'send': {
+        const link = this.options.fieldLink(concentratorId);
+        const requestId = effect.requestId;
+        const done = (command: DeviceCommand) => {
+          this.post({ to: 'device', concentratorId, command });
+          this.drain();
+        };
+        const pending: Promise<void> = (
+          link
+            ? link.execute(effect.request).then(
+                (response) => done({ type: 'fieldResponse', requestId, response }),
+                (err: unknown) =>
+                  done({
+                    type: 'fieldFailure',
+                    requestId,
+                    reason: err instanceof Error ? err.message : String(err),
+                  }),
+              )
+            : Promise.resolve().then(() =>
+                done({ type: 'fieldFailure', requestId, reason: 'no field link configured' }),
+              )
+        ).finally(() => this.pendingField.delete(pending));
+        this.pendingField.add(pending);
+        return;
+      }
+      case 'completed':
+        if (this.outcomeWaiters.has(effect.job.id))
+          this.readingsByJob.set(effect.job.id, [...this.readingsOf(effect.job.id), ...effect.readings]);
+        this.post({
+          to: 'worker',
+          kind: effect.job.kind,
+          command: { type: 'deviceCompleted', result: effect },
+        });
+        return;
+      case 'failed':
+        this.post({ to: 'worker', kind: effect.job.kind, command: { type: 'deviceFailed', result: effect } });
+        return;
+      case 'event':
+        this.post({
+          to: 'tlog',
+          records: [{ type: 'event', event: effect.event, concentratorId, collectedAtMs: this.now() }],
+        });
+        return;
+    }
+  }
+
+  private resolveOutcome(outcome: JobOutcome): void {
+    const waiters = this.outcomeWaiters.get(outcome.jobId);
+    if (!waiters) return;
+    this.outcomeWaiters.delete(outcome.jobId);
+    for (const resolve of waiters) resolve(outcome);
+  }
+}
+
+function lifecycleRecord(
+  effect: Extract<RegistryEffect, { type: 'meterCommissioned' | 'meterDecommissioned' }>,
+  key: 'meter.commissioned' | 'meter.decommissioned',
+): TLogRecord {
+  return {
+    type: 'event',
+    concentratorId: effect.concentratorId,
+    collectedAtMs: effect.atMs,
+    event: {
+      deviceId: effect.meterSerial,
+      deviceKind: 'meter',
+      key,
+      phase: 'occurred',
+      timestampMs: effect.atMs,
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { localMidnightUtcMs, localTime, previousDate } from '../domain/local-time.js';
+import { closureInstants } from './concentrator.js';
+import type { SimulatedFleet } from './fleet.js';
+
+/**
+ * Every value the simulated field produced in a window, enumerated from the deterministic
+ * models (after the run, so relay operations are included). The end-to-end tests compare the
+ * head-end's output with this, value by value.
+ */
+
+export type TruthKind = 'interval' | 'dailyClosure' | 'voltage' | 'statusWord' | 'statusAlarm';
+
+export type TruthValue = {
+  kind: TruthKind;
+  meterSerial: string;
+  pod: string;
+  concentratorId: string;
+  /** OBIS code ('1.8.0'..'1.8.6', '32.7.0'), 'profile', or the status bit for alarms. */
+  code: string;
+  timestampMs: number;
+  value: number;
+};
+
+export function truthKey(v: Pick<TruthValue, 'kind' | 'meterSerial' | 'code' | 'timestampMs'>): string {
+  return `${v.kind}|${v.meterSerial}|${v.code}|${v.timestampMs}`;
+}
+
+/** Values with instants in (fromMs, toMs]; alarms and status words of days closed in the window. */
+export function groundTruth(fleet: SimulatedFleet, fromMs: number, toMs: number): TruthValue[] {
+  const out: TruthValue[] = [];
+  for (const concentrator of fleet.concentrators) {
+    for (const meter of concentrator.meters.values()) {
+      const pod = fleet.meters.get(meter.serial)?.pod ?? '';
+      const base = { meterSerial: meter.serial, pod, concentratorId: concentrator.id };
+      for (const end of meter.intervalEnds(fromMs, toMs))
+        out.push({
+          ...base,
+          kind: 'interval',
+          code: 'profile',
+          timestampMs: end,
+          value: meter.intervalWh(end) ?? 0,
+        });
+      for (const vv of meter.voltageVariations(fromMs, toMs))
+        out.push({ ...base, kind: 'voltage', code: '32.7.0', timestampMs: vv.timestampMs, value: vv.valueV });
+      for (const instant of closureInstants(meter, concentrator.timeZone, fromMs, toMs)) {
+        const registers = meter.registersAt(instant);
+        const total = registers.reduce((a, b) => a + b, 0);
+        for (const [i, value] of [total, ...registers].entries())
+          out.push({ ...base, kind: 'dailyClosure', code: `1.8.${i}`, timestampMs: instant, value });
+        const dayStart = localMidnightUtcMs(
+          previousDate(localTime(instant, concentrator.timeZone).date),
+          concentrator.timeZone,
+        );
+        let word = 0;
+        for (const alarm of meter.statusAlarms(dayStart, instant)) {
+          word |= 1 << alarm.bit;
+          out.push({
+            ...base,
+            kind: 'statusAlarm',
+            code: String(alarm.bit),
+            timestampMs: alarm.timestampMs,
+            value: 1 << alarm.bit,
+          });
+        }
+        out.push({ ...base, kind: 'statusWord', code: 'word', timestampMs: instant, value: word });
+      }
+    }
+  }
+  return out;
+}
