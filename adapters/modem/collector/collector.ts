@@ -40,6 +40,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
   private bridges!: BridgePorts;
   private forwarder: ForwardListener | null = null;
   private stopping = false;
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   constructor(options: CollectorOptions) {
     super();
@@ -104,6 +105,12 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
       });
     });
     this.modemServer = server;
+    if (this.directory && this.config.openBridgePorts === 'all-registered') {
+      this.refreshTimer = setInterval(() => {
+        this.bridges.refresh().catch((err: unknown) => this.log.warn({ err }, 'bridge port refresh failed'));
+      }, this.config.bridgeRefreshMs);
+      this.refreshTimer.unref();
+    }
     this.log.info({ modemPort: this.modemPort, forward: this.forwardAddress }, 'modem collector listening');
   }
 
@@ -114,6 +121,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     const closing = this.modemServer
       ? new Promise<void>((r) => this.modemServer!.close(() => r()))
       : Promise.resolve();

@@ -38,6 +38,8 @@ export type CollectorConfig = {
   forwardListen?: { host: string; port: number };
   /** Shared secret that authenticates forwarded polls between nodes. */
   forwardSecret?: string;
+  /** Cluster mode: how often to open bridge ports for modems registered on other nodes. */
+  bridgeRefreshMs: number;
 };
 
 export const defaultCollectorConfig: Omit<CollectorConfig, 'nodeId' | 'modemListen' | 'portRange'> = {
@@ -55,6 +57,7 @@ export const defaultCollectorConfig: Omit<CollectorConfig, 'nodeId' | 'modemList
   maxModemSessions: 100_000,
   openBridgePorts: 'all-registered',
   refusalNotice: true,
+  bridgeRefreshMs: 5000,
 };
 
 export function validateCollectorConfig(config: CollectorConfig): CollectorConfig {

@@ -1,8 +1,8 @@
 import { ClassicLevel } from 'classic-level';
 import { ModemError } from '../errors.js';
-import { isValidImei } from '../identification.js';
 import type { ModemRegistryStore, RegisterResult } from './store.js';
 import type { ModemImport, ModemPatch, ModemRecord, Organization, PortRange } from './types.js';
+import { validateImport } from './validate-import.js';
 
 /**
  * Single-node registry on classic-level: `modem/<imei>` -> record, `port/<port>` -> imei,
@@ -101,56 +101,18 @@ export class LevelModemStore implements ModemRegistryStore {
 
   importModems(rows: readonly ModemImport[], range: PortRange, nowMs: number): Promise<ModemRecord[]> {
     return this.serial(async () => {
-      const problems: string[] = [];
-      const seenImei = new Set<string>();
-      const claimed = new Map<number, string>();
-      const records: ModemRecord[] = [];
-      for (const [i, row] of rows.entries()) {
-        const where = `row ${i + 1} (${row.imei})`;
-        if (!isValidImei(row.imei))
-          problems.push(`${where}: IMEI must be 15 digits with a valid Luhn check digit`);
-        if (seenImei.has(row.imei)) problems.push(`${where}: IMEI appears twice in the file`);
-        seenImei.add(row.imei);
-        if (!row.organization) problems.push(`${where}: organization is empty`);
-        const existing = await this.get(row.imei);
+      const existing = new Map<string, ModemRecord>();
+      const portHolders = new Map<number, string>();
+      for (const row of rows) {
+        const known = await this.get(row.imei);
+        if (known) existing.set(row.imei, known);
         if (row.port !== undefined) {
-          if (!Number.isInteger(row.port) || row.port < range.first || row.port > range.last) {
-            problems.push(
-              `${where}: port ${row.port} is outside the bridge range ${range.first}-${range.last}`,
-            );
-          } else if (existing && existing.port !== row.port) {
-            problems.push(`${where}: already registered on port ${existing.port}; ports never move`);
-          } else {
-            const holder = (await this.db.get(`port/${row.port}`)) ?? claimed.get(row.port);
-            if (holder !== undefined && holder !== row.imei) {
-              problems.push(`${where}: port ${row.port} belongs to IMEI ${holder}`);
-            }
-          }
-          claimed.set(row.port, row.imei);
+          const holder = await this.db.get(`port/${row.port}`);
+          if (holder !== undefined) portHolders.set(row.port, holder);
         }
-        const base: ModemRecord = existing ?? {
-          imei: row.imei,
-          organization: row.organization,
-          port: row.port ?? -1,
-          online: false,
-          bytesFromModem: 0,
-          bytesToModem: 0,
-          createdAtMs: nowMs,
-        };
-        const record: ModemRecord = { ...base, organization: row.organization };
-        if (row.iccid !== undefined) record.iccid = row.iccid;
-        if (row.firmware !== undefined) record.firmware = row.firmware;
-        if (row.note !== undefined) record.note = row.note;
-        records.push(record);
       }
-      if (problems.length > 0) {
-        throw new ModemError(
-          'MF_MODEM_IMPORT_INVALID',
-          `import refused, nothing was stored:\n  - ${problems.join('\n  - ')}`,
-          { problems },
-        );
-      }
-      const taken = new Set(claimed.keys());
+      const records = validateImport(rows, range, nowMs, existing, portHolders);
+      const taken = new Set(records.filter((r) => r.port !== -1).map((r) => r.port));
       const ops: Array<{ type: 'put'; key: string; value: string }> = [];
       for (const record of records) {
         if (record.port === -1) {
