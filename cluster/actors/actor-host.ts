@@ -330,7 +330,20 @@ export class ActorHost {
   }
 }
 
+/**
+ * For a caller, a fenced replica (stale epoch) and a node whose lease ran out both mean
+ * "this is no longer the primary": one code, so clients refresh and retry elsewhere.
+ */
+const steppedDown = new Set(['MF_STALE_EPOCH', 'MF_LEASE_EXPIRED']);
+
 function replyOf(err: unknown): CallReply {
+  if (isMeterfabricError(err) && steppedDown.has(err.code)) {
+    return {
+      ok: false,
+      code: 'MF_NOT_PRIMARY',
+      message: `not the primary any more (${err.code}: ${err.message})`,
+    };
+  }
   if (isMeterfabricError(err)) return { ok: false, code: err.code, message: err.message };
   return { ok: false, code: 'MF_INTERNAL', message: String(err) };
 }

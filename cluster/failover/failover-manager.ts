@@ -12,7 +12,7 @@ import type {
 } from '../replicator/contract.js';
 import type { ConfigStore, VersionedConfiguration } from './config-store.js';
 import { activeReplicas, decidePrimary, type FenceAnswer, majority } from './reconfiguration.js';
-import { findMismatches, mapLimit } from './replica-audit.js';
+import { builtReplicas, findMismatches, mapLimit } from './replica-audit.js';
 
 /** What the FM needs from other nodes (gRPC in production). */
 export interface ReplicaRpc {
@@ -123,9 +123,7 @@ export class FailoverManager {
           jobs.push(() => this.create(config, token));
           continue;
         }
-        const built = new Set(
-          current.config.building.filter((n) => statuses.get(n)?.get(partition)?.role === 'active-secondary'),
-        );
+        const built = builtReplicas(current.config, statuses);
         const plan = planReplicaSet(current.config, view, service.replicas, built);
         const mismatched = this.stableMismatches(current.config, statuses, members, now);
         const primary = current.config.primary;

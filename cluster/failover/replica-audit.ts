@@ -27,6 +27,26 @@ export function findMismatches(
   return result;
 }
 
+/**
+ * Building replicas that have caught up: following the current epoch and holding everything
+ * the primary had committed when polled (a copy-built replica also reports active-secondary).
+ */
+export function builtReplicas(
+  config: PartitionConfiguration,
+  statuses: ReadonlyMap<NodeId, ReadonlyMap<PartitionId, ReplicaStatus>>,
+): Set<NodeId> {
+  const built = new Set<NodeId>();
+  if (config.status !== 'ok' || !config.primary) return built;
+  const primary = statuses.get(config.primary)?.get(config.partition);
+  if (!primary || primary.role !== 'primary' || primary.epoch !== config.epoch) return built;
+  for (const node of config.building) {
+    const s = statuses.get(node)?.get(config.partition);
+    if (!s || s.role === 'none' || s.role === 'primary' || s.epoch !== config.epoch) continue;
+    if (s.role === 'active-secondary' || s.lastPersistedLsn >= primary.committedLsn) built.add(node);
+  }
+  return built;
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight. */
 export async function mapLimit<T>(
   items: readonly T[],

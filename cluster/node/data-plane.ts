@@ -1,16 +1,20 @@
+import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../core/clock.js';
-import { MeterfabricError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { PartitionActorStore } from '../actors/actor-host.js';
+import { ReplicatedPersistenceEngine } from '../actors/replicated-persistence-engine.js';
+import { ReplicatedReminderStore } from '../actors/replicated-reminder-store.js';
 import type { NodeConfig } from '../config/node-config.js';
 import type { NodeId, PartitionId, PartitionReplica } from '../replicator/contract.js';
+import { ReplicaHost } from '../replicator/host.js';
+import type { ReplicatedStore } from '../replicator/store-api.js';
 import type { LocalReplicas } from './local-replicas.js';
 
 /**
- * The one place the node meets the data plane (cluster/replicator, storage): opens the
- * node's ReplicaHost on its data directory and gRPC server, and the per-partition stores the
- * actor host needs. Everything else in the control plane sees only the contract.
+ * The one place the node meets the data plane (cluster/replicator): opens the node's
+ * ReplicaHost on its data directory and gRPC server, and the per-partition stores the actor
+ * host needs. Everything else in the control plane sees only the contract.
  */
 export type DataPlaneOptions = {
   config: NodeConfig;
@@ -24,11 +28,30 @@ export type NodeDataPlane = LocalReplicas & {
   actorStore(partition: PartitionId): Promise<PartitionActorStore>;
 };
 
-export async function openLocalReplicas(_options: DataPlaneOptions): Promise<NodeDataPlane> {
-  throw new MeterfabricError(
-    'MF_DATA_PLANE_MISSING',
-    'the replica host (cluster/replicator) is not available in this build',
-  );
+export async function openLocalReplicas(options: DataPlaneOptions): Promise<NodeDataPlane> {
+  const host = await ReplicaHost.open({
+    nodeId: options.config.nodeId,
+    dataDir: join(options.config.dataDir, 'replicas'),
+    server: options.server,
+    clock: options.clock,
+    logger: options.logger,
+  });
+  const opened = new Map<PartitionId, ReplicatedStore>();
+  const open = async (partition: PartitionId): Promise<ReplicatedStore> => {
+    const replica = await host.replica(partition);
+    opened.set(partition, replica);
+    return replica;
+  };
+  return {
+    open: (partition) => open(partition) as Promise<PartitionReplica>,
+    opened: () => [...opened.values()],
+    async actorStore(partition) {
+      const store = await open(partition);
+      return {
+        engine: new ReplicatedPersistenceEngine(store),
+        reminders: new ReplicatedReminderStore(store),
+      };
+    },
+    close: () => host.close(),
+  };
 }
-
-export type { PartitionReplica };

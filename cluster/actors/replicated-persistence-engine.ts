@@ -1,0 +1,100 @@
+import type { EventStream, PersistedEvent, PersistedSnapshot, PersistenceEngine } from 'nact';
+import { MeterfabricError } from '../../core/errors.js';
+import { encodeStateOp } from '../replicator/state-ops.js';
+import type { ReplicatedStore } from '../replicator/store-api.js';
+
+/**
+ * nact persistence over one partition's replicated state: an event is one replicated
+ * operation (so `ctx.persist` resolves after a quorum commit), a snapshot replaces the
+ * previous one and deletes the events it covers in the same transaction (bounded log per
+ * actor). Reads go to the primary's applied state, which holds every committed operation.
+ *
+ * Keys: `__actors/<persistenceKey>/e/<seq, 12 digits>` and `__actors/<persistenceKey>/s`.
+ */
+const seqDigits = 12;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function eventKey(persistenceKey: string, sequenceNumber: number): string {
+  return `__actors/${persistenceKey}/e/${String(sequenceNumber).padStart(seqDigits, '0')}`;
+}
+
+function snapshotKey(persistenceKey: string): string {
+  return `__actors/${persistenceKey}/s`;
+}
+
+type StoredEvent = { data: unknown; sequenceNumber: number; key: string; tags: string[]; createdAt: number };
+type StoredSnapshot = { data: unknown; sequenceNumber: number; key: string; createdAt: number };
+
+export class ReplicatedPersistenceEngine implements PersistenceEngine {
+  constructor(private readonly store: ReplicatedStore) {}
+
+  events(persistenceKey: string, offset = 0, limit?: number): EventStream {
+    // nact calls `.reduce` on what this returns, with an async reducer: a promise of an array
+    // does not have one, so return an array-like whose reduce awaits the scan first.
+    const loading = this.store
+      .scan({
+        gte: eventKey(persistenceKey, offset + 1),
+        lt: `__actors/${persistenceKey}/e0`,
+        ...(limit ? { limit } : {}),
+      })
+      .then((entries) =>
+        entries.map(([, value]) => {
+          const e = JSON.parse(decoder.decode(value)) as StoredEvent;
+          return {
+            data: e.data,
+            sequenceNumber: e.sequenceNumber,
+            key: e.key,
+            tags: e.tags,
+            createdAt: e.createdAt,
+            isDeleted: false,
+          } as PersistedEvent;
+        }),
+      );
+    const lazy = {
+      reduce: <T>(fn: (acc: T, e: PersistedEvent, i: number) => T, initial: T): Promise<T> =>
+        loading.then((list) => list.reduce(fn, initial)),
+      then: loading.then.bind(loading),
+    };
+    return lazy as unknown as EventStream;
+  }
+
+  async latestSnapshot(persistenceKey: string): Promise<PersistedSnapshot> {
+    const value = await this.store.get(snapshotKey(persistenceKey));
+    if (!value) return undefined as unknown as PersistedSnapshot;
+    const s = JSON.parse(decoder.decode(value)) as StoredSnapshot;
+    return {
+      data: s.data,
+      sequenceNumber: s.sequenceNumber,
+      key: s.key,
+      createdAt: s.createdAt,
+    } as PersistedSnapshot;
+  }
+
+  async takeSnapshot(snapshot: PersistedSnapshot): Promise<void> {
+    const s = snapshot as unknown as StoredSnapshot;
+    const covered = await this.store.scan({
+      gte: eventKey(s.key, 1),
+      lt: eventKey(s.key, s.sequenceNumber + 1),
+    });
+    const ops = [
+      encodeStateOp({ kind: 'put', key: snapshotKey(s.key), value: encoder.encode(JSON.stringify(s)) }),
+      ...covered.map(([key]) => encodeStateOp({ kind: 'del', key })),
+    ];
+    await this.store.replicate(ops);
+  }
+
+  async persist(event: PersistedEvent): Promise<void> {
+    const e = event as unknown as StoredEvent;
+    const value = encoder.encode(JSON.stringify(e));
+    if (value.length > 1024 * 1024) {
+      throw new MeterfabricError(
+        'MF_PAYLOAD_TOO_LARGE',
+        `actor event of ${value.length} bytes exceeds 1 MiB`,
+      );
+    }
+    await this.store.replicate([
+      encodeStateOp({ kind: 'put', key: eventKey(e.key, e.sequenceNumber), value }),
+    ]);
+  }
+}

@@ -1,0 +1,208 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
+import { defaultManifestPaths, loadManifests, partitionIds } from '../../../cluster/config/manifest.js';
+import { ConfigStore } from '../../../cluster/failover/config-store.js';
+import { createEtcdClient } from '../../../cluster/membership/etcd-client.js';
+import type { RoleChange } from '../../../cluster/node/role-log.js';
+import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
+import { packageRoot } from '../../../core/paths.js';
+import { startTestEtcd, type TestEtcd } from '../../support/etcd.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
+
+/**
+ * A real cluster for integration tests: a fresh etcd and node processes started with
+ * `node bin/meterfabric.js node` (run `npx tsc -p tsconfig.build.json` first), each on its
+ * own free loopback port, logs and data in a temp dir. stop() kills everything by PID.
+ */
+export type TestNode = {
+  id: string;
+  port: number;
+  dataDir: string;
+  logPath: string;
+  proc: ChildProcess | null;
+};
+
+export const services = loadManifests(defaultManifestPaths());
+export const allPartitions = services.flatMap((s) => partitionIds(s));
+
+export class TestCluster {
+  readonly nodes = new Map<string, TestNode>();
+  readonly client: Etcd3;
+  private readonly proxies: ActorProxy[] = [];
+
+  private constructor(
+    readonly etcd: TestEtcd,
+    readonly baseDir: string,
+    readonly leaseTtlMs: number,
+    readonly extraEnv: Record<string, string>,
+  ) {
+    this.client = createEtcdClient([etcd.endpoint]);
+  }
+
+  static async start(
+    options: { nodes?: number; leaseTtlMs?: number; env?: Record<string, string> } = {},
+  ): Promise<TestCluster> {
+    const etcd = await startTestEtcd();
+    const baseDir = mkdtempSync(join(tmpdir(), 'mf-cluster-'));
+    const cluster = new TestCluster(etcd, baseDir, options.leaseTtlMs ?? 3000, options.env ?? {});
+    const count = options.nodes ?? 3;
+    const ports = await freePorts(count);
+    try {
+      await Promise.all(ports.map((port, i) => cluster.startNode(`n${i + 1}`, port)));
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Starts (or restarts, on the same port and data) a node; resolves when it is a member. */
+  async startNode(id: string, port?: number, env: Record<string, string> = {}): Promise<TestNode> {
+    const known = this.nodes.get(id);
+    const nodePort = port ?? known?.port;
+    if (!nodePort) throw new Error(`no port for ${id}`);
+    const dataDir = join(this.baseDir, id);
+    mkdirSync(dataDir, { recursive: true });
+    const logPath = join(this.baseDir, `${id}.log`);
+    const log = openSync(logPath, 'a');
+    const proc = spawn(
+      process.execPath,
+      [
+        join(packageRoot, 'bin', 'meterfabric.js'),
+        'node',
+        '--id',
+        id,
+        '--listen',
+        `127.0.0.1:${nodePort}`,
+        '--data',
+        dataDir,
+        '--etcd',
+        this.etcd.endpoint,
+      ],
+      {
+        stdio: ['ignore', log, log],
+        env: {
+          ...process.env,
+          MF_LOG_LEVEL: 'info',
+          MF_LEASE_TTL_MS: String(this.leaseTtlMs),
+          ...this.extraEnv,
+          ...env,
+        },
+      },
+    );
+    const node: TestNode = { id, port: nodePort, dataDir, logPath, proc };
+    this.nodes.set(id, node);
+    proc.once('exit', () => {
+      if (node.proc === proc) node.proc = null;
+    });
+    await waitFor(
+      async () => {
+        if (node.proc !== proc) throw new Error(`node ${id} exited during start; see ${logPath}`);
+        return readFileSync(logPath, 'utf8').includes(`"event":"ready","nodeId":"${id}"`);
+      },
+      `node ${id} to start`,
+      30_000,
+      100,
+    );
+    return node;
+  }
+
+  pid(id: string): number {
+    const pid = this.nodes.get(id)?.proc?.pid;
+    if (!pid) throw new Error(`node ${id} is not running`);
+    return pid;
+  }
+
+  /** Sends a signal; for SIGKILL/SIGTERM resolves once the process has exited. */
+  async signal(id: string, signal: NodeJS.Signals): Promise<number | null> {
+    const proc = this.nodes.get(id)?.proc;
+    if (!proc) throw new Error(`node ${id} is not running`);
+    if (signal === 'SIGSTOP' || signal === 'SIGCONT') {
+      proc.kill(signal);
+      return null;
+    }
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    proc.kill(signal);
+    return exited;
+  }
+
+  async configs(): Promise<Map<string, PartitionConfiguration>> {
+    const all = await new ConfigStore(this.client, 'meterfabric').readAll();
+    return new Map([...all].map(([p, v]) => [p, v.config]));
+  }
+
+  /** Every partition placed, status ok, `replicas` replicas on distinct nodes, none building. */
+  async waitStable(replicas = 3, timeoutMs = 90_000): Promise<Map<string, PartitionConfiguration>> {
+    return waitFor(
+      async () => {
+        const configs = await this.configs();
+        if (configs.size !== allPartitions.length) return null;
+        for (const c of configs.values()) {
+          if (c.status !== 'ok' || c.building.length > 0 || c.replicas.length !== replicas || !c.primary)
+            return null;
+        }
+        return configs;
+      },
+      `every partition to have ${replicas} active replicas`,
+      timeoutMs,
+      250,
+    );
+  }
+
+  async proxy(): Promise<ActorProxy> {
+    const proxy = new ActorProxy({
+      client: this.client,
+      cluster: 'meterfabric',
+      services,
+      defaultDeadlineMs: 60_000,
+    });
+    await proxy.start();
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  roleHistory(): RoleChange[] {
+    const history: RoleChange[] = [];
+    for (const node of this.nodes.values()) {
+      let text = '';
+      try {
+        text = readFileSync(join(node.dataDir, 'roles.jsonl'), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) if (line.trim()) history.push(JSON.parse(line) as RoleChange);
+    }
+    return history;
+  }
+
+  log(id: string): string {
+    return readFileSync(this.nodes.get(id)!.logPath, 'utf8');
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.proxies) await p.close().catch(() => undefined);
+    for (const node of this.nodes.values()) {
+      const proc = node.proc;
+      if (!proc) continue;
+      try {
+        proc.kill('SIGCONT');
+        proc.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.all(
+      [...this.nodes.values()].map(
+        (n) => new Promise<void>((resolve) => (n.proc ? n.proc.once('exit', () => resolve()) : resolve())),
+      ),
+    );
+    this.client.close();
+    await this.etcd.cleanup();
+    if (!process.env.MF_KEEP_TEST_DIRS) rmSync(this.baseDir, { recursive: true, force: true });
+  }
+}
