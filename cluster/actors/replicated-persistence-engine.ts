@@ -51,10 +51,10 @@ export class ReplicatedPersistenceEngine implements PersistenceEngine {
           } as PersistedEvent;
         }),
       );
+    // nact 7.6 only ever calls reduce() on the stream.
     const lazy = {
       reduce: <T>(fn: (acc: T, e: PersistedEvent, i: number) => T, initial: T): Promise<T> =>
         loading.then((list) => list.reduce(fn, initial)),
-      then: loading.then.bind(loading),
     };
     return lazy as unknown as EventStream;
   }

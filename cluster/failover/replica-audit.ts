@@ -38,7 +38,7 @@ export function builtReplicas(
   const built = new Set<NodeId>();
   if (config.status !== 'ok' || !config.primary) return built;
   const primary = statuses.get(config.primary)?.get(config.partition);
-  if (!primary || primary.role !== 'primary' || primary.epoch !== config.epoch) return built;
+  if (primary?.role !== 'primary' || primary.epoch !== config.epoch) return built;
   for (const node of config.building) {
     const s = statuses.get(node)?.get(config.partition);
     if (!s || s.role === 'none' || s.role === 'primary' || s.epoch !== config.epoch) continue;
