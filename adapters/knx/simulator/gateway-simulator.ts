@@ -38,6 +38,7 @@ export type GatewaySimulatorOptions = {
 export class GatewaySimulator {
   private socket: Socket | undefined;
   private routingSocket: Socket | undefined;
+  private routingSendSocket: Socket | undefined;
   private core: GatewayServerCore | undefined;
   readonly bus: SimulatedBus;
   private timer: NodeJS.Timeout | undefined;
@@ -86,8 +87,11 @@ export class GatewaySimulator {
       const group = routing.group ?? KNX_MULTICAST_ADDRESS;
       const rs = await bindUdp('0.0.0.0', routing.port, true);
       rs.addMembership(group, routing.interfaceAddress);
-      rs.setMulticastInterface(routing.interfaceAddress);
-      rs.setMulticastLoopback(true);
+      // Send from a separate ephemeral socket so our own looped-back datagrams are recognisable.
+      const ss = await bindUdp(routing.interfaceAddress, 0);
+      ss.setMulticastInterface(routing.interfaceAddress);
+      ss.setMulticastLoopback(true);
+      this.routingSendSocket = ss;
       rs.on('message', (msg, rinfo) => this.onDatagram(msg, { host: rinfo.address, port: rinfo.port }, true));
       this.routingSocket = rs;
     }
@@ -100,8 +104,10 @@ export class GatewaySimulator {
     this.timer = undefined;
     if (this.socket) await closeUdp(this.socket);
     if (this.routingSocket) await closeUdp(this.routingSocket);
+    if (this.routingSendSocket) await closeUdp(this.routingSendSocket);
     this.socket = undefined;
     this.routingSocket = undefined;
+    this.routingSendSocket = undefined;
   }
 
   /** Puts a telegram on the simulated bus as if a device had sent it. */
@@ -138,7 +144,7 @@ export class GatewaySimulator {
   }
 
   private isOwnRoutingDatagram(from: Endpoint): boolean {
-    const own = this.routingSocket?.address();
+    const own = this.routingSendSocket?.address();
     return (
       own !== undefined && from.port === own.port && from.host === this.options.routing?.interfaceAddress
     );
@@ -155,8 +161,17 @@ export class GatewaySimulator {
     }
   }
 
+  /** Multicasts a ROUTING_BUSY (as an overloaded router would) so clients must pause. */
+  async sendRoutingBusy(waitTimeMs: number): Promise<void> {
+    const ss = this.routingSendSocket;
+    const routing = this.options.routing;
+    if (!ss || !routing) throw new Error('routing is not enabled on this simulator');
+    const bytes = encodeFrame({ service: 'ROUTING_BUSY', deviceState: 0, waitTimeMs, control: 0 });
+    await sendUdp(ss, bytes, routing.group ?? KNX_MULTICAST_ADDRESS, routing.port);
+  }
+
   private route(telegram: LDataFrame): void {
-    const rs = this.routingSocket;
+    const rs = this.routingSendSocket;
     const routing = this.options.routing;
     if (!rs || !routing) return;
     this.stats.routed++;
