@@ -123,10 +123,10 @@ export class ReplicatedPersistenceEngine {
       return tags && tags.length > 0 ? events.filter((e) => tags.every((t) => e.tags.includes(t))) : events;
     };
     const loaded = load();
-    return {
-      then: loaded.then.bind(loaded),
+    // nact's EventStream: a promise of the events that can also be reduced directly
+    return Object.assign(loaded, {
       reduce: async <U>(fn: (acc: U, event: PersistedEvent, index: number) => U, initial: U): Promise<U> =>
         (await loaded).reduce(fn, initial),
-    };
+    });
   }
 }

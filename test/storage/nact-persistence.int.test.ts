@@ -16,7 +16,9 @@ type Msg = { type: 'add'; amount: number; sender?: unknown } | { type: 'get'; se
 function spawnCounter(system: ReturnType<typeof start>, key: string) {
   return spawnPersistent(
     system,
-    async (state: number = 0, msg: Msg, ctx) => {
+    async (state: number = 0, msg: Msg, actorCtx) => {
+      // nact's typings omit what persistent actors get in their context
+      const ctx = actorCtx as typeof actorCtx & { persist(m: Msg): Promise<void>; recovering?: boolean };
       if (msg.type === 'add') {
         if (!ctx.recovering) await ctx.persist(msg);
         const next = state + msg.amount;
