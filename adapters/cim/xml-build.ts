@@ -43,11 +43,19 @@ export function isoUtc(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
-/** Numbers as CIM values: plain decimal notation, never exponent form. */
+/**
+ * Numbers in plain decimal notation, never exponent form (CIM values and CSV cells alike):
+ * the shortest round-trip digits of String(n), with the exponent expanded exactly.
+ */
 export function formatValue(n: number): string {
-  if (!Number.isFinite(n)) throw new RangeError(`cannot encode ${n} as a CIM value`);
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
+  if (!Number.isFinite(n)) throw new RangeError(`cannot encode ${n} as a decimal value`);
   const s = String(n);
-  if (!/e/i.test(s)) return s;
-  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const [, sign, lead, fraction = '', exp] = m;
+  const digits = `${lead}${fraction}`;
+  const point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { MeterfabricError } from '../../core/errors.js';
+import { formatValue } from '../cim/xml-build.js';
 import { CSV_DELIMITER, CSV_RECORD_DELIMITER, type CsvKind, csvFormats } from './formats.js';
 
 /**
@@ -47,9 +48,7 @@ export function dayOf(ms: number): string {
 
 export function formatCsvNumber(n: number): string {
   if (!Number.isFinite(n)) throw new CsvRowError(`cannot write ${n} into a CSV file`);
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
-  const s = String(n);
-  return /e/i.test(s) ? n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '') : s;
+  return formatValue(n);
 }
 
 function cell(kind: CsvKind, column: string, value: CsvValue, isTime: boolean, rowIndex: number): string {

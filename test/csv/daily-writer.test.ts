@@ -1,0 +1,221 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCsvFile } from '../../adapters/csv/codec.js';
+import { DailyCsvWriter, type WriterStage } from '../../adapters/csv/daily-writer.js';
+import { csvDir, writeReport } from '../../adapters/csv/reports.js';
+import { ManualClock } from '../../core/clock.js';
+import { distPath } from '../../core/paths.js';
+import { batch, collectedAt, DAY1_MS, DAY2_MS } from './support/batches.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-csv-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every S_ row in `dir`, in file and line order; parsing fails on a partial row. */
+function allRows(dir: string): Record<string, string>[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .flatMap((f) => {
+      const text = readFileSync(join(dir, f), 'utf8');
+      expect(text.endsWith('\n')).toBe(true);
+      return parseCsvFile('S', text);
+    });
+}
+
+describe('DailyCsvWriter', () => {
+  it('names files by kind, collection day and server, and rolls numbered parts at the size limit', async () => {
+    const dir = tempDir();
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes: 1024 });
+    for (let seq = 1; seq <= 6; seq++) await writer.append(batch(seq, 5), { seq, collectedAtMs: DAY1_MS });
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.csv'))
+      .sort();
+    expect(files[0]).toBe('S_2026-11-22_n1.csv');
+    expect(files.length).toBeGreaterThan(1);
+    expect(files.slice(1).every((f) => /^S_2026-11-22_n1\.part\d+\.csv$/.test(f))).toBe(true);
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(1024);
+      expect(text.startsWith('serialnumber;pod;value;state;cimcode;sampledate\n')).toBe(true);
+    }
+    expect(allRows(dir).map((r) => r.serialnumber)).toEqual(
+      Array.from({ length: 6 }, (_, s) => Array.from({ length: 5 }, (_, i) => `M${s + 1}-${i}`)).flat(),
+    );
+  });
+
+  it('puts data recovered for earlier days into the file of the day it was collected', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(DAY2_MS);
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', clock });
+    // Sample dates lie on DAY1 and before, but the data is collected on DAY2.
+    await writer.append(batch(1, 3), { seq: 1 });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.csv'))).toEqual(['S_2026-11-23_n1.csv']);
+    const rows = parseCsvFile('S', readFileSync(join(dir, 'S_2026-11-23_n1.csv'), 'utf8'));
+    expect(rows[0]!.sampledate).toBe('2026-11-22 12:00:00.000');
+    expect(rows[0]!.pod).toBe('POD;1');
+  });
+
+  it('skips a batch whose seq it has already written (replay after restart)', async () => {
+    const dir = tempDir();
+    let writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    await writer.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
+    await writer.append(batch(2, 2), { seq: 2, collectedAtMs: DAY1_MS });
+    writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    expect(writer.lastSeq).toBe(2);
+    expect((await writer.append(batch(2, 2), { seq: 2, collectedAtMs: DAY1_MS })).skipped).toBe(true);
+    await writer.append(batch(3, 2), { seq: 3, collectedAtMs: DAY1_MS });
+    expect(allRows(dir)).toHaveLength(6);
+  });
+
+  it('a bad row fails the whole batch with MF_CSV_ROW and writes nothing', async () => {
+    const dir = tempDir();
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    await writer.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
+    const before = readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8');
+    const bad = [...batch(2, 2), { ...batch(2, 1)[0]!, value: Number.POSITIVE_INFINITY }];
+    await expect(writer.append(bad, { seq: 2, collectedAtMs: DAY1_MS })).rejects.toMatchObject({
+      code: 'MF_CSV_ROW',
+    });
+    expect(readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8')).toBe(before);
+    expect(writer.lastSeq).toBe(1);
+    await expect(writer.append(batch(2, 1), { seq: -1 })).rejects.toMatchObject({ code: 'MF_CSV_STATE' });
+  });
+
+  it('refuses to continue when a file it wrote was changed behind its back', async () => {
+    const dir = tempDir();
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    await writer.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
+    writeFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'garbage\n', { flag: 'a' });
+    await expect(DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' })).rejects.toMatchObject({
+      code: 'MF_CSV_STATE',
+    });
+  });
+
+  it('a concurrent reader only ever sees whole rows', async () => {
+    const dir = tempDir();
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    const file = join(dir, 'S_2026-11-22_n1.csv');
+    let done = false;
+    let snapshots = 0;
+    const reader = (async () => {
+      while (!done) {
+        if (existsSync(file)) {
+          const text = readFileSync(file, 'utf8');
+          expect(text.endsWith('\n')).toBe(true);
+          expect(parseCsvFile('S', text).length % 50).toBe(0);
+          snapshots++;
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    for (let seq = 1; seq <= 12; seq++) await writer.append(batch(seq, 50), { seq, collectedAtMs: DAY1_MS });
+    done = true;
+    await reader;
+    expect(snapshots).toBeGreaterThan(0);
+  });
+
+  it('writes extraction reports atomically under <out>/<org>/<folder>/<Report>_yyyy-mm-dd.csv', async () => {
+    const out = tempDir();
+    const dir = csvDir(out, 'IT', 'MeterReport');
+    const path = await writeReport(
+      dir,
+      'MeterReport',
+      [
+        {
+          mertytype: 'MONO',
+          serialnumber: 'M1',
+          serialnumberboard: 'B1',
+          macaddress: '00:11',
+          firmwareid: 'f',
+          hardwareid: 'h',
+          insertdateutc: DAY1_MS,
+          lastupdateutc: null,
+        },
+      ],
+      DAY1_MS,
+    );
+    expect(path).toBe(join(out, 'IT', 'extraction', 'MeterReport_2026-11-22.csv'));
+    expect(readFileSync(path, 'utf8')).toBe(
+      'mertytype;serialnumber;serialnumberboard;macaddress;firmwareid;hardwareid;insertdateutc;lastupdateutc\nMONO;M1;B1;00:11;f;h;2026-11-22 12:00:00.000;\n',
+    );
+  });
+});
+
+// The child runs the compiled writer: `npm test` builds first; by hand run `npx tsc -p tsconfig.build.json`.
+describe('DailyCsvWriter after a killed process', () => {
+  const child = join(import.meta.dirname, 'support', 'crash-child.mjs');
+  const batches = 8;
+  const rowsPerBatch = 20;
+  const maxPartBytes = 4096;
+
+  async function replayAndCheck(dir: string): Promise<void> {
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
+    for (let seq = 1; seq <= batches; seq++)
+      await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, batches) });
+    const ids = allRows(dir).map((r) => r.serialnumber);
+    const expected = Array.from({ length: batches }, (_, s) =>
+      Array.from({ length: rowsPerBatch }, (_, i) => `M${s + 1}-${i}`),
+    ).flat();
+    expect(ids).toEqual(expected);
+    expect(readdirSync(dir).some((f) => f.endsWith('.tmp'))).toBe(false);
+  }
+
+  it('has the compiled writer to run (npm run build)', () => {
+    expect(existsSync(distPath('adapters', 'csv', 'daily-writer.js'))).toBe(true);
+  });
+
+  const stages: WriterStage[] = ['intent-recorded', 'part-written', 'committed'];
+  for (const stage of stages)
+    for (const crashSeq of [1, 4, 5])
+      it(`killed at "${stage}" of batch ${crashSeq}: whole rows only, none lost or duplicated after restart`, async () => {
+        const dir = tempDir();
+        const r = spawnSync(
+          process.execPath,
+          [child, dir, stage, String(crashSeq), String(batches), String(rowsPerBatch), String(maxPartBytes)],
+          {
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+        expect(r.signal).toBe('SIGKILL');
+        await replayAndCheck(dir);
+      });
+
+  it('killed from outside at arbitrary moments, three times over: every row exactly once', async () => {
+    const dir = tempDir();
+    for (const delayMs of [400, 700, 1000]) {
+      const p = spawn(process.execPath, [
+        child,
+        dir,
+        'none',
+        '0',
+        String(batches * 20),
+        String(rowsPerBatch),
+        String(maxPartBytes),
+      ]);
+      await new Promise((r) => setTimeout(r, delayMs));
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+    }
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
+    const total = batches * 20;
+    // The kills landed while the child was writing, not before it started or after it finished.
+    expect(writer.lastSeq).toBeGreaterThan(0);
+    expect(writer.lastSeq).toBeLessThan(total);
+    for (let seq = 1; seq <= total; seq++)
+      await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, total) });
+    const ids = allRows(dir).map((r) => r.serialnumber);
+    expect(ids).toHaveLength(total * rowsPerBatch);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
