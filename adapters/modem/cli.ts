@@ -1,0 +1,176 @@
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { systemClock } from '../../core/clock.js';
+import { createLogger } from '../../core/logger.js';
+import { ModemCollector } from './collector/collector.js';
+import { assertImei } from './identification.js';
+import { modemsToCsv, readModemFile } from './registry/import-export.js';
+import { openModemStore, type StoreLocation } from './registry/open-store.js';
+import type { ModemRecord, PortRange } from './registry/types.js';
+import { ModemFleet } from './simulator/fleet.js';
+
+const usage = `usage: meterfabric modems <command> [options]
+
+commands:
+  list                      modems in the registry (--json for scripts)
+  show <imei>               one modem (--json)
+  import <file.csv|.xlsx>   add modems from a CSV or Excel file (all or nothing) [--org <default org>]
+  export [--out <file>]     the registry as CSV (stdout without --out)
+  serve                     run a single-node collector [--listen host:port] [--bridge-host h]
+  simulate                  run simulated modems with meters [--count N] [--server host:port]
+
+registry options: --data <dir> (default ./data/modems) | --etcd <host:port> [--cluster <name>]
+                  --ports <first-last> (default 20000-29999)
+`;
+
+const options = {
+  json: { type: 'boolean' },
+  data: { type: 'string', default: './data/modems' },
+  etcd: { type: 'string' },
+  cluster: { type: 'string', default: 'meterfabric' },
+  ports: { type: 'string', default: '20000-29999' },
+  org: { type: 'string' },
+  out: { type: 'string' },
+  listen: { type: 'string', default: '127.0.0.1:7700' },
+  'bridge-host': { type: 'string', default: '127.0.0.1' },
+  count: { type: 'string', default: '10' },
+  server: { type: 'string', default: '127.0.0.1:7700' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseRange(text: string): PortRange {
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  if (!m) throw new Error(`--ports "${text}" must look like 20000-29999`);
+  return { first: Number(m[1]), last: Number(m[2]) };
+}
+
+function hostPort(text: string, flag: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  const port = Number(text.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`${flag} "${text}" must be host:port`);
+  return { host: text.slice(0, i), port };
+}
+
+function row(r: ModemRecord): string {
+  const seen = r.lastSeenMs ? new Date(r.lastSeenMs).toISOString() : '-';
+  return `${r.imei}  ${String(r.port).padEnd(5)}  ${(r.online ? 'online' : 'offline').padEnd(7)}  ${r.organization.padEnd(12)}  csq ${String(r.signalCsq ?? '-').padEnd(2)}  gpi ${r.gpi ? r.gpi.map(Number).join('') : '-'}  last seen ${seen}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
+  >;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, arg] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(usage);
+    return command || values.help ? 0 : 2;
+  }
+  let range: PortRange;
+  try {
+    range = parseRange(values.ports);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+  const location: StoreLocation = values.etcd
+    ? { etcd: values.etcd, cluster: values.cluster }
+    : { data: values.data };
+  if (command === 'simulate') return simulate(Number(values.count), hostPort(values.server, '--server'));
+  const store = await openModemStore(location);
+  try {
+    switch (command) {
+      case 'list': {
+        const modems = await store.list();
+        if (values.json) process.stdout.write(`${JSON.stringify(modems, null, 2)}\n`);
+        else
+          process.stdout.write(modems.length ? `${modems.map(row).join('\n')}\n` : 'no modems registered\n');
+        return 0;
+      }
+      case 'show': {
+        if (!arg) {
+          process.stderr.write('modems show needs an IMEI\n');
+          return 2;
+        }
+        assertImei(arg);
+        const modem = await store.get(arg);
+        if (!modem) {
+          process.stderr.write(`no modem with IMEI ${arg} in the registry\n`);
+          return 1;
+        }
+        process.stdout.write(values.json ? `${JSON.stringify(modem, null, 2)}\n` : `${row(modem)}\n`);
+        return 0;
+      }
+      case 'import': {
+        if (!arg) {
+          process.stderr.write('modems import needs a .csv or .xlsx file\n');
+          return 2;
+        }
+        const rows = await readModemFile(arg, values.org);
+        const stored = await store.importModems(rows, range, systemClock.now());
+        if (values.json) process.stdout.write(`${JSON.stringify(stored, null, 2)}\n`);
+        else process.stdout.write(`imported ${stored.length} modems\n${stored.map(row).join('\n')}\n`);
+        return 0;
+      }
+      case 'export': {
+        const csv = modemsToCsv(await store.list());
+        if (values.out) await writeFile(values.out, csv);
+        else process.stdout.write(csv);
+        return 0;
+      }
+      case 'serve':
+        return await serve(store, hostPort(values.listen, '--listen'), values['bridge-host'], range);
+      default:
+        process.stderr.write(`unknown modems command "${command}"\n\n${usage}`);
+        return 2;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(
+  store: Awaited<ReturnType<typeof openModemStore>>,
+  listen: { host: string; port: number },
+  bridgeHost: string,
+  portRange: PortRange,
+): Promise<number> {
+  const logger = createLogger({ component: 'modems-serve' });
+  const collector = new ModemCollector({
+    config: { nodeId: 'standalone', modemListen: listen, bridgeHost, portRange },
+    store,
+    logger,
+  });
+  await collector.start();
+  process.stderr.write(`collector: modems dial ${listen.host}:${collector.modemPort}; Ctrl-C stops\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await collector.stop();
+  return 0;
+}
+
+async function simulate(count: number, server: { host: string; port: number }): Promise<number> {
+  if (!Number.isInteger(count) || count < 1 || count > 100_000) {
+    process.stderr.write('--count must be 1..100000\n');
+    return 2;
+  }
+  const fleet = new ModemFleet({ count, servers: [server], clock: systemClock });
+  fleet.start();
+  await fleet.waitAllOnline();
+  process.stderr.write(`${count} simulated modems online at ${server.host}:${server.port}; Ctrl-C stops\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await fleet.stop();
+  return 0;
+}

@@ -1,0 +1,80 @@
+import { connect } from 'node:net';
+import { parseArgs } from 'node:util';
+import { readMeter } from './iec62056/reader.js';
+
+const usage = `usage: meterfabric iec62056 read <host:port> [--address <device address>] [--timeout-ms N] [--ignore-unknown] [--json]
+
+Reads a meter with an IEC 62056-21 mode C data readout through a bridge port (or any TCP
+endpoint with a meter behind it) and prints its registers.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        address: { type: 'string', default: '' },
+        'timeout-ms': { type: 'string', default: '5000' },
+        'ignore-unknown': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, target] = positionals;
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const i = target?.lastIndexOf(':') ?? -1;
+  if (command !== 'read' || !target || i <= 0) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  const host = target.slice(0, i);
+  const port = Number(target.slice(i + 1));
+  const timeoutMs = Number(values['timeout-ms']);
+  const socket = connect({ host, port });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+      socket.setTimeout(timeoutMs, () =>
+        reject(new Error(`no connection to ${target} within ${timeoutMs} ms`)),
+      );
+    });
+    socket.setTimeout(0);
+    const readout = await readMeter(socket, {
+      deviceAddress: values.address,
+      stepTimeoutMs: timeoutMs,
+      unknownObis: values['ignore-unknown'] ? 'ignore' : 'error',
+    });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(readout, null, 2)}\n`);
+    } else {
+      const id = readout.identification;
+      process.stdout.write(`meter ${readout.meterSerial} (${id.manufacturer} ${id.identification})\n`);
+      for (const r of readout.registers) {
+        process.stdout.write(
+          `  ${r.obis.padEnd(8)} ${r.raw.padStart(14)} ${r.unit.padEnd(5)} ${readout.readingTypes[r.obis] ?? ''}\n`,
+        );
+      }
+      for (const [k, v] of Object.entries(readout.metadata)) process.stdout.write(`  ${k.padEnd(8)} ${v}\n`);
+      if (readout.unknownObis.length)
+        process.stdout.write(`  ignored unknown OBIS: ${readout.unknownObis.join(', ')}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && String(err.code).startsWith('MF_')) throw err;
+    process.stderr.write(`meterfabric iec62056: cannot read ${target}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    socket.destroy();
+  }
+}
