@@ -1,0 +1,195 @@
+/**
+ * Replicated write throughput and commit latency with three replicas in three processes
+ * (this one hosts the primaries, two children host the secondaries, real gRPC on loopback,
+ * real classic-level dirs), against raw classic-level `sync: true` batches of 100 puts
+ * measured in the same run. Many writes in flight let the replicator group-commit: one
+ * fsync and one stream message carry many operations.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { ClassicLevel } from 'classic-level';
+import type { PartitionConfiguration } from '../cluster/replicator/contract.js';
+import { ReplicaHost } from '../cluster/replicator/host.js';
+import type { Replica } from '../cluster/replicator/replica.js';
+import { encodeStateOp } from '../cluster/replicator/state-ops.js';
+import { type Measurement, measure, percentile, printFigure, printRatios } from './support/report.js';
+
+const PARTITIONS = 4;
+const IN_FLIGHT = 1024;
+const DURATION_MS = 8_000;
+const VALUE = new Uint8Array(100).fill(7);
+
+type ChildArgs = { nodeId: string; dataDir: string; port: number; configs: PartitionConfiguration[] };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startHost(
+  nodeId: string,
+  dataDir: string,
+  port: number,
+): Promise<{ host: ReplicaHost; server: grpc.Server }> {
+  const server = new grpc.Server();
+  const host = await ReplicaHost.open({ nodeId, dataDir, server });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+  return { host, server };
+}
+
+/** Child mode: host the secondaries until the parent closes stdin. */
+async function runSecondary(args: ChildArgs): Promise<void> {
+  const { host, server } = await startHost(args.nodeId, args.dataDir, args.port);
+  for (const config of args.configs) await (await host.replica(config.partition)).becomeSecondary(config);
+  process.stdout.write('ready\n');
+  process.stdin.resume();
+  process.stdin.on('end', async () => {
+    server.forceShutdown();
+    await host.close();
+    process.exit(0);
+  });
+}
+
+function spawnSecondary(args: ChildArgs): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'secondary', JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`secondary ${args.nodeId} exited with ${code}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve(child);
+    });
+  });
+}
+
+async function rawBaseline(dir: string): Promise<Measurement> {
+  const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' });
+  await db.open();
+  let n = 0;
+  const m = await measure('raw classic-level batch(100) sync:true', DURATION_MS / 2, 100, () =>
+    db.batch(
+      Array.from({ length: 100 }, () => ({
+        type: 'put' as const,
+        key: `k${(n++).toString(16).padStart(12, '0')}`,
+        value: VALUE,
+      })),
+      { sync: true },
+    ),
+  );
+  await db.close();
+  return m;
+}
+
+async function replicated(
+  replicas: Replica[],
+  durationMs: number,
+  latencies: number[] | null,
+): Promise<Measurement> {
+  let ops = 0;
+  let n = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const worker = async (w: number) => {
+    const replica = replicas[w % replicas.length]!;
+    while (performance.now() < deadline) {
+      const key = `w${w}-${(n++).toString(16)}`;
+      const t0 = performance.now();
+      await replica.replicate([encodeStateOp({ kind: 'put', key, value: VALUE })]);
+      latencies?.push(performance.now() - t0);
+      ops++;
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
+  return {
+    name: `replicated, 3 replicas, ${PARTITIONS} partitions, ${IN_FLIGHT} in flight`,
+    ops,
+    elapsedMs: performance.now() - start,
+  };
+}
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'mf-bench-repl-'));
+  const children: ChildProcess[] = [];
+  let primaryHost: { host: ReplicaHost; server: grpc.Server } | null = null;
+  try {
+    const baseline = await rawBaseline(join(base, 'raw'));
+    const [p0, p1, p2] = [await freePort(), await freePort(), await freePort()];
+    const addresses: Record<string, string> = {
+      p: `127.0.0.1:${p0}`,
+      s1: `127.0.0.1:${p1}`,
+      s2: `127.0.0.1:${p2}`,
+    };
+    const configs: PartitionConfiguration[] = Array.from({ length: PARTITIONS }, (_, i) => ({
+      partition: `bench/${i}`,
+      epoch: 1,
+      primary: 'p',
+      replicas: ['p', 's1', 's2'],
+      building: [],
+      status: 'ok',
+      previousEpochLastLsn: 0,
+    }));
+    children.push(await spawnSecondary({ nodeId: 's1', dataDir: join(base, 's1'), port: p1!, configs }));
+    children.push(await spawnSecondary({ nodeId: 's2', dataDir: join(base, 's2'), port: p2!, configs }));
+    primaryHost = await startHost('p', join(base, 'p'), p0!);
+    const replicas: Replica[] = [];
+    for (const config of configs) {
+      const replica = await primaryHost.host.replica(config.partition);
+      await replica.becomePrimary(config, (node) => addresses[node]);
+      replicas.push(replica);
+    }
+    await replicated(replicas, 1_000, null); // warm-up: streams connected, JIT warm
+    const batchesBefore = primaryHost.host.writer.batches;
+    const opsBefore = primaryHost.host.writer.opsWritten;
+    const latencies: number[] = [];
+    const result = await replicated(replicas, DURATION_MS, latencies);
+    const batches = primaryHost.host.writer.batches - batchesBefore;
+    const opsPerFsync = (primaryHost.host.writer.opsWritten - opsBefore) / Math.max(1, batches);
+    latencies.sort((x, y) => x - y);
+    printRatios('replicated writes vs raw classic-level sync batches (same run)', baseline, [result]);
+    printFigure('commit latency p50', percentile(latencies, 50), 'ms');
+    printFigure('commit latency p99', percentile(latencies, 99), 'ms');
+    printFigure('primary: operations per fsync (group commit)', opsPerFsync, 'ops');
+  } finally {
+    for (const child of children) child.stdin?.end();
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (child.exitCode !== null) resolve();
+          }),
+      ),
+    );
+    if (primaryHost) {
+      primaryHost.server.forceShutdown();
+      await primaryHost.host.close();
+    }
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === 'secondary') {
+  await runSecondary(JSON.parse(process.argv[3]!) as ChildArgs);
+} else {
+  await main();
+}
