@@ -1,0 +1,174 @@
+/**
+ * The nemeses: each injects one fault into a running chaos cluster and knows how to heal it.
+ * Choices (which node, which pair) come from the run's seeded PRNG, so a schedule is
+ * reproducible from seed and scenario.
+ */
+import type { Toxiproxy } from 'toxiproxy-node-client';
+import type { Prng } from '../runner/prng.js';
+import { bandwidth, blackhole, cut, healAll, latency, resetStorm } from './link-faults.js';
+import { etcdLinkTarget, type Link } from './topology.js';
+
+/** What a nemesis may do to node processes (implemented by the chaos cluster). */
+export interface ProcessControl {
+  readonly nodeIds: readonly string[];
+  kill(nodeId: string): Promise<void>;
+  restart(nodeId: string): Promise<void>;
+  pause(nodeId: string): void;
+  resume(nodeId: string): void;
+  /** The node that is primary of the most partitions right now, if known. */
+  busiestPrimary(): Promise<string | undefined>;
+}
+
+export type NemesisContext = {
+  toxiproxy: Toxiproxy;
+  links: readonly Link[];
+  processes: ProcessControl;
+  leaseTtlMs: number;
+};
+
+export type Fault = {
+  nemesis: NemesisName;
+  description: string;
+  targets: string[];
+  /** The shortest time the fault must stay in place to matter (e.g. a pause past the lease). */
+  minDurationMs: number;
+  heal(): Promise<void>;
+};
+
+export type NemesisName =
+  | 'kill'
+  | 'pause'
+  | 'partition-minority'
+  | 'isolate-primary'
+  | 'isolate-etcd'
+  | 'one-way'
+  | 'latency'
+  | 'rst-storm'
+  | 'bandwidth';
+
+export const nemesisNames: readonly NemesisName[] = [
+  'kill',
+  'pause',
+  'partition-minority',
+  'isolate-primary',
+  'isolate-etcd',
+  'one-way',
+  'latency',
+  'rst-storm',
+  'bandwidth',
+];
+
+const nodeLinks = (ctx: NemesisContext) => ctx.links.filter((l) => l.to !== etcdLinkTarget);
+
+async function isolate(ctx: NemesisContext, node: string): Promise<void> {
+  for (const other of ctx.processes.nodeIds) if (other !== node) await cut(ctx.toxiproxy, node, other);
+  await blackhole(ctx.toxiproxy, { from: node, to: etcdLinkTarget });
+}
+
+export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: Prng): Promise<Fault> {
+  const nodes = ctx.processes.nodeIds;
+  const heal = () => healAll(ctx.toxiproxy);
+  switch (name) {
+    case 'kill': {
+      const node = rng.pick(nodes);
+      await ctx.processes.kill(node);
+      return {
+        nemesis: name,
+        description: `kill -9 ${node}, restart on heal`,
+        targets: [node],
+        minDurationMs: 1_000,
+        heal: () => ctx.processes.restart(node),
+      };
+    }
+    case 'pause': {
+      const node = rng.pick(nodes);
+      ctx.processes.pause(node);
+      return {
+        nemesis: name,
+        description: `SIGSTOP ${node} past its lease, SIGCONT on heal`,
+        targets: [node],
+        minDurationMs: Math.round(ctx.leaseTtlMs * 1.5),
+        heal: async () => ctx.processes.resume(node),
+      };
+    }
+    case 'partition-minority': {
+      const node = rng.pick(nodes);
+      await isolate(ctx, node);
+      return {
+        nemesis: name,
+        description: `partition: {${node}} | {${nodes.filter((n) => n !== node).join(',')},etcd}`,
+        targets: [node],
+        minDurationMs: Math.round(ctx.leaseTtlMs * 1.5),
+        heal,
+      };
+    }
+    case 'isolate-primary': {
+      const node = (await ctx.processes.busiestPrimary()) ?? rng.pick(nodes);
+      await isolate(ctx, node);
+      return {
+        nemesis: name,
+        description: `isolate the busiest primary ${node} from peers and etcd`,
+        targets: [node],
+        minDurationMs: Math.round(ctx.leaseTtlMs * 1.5),
+        heal,
+      };
+    }
+    case 'isolate-etcd': {
+      const node = rng.pick(nodes);
+      await blackhole(ctx.toxiproxy, { from: node, to: etcdLinkTarget });
+      return {
+        nemesis: name,
+        description: `cut ${node} from etcd only (peers still reachable)`,
+        targets: [node],
+        minDurationMs: Math.round(ctx.leaseTtlMs * 1.5),
+        heal,
+      };
+    }
+    case 'one-way': {
+      const from = rng.pick(nodes);
+      const to = rng.pick(nodes.filter((n) => n !== from));
+      await blackhole(ctx.toxiproxy, { from, to }, 'one-way');
+      return {
+        nemesis: name,
+        description: `one-way: ${from} cannot reach ${to} (${to} can still reach ${from})`,
+        targets: [from, to],
+        minDurationMs: 2_000,
+        heal,
+      };
+    }
+    case 'latency': {
+      const latencyMs = rng.int(20, 100);
+      const jitterMs = Math.round(latencyMs / 2);
+      for (const link of ctx.links) await latency(ctx.toxiproxy, link, latencyMs, jitterMs);
+      return {
+        nemesis: name,
+        description: `latency ${latencyMs} ± ${jitterMs} ms on every link`,
+        targets: [...nodes],
+        minDurationMs: 2_000,
+        heal,
+      };
+    }
+    case 'rst-storm': {
+      const toxicity = 0.5;
+      for (const link of nodeLinks(ctx)) await resetStorm(ctx.toxiproxy, link, toxicity);
+      return {
+        nemesis: name,
+        description: `RST storm: half of new node-to-node connections reset on first data`,
+        targets: [...nodes],
+        minDurationMs: 2_000,
+        heal,
+      };
+    }
+    case 'bandwidth': {
+      const rateKBps = rng.pick([16, 64, 256]);
+      for (const link of ctx.links) await bandwidth(ctx.toxiproxy, link, rateKBps);
+      return {
+        nemesis: name,
+        description: `bandwidth ${rateKBps} KB/s on every link`,
+        targets: [...nodes],
+        minDurationMs: 2_000,
+        heal,
+      };
+    }
+  }
+}

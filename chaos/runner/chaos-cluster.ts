@@ -1,0 +1,254 @@
+/**
+ * A cluster under chaos: a fresh etcd, a Toxiproxy (ours in-process, or a real one named by
+ * TOXIPROXY_URL), a proxy on every node-to-node and node-to-etcd link, and node processes
+ * (`meterfabric node`, from dist/) wired to their proxies. Processes are ours: stop() kills
+ * every one by PID, paused ones included.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { Toxiproxy } from 'toxiproxy-node-client';
+import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import { collectStatus } from '../../cluster/cli/status-command.js';
+import type { StatusReport } from '../../cluster/cli/status-report.js';
+import {
+  defaultManifestPaths,
+  loadManifests,
+  partitionIds,
+  type ServiceSpec,
+} from '../../cluster/config/manifest.js';
+import { type EtcdHandle, startEtcd } from '../../cluster/etcd/launcher.js';
+import { ConfigStore } from '../../cluster/failover/config-store.js';
+import { createEtcdClient } from '../../cluster/membership/etcd-client.js';
+import type { RoleChange } from '../../cluster/node/role-log.js';
+import { MeterfabricError } from '../../core/errors.js';
+import { packageRoot } from '../../core/paths.js';
+import { readJsonLines } from '../checkers/history-file.js';
+import type { ProcessControl } from '../nemesis/nemeses.js';
+import { freeLoopbackPorts } from '../nemesis/ports.js';
+import { ChaosTopology } from '../nemesis/topology.js';
+import { startToxiproxyServer, type ToxiproxyServer } from '../toxiproxy/server.js';
+
+export const clusterName = 'meterfabric';
+
+export type ChaosClusterOptions = {
+  baseDir: string;
+  nodeCount?: number;
+  leaseTtlMs?: number;
+  /** MF_FAULT_INJECT for every node (test-only injected bugs). */
+  faultInject?: string;
+  /** How long a node may take to print its ready line. */
+  nodeStartTimeoutMs?: number;
+};
+
+type ChaosNode = {
+  id: string;
+  port: number;
+  dataDir: string;
+  logPath: string;
+  proc: ChildProcess | null;
+  paused: boolean;
+};
+
+export class ChaosCluster implements ProcessControl {
+  readonly nodes = new Map<string, ChaosNode>();
+  readonly services: ServiceSpec[] = loadManifests(defaultManifestPaths());
+  readonly partitionCount = this.services.reduce((sum, s) => sum + partitionIds(s).length, 0);
+  private readonly proxies: ActorProxy[] = [];
+  readonly etcdClient: Etcd3;
+
+  private constructor(
+    readonly options: Required<Omit<ChaosClusterOptions, 'faultInject'>> & {
+      faultInject: string | undefined;
+    },
+    readonly etcd: EtcdHandle,
+    readonly toxiproxy: Toxiproxy,
+    private readonly ownToxiproxy: ToxiproxyServer | undefined,
+    readonly topology: ChaosTopology,
+  ) {
+    this.etcdClient = createEtcdClient([etcd.endpoint]);
+  }
+
+  get nodeIds(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  static async start(input: ChaosClusterOptions): Promise<ChaosCluster> {
+    const options = {
+      nodeCount: 3,
+      leaseTtlMs: 3000,
+      nodeStartTimeoutMs: 30_000,
+      ...input,
+      faultInject: input.faultInject,
+    };
+    if (!existsSync(join(packageRoot, 'dist', 'cluster', 'cli', 'main.js'))) {
+      throw new MeterfabricError(
+        'MF_CHAOS_NOT_BUILT',
+        'dist/ is missing: run `npm run build` before a chaos run',
+      );
+    }
+    mkdirSync(options.baseDir, { recursive: true });
+    const [etcdClientPort, etcdPeerPort, ...nodePorts] = await freeLoopbackPorts(2 + options.nodeCount);
+    const etcd = await startEtcd({
+      dataDir: join(options.baseDir, 'etcd'),
+      clientPort: etcdClientPort as number,
+      peerPort: etcdPeerPort as number,
+    });
+    let ownToxiproxy: ToxiproxyServer | undefined;
+    try {
+      const url = process.env.TOXIPROXY_URL;
+      if (!url) ownToxiproxy = await startToxiproxyServer({ host: '127.0.0.1', port: 0 });
+      const toxiproxy = new Toxiproxy(url ?? (ownToxiproxy as ToxiproxyServer).url);
+      const plan = nodePorts.map((port, i) => ({ id: `n${i + 1}`, address: `127.0.0.1:${port}` }));
+      const topology = await ChaosTopology.create(toxiproxy, { nodes: plan, etcdEndpoint: etcd.endpoint });
+      const cluster = new ChaosCluster(options, etcd, toxiproxy, ownToxiproxy, topology);
+      for (const [i, port] of nodePorts.entries()) {
+        cluster.nodes.set(`n${i + 1}`, {
+          id: `n${i + 1}`,
+          port,
+          dataDir: join(options.baseDir, `n${i + 1}`),
+          logPath: join(options.baseDir, `n${i + 1}.log`),
+          proc: null,
+          paused: false,
+        });
+      }
+      try {
+        await Promise.all(cluster.nodeIds.map((id) => cluster.restart(id)));
+      } catch (err) {
+        await cluster.stop();
+        throw err;
+      }
+      return cluster;
+    } catch (err) {
+      await ownToxiproxy?.close();
+      await etcd.stop();
+      throw err;
+    }
+  }
+
+  private node(id: string): ChaosNode {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`unknown node ${id}`);
+    return node;
+  }
+
+  /** Starts the node (again), on its port and data, wired to its proxies; resolves when ready. */
+  async restart(id: string): Promise<void> {
+    const node = this.node(id);
+    if (node.proc) return;
+    mkdirSync(node.dataDir, { recursive: true });
+    const log = openSync(node.logPath, 'a');
+    const links = this.topology.nodeConfig(id);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MF_LOG_LEVEL: process.env.MF_CHAOS_NODE_LOG_LEVEL ?? 'info',
+      MF_LEASE_TTL_MS: String(this.options.leaseTtlMs),
+      MF_PEER_ADDRESS_OVERRIDES: JSON.stringify(links.peerAddressOverrides),
+    };
+    if (this.options.faultInject) env.MF_FAULT_INJECT = this.options.faultInject;
+    else delete env.MF_FAULT_INJECT;
+    const args = [
+      join(packageRoot, 'bin', 'meterfabric.js'),
+      'node',
+      '--id',
+      id,
+      '--listen',
+      `127.0.0.1:${node.port}`,
+    ];
+    args.push('--data', node.dataDir, '--etcd', links.etcd);
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
+    node.proc = proc;
+    node.paused = false;
+    proc.once('exit', () => {
+      if (node.proc === proc) node.proc = null;
+    });
+    const deadline = Date.now() + this.options.nodeStartTimeoutMs;
+    const ready = `"event":"ready","nodeId":"${id}"`;
+    for (;;) {
+      if (node.proc !== proc)
+        throw new MeterfabricError(
+          'MF_CHAOS_NODE_START',
+          `node ${id} exited during start; see ${node.logPath}`,
+        );
+      if (readFileSync(node.logPath, 'utf8').includes(ready)) return;
+      if (Date.now() > deadline)
+        throw new MeterfabricError(
+          'MF_CHAOS_NODE_START',
+          `node ${id} not ready in time; see ${node.logPath}`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async kill(id: string): Promise<void> {
+    const node = this.node(id);
+    const proc = node.proc;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    if (node.paused) proc.kill('SIGCONT');
+    proc.kill('SIGKILL');
+    await exited;
+  }
+
+  pause(id: string): void {
+    const node = this.node(id);
+    if (!node.proc || node.paused) return;
+    node.proc.kill('SIGSTOP');
+    node.paused = true;
+  }
+
+  resume(id: string): void {
+    const node = this.node(id);
+    if (!node.proc || !node.paused) return;
+    node.proc.kill('SIGCONT');
+    node.paused = false;
+  }
+
+  async busiestPrimary(): Promise<string | undefined> {
+    const configs = await new ConfigStore(this.etcdClient, clusterName).readAll();
+    const counts = new Map<string, number>();
+    for (const { config } of configs.values()) {
+      if (config.primary) counts.set(config.primary, (counts.get(config.primary) ?? 0) + 1);
+    }
+    return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  }
+
+  /** What `meterfabric status --json` prints (read straight from etcd, not through a proxy). */
+  status(timeoutMs = 2000): Promise<StatusReport> {
+    return collectStatus([this.etcd.endpoint], clusterName, timeoutMs);
+  }
+
+  /** A client that routes actor calls to primaries directly (clients are outside the faults). */
+  async actorProxy(attemptTimeoutMs = 2000): Promise<ActorProxy> {
+    const proxy = new ActorProxy({
+      client: this.etcdClient,
+      cluster: clusterName,
+      services: this.services,
+      attemptTimeoutMs,
+      defaultDeadlineMs: 10_000,
+    });
+    await proxy.start();
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  /** Every node's recorded role changes (`<dataDir>/roles.jsonl`). */
+  roleHistory(): RoleChange[] {
+    const history: RoleChange[] = [];
+    for (const node of this.nodes.values()) {
+      const path = join(node.dataDir, 'roles.jsonl');
+      if (existsSync(path)) history.push(...readJsonLines<RoleChange>(path));
+    }
+    return history;
+  }
+
+  async stop(): Promise<void> {
+    for (const proxy of this.proxies.splice(0)) await proxy.close().catch(() => undefined);
+    await Promise.all(this.nodeIds.map((id) => this.kill(id)));
+    this.etcdClient.close();
+    if (this.ownToxiproxy) await this.ownToxiproxy.close();
+    else await this.toxiproxy.reset().catch(() => undefined);
+    await this.etcd.stop();
+  }
+}
