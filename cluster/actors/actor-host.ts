@@ -39,6 +39,8 @@ export type ActorHostOptions = {
   openStore: (partition: PartitionId) => Promise<PartitionActorStore>;
   configOf: (partition: PartitionId) => PartitionConfiguration | undefined;
   primaryEpoch: (partition: PartitionId) => number | null;
+  /** This node's membership lease is valid (else it has stepped down from every primary). */
+  leaseValid: () => boolean;
   /** TEST ONLY (MF_FAULT_INJECT=double-apply-retries): skip idempotency dedup. */
   doubleApplyRetries: boolean;
   maxPayloadBytes: number;
@@ -206,6 +208,13 @@ export class ActorHost {
       throw new MeterfabricError(
         'MF_BAD_REQUEST',
         `key "${key}" belongs to ${partition}, not ${expectedPartition}`,
+      );
+    }
+    if (!this.options.leaseValid()) {
+      throw new MeterfabricError(
+        'MF_NOT_PRIMARY',
+        `node ${this.options.nodeId} has stepped down: its membership lease is not valid; refresh and retry`,
+        { partition },
       );
     }
     const active = this.active.get(partition) ?? (await this.activating.get(partition)) ?? null;

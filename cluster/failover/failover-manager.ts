@@ -38,6 +38,8 @@ export type FailoverManagerOptions = {
   /** A replica must disagree with its configuration this long before the FM acts. */
   mismatchGraceMs: number;
   onReconfigured?: (config: PartitionConfiguration) => void;
+  /** The node's lease is valid (an FM that was frozen or cut off must not act on stale reads). */
+  leaseValid: () => boolean;
 };
 
 /**
@@ -98,7 +100,7 @@ export class FailoverManager {
   private async pass(): Promise<void> {
     const { store, services, logger } = this.options;
     const token = this.token;
-    if (!token) return;
+    if (!token || !this.options.leaseValid()) return;
     const members = this.options.members();
     const eligible = [...members.values()]
       .filter((m) => !m.draining)
@@ -217,6 +219,7 @@ export class FailoverManager {
         token,
       );
     }
+    if (this.token !== token || !this.options.leaseValid()) return;
     const targets = [...new Set([...old.replicas, ...replicas])].filter((n) => members.has(n));
     const answers: FenceAnswer[] = [];
     await Promise.all(
@@ -236,7 +239,7 @@ export class FailoverManager {
     // Primary candidates: active members of the new set (never one still being built).
     const fit = new Set(replicas.filter((n) => eligible.has(n) && !building.includes(n)));
     const decision = decidePrimary(old, answers, fit, preferred && fit.has(preferred) ? preferred : null);
-    if (this.token !== token) return;
+    if (this.token !== token || !this.options.leaseValid()) return;
     if (decision.kind === 'quorum-loss') {
       logger.error(
         { partition: old.partition, answered: decision.answered, needed: decision.needed },

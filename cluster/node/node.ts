@@ -106,6 +106,7 @@ export class ClusterNode {
       openStore: (p) => replicas.actorStore(p),
       configOf: (p) => this.configs.get(p),
       primaryEpoch: (p) => this.lifecycle?.primaryEpoch(p) ?? null,
+      leaseValid: () => this.membership?.isValid() ?? false,
       doubleApplyRetries: config.faultInject.includes('double-apply-retries'),
       maxPayloadBytes: config.maxPayloadBytes,
       clock: this.clock,
@@ -146,6 +147,7 @@ export class ClusterNode {
       maxConcurrentReconfigurations: 8,
       mismatchGraceMs: 4000,
       onReconfigured: () => this.metrics.reconfigurations.inc(),
+      leaseValid: () => membership.isValid(),
     });
     const fm = this.fm;
     membership.on('nodes', () => fm.poke());
