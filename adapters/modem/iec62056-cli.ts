@@ -8,20 +8,20 @@ Reads a meter with an IEC 62056-21 mode C data readout through a bridge port (or
 endpoint with a meter behind it) and prints its registers.
 `;
 
+const options = {
+  address: { type: 'string', default: '' },
+  'timeout-ms': { type: 'string', default: '5000' },
+  'ignore-unknown': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
+  >;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        address: { type: 'string', default: '' },
-        'timeout-ms': { type: 'string', default: '5000' },
-        'ignore-unknown': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${usage}`);
     return 2;
