@@ -44,9 +44,23 @@ export class PartitionStore {
     return db.sublevel<string, Uint8Array>(`p:${partition}`, { keyEncoding: 'utf8', valueEncoding: 'view' });
   }
 
-  /** Reads back what a restart needs; an interrupted copy leaves nothing usable, so it is wiped. */
+  /**
+   * Reads back what a restart needs. An interrupted copy leaves no usable log or state, so
+   * they are wiped (the replica will be built again); the fencing epoch is kept, so the
+   * replica still refuses older primaries.
+   */
   async load(): Promise<LogStateInit> {
-    if ((await this.level.get('M:copying')) !== undefined) await this.level.clear();
+    if ((await this.level.get('M:copying')) !== undefined) {
+      await this.level.clear({ gte: 'L', lt: 'M' });
+      await this.level.clear({ gte: 'S:', lt: 'S;' });
+      await this.writer.write(
+        ['M:history', 'M:logStart', 'M:copying'].map((key) => ({
+          type: 'del' as const,
+          level: this.level,
+          key,
+        })),
+      );
+    }
     const [fenced, history, logStart, applied] = await this.level.getMany([
       'M:fenced',
       'M:history',
