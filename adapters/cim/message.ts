@@ -115,9 +115,26 @@ export function headerXml(h: MessageHeader): XmlObject {
   };
 }
 
+/**
+ * No CIM or SOAP element has mixed content: text beside child elements is a defect (the Connexo
+ * sample CreateMeterConfigWithSecurityRequest.xml has a stray '>' that way), not data to drop.
+ */
+function mixedContent(el: XmlElement, path: string, problems: ReplyError[]): void {
+  if (el.text !== '' && el.children.length > 0)
+    problems.push(problem('MF_CIM_MIXED_CONTENT', `text "${el.text.slice(0, 20)}" is not allowed beside child elements`, path));
+  const seen = new Map<string, number>();
+  for (const c of el.children) {
+    const n = (seen.get(c.local) ?? 0) + 1;
+    seen.set(c.local, n);
+    mixedContent(c, `${path}/${c.local}[${n}]`, problems);
+  }
+}
+
 /** Finds the message inside whatever wrapping it came in; throws CimInvalidError listing every problem. */
 export function readEnvelope(root: XmlElement): Envelope {
   const problems: ReplyError[] = [];
+  mixedContent(root, `/${root.local}`, problems);
+  if (problems.length > 0) throw new CimInvalidError(problems);
   let el = root;
   let path = `/${root.local}`;
   if (root.ns === SOAP11_NS || root.ns === SOAP12_NS) {
