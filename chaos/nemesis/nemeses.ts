@@ -37,7 +37,9 @@ export type Fault = {
 
 export type NemesisName =
   | 'kill'
+  | 'kill-all'
   | 'pause'
+  | 'pause-primary'
   | 'partition-minority'
   | 'isolate-primary'
   | 'isolate-etcd'
@@ -48,7 +50,9 @@ export type NemesisName =
 
 export const nemesisNames: readonly NemesisName[] = [
   'kill',
+  'kill-all',
   'pause',
+  'pause-primary',
   'partition-minority',
   'isolate-primary',
   'isolate-etcd',
@@ -80,8 +84,26 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
         heal: () => ctx.processes.restart(node),
       };
     }
+    case 'kill-all': {
+      // A whole-cluster crash (power loss): only what was on disk survives, so an
+      // acknowledgement given before persisting shows up as a lost write.
+      await Promise.all(nodes.map((node) => ctx.processes.kill(node)));
+      return {
+        nemesis: name,
+        description: `kill -9 every node at once, restart all on heal`,
+        targets: [...nodes],
+        minDurationMs: 500,
+        heal: async () => {
+          await Promise.all(nodes.map((node) => ctx.processes.restart(node)));
+        },
+      };
+    }
+    case 'pause-primary':
     case 'pause': {
-      const node = rng.pick(nodes);
+      const node =
+        name === 'pause-primary'
+          ? ((await ctx.processes.busiestPrimary()) ?? rng.pick(nodes))
+          : rng.pick(nodes);
       ctx.processes.pause(node);
       return {
         nemesis: name,

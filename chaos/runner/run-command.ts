@@ -12,7 +12,8 @@ import { runScenario } from './run-scenario.js';
 import { scenarioNemeses, scenarios } from './scenarios.js';
 
 const usage = `usage: meterfabric chaos run <scenario> [--rounds 20] [--seed S] [--out ./data/chaos/<scenario>-<seed>]
-  [--lease-ttl-ms 3000] [--recovery-deadline-ms 60000]
+  [--lease-ttl-ms 3000] [--recovery-deadline-ms 60000] [--stop-on-anomaly]
+  [--fault-inject ack-before-persist|skip-epoch-fencing|double-apply-retries]   (TEST ONLY: nodes with an injected bug)
 scenarios: ${Object.keys(scenarios).join(', ')}
 The seed (a number or any text) fixes every random choice; the same scenario and seed replay the same faults.
 `;
@@ -34,6 +35,8 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'lease-ttl-ms': { type: 'string' },
       'recovery-deadline-ms': { type: 'string' },
+      'fault-inject': { type: 'string' },
+      'stop-on-anomaly': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -64,6 +67,8 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     outDir,
     leaseTtlMs,
     recoveryDeadlineMs,
+    stopOnAnomaly: values['stop-on-anomaly'],
+    ...(values['fault-inject'] ? { faultInject: values['fault-inject'] } : {}),
     onProgress: (line) => process.stdout.write(`${line}\n`),
   });
   process.stdout.write(`\n${renderReport(report)}`);
