@@ -10,21 +10,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ClassicLevel } from 'classic-level';
 import type { PartitionConfiguration } from '../cluster/replicator/contract.js';
 import { ReplicaHost } from '../cluster/replicator/host.js';
 import type { Replica } from '../cluster/replicator/replica.js';
 import { encodeStateOp } from '../cluster/replicator/state-ops.js';
+import { distPath } from '../core/paths.js';
 import { type Measurement, measure, percentile, printFigure, printRatios } from './support/report.js';
 
 const PARTITIONS = 4;
 const IN_FLIGHT = 1024;
 const DURATION_MS = 8_000;
 const VALUE = new Uint8Array(100).fill(7);
-
-type ChildArgs = { nodeId: string; dataDir: string; port: number; configs: PartitionConfiguration[] };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,27 +51,21 @@ async function startHost(
   return { host, server };
 }
 
-/** Child mode: host the secondaries until the parent closes stdin. */
-async function runSecondary(args: ChildArgs): Promise<void> {
-  const { host, server } = await startHost(args.nodeId, args.dataDir, args.port);
-  for (const config of args.configs) await (await host.replica(config.partition)).becomeSecondary(config);
-  process.stdout.write('ready\n');
-  process.stdin.resume();
-  process.stdin.on('end', async () => {
-    server.forceShutdown();
-    await host.close();
-    process.exit(0);
-  });
-}
-
-function spawnSecondary(args: ChildArgs): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'secondary', JSON.stringify(args)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+/** A secondary node in its own process (cluster/replicator/standalone-main.js). */
+function spawnSecondary(nodeId: string, dataDir: string, port: number): Promise<ChildProcess> {
+  const main = distPath('cluster', 'replicator', 'standalone-main.js');
+  const child = spawn(
+    process.execPath,
+    [main, '--id', nodeId, '--listen', `127.0.0.1:${port}`, '--data', dataDir],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, MF_LOG_LEVEL: 'warn' },
+    },
+  );
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`secondary ${args.nodeId} exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`secondary ${nodeId} exited with ${code}`)));
     child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(child);
+      if (chunk.toString().startsWith('ready')) resolve(child);
     });
   });
 }
@@ -144,8 +136,8 @@ async function main(): Promise<void> {
       status: 'ok',
       previousEpochLastLsn: 0,
     }));
-    children.push(await spawnSecondary({ nodeId: 's1', dataDir: join(base, 's1'), port: p1!, configs }));
-    children.push(await spawnSecondary({ nodeId: 's2', dataDir: join(base, 's2'), port: p2!, configs }));
+    children.push(await spawnSecondary('s1', join(base, 's1'), p1!));
+    children.push(await spawnSecondary('s2', join(base, 's2'), p2!));
     primaryHost = await startHost('p', join(base, 'p'), p0!);
     const replicas: Replica[] = [];
     for (const config of configs) {
@@ -188,8 +180,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'secondary') {
-  await runSecondary(JSON.parse(process.argv[3]!) as ChildArgs);
-} else {
-  await main();
-}
+await main();
