@@ -19,6 +19,8 @@ export type StatusSnapshot = {
       building: readonly string[];
       health: string;
       reason?: string;
+      /** Per replica as the node itself reports it; absent when the node has no such replica. */
+      progress?: Readonly<Record<string, { role: string }>>;
     }>;
   };
 };
@@ -45,6 +47,16 @@ function unhealthy(snapshot: StatusSnapshot, expect: RecoveryExpectation): strin
       problems.push(`${p.partition}: ${p.replicas.length} of ${expect.targetReplicas} replicas`);
     else if (p.building.length > 0) problems.push(`${p.partition}: building ${p.building.join(',')}`);
     else if (p.health !== 'OK') problems.push(`${p.partition}: ${p.health} ${p.reason ?? ''}`.trim());
+    else if (p.progress) {
+      // The configuration in etcd is not enough: each replica must exist on its node, and the
+      // primary must itself report the primary role (a restarted node may not have taken it).
+      const missing = p.replicas.filter((n) => !p.progress?.[n]);
+      if (missing.length > 0) problems.push(`${p.partition}: no replica running on ${missing.join(',')}`);
+      else if (p.progress[p.primary]?.role !== 'primary')
+        problems.push(
+          `${p.partition}: ${p.primary} is configured primary but reports ${p.progress[p.primary]?.role}`,
+        );
+    }
   }
   for (const n of snapshot.report.nodes) if (!n.reachable) problems.push(`node ${n.id} unreachable`);
   return problems;

@@ -196,7 +196,7 @@ describe('one-primary checker', () => {
   it('passes a clean failover history (new primary at a higher epoch)', () => {
     const result = checkOnePrimary([
       change('n1', 'counter/0', 1, 'primary', 1),
-      change('n2', 'counter/0', 1, 'secondary', 2),
+      change('n2', 'counter/0', 1, 'active-secondary', 2),
       change('n2', 'counter/0', 2, 'primary', 10),
       change('n1', 'counter/0', 3, 'primary', 20),
     ]);
@@ -236,6 +236,11 @@ describe('recovery checker', () => {
           replicas: ['n1', 'n2', 'n3'],
           building: [],
           health: 'OK',
+          progress: {
+            n1: { role: 'primary' },
+            n2: { role: 'active-secondary' },
+            n3: { role: 'active-secondary' },
+          },
         },
       ],
     },
@@ -269,6 +274,31 @@ describe('recovery checker', () => {
     };
     expect(checkRecovery([twoReplicas], expectation).anomalies[0]?.message).toMatch(/2 of 3 replicas/);
     expect(checkRecovery([healthy(2_000)], { ...expectation, expectedPartitions: 2 }).valid).toBe(false);
+  });
+
+  it('does not trust etcd alone: a configured replica missing on its node, or a primary not acting as one, is unhealthy', () => {
+    const base = healthy(2_000);
+    const part = base.report.partitions[0]!;
+    const notRunning: StatusSnapshot = {
+      atMs: 2_000,
+      report: {
+        ...base.report,
+        partitions: [{ ...part, progress: { n1: { role: 'primary' }, n2: { role: 'active-secondary' } } }],
+      },
+    };
+    expect(checkRecovery([notRunning], expectation).anomalies[0]?.message).toMatch(
+      /no replica running on n3/,
+    );
+    const notPrimary: StatusSnapshot = {
+      atMs: 2_000,
+      report: {
+        ...base.report,
+        partitions: [{ ...part, progress: { ...part.progress, n1: { role: 'idle-secondary' } } }],
+      },
+    };
+    expect(checkRecovery([notPrimary], expectation).anomalies[0]?.message).toMatch(
+      /n1 is configured primary but reports idle-secondary/,
+    );
   });
 });
 
