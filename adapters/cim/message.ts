@@ -121,7 +121,13 @@ export function headerXml(h: MessageHeader): XmlObject {
  */
 function mixedContent(el: XmlElement, path: string, problems: ReplyError[]): void {
   if (el.text !== '' && el.children.length > 0)
-    problems.push(problem('MF_CIM_MIXED_CONTENT', `text "${el.text.slice(0, 20)}" is not allowed beside child elements`, path));
+    problems.push(
+      problem(
+        'MF_CIM_MIXED_CONTENT',
+        `text "${el.text.slice(0, 20)}" is not allowed beside child elements`,
+        path,
+      ),
+    );
   const seen = new Map<string, number>();
   for (const c of el.children) {
     const n = (seen.get(c.local) ?? 0) + 1;
