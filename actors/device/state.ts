@@ -140,7 +140,7 @@ export function applyDeviceCommand(state: DeviceState, command: DeviceCommand, n
         state.reachable = true;
         effects.push({
           type: 'event',
-          event: reachabilityEvent(state, 'concentrator.reachable', 'cleared', nowMs),
+          event: reachabilityEvent(state, 'cleared', nowMs),
         });
       }
       state.consecutiveFailures = 0;
@@ -160,7 +160,7 @@ export function applyDeviceCommand(state: DeviceState, command: DeviceCommand, n
         state.reachable = false;
         effects.push({
           type: 'event',
-          event: reachabilityEvent(state, 'concentrator.unreachable', 'raised', nowMs, command.reason),
+          event: reachabilityEvent(state, 'raised', nowMs, command.reason),
         });
       }
       if (!state.reachable && current.job.correlationId !== undefined) {
@@ -310,9 +310,9 @@ function complete(state: DeviceState, request: PendingRequest, response: FieldRe
   };
 }
 
+/** The seed's condition: raised when the concentrator stops answering, cleared when it answers again. */
 function reachabilityEvent(
   state: DeviceState,
-  key: 'concentrator.unreachable' | 'concentrator.reachable',
   phase: 'raised' | 'cleared',
   nowMs: number,
   reason?: string,
@@ -320,13 +320,13 @@ function reachabilityEvent(
   return {
     deviceId: state.concentratorId,
     deviceKind: 'concentrator',
-    key,
+    key: 'concentrator.unreachable',
     phase,
     timestampMs: nowMs,
     details: {
       CONCENTRATOR: state.concentratorId,
       DESCRIPTION:
-        key === 'concentrator.unreachable'
+        phase === 'raised'
           ? `Concentrator is unreachable [${reason ?? 'no answer'}]`
           : 'Concentrator is reachable again',
       EXTERNALREQUEST: 'False',

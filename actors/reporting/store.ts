@@ -46,11 +46,9 @@ export function applyToReporting(state: ReportingState, routed: readonly RoutedR
     }
     if (record.type === 'event') {
       const { key, deviceKind } = record.event;
-      if (
-        deviceKind === 'concentrator' &&
-        (key === 'concentrator.unreachable' || key === 'concentrator.reachable')
-      ) {
-        const reachable = key === 'concentrator.reachable';
+      if (deviceKind === 'concentrator' && key === 'concentrator.unreachable') {
+        // The condition is raised when the concentrator stops answering and cleared when it answers again.
+        const reachable = record.event.phase === 'cleared';
         if (reachable !== concentrator.reachable) {
           concentrator.reachable = reachable;
           concentrator.stateChangeMs = record.event.timestampMs;
@@ -81,12 +79,12 @@ export function applyToReporting(state: ReportingState, routed: readonly RoutedR
   return state;
 }
 
-const iso = (ms: number | undefined): string => (ms === undefined ? '' : new Date(ms).toISOString());
+/** A report row: time columns hold instants in ms (the CSV codec formats them), absent when unknown. */
+export type ReportRow = Record<string, string | number | undefined>;
 
-export function meterAggregatedInfoRows(
-  report: ReportingState,
-  registry: RegistryState,
-): Record<string, string>[] {
+const iso = (ms: number | undefined): number | undefined => ms;
+
+export function meterAggregatedInfoRows(report: ReportingState, registry: RegistryState): ReportRow[] {
   return Object.values(registry.meters).map((meter) => {
     const facts = report.meters[meter.serial];
     const concentrator = meter.concentratorId ? registry.concentrators[meter.concentratorId] : undefined;
@@ -110,8 +108,8 @@ export function meterAggregatedInfoRows(
   });
 }
 
-export function meterDcInfoRows(report: ReportingState, registry: RegistryState): Record<string, string>[] {
-  const rows: Record<string, string>[] = [];
+export function meterDcInfoRows(report: ReportingState, registry: RegistryState): ReportRow[] {
+  const rows: ReportRow[] = [];
   for (const meter of Object.values(registry.meters)) {
     const facts = report.meters[meter.serial];
     const unreachable = meter.concentratorId
@@ -140,7 +138,7 @@ export function meterDcInfoRows(report: ReportingState, registry: RegistryState)
   return rows;
 }
 
-export function meterReportRows(registry: RegistryState): Record<string, string>[] {
+export function meterReportRows(registry: RegistryState): ReportRow[] {
   return Object.values(registry.meters).map((meter) => ({
     mertytype: meter.model,
     serialnumber: meter.serial,
@@ -153,10 +151,7 @@ export function meterReportRows(registry: RegistryState): Record<string, string>
   }));
 }
 
-export function concentratorInFieldRows(
-  report: ReportingState,
-  registry: RegistryState,
-): Record<string, string>[] {
+export function concentratorInFieldRows(report: ReportingState, registry: RegistryState): ReportRow[] {
   return Object.values(registry.concentrators).map((c) => {
     const facts = report.concentrators[c.id];
     return {

@@ -228,7 +228,7 @@ describe('device: reachability', () => {
     applyDeviceCommand(d, { type: 'request', job: job('b'), attempt: 1 }, t0);
     expect(events(respond(d, 'b@1', {}))).toEqual([
       expect.objectContaining({
-        key: 'concentrator.reachable',
+        key: 'concentrator.unreachable',
         phase: 'cleared',
         deviceKind: 'concentrator',
       }),

@@ -12,10 +12,12 @@ export type DayRun = {
   fleet: SimulatedFleet;
   headend: LocalHeadend;
   routed: RoutedRecord[];
+  /** Extra consumer of routed batches (e.g. the integration writers), set before provision(). */
+  forward?: (batch: RoutedRecord[]) => Promise<void>;
 };
 
 export function setUpDay(
-  options: { concentrators?: number; meters?: number; outageChance?: number } = {},
+  options: { concentrators?: number; meters?: number; outageChance?: number; provision?: boolean } = {},
 ): DayRun {
   const clock = new ManualClock(originMs);
   const fleet = new SimulatedFleet({
@@ -32,15 +34,21 @@ export function setUpDay(
     alarmPerHour: 0.05,
   });
   const routed: RoutedRecord[] = [];
-  const headend = new LocalHeadend({
+  const run: DayRun = { clock, fleet, routed, headend: undefined as unknown as LocalHeadend };
+  run.headend = new LocalHeadend({
     clock,
     fieldLink: (id) => fleet.concentrator(id),
     sink: (batch) => {
       routed.push(...batch);
+      return run.forward?.(batch);
     },
   });
-  for (const command of fleet.provisioning()) headend.applyRegistry(command);
-  return { clock, fleet, headend, routed };
+  if (options.provision !== false) provision(run);
+  return run;
+}
+
+export function provision(run: DayRun): void {
+  for (const command of run.fleet.provisioning()) run.headend.applyRegistry(command);
 }
 
 /** Steps simulated time by stepMs up to endMs, letting every field exchange finish at each step. */

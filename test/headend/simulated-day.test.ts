@@ -30,7 +30,10 @@ describe('a simulated day through the in-process head-end', () => {
     await runUntil(run, originMs + 24 * hourMs);
     for (const c of run.fleet.concentrators) expect(c.maxConcurrentRequests).toBe(1);
     const unreachable = run.routed.filter(
-      (r) => r.record.type === 'event' && r.record.event.key === 'concentrator.unreachable',
+      (r) =>
+        r.record.type === 'event' &&
+        r.record.event.key === 'concentrator.unreachable' &&
+        r.record.event.phase === 'raised',
     );
     const concentratorsDown = new Set(
       unreachable.map((r) => (r.record.type === 'event' ? r.record.event.deviceId : '')),

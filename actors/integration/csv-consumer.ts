@@ -1,0 +1,58 @@
+import { DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
+import type { DailyKind } from '../../adapters/csv/formats.js';
+import { csvDir } from '../../adapters/csv/reports.js';
+import type { Clock } from '../../core/clock.js';
+import type { OutputBatch } from './output-batch.js';
+
+/**
+ * Writes output batches into the SMMePlus daily files, one DailyCsvWriter per kind. The
+ * batch's stream position is the writer's seq, so replaying from a checkpoint after a crash
+ * skips what was already written: every row exactly once.
+ */
+export class CsvConsumer {
+  readonly rowsByKind: Partial<Record<DailyKind, number>> = {};
+
+  private constructor(private readonly writers: Map<DailyKind, DailyCsvWriter>) {}
+
+  static async open(options: {
+    outDir: string;
+    organization: string;
+    server: string;
+    clock: Clock;
+    kinds?: DailyKind[];
+    maxPartBytes?: number;
+  }): Promise<CsvConsumer> {
+    const writers = new Map<DailyKind, DailyCsvWriter>();
+    for (const kind of options.kinds ?? (['S', 'DC', 'R', 'VV', 'SWE'] as DailyKind[])) {
+      writers.set(
+        kind,
+        await DailyCsvWriter.open({
+          dir: csvDir(options.outDir, options.organization, kind),
+          kind,
+          server: options.server,
+          clock: options.clock,
+          ...(options.maxPartBytes !== undefined ? { maxPartBytes: options.maxPartBytes } : {}),
+        }),
+      );
+    }
+    return new CsvConsumer(writers);
+  }
+
+  /** The lowest seq every writer has durably written: replay input after it. */
+  get checkpoint(): number {
+    return Math.min(...[...this.writers.values()].map((w) => w.lastSeq));
+  }
+
+  async consume(batch: OutputBatch, seq: number, collectedAtMs: number): Promise<void> {
+    for (const [kind, writer] of this.writers) {
+      const rows = batch.csv[kind] ?? [];
+      // Every writer sees every seq (even with no rows) so their checkpoints advance together.
+      const result = await writer.append(rows, { seq, collectedAtMs });
+      if (!result.skipped) this.rowsByKind[kind] = (this.rowsByKind[kind] ?? 0) + result.rows;
+    }
+  }
+
+  partsOf(kind: DailyKind, day: string): string[] {
+    return this.writers.get(kind)?.partsOf(day) ?? [];
+  }
+}

@@ -1,0 +1,110 @@
+import type { CsvRow } from '../../adapters/csv/codec.js';
+import { csvFormats, type ReportKind } from '../../adapters/csv/formats.js';
+import { csvDir, writeReport } from '../../adapters/csv/reports.js';
+import type { Clock } from '../../core/clock.js';
+import { usagePointAt } from '../registry/queries.js';
+import type { RegistryState } from '../registry/types.js';
+import {
+  concentratorInFieldRows,
+  meterAggregatedInfoRows,
+  meterDcInfoRows,
+  meterReportRows,
+  type ReportingState,
+} from '../reporting/store.js';
+import type { RoutedRecord } from '../tlog/router.js';
+import { CimPublisher } from './cim-publisher.js';
+import { CsvConsumer } from './csv-consumer.js';
+import { buildOutputBatch } from './output-batch.js';
+
+/**
+ * The integration service's stream consumer: routed batches in stream order get a position
+ * (seq), then go to the daily CSV writers and the CIM publisher. Both skip positions they
+ * have already written, so replaying the stream from the lower of their checkpoints after a
+ * crash delivers everything exactly once.
+ */
+export class IntegrationConsumer {
+  private chain: Promise<void> = Promise.resolve();
+  private seq = 0;
+  /** Status word samples seen, for the MeterStatusWordReport. */
+  private readonly statusWords: {
+    concentrator: string;
+    serialnumber: string;
+    statusword: string;
+    time: number;
+  }[] = [];
+
+  private constructor(
+    readonly csv: CsvConsumer,
+    readonly cim: CimPublisher,
+    private readonly registry: RegistryState,
+    private readonly options: { outDir: string; organization: string; clock: Clock },
+  ) {}
+
+  static async open(options: {
+    outDir: string;
+    organization: string;
+    server: string;
+    clock: Clock;
+    registry: RegistryState;
+  }): Promise<IntegrationConsumer> {
+    const csv = await CsvConsumer.open(options);
+    const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
+    const consumer = new IntegrationConsumer(csv, cim, options.registry, options);
+    consumer.seq = csv.checkpoint + 1;
+    return consumer;
+  }
+
+  /** The sink for LocalHeadend: batches are written strictly in arrival order. */
+  readonly sink = (routed: RoutedRecord[]): Promise<void> => {
+    const seq = this.seq++;
+    const collectedAtMs = this.options.clock.now();
+    const run = this.chain.then(() => this.write(routed, seq, collectedAtMs));
+    this.chain = run.catch(() => undefined);
+    return run;
+  };
+
+  private async write(routed: RoutedRecord[], seq: number, collectedAtMs: number): Promise<void> {
+    const batch = buildOutputBatch(routed, (serial, atMs) => usagePointAt(this.registry, serial, atMs));
+    for (const { record } of routed)
+      if (record.type === 'statusWord')
+        this.statusWords.push({
+          concentrator: record.concentratorId,
+          serialnumber: record.meterSerial,
+          statusword: record.word.toString(16).toUpperCase().padStart(8, '0'),
+          time: record.timestampMs,
+        });
+    await this.csv.consume(batch, seq, collectedAtMs);
+    await this.cim.publish(batch, seq);
+  }
+
+  /** Waits for every batch handed in so far to be written. */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Writes the extraction and status-word reports of the day of `dayMs`. */
+  async writeReports(reporting: ReportingState, dayMs: number): Promise<string[]> {
+    const { outDir, organization } = this.options;
+    const write = (kind: ReportKind, rows: readonly CsvRow[]) =>
+      writeReport(
+        csvDir(outDir, organization, kind),
+        kind,
+        rows.map((row) => withAllColumns(kind, row)),
+        dayMs,
+      );
+    return Promise.all([
+      write('MeterAggregatedInfo', meterAggregatedInfoRows(reporting, this.registry)),
+      write('MeterDCInfo', meterDcInfoRows(reporting, this.registry)),
+      write('MeterReport', meterReportRows(this.registry)),
+      write('ConcentratorInFieldReport', concentratorInFieldRows(reporting, this.registry)),
+      write('MeterStatusWordReport', this.statusWords),
+    ]);
+  }
+}
+
+/** Columns the head-end has no data for yet (repeaters, firmware diagnostics ...) stay empty. */
+function withAllColumns(kind: ReportKind, row: CsvRow): CsvRow {
+  const out: CsvRow = {};
+  for (const column of csvFormats[kind].columns) out[column] = row[column] ?? null;
+  return out;
+}

@@ -1,0 +1,71 @@
+import type { EndDeviceEventInput } from '../../adapters/cim/end-device-events.js';
+import type { CsvRow } from '../../adapters/csv/codec.js';
+import type { DailyKind } from '../../adapters/csv/formats.js';
+import { loadProfileRows, registerRows } from '../../adapters/csv/rows.js';
+import type { CollectedReading } from '../../adapters/field-data.js';
+import type { RoutedRecord } from '../tlog/router.js';
+
+/**
+ * Routed TLog records -> what the integration consumers write: rows per daily CSV kind and
+ * the readings and events for CIM messages, usage points filled from the registry. Pure, so
+ * a replayed batch gives the same output and the writers' seq checks make it exactly once.
+ */
+
+export type PodLookup = (meterSerial: string, atMs: number) => string | undefined;
+
+export type OutputBatch = {
+  csv: Partial<Record<DailyKind, CsvRow[]>>;
+  /** Register, closure, interval and voltage readings for MeterReadings messages. */
+  readings: CollectedReading[];
+  /** Events for EndDeviceEvents messages, grouped later by CorrelationID. */
+  events: EndDeviceEventInput[];
+};
+
+const nominalVoltageV = 230;
+
+export function buildOutputBatch(routed: readonly RoutedRecord[], podOf: PodLookup): OutputBatch {
+  const readings: CollectedReading[] = [];
+  const events: EndDeviceEventInput[] = [];
+  const vv: CsvRow[] = [];
+  const swe: CsvRow[] = [];
+  for (const { record } of routed) {
+    if (record.type === 'reading') {
+      const r = record.reading;
+      const pod = r.usagePoint ?? podOf(r.meterSerial, r.timestampMs);
+      const reading = pod !== undefined ? { ...r, usagePoint: pod } : r;
+      readings.push(reading);
+      if (r.kind === 'instantaneous' && r.quantity.source === 'obis' && r.quantity.code === '32.7.0')
+        vv.push({
+          serialnumber: r.meterSerial,
+          pod: pod ?? '',
+          type: r.value < nominalVoltageV ? 'sag' : 'swell',
+          value: r.value,
+          time: r.timestampMs,
+        });
+    } else if (record.type === 'event') {
+      const e = record.event;
+      const pod = e.deviceKind === 'meter' ? podOf(e.deviceId, e.timestampMs) : undefined;
+      events.push(pod !== undefined ? { ...e, usagePoint: pod } : e);
+      if (e.key === 'meter.statusWordAlarm')
+        swe.push({
+          serialnumber: e.deviceId,
+          pod: pod ?? '',
+          concentrator: record.concentratorId,
+          statusword: e.details?.STATUSWORD ?? '',
+          alarm: 'meter.statusWordAlarm',
+          description: e.details?.DESCRIPTION ?? '',
+          time: e.timestampMs,
+        });
+    }
+  }
+  const csv: Partial<Record<DailyKind, CsvRow[]>> = {};
+  const put = (kind: DailyKind, rows: CsvRow[]) => {
+    if (rows.length > 0) csv[kind] = rows;
+  };
+  put('S', loadProfileRows(readings));
+  put('DC', registerRows(readings, 'dailyClosure'));
+  put('R', registerRows(readings, 'register'));
+  put('VV', vv);
+  put('SWE', swe);
+  return { csv, readings, events };
+}
