@@ -1,4 +1,4 @@
-import { requireDlc, requireRange, unknownBitsOf } from './fields.js';
+import { requireDlc, requireRange, unknownBitsOf, withBase } from './fields.js';
 import { assertValidCanFrame, toHex } from './frame.js';
 import {
   decodeBatteryInfo,
@@ -61,9 +61,9 @@ export function decodeCanFrame(frame: CanFrame): DecodedCan {
     case pylonIds.inverterHeartbeat:
     case pylonIds.inverterIdentification:
       requireDlc(frame, 0, 8, 'inverter heartbeat');
-      return { ...base, kind: 'inverterHeartbeat', rawHex: toHex(frame.data) };
+      return withBase(base, { kind: 'inverterHeartbeat', rawHex: toHex(frame.data) });
     default:
-      return { ...base, kind: 'unknown', rawHex: toHex(frame.data) };
+      return withBase(base, { kind: 'unknown', rawHex: toHex(frame.data) });
   }
 }
 
@@ -71,7 +71,7 @@ function decodeSofarExtended(frame: CanFrame): DecodedCan {
   const baseId = frame.id & 0xfff;
   const packId = frame.id >>> 12;
   const base = { id: frame.id, extended: true, variant: 'sofar-extended' as const, packId };
-  if (!sofarBaseIds.has(baseId)) return { ...base, kind: 'unknown', rawHex: toHex(frame.data) };
+  if (!sofarBaseIds.has(baseId)) return withBase(base, { kind: 'unknown', rawHex: toHex(frame.data) });
   // Sofar-extended frames are always 8 bytes (Battery-Emulator SOFAR-CAN.h).
   requireDlc(frame, 8, 8, `Sofar-extended 0x${baseId.toString(16)}`);
   const d = frame.data;
@@ -83,7 +83,7 @@ function decodeSofarExtended(frame: CanFrame): DecodedCan {
       const stateOfHealthPct = d[2]!;
       requireRange(frame, 'stateOfCharge', stateOfChargePct, 0, 100, '%');
       requireRange(frame, 'stateOfHealth', stateOfHealthPct, 0, 100, '%');
-      return { ...base, kind: 'stateOfCharge', stateOfChargePct, stateOfHealthPct };
+      return withBase(base, { kind: 'stateOfCharge', stateOfChargePct, stateOfHealthPct });
     }
     case 0x356: {
       // Voltage is 0.1 V here, not 0.01 V as in Pylon (reference §2.4, §6).
@@ -92,15 +92,14 @@ function decodeSofarExtended(frame: CanFrame): DecodedCan {
       return m;
     }
     case 0x359:
-      return {
-        ...base,
+      return withBase(base, {
         kind: 'packConfig',
         parallelPacks: d[0]!,
         modulesInSeries: d[1]!,
         canVersion: d[2]!,
         cellsInSeries: d[3]!,
         rawHex: toHex(d),
-      };
+      });
     case 0x35a:
       return decodeSmaAlarms(frame, base);
     case 0x35e:
@@ -108,20 +107,21 @@ function decodeSofarExtended(frame: CanFrame): DecodedCan {
     case 0x35f: {
       // Sofar: byte 0 type, bytes 1–3 BMS version, 4–5 capacity Ah, 6–7 manufacturer id.
       const info = decodeBatteryInfo(frame, base);
-      return { ...info, typeHex: toHex(d.subarray(0, 1)), versionHex: toHex(d.subarray(1, 4)) };
+      info.typeHex = toHex(d.subarray(0, 1));
+      info.versionHex = toHex(d.subarray(1, 4));
+      return info;
     }
     default: {
       // 0x30F: byte 1 b0 discharge allowed, b1 charge allowed.
       const b1 = d[1]!;
       const unknownBits = [...unknownBitsOf(0, d[0]!, 0), ...unknownBitsOf(1, b1, 0x03)];
       for (let i = 2; i < 8; i++) unknownBits.push(...unknownBitsOf(i, d[i]!, 0));
-      return {
-        ...base,
+      return withBase(base, {
         kind: 'enableFlags',
         dischargeAllowed: (b1 & 0x01) !== 0,
         chargeAllowed: (b1 & 0x02) !== 0,
         unknownBits,
-      };
+      });
     }
   }
 }

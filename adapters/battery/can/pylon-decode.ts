@@ -1,4 +1,13 @@
-import { asciiText, requireDlc, requireRange, s16le, scaled, u16le, unknownBitsOf } from './fields.js';
+import {
+  asciiText,
+  requireDlc,
+  requireRange,
+  s16le,
+  scaled,
+  u16le,
+  unknownBitsOf,
+  withBase,
+} from './fields.js';
 import { toHex } from './frame.js';
 import type {
   CanBatteryInfo,
@@ -29,13 +38,12 @@ export function decodeLimits(frame: CanFrame, base: Base): CanLimits {
   const d = frame.data;
   const chargeCurrentLimitA = scaled(s16le(d, 2), 0.1);
   requireRange(frame, 'chargeCurrentLimit', chargeCurrentLimitA, 0, 3276.7, 'A');
-  const out: CanLimits = {
-    ...base,
+  const out: CanLimits = withBase(base, {
     kind: 'limits',
     chargeVoltageLimitV: scaled(u16le(d, 0), 0.1),
     chargeCurrentLimitA,
     dischargeCurrentLimitA: Math.abs(scaled(s16le(d, 4), 0.1)),
-  };
+  });
   if (d.length >= 8) out.dischargeVoltageLimitV = scaled(u16le(d, 6), 0.1);
   return out;
 }
@@ -47,7 +55,7 @@ export function decodeStateOfCharge(frame: CanFrame, base: Base): CanStateOfChar
   const stateOfHealthPct = u16le(d, 2);
   requireRange(frame, 'stateOfCharge', stateOfChargePct, 0, 100, '%');
   requireRange(frame, 'stateOfHealth', stateOfHealthPct, 0, 100, '%');
-  const out: CanStateOfCharge = { ...base, kind: 'stateOfCharge', stateOfChargePct, stateOfHealthPct };
+  const out: CanStateOfCharge = withBase(base, { kind: 'stateOfCharge', stateOfChargePct, stateOfHealthPct });
   if (d.length >= 6) {
     const precise = scaled(u16le(d, 4), 0.01);
     requireRange(frame, 'stateOfChargePrecise', precise, 0, 100, '%');
@@ -69,15 +77,14 @@ export function decodeMeasurements(frame: CanFrame, base: Base, voltageScale: nu
     plausibleTemperatureC.max,
     '°C',
   );
-  const out: CanMeasurements = {
-    ...base,
+  const out: CanMeasurements = withBase(base, {
     kind: 'measurements',
     // The spec types voltage s16, but a 0.01 V s16 cannot hold 327.68 V+; no LV pack goes there,
     // and u16 is what every implementation in the reference actually decodes.
     voltageV: scaled(u16le(d, 0), voltageScale),
     currentA: scaled(s16le(d, 2), 0.1),
     temperatureC,
-  };
+  });
   if (d.length >= 8) out.cycleCount = u16le(d, 6);
   return out;
 }
@@ -104,18 +111,19 @@ function maskOf(table: Record<string, number>): number {
   return Object.values(table).reduce((a, b) => a | b, 0);
 }
 
+const knownMasks = [maskOf(protection0), maskOf(protection1), maskOf(alarm2), maskOf(alarm3)] as const;
+
 export function decodeProtectionAlarm(frame: CanFrame, base: Base): CanProtectionAlarm {
   requireDlc(frame, 7, 8, 'protection/alarm flags');
   const d = frame.data;
   const [b0, b1, b2, b3] = [d[0]!, d[1]!, d[2]!, d[3]!];
   const unknownBits: UnknownBit[] = [
-    ...unknownBitsOf(0, b0, maskOf(protection0)),
-    ...unknownBitsOf(1, b1, maskOf(protection1)),
-    ...unknownBitsOf(2, b2, maskOf(alarm2)),
-    ...unknownBitsOf(3, b3, maskOf(alarm3)),
+    ...unknownBitsOf(0, b0, knownMasks[0]),
+    ...unknownBitsOf(1, b1, knownMasks[1]),
+    ...unknownBitsOf(2, b2, knownMasks[2]),
+    ...unknownBitsOf(3, b3, knownMasks[3]),
   ];
-  return {
-    ...base,
+  return withBase(base, {
     kind: 'protectionAlarm',
     protection: {
       overVoltage: (b0 & protection0.overVoltage) !== 0,
@@ -140,7 +148,7 @@ export function decodeProtectionAlarm(frame: CanFrame, base: Base): CanProtectio
     moduleCount: d[4]!,
     tag: asciiText(d.subarray(5, 7)),
     unknownBits,
-  };
+  });
 }
 
 export function decodeRequests(frame: CanFrame, base: Base): CanRequests {
@@ -150,8 +158,7 @@ export function decodeRequests(frame: CanFrame, base: Base): CanRequests {
   const unknownBits = unknownBitsOf(0, b0, 0xf8);
   // Byte 1 is reserved; anything else is reported rather than dropped.
   for (let i = 1; i < d.length; i++) unknownBits.push(...unknownBitsOf(i, d[i]!, 0));
-  return {
-    ...base,
+  return withBase(base, {
     kind: 'requests',
     chargeEnable: (b0 & 0x80) !== 0,
     dischargeEnable: (b0 & 0x40) !== 0,
@@ -159,12 +166,12 @@ export function decodeRequests(frame: CanFrame, base: Base): CanRequests {
     forceChargeRequestII: (b0 & 0x10) !== 0,
     fullChargeRequest: (b0 & 0x08) !== 0,
     unknownBits,
-  };
+  });
 }
 
 export function decodeManufacturer(frame: CanFrame, base: Base): CanManufacturer {
   requireDlc(frame, 1, 8, 'manufacturer name');
-  return { ...base, kind: 'manufacturer', name: asciiText(frame.data), rawHex: toHex(frame.data) };
+  return withBase(base, { kind: 'manufacturer', name: asciiText(frame.data), rawHex: toHex(frame.data) });
 }
 
 // 0x35A: the names of each 2-bit pair, bytes 0–3 (alarms) and again 4–7 (warnings).
@@ -194,18 +201,17 @@ export function decodeSmaAlarms(frame: CanFrame, base: Base): CanSmaAlarms {
       if (value & activeMask) (byte < 4 ? alarms : warnings).push(name);
     }
   }
-  return { ...base, kind: 'smaAlarms', alarms, warnings, unknownBits };
+  return withBase(base, { kind: 'smaAlarms', alarms, warnings, unknownBits });
 }
 
 export function decodeBatteryInfo(frame: CanFrame, base: Base): CanBatteryInfo {
   requireDlc(frame, 8, 8, 'battery info');
   const d = frame.data;
-  return {
-    ...base,
+  return withBase(base, {
     kind: 'batteryInfo',
     typeHex: toHex(d.subarray(0, 2)),
     versionHex: toHex(d.subarray(2, 4)),
     capacityAh: u16le(d, 4),
     manufacturerIdHex: toHex(d.subarray(6, 8)),
-  };
+  });
 }

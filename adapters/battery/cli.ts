@@ -1,0 +1,248 @@
+import { parseArgs } from 'node:util';
+import { isMeterfabricError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { decodeCanFrame } from './can/decode.js';
+import { assertValidCanFrame, type CanFrame, fromHex } from './can/frame.js';
+import { BatteryCodecError } from './errors.js';
+import { BatteryMonitor } from './monitor/monitor.js';
+import { commands, type DecodedReply, decodeReply, decodeRequest, isKnownCommand } from './rs485/commands.js';
+import { bytesToHex, decodeRs485Frame, type Rs485Frame } from './rs485/frame.js';
+import { isScenarioName } from './sim/scenarios.js';
+import { BatterySiteSimulator } from './sim/simulator.js';
+import { connectTcp, parseAddress } from './transport/tcp.js';
+import { canetWireFormat } from './transport/wire-formats.js';
+
+/**
+ * `meterfabric battery ...`:
+ *   decode can <id> <hex> [--extended]           one CAN frame → JSON (field names carry units)
+ *   decode rs485 '<frame>' [--reply-to 42] [--all-packs]
+ *   monitor <host:port> [--device-id ID] [--duration-ms N] [--listen-only]
+ *   simulate [--listen host:port] [--packs 1-4] [--scenario NAME] [--variant pylon-v1.2|sofar-extended] [--rs485-port N]
+ * Decode errors print `{"error":{code,message,details}}` and exit 1.
+ */
+const usage = `usage:
+  meterfabric battery decode can <id> <hex> [--extended]
+  meterfabric battery decode rs485 '<~frame>' [--reply-to <cid2 hex>] [--all-packs]
+  meterfabric battery monitor <host:port> [--device-id ID] [--duration-ms N] [--listen-only]
+  meterfabric battery simulate [--listen host:port] [--packs 1-4] [--scenario normal-day|over-temperature|deep-discharge|over-current|heartbeat-loss|idle]
+                               [--variant pylon-v1.2|sofar-extended] [--rs485-port N] [--time-scale N]
+`;
+
+function print(value: unknown): void {
+  process.stdout.write(
+    `${JSON.stringify(value, (_k, v) => (v instanceof Uint8Array ? bytesToHex(v) : v), 2)}\n`,
+  );
+}
+
+function printError(err: unknown): number {
+  if (isMeterfabricError(err)) {
+    print({ error: err.toJSON() });
+    return 1;
+  }
+  throw err;
+}
+
+function parseCanId(text: string | undefined): number {
+  const clean = (text ?? '').replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{1,8}$/.test(clean)) {
+    throw new BatteryCodecError(
+      'MF_BATTERY_CAN_ID',
+      `"${text ?? ''}" is not a hex CAN id (e.g. 351 or 0x1351)`,
+    );
+  }
+  return Number.parseInt(clean, 16);
+}
+
+function decodeCan(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { extended: { type: 'boolean' } },
+  });
+  const [idText, hex] = positionals;
+  if (idText === undefined || hex === undefined) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  try {
+    const id = parseCanId(idText);
+    const frame: CanFrame = { id, extended: values.extended ?? id > 0x7ff, data: fromHex(hex) };
+    assertValidCanFrame(frame);
+    print(decodeCanFrame(frame));
+    return 0;
+  } catch (err) {
+    return printError(err);
+  }
+}
+
+/** Guesses which command a reply answers from its INFO size (a pasted reply carries no CID2). */
+function guessCommand(frame: Rs485Frame): number[] {
+  switch (frame.info.length) {
+    case 0:
+      return [commands.protocolVersion];
+    case 10:
+      return [commands.chargeManagement];
+    case 17:
+      return [commands.serialNumber];
+    case 25:
+      return [commands.systemParameters];
+    case 32:
+      return [commands.manufacturer];
+    default:
+      return [commands.analogValues, commands.alarmInfo];
+  }
+}
+
+function decodeRs485(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'reply-to': { type: 'string' }, 'all-packs': { type: 'boolean' } },
+  });
+  const text = positionals[0];
+  if (text === undefined) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  try {
+    // Shells make a trailing CR awkward to type; accept the frame with or without it.
+    const frame = decodeRs485Frame(text.replace(/\\r$/, '').trimEnd());
+    const header = {
+      ver: frame.ver,
+      adr: frame.adr,
+      cid1: frame.cid1,
+      cid2: frame.cid2,
+      infoHex: bytesToHex(frame.info),
+    };
+    if (values['reply-to'] === undefined && frame.cid2 !== 0 && isKnownCommand(frame.cid2)) {
+      print({ type: 'request', frame: header, request: decodeRequest(frame) });
+      return 0;
+    }
+    const options = values['all-packs'] === undefined ? {} : { allPacks: values['all-packs'] };
+    if (values['reply-to'] !== undefined) {
+      const reply = decodeReply(frame, parseCanId(values['reply-to']), options);
+      print({ type: 'reply', frame: header, reply });
+      return 0;
+    }
+    let lastError: unknown;
+    for (const command of guessCommand(frame)) {
+      try {
+        const reply: DecodedReply = decodeReply(frame, command, options);
+        print({ type: 'reply', inferredCommand: true, frame: header, reply });
+        return 0;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  } catch (err) {
+    return printError(err);
+  }
+}
+
+async function monitor(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      'device-id': { type: 'string' },
+      'duration-ms': { type: 'string' },
+      'reading-interval-ms': { type: 'string' },
+      'listen-only': { type: 'boolean' },
+    },
+  });
+  if (positionals[0] === undefined) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  const { host, port } = parseAddress(positionals[0]);
+  const transport = await connectTcp(host, port, canetWireFormat);
+  const mon = new BatteryMonitor({
+    deviceId: values['device-id'] ?? `battery@${host}:${port}`,
+    transport,
+    readingIntervalMs: Number(values['reading-interval-ms'] ?? 5_000),
+    heartbeatIntervalMs: values['listen-only'] ? 0 : 1_000,
+    onReadings: (readings) => {
+      for (const r of readings) {
+        const q = r.quantity.source === 'battery' ? r.quantity.quantity : JSON.stringify(r.quantity);
+        process.stdout.write(
+          `${new Date(r.timestampMs).toISOString()} ${r.meterSerial} ${q} ${r.value} ${r.unit}\n`,
+        );
+      }
+    },
+    onEvent: (e) =>
+      process.stdout.write(
+        `${new Date(e.timestampMs).toISOString()} EVENT ${e.key} ${e.phase} ${JSON.stringify(e.details ?? {})}\n`,
+      ),
+    onDecodeError: (e) => process.stderr.write(`frame rejected: ${e.message} [${e.code}]\n`),
+  });
+  mon.start();
+  const durationMs = values['duration-ms'] === undefined ? undefined : Number(values['duration-ms']);
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    transport.subscribe((e) => {
+      if (e.type === 'closed') done();
+    });
+    if (durationMs !== undefined) setTimeout(done, durationMs);
+  });
+  mon.stop();
+  await transport.close();
+  return 0;
+}
+
+async function simulate(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: 'string' },
+      packs: { type: 'string' },
+      scenario: { type: 'string' },
+      variant: { type: 'string' },
+      'rs485-port': { type: 'string' },
+      'time-scale': { type: 'string' },
+    },
+  });
+  const listen = values.listen ? parseAddress(values.listen) : { host: '127.0.0.1', port: 0 };
+  const scenario = values.scenario ?? 'normal-day';
+  if (!isScenarioName(scenario))
+    throw new BatteryCodecError('MF_BATTERY_VALUE_RANGE', `unknown scenario "${scenario}"`);
+  const variant = values.variant ?? 'pylon-v1.2';
+  if (variant !== 'pylon-v1.2' && variant !== 'sofar-extended') {
+    throw new BatteryCodecError(
+      'MF_BATTERY_VALUE_RANGE',
+      `unknown variant "${variant}"; use pylon-v1.2 or sofar-extended`,
+    );
+  }
+  const sim = await BatterySiteSimulator.start({
+    host: listen.host,
+    canPort: listen.port,
+    packCount: Number(values.packs ?? 1),
+    scenario,
+    variant,
+    rs485: values['rs485-port'] !== undefined,
+    rs485Port: Number(values['rs485-port'] ?? 0),
+    timeScale: Number(values['time-scale'] ?? 1),
+    logger: createLogger({ component: 'battery-sim' }),
+  });
+  process.stdout.write(
+    `battery simulator: ${scenario}, CANET on ${sim.canAddress.host}:${sim.canAddress.port}${sim.rs485Address ? `, RS485 on ${sim.rs485Address.host}:${sim.rs485Address.port}` : ''}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await sim.stop();
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (command === 'decode' && sub === 'can') return decodeCan(rest);
+  if (command === 'decode' && sub === 'rs485') return decodeRs485(rest);
+  if (command === 'monitor') return monitor(sub === undefined ? rest : [sub, ...rest]);
+  if (command === 'simulate') return simulate(sub === undefined ? rest : [sub, ...rest]);
+  process.stderr.write(usage);
+  return command === undefined || command === '--help' ? 0 : 2;
+}
