@@ -23,6 +23,7 @@ export type KnxErrorCode =
   | 'MF_KNX_NEGATIVE_CONFIRMATION'
   | 'MF_KNX_QUEUE_FULL'
   | 'MF_KNX_TUNNEL_CLOSED'
+  | 'MF_KNX_BATCH_TOO_LARGE'
   | 'MF_KNX_CONFIG';
 
 export class KnxError extends MeterfabricError {

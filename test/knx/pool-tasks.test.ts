@@ -1,0 +1,32 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { fromHex } from '../../adapters/knx/bytes.js';
+import { type DecodeResult, decodeFrames } from '../../adapters/knx/pool-tasks.js';
+import { WorkerPool } from '../../cluster/pool/pool.js';
+
+const F14 = fromHex('06 10 04 21 00 0A 04 2A 17 00');
+const F17 = fromHex('06 10 05 30 00 15 29 00 BC D0 12 02 01 51 05 00 80 12 34 56 78');
+const TRUNCATED = fromHex('06 10 04 20 00 15 04');
+
+describe('knx pool task decodeFrames', () => {
+  const pool = new WorkerPool({ mode: 'inline' });
+  afterAll(() => pool.close());
+
+  it('decodes a batch; a malformed frame becomes an error entry in its own slot', () => {
+    const results = decodeFrames([F14, TRUNCATED, F17]);
+    expect(results[0]).toEqual({
+      ok: true,
+      frame: { service: 'TUNNELLING_ACK', channelId: 42, sequence: 23, status: 0 },
+    });
+    expect(results[1]).toMatchObject({ ok: false, code: 'MF_KNX_FRAME_TRUNCATED' });
+    expect(results[2]).toMatchObject({ ok: true, frame: { service: 'ROUTING_INDICATION' } });
+  });
+
+  it('runs through the worker pool by module path and export name', async () => {
+    const results = await pool.run<DecodeResult[]>({
+      module: 'adapters/knx/pool-tasks',
+      fn: 'decodeFrames',
+      payload: [F17],
+    });
+    expect(results[0]).toMatchObject({ ok: true, frame: { service: 'ROUTING_INDICATION' } });
+  });
+});
