@@ -28,10 +28,16 @@ const usage = `usage:
                                [--variant pylon-v1.2|sofar-extended] [--rs485-port N] [--time-scale N]
 `;
 
+const hexKeys = new Set(['cid1', 'cid2', 'command', 'ver', 'adr']);
+
 function print(value: unknown): void {
-  process.stdout.write(
-    `${JSON.stringify(value, (_k, v) => (v instanceof Uint8Array ? bytesToHex(v) : v), 2)}\n`,
-  );
+  const replacer = (key: string, v: unknown) => {
+    if (v instanceof Uint8Array) return bytesToHex(v);
+    if (hexKeys.has(key) && typeof v === 'number')
+      return `0x${v.toString(16).toUpperCase().padStart(2, '0')}`;
+    return v;
+  };
+  process.stdout.write(`${JSON.stringify(value, replacer, 2)}\n`);
 }
 
 function printError(err: unknown): number {
@@ -68,7 +74,8 @@ function decodeCan(args: string[]): number {
     const id = parseCanId(idText);
     const frame: CanFrame = { id, extended: values.extended ?? id > 0x7ff, data: fromHex(hex) };
     assertValidCanFrame(frame);
-    print(decodeCanFrame(frame));
+    // Ids read better in hex, as they appear in every protocol document.
+    print({ ...decodeCanFrame(frame), id: `0x${id.toString(16).toUpperCase()}` });
     return 0;
   } catch (err) {
     return printError(err);
@@ -204,7 +211,9 @@ async function simulate(args: string[]): Promise<number> {
       'time-scale': { type: 'string' },
     },
   });
-  const listen = values.listen ? parseAddress(values.listen) : { host: '127.0.0.1', port: 0 };
+  const listen = values.listen
+    ? parseAddress(values.listen, { allowPortZero: true })
+    : { host: '127.0.0.1', port: 0 };
   const scenario = values.scenario ?? 'normal-day';
   if (!isScenarioName(scenario))
     throw new BatteryCodecError('MF_BATTERY_VALUE_RANGE', `unknown scenario "${scenario}"`);

@@ -132,12 +132,15 @@ export function connectTcp<M>(
   });
 }
 
-/** "host:port" → parts; the port must be given. */
-export function parseAddress(address: string): { host: string; port: number } {
+/** "host:port" → parts; the port must be given (0 only where a listener may let the OS choose). */
+export function parseAddress(
+  address: string,
+  options: { allowPortZero?: boolean } = {},
+): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address.trim());
   const host = match?.[1];
   const port = Number(match?.[2]);
-  if (!host || !(port >= 1 && port <= 65535)) {
+  if (!host || !(port >= (options.allowPortZero ? 0 : 1) && port <= 65535)) {
     throw new BatteryTransportError('MF_BATTERY_TRANSPORT_CONNECT', `"${address}" is not host:port`);
   }
   return { host, port };
