@@ -8,7 +8,8 @@ import type { AnyActorBehaviour } from './actor-definition.js';
  */
 export type PersistedRecord = { idem: string; event: unknown; result: unknown };
 
-export type Envelope = { user: unknown; recent: Map<string, unknown> };
+/** `recent` is created on the first persisted call: most actors are read far more than written. */
+export type Envelope = { user: unknown; recent: Map<string, unknown> | null };
 
 /** Bound on remembered idempotency keys per actor: a retry older than this many calls runs again. */
 export const maxRememberedCallsPerActor = 256;
@@ -19,20 +20,21 @@ export function applyRecord(
   record: PersistedRecord,
 ): Envelope {
   const user = behaviour.apply(envelope.user, record.event);
-  envelope.recent.set(record.idem, record.result);
-  if (envelope.recent.size > maxRememberedCallsPerActor) {
-    const oldest = envelope.recent.keys().next().value as string;
-    envelope.recent.delete(oldest);
+  const recent = envelope.recent ?? new Map<string, unknown>();
+  recent.set(record.idem, record.result);
+  if (recent.size > maxRememberedCallsPerActor) {
+    const oldest = recent.keys().next().value as string;
+    recent.delete(oldest);
   }
-  return { user, recent: envelope.recent };
+  return { user, recent };
 }
 
 export type EncodedEnvelope = { user: unknown; recent: Array<[string, unknown]> };
 
 export function encodeEnvelope(envelope: Envelope): EncodedEnvelope {
-  return { user: envelope.user, recent: [...envelope.recent] };
+  return { user: envelope.user, recent: [...(envelope.recent ?? [])] };
 }
 
 export function decodeEnvelope(encoded: EncodedEnvelope): Envelope {
-  return { user: encoded.user, recent: new Map(encoded.recent) };
+  return { user: encoded.user, recent: encoded.recent.length > 0 ? new Map(encoded.recent) : null };
 }

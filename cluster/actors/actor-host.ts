@@ -60,8 +60,14 @@ type CallMsg = {
 };
 type CallReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
 
+type SpawnOptions = { handler: unknown; properties: unknown };
+
 type ActivePartition = {
   config: PartitionConfiguration;
+  spawnOptions: Map<string, SpawnOptions>;
+  /** nact name -> key, for keys nact does not accept as names. */
+  keyByName: Map<string, string>;
+  nextName: number;
   system: ActorSystemRef;
   actors: Map<string, Ref<CallMsg>>;
   reminders: ReminderScheduler;
@@ -70,6 +76,8 @@ type ActivePartition = {
 /** Bounds: actors per partition hosted at once, key and method sizes. */
 const maxActorsPerPartition = 200_000;
 const maxKeyBytes = 256;
+/** What nact accepts as an actor name (its ActorPath.isValidName). */
+const nactNamePattern = /^[a-z0-9\-$_.+!*'(),]+$/i;
 
 /**
  * Hosts the nact actors of the partitions this node is primary of. One nact system per
@@ -107,6 +115,9 @@ export class ActorHost {
     const system = start(configurePersistence(store.engine));
     const partition: ActivePartition = {
       config,
+      spawnOptions: new Map(),
+      keyByName: new Map(),
+      nextName: 0,
       system,
       actors: new Map(),
       reminders: new ReminderScheduler(store.reminders, this.options.clock, logger, (r) =>
@@ -226,7 +237,7 @@ export class ActorHost {
       );
     }
     const behaviour = await this.behaviour(service);
-    const actor = this.actorFor(active, behaviour, key);
+    const actor = this.actorFor(active, behaviour, serviceName, key);
     const reply = await query(
       actor,
       (sender: Ref<CallReply>): CallMsg => ({ kind: 'call', method, arg, idem, sender }),
@@ -260,7 +271,12 @@ export class ActorHost {
     return loaded;
   }
 
-  private actorFor(active: ActivePartition, behaviour: AnyActorBehaviour, key: string): Ref<CallMsg> {
+  private actorFor(
+    active: ActivePartition,
+    behaviour: AnyActorBehaviour,
+    service: string,
+    key: string,
+  ): Ref<CallMsg> {
     const existing = active.actors.get(key);
     if (existing) return existing;
     if (active.actors.size >= maxActorsPerPartition) {
@@ -269,29 +285,60 @@ export class ActorHost {
         `partition ${active.config.partition} hosts ${maxActorsPerPartition} actors already`,
       );
     }
-    const persistenceKey = `${active.config.partition}|${key}`;
+    let spawnOptions = active.spawnOptions.get(service);
+    if (!spawnOptions) {
+      spawnOptions = this.spawnOptionsFor(active, behaviour, service);
+      active.spawnOptions.set(service, spawnOptions);
+    }
+    // The actor's nact name is its key when nact accepts it, else a generated one mapped back:
+    // nact's own anonymous names are random 32-bit numbers and collide at this scale.
+    let name = key;
+    if (!nactNamePattern.test(key) || active.keyByName.has(key)) {
+      do name = `(${active.nextName++})`;
+      while (active.actors.has(name) || active.keyByName.has(name));
+      active.keyByName.set(name, key);
+    }
+    const ref = spawnPersistent(
+      active.system,
+      spawnOptions.handler as never,
+      `${active.config.partition}|${key}`,
+      name,
+      spawnOptions.properties as never,
+    ) as Ref<CallMsg>;
+    active.actors.set(key, ref);
+    return ref;
+  }
+
+  /**
+   * One handler and one options object per (partition, service), shared by all its actors:
+   * per-actor closures would cost more memory than the actors themselves at 100,000 actors.
+   * The handler learns its actor's key from nact's context (the actor's name).
+   */
+  private spawnOptionsFor(
+    active: ActivePartition,
+    behaviour: AnyActorBehaviour,
+    service: string,
+  ): SpawnOptions {
     const dedup = !this.options.doubleApplyRetries;
     const clock = this.options.clock;
-    const scheduleReminders = (reminders: ReminderRequest[], idemBase: string): Promise<void> =>
+    const scheduleReminders = (key: string, reminders: ReminderRequest[]): Promise<void> =>
       active.reminders.register(
-        reminders.map((r) => ({
-          ...r,
-          service: active.config.partition.slice(0, active.config.partition.indexOf('/')),
-          key,
-          idem: `${idemBase}:${r.name}@${r.dueAtMs}`,
-        })),
+        reminders.map((r) => ({ ...r, service, key, idem: `reminder:${key}:${r.name}@${r.dueAtMs}` })),
       );
-    const removeActor = (): void => {
-      active.actors.delete(key);
-    };
     const handler = async (
       envelope: Envelope,
       msg: CallMsg | PersistedRecord,
-      ctx: { recovering?: boolean; persist: (m: PersistedRecord) => Promise<void>; self: Ref<CallMsg> },
+      ctx: {
+        name: string;
+        recovering?: boolean;
+        persist: (m: PersistedRecord) => Promise<void>;
+        self: Ref<CallMsg>;
+      },
     ): Promise<Envelope> => {
       if (ctx.recovering) return applyRecord(behaviour, envelope, msg as PersistedRecord);
+      const key = active.keyByName.get(ctx.name) ?? ctx.name;
       const call = msg as CallMsg;
-      if (dedup && envelope.recent.has(call.idem)) {
+      if (dedup && envelope.recent?.has(call.idem)) {
         dispatch(call.sender, { ok: true, result: envelope.recent.get(call.idem) });
         return envelope;
       }
@@ -303,8 +350,14 @@ export class ActorHost {
         return envelope;
       }
       if (decision.event === undefined) {
-        if (decision.reminders?.length)
-          await scheduleReminders(decision.reminders, `reminder:${key}`).catch(() => undefined);
+        if (decision.reminders?.length) {
+          try {
+            await scheduleReminders(key, decision.reminders);
+          } catch (err) {
+            dispatch(call.sender, replyOf(err));
+            return envelope;
+          }
+        }
         dispatch(call.sender, { ok: true, result: decision.result });
         return envelope;
       }
@@ -315,23 +368,27 @@ export class ActorHost {
         // The outcome is unknown (maybe committed by a quorum, maybe not): this actor's
         // in-memory state can no longer be trusted, so it stops and recovers on next use.
         dispatch(call.sender, replyOf(err));
-        removeActor();
+        active.actors.delete(key);
+        active.keyByName.delete(ctx.name);
         stop(ctx.self);
         return envelope;
       }
-      if (decision.reminders?.length)
-        await scheduleReminders(decision.reminders, `reminder:${key}`).catch(() => undefined);
+      if (decision.reminders?.length) await scheduleReminders(key, decision.reminders).catch(() => undefined);
       dispatch(call.sender, { ok: true, result: decision.result });
       return applyRecord(behaviour, envelope, record);
     };
-    const ref = spawnPersistent(active.system, handler as never, persistenceKey, undefined, {
-      initialState: { user: behaviour.initialState(key), recent: new Map() } satisfies Envelope,
-      snapshotEvery: 200,
-      snapshotEncoder: (e: Envelope) => encodeEnvelope(e),
-      snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e),
-    } as never) as Ref<CallMsg>;
-    active.actors.set(key, ref);
-    return ref;
+    return {
+      handler,
+      properties: {
+        initialStateFunc: (ctx: { name: string }): Envelope => ({
+          user: behaviour.initialState(active.keyByName.get(ctx.name) ?? ctx.name),
+          recent: null,
+        }),
+        snapshotEvery: 200,
+        snapshotEncoder: (e: Envelope) => encodeEnvelope(e),
+        snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e),
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,8 @@ export type ActorProxyOptions = {
   defaultDeadlineMs?: number;
   /** One attempt's deadline (a hung primary must not eat the whole budget). */
   attemptTimeoutMs?: number;
+  /** Cap of the jittered exponential backoff between attempts. */
+  maxBackoffMs?: number;
 };
 
 export type CallOptions = { idempotencyKey?: string; deadlineMs?: number };
@@ -36,7 +38,7 @@ const retryable = new Set([
   'MF_DRAINING',
 ]);
 
-const maxBackoffMs = 1000;
+const defaultMaxBackoffMs = 1000;
 
 /**
  * Client-side routing of actor calls: (service, key) -> partition -> primary's address, from
@@ -164,7 +166,9 @@ export class ActorProxy {
           { partition, idempotencyKey },
         );
       }
-      const backoffMs = Math.min(maxBackoffMs, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+      const backoffMs =
+        Math.min(this.options.maxBackoffMs ?? defaultMaxBackoffMs, 25 * 2 ** Math.min(attempt, 6)) *
+        (0.5 + Math.random() / 2);
       attempt++;
       await new Promise((r) => setTimeout(r, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
       await this.refresh(partition).catch(() => undefined);

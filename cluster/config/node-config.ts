@@ -45,6 +45,8 @@ export const nodeConfigSchema = z.object({
   roleLogPath: z.string().optional(),
   /** Test-only fault switches; see cluster/node/README.md. */
   faultInject: z.array(z.string()).default([]),
+  /** The FM first places partitions once this many nodes are up (so primaries spread at once). */
+  initialClusterSize: z.number().int().min(1).max(64).default(3),
   /** Bounds on what callers may send. */
   maxPayloadBytes: z
     .number()
@@ -80,10 +82,16 @@ const envKeys: Record<string, keyof NodeConfig> = {
   MF_ROLE_LOG: 'roleLogPath',
   MF_FAULT_INJECT: 'faultInject',
   MF_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
+  MF_INITIAL_CLUSTER_SIZE: 'initialClusterSize',
 };
 
 const listKeys = new Set<keyof NodeConfig>(['etcd', 'manifests', 'faultInject']);
-const numberKeys = new Set<keyof NodeConfig>(['leaseTtlMs', 'leaseMarginMs', 'maxPayloadBytes']);
+const numberKeys = new Set<keyof NodeConfig>([
+  'leaseTtlMs',
+  'leaseMarginMs',
+  'maxPayloadBytes',
+  'initialClusterSize',
+]);
 
 /** Converts one environment string to the schema's shape, reporting what is malformed. */
 function fromEnv(key: keyof NodeConfig, name: string, raw: string, problems: string[]): unknown {

@@ -141,7 +141,7 @@ export class ClusterNode {
       rpc: peers,
       clock: this.clock,
       logger: logger.child({ component: 'fm' }),
-      initialClusterSize: 3,
+      initialClusterSize: config.initialClusterSize,
       reconcileIntervalMs: 1000,
       fenceTimeoutMs: 2000,
       maxConcurrentReconfigurations: 8,
