@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../../core/clock.js';
 import { createLogger } from '../../core/logger.js';
+import { buildAllowList } from './collector/client-access.js';
 import { ModemCollector } from './collector/collector.js';
 import { assertImei } from './identification.js';
 import { modemsToCsv, readModemFile } from './registry/import-export.js';
@@ -16,6 +17,9 @@ commands:
   show <imei>               one modem (--json)
   import <file.csv|.xlsx>   add modems from a CSV or Excel file (all or nothing) [--org <default org>]
   export [--out <file>]     the registry as CSV (stdout without --out)
+  orgs                      organizations (--json)
+  org <id> [--allow cidr,cidr] [--main host:port] [--backup host:port] [--name text]
+                            create or change an organization (its pollers' address ranges, servers)
   serve                     run a single-node collector [--listen host:port] [--bridge-host h]
   simulate                  run simulated modems with meters [--count N] [--server host:port]
 
@@ -35,6 +39,10 @@ const options = {
   'bridge-host': { type: 'string', default: '127.0.0.1' },
   count: { type: 'string', default: '10' },
   server: { type: 'string', default: '127.0.0.1:7700' },
+  allow: { type: 'string' },
+  main: { type: 'string' },
+  backup: { type: 'string' },
+  name: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -123,6 +131,35 @@ export async function run(argv: string[]): Promise<number> {
         const csv = modemsToCsv(await store.list());
         if (values.out) await writeFile(values.out, csv);
         else process.stdout.write(csv);
+        return 0;
+      }
+      case 'orgs': {
+        const orgs = await store.listOrganizations();
+        if (values.json) process.stdout.write(`${JSON.stringify(orgs, null, 2)}\n`);
+        else
+          for (const o of orgs)
+            process.stdout.write(
+              `${o.id.padEnd(12)} allow ${o.allowedClients.join(',') || '(nobody)'}  main ${o.mainServer ?? '-'}  backup ${o.backupServer ?? '-'}\n`,
+            );
+        return 0;
+      }
+      case 'org': {
+        if (!arg) {
+          process.stderr.write('modems org needs an organization id\n');
+          return 2;
+        }
+        const org = (await store.getOrganization(arg)) ?? { id: arg, name: arg, allowedClients: [] };
+        if (values.name) org.name = values.name;
+        if (values.allow !== undefined) org.allowedClients = values.allow.split(',').filter(Boolean);
+        if (values.main)
+          org.mainServer = `${hostPort(values.main, '--main').host}:${hostPort(values.main, '--main').port}`;
+        if (values.backup)
+          org.backupServer = `${hostPort(values.backup, '--backup').host}:${hostPort(values.backup, '--backup').port}`;
+        buildAllowList(org); // refuses malformed ranges before anything is stored
+        await store.putOrganization(org);
+        process.stdout.write(
+          values.json ? `${JSON.stringify(org, null, 2)}\n` : `organization ${org.id} saved\n`,
+        );
         return 0;
       }
       case 'serve':

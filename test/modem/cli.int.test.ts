@@ -60,6 +60,41 @@ describe('meterfabric modems / iec62056 CLI', () => {
     expect(JSON.parse(after.stdout)).toHaveLength(2);
   });
 
+  it('creates an organization with client ranges and servers, and refuses a malformed range', async () => {
+    const saved = await cli(
+      'modems',
+      'org',
+      'water',
+      '--allow',
+      '10.0.0.0/8,192.0.2.1',
+      '--main',
+      '203.0.113.5:7700',
+      '--backup',
+      '203.0.113.6:7700',
+      '--data',
+      data,
+    );
+    expect(saved).toMatchObject({ code: 0, stdout: 'organization water saved\n' });
+    const orgs = await cli('modems', 'orgs', '--json', '--data', data);
+    expect(JSON.parse(orgs.stdout)).toContainEqual({
+      id: 'water',
+      name: 'water',
+      allowedClients: ['10.0.0.0/8', '192.0.2.1'],
+      mainServer: '203.0.113.5:7700',
+      backupServer: '203.0.113.6:7700',
+    });
+    const bad = await cli('modems', 'org', 'water', '--allow', '10.0.0.0/40', '--data', data);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /organization water: "10\.0\.0\.0\/40" is not an IPv4\/IPv6 address or CIDR range/,
+    );
+    const after = await cli('modems', 'orgs', '--json', '--data', data);
+    expect(JSON.parse(after.stdout).find((o: { id: string }) => o.id === 'water').allowedClients).toEqual([
+      '10.0.0.0/8',
+      '192.0.2.1',
+    ]);
+  });
+
   describe('iec62056 read', () => {
     let node: TestCollector;
     let modem: SimulatedModem;

@@ -117,3 +117,27 @@ describe('OBIS data lines', () => {
     expect(() => interpretDataSets(parseDataLine('1.8.0(12x*kWh)'))).toThrow(/not a number/);
   });
 });
+
+describe('pool task: interpretReadouts', () => {
+  it('decodes each readout of a batch on its own: good ones succeed, a bad BCC fails alone', async () => {
+    const { interpretReadouts } = await import('../../adapters/modem/pool-tasks.js');
+    const { encodeReadoutMessage } = await import('../../adapters/modem/iec62056/codec.js');
+    const good = encodeReadoutMessage(['1.8.0(000123.456*kWh)', '0.9.1(10:00:00)']);
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1;
+    const results = interpretReadouts({
+      items: [
+        { id: 'a', bytes: good },
+        { id: 'b', bytes: bad },
+        { id: 'c', bytes: good.subarray(0, 10) },
+      ],
+    });
+    expect(results[0]).toMatchObject({
+      id: 'a',
+      ok: true,
+      registers: [{ obis: '1.8.0', value: 123.456, unit: 'kWh' }],
+    });
+    expect(results[1]).toMatchObject({ id: 'b', ok: false, code: 'MF_IEC62056_CHECKSUM' });
+    expect(results[2]).toMatchObject({ id: 'c', ok: false, code: 'MF_IEC62056_TRUNCATED' });
+  });
+});
