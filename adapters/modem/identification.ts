@@ -3,9 +3,9 @@ import { ModemError } from './errors.js';
 /**
  * What a modem sends first after it dials in: its identification. Pure: bytes in, decision out.
  *
- * iRZ ATM modems in client mode can be set to send an identifier as their first bytes; the
- * exact framing of iRZ's own protocol is not published, so the collector accepts three
- * configurable forms (see README.md):
+ * iRZ ATM modems in client mode identify themselves first; the framing of iRZ's own protocol
+ * is not published (no public source found), so the collector accepts three configurable forms
+ * (see README.md), the plain-text ones being an assumption to check against real modems:
  *  - `digits`:   the IMEI as 15 ASCII digits, optionally followed by CR, LF, CRLF or NUL;
  *  - `prefixed`: a configured ASCII prefix (e.g. `IMEI:` or `#`) then the same;
  *  - `fields`:   one line `IMEI=<15 digits>;ICCID=..;CSQ=..;FW=..;GPI=0101;TYPE=data|status` ending
