@@ -7,6 +7,7 @@ import type { FenceResult, NodeId, PartitionId, ReplicaStatus } from './contract
 import { GroupCommitWriter, type NodeDb } from './disk/group-commit.js';
 import { PartitionStore } from './disk/partition-store.js';
 import { processFaults, type ReplicationFaults } from './faults.js';
+import { tokenMetadata } from './grpc/cluster-token.js';
 import { controlHandlers, type ReplicaControlTarget } from './grpc/control-service.js';
 import { replicationHandler, validPartitionId } from './grpc/replication-service.js';
 import {
@@ -28,6 +29,8 @@ export type ReplicaHostConfig = {
   clock?: Clock;
   logger?: Logger;
   options?: Partial<ReplicatorOptions>;
+  /** Shared secret every node-to-node call must carry (see grpc/cluster-token.ts); unset = not checked. */
+  clusterToken?: string;
   /** Defaults to the process's MF_FAULT_INJECT switches (test-only; off by default). */
   faults?: ReplicationFaults;
 };
@@ -52,6 +55,7 @@ export class ReplicaHost implements ReplicaControlTarget {
     private readonly logger: Logger,
     private readonly faults: ReplicationFaults,
     options: Partial<ReplicatorOptions>,
+    private readonly clusterToken: string | undefined,
   ) {
     this.options = { ...DEFAULT_REPLICATOR_OPTIONS, ...options };
     this.registry = db.sublevel<string, Uint8Array>('partitions', {
@@ -75,6 +79,7 @@ export class ReplicaHost implements ReplicaControlTarget {
       (config.logger ?? silentLogger).child({ component: 'replicator', nodeId: config.nodeId }),
       config.faults ?? processFaults,
       config.options ?? {},
+      config.clusterToken,
     );
     if (config.server) host.register(config.server);
     return host;
@@ -84,9 +89,9 @@ export class ReplicaHost implements ReplicaControlTarget {
   register(server: grpc.Server): void {
     const proto = replicatorProto();
     server.addService(proto.Replication.service, {
-      Replicate: replicationHandler((p) => this.replica(p) as Promise<Replica>, this.logger),
+      Replicate: replicationHandler((p) => this.replica(p), this.logger, this.clusterToken),
     });
-    server.addService(proto.ReplicaControl.service, controlHandlers(this));
+    server.addService(proto.ReplicaControl.service, controlHandlers(this, this.clusterToken));
   }
 
   /** The replica of `partition` on this node, created on demand and reopened from disk after a restart. */
@@ -139,8 +144,9 @@ export class ReplicaHost implements ReplicaControlTarget {
     return (await this.replica(partition)).status();
   }
 
+  /** Every replica this node holds on disk (opening those not yet open since a restart). */
   async statuses(): Promise<ReplicaStatus[]> {
-    const replicas = await Promise.all([...this.replicas.values()]);
+    const replicas = await Promise.all((await this.knownPartitions()).map((p) => this.replica(p)));
     return replicas.map((r) => r.status());
   }
 
@@ -152,9 +158,11 @@ export class ReplicaHost implements ReplicaControlTarget {
       this.channels.set(address, client);
     }
     const replicate = (
-      client as unknown as { Replicate: () => grpc.ClientDuplexStream<PrimaryMessage, SecondaryMessage> }
+      client as unknown as {
+        Replicate: (metadata: grpc.Metadata) => grpc.ClientDuplexStream<PrimaryMessage, SecondaryMessage>;
+      }
     ).Replicate;
-    return replicate.call(client);
+    return replicate.call(client, tokenMetadata(this.clusterToken));
   }
 
   async close(): Promise<void> {

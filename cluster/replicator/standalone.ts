@@ -6,6 +6,7 @@
  *
  *   node dist/cluster/replicator/standalone-main.js --id s1 --listen 127.0.0.1:7301 --data ./data/s1
  *
+ * MF_CLUSTER_TOKEN, if set, is required on every call (see grpc/cluster-token.ts).
  * Prints `ready <address>` on stdout once serving; exits cleanly when stdin closes or on SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -27,6 +28,7 @@ export async function runStandalone(argv: string[]): Promise<void> {
     dataDir: values.data,
     server,
     logger: createLogger({ nodeId: values.id }),
+    clusterToken: process.env.MF_CLUSTER_TOKEN || undefined,
   });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(values.listen!, grpc.ServerCredentials.createInsecure(), (err) =>

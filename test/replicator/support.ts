@@ -33,6 +33,7 @@ export async function startNode(
   options: Partial<ReplicatorOptions> = {},
   faults: ReplicationFaults = NO_FAULTS,
   base = mkdtempSync(join(tmpdir(), `mf-repl-${id}-`)),
+  clusterToken?: string,
 ): Promise<TestNode> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -40,7 +41,7 @@ export async function startNode(
   const node = { id, address, dataDir } as TestNode;
   const boot = async () => {
     const server = new grpc.Server();
-    const host = await ReplicaHost.open({ nodeId: id, dataDir, server, options, faults });
+    const host = await ReplicaHost.open({ nodeId: id, dataDir, server, options, faults, clusterToken });
     await listen(server, address);
     node.host = host;
     node.server = server;

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { isMeterfabricError } from '../../../core/errors.js';
+import { isMeterfabricError, MeterfabricError } from '../../../core/errors.js';
 import type { FenceResult, PartitionId, ReplicaRole, ReplicaStatus } from '../contract.js';
 import { grpcStatusOf, isReplicationErrorCode, ReplicationError } from '../errors.js';
+import { tokenAccepted, tokenMetadata, unauthenticated } from './cluster-token.js';
 import { validPartitionId } from './replication-service.js';
 import { NODE_LINK_OPTIONS, replicatorProto } from './wire.js';
 
@@ -26,6 +27,9 @@ function toServiceError(err: unknown): grpc.ServiceError {
 }
 
 function fromServiceError(err: grpc.ServiceError): Error {
+  if (err.code === grpc.status.UNAUTHENTICATED) {
+    return new MeterfabricError('MF_UNAUTHENTICATED', err.details);
+  }
   const code = err.metadata?.get(CODE_METADATA_KEY)[0];
   if (typeof code === 'string' && isReplicationErrorCode(code))
     return new ReplicationError(code, err.details);
@@ -34,8 +38,15 @@ function fromServiceError(err: grpc.ServiceError): Error {
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
 
-function unary<Req, Res>(body: (request: Req) => Promise<Res>): Unary<Req, Res> {
+function unary<Req, Res>(
+  clusterToken: string | undefined,
+  body: (request: Req) => Promise<Res>,
+): Unary<Req, Res> {
   return (call, callback) => {
+    if (!tokenAccepted(clusterToken, call.metadata)) {
+      callback(unauthenticated());
+      return;
+    }
     body(call.request).then(
       (result) => callback(null, result),
       (err: unknown) => callback(toServiceError(err)),
@@ -49,17 +60,26 @@ function checkPartition(partition: string): void {
   }
 }
 
-export function controlHandlers(target: ReplicaControlTarget): grpc.UntypedServiceImplementation {
+export function controlHandlers(
+  target: ReplicaControlTarget,
+  clusterToken?: string,
+): grpc.UntypedServiceImplementation {
   return {
-    Fence: unary<{ partition: string; epoch: number }, FenceResult>(async ({ partition, epoch }) => {
-      checkPartition(partition);
-      return target.fence(partition, epoch);
-    }),
-    GetStatus: unary<{ partition: string }, { status: ReplicaStatus }>(async ({ partition }) => {
-      checkPartition(partition);
-      return { status: await target.status(partition) };
-    }),
-    ListStatus: unary<Record<string, never>, { statuses: ReplicaStatus[] }>(async () => ({
+    Fence: unary<{ partition: string; epoch: number }, FenceResult>(
+      clusterToken,
+      async ({ partition, epoch }) => {
+        checkPartition(partition);
+        return target.fence(partition, epoch);
+      },
+    ),
+    GetStatus: unary<{ partition: string }, { status: ReplicaStatus }>(
+      clusterToken,
+      async ({ partition }) => {
+        checkPartition(partition);
+        return { status: await target.status(partition) };
+      },
+    ),
+    ListStatus: unary<Record<string, never>, { statuses: ReplicaStatus[] }>(clusterToken, async () => ({
       statuses: await target.statuses(),
     })),
   };
@@ -75,7 +95,11 @@ type RawStatus = Omit<ReplicaStatus, 'role'> & { role: string };
 export class ReplicaControlClient {
   private readonly client: grpc.Client;
 
-  constructor(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  constructor(
+    address: string,
+    private readonly clusterToken?: string,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     const Ctor = replicatorProto().ReplicaControl;
     this.client = new Ctor(address, credentials, NODE_LINK_OPTIONS);
   }
@@ -84,11 +108,12 @@ export class ReplicaControlClient {
     return new Promise((resolve, reject) => {
       type UnaryMethod = (
         request: Req,
+        metadata: grpc.Metadata,
         options: grpc.CallOptions,
         callback: (err: grpc.ServiceError | null, reply: Res) => void,
       ) => void;
       const fn = (this.client as unknown as Record<string, UnaryMethod>)[method]!.bind(this.client);
-      fn(request, { deadline: Date.now() + deadlineMs }, (err, reply) => {
+      fn(request, tokenMetadata(this.clusterToken), { deadline: Date.now() + deadlineMs }, (err, reply) => {
         if (err) reject(fromServiceError(err));
         else resolve(reply);
       });

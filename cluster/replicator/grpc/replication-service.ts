@@ -3,6 +3,7 @@ import { isMeterfabricError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { PartitionId } from '../contract.js';
 import type { Replica } from '../replica.js';
+import { tokenAccepted, unauthenticated } from './cluster-token.js';
 import type { PrimaryMessage, SecondaryMessage } from './wire.js';
 
 type Stream = grpc.ServerDuplexStream<PrimaryMessage, SecondaryMessage>;
@@ -23,8 +24,13 @@ export function validPartitionId(partition: string): boolean {
 export function replicationHandler(
   replicaOf: (partition: PartitionId) => Promise<Replica>,
   logger: Logger,
+  clusterToken?: string,
 ): (call: Stream) => void {
   return (call: Stream) => {
+    if (!tokenAccepted(clusterToken, call.metadata)) {
+      call.destroy(unauthenticated());
+      return;
+    }
     let replica: Replica | null = null;
     let token = 0;
     let epoch = 0;
