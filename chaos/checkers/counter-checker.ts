@@ -26,7 +26,7 @@ function byOf(op: Operation): number {
   return typeof by === 'number' ? by : 1;
 }
 
-function valueOf(event: HistoryEvent | undefined): number | undefined {
+function observedValue(event: HistoryEvent | undefined): number | undefined {
   const value = (event?.value as { value?: unknown } | null)?.value;
   return typeof value === 'number' ? value : undefined;
 }
@@ -47,7 +47,7 @@ export function checkCounter(history: readonly HistoryEvent[]): CheckResult {
     const increments = ops.filter((op) => op.f === 'increment');
     acknowledged += increments.filter((op) => op.outcome === 'ok').length;
     for (const observer of ops) {
-      const observed = valueOf(observer.completion);
+      const observed = observedValue(observer.completion);
       if (observer.outcome !== 'ok' || observed === undefined) continue;
       observations++;
       const invokedAt = observer.invoke.index;
@@ -82,7 +82,7 @@ export function checkCounter(history: readonly HistoryEvent[]): CheckResult {
     if (increments.every((op) => byOf(op) > 0)) {
       const seen = new Map<number, Operation>();
       for (const inc of increments) {
-        const result = valueOf(inc.completion);
+        const result = observedValue(inc.completion);
         if (inc.outcome !== 'ok' || result === undefined) continue;
         const other = seen.get(result);
         if (other) {

@@ -51,7 +51,7 @@ export class NetnsLab {
   private readonly switchNs: string;
   private readonly created: string[] = [];
 
-  private constructor(private readonly tag: string) {
+  private constructor(tag: string) {
     this.switchNs = `mf-${tag}-sw`;
   }
 

@@ -81,4 +81,12 @@ export class ChaosTopology {
   links(): Link[] {
     return allLinks(this.nodeIds);
   }
+
+  /** Deletes this topology's proxies (on a shared, real Toxiproxy). */
+  async remove(): Promise<void> {
+    for (const link of this.links()) {
+      const proxy = await this.client.get(linkName(link)).catch(() => undefined);
+      await proxy?.remove();
+    }
+  }
 }

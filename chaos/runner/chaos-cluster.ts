@@ -248,7 +248,7 @@ export class ChaosCluster implements ProcessControl {
     await Promise.all(this.nodeIds.map((id) => this.kill(id)));
     this.etcdClient.close();
     if (this.ownToxiproxy) await this.ownToxiproxy.close();
-    else await this.toxiproxy.reset().catch(() => undefined);
+    else await this.topology.remove().catch(() => undefined);
     await this.etcd.stop();
   }
 }
