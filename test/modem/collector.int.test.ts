@@ -1,3 +1,5 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readMeter } from '../../adapters/modem/iec62056/reader.js';
 import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
@@ -5,6 +7,25 @@ import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
 import { freePort } from '../support/ports.js';
 import { dial, freePortRange, nextEvent, startCollector, type TestCollector, tempDir } from './support.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Collects everything `socket` delivers until `bytes` have arrived. */
+function receive(socket: Socket, bytes: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const on = (c: Buffer) => {
+      chunks.push(c);
+      n += c.length;
+      if (n >= bytes) {
+        socket.off('data', on);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    socket.on('data', on);
+  });
+}
 
 describe('modem collector: dial in, bridge, read the meter', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -93,5 +114,56 @@ describe('modem collector: dial in, bridge, read the meter', () => {
     const after = await node.store.get(modem.imei);
     expect(after?.bytesFromModem).toBeGreaterThan(0);
     expect(after?.bytesToModem).toBeGreaterThan(0);
+  });
+
+  it('bridges bytes unchanged both ways, and a poller that stops reading holds the modem back (backpressure)', async () => {
+    const modemPort = await freePort();
+    node = await startCollector(dir.path, {
+      nodeId: 'n1',
+      modemListen: { host: '127.0.0.1', port: modemPort },
+      portRange: await freePortRange(3),
+    });
+    const online = nextEvent(node.collector, 'modem-online');
+    const modem = await dial(modemPort);
+    modem.write(`${fleetImei(3)}\r\n`);
+    const { port } = await online;
+    const poller = await dial(port);
+    await nextEvent(node.collector, 'poller-attached').catch(() => undefined);
+
+    const up = randomBytes(2 * 1024 * 1024);
+    const gotUp = receive(modem, up.length);
+    poller.write(up);
+    expect(sha((await gotUp).subarray(0, up.length))).toBe(sha(up));
+    const down = randomBytes(2 * 1024 * 1024);
+    const gotDown = receive(poller, down.length);
+    modem.write(down);
+    expect(sha((await gotDown).subarray(0, down.length))).toBe(sha(down));
+
+    // The poller stops reading: the modem can write only until the kernel and stream buffers
+    // on the way are full, not the 256 MiB it tries to send.
+    poller.pause();
+    const chunk = randomBytes(64 * 1024);
+    const limit = 256 * 1024 * 1024;
+    let written = 0;
+    const hash = createHash('sha256');
+    while (written < limit) {
+      hash.update(chunk);
+      written += chunk.length;
+      if (!modem.write(chunk)) {
+        const drained = await Promise.race([
+          new Promise<boolean>((r) => modem.once('drain', () => r(true))),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+        ]);
+        if (!drained) break;
+      }
+    }
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+    const rest = receive(poller, written);
+    poller.resume();
+    const all = await rest;
+    expect(all.length).toBe(written);
+    expect(sha(all)).toBe(hash.digest('hex'));
+    poller.destroy();
+    modem.destroy();
   });
 });
