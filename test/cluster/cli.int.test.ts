@@ -1,0 +1,95 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../../core/paths.js';
+import { freePort, freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
+
+const bin = join(packageRoot, 'bin', 'meterfabric.js');
+
+/** Three consecutive free ports (the nodes of `up` listen on base, base+1, base+2). */
+async function consecutiveFreePorts(): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    const [a, b] = await freePorts(2);
+    if (base < 60_000 && a !== base + 1 && b !== base + 2) {
+      const net = await import('node:net');
+      const free = await Promise.all(
+        [base + 1, base + 2].map(
+          (port) =>
+            new Promise<boolean>((resolve) => {
+              const s = net.createServer().once('error', () => resolve(false));
+              s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+            }),
+        ),
+      );
+      if (free.every(Boolean)) return base;
+    }
+  }
+}
+
+describe('meterfabric CLI', () => {
+  it('`node` with invalid configuration exits 1 and says what to fix, starting nothing', () => {
+    const result = spawnSync(
+      process.execPath,
+      [bin, 'node', '--id', 'Bad Id', '--listen', 'nowhere', '--lease-ttl-ms', '100'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, MF_ETCD: '' },
+      },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('invalid configuration');
+    expect(result.stderr).toContain('nodeId: use 1-32 lower-case letters');
+    expect(result.stderr).toContain('listen: must be host:port');
+    expect(result.stderr).toContain('leaseTtlMs: etcd refuses leases shorter than 2000 ms');
+    expect(result.stderr).toContain('[MF_CONFIG_INVALID]');
+  });
+
+  it('`status` against an unreachable etcd fails with a clear message', () => {
+    const result = spawnSync(process.execPath, [bin, 'status', '--etcd', '127.0.0.1:1'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('cannot read the cluster from etcd at 127.0.0.1:1');
+  });
+
+  it('`up` starts etcd and three nodes, reports a healthy cluster, and Ctrl-C stops everything it started', {
+    timeout: 180_000,
+  }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mf-up-'));
+    const etcdPort = await freePort();
+    const basePort = await consecutiveFreePorts();
+    const up = spawn(
+      process.execPath,
+      [bin, 'up', '--data', dataDir, '--etcd', `127.0.0.1:${etcdPort}`, '--base-port', String(basePort)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, MF_LOG_LEVEL: 'warn' },
+      },
+    );
+    let out = '';
+    up.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('cluster healthy'), '`up` to report a healthy cluster', 120_000, 200);
+      expect(out).toContain(`starting etcd at 127.0.0.1:${etcdPort}`);
+      expect(out).toMatch(/3\/3 nodes up, \d+\/\d+ partitions OK/);
+      const pids = [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(pids).toHaveLength(4); // etcd + three nodes
+      up.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(out).toContain('[up] stopped');
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      up.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
