@@ -128,6 +128,7 @@ export function meterReadingsFromCollected(
 ): CimMeterReading[] {
   const byMeter = new Map<string, CimMeterReading>();
   const blocks = new Map<string, CimIntervalBlock>();
+  const blockTimes = new Map<CimIntervalBlock, number[]>();
   for (const r of readings) {
     const key = `${r.meterSerial}\u0000${r.usagePoint ?? ''}`;
     let mr = byMeter.get(key);
@@ -147,13 +148,20 @@ export function meterReadingsFromCollected(
       if (!block) {
         block = { readingType: code, intervalReadings: [] };
         blocks.set(blockKey, block);
+        blockTimes.set(block, []);
         mr.intervalBlocks.push(block);
       }
       block.intervalReadings.push({ timeStamp, value, qualities });
+      blockTimes.get(block)!.push(r.timestampMs);
     } else mr.readings.push({ readingType: code, timeStamp, value, qualities });
   }
-  for (const block of blocks.values())
-    block.intervalReadings.sort((a, b) => Date.parse(a.timeStamp!) - Date.parse(b.timeStamp!));
+  // Interval readings in time order; most arrive in order, so check before sorting.
+  for (const block of blocks.values()) {
+    const times = blockTimes.get(block)!;
+    if (times.every((t, i) => i === 0 || times[i - 1]! <= t)) continue;
+    const order = times.map((_, i) => i).sort((a, b) => times[a]! - times[b]!);
+    block.intervalReadings = order.map((i) => block.intervalReadings[i]!);
+  }
   return [...byMeter.values()];
 }
 

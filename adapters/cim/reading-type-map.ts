@@ -5,6 +5,7 @@ import {
   parseReadingType,
   type ReadingTypeCode,
   type ReadingTypeFields,
+  readingTypeFieldsOf,
   readingTypeOf,
 } from './reading-type.js';
 import { measuringPeriodSeconds, multiplierPrefixes, unitNames } from './reading-type-names.js';
@@ -301,6 +302,25 @@ export function readingTypeFor(
   profile: ReadingTypeProfile = 'standard',
   options: ReadingTypeOptions = {},
 ): ReadingTypeCode {
+  // Encoders ask this once per reading; the answer depends only on these few fields.
+  const key = `${q.source}|${'code' in q ? q.code : ''}|${'dpt' in q ? q.dpt : ''}|${'quantity' in q ? q.quantity : ''}|${kind}|${profile}|${options.intervalSeconds ?? ''}`;
+  const cached = codeCache.get(key);
+  if (cached !== undefined) return cached;
+  const code = computeReadingType(q, kind, profile, options);
+  if (codeCache.size >= maxCachedCodes) codeCache.clear();
+  codeCache.set(key, code);
+  return code;
+}
+
+const maxCachedCodes = 4096;
+const codeCache = new Map<string, ReadingTypeCode>();
+
+function computeReadingType(
+  q: InternalQuantity,
+  kind: ReadingKind,
+  profile: ReadingTypeProfile,
+  options: ReadingTypeOptions,
+): ReadingTypeCode {
   const measure = measureFor(q);
   if (profile === 'seed-compat') {
     const seed = seedCompatCode(q, kind, options);
@@ -350,6 +370,9 @@ function parseUnit(unit: string): UnitSpec {
   throw new CimCodeError(`unit "${unit}" is not known; use Wh, kWh, W, kW, V, A, Hz, degC or %`, { unit });
 }
 
+// Unit strings come from a handful of adapters; unknown ones throw before being cached.
+const unitCache = new Map<string, UnitSpec>();
+
 /** Rounds away binary noise (14631.051 * 1000 = 14631050.999999998) without losing real digits. */
 function clean(n: number): number {
   return Number(n.toPrecision(15));
@@ -357,8 +380,12 @@ function clean(n: number): number {
 
 /** Converts a measured value (in `unit`) into the unit and multiplier that `code` states. */
 export function valueInCodeUnit(value: number, unit: string, code: ReadingTypeCode): number {
-  const f = parseReadingType(code);
-  const from = parseUnit(unit);
+  const f = readingTypeFieldsOf(code);
+  let from = unitCache.get(unit);
+  if (!from) {
+    from = parseUnit(unit);
+    unitCache.set(unit, from);
+  }
   if (from.base !== f.unit)
     throw new CimCodeError(
       `a value in ${unit} cannot be reported under ReadingType ${code}, whose unit is ${unitNames.get(f.unit) ?? f.unit}`,

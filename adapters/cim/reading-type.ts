@@ -66,8 +66,25 @@ export const readingTypeFieldOrder: readonly (keyof ReadingTypeFields)[] = [
 const maxCodeChars = 128;
 const fieldPattern = /^-?\d{1,6}$/;
 
+const maxCachedFields = 4096;
+const fieldsCache = new Map<string, Readonly<ReadingTypeFields>>();
+
 /** Parses an 18-field code; throws MF_CIM_CODE naming the first bad field. */
 export function parseReadingType(code: string): ReadingTypeFields {
+  return { ...readingTypeFieldsOf(code) };
+}
+
+/** Like parseReadingType but returns a shared, frozen result: for hot paths that only read it. */
+export function readingTypeFieldsOf(code: string): Readonly<ReadingTypeFields> {
+  const cached = fieldsCache.get(code);
+  if (cached) return cached;
+  const fields = Object.freeze(parseUncached(code));
+  if (fieldsCache.size >= maxCachedFields) fieldsCache.clear();
+  fieldsCache.set(code, fields);
+  return fields;
+}
+
+function parseUncached(code: string): ReadingTypeFields {
   if (code.length > maxCodeChars)
     throw new CimCodeError(
       `ReadingType code is ${code.length} characters long; at most ${maxCodeChars} expected`,
