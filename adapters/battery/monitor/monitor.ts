@@ -50,6 +50,7 @@ export class BatteryMonitor {
   private unsubscribe: (() => void) | undefined;
   private lastFrameMs: number;
   private linkLost = false;
+  private readonly eventListeners = new Set<(event: DeviceEvent) => void>();
   readonly stats = { framesDecoded: 0, decodeErrors: 0, heartbeatsSent: 0 };
 
   constructor(private readonly options: BatteryMonitorOptions) {
@@ -102,6 +103,21 @@ export class BatteryMonitor {
     const out: Record<string, Record<string, number>> = {};
     for (const [serial, unit] of this.units)
       out[serial] = { ...unit.telemetry.values } as Record<string, number>;
+    return out;
+  }
+
+  /** Another consumer of events besides options.onEvent (e.g. BatteryFieldLink); returns unsubscribe. */
+  addEventListener(listener: (event: DeviceEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** The latest value of every known quantity, as readings stamped now (not counted as sent). */
+  latestReadings(): CollectedReading[] {
+    const nowMs = this.clock.now();
+    const out: CollectedReading[] = [];
+    for (const [serial, unit] of this.units)
+      out.push(...unit.telemetry.readings(serial, nowMs, undefined, false));
     return out;
   }
 
@@ -198,10 +214,12 @@ export class BatteryMonitor {
 
   private emitEvent(event: DeviceEvent): void {
     this.logger.info({ event }, 'battery event');
-    try {
-      this.options.onEvent?.(event);
-    } catch (err) {
-      this.logger.error({ err }, 'battery monitor: onEvent threw');
+    for (const listener of [this.options.onEvent, ...this.eventListeners]) {
+      try {
+        listener?.(event);
+      } catch (err) {
+        this.logger.error({ err }, 'battery monitor: an event listener threw');
+      }
     }
   }
 

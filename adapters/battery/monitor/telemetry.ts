@@ -93,18 +93,19 @@ export class TelemetryTracker {
     return out;
   }
 
-  /** Readings for `quantities` (default: everything known), remembered as sent. */
+  /** Readings for `quantities` (default: everything known), remembered as sent unless `markSent` is false. */
   readings(
     meterSerial: string,
     timestampMs: number,
     quantities?: readonly BatteryQuantity[],
+    markSent = true,
   ): CollectedReading[] {
     const wanted = quantities ?? (Object.keys(quantityUnits) as BatteryQuantity[]);
     const out: CollectedReading[] = [];
     for (const quantity of wanted) {
       const value = this.values[quantity];
       if (value === undefined) continue;
-      this.lastSent[quantity] = value;
+      if (markSent) this.lastSent[quantity] = value;
       const energy = quantity === 'chargedEnergy' || quantity === 'dischargedEnergy';
       out.push({
         meterSerial,
