@@ -233,4 +233,23 @@ describe('inbound requests', () => {
     expect(replyForItems([undefined, err]).result).toBe('PARTIAL');
     expect(replyForItems([err, err]).result).toBe('FAILED');
   });
+  it('UsagePointLocationConfig (no public XSD; namespace assumed per ami-cim.md) provisions usage points with their address', () => {
+    const registry = new Registry();
+    const NS = 'http://iec.ch/TC57/2011/UsagePointLocationConfig#';
+    const loc = (id: string, ns = NS) =>
+      `<Payload><UsagePointLocationConfig xmlns="${ns}"><UsagePointLocation><mRID>${id}-m</mRID><Names><name>${id}</name></Names><mainAddress><streetDetail><name>Via Roma</name><number>12</number></streetDetail><townDetail><name>Roma</name></townDetail></mainAddress><ConfigurationEvents><effectiveDateTime>2026-01-01T00:00:00Z</effectiveDateTime></ConfigurationEvents></UsagePointLocation></UsagePointLocationConfig></Payload>`;
+    const ok = registry.handle(msg('create', 'UsagePointLocationConfig', loc('POD7')));
+    expect(ok.ok && ok.request.noun === 'UsagePointLocationConfig' && ok.request.locations[0]).toMatchObject({
+      id: 'POD7',
+      street: 'Via Roma 12',
+      town: 'Roma',
+      effectiveDateTime: '2026-01-01T00:00:00Z',
+    });
+    const exists = registry.handle(msg('create', 'UsagePointLocationConfig', loc('POD1')));
+    expect(!exists.ok && exists.reply.errors[0]!.code).toBe('MF_CIM_EXISTS');
+    const wrongNs = registry.handle(
+      msg('change', 'UsagePointLocationConfig', loc('POD1', 'http://iec.ch/TC57/2011/UsagePointConfig#')),
+    );
+    expect(!wrongNs.ok && wrongNs.reply.errors[0]!.code).toBe('MF_CIM_NAMESPACE');
+  });
 });

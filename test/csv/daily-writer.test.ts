@@ -91,6 +91,29 @@ describe('DailyCsvWriter', () => {
     await expect(writer.append(batch(2, 1), { seq: -1 })).rejects.toMatchObject({ code: 'MF_CSV_STATE' });
   });
 
+  it('an append interrupted after only some of its parts were renamed is rolled back on open, then replays once', async () => {
+    const dir = tempDir();
+    const options = { dir, kind: 'S' as const, server: 'n1', maxPartBytes: 600 };
+    const crashing = await DailyCsvWriter.open({
+      ...options,
+      faultHook: (stage, seq) => {
+        if (stage === 'part-written' && seq === 2) throw new Error('simulated crash');
+      },
+    });
+    await crashing.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
+    // Batch 2 needs several parts: the "crash" comes after the first one was renamed into place.
+    await expect(crashing.append(batch(2, 12), { seq: 2, collectedAtMs: DAY1_MS })).rejects.toThrow(
+      'simulated crash',
+    );
+    expect(allRows(dir).length).toBeGreaterThan(2);
+    const writer = await DailyCsvWriter.open(options);
+    expect(writer.lastSeq).toBe(1);
+    expect(allRows(dir).map((r) => r.serialnumber)).toEqual(['M1-0', 'M1-1']);
+    await writer.append(batch(2, 12), { seq: 2, collectedAtMs: DAY1_MS });
+    expect(allRows(dir)).toHaveLength(14);
+    expect(writer.partsOf('2026-11-22').length).toBeGreaterThan(1);
+  });
+
   it('refuses to continue when a file it wrote was changed behind its back', async () => {
     const dir = tempDir();
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
