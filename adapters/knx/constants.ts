@@ -28,6 +28,7 @@ export const ServiceType = {
   ROUTING_INDICATION: 0x0530,
   ROUTING_LOST_MESSAGE: 0x0531,
   ROUTING_BUSY: 0x0532,
+  ROUTING_SYSTEM_BROADCAST: 0x0533,
 } as const;
 export type ServiceName = keyof typeof ServiceType;
 

@@ -25,6 +25,8 @@ export type SearchOptions = {
   targets?: Endpoint[];
   /** Local interface address to send from (multicast interface too). Default: route to the target. */
   localAddress?: string;
+  /** Port of the multicast search (3671 by standard; tests use a free one). */
+  multicastPort?: number;
   timeoutMs?: number;
   maxResponses?: number;
 };
@@ -36,9 +38,8 @@ function summarize(from: Endpoint, control: Hpai, dibs: Dib[]): DiscoveredGatewa
 }
 
 export async function searchGateways(options: SearchOptions = {}): Promise<DiscoveredGateway[]> {
-  const targets = options.targets?.length
-    ? options.targets
-    : [{ host: KNX_MULTICAST_ADDRESS, port: KNX_PORT }];
+  const multicast = { host: KNX_MULTICAST_ADDRESS, port: options.multicastPort ?? KNX_PORT };
+  const targets = options.targets?.length ? options.targets : [multicast];
   const timeoutMs = options.timeoutMs ?? 3_000;
   const maxResponses = options.maxResponses ?? 64;
   const localAddress = options.localAddress ?? (await localAddressFor(targets[0]!.host, targets[0]!.port));

@@ -50,6 +50,7 @@ export type KnxFrame =
   | { service: 'DEVICE_CONFIGURATION_REQUEST'; channelId: number; sequence: number; cemi: Cemi }
   | { service: 'DEVICE_CONFIGURATION_ACK'; channelId: number; sequence: number; status: number }
   | { service: 'ROUTING_INDICATION'; cemi: Cemi }
+  | { service: 'ROUTING_SYSTEM_BROADCAST'; cemi: Cemi }
   | { service: 'ROUTING_LOST_MESSAGE'; deviceState: number; lostMessages: number }
   | { service: 'ROUTING_BUSY'; deviceState: number; waitTimeMs: number; control: number };
 
@@ -170,7 +171,8 @@ function decodeBody(header: ReturnType<typeof decodeHeader>, r: ByteReader): Knx
     case 'TUNNELLING_ACK':
     case 'DEVICE_CONFIGURATION_ACK':
       return { service, ...readConnectionHeader(r) };
-    case 'ROUTING_INDICATION': {
+    case 'ROUTING_INDICATION':
+    case 'ROUTING_SYSTEM_BROADCAST': {
       const cemi = decodeCemi(r.bytes, r.position, r.end);
       r.take(r.remaining, 'cEMI');
       return { service, cemi };
@@ -253,6 +255,7 @@ export function encodeFrame(frame: KnxFrame): Uint8Array {
       w.u8(4).u8(frame.channelId).u8(frame.sequence).u8(frame.status);
       break;
     case 'ROUTING_INDICATION':
+    case 'ROUTING_SYSTEM_BROADCAST':
       writeCemi(w, frame.cemi);
       break;
     case 'ROUTING_LOST_MESSAGE':

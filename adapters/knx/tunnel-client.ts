@@ -29,6 +29,8 @@ export type TunnelClientOptions = {
   layer?: number;
   timers?: Partial<TunnelTimers>;
   maxQueueLength?: number;
+  /** Rate limit for our requests (ACKs are never delayed by it). */
+  maxRequestsPerSecond?: number;
   /** Reconnect after the tunnel drops (default on). */
   reconnect?: boolean;
   backoff?: Partial<BackoffPolicy>;
@@ -108,6 +110,7 @@ export class TunnelClient {
       layer: this.options.layer,
       timers: this.options.timers,
       maxQueueLength: this.options.maxQueueLength,
+      maxRequestsPerSecond: this.options.maxRequestsPerSecond,
     });
     const connected = new Promise<void>((resolve, reject) => {
       this.connectWaiter = { resolve, reject };

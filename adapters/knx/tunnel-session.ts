@@ -52,6 +52,8 @@ export class TunnelSession {
   private nextHeartbeatMs: number | undefined;
   private heartbeat: { attempt: number; deadlineMs: number } | undefined;
   private actions: SessionAction[] = [];
+  private readonly minRequestIntervalMs: number;
+  private nextRequestAllowedMs = 0;
 
   constructor(private readonly options: TunnelSessionOptions) {
     this.timers = { ...defaultTunnelTimers, ...options.timers };
@@ -62,6 +64,7 @@ export class TunnelSession {
       this.actions,
     );
     this.dataEndpoint = options.gateway;
+    this.minRequestIntervalMs = options.maxRequestsPerSecond ? 1000 / options.maxRequestsPerSecond : 0;
   }
 
   get state(): SessionState {
@@ -138,9 +141,10 @@ export class TunnelSession {
   }
 
   private pump(nowMs: number): void {
-    if (this.stateValue !== 'connected' || this.window.busy) return;
+    if (this.stateValue !== 'connected' || this.window.busy || nowMs < this.nextRequestAllowedMs) return;
     const next = this.requests.startNext(nowMs);
     if (!next) return;
+    this.nextRequestAllowedMs = nowMs + this.minRequestIntervalMs;
     const sequence = this.window.start(next, nowMs);
     this.send(this.dataEndpoint, {
       service: 'TUNNELLING_REQUEST',
@@ -367,6 +371,7 @@ export class TunnelSession {
     }
     this.requests.expire(nowMs);
     if (this.stateValue !== 'connected') return;
+    this.pump(nowMs);
     if (this.heartbeat && nowMs >= this.heartbeat.deadlineMs) this.heartbeatAttemptFailed(nowMs, 'timeout');
     else if (!this.heartbeat && this.nextHeartbeatMs !== undefined && nowMs >= this.nextHeartbeatMs) {
       this.sendHeartbeat(nowMs, 1);
@@ -377,6 +382,8 @@ export class TunnelSession {
   nextDeadlineMs(): number | undefined {
     if (this.stateValue === 'idle' || this.stateValue === 'closed') return undefined;
     const candidates = [this.stateDeadlineMs, this.window.deadlineMs, this.requests.nextDeadlineMs()];
+    const rateLimited = this.requests.queued > 0 && !this.window.busy && this.stateValue === 'connected';
+    if (rateLimited) candidates.push(this.nextRequestAllowedMs);
     if (this.stateValue === 'connected')
       candidates.push(this.heartbeat ? this.heartbeat.deadlineMs : this.nextHeartbeatMs);
     const defined = candidates.filter((c): c is number => c !== undefined);

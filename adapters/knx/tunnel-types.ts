@@ -37,6 +37,11 @@ export type TunnelSessionOptions = {
   timers?: Partial<TunnelTimers>;
   /** Upper bound of requests waiting to be sent. */
   maxQueueLength?: number;
+  /**
+   * Send rate limit for our own requests (gateways disconnect flooding clients). It never
+   * delays TUNNELLING_ACKs, which are sent the moment a request arrives.
+   */
+  maxRequestsPerSecond?: number;
 };
 
 export type RequestOutcome = { confirmation: 'positive' | 'negative' | 'not-requested' };

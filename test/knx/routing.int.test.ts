@@ -88,3 +88,26 @@ describe('routing client against the simulator acting as a KNXnet/IP router', ()
     await waitFor(() => sim.bus.meter('KNX-R1')?.relayClosed === true, 'the relay to close', 5_000);
   });
 });
+
+describe('multicast discovery', () => {
+  it('a multicast SEARCH_REQUEST is answered by the simulator acting as router', async () => {
+    const { searchGateways } = await import('../../adapters/knx/discovery.js');
+    const port = await freePort();
+    const sim = new GatewaySimulator({
+      routing: { port, interfaceAddress: '127.0.0.1' },
+      friendlyName: 'router-sim',
+    });
+    await sim.start();
+    try {
+      const found = await searchGateways({
+        localAddress: '127.0.0.1',
+        multicastPort: port,
+        timeoutMs: 1_500,
+      });
+      expect(found.map((g) => g.deviceInfo?.friendlyName)).toContain('router-sim');
+      expect(found[0]?.families.map((f) => f.family)).toContain(5);
+    } finally {
+      await sim.stop();
+    }
+  });
+});

@@ -2,9 +2,16 @@ import { createSocket } from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatIndividualAddress, parseGroupAddress } from '../../adapters/knx/address.js';
 import { fromHex } from '../../adapters/knx/bytes.js';
-import { type Cemi, groupPayload, groupService, type LDataFrame } from '../../adapters/knx/cemi.js';
+import {
+  type Cemi,
+  groupPayload,
+  groupService,
+  groupTelegram,
+  type LDataFrame,
+} from '../../adapters/knx/cemi.js';
 import { searchGateways } from '../../adapters/knx/discovery.js';
 import { decodeDpt, encodeDpt } from '../../adapters/knx/dpt.js';
+import { encodeFrame } from '../../adapters/knx/frame.js';
 import { GatewaySimulator } from '../../adapters/knx/simulator/gateway-simulator.js';
 import { TunnelClient, type TunnelStatus } from '../../adapters/knx/tunnel-client.js';
 import { waitFor } from '../support/wait.js';
@@ -115,6 +122,42 @@ describe('gateway simulator with our tunnel client', () => {
     await c.connect();
     await waitFor(() => statuses.includes('reconnecting'), 'the simulator to drop the silent client', 5_000);
     await waitFor(() => c.status === 'connected', 'reconnect', 5_000);
+  });
+
+  it('a repeated sequence number from the gateway is ACKed again but delivered once; a skipped one is dropped', async () => {
+    const c = client({ timers: { heartbeatIntervalMs: 500 } });
+    const heard = indications(c);
+    const dropped: string[] = [];
+    c.on({ dropped: (reason) => dropped.push(reason) });
+    await c.connect();
+    const telegram = groupTelegram(
+      'GroupValue_Write',
+      parseGroupAddress('7/0/1'),
+      { shortData: 1 },
+      { messageCode: 0x29 },
+    );
+    sim.inject(telegram);
+    await waitFor(() => heard.length === 1, 'the first telegram', 5_000);
+    // Replay seq 0 (a gateway that missed our ACK) and send seq 9 (out of order) to the client's socket.
+    const port = (c as unknown as { socket: { address(): { port: number } } }).socket.address().port;
+    const junk = createSocket('udp4');
+    for (const sequence of [0, 9]) {
+      const bytes = encodeFrame({
+        service: 'TUNNELLING_REQUEST',
+        channelId: c.channelId,
+        sequence,
+        cemi: telegram,
+      });
+      await new Promise<void>((resolve) => junk.send(bytes, port, '127.0.0.1', () => resolve()));
+    }
+    await waitFor(() => dropped.length >= 2, 'both to be handled', 5_000);
+    junk.close();
+    expect(dropped[0]).toMatch(/duplicate .* ACKed again/);
+    expect(dropped[1]).toMatch(/seq 9, expected 1: discarded without ACK/);
+    expect(heard).toHaveLength(1);
+    sim.inject(telegram);
+    await waitFor(() => heard.length === 2, 'the next in-sequence telegram', 5_000);
+    expect(c.status).toBe('connected');
   });
 
   it('garbage sent to the simulator is dropped and it keeps serving tunnels', async () => {

@@ -255,3 +255,25 @@ describe('TunnelSession', () => {
     ]);
   });
 });
+
+describe('TunnelSession send rate limit', () => {
+  it('spaces our requests by the rate limit while incoming requests are ACKed at once', () => {
+    const s = new TunnelSession({ gateway, localEndpoint: local, maxRequestsPerSecond: 10 });
+    s.connect(0);
+    s.receive(decodeFrame(fromHex('06 10 02 06 00 14 07 00 08 01 0A 00 00 05 0E 57 04 04 11 FB')), 0);
+    s.takeActions();
+    for (let i = 0; i < 3; i++) s.request(groupTelegram('GroupValue_Read', i + 1, undefined), 0, false);
+    expect(sent(s.takeActions())).toMatchObject([{ service: 'TUNNELLING_REQUEST', sequence: 0 }]);
+    s.receive({ service: 'TUNNELLING_ACK', channelId: 7, sequence: 0, status: 0 }, 10);
+    // ACKed at 10 ms, but the next request may only go at 100 ms.
+    expect(sent(s.takeActions())).toEqual([]);
+    expect(s.nextDeadlineMs()).toBe(100);
+    // Meanwhile an incoming telegram is ACKed immediately, not held by the limiter.
+    s.receive(tunnelReq(0), 50);
+    expect(sent(s.takeActions())).toEqual([
+      { service: 'TUNNELLING_ACK', channelId: 7, sequence: 0, status: 0 },
+    ]);
+    s.tick(100);
+    expect(sent(s.takeActions())).toMatchObject([{ service: 'TUNNELLING_REQUEST', sequence: 1 }]);
+  });
+});

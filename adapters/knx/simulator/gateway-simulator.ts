@@ -133,6 +133,12 @@ export class GatewaySimulator {
     this.stats.received++;
     if (viaRouting) {
       if (this.isOwnRoutingDatagram(from)) return;
+      // Routers answer multicast discovery; the response goes unicast from the control endpoint.
+      if (frame.service === 'SEARCH_REQUEST') {
+        core.receive(frame, from, this.clock.now());
+        this.flush();
+        return;
+      }
       if (frame.service === 'ROUTING_INDICATION' && frame.cemi.kind === 'ldata') {
         this.onBusTelegram({ ...frame.cemi, messageCode: CemiMessageCode.L_DATA_IND }, undefined, true);
         this.flush();
