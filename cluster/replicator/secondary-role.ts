@@ -19,6 +19,8 @@ export class SecondaryRole {
   private nextToken = 0;
   private pendingCommitLsn: Lsn = 0;
   private copyStarted = false;
+  /** Times this replica was rebuilt from a copy (status, tests). */
+  copiesCompleted = 0;
 
   constructor(
     private readonly replica: Replica,
@@ -148,6 +150,7 @@ export class SecondaryRole {
     this.replica.cache.clear(copyLsn + 1);
     this.replica.role = 'active-secondary';
     this.copyStarted = false;
+    this.copiesCompleted += 1;
     this.logger.info({ partition: this.replica.partition, copyLsn }, 'built from a copy');
     return copyLsn;
   }
@@ -158,5 +161,9 @@ export class SecondaryRole {
     this.replica.generation++;
     await this.replica.applyIdle();
     await this.store.beginCopy();
+    // The log and state on disk are gone: if this copy is interrupted, the next hello must
+    // say "empty" so the primary copies (or streams from LSN 1) again.
+    this.replica.log.resetEmpty();
+    this.replica.cache.clear(1);
   }
 }

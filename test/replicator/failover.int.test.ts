@@ -137,6 +137,7 @@ describe('reconfiguration, fencing and building replicas', () => {
     );
     expect(dec(await rd.store.get('k59'))).toBe('v59');
     expect(dec(await rd.store.get('k0'))).toBe('v0');
+    expect(rd.secondary.copiesCompleted).toBe(1);
     // promote d; with b gone, a + d form the quorum
     await primary.becomePrimary(config('f/2', 1, 'a', ['a', 'b', 'd']), addressBook(nodes));
     await b.stop();
@@ -150,6 +151,7 @@ describe('reconfiguration, fencing and building replicas', () => {
     await waitFor(() => rc.status().appliedLsn >= primary.status().committedLsn, 'c rebuilt', 15_000);
     expect(dec(await rc.store.get('with-d'))).toBe('yes');
     expect(dec(await rc.store.get('k30'))).toBe('v30');
+    expect(rc.secondary.copiesCompleted).toBe(1);
   });
 
   it('self-fences after the lease expires (MF_LEASE_EXPIRED) and bounds its queue (MF_REPLICATION_QUEUE_FULL)', async () => {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ReplicatorOptions } from '../../cluster/replicator/options.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
 import { waitFor } from '../support/wait.js';
 import { addressBook, config, dec, enc, removeNodeData, startNode, type TestNode } from './support.js';
@@ -12,13 +13,14 @@ afterEach(async () => {
   nodes = [];
 });
 
-async function threeNodes(options = { writeTimeoutMs: 2_000 }) {
+async function threeNodes(extra: Partial<ReplicatorOptions> = {}) {
+  const options = { writeTimeoutMs: 2_000, ...extra };
   nodes = [await startNode('a', options), await startNode('b', options), await startNode('c', options)];
   return nodes as [TestNode, TestNode, TestNode];
 }
 
-async function setUp(partition: string, epoch = 1) {
-  const [a, b, c] = await threeNodes();
+async function setUp(partition: string, epoch = 1, options: Partial<ReplicatorOptions> = {}) {
+  const [a, b, c] = await threeNodes(options);
   const cfg = config(partition, epoch, 'a', ['a', 'b', 'c']);
   await (await b.host.replica(partition)).becomeSecondary(cfg);
   await (await c.host.replica(partition)).becomeSecondary(cfg);
@@ -45,12 +47,14 @@ describe('replication over gRPC between three replica hosts', () => {
     });
   });
 
-  it('keeps committing with one secondary killed (2 of 3), and the returning secondary catches up', async () => {
-    const { c, primary } = await setUp('t/1');
+  it('keeps committing with one secondary killed (2 of 3), compacts the log only below what every replica persisted, and the returning secondary catches up from the log', async () => {
+    const { c, primary } = await setUp('t/1', 1, { compactEveryEntries: 5 });
     await primary.replicate([put('before', '1')]);
     await c.stop();
+    const cPersisted = primary.progress().find((p) => p.node === 'c')!.persistedLsn;
     for (let i = 0; i < 20; i++) await primary.replicate([put(`k${i}`, `${i}`)]);
     expect(dec(await primary.get('k19'))).toBe('19');
+    expect(primary.log.logStartLsn).toBeLessThanOrEqual(cPersisted + 1); // c still needs the rest
     await c.restart();
     const rc = await c.host.replica('t/1');
     await waitFor(

@@ -138,6 +138,11 @@ export class ReplicaLogState {
     this.appliedLsn = copyLsn;
   }
 
+  /** Forgets everything (a copy is replacing the log and the state on disk). */
+  resetEmpty(): void {
+    this.resetToCopy(0, []);
+  }
+
   /** Where the log may be cut: below `requestedLsn`, never above what is applied. */
   compactionPoint(requestedLsn: Lsn): Lsn {
     return Math.min(requestedLsn, this.appliedLsn + 1);
