@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { appendAtomically, replaceAtomically, truncateAtomically } from './atomic-file.js';
@@ -33,6 +34,8 @@ export type DailyCsvWriterOptions = {
   /** Days kept in the manifest (older days are never appended to again); default 14. */
   manifestDays?: number;
   clock?: Clock;
+  /** Encode batches in the node's worker pool (adapters/csv/pool-tasks#encodeRowChunks) instead of inline. */
+  pool?: Pick<WorkerPool, 'run'>;
   /** Fault injection for crash tests: called after each stage of an append. */
   faultHook?: (stage: WriterStage, seq: number) => void;
 };
@@ -123,7 +126,8 @@ export class DailyCsvWriter {
       throw new CsvWriterStateError(`append seq must be a non-negative integer, got ${seq}`);
     if (seq <= this.manifest.lastSeq) return { skipped: true, rows: 0, files: [] };
     const day = dayOf(collectedAtMs ?? this.clock.now());
-    const changes = this.plan(day, rows);
+    const whole = await this.encode(rows);
+    const changes = this.plan(day, rows, whole);
     const intent: Intent = { seq, day, changes: changes.map(({ change }) => change) };
     await this.saveManifest({ ...this.manifest, intent });
     this.options.faultHook?.('intent-recorded', seq);
@@ -145,8 +149,22 @@ export class DailyCsvWriter {
     };
   }
 
+  private async encode(rows: readonly CsvRow[]): Promise<string> {
+    const pool = this.options.pool;
+    if (!pool || rows.length === 0) return encodeCsvRows(this.options.kind, rows);
+    const [text] = await pool.run<string[]>(
+      {
+        module: 'adapters/csv/pool-tasks',
+        fn: 'encodeRowChunks',
+        payload: [{ kind: this.options.kind, rows }],
+      },
+      { wait: true },
+    );
+    return text ?? '';
+  }
+
   /** Decides which part(s) the rows go to; splits rows over parts at maxPartBytes. */
-  private plan(day: string, rows: readonly CsvRow[]): { change: Change; text: string }[] {
+  private plan(day: string, rows: readonly CsvRow[], whole: string): { change: Change; text: string }[] {
     const kind = this.options.kind;
     const headerBytes = Buffer.byteLength(headerLine(kind));
     const parts = this.manifest.days[day] ?? [];
@@ -157,7 +175,6 @@ export class DailyCsvWriter {
       const state = { file: partName(this.options, day, nextIndex++), sizeBytes: 0, rows: 0 };
       return state;
     };
-    const whole = encodeCsvRows(kind, rows);
     const wholeBytes = Buffer.byteLength(whole);
     const fits = (p: PartState | undefined, bytes: number) =>
       p !== undefined && (p.sizeBytes === 0 ? headerBytes : p.sizeBytes) + bytes <= this.maxPartBytes;

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCsvFile } from '../../adapters/csv/codec.js';
 import { DailyCsvWriter, type WriterStage } from '../../adapters/csv/daily-writer.js';
 import { csvDir, writeReport } from '../../adapters/csv/reports.js';
+import { WorkerPool } from '../../cluster/pool/pool.js';
 import { ManualClock } from '../../core/clock.js';
 import { distPath } from '../../core/paths.js';
 import { batch, collectedAt, DAY1_MS, DAY2_MS } from './support/batches.js';
@@ -63,6 +64,28 @@ describe('DailyCsvWriter', () => {
     const rows = parseCsvFile('S', readFileSync(join(dir, 'S_2026-11-23_n1.csv'), 'utf8'));
     expect(rows[0]!.sampledate).toBe('2026-11-22 12:00:00.000');
     expect(rows[0]!.pod).toBe('POD;1');
+  });
+
+  it('encodes through the worker pool when given one, with the same files as inline', async () => {
+    const [a, b] = [tempDir(), tempDir()];
+    const pool = new WorkerPool({ mode: 'inline', threads: 1 });
+    const pooled = await DailyCsvWriter.open({ dir: a, kind: 'S', server: 'n1', pool, maxPartBytes: 2048 });
+    const plain = await DailyCsvWriter.open({ dir: b, kind: 'S', server: 'n1', maxPartBytes: 2048 });
+    for (let seq = 1; seq <= 5; seq++) {
+      await pooled.append(batch(seq, 7), { seq, collectedAtMs: DAY1_MS });
+      await plain.append(batch(seq, 7), { seq, collectedAtMs: DAY1_MS });
+    }
+    expect(pool.completed).toBe(5);
+    const files = readdirSync(b)
+      .filter((f) => f.endsWith('.csv'))
+      .sort();
+    expect(
+      readdirSync(a)
+        .filter((f) => f.endsWith('.csv'))
+        .sort(),
+    ).toEqual(files);
+    for (const f of files) expect(readFileSync(join(a, f), 'utf8')).toBe(readFileSync(join(b, f), 'utf8'));
+    await pool.close();
   });
 
   it('skips a batch whose seq it has already written (replay after restart)', async () => {
