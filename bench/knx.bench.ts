@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { parseGroupAddress } from '../adapters/knx/address.js';
 import { fromHex } from '../adapters/knx/bytes.js';
 import { encodeDpt } from '../adapters/knx/dpt.js';
-import { decodeFrames } from '../adapters/knx/pool-tasks.js';
+import { decodeFrames, packFrames } from '../adapters/knx/pool-tasks.js';
 import { GatewaySimulator } from '../adapters/knx/simulator/gateway-simulator.js';
 import { TunnelClient } from '../adapters/knx/tunnel-client.js';
 import { WorkerPool } from '../cluster/pool/pool.js';
@@ -55,8 +55,23 @@ const pooled = await measure(
   },
 );
 pooled.unit = 'frames/s';
+const packedChunks = chunks.map(packFrames);
+const packed = await measure(
+  `decodeFrame, pool, packed input (${threads} workers)`,
+  durationMs,
+  frameCount,
+  async () => {
+    const results = await Promise.all(
+      packedChunks.map((payload) =>
+        pool.run<unknown[]>({ module: 'adapters/knx/pool-tasks', fn: 'decodePackedFrames', payload }),
+      ),
+    );
+    for (const r of results) sink += r.length;
+  },
+);
+packed.unit = 'frames/s';
 await pool.close();
-printRatios('KNXnet/IP frame decoding', copyOnly, [mainThread, pooled]);
+printRatios('KNXnet/IP frame decoding', copyOnly, [mainThread, pooled, packed]);
 
 // (2) through a tunnel.
 const echo = createSocket('udp4');

@@ -28,3 +28,39 @@ export function decodeFrames(datagrams: Uint8Array[]): DecodeResult[] {
     }
   });
 }
+
+/**
+ * The same for many datagrams packed into one buffer (`lengths` gives each one's size): one
+ * ArrayBuffer crosses the thread boundary instead of one per datagram.
+ */
+export function decodePackedFrames(payload: { bytes: Uint8Array; lengths: number[] }): DecodeResult[] {
+  const { bytes, lengths } = payload;
+  if (lengths.length > MAX_FRAMES_PER_TASK) {
+    throw new KnxError(
+      'MF_KNX_BATCH_TOO_LARGE',
+      `decodePackedFrames takes at most ${MAX_FRAMES_PER_TASK} frames`,
+    );
+  }
+  const datagrams: Uint8Array[] = [];
+  let offset = 0;
+  for (const length of lengths) {
+    if (offset + length > bytes.length) {
+      throw new KnxError('MF_KNX_FRAME_TRUNCATED', 'packed frame lengths run past the buffer');
+    }
+    datagrams.push(bytes.subarray(offset, offset + length));
+    offset += length;
+  }
+  return decodeFrames(datagrams);
+}
+
+/** Packs datagrams for decodePackedFrames. */
+export function packFrames(datagrams: readonly Uint8Array[]): { bytes: Uint8Array; lengths: number[] } {
+  const lengths = datagrams.map((d) => d.length);
+  const bytes = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+  let offset = 0;
+  for (const d of datagrams) {
+    bytes.set(d, offset);
+    offset += d.length;
+  }
+  return { bytes, lengths };
+}

@@ -1,6 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../adapters/knx/bytes.js';
-import { type DecodeResult, decodeFrames } from '../../adapters/knx/pool-tasks.js';
+import {
+  type DecodeResult,
+  decodeFrames,
+  decodePackedFrames,
+  packFrames,
+} from '../../adapters/knx/pool-tasks.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 
 const F14 = fromHex('06 10 04 21 00 0A 04 2A 17 00');
@@ -28,5 +33,20 @@ describe('knx pool task decodeFrames', () => {
       payload: [F17],
     });
     expect(results[0]).toMatchObject({ ok: true, frame: { service: 'ROUTING_INDICATION' } });
+  });
+
+  it('packed input decodes the same as separate datagrams; lengths past the buffer are rejected', () => {
+    expect(decodePackedFrames(packFrames([F14, TRUNCATED, F17]))).toEqual(
+      decodeFrames([F14, TRUNCATED, F17]),
+    );
+    expect(() => decodePackedFrames({ bytes: F14, lengths: [10, 1] })).toThrow(
+      expect.objectContaining({ code: 'MF_KNX_FRAME_TRUNCATED' }),
+    );
+  });
+
+  it('a batch above the per-task bound is MF_KNX_BATCH_TOO_LARGE', () => {
+    expect(() => decodeFrames(Array.from({ length: 10_001 }, () => F14))).toThrow(
+      expect.objectContaining({ code: 'MF_KNX_BATCH_TOO_LARGE' }),
+    );
   });
 });
