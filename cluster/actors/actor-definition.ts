@@ -17,6 +17,9 @@ export type ReminderRequest = {
   arg: unknown;
 };
 
+/** A volatile timer: fires once on this primary after `afterMs`; lost on failover or restart. */
+export type TimerRequest = { name: string; afterMs: number; method: string; arg: unknown };
+
 export type Decision<E> = {
   /** The change to persist (replicated to a quorum before the reply). */
   event?: E;
@@ -24,6 +27,8 @@ export type Decision<E> = {
   result: unknown;
   /** Durable reminders to register once the event is committed. */
   reminders?: ReminderRequest[];
+  /** Volatile timers to start once the reply is sent (replacing any of the same name). */
+  timers?: TimerRequest[];
 };
 
 export type ActorBehaviour<S, E> = {

@@ -17,7 +17,7 @@ import { partitionFor, type ServiceSpec } from '../config/manifest.js';
 import type { LocalReplicas } from '../node/local-replicas.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
-import type { AnyActorBehaviour, ReminderRequest } from './actor-definition.js';
+import type { AnyActorBehaviour, ReminderRequest, TimerRequest } from './actor-definition.js';
 import {
   applyRecord,
   decodeEnvelope,
@@ -71,11 +71,15 @@ type ActivePartition = {
   system: ActorSystemRef;
   actors: Map<string, Ref<CallMsg>>;
   reminders: ReminderScheduler;
+  /** Volatile timers by `<key>|<name>`; cleared when the partition is deactivated. */
+  timers: Map<string, NodeJS.Timeout>;
+  timerSeq: number;
 };
 
 /** Bounds: actors per partition hosted at once, key and method sizes. */
 const maxActorsPerPartition = 200_000;
 const maxKeyBytes = 256;
+const maxTimersPerPartition = 10_000;
 /** What nact accepts as an actor name (its ActorPath.isValidName). */
 const nactNamePattern = /^[a-z0-9\-$_.+!*'(),]+$/i;
 
@@ -118,6 +122,8 @@ export class ActorHost {
       spawnOptions: new Map(),
       keyByName: new Map(),
       nextName: 0,
+      timers: new Map(),
+      timerSeq: 0,
       system,
       actors: new Map(),
       reminders: new ReminderScheduler(store.reminders, this.options.clock, logger, (r) =>
@@ -143,6 +149,8 @@ export class ActorHost {
     if (!active) return;
     this.active.delete(partition);
     active.reminders.stop();
+    for (const timer of active.timers.values()) clearTimeout(timer);
+    active.timers.clear();
     stop(active.system);
   }
 
@@ -325,6 +333,35 @@ export class ActorHost {
       active.reminders.register(
         reminders.map((r) => ({ ...r, service, key, idem: `reminder:${key}:${r.name}@${r.dueAtMs}` })),
       );
+    const armTimers = (key: string, timers: readonly TimerRequest[]): void => {
+      for (const t of timers) {
+        const id = `${key}|${t.name}`;
+        const previous = active.timers.get(id);
+        if (previous) clearTimeout(previous);
+        else if (active.timers.size >= maxTimersPerPartition) {
+          this.options.logger.warn(
+            { partition: active.config.partition, key },
+            'timer refused: partition timer bound reached',
+          );
+          continue;
+        }
+        const idem = `timer:${key}:${t.name}:${active.config.epoch}:${active.timerSeq++}`;
+        const timer = setTimeout(
+          () => {
+            active.timers.delete(id);
+            this.invoke(active.config.partition, service, key, t.method, t.arg, idem).catch((err: unknown) =>
+              this.options.logger.warn(
+                { timer: id, err: String(err) },
+                'volatile timer failed (not retried)',
+              ),
+            );
+          },
+          Math.min(Math.max(0, t.afterMs), 2 ** 31 - 1),
+        );
+        timer.unref();
+        active.timers.set(id, timer);
+      }
+    };
     const handler = async (
       envelope: Envelope,
       msg: CallMsg | PersistedRecord,
@@ -359,6 +396,7 @@ export class ActorHost {
           }
         }
         dispatch(call.sender, { ok: true, result: decision.result });
+        if (decision.timers?.length) armTimers(key, decision.timers);
         return envelope;
       }
       const record: PersistedRecord = { idem: call.idem, event: decision.event, result: decision.result };
@@ -375,6 +413,7 @@ export class ActorHost {
       }
       if (decision.reminders?.length) await scheduleReminders(key, decision.reminders).catch(() => undefined);
       dispatch(call.sender, { ok: true, result: decision.result });
+      if (decision.timers?.length) armTimers(key, decision.timers);
       return applyRecord(behaviour, envelope, record);
     };
     return {

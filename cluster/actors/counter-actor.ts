@@ -4,7 +4,7 @@ import type { ActorBehaviour } from './actor-definition.js';
 /**
  * The runtime's own test service: a counter per key. `increment {by}` persists and returns the
  * new value; `get` reads; `remind {name, dueAtMs, by}` registers a durable reminder that
- * increments the counter when it fires. Used by the acceptance tests and benchmarks.
+ * increments the counter when it fires; `tick {afterMs, by}` a volatile timer that does. Used by the acceptance tests and benchmarks.
  */
 export type CounterState = { value: number; increments: number };
 export type CounterEvent = { by: number };
@@ -42,10 +42,20 @@ export const counterActor: ActorBehaviour<CounterState, CounterEvent> = {
           reminders: [{ name: a.name, dueAtMs: a.dueAtMs, method: 'increment', arg: { by: incrementOf(a) } }],
         };
       }
+      case 'tick': {
+        const a = (arg ?? {}) as { afterMs?: unknown; by?: unknown };
+        if (typeof a.afterMs !== 'number' || a.afterMs < 0) {
+          throw new MeterfabricError('MF_BAD_REQUEST', 'tick needs {afterMs: number >= 0, by?: number}');
+        }
+        return {
+          result: { armed: true },
+          timers: [{ name: 'tick', afterMs: a.afterMs, method: 'increment', arg: { by: incrementOf(a) } }],
+        };
+      }
       default:
         throw new MeterfabricError(
           'MF_UNKNOWN_METHOD',
-          `counter has no method "${method}" (use increment, get, remind)`,
+          `counter has no method "${method}" (use increment, get, remind, tick)`,
         );
     }
   },

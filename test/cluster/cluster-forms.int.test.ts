@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../cluster/membership/etcd-client.js';
 import type { NodeRecord } from '../../cluster/membership/membership.js';
 import { packageRoot } from '../../core/paths.js';
+import { waitFor } from '../support/wait.js';
 import { allPartitions, TestCluster } from './support/test-cluster.js';
 
 describe('a three-node cluster forms', () => {
@@ -50,6 +51,25 @@ describe('a three-node cluster forms', () => {
     expect(first).toEqual({ value: 5 });
     expect(retry).toEqual({ value: 5 });
     expect(await proxy.call('counter', 'forms-a', 'get', null)).toEqual({ value: 5, increments: 1 });
+  });
+
+  it('fires a volatile timer once on the primary', async () => {
+    const proxy = await cluster.proxy();
+    expect(await proxy.call('counter', 'forms-timer', 'tick', { afterMs: 200, by: 3 })).toEqual({
+      armed: true,
+    });
+    const fired = await waitFor(
+      async () => {
+        const got = await proxy.call<{ value: number }>('counter', 'forms-timer', 'get', null);
+        return got.value > 0 ? got : null;
+      },
+      'the timer to fire',
+      20_000,
+      100,
+    );
+    expect(fired).toEqual({ value: 3, increments: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await proxy.call('counter', 'forms-timer', 'get', null)).toEqual({ value: 3, increments: 1 });
   });
 
   it('refuses bad actor calls with clear errors and changes nothing', async () => {
