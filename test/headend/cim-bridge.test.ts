@@ -27,9 +27,7 @@ afterEach(async () => {
 });
 
 /** A head-end with the fleet's concentrators registered (bulk import) but no meters yet. */
-async function start(
-  options: { outage?: boolean; onDemandTimeoutMs?: number } = {},
-): Promise<{
+async function start(options: { outage?: boolean; onDemandTimeoutMs?: number } = {}): Promise<{
   run: DayRun;
   post: (xml: string, auth?: string | null) => Promise<{ status: number; body: string }>;
 }> {

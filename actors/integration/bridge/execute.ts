@@ -67,6 +67,8 @@ export async function handleCimRequest(
   api: HeadendApi,
   xml: string,
   options: BridgeOptions,
+  /** When the transport names the operation (a gRPC method), a request of another is refused unexecuted. */
+  expected?: InboundRequest['operation'],
 ): Promise<BridgeOutcome> {
   let request: InboundRequest;
   try {
@@ -75,6 +77,16 @@ export async function handleCimRequest(
     const errors = err instanceof CimInvalidError ? err.problems : [errorOf(err)];
     const reply = failed(errors);
     return { reply, xml: encode(reply, undefined, options) };
+  }
+  if (expected !== undefined && request.operation !== expected) {
+    const reply = failed([
+      {
+        code: 'MF_CIM_NOUN',
+        level: 'FATAL',
+        reason: `this call takes a ${expected} request, not ${request.operation}; nothing was changed`,
+      },
+    ]);
+    return { reply, xml: encode(reply, request.header, options), operation: request.operation };
   }
   const { reply, payload } = await execute(api, request, options);
   return { reply, xml: encode(reply, request.header, options, payload), operation: request.operation };

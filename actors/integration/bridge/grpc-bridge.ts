@@ -1,0 +1,148 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { isMeterfabricError } from '../../../core/errors.js';
+import { protoPath } from '../../../core/paths.js';
+import type { CimPublisher, PublishedMessage } from '../cim-publisher.js';
+import { type BridgeOptions, type HeadendApi, handleCimRequest } from './execute.js';
+import type { InboundOperation } from './read-request.js';
+
+/**
+ * The head-end's public gRPC API (protos/headend.proto) with server reflection: the same
+ * operations as the HTTP bridge, each checked to carry the noun its method names, and the
+ * resumable stream of published CIM messages. With a token configured, calls must carry
+ * `authorization: Bearer <token>` metadata.
+ */
+
+export type GrpcBridgeOptions = BridgeOptions & {
+  address: string;
+  token?: string;
+  maxMessageBytes?: number;
+};
+
+type CimRequest = { xml: string };
+type CimReply = {
+  result: string;
+  errors: { code: string; level: string; reason: string; xpath: string }[];
+  xml: string;
+};
+type SubscribeRequest = { afterPosition: number; nouns: string[] };
+
+export const headendPackage = protoLoader.loadSync(protoPath('headend.proto'), {
+  keepCase: false,
+  longs: Number,
+  defaults: true,
+  enums: String,
+});
+
+const loaded = grpc.loadPackageDefinition(headendPackage) as unknown as {
+  meterfabric: { headend: { v1: { Headend: grpc.ServiceClientConstructor } } };
+};
+export const HeadendService = loaded.meterfabric.headend.v1.Headend;
+
+const methods: Record<string, InboundOperation> = {
+  MeterConfig: 'MeterConfig',
+  UsagePointLocationConfig: 'UsagePointLocationConfig',
+  MasterDataLinkageConfig: 'MasterDataLinkageConfig',
+  OnDemandMeterReadings: 'OnDemandMeterReadings',
+  EndDeviceControl: 'EndDeviceControl',
+};
+
+export type GrpcBridge = { server: grpc.Server; port: number; close(): Promise<void> };
+
+export async function startGrpcBridge(
+  api: HeadendApi,
+  publisher: CimPublisher,
+  options: GrpcBridgeOptions,
+): Promise<GrpcBridge> {
+  const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': 16 * 1024 * 1024,
+  });
+  const authenticate = (metadata: grpc.Metadata): boolean => {
+    if (options.token === undefined) return true;
+    const given = Buffer.from(String(metadata.get('authorization')[0] ?? '').replace(/^Bearer\s+/i, ''));
+    const expected = Buffer.from(options.token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  const unary = (operation: InboundOperation): grpc.handleUnaryCall<CimRequest, CimReply> => {
+    return (call, callback) => {
+      if (!authenticate(call.metadata))
+        return callback({
+          code: grpc.status.UNAUTHENTICATED,
+          details: 'MF_UNAUTHENTICATED: send authorization: Bearer <token>',
+        });
+      handleCimRequest(api, call.request.xml, options, operation).then(
+        (outcome) => {
+          callback(null, {
+            result: outcome.reply.result,
+            errors: outcome.reply.errors.map((e) => ({
+              code: e.code,
+              level: e.level,
+              reason: e.reason,
+              xpath: e.xpath ?? '',
+            })),
+            xml: outcome.xml,
+          });
+        },
+        (err: unknown) =>
+          callback({
+            code: grpc.status.INTERNAL,
+            details: isMeterfabricError(err) ? `${err.code}: ${err.message}` : String(err),
+          }),
+      );
+    };
+  };
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [method, operation] of Object.entries(methods)) implementation[method] = unary(operation);
+  implementation.SubscribeEvents = ((call: grpc.ServerWritableStream<SubscribeRequest, unknown>) => {
+    if (!authenticate(call.metadata)) {
+      call.destroy(
+        Object.assign(new Error('MF_UNAUTHENTICATED: send authorization: Bearer <token>'), {
+          code: grpc.status.UNAUTHENTICATED,
+        }),
+      );
+      return;
+    }
+    const nouns = new Set(call.request.nouns);
+    const send = (m: PublishedMessage) => {
+      if (nouns.size > 0 && !nouns.has(m.noun)) return;
+      call.write({
+        position: m.position,
+        noun: m.noun,
+        messageId: m.messageId,
+        correlationId: m.correlationId ?? '',
+        xml: m.xml,
+      });
+    };
+    try {
+      const unsubscribe = publisher.subscribe(call.request.afterPosition, send);
+      call.on('cancelled', unsubscribe);
+      call.on('close', unsubscribe);
+    } catch (err) {
+      call.destroy(
+        Object.assign(new Error(isMeterfabricError(err) ? `${err.code}: ${err.message}` : String(err)), {
+          code: grpc.status.OUT_OF_RANGE,
+        }),
+      );
+    }
+  }) as grpc.handleServerStreamingCall<SubscribeRequest, unknown>;
+  server.addService(HeadendService.service, implementation);
+  new ReflectionService(headendPackage).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        setTimeout(() => server.forceShutdown(), 2_000).unref();
+      }),
+  };
+}
