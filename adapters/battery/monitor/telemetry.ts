@@ -47,26 +47,9 @@ export class TelemetryTracker {
   apply(frame: DecodedCan, nowMs: number): void {
     const v = this.values;
     switch (frame.kind) {
-      case 'measurements': {
-        const last = v.lastMeasurementMs;
-        if (last !== undefined && v.voltage !== undefined && v.current !== undefined) {
-          const gapMs = nowMs - last;
-          if (gapMs > 0 && gapMs <= this.maxIntegrationGapMs) {
-            // Trapezoid between the previous and this sample.
-            const powerW = (v.voltage * v.current + frame.voltageV * frame.currentA) / 2;
-            const energyWh = (powerW * gapMs) / 3600_000;
-            if (energyWh > 0) v.chargedEnergy = (v.chargedEnergy ?? 0) + energyWh;
-            else v.dischargedEnergy = (v.dischargedEnergy ?? 0) - energyWh;
-          }
-        }
-        v.chargedEnergy ??= 0;
-        v.dischargedEnergy ??= 0;
-        v.voltage = frame.voltageV;
-        v.current = frame.currentA;
-        v.temperature = frame.temperatureC;
-        v.lastMeasurementMs = nowMs;
+      case 'measurements':
+        this.applyMeasurement(frame.voltageV, frame.currentA, frame.temperatureC, nowMs);
         return;
-      }
       case 'stateOfCharge':
         v.stateOfCharge = frame.stateOfChargePct;
         v.stateOfHealth = frame.stateOfHealthPct;
@@ -79,6 +62,44 @@ export class TelemetryTracker {
       default:
         return;
     }
+  }
+
+  /** A voltage/current/temperature sample from any source (CAN 0x356, RS485 0x42). */
+  applyMeasurement(voltageV: number, currentA: number, temperatureC: number, nowMs: number): void {
+    const v = this.values;
+    const last = v.lastMeasurementMs;
+    if (last !== undefined && v.voltage !== undefined && v.current !== undefined) {
+      const gapMs = nowMs - last;
+      if (gapMs > 0 && gapMs <= this.maxIntegrationGapMs) {
+        // Trapezoid between the previous and this sample.
+        const powerW = (v.voltage * v.current + voltageV * currentA) / 2;
+        const energyWh = (powerW * gapMs) / 3600_000;
+        if (energyWh > 0) v.chargedEnergy = (v.chargedEnergy ?? 0) + energyWh;
+        else v.dischargedEnergy = (v.dischargedEnergy ?? 0) - energyWh;
+      }
+    }
+    v.chargedEnergy ??= 0;
+    v.dischargedEnergy ??= 0;
+    v.voltage = voltageV;
+    v.current = currentA;
+    v.temperature = temperatureC;
+    v.lastMeasurementMs = nowMs;
+  }
+
+  /** Other values known directly (SOC, SOH, limits), e.g. from RS485 replies. */
+  applyValues(
+    values: Partial<
+      Record<
+        | 'stateOfCharge'
+        | 'stateOfHealth'
+        | 'chargeVoltageLimit'
+        | 'chargeCurrentLimit'
+        | 'dischargeCurrentLimit',
+        number
+      >
+    >,
+  ): void {
+    Object.assign(this.values, values);
   }
 
   /** Quantities whose value moved past its threshold since last sent (never-sent ones count). */

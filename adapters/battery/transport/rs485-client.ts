@@ -14,7 +14,7 @@ export type Rs485ClientOptions = { replyTimeoutMs?: number; ver?: number };
 export class Rs485Client {
   private readonly replyTimeoutMs: number;
   private readonly ver: number | undefined;
-  private pending: { resolve: (f: Rs485Frame) => void; reject: (e: Error) => void } | undefined;
+  private pending: { adr: number; resolve: (f: Rs485Frame) => void; reject: (e: Error) => void } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly unsubscribe: () => void;
 
@@ -27,8 +27,11 @@ export class Rs485Client {
     this.unsubscribe = transport.subscribe((event) => {
       const pending = this.pending;
       if (!pending) return;
-      if (event.type === 'message') pending.resolve(event.message);
-      else if (event.type === 'error') pending.reject(event.error);
+      // The protocol has no sequence numbers: a reply from another address (a late answer to an
+      // earlier, timed-out request to a slave) is not ours and is skipped.
+      if (event.type === 'message') {
+        if (event.message.adr === pending.adr) pending.resolve(event.message);
+      } else if (event.type === 'error') pending.reject(event.error);
       else
         pending.reject(
           new BatteryTransportError('MF_BATTERY_TRANSPORT_CLOSED', `${transport.description} closed`),
@@ -58,6 +61,7 @@ export class Rs485Client {
           );
         }, this.replyTimeoutMs);
         this.pending = {
+          adr: target,
           resolve: (f) => {
             clearTimeout(timer);
             this.pending = undefined;
