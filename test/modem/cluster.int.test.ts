@@ -134,11 +134,12 @@ describe('modem collector on two nodes sharing one etcd', () => {
     const client = new Etcd3({ hosts: `http://${etcd.endpoint}` });
     const crashed = new EtcdSessionDirectory(client, 'c1', 1, silentLogger);
     try {
-      await crashed.announce(fleetImei(501), { nodeId: 'n9', forwardAddress: '127.0.0.1:1' });
-      expect(await n2.directory.lookup(fleetImei(501))).toEqual({
-        nodeId: 'n9',
-        forwardAddress: '127.0.0.1:1',
-      });
+      const holder = { nodeId: 'n9', forwardAddress: '127.0.0.1:1', sessionId: 's1' };
+      await crashed.announce(fleetImei(501), holder);
+      expect(await n2.directory.lookup(fleetImei(501))).toEqual(holder);
+      // Withdrawing an older session of the same modem must not erase the current entry.
+      await n2.directory.withdraw(fleetImei(501), { ...holder, sessionId: 's0' });
+      expect(await n2.directory.lookup(fleetImei(501))).toEqual(holder);
       crashed.abandon();
       await waitFor(
         async () => (await n2.directory.lookup(fleetImei(501))) === undefined,

@@ -134,6 +134,7 @@ export class BridgePorts {
       noDelay: true,
     });
     let reply: Buffer = Buffer.alloc(0);
+    let established = false;
     const timer = setTimeout(
       () => upstream.destroy(new Error('forward connect timeout')),
       forwardConnectTimeoutMs,
@@ -153,6 +154,7 @@ export class BridgePorts {
           refuse(parsed.code, parsed.message);
           return resolve();
         }
+        established = true;
         const rest = reply.subarray(parsed.consumedBytes);
         if (rest.length > 0) socket.write(rest);
         socket.pipe(upstream);
@@ -166,9 +168,8 @@ export class BridgePorts {
       upstream.on('data', onData);
       upstream.once('error', (err) => {
         clearTimeout(timer);
-        if (reply.length === 0 || !socket.readableFlowing)
-          refuse('MF_MODEM_OFFLINE', `forwarding failed: ${err.message}`);
-        socket.destroy();
+        if (established) socket.destroy();
+        else refuse('MF_MODEM_OFFLINE', `forwarding to the node holding the modem failed: ${err.message}`);
         resolve();
       });
     });

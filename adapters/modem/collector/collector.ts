@@ -9,7 +9,7 @@ import type { ModemRegistryStore } from '../registry/store.js';
 import type { ModemPatch, ModemRecord } from '../registry/types.js';
 import { BridgePorts } from './bridge-ports.js';
 import { type CollectorConfig, defaultCollectorConfig, validateCollectorConfig } from './config.js';
-import type { SessionDirectory } from './directory.js';
+import type { SessionDirectory, SessionHolder } from './directory.js';
 import type { CollectorEvents } from './events.js';
 import { ForwardListener } from './forward-listener.js';
 import { ModemSession } from './modem-session.js';
@@ -183,8 +183,11 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
           }
         });
       } catch (err) {
-        if (!isMeterfabricError(err)) throw err;
-        reject(err as ModemError);
+        if (isMeterfabricError(err)) return reject(err as ModemError);
+        // A bug must cost one connection, never the node.
+        cleanup();
+        this.log.error({ err, remote }, 'identification failed unexpectedly');
+        socket.destroy();
       }
     };
     const onClose = () => cleanup();
@@ -278,10 +281,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     socket.once('close', () => void this.onModemClosed(session));
     socket.resume();
     await this.store.update(id.imei, { ...patch, online: true, connectedSinceMs: nowMs, lastSeenMs: nowMs });
-    await this.directory?.announce(id.imei, {
-      nodeId: this.config.nodeId,
-      forwardAddress: this.forwardAddress ?? '',
-    });
+    await this.directory?.announce(id.imei, this.holderOf(session));
     await this.bridges.ensure(record.port, id.imei);
     this.log.info({ imei: id.imei, port: record.port, remote, registered }, 'modem online');
     this.emit('modem-online', { imei: id.imei, port: record.port, registered, remote });
@@ -330,16 +330,31 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     );
   }
 
+  private holderOf(session: ModemSession): SessionHolder {
+    return {
+      nodeId: this.config.nodeId,
+      forwardAddress: this.forwardAddress ?? '',
+      sessionId: `${session.connectedAtMs}-${session.socket.remotePort ?? 0}`,
+    };
+  }
+
   private async persistOffline(session: ModemSession, reason: string, notify: boolean): Promise<void> {
     const nowMs = this.clock.now();
     const record = await this.store.get(session.imei);
-    await this.store.update(session.imei, {
-      online: false,
-      lastSeenMs: session.lastActivityMs,
+    // The modem may have redialled while this ran: then its new session owns `online` and the
+    // bridge port, and only the byte counters of the old connection are added here.
+    const redialled = this.sessions.has(session.imei);
+    const patch: ModemPatch = {
       bytesFromModem: (record?.bytesFromModem ?? 0) + session.bytesFromModem,
       bytesToModem: (record?.bytesToModem ?? 0) + session.bytesToModem,
-    });
-    await this.directory?.withdraw(session.imei, this.config.nodeId);
+    };
+    if (!redialled) {
+      patch.online = false;
+      patch.lastSeenMs = session.lastActivityMs;
+    }
+    await this.store.update(session.imei, patch);
+    await this.directory?.withdraw(session.imei, this.holderOf(session));
+    if (redialled) return;
     if (this.config.openBridgePorts === 'while-online' && record) await this.bridges.release(record.port);
     this.log.info({ imei: session.imei, reason }, 'modem offline');
     this.emit('modem-offline', { imei: session.imei, reason });

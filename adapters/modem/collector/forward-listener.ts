@@ -70,7 +70,12 @@ export class ForwardListener {
         session.offer(socketPoller(socket, `fwd:${header.client}`, collector.config.refusalNotice));
       } catch (err) {
         clearTimeout(timer);
-        if (!isMeterfabricError(err)) throw err;
+        socket.off('data', onData);
+        if (!isMeterfabricError(err)) {
+          collector.log.error({ err }, 'forwarded poll failed unexpectedly');
+          socket.destroy();
+          return;
+        }
         collector.log.warn({ remote: socket.remoteAddress, err: err.message }, 'forwarded poll refused');
         socket.end(encodeForwardReply({ ok: false, code: 'MF_MODEM_FORWARD_DENIED', message: err.message }));
       }
