@@ -194,7 +194,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     await workload.stop();
     // Final reads: every key once more, with a long deadline, after the cluster has recovered.
     await waitForRecovery(cluster, Date.now(), recoveryDeadlineMs);
-    for (const key of keys) await recordRead(proxy, history, processes, key, 30_000);
+    await Promise.all(keys.map((key, i) => recordRead(proxy, history, processes + i, key, 30_000)));
   } finally {
     await workload?.stop().catch(() => undefined);
     roles = cluster.roleHistory();
