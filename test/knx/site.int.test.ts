@@ -90,4 +90,29 @@ describe('KnxSite against the gateway simulator', () => {
     const gatewayEvents = events.filter((e) => e.deviceKind === 'knx-gateway').map((e) => e.phase);
     expect(gatewayEvents).toEqual(['raised', 'cleared']);
   });
+
+  it('polls every pollIntervalMs with GroupValue_Read and each poll yields fresh readings', async () => {
+    const sim = new GatewaySimulator({ meters });
+    const { port } = await sim.start();
+    stops.push(() => sim.stop());
+    const readings: CollectedReading[] = [];
+    const site = new KnxSite({
+      config: {
+        gatewayId: 'knx-gw-2',
+        gateway: `127.0.0.1:${port}`,
+        pollIntervalMs: 1_000,
+        datapoints: [{ groupAddress: '5/1/20', dpt: '13.010', meterSerial: 'M-1' }],
+      },
+      onReading: (r) => readings.push(r),
+      onEvent: () => undefined,
+      tunnel: { localAddress: '127.0.0.1' },
+    });
+    site.start();
+    stops.push(() => site.stop());
+    await waitFor(() => readings.length >= 3, 'three polled readings (connect + 2 scheduled polls)', 10_000);
+    expect(site.stats.polls).toBeGreaterThanOrEqual(3);
+    // The counter advances between polls (1800 W = 0.5 Wh/s), never backwards.
+    const values = readings.map((r) => r.value);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+  });
 });
