@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readReply } from '../../adapters/cim/message.js';
+import { encodeMeterReadingsReply, encodeRequestReply } from '../../adapters/cim/replies.js';
 import {
   encodeOkReply,
   type InboundRequest,
@@ -251,5 +252,52 @@ describe('inbound requests', () => {
       msg('change', 'UsagePointLocationConfig', loc('POD1', 'http://iec.ch/TC57/2011/UsagePointConfig#')),
     );
     expect(!wrongNs.ok && wrongNs.reply.errors[0]!.code).toBe('MF_CIM_NAMESPACE');
+  });
+  it('on-demand reading replies carry MeterReadings (OK), or a timeout error (FAILED), and validate', () => {
+    const registry = new Registry();
+    const o = registry.handle(
+      msg(
+        'get',
+        'MeterReadings',
+        '<Request><GetMeterReadings xmlns="http://iec.ch/TC57/2011/GetMeterReadings#"><EndDevice><Names><name>M1</name></Names></EndDevice></GetMeterReadings></Request>',
+      ),
+    );
+    if (!o.ok) throw new Error('request should parse');
+    const reading = {
+      meterSerial: 'M1',
+      kind: 'register' as const,
+      quantity: { source: 'obis' as const, code: '1.8.0' },
+      value: 1234.5,
+      unit: 'kWh',
+      timestampMs: Date.UTC(2026, 0, 1, 10),
+    };
+    const ok = encodeMeterReadingsReply(o.request, [reading], { nowMs: Date.UTC(2026, 0, 1, 10, 0, 5) });
+    expect(validateXml(ok).output).toMatch(/^OK/);
+    expect(ok).toContain('<Result>OK</Result>');
+    expect(ok).toContain('<value>1234.5</value>');
+    expect(ok).toContain('<CorrelationID>corr-1</CorrelationID>');
+    const timeout = encodeMeterReadingsReply(o.request, [], {
+      nowMs: 0,
+      errors: [
+        {
+          code: 'MF_DEVICE_TIMEOUT',
+          level: 'FATAL',
+          reason: 'meter M1 did not answer within 30000 ms',
+          xpath: '/RequestMessage/Request/GetMeterReadings/EndDevice[1]',
+        },
+      ],
+    });
+    expect(validateXml(timeout).output).toMatch(/^OK/);
+    expect(readReply(child(parseXml(timeout), 'Reply')!).errors[0]).toMatchObject({
+      code: 'MF_DEVICE_TIMEOUT',
+      xpath: '/RequestMessage/Request/GetMeterReadings/EndDevice[1]',
+    });
+    const partial = encodeRequestReply(
+      o.request,
+      replyForItems([undefined, { code: 'MF_DEVICE_TIMEOUT', level: 'FATAL', reason: 'x' }]),
+      { nowMs: 0 },
+    );
+    expect(partial).toContain('<Result>PARTIAL</Result>');
+    expect(validateXml(partial).output).toMatch(/^OK/);
   });
 });
