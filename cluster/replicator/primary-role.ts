@@ -31,7 +31,10 @@ export class PrimaryRole {
   private readonly waiters = new Map<Lsn, Waiter>();
   readonly barrierLsn: Lsn;
   readonly barrierApplied: Promise<void>;
+  /** Everything taken over from older epochs is committed and applied: reads may be served. */
+  barrierDone = false;
   private resolveBarrier!: () => void;
+  private rejectBarrier!: (err: Error) => void;
   private readonly sweeper: NodeJS.Timeout;
   private pendingAppends: LogEntry[] = [];
   private historyWritten;
@@ -55,7 +58,11 @@ export class PrimaryRole {
       committedLsn: replica.log.committedLsn,
       maxQueueOps: deps.options.maxQueueOps,
     });
-    this.barrierApplied = new Promise<void>((r) => (this.resolveBarrier = r));
+    this.barrierApplied = new Promise<void>((resolve, reject) => {
+      this.resolveBarrier = resolve;
+      this.rejectBarrier = reject;
+    });
+    this.barrierApplied.catch(() => {}); // readers see the rejection; nobody else must
     this.sweeper = setInterval(() => this.sweepTimeouts(), 200);
     this.sweeper.unref?.();
     // The epoch barrier: an empty operation of this epoch; older operations commit with it.
@@ -175,7 +182,10 @@ export class PrimaryRole {
       this.waiters.delete(lsn);
       waiter.resolve(lsn);
     }
-    if (appliedLsn >= this.barrierLsn) this.resolveBarrier();
+    if (appliedLsn >= this.barrierLsn && !this.barrierDone) {
+      this.barrierDone = true;
+      this.resolveBarrier();
+    }
     let lowestNeeded = appliedLsn + 1;
     for (const session of this.sessions.values()) {
       if (session.connected) lowestNeeded = Math.min(lowestNeeded, session.nextLsn);
@@ -277,6 +287,7 @@ export class PrimaryRole {
     clearInterval(this.sweeper);
     for (const session of this.sessions.values()) session.close();
     const err = notPrimary(this.replica.partition, why);
+    this.rejectBarrier(err);
     for (const waiter of this.waiters.values()) waiter.reject(err);
     this.waiters.clear();
   }

@@ -220,7 +220,27 @@ export class Replica implements ReplicatedStore {
 
   private async readable(): Promise<void> {
     const primary = this.activePrimary('reads');
-    await primary.barrierApplied;
+    if (primary.barrierDone) return;
+    // A new primary serves reads once everything it took over is committed and applied;
+    // without a quorum that never happens, so the reader gets an error rather than a hang.
+    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = this.deps.options.writeTimeoutMs;
+    await Promise.race([
+      primary.barrierApplied,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ReplicationError(
+                'MF_NO_WRITE_QUORUM',
+                `primary of ${this.partition} could not commit its epoch barrier within ${timeoutMs} ms (no write quorum yet); reads wait for it: retry`,
+                { partition: this.partition },
+              ),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     if (this.primary !== primary) throw notPrimary(this.partition, 'stepped down while reading');
   }
 

@@ -1,3 +1,4 @@
+import { MeterfabricError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Lsn, NodeId } from './contract.js';
 import { type EpochHistory, historyChanged } from './core/epoch-history.js';
@@ -78,10 +79,14 @@ export class SecondaryRole {
 
   private check(token: number, epoch: number): InboundStream {
     const stream = this.stream;
-    if (!stream || stream.token !== token) {
-      throw staleEpoch(this.replica.partition, epoch, this.replica.log.fencedEpoch);
-    }
     this.replica.log.checkEpoch(epoch);
+    if (!stream || stream.token !== token) {
+      // not a newer epoch: this end was closed locally (demoted, replaced): the primary reconnects
+      throw new MeterfabricError(
+        'MF_STREAM_CLOSED',
+        `replication stream of ${this.replica.partition} was closed here; reconnect`,
+      );
+    }
     if (epoch !== stream.epoch && !this.faults.skipEpochFencing) {
       throw staleEpoch(this.replica.partition, epoch, stream.epoch);
     }

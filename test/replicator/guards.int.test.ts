@@ -75,4 +75,15 @@ describe('cluster token and test-only fault switches', () => {
     });
     await expect((await lax.host.replica('g/3')).secondary.accept(4, 'old', () => {})).resolves.toBeDefined();
   });
+
+  it('a new primary without a write quorum refuses reads with a clear error instead of hanging', async () => {
+    nodes = [await startNode('a', { writeTimeoutMs: 500 })];
+    const [a] = nodes as [TestNode];
+    const lonely = await a.host.replica('g/4');
+    await lonely.becomePrimary(config('g/4', 1, 'a', ['a', 'b', 'c']), () => undefined);
+    await expect(lonely.get('k')).rejects.toMatchObject({ code: 'MF_NO_WRITE_QUORUM' });
+    const pending = lonely.get('k');
+    await lonely.demote();
+    await expect(pending).rejects.toMatchObject({ code: 'MF_NOT_PRIMARY' });
+  });
 });
