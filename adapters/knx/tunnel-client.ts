@@ -67,6 +67,7 @@ export class TunnelClient {
   private reconnectAttempt = 0;
   private closedByUser = false;
   private statusValue: TunnelStatus = 'closed';
+  private dataHost: string | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly backoff: BackoffPolicy;
@@ -195,9 +196,24 @@ export class TunnelClient {
     this.session = undefined;
   }
 
+  /**
+   * Only the gateway may talk to the tunnel: datagrams from other hosts are dropped before
+   * decoding (enforced when the gateway is given as an IPv4 address, not a host name).
+   */
+  private fromGateway(host: string): boolean {
+    const gatewayHost = this.options.gateway.host;
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(gatewayHost)) return true;
+    return host === gatewayHost || host === this.dataHost;
+  }
+
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     const session = this.session;
     if (!session) return;
+    if (!this.fromGateway(rinfo.address)) {
+      this.stats.dropped++;
+      this.emitDropped(`datagram from ${rinfo.address}:${rinfo.port}, which is not the gateway`);
+      return;
+    }
     let frame: ReturnType<typeof decodeFrame>;
     try {
       frame = decodeFrame(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
@@ -253,6 +269,7 @@ export class TunnelClient {
         }
         return;
       case 'connected':
+        this.dataHost = action.dataEndpoint.host;
         this.reconnectAttempt = 0;
         this.logger.info({ channelId: action.channelId }, 'KNX tunnel connected');
         this.setStatus('connected');

@@ -160,6 +160,36 @@ describe('gateway simulator with our tunnel client', () => {
     expect(c.status).toBe('connected');
   });
 
+  it('the client drops datagrams from hosts other than the gateway', async () => {
+    const c = client({ timers: { heartbeatIntervalMs: 500 } });
+    const heard = indications(c);
+    const dropped: string[] = [];
+    c.on({ dropped: (reason) => dropped.push(reason) });
+    await c.connect();
+    const port = (c as unknown as { socket: { address(): { port: number } } }).socket.address().port;
+    const stranger = createSocket('udp4');
+    await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.2', () => resolve()));
+    const telegram = groupTelegram(
+      'GroupValue_Write',
+      parseGroupAddress('7/0/2'),
+      { shortData: 1 },
+      { messageCode: 0x29 },
+    );
+    const bytes = encodeFrame({
+      service: 'TUNNELLING_REQUEST',
+      channelId: c.channelId,
+      sequence: 0,
+      cemi: telegram,
+    });
+    await new Promise<void>((resolve) => stranger.send(bytes, port, '127.0.0.1', () => resolve()));
+    await waitFor(() => dropped.length > 0, 'the drop', 5_000);
+    stranger.close();
+    expect(dropped[0]).toMatch(/127\.0\.0\.2.*not the gateway/);
+    expect(heard).toHaveLength(0);
+    sim.inject(telegram);
+    await waitFor(() => heard.length === 1, 'the genuine telegram with seq 0', 5_000);
+  });
+
   it('garbage sent to the simulator is dropped and it keeps serving tunnels', async () => {
     const junk = createSocket('udp4');
     const send = (hex: string): Promise<void> =>
