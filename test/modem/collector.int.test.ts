@@ -166,4 +166,45 @@ describe('modem collector: dial in, bridge, read the meter', () => {
     poller.destroy();
     modem.destroy();
   });
+
+  it('a modem that drops and redials at once, again and again, ends up recorded online with its port', async () => {
+    const modemPort = await freePort();
+    node = await startCollector(dir.path, {
+      nodeId: 'n1',
+      modemListen: { host: '127.0.0.1', port: modemPort },
+      portRange: await freePortRange(3),
+    });
+    // A registry whose "offline" writes are slow (as an etcd round trip can be): they must still
+    // not land after the "online" write of the connection that replaced the dropped one.
+    const update = node.store.update.bind(node.store);
+    node.store.update = async (imei, patch) => {
+      if (patch.online === false) await new Promise((r) => setTimeout(r, 150));
+      return update(imei, patch);
+    };
+    const modem = new SimulatedModem({
+      imei: fleetImei(4),
+      servers: [{ host: '127.0.0.1', port: modemPort }],
+      clock: new ManualClock(0),
+      meterSerial: '4',
+      seed: 4,
+      redialMs: 1,
+      maxRedialMs: 1,
+    });
+    modems.push(modem);
+    let online = nextEvent(node.collector, 'modem-online', (e) => e.imei === modem.imei);
+    modem.start();
+    const { port } = await online;
+    for (let i = 0; i < 15; i++) {
+      online = nextEvent(node.collector, 'modem-online', (e) => e.imei === modem.imei);
+      modem.drop();
+      await online;
+    }
+    // Let every offline bookkeeping of the dropped connections finish.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(node.collector.sessionOf(modem.imei)).toBeDefined();
+    expect(await node.store.get(modem.imei)).toMatchObject({ online: true, port });
+    const poller = await dial(port);
+    expect((await readMeter(poller, { stepTimeoutMs: 3000 })).meterSerial).toBe('4');
+    poller.destroy();
+  });
 });

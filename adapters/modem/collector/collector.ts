@@ -41,6 +41,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
   private forwarder: ForwardListener | null = null;
   private stopping = false;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(options: CollectorOptions) {
     super();
@@ -225,7 +226,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     }
     const patch = this.statusPatch(record, id, nowMs);
     if (id.type === 'status') {
-      await this.store.update(id.imei, patch);
+      await this.inOrder(id.imei, async () => void (await this.store.update(id.imei, patch)));
       this.emit('modem-status', { imei: id.imei });
       socket.end();
       return;
@@ -280,7 +281,14 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     });
     socket.once('close', () => void this.onModemClosed(session));
     socket.resume();
-    await this.store.update(id.imei, { ...patch, online: true, connectedSinceMs: nowMs, lastSeenMs: nowMs });
+    await this.inOrder(id.imei, async () => {
+      await this.store.update(id.imei, {
+        ...patch,
+        online: true,
+        connectedSinceMs: nowMs,
+        lastSeenMs: nowMs,
+      });
+    });
     await this.directory?.announce(id.imei, this.holderOf(session));
     await this.bridges.ensure(record.port, id.imei);
     this.log.info({ imei: id.imei, port: record.port, remote, registered }, 'modem online');
@@ -338,7 +346,26 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     };
   }
 
-  private async persistOffline(session: ModemSession, reason: string, notify: boolean): Promise<void> {
+  /**
+   * Registry writes of one modem run one after another, in the order their events happened: a
+   * slow "offline" write of a dropped connection can never land after the "online" write of
+   * the connection that replaced it.
+   */
+  private inOrder(imei: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.chains.get(imei) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.chains.set(imei, tail);
+    void tail.then(() => {
+      if (this.chains.get(imei) === tail) this.chains.delete(imei);
+    });
+    return run;
+  }
+
+  private persistOffline(session: ModemSession, reason: string, notify: boolean): Promise<void> {
+    return this.inOrder(session.imei, () => this.writeOffline(session, reason, notify));
+  }
+
+  private async writeOffline(session: ModemSession, reason: string, notify: boolean): Promise<void> {
     const nowMs = this.clock.now();
     const record = await this.store.get(session.imei);
     // The modem may have redialled while this ran: then its new session owns `online` and the
