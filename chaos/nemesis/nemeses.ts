@@ -12,6 +12,8 @@ import { etcdLinkTarget, type Link } from './topology.js';
 export interface ProcessControl {
   readonly nodeIds: readonly string[];
   kill(nodeId: string): Promise<void>;
+  /** SIGTERM: the node drains (hands its primaries over) and exits; SIGKILL if it hangs. */
+  terminate(nodeId: string): Promise<void>;
   restart(nodeId: string): Promise<void>;
   pause(nodeId: string): void;
   resume(nodeId: string): void;
@@ -38,6 +40,7 @@ export type Fault = {
 export type NemesisName =
   | 'kill'
   | 'kill-all'
+  | 'restart-graceful'
   | 'pause'
   | 'pause-primary'
   | 'partition-minority'
@@ -51,6 +54,7 @@ export type NemesisName =
 export const nemesisNames: readonly NemesisName[] = [
   'kill',
   'kill-all',
+  'restart-graceful',
   'pause',
   'pause-primary',
   'partition-minority',
@@ -96,6 +100,19 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
         heal: async () => {
           await Promise.all(nodes.map((node) => ctx.processes.restart(node)));
         },
+      };
+    }
+    case 'restart-graceful': {
+      // Service Fabric's graceful restart: primaries move while the old primary is alive and
+      // holds a valid lease, so only epoch fencing stops it from writing after the move.
+      const node = (await ctx.processes.busiestPrimary()) ?? rng.pick(nodes);
+      await ctx.processes.terminate(node);
+      return {
+        nemesis: name,
+        description: `SIGTERM ${node} (drain: hand primaries over, exit), restart on heal`,
+        targets: [node],
+        minDurationMs: 500,
+        heal: () => ctx.processes.restart(node),
       };
     }
     case 'pause-primary':

@@ -191,6 +191,18 @@ export class ChaosCluster implements ProcessControl {
     await exited;
   }
 
+  async terminate(id: string, graceMs = 30_000): Promise<void> {
+    const node = this.node(id);
+    const proc = node.proc;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    if (node.paused) proc.kill('SIGCONT');
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
   pause(id: string): void {
     const node = this.node(id);
     if (!node.proc || node.paused) return;

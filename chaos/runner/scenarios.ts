@@ -7,7 +7,7 @@ import { type NemesisName, nemesisNames } from '../nemesis/nemeses.js';
 
 export const scenarios: Readonly<Record<string, readonly NemesisName[]>> = {
   mixed: nemesisNames,
-  crash: ['kill', 'kill-all', 'pause', 'pause-primary'],
+  crash: ['kill', 'kill-all', 'restart-graceful', 'pause', 'pause-primary'],
   partition: ['partition-minority', 'isolate-primary', 'isolate-etcd', 'one-way'],
   network: ['latency', 'rst-storm', 'bandwidth'],
   ...Object.fromEntries(nemesisNames.map((name) => [name, [name]])),
