@@ -1,29 +1,32 @@
 import { parseArgs } from 'node:util';
-import { isMeterfabricError } from '../../core/errors.js';
+import { isMeterfabricError, type MeterfabricError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
+import type { CollectedReading, DeviceEvent } from '../field-data.js';
 import { decodeCanFrame } from './can/decode.js';
 import { assertValidCanFrame, type CanFrame, fromHex } from './can/frame.js';
 import { BatteryCodecError } from './errors.js';
 import { BatteryMonitor } from './monitor/monitor.js';
+import { BatteryRs485Monitor } from './monitor/rs485-monitor.js';
 import { commands, type DecodedReply, decodeReply, decodeRequest, isKnownCommand } from './rs485/commands.js';
 import { bytesToHex, decodeRs485Frame, type Rs485Frame } from './rs485/frame.js';
 import { isScenarioName } from './sim/scenarios.js';
 import { BatterySiteSimulator } from './sim/simulator.js';
-import { connectTcp, parseAddress } from './transport/tcp.js';
-import { canetWireFormat } from './transport/wire-formats.js';
+import { Rs485Client } from './transport/rs485-client.js';
+import { connectTcp, parseAddress, type StreamTransport } from './transport/tcp.js';
+import { canetWireFormat, rs485WireFormat } from './transport/wire-formats.js';
 
 /**
  * `meterfabric battery ...`:
  *   decode can <id> <hex> [--extended]           one CAN frame → JSON (field names carry units)
  *   decode rs485 '<frame>' [--reply-to 42] [--all-packs]
- *   monitor <host:port> [--device-id ID] [--duration-ms N] [--listen-only]
+ *   monitor <host:port> [--rs485] [--device-id ID] [--duration-ms N] [--listen-only]
  *   simulate [--listen host:port] [--packs 1-4] [--scenario NAME] [--variant pylon-v1.2|sofar-extended] [--rs485-port N]
  * Decode errors print `{"error":{code,message,details}}` and exit 1.
  */
 const usage = `usage:
   meterfabric battery decode can <id> <hex> [--extended]
   meterfabric battery decode rs485 '<~frame>' [--reply-to <cid2 hex>] [--all-packs]
-  meterfabric battery monitor <host:port> [--device-id ID] [--duration-ms N] [--listen-only]
+  meterfabric battery monitor <host:port> [--rs485] [--device-id ID] [--duration-ms N] [--reading-interval-ms N] [--listen-only]
   meterfabric battery simulate [--listen host:port] [--packs 1-4] [--scenario normal-day|over-temperature|deep-discharge|over-current|heartbeat-loss|idle]
                                [--variant pylon-v1.2|sofar-extended] [--rs485-port N] [--time-scale N]
 `;
@@ -147,6 +150,25 @@ function decodeRs485(args: string[]): number {
   }
 }
 
+function printReadings(readings: CollectedReading[]): void {
+  for (const r of readings) {
+    const q = r.quantity.source === 'battery' ? r.quantity.quantity : JSON.stringify(r.quantity);
+    process.stdout.write(
+      `${new Date(r.timestampMs).toISOString()} ${r.meterSerial} ${q} ${r.value} ${r.unit}\n`,
+    );
+  }
+}
+
+function printEvent(e: DeviceEvent): void {
+  process.stdout.write(
+    `${new Date(e.timestampMs).toISOString()} EVENT ${e.key} ${e.phase} ${JSON.stringify(e.details ?? {})}\n`,
+  );
+}
+
+function printRejected(e: MeterfabricError): void {
+  process.stderr.write(`rejected: ${e.message} [${e.code}]\n`);
+}
+
 async function monitor(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -156,6 +178,7 @@ async function monitor(args: string[]): Promise<number> {
       'duration-ms': { type: 'string' },
       'reading-interval-ms': { type: 'string' },
       'listen-only': { type: 'boolean' },
+      rs485: { type: 'boolean' },
     },
   });
   if (positionals[0] === undefined) {
@@ -163,27 +186,42 @@ async function monitor(args: string[]): Promise<number> {
     return 2;
   }
   const { host, port } = parseAddress(positionals[0]);
-  const transport = await connectTcp(host, port, canetWireFormat);
-  const mon = new BatteryMonitor({
-    deviceId: values['device-id'] ?? `battery@${host}:${port}`,
-    transport,
-    readingIntervalMs: Number(values['reading-interval-ms'] ?? 5_000),
-    heartbeatIntervalMs: values['listen-only'] ? 0 : 1_000,
-    onReadings: (readings) => {
-      for (const r of readings) {
-        const q = r.quantity.source === 'battery' ? r.quantity.quantity : JSON.stringify(r.quantity);
-        process.stdout.write(
-          `${new Date(r.timestampMs).toISOString()} ${r.meterSerial} ${q} ${r.value} ${r.unit}\n`,
-        );
-      }
-    },
-    onEvent: (e) =>
-      process.stdout.write(
-        `${new Date(e.timestampMs).toISOString()} EVENT ${e.key} ${e.phase} ${JSON.stringify(e.details ?? {})}\n`,
-      ),
-    onDecodeError: (e) => process.stderr.write(`frame rejected: ${e.message} [${e.code}]\n`),
-  });
-  mon.start();
+  const deviceId = values['device-id'] ?? `battery@${host}:${port}`;
+  const intervalMs = Number(values['reading-interval-ms'] ?? 5_000);
+  let stop: () => void;
+  let transport: StreamTransport<CanFrame> | StreamTransport<Rs485Frame>;
+  if (values.rs485) {
+    const rs485 = await connectTcp(host, port, rs485WireFormat);
+    const client = new Rs485Client(rs485);
+    const mon = new BatteryRs485Monitor({
+      deviceId,
+      client,
+      pollIntervalMs: intervalMs,
+      onReadings: printReadings,
+      onEvent: printEvent,
+      onError: printRejected,
+    });
+    mon.start();
+    stop = () => {
+      mon.stop();
+      client.close();
+    };
+    transport = rs485;
+  } else {
+    const can = await connectTcp(host, port, canetWireFormat);
+    const mon = new BatteryMonitor({
+      deviceId,
+      transport: can,
+      readingIntervalMs: intervalMs,
+      heartbeatIntervalMs: values['listen-only'] ? 0 : 1_000,
+      onReadings: printReadings,
+      onEvent: printEvent,
+      onDecodeError: printRejected,
+    });
+    mon.start();
+    stop = () => mon.stop();
+    transport = can;
+  }
   const durationMs = values['duration-ms'] === undefined ? undefined : Number(values['duration-ms']);
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -194,7 +232,7 @@ async function monitor(args: string[]): Promise<number> {
     });
     if (durationMs !== undefined) setTimeout(done, durationMs);
   });
-  mon.stop();
+  stop();
   await transport.close();
   return 0;
 }

@@ -7,12 +7,16 @@ import type { BatteryMonitor } from './monitor.js';
  * `execute` answers from what the monitor has seen: the latest value of every quantity, and the
  * events raised/cleared since the previous call (each handed over exactly once).
  */
-export type BatteryFieldRequest = { type: string; meters?: readonly unknown[]; action?: string };
-export type BatteryFieldResponse = {
+export type BatteryFieldRequest<A extends string = string> = {
+  type: string;
+  meters?: readonly unknown[];
+  action?: A;
+};
+export type BatteryFieldResponse<A extends string = string> = {
   readings: CollectedReading[];
   events: DeviceEvent[];
   statusWords: never[];
-  controlResults: { meterSerial: string; action: never; ok: false; detail: string }[];
+  controlResults: { meterSerial: string; action: A; ok: false; detail: string }[];
 };
 
 export class BatteryFieldLink {
@@ -34,21 +38,21 @@ export class BatteryFieldLink {
     });
   }
 
-  async execute(request: BatteryFieldRequest): Promise<BatteryFieldResponse> {
+  async execute<A extends string>(request: BatteryFieldRequest<A>): Promise<BatteryFieldResponse<A>> {
     const events = this.pendingEvents.splice(0, this.pendingEvents.length);
     if (request.type === 'control') {
       // A battery takes no connect/disconnect/power-reduction orders through this adapter.
-      const meters = (request.meters ?? []).map(String);
+      const action = request.action;
+      const meters = action === undefined ? [] : (request.meters ?? []).map(String);
+      const detail = 'battery sites do not accept control actions';
       return {
         readings: [],
         events,
         statusWords: [],
-        controlResults: meters.map((meterSerial) => ({
-          meterSerial,
-          action: request.action as never,
-          ok: false as const,
-          detail: 'battery sites do not accept control actions',
-        })),
+        controlResults:
+          action === undefined
+            ? []
+            : meters.map((meterSerial) => ({ meterSerial, action, ok: false as const, detail })),
       };
     }
     const wantsValues = request.type === 'register' || request.type === 'initialize';

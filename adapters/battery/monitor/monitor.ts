@@ -157,13 +157,21 @@ export class BatteryMonitor {
     const { serial, unit } = found;
     switch (decoded.kind) {
       case 'protectionAlarm':
-      case 'requests':
-      case 'smaAlarms':
-      case 'enableFlags': {
-        unit.flags[decoded.kind] = decoded as never;
+        unit.flags.protectionAlarm = decoded;
         this.updateFlagConditions(nowMs);
         return;
-      }
+      case 'requests':
+        unit.flags.requests = decoded;
+        this.updateFlagConditions(nowMs);
+        return;
+      case 'smaAlarms':
+        unit.flags.smaAlarms = decoded;
+        this.updateFlagConditions(nowMs);
+        return;
+      case 'enableFlags':
+        unit.flags.enableFlags = decoded;
+        this.updateFlagConditions(nowMs);
+        return;
       default: {
         unit.telemetry.apply(decoded, nowMs);
         const changed = unit.telemetry.changedSinceSent(
