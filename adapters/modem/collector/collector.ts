@@ -4,9 +4,10 @@ import { type Clock, systemClock } from '../../../core/clock.js';
 import { isMeterfabricError } from '../../../core/errors.js';
 import { type Logger, silentLogger } from '../../../core/logger.js';
 import { ModemError } from '../errors.js';
-import { type ModemIdentification, parseIdentification, printable } from '../identification.js';
+import type { ModemIdentification } from '../identification.js';
 import type { ModemRegistryStore } from '../registry/store.js';
 import type { ModemPatch, ModemRecord } from '../registry/types.js';
+import { awaitIdentification } from './await-identification.js';
 import { BridgePorts } from './bridge-ports.js';
 import { type CollectorConfig, defaultCollectorConfig, validateCollectorConfig } from './config.js';
 import type { SessionDirectory, SessionHolder } from './directory.js';
@@ -153,53 +154,25 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     this.pending.add(socket);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.config.tcpKeepAliveMs);
-    let buffered: Buffer = Buffer.alloc(0);
     const reject = (error: ModemError) => {
-      cleanup();
       this.log.warn({ remote, code: error.code, err: error.message }, 'modem connection refused');
       this.emit('modem-rejected', { remote, code: error.code, message: error.message });
       socket.destroy();
     };
-    const timer = setTimeout(() => {
-      reject(
-        new ModemError(
-          'MF_MODEM_IDENT_TIMEOUT',
-          `no identification within ${this.config.identTimeoutMs} ms (received "${printable(buffered.toString('latin1'))}")`,
-        ),
-      );
-    }, this.config.identTimeoutMs);
-    const onData = (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      try {
-        const result = parseIdentification(buffered, this.config.identification);
-        if (result.status === 'incomplete') return;
-        cleanup();
-        // Pause until the session takes over, so no byte is lost in between.
-        socket.pause();
-        void this.identified(socket, remote, result.identification).catch((err: unknown) => {
-          if (isMeterfabricError(err)) reject(err as ModemError);
-          else {
-            this.log.error({ err, remote }, 'modem session setup failed');
-            socket.destroy();
-          }
-        });
-      } catch (err) {
-        if (isMeterfabricError(err)) return reject(err as ModemError);
-        // A bug must cost one connection, never the node.
-        cleanup();
-        this.log.error({ err, remote }, 'identification failed unexpectedly');
-        socket.destroy();
-      }
+    const failed = (err: unknown) => {
+      this.log.error({ err, remote }, 'modem session setup failed');
+      socket.destroy();
     };
-    const onClose = () => cleanup();
-    const cleanup = () => {
-      clearTimeout(timer);
-      this.pending.delete(socket);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-    };
-    socket.on('data', onData);
-    socket.on('close', onClose);
+    awaitIdentification(socket, this.config.identification, this.config.identTimeoutMs, {
+      settled: () => this.pending.delete(socket),
+      rejected: reject,
+      failed,
+      identified: (id) => {
+        void this.identified(socket, remote, id).catch((err: unknown) =>
+          isMeterfabricError(err) ? reject(err as ModemError) : failed(err),
+        );
+      },
+    });
     socket.on('error', () => socket.destroy());
   }
 
