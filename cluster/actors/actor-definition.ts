@@ -20,6 +20,14 @@ export type ReminderRequest = {
 /** A volatile timer: fires once on this primary after `afterMs`; lost on failover or restart. */
 export type TimerRequest = { name: string; afterMs: number; method: string; arg: unknown };
 
+export type OutgoingCallRequest = {
+  service: string;
+  key: string;
+  method: string;
+  arg: unknown;
+  idempotencyKey: string;
+};
+
 export type Decision<E> = {
   /** The change to persist (replicated to a quorum before the reply). */
   event?: E;
@@ -27,6 +35,12 @@ export type Decision<E> = {
   result: unknown;
   /** Durable reminders to register once the event is committed. */
   reminders?: ReminderRequest[];
+  /**
+   * Calls to other actors, made after the event is committed (an outbox). Each must carry an
+   * idempotency key derived from this call (so the receiver runs it once); delivery is best
+   * effort per primary: a send lost in a crash is not replayed, so use a reminder when it must happen.
+   */
+  sends?: OutgoingCallRequest[];
   /** Volatile timers to start once the reply is sent (replacing any of the same name). */
   timers?: TimerRequest[];
 };

@@ -17,7 +17,15 @@ import { partitionFor, type ServiceSpec } from '../config/manifest.js';
 import type { LocalReplicas } from '../node/local-replicas.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
-import type { AnyActorBehaviour, ReminderRequest, TimerRequest } from './actor-definition.js';
+import type {
+  AnyActorBehaviour,
+  OutgoingCallRequest,
+  ReminderRequest,
+  TimerRequest,
+} from './actor-definition.js';
+
+export type OutgoingCall = OutgoingCallRequest;
+
 import {
   applyRecord,
   decodeEnvelope,
@@ -41,6 +49,8 @@ export type ActorHostOptions = {
   primaryEpoch: (partition: PartitionId) => number | null;
   /** This node's membership lease is valid (else it has stepped down from every primary). */
   leaseValid: () => boolean;
+  /** Delivers an actor's post-commit calls to other actors. */
+  send?: (call: OutgoingCall) => void;
   /** TEST ONLY (MF_FAULT_INJECT=double-apply-retries): skip idempotency dedup. */
   doubleApplyRetries: boolean;
   maxPayloadBytes: number;
@@ -397,6 +407,7 @@ export class ActorHost {
         }
         dispatch(call.sender, { ok: true, result: decision.result });
         if (decision.timers?.length) armTimers(key, decision.timers);
+        for (const send of decision.sends ?? []) this.options.send?.(send);
         return envelope;
       }
       const record: PersistedRecord = { idem: call.idem, event: decision.event, result: decision.result };
@@ -414,6 +425,7 @@ export class ActorHost {
       if (decision.reminders?.length) await scheduleReminders(key, decision.reminders).catch(() => undefined);
       dispatch(call.sender, { ok: true, result: decision.result });
       if (decision.timers?.length) armTimers(key, decision.timers);
+      for (const send of decision.sends ?? []) this.options.send?.(send);
       return applyRecord(behaviour, envelope, record);
     };
     return {

@@ -52,10 +52,31 @@ export const counterActor: ActorBehaviour<CounterState, CounterEvent> = {
           timers: [{ name: 'tick', afterMs: a.afterMs, method: 'increment', arg: { by: incrementOf(a) } }],
         };
       }
+      case 'forward': {
+        // Increments this counter and, once that is committed, the counter `to` (an outbox send).
+        const a = (arg ?? {}) as { to?: unknown; by?: unknown; id?: unknown };
+        if (typeof a.to !== 'string' || typeof a.id !== 'string') {
+          throw new MeterfabricError('MF_BAD_REQUEST', 'forward needs {to: string, id: string, by?: number}');
+        }
+        const by = incrementOf(a);
+        return {
+          event: { by },
+          result: { value: state.value + by },
+          sends: [
+            {
+              service: 'counter',
+              key: a.to,
+              method: 'increment',
+              arg: { by },
+              idempotencyKey: `forward:${a.id}`,
+            },
+          ],
+        };
+      }
       default:
         throw new MeterfabricError(
           'MF_UNKNOWN_METHOD',
-          `counter has no method "${method}" (use increment, get, remind, tick)`,
+          `counter has no method "${method}" (use increment, get, remind, tick, forward)`,
         );
     }
   },

@@ -33,7 +33,19 @@ export const serviceSchema = z.object({
   replicas: z.number().int().min(1).max(7).default(3),
 });
 
-export const manifestSchema = z.object({ services: z.array(serviceSchema).max(256) });
+/** Node extensions: modules started in every node with an ActorProxy (APIs, bridges, simulators). */
+export const extensionSchema = z.object({
+  name: serviceName,
+  module: z.string().min(1),
+  export: z.string().min(1),
+});
+
+export const manifestSchema = z.object({
+  services: z.array(serviceSchema).max(256),
+  extensions: z.array(extensionSchema).max(32).default([]),
+});
+
+export type ExtensionSpec = z.infer<typeof extensionSchema>;
 
 export type ServiceSpec = z.infer<typeof serviceSchema>;
 export type Partitioning = ServiceSpec['partitioning'];
@@ -47,6 +59,10 @@ export function defaultManifestPaths(): string[] {
 }
 
 export function parseManifest(text: string, source: string): ServiceSpec[] {
+  return parseManifestFile(text, source).services;
+}
+
+export function parseManifestFile(text: string, source: string): z.infer<typeof manifestSchema> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -59,7 +75,19 @@ export function parseManifest(text: string, source: string): ServiceSpec[] {
       result.error.issues.map((i) => `manifest ${source}: ${i.path.join('.') || '(root)'}: ${i.message}`),
     );
   }
-  return result.data.services;
+  return result.data;
+}
+
+/** Extensions declared in the manifests, in file order. */
+export function loadExtensions(paths: readonly string[]): ExtensionSpec[] {
+  return paths.flatMap((path) => {
+    try {
+      return parseManifestFile(readFileSync(path, 'utf8'), path).extensions;
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError([`manifest ${path}: cannot read (${(err as Error).message})`]);
+    }
+  });
 }
 
 /** Reads and merges manifests; a service declared twice is a configuration error. */

@@ -4,8 +4,15 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
-import { ActorHost } from '../actors/actor-host.js';
-import { defaultManifestPaths, loadManifests, type ServiceSpec } from '../config/manifest.js';
+import { ActorHost, type OutgoingCall } from '../actors/actor-host.js';
+import { ActorProxy } from '../actors/actor-proxy.js';
+import {
+  defaultManifestPaths,
+  type ExtensionSpec,
+  loadExtensions,
+  loadManifests,
+  type ServiceSpec,
+} from '../config/manifest.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { ConfigStore } from '../failover/config-store.js';
 import { FailoverManager } from '../failover/failover-manager.js';
@@ -14,6 +21,7 @@ import { createEtcdClient } from '../membership/etcd-client.js';
 import { Membership, type NodeRecord } from '../membership/membership.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
 import { type NodeDataPlane, openLocalReplicas } from './data-plane.js';
+import { type NodeExtension, startExtensions } from './extensions.js';
 import { AdminService, channelOptions, NodeService, unary } from './grpc-contracts.js';
 import { nodeHealth } from './health.js';
 import { type Health, NodeMetrics, startMetricsServer } from './metrics.js';
@@ -33,6 +41,9 @@ export class ClusterNode {
   readonly metrics = new NodeMetrics();
   private readonly clock: Clock;
   private readonly services: ServiceSpec[];
+  private readonly extensionSpecs: ExtensionSpec[];
+  private extensions: NodeExtension[] = [];
+  private proxy: ActorProxy | null = null;
   private server: grpc.Server | null = null;
   private client: Etcd3 | null = null;
   private membership: Membership | null = null;
@@ -55,7 +66,9 @@ export class ClusterNode {
   ) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger({ nodeId: config.nodeId });
-    this.services = loadManifests(config.manifests.length > 0 ? config.manifests : defaultManifestPaths());
+    const manifests = config.manifests.length > 0 ? config.manifests : defaultManifestPaths();
+    this.services = loadManifests(manifests);
+    this.extensionSpecs = loadExtensions(manifests);
   }
 
   get grpcAddress(): string {
@@ -107,6 +120,7 @@ export class ClusterNode {
       configOf: (p) => this.configs.get(p),
       primaryEpoch: (p) => this.lifecycle?.primaryEpoch(p) ?? null,
       leaseValid: () => this.membership?.isValid() ?? false,
+      send: (call) => this.send(call),
       doubleApplyRetries: config.faultInject.includes('double-apply-retries'),
       maxPayloadBytes: config.maxPayloadBytes,
       clock: this.clock,
@@ -172,7 +186,36 @@ export class ClusterNode {
       this.metrics.fmLeader.set(0);
     });
     await this.election.start();
+    this.proxy = new ActorProxy({
+      client: this.client,
+      cluster: config.cluster,
+      services: this.services,
+      peerAddressOverrides: config.peerAddressOverrides,
+    });
+    await this.proxy.start();
+    this.extensions = await startExtensions(this.extensionSpecs, {
+      nodeId: config.nodeId,
+      config,
+      proxy: this.proxy,
+      logger,
+      isPrimary: (p: string) =>
+        this.lifecycle?.primaryEpoch(p) !== null && this.lifecycle?.primaryEpoch(p) !== undefined,
+    });
     logger.info({ address: this.address, advertise, metrics: this.metricsServer.address }, 'node started');
+  }
+
+  /** Delivers an actor's post-commit send (best effort: logged, not retried beyond the proxy's deadline). */
+  private send(call: OutgoingCall): void {
+    const proxy = this.proxy;
+    if (!proxy) return;
+    proxy
+      .call(call.service, call.key, call.method, call.arg, { idempotencyKey: call.idempotencyKey })
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { call: `${call.service}/${call.key}.${call.method}`, err: String(err) },
+          'actor send failed',
+        ),
+      );
   }
 
   private async bind(server: grpc.Server, listen: string): Promise<string> {
@@ -309,6 +352,12 @@ export class ClusterNode {
     if (options.drain)
       await this.drain().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'drain failed'));
     this.stopped = true;
+    for (const extension of this.extensions.reverse()) {
+      await extension
+        .stop()
+        .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'extension stop failed'));
+    }
+    await this.proxy?.close();
     this.lifecycle?.close();
     this.fm?.stop();
     await this.election?.close();

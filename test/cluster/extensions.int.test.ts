@@ -1,0 +1,75 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../core/paths.js';
+import { waitFor } from '../support/wait.js';
+import { TestCluster } from './support/test-cluster.js';
+
+describe('node extensions and actor sends', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    const manifest = join(mkdtempSync(join(tmpdir(), 'mf-ext-')), 'extensions.json');
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        services: [],
+        extensions: [{ name: 'example', module: 'cluster/node/example-extension.js', export: 'start' }],
+      }),
+    );
+    const runtime = join(packageRoot, 'cluster', 'config', 'runtime-services.json');
+    cluster = await TestCluster.start({ nodes: 3, env: { MF_MANIFESTS: `${runtime},${manifest}` } });
+    await cluster.waitStable(3);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('starts every manifest extension in every node with a working ActorProxy', async () => {
+    const proxy = await cluster.proxy();
+    for (const id of ['n1', 'n2', 'n3']) {
+      expect(await proxy.call('counter', `extension-${id}`, 'get', null)).toEqual({
+        value: 1,
+        increments: 1,
+      });
+    }
+  });
+
+  it("delivers an actor's send after its change commits, once even when the call is retried", async () => {
+    const proxy = await cluster.proxy();
+    expect(
+      await proxy.call(
+        'counter',
+        'send-a',
+        'forward',
+        { to: 'send-b', id: 'f1', by: 2 },
+        { idempotencyKey: 'fw-1' },
+      ),
+    ).toEqual({ value: 2 });
+    await waitFor(
+      async () => (await proxy.call<{ value: number }>('counter', 'send-b', 'get', null)).value === 2,
+      'the send to arrive',
+      20_000,
+      100,
+    );
+    // A retried call is answered from the dedup table and sends nothing again; a new call
+    // with the same send id is delivered but deduplicated by the receiver.
+    await proxy.call(
+      'counter',
+      'send-a',
+      'forward',
+      { to: 'send-b', id: 'f1', by: 2 },
+      { idempotencyKey: 'fw-1' },
+    );
+    await proxy.call(
+      'counter',
+      'send-a',
+      'forward',
+      { to: 'send-b', id: 'f1', by: 2 },
+      { idempotencyKey: 'fw-2' },
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await proxy.call('counter', 'send-a', 'get', null)).toEqual({ value: 4, increments: 2 });
+    expect(await proxy.call('counter', 'send-b', 'get', null)).toEqual({ value: 2, increments: 1 });
+  });
+});
