@@ -1,0 +1,41 @@
+import type { ActorBehaviour } from '../../cluster/actors/actor-definition.js';
+import { MeterfabricError } from '../../core/errors.js';
+
+/**
+ * Hosts a pure head-end state machine as an event-sourced cluster actor. The persisted event
+ * is the command itself with the instant it was decided at; `handle` runs it on a copy of the
+ * state to validate it and compute its effects (the reply), `apply` runs it on the state, on
+ * the primary after the quorum commit and again on any new primary replaying the log. Since
+ * the machines are deterministic given (state, command, nowMs), replay rebuilds the same state.
+ * Effects travel back in the reply: a driver delivers them to the next service through
+ * ActorProxy, with idempotency keys, so a retried call is answered from the dedup table.
+ */
+
+export type CommandEvent<C> = { command: C; nowMs: number };
+
+export type CommandMachine<S, C, E> = {
+  initialState(key: string): S;
+  apply(state: S, command: C, nowMs: number): { state: S; effects: E[] };
+  /** Commands that only read: answered without persisting. */
+  isRead?(command: C): boolean;
+  read?(state: S, command: C): unknown;
+};
+
+export function commandActor<S, C, E>(machine: CommandMachine<S, C, E>): ActorBehaviour<S, CommandEvent<C>> {
+  return {
+    initialState: (key) => machine.initialState(key),
+    handle(state, method, arg, ctx) {
+      if (method !== 'command')
+        throw new MeterfabricError(
+          'MF_UNKNOWN_METHOD',
+          `head-end actors take method "command", not "${method}"`,
+        );
+      const command = arg as C;
+      if (machine.isRead?.(command)) return { result: machine.read?.(state, command) };
+      // Decide on a copy: a refused command throws here and nothing is persisted.
+      const { effects } = machine.apply(structuredClone(state), command, ctx.nowMs);
+      return { event: { command, nowMs: ctx.nowMs }, result: { effects } };
+    },
+    apply: (state, event) => machine.apply(state, event.command, event.nowMs).state,
+  };
+}

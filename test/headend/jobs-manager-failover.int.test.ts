@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../actors/domain/jobs.js';
+import type { JobsManagerEffect } from '../../actors/jobs-manager/state.js';
+import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import { loadManifests, partitionIds } from '../../cluster/config/manifest.js';
+import { packageRoot } from '../../core/paths.js';
+import { TestCluster } from '../cluster/support/test-cluster.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The jobs manager hosted on a real three-node cluster (needs `npx tsc -p tsconfig.build.json`):
+ * its queue, in-flight attempts and recorded outcomes survive SIGKILL of its primary, and an
+ * outcome is still recorded exactly once.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'mf-headend-manifest-'));
+const manifestPath = join(dir, 'headend.json');
+writeFileSync(
+  manifestPath,
+  JSON.stringify({
+    services: [
+      {
+        name: 'jobs-manager',
+        partitioning: { kind: 'singleton' },
+        actor: { module: 'actors/hosting/services.js', export: 'jobsManagerActor' },
+      },
+    ],
+  }),
+);
+const runtimeManifest = join(packageRoot, 'cluster', 'config', 'runtime-services.json');
+const services = loadManifests([runtimeManifest, manifestPath]);
+
+let cluster: TestCluster;
+let proxy: ActorProxy;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start({
+    nodes: 3,
+    env: { MF_MANIFESTS: `${runtimeManifest},${manifestPath}` },
+  });
+  const expected = services.flatMap((s) => partitionIds(s));
+  await waitFor(
+    async () => {
+      const configs = await cluster.configs();
+      return expected.every((p) => {
+        const c = configs.get(p);
+        return c && c.status === 'ok' && c.primary && c.replicas.length === 3 && c.building.length === 0;
+      });
+    },
+    'every partition to have three replicas',
+    120_000,
+    250,
+  );
+  proxy = new ActorProxy({
+    client: cluster.client,
+    cluster: 'meterfabric',
+    services,
+    defaultDeadlineMs: 60_000,
+  });
+  await proxy.start();
+}, 180_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const now = Date.now();
+const job = (id: string, priority: 'high' | 'normal' = 'normal'): Job => ({
+  id,
+  kind: 'loadProfile',
+  priority,
+  concentratorId: `C-${id}`,
+  meterSerials: [],
+  params: { kind: 'loadProfile' },
+  submittedAtMs: now,
+  deadlineMs: now + 3_600_000,
+  maxAttempts: 3,
+});
+
+async function command(cmd: unknown, idempotencyKey: string): Promise<JobsManagerEffect[]> {
+  const result = await proxy.call<{ effects: JobsManagerEffect[] }>('jobs-manager', 'jm', 'command', cmd, {
+    idempotencyKey,
+  });
+  return result.effects;
+}
+
+describe('jobs manager on the cluster', () => {
+  it('keeps queued and in-flight jobs across SIGKILL of its primary and records each outcome once', {
+    timeout: 240_000,
+  }, async () => {
+    await command({ type: 'submit', job: job('a') }, 'submit-a');
+    await command({ type: 'submit', job: job('b', 'high') }, 'submit-b');
+    await command({ type: 'submit', job: job('c') }, 'submit-c');
+    const dispatched = (await command({ type: 'tick' }, 'tick-1')).flatMap((e) =>
+      e.type === 'dispatch' ? [e.job.id] : [],
+    );
+    expect(dispatched).toEqual(['b', 'a', 'c']);
+    const first = await command(
+      { type: 'attemptResult', jobId: 'a', attempt: 1, result: { ok: true } },
+      'result-a',
+    );
+    expect(first.filter((e) => e.type === 'outcome')).toHaveLength(1);
+    // A retried call with the same idempotency key is answered from the dedup table, not re-run.
+    expect(
+      await command({ type: 'attemptResult', jobId: 'a', attempt: 1, result: { ok: true } }, 'result-a'),
+    ).toEqual(first);
+
+    const victim = (await cluster.configs()).get('jobs-manager/0')!.primary!;
+    await cluster.signal(victim, 'SIGKILL');
+    await waitFor(
+      async () => {
+        const c = (await cluster.configs()).get('jobs-manager/0');
+        return c?.primary && c.primary !== victim ? c : null;
+      },
+      'a new jobs-manager primary',
+      90_000,
+      250,
+    );
+
+    // The outcome of a was recorded once: neither a late answer nor a resubmission changes it.
+    expect(
+      await command({ type: 'attemptResult', jobId: 'a', attempt: 1, result: { ok: true } }, 'late-a'),
+    ).toEqual([]);
+    expect(await command({ type: 'submit', job: job('a') }, 'resubmit-a')).toEqual([
+      { type: 'duplicateIgnored', jobId: 'a' },
+    ]);
+    // b and c were in flight on the old primary: their answers complete them on the new one.
+    const b = await command(
+      { type: 'attemptResult', jobId: 'b', attempt: 1, result: { ok: true } },
+      'result-b',
+    );
+    expect(b).toEqual([
+      expect.objectContaining({
+        type: 'outcome',
+        outcome: expect.objectContaining({ jobId: 'b', status: 'succeeded', attempts: 1 }),
+      }),
+    ]);
+    const c = await command(
+      {
+        type: 'attemptResult',
+        jobId: 'c',
+        attempt: 1,
+        result: { ok: false, retryable: true, errorCode: 'MF_DEVICE_UNREACHABLE', errorMessage: 'x' },
+      },
+      'result-c',
+    );
+    expect(c).toEqual([]);
+  });
+});
