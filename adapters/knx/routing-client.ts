@@ -60,7 +60,8 @@ export class RoutingClient {
 
   async open(): Promise<void> {
     const { interfaceAddress } = this.options;
-    const rs = await bindUdp('0.0.0.0', this.port, true);
+    // Bound to the group address: this socket receives the group's traffic only, not unicast.
+    const rs = await bindUdp(this.group, this.port, true);
     rs.addMembership(this.group, interfaceAddress);
     this.receiveSocket = rs;
     const ss = await bindUdp(interfaceAddress, 0);

@@ -85,7 +85,7 @@ export class GatewaySimulator {
     const routing = this.options.routing;
     if (routing) {
       const group = routing.group ?? KNX_MULTICAST_ADDRESS;
-      const rs = await bindUdp('0.0.0.0', routing.port, true);
+      const rs = await bindUdp(group, routing.port, true); // group traffic only
       rs.addMembership(group, routing.interfaceAddress);
       // Send from a separate ephemeral socket so our own looped-back datagrams are recognisable.
       const ss = await bindUdp(routing.interfaceAddress, 0);
