@@ -245,6 +245,15 @@ export class ChaosCluster implements ProcessControl {
     return proxy;
   }
 
+  /**
+   * Open connections per link proxy, when the Toxiproxy is ours (undefined for a real one):
+   * evidence that node traffic really flows through the per-link proxies.
+   */
+  linkConnectionCounts(): Map<string, number> | undefined {
+    if (!this.ownToxiproxy) return undefined;
+    return new Map(this.ownToxiproxy.collection.all().map((proxy) => [proxy.name, proxy.connectionCount()]));
+  }
+
   /** Every node's recorded role changes (`<dataDir>/roles.jsonl`). */
   roleHistory(): RoleChange[] {
     const history: RoleChange[] = [];

@@ -67,7 +67,8 @@ export type ChaosReport = {
 
 const pollMs = 250;
 
-async function waitForRecovery(
+/** Polls `status` until every partition is healthy and stable, or the deadline passes. */
+export async function waitForRecovery(
   cluster: ChaosCluster,
   healedAtMs: number,
   deadlineMs: number,

@@ -96,6 +96,24 @@ describe('toxic effects on real sockets', () => {
     expect(withBoth - base).toBeLessThan(220);
   });
 
+  it('updating a toxic changes its effect on a connection already open', async () => {
+    const proxy = await proxyTo(echoServer.port);
+    const client = await open(proxy);
+    const base = await medianRtt(client);
+    const toxic = await proxy.addToxic({
+      name: 'lat',
+      type: 'latency',
+      stream: 'downstream',
+      toxicity: 1,
+      attributes: { latency: 50, jitter: 0 },
+    });
+    expect((await medianRtt(client, 3)) - base).toBeLessThan(120);
+    await toxic.update({ ...toxic.toJson(), attributes: { latency: 250, jitter: 0 } });
+    const after = (await medianRtt(client, 3)) - base;
+    expect(after).toBeGreaterThanOrEqual(240);
+    expect(after).toBeLessThan(330);
+  });
+
   it('latency jitter spreads round trips over latency ± jitter', async () => {
     const proxy = await proxyTo(echoServer.port);
     await proxy.addToxic({
