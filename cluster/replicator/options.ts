@@ -4,6 +4,10 @@ export type ReplicatorOptions = {
   maxQueueOps: number;
   /** Log entries per replication message. */
   maxBatchEntries: number;
+  /** Operation bytes per replication message (a single larger entry still goes alone). */
+  maxMessageBytes: number;
+  /** Bytes of operations proposed but not yet committed, per partition (MF_REPLICATION_QUEUE_FULL beyond). */
+  maxQueueBytes: number;
   /** Entries sent to a secondary and not yet acknowledged. */
   maxInFlightEntries: number;
   /** A write not committed within this time fails with MF_NO_WRITE_QUORUM (outcome unknown). */
@@ -25,6 +29,8 @@ export type ReplicatorOptions = {
 export const DEFAULT_REPLICATOR_OPTIONS: ReplicatorOptions = {
   maxQueueOps: 8192,
   maxBatchEntries: 512,
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxQueueBytes: 64 * 1024 * 1024,
   maxInFlightEntries: 8192,
   writeTimeoutMs: 10_000,
   quorumLossGraceMs: 1_500,

@@ -37,6 +37,9 @@ export class PrimaryRole {
   private rejectBarrier!: (err: Error) => void;
   private readonly sweeper: NodeJS.Timeout;
   private pendingAppends: LogEntry[] = [];
+  /** Operation bytes of each uncommitted entry, and their sum (bounded by maxQueueBytes). */
+  private readonly uncommittedBytes = new Map<Lsn, number>();
+  private queuedBytes = 0;
   private historyWritten;
   private stopped = false;
 
@@ -132,7 +135,19 @@ export class PrimaryRole {
   }
 
   private propose(ops: readonly Uint8Array[]): Lsn {
+    let size = 0;
+    for (const op of ops) size += op.length;
+    const limit = this.deps.options.maxQueueBytes;
+    if (this.queuedBytes > 0 && this.queuedBytes + size > limit) {
+      throw new ReplicationError(
+        'MF_REPLICATION_QUEUE_FULL',
+        `replication queue of ${this.replica.partition} holds ${this.queuedBytes} uncommitted bytes (limit ${limit}); retry later`,
+        { partition: this.replica.partition, queuedBytes: this.queuedBytes },
+      );
+    }
     const header = this.core.propose();
+    this.uncommittedBytes.set(header.lsn, size);
+    this.queuedBytes += size;
     const entry: LogEntry = { lsn: header.lsn, epoch: header.epoch, ops: [...ops] };
     this.replica.log.append([entry]);
     this.replica.cache.add(entry);
@@ -169,6 +184,11 @@ export class PrimaryRole {
   }
 
   private onCommitted(commitLsn: Lsn): void {
+    for (const [lsn, size] of this.uncommittedBytes) {
+      if (lsn > commitLsn) break;
+      this.uncommittedBytes.delete(lsn);
+      this.queuedBytes -= size;
+    }
     const log = this.replica.log;
     const before = log.committedLsn;
     if (log.advanceCommit(commitLsn) > before) this.replica.scheduleApply();

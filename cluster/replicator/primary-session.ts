@@ -243,8 +243,12 @@ export class PrimarySession {
         const room = this.options.maxInFlightEntries - (this.nextLsn - 1 - this.ackedLsn);
         if (this.nextLsn <= lastLsn && room > 0) {
           const toLsn = Math.min(lastLsn, this.nextLsn + Math.min(this.options.maxBatchEntries, room) - 1);
-          const entries = await this.owner.entriesRange(this.nextLsn, toLsn);
+          const entries = boundedBatch(
+            await this.owner.entriesRange(this.nextLsn, toLsn),
+            this.options.maxMessageBytes,
+          );
           if (!this.streaming || generation !== this.generation) break;
+          if (entries.length === 0) throw new Error(`entries from LSN ${this.nextLsn} are not available`);
           const commitLsn = this.owner.commitLsn;
           const written = this.send({
             entries: {
@@ -254,7 +258,7 @@ export class PrimarySession {
               compactBelowLsn: this.owner.compactBelowLsn,
             },
           });
-          this.nextLsn = toLsn + 1;
+          this.nextLsn = entries[entries.length - 1]!.lsn + 1;
           this.sentCommitLsn = commitLsn;
           if (!written) await new Promise<void>((r) => (this.drainWaiter = r));
           continue;
@@ -281,4 +285,14 @@ export class PrimarySession {
       this.pumping = false;
     }
   }
+}
+
+/** The longest prefix of `entries` within `maxBytes` of operations (always at least one entry). */
+export function boundedBatch(entries: LogEntry[], maxBytes: number): LogEntry[] {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    for (const op of entries[i]!.ops) bytes += op.length;
+    if (bytes > maxBytes && i > 0) return entries.slice(0, i);
+  }
+  return entries;
 }

@@ -4,6 +4,7 @@ import { decodeEntryValue, encodeEntryValue } from '../../cluster/replicator/dis
 import { EntryCache } from '../../cluster/replicator/entry-cache.js';
 import { grpcStatusOf } from '../../cluster/replicator/errors.js';
 import { parseFaults } from '../../cluster/replicator/faults.js';
+import { boundedBatch } from '../../cluster/replicator/primary-session.js';
 import { decodeStateOp, encodeStateOp, MAX_STATE_KEY_BYTES } from '../../cluster/replicator/state-ops.js';
 
 describe('state operation codec', () => {
@@ -86,5 +87,15 @@ describe('fault switches and error mapping', () => {
     expect(grpcStatusOf('MF_NOT_PRIMARY')).toBe(9);
     expect(grpcStatusOf('MF_QUORUM_LOSS')).toBe(14);
     expect(grpcStatusOf('MF_REPLICATION_QUEUE_FULL')).toBe(8);
+  });
+});
+
+describe('replication message bound', () => {
+  const entry = (lsn: number, bytes: number) => ({ lsn, epoch: 1, ops: [new Uint8Array(bytes)] });
+  it('cuts a batch at maxMessageBytes but always sends at least one entry', () => {
+    const entries = [entry(1, 400), entry(2, 400), entry(3, 400)];
+    expect(boundedBatch(entries, 1_000).map((e) => e.lsn)).toEqual([1, 2]);
+    expect(boundedBatch(entries, 10_000).map((e) => e.lsn)).toEqual([1, 2, 3]);
+    expect(boundedBatch([entry(1, 5_000), entry(2, 1)], 1_000).map((e) => e.lsn)).toEqual([1]);
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseFaults } from '../../cluster/replicator/faults.js';
 import { ReplicaControlClient } from '../../cluster/replicator/grpc/control-service.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
+import { waitFor } from '../support/wait.js';
 import { addressBook, config, enc, removeNodeData, startNode, type TestNode } from './support.js';
 
 let nodes: TestNode[] = [];
@@ -85,5 +86,35 @@ describe('cluster token and test-only fault switches', () => {
     const pending = lonely.get('k');
     await lonely.demote();
     await expect(pending).rejects.toMatchObject({ code: 'MF_NOT_PRIMARY' });
+  });
+
+  it('bounds uncommitted bytes (MF_REPLICATION_QUEUE_FULL) and still replicates everything with a small message bound', async () => {
+    const options = {
+      maxQueueBytes: 2_000,
+      maxMessageBytes: 1_000,
+      quorumLossGraceMs: 60_000,
+      writeTimeoutMs: 2_000,
+    };
+    nodes = [await startNode('a', options), await startNode('b', options), await startNode('c', options)];
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    const primary = await a.host.replica('g/5');
+    await primary.becomePrimary(config('g/5', 1, 'a', ['a', 'b', 'c']), addressBook(nodes));
+    const big = (i: number) =>
+      encodeStateOp({ kind: 'put', key: `big${i}`, value: new Uint8Array(400).fill(i) });
+    // 2 000 bytes allowed in flight: of 12 concurrent 400-byte writes some are refused, the rest commit
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => primary.replicate([big(i)])),
+    );
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused)
+      expect((r as PromiseRejectedResult).reason.code).toBe('MF_REPLICATION_QUEUE_FULL');
+    expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThanOrEqual(4);
+    // sequentially every write commits, each batch split into messages of at most ~1 000 bytes
+    for (let i = 0; i < 10; i++) await primary.replicate([big(100 + i)]);
+    const rb = await b.host.replica('g/5');
+    await waitFor(() => rb.status().appliedLsn >= primary.status().committedLsn, 'b applies everything');
+    expect((await rb.store.get('big109'))?.length).toBe(400);
+    void c;
   });
 });
