@@ -1,14 +1,12 @@
 import type { BatteryQuantity, InternalQuantity, ReadingKind } from '../field-data.js';
-import { CimCodeError, UnknownQuantityError } from './errors.js';
+import { UnknownQuantityError } from './errors.js';
 import {
   formatReadingType,
-  parseReadingType,
   type ReadingTypeCode,
   type ReadingTypeFields,
-  readingTypeFieldsOf,
   readingTypeOf,
 } from './reading-type.js';
-import { measuringPeriodSeconds, multiplierPrefixes, unitNames } from './reading-type-names.js';
+import { measuringPeriodSeconds } from './reading-type-names.js';
 
 /**
  * THE mapping table from internal quantities (OBIS codes, KNX DPTs, battery quantities,
@@ -219,6 +217,9 @@ const batteryMeasures: Record<BatteryQuantity, Measure> = {
   }),
 };
 
+/** Every battery quantity the table maps, for the reverse lookup and property tests. */
+export const batteryQuantities = Object.keys(batteryMeasures) as BatteryQuantity[];
+
 function measureFor(q: InternalQuantity): Measure {
   let result: Measure | string;
   switch (q.source) {
@@ -339,120 +340,11 @@ export function repairSeedReadingType(code: string): string {
   return seedTypos.get(code.trim()) ?? code.trim();
 }
 
-type UnitSpec = { base: number; exponent: number };
-
-const unitSymbols: ReadonlyMap<string, number> = new Map([
-  ['Wh', UNIT.Wh],
-  ['VAh', UNIT.VAh],
-  ['VArh', UNIT.VArh],
-  ['varh', UNIT.VArh],
-  ['W', UNIT.W],
-  ['V', UNIT.V],
-  ['A', UNIT.A],
-  ['Hz', UNIT.Hz],
-  ['degC', UNIT.degC],
-  ['°C', UNIT.degC],
-  ['C', UNIT.degC],
-  ['cos', UNIT.cosPhi],
-  ['', UNIT.none],
-]);
-
-function parseUnit(unit: string): UnitSpec {
-  const u = unit.trim();
-  if (u === '%') return { base: UNIT.none, exponent: -2 };
-  if (unitSymbols.has(u)) return { base: unitSymbols.get(u)!, exponent: 0 };
-  const prefix = u[0]!;
-  const rest = u.slice(1);
-  const exponent =
-    prefix === 'k' ? 3 : prefix === 'M' ? 6 : prefix === 'G' ? 9 : prefix === 'm' ? -3 : undefined;
-  if (exponent !== undefined && unitSymbols.has(rest) && rest !== '')
-    return { base: unitSymbols.get(rest)!, exponent };
-  throw new CimCodeError(`unit "${unit}" is not known; use Wh, kWh, W, kW, V, A, Hz, degC or %`, { unit });
-}
-
-// Unit strings come from a handful of adapters; unknown ones throw before being cached.
-const unitCache = new Map<string, UnitSpec>();
-
-/** Rounds away binary noise (14631.051 * 1000 = 14631050.999999998) without losing real digits. */
-function clean(n: number): number {
-  return Number(n.toPrecision(15));
-}
-
-/** Converts a measured value (in `unit`) into the unit and multiplier that `code` states. */
-export function valueInCodeUnit(value: number, unit: string, code: ReadingTypeCode): number {
-  const f = readingTypeFieldsOf(code);
-  let from = unitCache.get(unit);
-  if (!from) {
-    from = parseUnit(unit);
-    unitCache.set(unit, from);
-  }
-  if (from.base !== f.unit)
-    throw new CimCodeError(
-      `a value in ${unit} cannot be reported under ReadingType ${code}, whose unit is ${unitNames.get(f.unit) ?? f.unit}`,
-      { unit, code },
-    );
-  return clean(value * 10 ** (from.exponent - f.multiplier));
-}
-
-/** The unit symbol a code's value is expressed in, e.g. 'kWh' for multiplier 3 + unit 72. */
-export function unitOfCode(code: ReadingTypeCode): string {
-  const f = parseReadingType(code);
-  if (f.unit === UNIT.none && f.multiplier === -2) return '%';
-  const prefix = multiplierPrefixes.get(f.multiplier);
-  const symbol = f.unit === UNIT.none ? '' : (unitNames.get(f.unit) ?? `unit${f.unit}`);
-  if (prefix === undefined || prefix === 'c') return `1e${f.multiplier} ${symbol}`.trim();
-  return `${prefix}${f.unit === UNIT.cosPhi ? 'cos' : symbol}`;
-}
-
-export type QuantityMatch = { quantity: InternalQuantity; kind: ReadingKind; intervalSeconds?: number };
-
-let reverseIndex: Map<string, QuantityMatch> | undefined;
-
-/** Every quantity the table knows, for the reverse lookup and for property tests. */
-export function knownQuantities(): InternalQuantity[] {
-  const list: InternalQuantity[] = [];
-  for (let t = 0; t <= 9; t++)
-    for (const c of [1, 2, 3, 4, 15]) list.push({ source: 'obis', code: `${c}.8.${t}` });
-  for (const c of [1, 2, 13, 14, 31, 32, 51, 52, 71, 72, 91]) list.push({ source: 'obis', code: `${c}.7.0` });
-  for (let t = 0; t <= 9; t++) for (const c of [1, 2]) list.push({ source: 'obis', code: `${c}.6.${t}` });
-  const dpts = ['13.010', '13.013', '13.011', '13.014', '13.012', '13.015', '14.056', '9.024'];
-  for (const dpt of dpts)
-    for (const quantity of ['import', 'export']) list.push({ source: 'knx', dpt, quantity });
-  for (const dpt of ['14.027', '9.020', '14.019', '9.021'])
-    for (const quantity of [undefined, 'L1', 'L2', 'L3'])
-      list.push(quantity ? { source: 'knx', dpt, quantity } : { source: 'knx', dpt });
-  for (const dpt of ['14.033', '14.057', '9.001']) list.push({ source: 'knx', dpt });
-  for (const quantity of Object.keys(batteryMeasures) as BatteryQuantity[])
-    list.push({ source: 'battery', quantity });
-  list.push(
-    { source: 'profile', quantity: 'activeImportInterval' },
-    { source: 'profile', quantity: 'activeExportInterval' },
-  );
-  return list;
-}
-
-export const readingKinds: readonly ReadingKind[] = ['register', 'dailyClosure', 'interval', 'instantaneous'];
-export const intervalChoicesSeconds: readonly number[] = [...measuringPeriodSeconds.values()];
-
-/**
- * Reverse lookup (a code received in a CIM message -> what it measures), over both profiles.
- * Several quantities can share a code (OBIS 1.8.0 and KNX 13.013 are both kWh import
- * registers); the first in table order wins, which is the OBIS one.
- */
-export function quantityForReadingType(code: ReadingTypeCode): QuantityMatch | undefined {
-  if (!reverseIndex) {
-    const index = new Map<string, QuantityMatch>();
-    for (const profile of ['seed-compat', 'standard'] as const)
-      for (const quantity of knownQuantities())
-        for (const kind of readingKinds) {
-          const intervals = kind === 'interval' ? intervalChoicesSeconds : [undefined];
-          for (const intervalSeconds of intervals) {
-            const c = readingTypeFor(quantity, kind, profile, intervalSeconds ? { intervalSeconds } : {});
-            if (!index.has(c))
-              index.set(c, intervalSeconds ? { quantity, kind, intervalSeconds } : { quantity, kind });
-          }
-        }
-    reverseIndex = index;
-  }
-  return reverseIndex.get(repairSeedReadingType(code));
-}
+export {
+  intervalChoicesSeconds,
+  knownQuantities,
+  type QuantityMatch,
+  quantityForReadingType,
+  readingKinds,
+} from './reading-type-reverse.js';
+export { unitOfCode, valueInCodeUnit } from './reading-type-units.js';
