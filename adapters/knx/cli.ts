@@ -121,6 +121,7 @@ async function monitor(argv: string[], out: Output): Promise<number> {
   const finished = new Promise<void>((resolve) => {
     client.on({
       telegram: (cemi) => {
+        if (seen >= limit) return; // telegrams already in flight when the count is reached
         const dpt = cemi.kind === 'ldata' ? dpts.get(cemi.destination) : undefined;
         let line: Record<string, unknown>;
         try {
