@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerCollectorMetrics } from '../../adapters/modem/collector/metrics.js';
 import { readMeter } from '../../adapters/modem/iec62056/reader.js';
 import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
 import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
@@ -65,6 +67,23 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
     const online = nextEvent(node.collector, 'modem-online', (e) => e.imei === healthy.imei);
     healthy.start();
     healthyPort = (await online).port;
+  });
+
+  it('exposes what happened as Prometheus metrics', async () => {
+    const registry = new Registry();
+    const unregister = registerCollectorMetrics(registry, node.collector);
+    try {
+      const rejected = nextEvent(node.collector, 'modem-rejected');
+      (await sendRaw('garbage\r\n')).on('error', () => undefined);
+      await rejected;
+      const text = await registry.metrics();
+      expect(text).toMatch(/meterfabric_modems_online\{node="n1"\} [1-9]/);
+      expect(text).toMatch(
+        /meterfabric_modem_connections_rejected_total\{node="n1",code="MF_MODEM_IDENT_MALFORMED"\} 1/,
+      );
+    } finally {
+      unregister();
+    }
   });
 
   afterAll(async () => {
