@@ -1,15 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCsvFile } from '../../adapters/csv/codec.js';
-import { DailyCsvWriter, type WriterStage } from '../../adapters/csv/daily-writer.js';
+import { DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
 import { csvDir, writeReport } from '../../adapters/csv/reports.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 import { ManualClock } from '../../core/clock.js';
-import { distPath } from '../../core/paths.js';
-import { batch, collectedAt, DAY1_MS, DAY2_MS } from './support/batches.js';
+import { batch, DAY1_MS, DAY2_MS } from './support/batches.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -194,74 +192,5 @@ describe('DailyCsvWriter', () => {
     expect(readFileSync(path, 'utf8')).toBe(
       'mertytype;serialnumber;serialnumberboard;macaddress;firmwareid;hardwareid;insertdateutc;lastupdateutc\nMONO;M1;B1;00:11;f;h;2026-11-22 12:00:00.000;\n',
     );
-  });
-});
-
-// The child runs the compiled writer: `npm test` builds first; by hand run `npx tsc -p tsconfig.build.json`.
-describe('DailyCsvWriter after a killed process', () => {
-  const child = join(import.meta.dirname, 'support', 'crash-child.mjs');
-  const batches = 8;
-  const rowsPerBatch = 20;
-  const maxPartBytes = 4096;
-
-  async function replayAndCheck(dir: string): Promise<void> {
-    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
-    for (let seq = 1; seq <= batches; seq++)
-      await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, batches) });
-    const ids = allRows(dir).map((r) => r.serialnumber);
-    const expected = Array.from({ length: batches }, (_, s) =>
-      Array.from({ length: rowsPerBatch }, (_, i) => `M${s + 1}-${i}`),
-    ).flat();
-    expect(ids).toEqual(expected);
-    expect(readdirSync(dir).some((f) => f.endsWith('.tmp'))).toBe(false);
-  }
-
-  it('has the compiled writer to run (npm run build)', () => {
-    expect(existsSync(distPath('adapters', 'csv', 'daily-writer.js'))).toBe(true);
-  });
-
-  const stages: WriterStage[] = ['intent-recorded', 'part-written', 'committed'];
-  for (const stage of stages)
-    for (const crashSeq of [1, 4, 5])
-      it(`killed at "${stage}" of batch ${crashSeq}: whole rows only, none lost or duplicated after restart`, async () => {
-        const dir = tempDir();
-        const r = spawnSync(
-          process.execPath,
-          [child, dir, stage, String(crashSeq), String(batches), String(rowsPerBatch), String(maxPartBytes)],
-          {
-            encoding: 'utf8',
-            timeout: 30_000,
-          },
-        );
-        expect(r.signal).toBe('SIGKILL');
-        await replayAndCheck(dir);
-      });
-
-  it('killed from outside at arbitrary moments, three times over: every row exactly once', async () => {
-    const dir = tempDir();
-    for (const delayMs of [400, 700, 1000]) {
-      const p = spawn(process.execPath, [
-        child,
-        dir,
-        'none',
-        '0',
-        String(batches * 20),
-        String(rowsPerBatch),
-        String(maxPartBytes),
-      ]);
-      await new Promise((r) => setTimeout(r, delayMs));
-      p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
-    }
-    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
-    const total = batches * 20;
-    // The kills landed while the child was writing, not before it started or after it finished.
-    expect(writer.lastSeq).toBeGreaterThan(0);
-    expect(writer.lastSeq).toBeLessThan(total);
-    for (let seq = 1; seq <= total; seq++)
-      await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, total) });
-    const ids = allRows(dir).map((r) => r.serialnumber);
-    expect(ids).toHaveLength(total * rowsPerBatch);
-    expect(new Set(ids).size).toBe(ids.length);
   });
 });
