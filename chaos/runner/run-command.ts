@@ -12,7 +12,7 @@ import { runScenario } from './run-scenario.js';
 import { scenarioNemeses, scenarios } from './scenarios.js';
 
 const usage = `usage: meterfabric chaos run <scenario> [--rounds 20] [--seed S] [--out ./data/chaos/<scenario>-<seed>]
-  [--lease-ttl-ms 3000] [--recovery-deadline-ms 60000] [--stop-on-anomaly]
+  [--lease-ttl-ms 3000] [--recovery-deadline-ms 60000] [--clients 4] [--stop-on-anomaly]
   [--fault-inject ack-before-persist|skip-epoch-fencing|double-apply-retries]   (TEST ONLY: nodes with an injected bug)
 scenarios: ${Object.keys(scenarios).join(', ')}
 The seed (a number or any text) fixes every random choice; the same scenario and seed replay the same faults.
@@ -36,6 +36,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
       'lease-ttl-ms': { type: 'string' },
       'recovery-deadline-ms': { type: 'string' },
       'fault-inject': { type: 'string' },
+      clients: { type: 'string' },
       'stop-on-anomaly': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -50,6 +51,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   const problems: string[] = [];
   const rounds = positiveInt('--rounds', values.rounds, 20, problems);
   const leaseTtlMs = positiveInt('--lease-ttl-ms', values['lease-ttl-ms'], 3000, problems);
+  const clients = positiveInt('--clients', values.clients, 4, problems);
   const recoveryDeadlineMs = positiveInt(
     '--recovery-deadline-ms',
     values['recovery-deadline-ms'],
@@ -68,6 +70,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     leaseTtlMs,
     recoveryDeadlineMs,
     stopOnAnomaly: values['stop-on-anomaly'],
+    processes: clients,
     ...(values['fault-inject'] ? { faultInject: values['fault-inject'] } : {}),
     onProgress: (line) => process.stdout.write(`${line}\n`),
   });
