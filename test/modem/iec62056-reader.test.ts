@@ -112,6 +112,20 @@ describe('OBIS data lines', () => {
     expect(r.metadata).toEqual({ '0.9.1': '12:34:56', '0.9.2': '231122' });
   });
 
+  it('maps tariff registers up to rate 9 and per-rate maximum demand through the CIM table', async () => {
+    const { readingTypeFor } = await import('../../adapters/cim/reading-type-map.js');
+    const r = interpretDataSets(
+      ['1.8.6(000012.500*kWh)', '2.8.9(1.000*kWh)', '1.6.2(02.345*kW)(2311221015)', '15.8.0(5*kWh)'].flatMap(
+        parseDataLine,
+      ),
+    );
+    expect(r.unknownObis).toEqual([]);
+    for (const reg of r.registers) {
+      expect(() => readingTypeFor({ source: 'obis', code: reg.obis }, reg.kind), reg.obis).not.toThrow();
+    }
+    expect(readingTypeFor({ source: 'obis', code: '1.8.6' }, 'register').split('.')[11]).toBe('6');
+  });
+
   it('rejects a register with the wrong unit or a non-numeric value', () => {
     expect(() => interpretDataSets(parseDataLine('1.8.0(12*V)'))).toThrow(/unit "V"/);
     expect(() => interpretDataSets(parseDataLine('1.8.0(12x*kWh)'))).toThrow(/not a number/);

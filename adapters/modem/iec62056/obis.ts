@@ -15,8 +15,11 @@ type ObisSpec = RegisterSpec | MetadataSpec;
 const energyUnits = ['kWh', 'Wh', 'MWh'] as const;
 const reactiveUnits = ['kvarh', 'varh', 'kVArh', 'kVarh'] as const;
 
+/** Rates 0 (total) to 9, as far as the CIM table maps tariff bands (ReadingType field 12). */
+const rates = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+
 function tariffRegisters(c: string, units: readonly string[], what: string): Array<[string, ObisSpec]> {
-  return [0, 1, 2, 3, 4].map((t) => [
+  return rates.map((t) => [
     `${c}.8.${t}`,
     { kind: 'register', units, description: `${what}, ${t === 0 ? 'total' : `tariff ${t}`}` },
   ]);
@@ -27,7 +30,15 @@ export const knownObis: ReadonlyMap<string, ObisSpec> = new Map<string, ObisSpec
   ...tariffRegisters('2', energyUnits, 'active energy export (A-)'),
   ...tariffRegisters('3', reactiveUnits, 'reactive energy import (R+)'),
   ...tariffRegisters('4', reactiveUnits, 'reactive energy export (R-)'),
-  ['1.6.0', { kind: 'register', units: ['kW', 'W'], description: 'maximum demand, active import' }],
+  ...tariffRegisters('15', energyUnits, 'active energy, absolute (|A+| + |A-|)'),
+  ...rates.map((t): [string, ObisSpec] => [
+    `1.6.${t}`,
+    { kind: 'register', units: ['kW', 'W'], description: `maximum demand, active import, rate ${t}` },
+  ]),
+  ...rates.map((t): [string, ObisSpec] => [
+    `2.6.${t}`,
+    { kind: 'register', units: ['kW', 'W'], description: `maximum demand, active export, rate ${t}` },
+  ]),
   ['1.7.0', { kind: 'instantaneous', units: ['kW', 'W'], description: 'active power import' }],
   ['2.7.0', { kind: 'instantaneous', units: ['kW', 'W'], description: 'active power export' }],
   ['14.7.0', { kind: 'instantaneous', units: ['Hz'], description: 'supply frequency' }],
@@ -38,6 +49,7 @@ export const knownObis: ReadonlyMap<string, ObisSpec> = new Map<string, ObisSpec
   ['31.7.0', { kind: 'instantaneous', units: ['A'], description: 'current L1' }],
   ['51.7.0', { kind: 'instantaneous', units: ['A'], description: 'current L2' }],
   ['71.7.0', { kind: 'instantaneous', units: ['A'], description: 'current L3' }],
+  ['91.7.0', { kind: 'instantaneous', units: ['A'], description: 'current neutral' }],
   ['0.9.1', { kind: 'metadata', description: 'meter time (hh:mm:ss)' }],
   ['0.9.2', { kind: 'metadata', description: 'meter date (YYMMDD)' }],
   ['0.0.0', { kind: 'metadata', description: 'device address' }],
