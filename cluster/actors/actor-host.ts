@@ -1,7 +1,5 @@
 import {
-  type ActorSystemRef,
   configurePersistence,
-  dispatch,
   type PersistenceEngine,
   query,
   type Ref,
@@ -17,23 +15,11 @@ import { partitionFor, type ServiceSpec } from '../config/manifest.js';
 import type { LocalReplicas } from '../node/local-replicas.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
-import type {
-  AnyActorBehaviour,
-  OutgoingCallRequest,
-  ReminderRequest,
-  TimerRequest,
-} from './actor-definition.js';
+import type { AnyActorBehaviour, OutgoingCallRequest } from './actor-definition.js';
 
 export type OutgoingCall = OutgoingCallRequest;
 
-import {
-  applyRecord,
-  decodeEnvelope,
-  type EncodedEnvelope,
-  type Envelope,
-  encodeEnvelope,
-  type PersistedRecord,
-} from './actor-envelope.js';
+import { type ActivePartition, type CallMsg, type CallReply, createSpawnOptions } from './actor-turn.js';
 import { ReminderScheduler, type ReminderStore } from './reminders.js';
 
 /** What the data plane gives the actor host for one partition it is primary of. */
@@ -61,35 +47,9 @@ export type ActorHostOptions = {
   metrics: NodeMetrics;
 };
 
-type CallMsg = {
-  kind: 'call';
-  method: string;
-  arg: unknown;
-  idem: string;
-  sender: Ref<CallReply>;
-};
-type CallReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
-
-type SpawnOptions = { handler: unknown; properties: unknown };
-
-type ActivePartition = {
-  config: PartitionConfiguration;
-  spawnOptions: Map<string, SpawnOptions>;
-  /** nact name -> key, for keys nact does not accept as names. */
-  keyByName: Map<string, string>;
-  nextName: number;
-  system: ActorSystemRef;
-  actors: Map<string, Ref<CallMsg>>;
-  reminders: ReminderScheduler;
-  /** Volatile timers by `<key>|<name>`; cleared when the partition is deactivated. */
-  timers: Map<string, NodeJS.Timeout>;
-  timerSeq: number;
-};
-
 /** Bounds: actors per partition hosted at once, key and method sizes. */
 const maxActorsPerPartition = 200_000;
 const maxKeyBytes = 256;
-const maxTimersPerPartition = 10_000;
 /** What nact accepts as an actor name (its ActorPath.isValidName). */
 const nactNamePattern = /^[a-z0-9\-$_.+!*'(),]+$/i;
 
@@ -305,7 +265,14 @@ export class ActorHost {
     }
     let spawnOptions = active.spawnOptions.get(service);
     if (!spawnOptions) {
-      spawnOptions = this.spawnOptionsFor(active, behaviour, service);
+      spawnOptions = createSpawnOptions(active, behaviour, service, {
+        dedup: !this.options.doubleApplyRetries,
+        clock: this.options.clock,
+        logger: this.options.logger,
+        invoke: (key, method, arg, idem) =>
+          this.invoke(active.config.partition, service, key, method, arg, idem),
+        send: (call) => this.options.send?.(call),
+      });
       active.spawnOptions.set(service, spawnOptions);
     }
     // The actor's nact name is its key when nact accepts it, else a generated one mapped back:
@@ -332,135 +299,7 @@ export class ActorHost {
    * per-actor closures would cost more memory than the actors themselves at 100,000 actors.
    * The handler learns its actor's key from nact's context (the actor's name).
    */
-  private spawnOptionsFor(
-    active: ActivePartition,
-    behaviour: AnyActorBehaviour,
-    service: string,
-  ): SpawnOptions {
-    const dedup = !this.options.doubleApplyRetries;
-    const clock = this.options.clock;
-    const scheduleReminders = (key: string, reminders: ReminderRequest[]): Promise<void> =>
-      active.reminders.register(
-        reminders.map((r) => ({ ...r, service, key, idem: `reminder:${key}:${r.name}@${r.dueAtMs}` })),
-      );
-    const armTimers = (key: string, timers: readonly TimerRequest[]): void => {
-      for (const t of timers) {
-        const id = `${key}|${t.name}`;
-        const previous = active.timers.get(id);
-        if (previous) clearTimeout(previous);
-        else if (active.timers.size >= maxTimersPerPartition) {
-          this.options.logger.warn(
-            { partition: active.config.partition, key },
-            'timer refused: partition timer bound reached',
-          );
-          continue;
-        }
-        const idem = `timer:${key}:${t.name}:${active.config.epoch}:${active.timerSeq++}`;
-        const timer = setTimeout(
-          () => {
-            active.timers.delete(id);
-            this.invoke(active.config.partition, service, key, t.method, t.arg, idem).catch((err: unknown) =>
-              this.options.logger.warn(
-                { timer: id, err: String(err) },
-                'volatile timer failed (not retried)',
-              ),
-            );
-          },
-          Math.min(Math.max(0, t.afterMs), 2 ** 31 - 1),
-        );
-        timer.unref();
-        active.timers.set(id, timer);
-      }
-    };
-    const handler = async (
-      envelope: Envelope,
-      msg: CallMsg | PersistedRecord,
-      ctx: {
-        name: string;
-        recovering?: boolean;
-        persist: (m: PersistedRecord) => Promise<void>;
-        self: Ref<CallMsg>;
-      },
-    ): Promise<Envelope> => {
-      if (ctx.recovering) return applyRecord(behaviour, envelope, msg as PersistedRecord);
-      const key = active.keyByName.get(ctx.name) ?? ctx.name;
-      const call = msg as CallMsg;
-      if (dedup && envelope.recent?.has(call.idem)) {
-        dispatch(call.sender, { ok: true, result: envelope.recent.get(call.idem) });
-        return envelope;
-      }
-      let decision: ReturnType<AnyActorBehaviour['handle']>;
-      try {
-        decision = behaviour.handle(envelope.user, call.method, call.arg, { key, nowMs: clock.now() });
-      } catch (err) {
-        dispatch(call.sender, replyOf(err));
-        return envelope;
-      }
-      if (decision.event === undefined) {
-        if (decision.reminders?.length) {
-          try {
-            await scheduleReminders(key, decision.reminders);
-          } catch (err) {
-            dispatch(call.sender, replyOf(err));
-            return envelope;
-          }
-        }
-        dispatch(call.sender, { ok: true, result: decision.result });
-        if (decision.timers?.length) armTimers(key, decision.timers);
-        for (const send of decision.sends ?? []) this.options.send?.(send);
-        return envelope;
-      }
-      const record: PersistedRecord = { idem: call.idem, event: decision.event, result: decision.result };
-      try {
-        await ctx.persist(record);
-      } catch (err) {
-        // The outcome is unknown (maybe committed by a quorum, maybe not): this actor's
-        // in-memory state can no longer be trusted, so it stops and recovers on next use.
-        dispatch(call.sender, replyOf(err));
-        active.actors.delete(key);
-        active.keyByName.delete(ctx.name);
-        stop(ctx.self);
-        return envelope;
-      }
-      if (decision.reminders?.length) await scheduleReminders(key, decision.reminders).catch(() => undefined);
-      dispatch(call.sender, { ok: true, result: decision.result });
-      if (decision.timers?.length) armTimers(key, decision.timers);
-      for (const send of decision.sends ?? []) this.options.send?.(send);
-      return applyRecord(behaviour, envelope, record);
-    };
-    return {
-      handler,
-      properties: {
-        initialStateFunc: (ctx: { name: string }): Envelope => ({
-          user: behaviour.initialState(active.keyByName.get(ctx.name) ?? ctx.name),
-          recent: null,
-        }),
-        snapshotEvery: 200,
-        snapshotEncoder: (e: Envelope) => encodeEnvelope(e),
-        snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e),
-      },
-    };
-  }
-
   async close(): Promise<void> {
     for (const partition of [...this.active.keys()]) this.deactivate(partition);
   }
-}
-
-/**
- * For a caller, a fenced replica (stale epoch) and a node whose lease ran out both mean
- * "this is no longer the primary": one code, so clients refresh and retry elsewhere.
- */
-const steppedDown = new Set(['MF_STALE_EPOCH', 'MF_LEASE_EXPIRED']);
-
-function replyOf(err: unknown): CallReply {
-  if (isMeterfabricError(err) && steppedDown.has(err.code)) {
-    return {
-      ok: false,
-      code: 'MF_NOT_PRIMARY',
-      message: `not the primary any more (${err.code}: ${err.message})`,
-    };
-  }
-  if (isMeterfabricError(err)) return { ok: false, code: err.code, message: err.message };
-  return { ok: false, code: 'MF_INTERNAL', message: String(err) };
 }

@@ -1,0 +1,189 @@
+import { type ActorSystemRef, dispatch, type Ref, stop } from 'nact';
+import type { Clock } from '../../core/clock.js';
+import { isMeterfabricError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { PartitionConfiguration } from '../replicator/contract.js';
+import type {
+  AnyActorBehaviour,
+  OutgoingCallRequest,
+  ReminderRequest,
+  TimerRequest,
+} from './actor-definition.js';
+import {
+  applyRecord,
+  decodeEnvelope,
+  type EncodedEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  type PersistedRecord,
+} from './actor-envelope.js';
+import type { ReminderScheduler } from './reminders.js';
+
+/**
+ * One actor turn: dedup by idempotency key, the behaviour's pure decision, persist (quorum
+ * commit) of the event together with the key and result, then the reply and the decision's
+ * effects (reminders, volatile timers, sends). One handler per (partition, service), shared
+ * by all its actors: per-actor closures would cost more memory than the actors at 100,000.
+ */
+export type CallMsg = {
+  kind: 'call';
+  method: string;
+  arg: unknown;
+  idem: string;
+  sender: Ref<CallReply>;
+};
+export type CallReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
+
+export type SpawnOptions = { handler: unknown; properties: unknown };
+
+export type ActivePartition = {
+  config: PartitionConfiguration;
+  spawnOptions: Map<string, SpawnOptions>;
+  /** nact name -> key, for keys nact does not accept as names. */
+  keyByName: Map<string, string>;
+  nextName: number;
+  system: ActorSystemRef;
+  actors: Map<string, Ref<CallMsg>>;
+  reminders: ReminderScheduler;
+  /** Volatile timers by `<key>|<name>`; cleared when the partition is deactivated. */
+  timers: Map<string, NodeJS.Timeout>;
+  timerSeq: number;
+};
+
+export type TurnDeps = {
+  /** False only under the test-only MF_FAULT_INJECT=double-apply-retries switch. */
+  dedup: boolean;
+  clock: Clock;
+  logger: Logger;
+  /** Calls an actor of this partition (timers fire through it). */
+  invoke: (key: string, method: string, arg: unknown, idem: string) => Promise<unknown>;
+  send: (call: OutgoingCallRequest) => void;
+};
+
+const maxTimersPerPartition = 10_000;
+
+export function createSpawnOptions(
+  active: ActivePartition,
+  behaviour: AnyActorBehaviour,
+  service: string,
+  deps: TurnDeps,
+): SpawnOptions {
+  const { dedup, clock, logger } = deps;
+  const scheduleReminders = (key: string, reminders: ReminderRequest[]): Promise<void> =>
+    active.reminders.register(
+      reminders.map((r) => ({ ...r, service, key, idem: `reminder:${key}:${r.name}@${r.dueAtMs}` })),
+    );
+  const armTimers = (key: string, timers: readonly TimerRequest[]): void => {
+    for (const t of timers) {
+      const id = `${key}|${t.name}`;
+      const previous = active.timers.get(id);
+      if (previous) clearTimeout(previous);
+      else if (active.timers.size >= maxTimersPerPartition) {
+        logger.warn(
+          { partition: active.config.partition, key },
+          'timer refused: partition timer bound reached',
+        );
+        continue;
+      }
+      const idem = `timer:${key}:${t.name}:${active.config.epoch}:${active.timerSeq++}`;
+      const timer = setTimeout(
+        () => {
+          active.timers.delete(id);
+          deps
+            .invoke(key, t.method, t.arg, idem)
+            .catch((err: unknown) =>
+              logger.warn({ timer: id, err: String(err) }, 'volatile timer failed (not retried)'),
+            );
+        },
+        Math.min(Math.max(0, t.afterMs), 2 ** 31 - 1),
+      );
+      timer.unref();
+      active.timers.set(id, timer);
+    }
+  };
+  const handler = async (
+    envelope: Envelope,
+    msg: CallMsg | PersistedRecord,
+    ctx: {
+      name: string;
+      recovering?: boolean;
+      persist: (m: PersistedRecord) => Promise<void>;
+      self: Ref<CallMsg>;
+    },
+  ): Promise<Envelope> => {
+    if (ctx.recovering) return applyRecord(behaviour, envelope, msg as PersistedRecord);
+    const key = active.keyByName.get(ctx.name) ?? ctx.name;
+    const call = msg as CallMsg;
+    if (dedup && envelope.recent?.has(call.idem)) {
+      dispatch(call.sender, { ok: true, result: envelope.recent.get(call.idem) });
+      return envelope;
+    }
+    let decision: ReturnType<AnyActorBehaviour['handle']>;
+    try {
+      decision = behaviour.handle(envelope.user, call.method, call.arg, { key, nowMs: clock.now() });
+    } catch (err) {
+      dispatch(call.sender, replyOf(err));
+      return envelope;
+    }
+    if (decision.event === undefined) {
+      if (decision.reminders?.length) {
+        try {
+          await scheduleReminders(key, decision.reminders);
+        } catch (err) {
+          dispatch(call.sender, replyOf(err));
+          return envelope;
+        }
+      }
+      dispatch(call.sender, { ok: true, result: decision.result });
+      if (decision.timers?.length) armTimers(key, decision.timers);
+      for (const send of decision.sends ?? []) deps.send(send);
+      return envelope;
+    }
+    const record: PersistedRecord = { idem: call.idem, event: decision.event, result: decision.result };
+    try {
+      await ctx.persist(record);
+    } catch (err) {
+      // The outcome is unknown (maybe committed by a quorum, maybe not): this actor's
+      // in-memory state can no longer be trusted, so it stops and recovers on next use.
+      dispatch(call.sender, replyOf(err));
+      active.actors.delete(key);
+      active.keyByName.delete(ctx.name);
+      stop(ctx.self);
+      return envelope;
+    }
+    if (decision.reminders?.length) await scheduleReminders(key, decision.reminders).catch(() => undefined);
+    dispatch(call.sender, { ok: true, result: decision.result });
+    if (decision.timers?.length) armTimers(key, decision.timers);
+    for (const send of decision.sends ?? []) deps.send(send);
+    return applyRecord(behaviour, envelope, record);
+  };
+  return {
+    handler,
+    properties: {
+      initialStateFunc: (ctx: { name: string }): Envelope => ({
+        user: behaviour.initialState(active.keyByName.get(ctx.name) ?? ctx.name),
+        recent: null,
+      }),
+      snapshotEvery: 200,
+      snapshotEncoder: (e: Envelope) => encodeEnvelope(e),
+      snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e),
+    },
+  };
+}
+/**
+ * For a caller, a fenced replica (stale epoch) and a node whose lease ran out both mean
+ * "this is no longer the primary": one code, so clients refresh and retry elsewhere.
+ */
+const steppedDown = new Set(['MF_STALE_EPOCH', 'MF_LEASE_EXPIRED']);
+
+export function replyOf(err: unknown): CallReply {
+  if (isMeterfabricError(err) && steppedDown.has(err.code)) {
+    return {
+      ok: false,
+      code: 'MF_NOT_PRIMARY',
+      message: `not the primary any more (${err.code}: ${err.message})`,
+    };
+  }
+  if (isMeterfabricError(err)) return { ok: false, code: err.code, message: err.message };
+  return { ok: false, code: 'MF_INTERNAL', message: String(err) };
+}
