@@ -31,6 +31,8 @@ export type DailyCsvWriterOptions = {
   server: string;
   /** Roll to a new part once a part would exceed this; default 256 MiB. */
   maxPartBytes?: number;
+  /** Upper bound of rows per append (each append copies the current part); default 200,000. */
+  maxBatchRows?: number;
   /** Days kept in the manifest (older days are never appended to again); default 14. */
   manifestDays?: number;
   clock?: Clock;
@@ -124,6 +126,15 @@ export class DailyCsvWriter {
   ): Promise<AppendResult> {
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new CsvWriterStateError(`append seq must be a non-negative integer, got ${seq}`);
+    const maxBatchRows = this.options.maxBatchRows ?? 200_000;
+    if (rows.length > maxBatchRows)
+      throw new CsvWriterStateError(
+        `a batch of ${rows.length} rows is over the ${maxBatchRows}-row limit; split it`,
+        {
+          rows: rows.length,
+          maxBatchRows,
+        },
+      );
     if (seq <= this.manifest.lastSeq) return { skipped: true, rows: 0, files: [] };
     const day = dayOf(collectedAtMs ?? this.clock.now());
     const whole = await this.encode(rows);

@@ -110,6 +110,9 @@ describe('DailyCsvWriter', () => {
     expect(readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8')).toBe(before);
     expect(writer.lastSeq).toBe(1);
     await expect(writer.append(batch(2, 1), { seq: -1 })).rejects.toMatchObject({ code: 'MF_CSV_STATE' });
+    const bounded = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n2', maxBatchRows: 3 });
+    await expect(bounded.append(batch(3, 4), { seq: 3 })).rejects.toThrow(/over the 3-row limit/);
+    expect(bounded.lastSeq).toBe(-1);
   });
 
   it('an append interrupted after only some of its parts were renamed is rolled back on open, then replays once', async () => {
