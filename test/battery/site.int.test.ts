@@ -1,15 +1,19 @@
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCanet } from '../../adapters/battery/can/canet.js';
 import type { CanFrame } from '../../adapters/battery/can/frame.js';
+import { parseCandump } from '../../adapters/battery/can/frame.js';
 import { BatteryReturnCodeError } from '../../adapters/battery/errors.js';
 import { BatteryMonitor } from '../../adapters/battery/monitor/monitor.js';
 import { commands } from '../../adapters/battery/rs485/commands.js';
 import type { Rs485Frame } from '../../adapters/battery/rs485/frame.js';
 import { BatterySiteSimulator } from '../../adapters/battery/sim/simulator.js';
+import { ReconnectingTransport } from '../../adapters/battery/transport/reconnecting.js';
 import { Rs485Client } from '../../adapters/battery/transport/rs485-client.js';
 import { connectTcp, type StreamTransport } from '../../adapters/battery/transport/tcp.js';
 import { canetWireFormat, rs485WireFormat } from '../../adapters/battery/transport/wire-formats.js';
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
+import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 // Everything started here is stopped in afterEach, even when an assertion fails.
@@ -171,6 +175,82 @@ describe('battery site end to end over TCP (simulator → CANET → monitor)', (
       'site-7/pack3',
     ]);
     expect(monitor.variant()).toBe('sofar-extended');
+  });
+});
+
+describe('CAN link resilience over TCP', () => {
+  it('garbage on the gateway stream is reported as a typed error and the frames after it are decoded', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.write(
+        Buffer.concat([
+          Buffer.from([0xff, 0xfe, 0x3c, 0x00]),
+          encodeCanet(parseCandump('356#7A13F2FE6B01')),
+          encodeCanet(parseCandump('355#58005E00')),
+        ]),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => r());
+        }),
+    );
+    const port = (server.address() as { port: number }).port;
+    const transport = await connectTcp('127.0.0.1', port, canetWireFormat);
+    cleanups.push(() => transport.close());
+    const errors: string[] = [];
+    const { readings, monitor } = startMonitor(transport, { onDecodeError: (e) => errors.push(e.code) });
+    await waitFor(() => monitor.stats.framesDecoded === 2, 'two good frames', 5_000);
+    expect(errors).toEqual(['MF_BATTERY_CAN_FRAME']);
+    expect(
+      readings.find((r) => r.quantity.source === 'battery' && r.quantity.quantity === 'stateOfCharge')?.value,
+    ).toBe(88);
+    expect(
+      readings.find((r) => r.quantity.source === 'battery' && r.quantity.quantity === 'voltage')?.value,
+    ).toBe(49.86);
+  });
+
+  it('a gateway restart: battery.linkLost raised once while it is down, cleared once after reconnecting', async () => {
+    const port = await freePort();
+    const first = await BatterySiteSimulator.start({ cycleMs: 50, canPort: port, scenario: 'idle' });
+    let second: BatterySiteSimulator | undefined;
+    cleanups.push(async () => {
+      await first.stop();
+      await second?.stop();
+    });
+    const transport = new ReconnectingTransport(() => connectTcp('127.0.0.1', port, canetWireFormat), {
+      initialDelayMs: 50,
+      maxDelayMs: 200,
+    });
+    cleanups.push(() => transport.close());
+    const events: DeviceEvent[] = [];
+    const monitor = new BatteryMonitor({
+      deviceId: 'site-r',
+      transport,
+      linkTimeoutMs: 400,
+      heartbeatIntervalMs: 100,
+      onEvent: (e) => events.push(e),
+    });
+    monitor.start();
+    cleanups.push(() => monitor.stop());
+    await waitFor(() => monitor.stats.framesDecoded > 5, 'frames from the first gateway', 5_000);
+    await first.stop();
+    await waitFor(() => events.some((e) => e.key === 'battery.linkLost'), 'link lost', 5_000);
+    second = await BatterySiteSimulator.start({ cycleMs: 50, canPort: port, scenario: 'idle' });
+    await waitFor(
+      () => events.some((e) => e.key === 'battery.linkLost' && e.phase === 'cleared'),
+      'link back',
+      10_000,
+    );
+    expect(events.map((e) => `${e.key}:${e.phase}`)).toEqual([
+      'battery.linkLost:raised',
+      'battery.linkLost:cleared',
+    ]);
+    expect(transport.connects).toBe(2);
   });
 });
 
