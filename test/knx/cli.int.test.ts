@@ -50,6 +50,7 @@ describe('meterfabric knx discover / monitor against the simulator', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(await monitoring).toBe(0);
+    expect(lines).toHaveLength(1);
     await writer.close();
     expect(JSON.parse(lines[0]!)).toMatchObject({
       messageCode: 'L_Data.ind',

@@ -117,6 +117,14 @@ describe('knxd as tunnelling server', () => {
     expect(decodeDpt('13.010', groupPayload(r!.cemi.tpdu)!)).toBe(4242);
   });
 
+  it('connects with route-back (NAT) HPAIs and receives telegrams', async () => {
+    const client = newClient({ routeBack: true });
+    const received = collect(client);
+    await client.connect();
+    await knxtool(knxd, 'groupswrite', '1/2/7', '1');
+    await waitFor(() => to(received, '1/2/7').length === 1, 'a telegram over the route-back tunnel', 5_000);
+  });
+
   it("survives knxd's server-initiated disconnect (heartbeat timeout) by reconnecting", async () => {
     // No heartbeats from us: knxd drops the tunnel after its 4 s heartbeat-timeout.
     const client = newClient({ timers: { heartbeatIntervalMs: 60_000 } });

@@ -104,6 +104,18 @@ describe('gateway simulator with our tunnel client', () => {
     expect(sim.bus.meter('KNX-0001')?.relayClosed).toBe(true);
   });
 
+  it('works with route-back (NAT) HPAIs: the simulator answers the datagram source', async () => {
+    const c = client({ routeBack: true, timers: { heartbeatIntervalMs: 500 } });
+    const heard = indications(c);
+    await c.connect();
+    await c.groupRead(parseGroupAddress('5/1/21'));
+    await waitFor(
+      () => heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response'),
+      'a response',
+      5_000,
+    );
+  });
+
   it('refuses a third tunnel with MF_KNX_NO_MORE_CONNECTIONS', async () => {
     const a = client({ timers: { heartbeatIntervalMs: 500 } });
     const b = client({ timers: { heartbeatIntervalMs: 500 } });
