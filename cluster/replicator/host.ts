@@ -42,6 +42,7 @@ export type ReplicaHostConfig = {
  */
 export class ReplicaHost implements ReplicaControlTarget {
   private readonly replicas = new Map<PartitionId, Promise<Replica>>();
+  private readonly opened = new Map<PartitionId, Replica>();
   private readonly channels = new Map<string, grpc.Client>();
   private readonly registry;
   readonly options: ReplicatorOptions;
@@ -102,6 +103,7 @@ export class ReplicaHost implements ReplicaControlTarget {
     if (!replica) {
       replica = this.openReplica(partition);
       this.replicas.set(partition, replica);
+      replica.then((r) => this.opened.set(partition, r)).catch(() => {});
       replica.catch(() => this.replicas.delete(partition));
     }
     return replica;
@@ -129,6 +131,11 @@ export class ReplicaHost implements ReplicaControlTarget {
       },
       init,
     );
+  }
+
+  /** Replicas open right now (for metrics and status without waiting). */
+  openReplicas(): Replica[] {
+    return [...this.opened.values()];
   }
 
   /** Partitions this node has ever held a replica of (on disk). */

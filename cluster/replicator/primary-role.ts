@@ -77,6 +77,11 @@ export class PrimaryRole {
     return this.core.epoch;
   }
 
+  /** Uncommitted operations and their bytes (the replication queue). */
+  queue(): { ops: number; bytes: number } {
+    return { ops: this.core.queuedOps, bytes: this.queuedBytes };
+  }
+
   /** Same epoch, new replica set: sessions to added replicas, none to removed ones. */
   reconfigure(config: PartitionConfiguration, addresses: NodeAddressBook): void {
     this.config = config;

@@ -86,7 +86,13 @@ export class PrimarySession {
 
   private connect(): void {
     if (this.closed) return;
-    const call = this.open();
+    let call: ReplicationStream | null;
+    try {
+      call = this.open();
+    } catch (err) {
+      this.scheduleReconnect(`cannot open a stream: ${String(err)}`);
+      return;
+    }
     if (!call) {
       this.scheduleReconnect('no address known for the node');
       return;

@@ -166,6 +166,11 @@ export class Replica implements ReplicatedStore {
     return this.deps.store.scan(range);
   }
 
+  /** Primary only: the replication queue (uncommitted operations and bytes). */
+  queue(): { ops: number; bytes: number } | null {
+    return this.primary?.queue() ?? null;
+  }
+
   /** Primary only: how each secondary is doing (to promote built replicas, for status). */
   progress(): SecondaryProgress[] {
     return this.primary?.progress() ?? [];

@@ -1,6 +1,8 @@
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseFaults } from '../../cluster/replicator/faults.js';
 import { ReplicaControlClient } from '../../cluster/replicator/grpc/control-service.js';
+import { registerReplicatorMetrics } from '../../cluster/replicator/metrics.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
 import { waitFor } from '../support/wait.js';
 import { addressBook, config, enc, removeNodeData, startNode, type TestNode } from './support.js';
@@ -116,5 +118,20 @@ describe('cluster token and test-only fault switches', () => {
     await waitFor(() => rb.status().appliedLsn >= primary.status().committedLsn, 'b applies everything');
     expect((await rb.store.get('big109'))?.length).toBe(400);
     void c;
+  });
+
+  it('exports replica progress and group-commit counters as Prometheus gauges', async () => {
+    nodes = [await startNode('a'), await startNode('b')];
+    const [a] = nodes as [TestNode];
+    const primary = await a.host.replica('g/6');
+    await primary.becomePrimary(config('g/6', 3, 'a', ['a', 'b']), addressBook(nodes));
+    await primary.replicate([encodeStateOp({ kind: 'del', key: 'x' })]);
+    const registry = new Registry();
+    registerReplicatorMetrics(registry, a.host);
+    const text = await registry.metrics();
+    expect(text).toContain('mf_replica_applied_lsn{partition="g/6"} 2');
+    expect(text).toContain('mf_replica_epoch{partition="g/6"} 3');
+    expect(text).toContain('mf_replication_secondaries_connected{partition="g/6"} 1');
+    expect(text).toMatch(/mf_replica_log_fsyncs [1-9]/);
   });
 });
