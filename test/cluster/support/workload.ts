@@ -23,6 +23,8 @@ export type IncrementHistory = {
   /** Calls whose outcome is unknown (failed or timed out): may have applied at most once. */
   unknown: Array<{ key: string; idem: string; code: string }>;
   okCount: number;
+  /** Every acknowledged call, in acknowledgement order. */
+  ackedCalls: Array<{ key: string; idem: string }>;
 };
 
 /**
@@ -38,7 +40,7 @@ export async function runIncrements(
   onProgress: (acked: number) => void = () => undefined,
   deadlineMs = 30_000,
 ): Promise<IncrementHistory> {
-  const history: IncrementHistory = { acked: new Map(), unknown: [], okCount: 0 };
+  const history: IncrementHistory = { acked: new Map(), unknown: [], okCount: 0, ackedCalls: [] };
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -50,6 +52,7 @@ export async function runIncrements(
           await proxy.call('counter', key, 'increment', { by: 1 }, { idempotencyKey: idem, deadlineMs });
           history.acked.set(key, (history.acked.get(key) ?? 0) + 1);
           history.okCount++;
+          history.ackedCalls.push({ key, idem });
           onProgress(history.okCount);
         } catch (err) {
           history.unknown.push({ key, idem, code: isMeterfabricError(err) ? err.code : String(err) });
