@@ -26,6 +26,11 @@ export type KnxdOptions = {
   extraConnections?: { name: string; lines: string[] }[];
   /** Disable the KNXnet/IP server (e.g. when knxd is only a client of our simulator). */
   noServer?: boolean;
+  /**
+   * Also route (ROUTING_INDICATION on 224.0.23.12:3671). knxd 0.14.54 joins the group on the
+   * default-route interface whatever `interface` says, so routing leaves `interface` unset.
+   */
+  routing?: boolean;
 };
 
 export async function startKnxd(options: KnxdOptions = {}): Promise<KnxdHandle> {
@@ -47,7 +52,7 @@ export async function startKnxd(options: KnxdOptions = {}): Promise<KnxdHandle> 
     'server = ets_router',
     'tunnel = tunnel',
     'discover = true',
-    'interface = lo',
+    ...(options.routing ? ['router = router'] : ['interface = lo']),
     `heartbeat-timeout = ${options.heartbeatTimeoutS ?? 120}`,
     '[A.unix]',
     'server = knxd_unix',
