@@ -56,6 +56,8 @@ export class Replica implements ReplicatedStore {
   /** Secondary: lowest LSN every replica persisted, as told by the primary. */
   compactHintLsn: Lsn = 0;
   private closed = false;
+  /** Lifecycle calls (fence, become*, demote) run one at a time, in arrival order. */
+  private lifecycle: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: ReplicaDeps,
@@ -89,7 +91,17 @@ export class Replica implements ReplicatedStore {
     };
   }
 
-  async fence(epoch: number): Promise<FenceResult> {
+  private serial<T>(body: () => Promise<T>): Promise<T> {
+    const next = this.lifecycle.then(body, body);
+    this.lifecycle = next.catch(() => {});
+    return next;
+  }
+
+  fence(epoch: number): Promise<FenceResult> {
+    return this.serial(() => this.fenceNow(epoch));
+  }
+
+  private async fenceNow(epoch: number): Promise<FenceResult> {
     this.assertOpen();
     const result = this.log.fence(epoch);
     await this.deps.store.writer.write([this.deps.store.fenceOp(this.log.fencedEpoch)]);
@@ -112,7 +124,11 @@ export class Replica implements ReplicatedStore {
     }
   }
 
-  async becomePrimary(config: PartitionConfiguration, addresses: NodeAddressBook): Promise<void> {
+  becomePrimary(config: PartitionConfiguration, addresses: NodeAddressBook): Promise<void> {
+    return this.serial(() => this.becomePrimaryNow(config, addresses));
+  }
+
+  private async becomePrimaryNow(config: PartitionConfiguration, addresses: NodeAddressBook): Promise<void> {
     this.assertOpen();
     if (this.primary && this.primary.epoch === config.epoch) {
       this.primary.reconfigure(config, addresses);
@@ -132,18 +148,22 @@ export class Replica implements ReplicatedStore {
     );
   }
 
-  async becomeSecondary(config: PartitionConfiguration): Promise<void> {
-    this.assertOpen();
-    await this.raiseEpoch(config.epoch);
-    if (this.primary) this.stepDown('now a secondary');
-    this.secondary.dropStreamsBelow(config.epoch);
-    this.role = config.building.includes(this.self) ? 'idle-secondary' : 'active-secondary';
+  becomeSecondary(config: PartitionConfiguration): Promise<void> {
+    return this.serial(async () => {
+      this.assertOpen();
+      await this.raiseEpoch(config.epoch);
+      if (this.primary) this.stepDown('now a secondary');
+      this.secondary.dropStreamsBelow(config.epoch);
+      this.role = config.building.includes(this.self) ? 'idle-secondary' : 'active-secondary';
+    });
   }
 
-  async demote(): Promise<void> {
-    if (this.primary) this.stepDown('demoted');
-    this.secondary.dropStreamsBelow(Number.POSITIVE_INFINITY);
-    this.role = 'none';
+  demote(): Promise<void> {
+    return this.serial(async () => {
+      if (this.primary) this.stepDown('demoted');
+      this.secondary.dropStreamsBelow(Number.POSITIVE_INFINITY);
+      this.role = 'none';
+    });
   }
 
   setLeaseValidUntil(validUntilMs: number): void {
