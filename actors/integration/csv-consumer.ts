@@ -38,15 +38,22 @@ export class CsvConsumer {
     return new CsvConsumer(writers);
   }
 
-  /** The lowest seq every writer has durably written: replay input after it. */
+  /** Replay input after this seq: no writer has written anything beyond what it covers. */
   get checkpoint(): number {
     return Math.min(...[...this.writers.values()].map((w) => w.lastSeq));
+  }
+
+  /** The highest seq any writer has written: new input must be numbered after it. */
+  get highestSeq(): number {
+    return Math.max(...[...this.writers.values()].map((w) => w.lastSeq));
   }
 
   async consume(batch: OutputBatch, seq: number, collectedAtMs: number): Promise<void> {
     for (const [kind, writer] of this.writers) {
       const rows = batch.csv[kind] ?? [];
-      // Every writer sees every seq (even with no rows) so their checkpoints advance together.
+      // A writer with nothing to write skips the seq (no manifest fsync): on replay it skips
+      // what it wrote itself and gets nothing from the rest, so each row is still written once.
+      if (rows.length === 0) continue;
       const result = await writer.append(rows, { seq, collectedAtMs });
       if (!result.skipped) this.rowsByKind[kind] = (this.rowsByKind[kind] ?? 0) + result.rows;
     }

@@ -50,15 +50,32 @@ export class IntegrationConsumer {
     const csv = await CsvConsumer.open(options);
     const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
     const consumer = new IntegrationConsumer(csv, cim, options.registry, options);
-    consumer.seq = csv.checkpoint + 1;
+    // Positions continue after the highest one written: a writer that skipped empty positions
+    // must not mistake new input for input it already has.
+    consumer.seq = Math.max(csv.highestSeq, cim.lastPosition) + 1;
     return consumer;
   }
 
-  /** The sink for LocalHeadend: batches are written strictly in arrival order. */
+  private pending: RoutedRecord[] = [];
+  private scheduled: Promise<void> | undefined;
+
+  /**
+   * The sink for LocalHeadend. Batches arriving in the same turn are coalesced into one write
+   * (each CSV append rewrites and fsyncs a part, so many tiny appends would dominate), and
+   * written strictly in arrival order.
+   */
   readonly sink = (routed: RoutedRecord[]): Promise<void> => {
-    const seq = this.seq++;
-    const collectedAtMs = this.options.clock.now();
-    const run = this.chain.then(() => this.write(routed, seq, collectedAtMs));
+    this.pending.push(...routed);
+    if (this.scheduled) return this.scheduled;
+    const run = this.chain
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        const batch = this.pending;
+        this.pending = [];
+        this.scheduled = undefined;
+        return this.write(batch, this.seq++, this.options.clock.now());
+      });
+    this.scheduled = run;
     this.chain = run.catch(() => undefined);
     return run;
   };

@@ -1,0 +1,147 @@
+/**
+ * Head-end benchmarks.
+ * 1. End-to-end readings/s: a simulated fleet's day through the in-process head-end (work
+ *    manager -> jobs manager -> workers -> device logic -> simulated concentrators -> TLog ->
+ *    daily CSV files + CIM messages on disk), against a baseline that only writes the same
+ *    kind of values straight into the CSV writer and the CIM encoder (no head-end at all).
+ *    Target (issue 7): 100,000 readings/s; national average need is about 8,300/s.
+ *    Not measured here yet: the same through the three-node cluster (the effect driver between
+ *    hosted actors is not built), so no ratio to the runtime's replicated-write rate.
+ * 2. Device actors: heap bytes per device state and RSS with 10,000 concentrators x 20 meters.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newDevice } from '../actors/device/state.js';
+import { LocalHeadend } from '../actors/host/local-headend.js';
+import { IntegrationConsumer } from '../actors/integration/integration.js';
+import { SimulatedFleet } from '../actors/simulation/fleet.js';
+import { encodeMeterReadings } from '../adapters/cim/meter-readings.js';
+import { DailyCsvWriter } from '../adapters/csv/daily-writer.js';
+import { loadProfileRows } from '../adapters/csv/rows.js';
+import type { CollectedReading } from '../adapters/field-data.js';
+import { ManualClock } from '../core/clock.js';
+import { type Measurement, printFigure, printRatios } from './support/report.js';
+
+const hourMs = 3_600_000;
+const originMs = Date.UTC(2026, 2, 10);
+
+async function pipelineDay(concentrators: number, meters: number): Promise<Measurement> {
+  const outDir = await mkdtemp(join(tmpdir(), 'mf-bench-headend-'));
+  try {
+    const clock = new ManualClock(originMs);
+    const fleet = new SimulatedFleet({
+      concentrators,
+      metersPerConcentrator: meters,
+      seed: 11,
+      originMs,
+      clock,
+      timeZones: ['UTC'],
+    });
+    let integration: IntegrationConsumer | undefined;
+    let values = 0;
+    const headend = new LocalHeadend({
+      clock,
+      fieldLink: (id) => fleet.concentrator(id),
+      sink: (batch) => {
+        for (const r of batch) if (r.record.type === 'reading') values++;
+        return integration?.sink(batch);
+      },
+    });
+    integration = await IntegrationConsumer.open({
+      outDir,
+      organization: 'BENCH',
+      server: 'n1',
+      clock,
+      registry: headend.registry,
+    });
+    for (const command of fleet.provisioning()) headend.applyRegistry(command);
+    await headend.settle();
+    await integration.flush();
+    values = 0;
+    const start = performance.now();
+    for (let t = originMs; t <= originMs + 24 * hourMs + 10 * 60_000; t += 5 * 60_000) {
+      clock.set(t);
+      headend.tick();
+      await headend.settle();
+    }
+    await integration.flush();
+    return {
+      name: `head-end day, ${concentrators}x${meters} meters -> CSV + CIM`,
+      ops: values,
+      elapsedMs: performance.now() - start,
+      unit: 'readings/s',
+    };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+async function baselineWrites(count: number): Promise<Measurement> {
+  const outDir = await mkdtemp(join(tmpdir(), 'mf-bench-headend-base-'));
+  try {
+    const writer = await DailyCsvWriter.open({ dir: outDir, kind: 'S', server: 'n1' });
+    const batch = 480; // about one load-profile job's worth (20 meters x 24 h)
+    const start = performance.now();
+    let seq = 0;
+    for (let done = 0; done < count; done += batch) {
+      const readings: CollectedReading[] = Array.from({ length: batch }, (_, i) => ({
+        meterSerial: `M${(done + i) % 1000}`,
+        usagePoint: `P${(done + i) % 1000}`,
+        kind: 'interval',
+        quantity: { source: 'profile', quantity: 'activeImportInterval' },
+        value: i % 700,
+        unit: 'Wh',
+        timestampMs: originMs + ((done + i) % 24) * hourMs,
+        intervalSeconds: 3600,
+      }));
+      await writer.append(loadProfileRows(readings), { seq: seq++, collectedAtMs: originMs });
+      encodeMeterReadings(readings, { messageId: `m${seq}` });
+    }
+    return {
+      name: 'baseline: same values straight to CSV writer + CIM encoder',
+      ops: count,
+      elapsedMs: performance.now() - start,
+      unit: 'readings/s',
+    };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+function deviceFootprint(concentrators: number, meters: number): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const devices = [];
+  for (let c = 0; c < concentrators; c++) {
+    const serials = Array.from(
+      { length: meters },
+      (_, m) => `UAAEEDN${String(c * meters + m).padStart(11, '0')}`,
+    );
+    const device = newDevice(`TD-${c}`, serials);
+    for (const s of serials) {
+      device.lastCollected[`${s}|loadProfile`] = originMs + 23 * hourMs;
+      device.lastCollected[`${s}|dailyClosure`] = originMs;
+      device.lastCollected[`${s}|instantaneous`] = originMs + 5 * hourMs;
+    }
+    devices.push(device);
+  }
+  gc?.();
+  const heapAfter = process.memoryUsage().heapUsed;
+  console.log(
+    `device actor state, ${concentrators.toLocaleString('en-US')} concentrators x ${meters} meters (one node)`,
+  );
+  printFigure('heap per device state', (heapAfter - heapBefore) / devices.length, 'bytes');
+  printFigure('heap for all device states', (heapAfter - heapBefore) / 1024 / 1024, 'MiB');
+  printFigure('process RSS with them', process.memoryUsage().rss / 1024 / 1024, 'MiB');
+}
+
+const subject = await pipelineDay(50, 20);
+const baseline = await baselineWrites(Math.max(10_000, subject.ops));
+printRatios(
+  'end-to-end readings, simulated concentrators -> CSV + CIM files (in-process head-end)',
+  baseline,
+  [subject],
+);
+deviceFootprint(10_000, 20);
