@@ -27,6 +27,23 @@ function identity(el: XmlElement, path: string, what: string, problems: Problems
   return id;
 }
 
+const dateTimePattern = /^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
+
+/** xs:dateTime check for values we act on; a bad one is a problem at its xpath. */
+function dateTime(value: string | undefined, path: string, problems: Problems): string | undefined {
+  if (value === undefined) return undefined;
+  if (
+    !dateTimePattern.test(value) ||
+    Number.isNaN(Date.parse(/(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`))
+  ) {
+    problems.push(
+      problem('MF_CIM_VALUE', `"${value}" is not an xs:dateTime (e.g. 2026-01-01T00:00:00Z)`, path),
+    );
+    return undefined;
+  }
+  return value;
+}
+
 function boolText(el: XmlElement, name: string): boolean | undefined {
   const v = childText(el, name);
   return v === undefined ? undefined : v === 'true' || v === '1';
@@ -170,8 +187,9 @@ export function readMasterDataLinkage(
   problems: Problems,
 ): LinkageItem[] {
   const event = child(el, 'ConfigurationEvent');
-  const createdDateTime = event ? childText(event, 'createdDateTime') : undefined;
-  if (!createdDateTime)
+  const createdText = event ? childText(event, 'createdDateTime') : undefined;
+  const createdDateTime = dateTime(createdText, `${path}/ConfigurationEvent/createdDateTime`, problems);
+  if (createdText === undefined)
     problems.push(
       problem(
         'MF_CIM_MISSING',
@@ -354,7 +372,9 @@ export function readEndDeviceControls(
           {
             mRID: childText(c, 'mRID'),
             reason: childText(c, 'reason'),
-            startDateTime: action ? childText(action, 'startDateTime') : undefined,
+            startDateTime: action
+              ? dateTime(childText(action, 'startDateTime'), `${p}/EndDeviceAction/startDateTime`, problems)
+              : undefined,
             supplyCapacityLimitW: limitW,
           },
         ),

@@ -104,6 +104,16 @@ describe('inbound requests', () => {
     expect(!o.ok && o.reply.errors[1]!.xpath).toBe(
       '/RequestMessage/Payload/MasterDataLinkageConfig/ConfigurationEvent/createdDateTime',
     );
+    const badDate = registry.handle(
+      msg(
+        'create',
+        'MasterDataLinkageConfig',
+        linkage('M1', 'POD1').replace('2026-01-01T00:00:00Z', 'yesterday'),
+      ),
+    );
+    expect(!badDate.ok && badDate.reply.errors.map((e) => [e.code, e.xpath])).toEqual([
+      ['MF_CIM_VALUE', '/RequestMessage/Payload/MasterDataLinkageConfig/ConfigurationEvent/createdDateTime'],
+    ]);
     const noPayload = registry.handle(msg('create', 'MasterDataLinkageConfig', ''));
     expect(!noPayload.ok && noPayload.reply.errors[0]!.code).toBe('MF_CIM_MISSING');
     const seedStyle = registry.handle(
