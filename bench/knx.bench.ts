@@ -20,11 +20,14 @@ const golden = [
   '06 10 04 20 00 15 04 01 17 00 11 00 BC E0 00 00 48 08 01 00 81',
   '06 10 04 21 00 0A 04 2A 17 00',
   '06 10 05 30 00 15 29 00 BC D0 12 02 01 51 05 00 80 12 34 56 78',
-  '06 10 04 20 00 17 04 01 00 00 29 00 BC D0 11 FC 29 15 05 00 80 45 9C 40 00',
+  '06 10 04 20 00 19 04 01 00 00 29 00 BC D0 11 FC 29 15 05 00 80 45 9C 40 00',
   '06 10 02 06 00 14 01 00 08 01 C0 A8 2A 0A 0E 57 04 04 11 FF',
   '06 10 02 08 00 08 01 00',
 ].map(fromHex);
 const truncated = fromHex('06 10 04 20 00 15 04');
+// The corpus must hold exactly the intended share of bad frames: check before measuring.
+const goldenResults = decodeFrames(golden);
+if (!goldenResults.every((r) => r.ok)) throw new Error('bench corpus: a golden frame does not decode');
 const frameCount = 20_000;
 const corpus = Array.from({ length: frameCount }, (_, i) =>
   i % 100 === 99 ? truncated : golden[i % golden.length]!,
