@@ -2,7 +2,12 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { partitionIds, type ServiceSpec } from '../config/manifest.js';
 import type { NodeRecord } from '../membership/membership.js';
-import { type ClusterView, initialConfiguration, planReplicaSet } from '../placement/placement.js';
+import {
+  type ClusterView,
+  initialConfiguration,
+  planPrimaryMoves,
+  planReplicaSet,
+} from '../placement/placement.js';
 import type {
   FenceResult,
   NodeId,
@@ -134,6 +139,26 @@ export class FailoverManager {
           continue;
         configs.set(partition, { ...current.config, replicas: plan.replicas, building: plan.building });
         jobs.push(() => this.reconfigure(current, plan.replicas, plan.building, new Set(eligible), token));
+      }
+    }
+    if (jobs.length === 0) {
+      // Nothing to repair: even out primaries (a node that rejoined holds none).
+      for (const service of services) {
+        for (const move of planPrimaryMoves(service.name, view, 2)) {
+          const current = versioned.get(move.partition);
+          if (!current) continue;
+          const others = new Set(eligible.filter((n) => n !== move.from));
+          jobs.push(() =>
+            this.reconfigure(
+              current,
+              current.config.replicas,
+              current.config.building,
+              others,
+              token,
+              move.to,
+            ),
+          );
+        }
       }
     }
     if (jobs.length > 0) logger.info({ partitions: jobs.length }, 'fm reconfiguring');

@@ -53,7 +53,8 @@ export function decidePrimary(
     if (eligibleAnswers.length < needed) {
       return { kind: 'quorum-loss', answered: eligibleAnswers.length, needed };
     }
-    const next = eligibleAnswers.reduce((a, b) => (compareProgress(a, b) >= 0 ? a : b));
+    const top = eligibleAnswers.reduce((a, b) => (compareProgress(a, b) >= 0 ? a : b));
+    const next = eligibleAnswers.find((a) => a.node === preferred && compareProgress(a, top) === 0) ?? top;
     return { kind: 'primary', node: next.node, previousEpochLastLsn: next.lastPersistedLsn };
   }
   const chosen =

@@ -139,3 +139,37 @@ export function assertWellFormed(config: PartitionConfiguration): void {
   );
   invariant(config.epoch >= 1, 'epochs start at 1', { partition: config.partition });
 }
+
+export type PrimaryMove = { partition: PartitionId; from: NodeId; to: NodeId };
+
+/**
+ * Primary moves that even out one service's primaries after a node joined (Service Fabric
+ * moves partitions only when a node joins, leaves or drains): while the busiest eligible node
+ * has at least two more primaries than the idlest, move one of its partitions whose active
+ * replica set includes the idlest node. At most `maxMoves` per call, so the cluster changes
+ * gradually and every move is a normal fenced reconfiguration.
+ */
+export function planPrimaryMoves(service: string, view: ClusterView, maxMoves: number): PrimaryMove[] {
+  const counts = new Map<NodeId, number>(view.eligible.map((n) => [n, 0]));
+  const mine = [...view.configs.values()].filter((c) => serviceOf(c.partition) === service);
+  if (mine.some((c) => c.status !== 'ok' || c.building.length > 0)) return [];
+  for (const c of mine)
+    if (c.primary && counts.has(c.primary)) counts.set(c.primary, counts.get(c.primary)! + 1);
+  const moves: PrimaryMove[] = [];
+  const moved = new Set<PartitionId>();
+  while (moves.length < maxMoves && counts.size > 1) {
+    const sorted = [...counts].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    const [idle, low] = sorted[0]!;
+    const [busy, high] = sorted[sorted.length - 1]!;
+    if (high - low < 2) break;
+    const candidate = mine.find(
+      (c) => c.primary === busy && !moved.has(c.partition) && c.replicas.includes(idle),
+    );
+    if (!candidate) break;
+    moves.push({ partition: candidate.partition, from: busy, to: idle });
+    moved.add(candidate.partition);
+    counts.set(busy, high - 1);
+    counts.set(idle, low + 1);
+  }
+  return moves;
+}

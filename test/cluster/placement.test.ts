@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ClusterView, initialConfiguration, planReplicaSet } from '../../cluster/placement/placement.js';
+import {
+  type ClusterView,
+  initialConfiguration,
+  planPrimaryMoves,
+  planReplicaSet,
+} from '../../cluster/placement/placement.js';
 import type { PartitionConfiguration } from '../../cluster/replicator/contract.js';
 
 function placeAll(nodes: string[], partitions: string[], target = 3): Map<string, PartitionConfiguration> {
@@ -92,5 +97,31 @@ describe('placement', () => {
     const after = { ...config, replicas: shrunk.replicas, epoch: 2 };
     const grown = planReplicaSet(after, { eligible: ['n1', 'n2', 'n3'], configs }, 3);
     expect(grown.building).toEqual(['n3']);
+  });
+
+  it('moves primaries toward a rejoined node that holds none, a few at a time, until within one of each other', () => {
+    const configs = placeAll(
+      ['n1', 'n2'],
+      Array.from({ length: 12 }, (_, i) => `s/${i}`),
+    );
+    // n3 rejoined and now holds an active replica of every partition, but no primary.
+    for (const [p, c] of configs) configs.set(p, { ...c, replicas: [...c.replicas, 'n3'] });
+    const view = { eligible: ['n1', 'n2', 'n3'], configs };
+    const moves = planPrimaryMoves('s', view, 2);
+    expect(moves).toHaveLength(2);
+    expect(moves.every((m) => m.to === 'n3')).toBe(true);
+    for (let round = 0; round < 10; round++) {
+      for (const m of planPrimaryMoves('s', view, 2))
+        configs.set(m.partition, { ...configs.get(m.partition)!, primary: m.to });
+    }
+    const counts = ['n1', 'n2', 'n3'].map((n) => [...configs.values()].filter((c) => c.primary === n).length);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    expect(planPrimaryMoves('s', view, 2)).toEqual([]);
+  });
+
+  it('moves nothing while a partition of the service is building or reconfiguring', () => {
+    const configs = placeAll(['n1', 'n2'], ['s/0', 's/1', 's/2', 's/3']);
+    for (const [p, c] of configs) configs.set(p, { ...c, replicas: [...c.replicas, 'n3'], building: ['n3'] });
+    expect(planPrimaryMoves('s', { eligible: ['n1', 'n2', 'n3'], configs }, 2)).toEqual([]);
   });
 });

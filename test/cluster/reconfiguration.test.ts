@@ -62,6 +62,13 @@ describe('reconfiguration: pick the new primary', () => {
     expect(lonely.kind).toBe('quorum-loss');
   });
 
+  it('on a primary move prefers the target among equally advanced replicas, never a less advanced one', () => {
+    const answers = [a('n1', 4, 100), a('n2', 4, 99), a('n3', 4, 99)];
+    expect(decidePrimary(old, answers, new Set(['n2', 'n3']), 'n3')).toMatchObject({ node: 'n3' });
+    const ahead = [a('n1', 4, 100), a('n2', 4, 99), a('n3', 4, 98)];
+    expect(decidePrimary(old, ahead, new Set(['n2', 'n3']), 'n3')).toMatchObject({ node: 'n2' });
+  });
+
   it('property: the chosen primary holds every operation persisted by a majority (committed)', () => {
     const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
     fc.assert(
