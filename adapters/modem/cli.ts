@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../../core/clock.js';
+import { ConfigError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { buildAllowList } from './collector/client-access.js';
-import { ModemCollector } from './collector/collector.js';
-import { assertImei } from './identification.js';
+import { type CollectorOptions, ModemCollector } from './collector/collector.js';
+import { assertImei, defaultIdentificationConfig, type IdentificationKind } from './identification.js';
 import { modemsToCsv, readModemFile } from './registry/import-export.js';
 import { openModemStore, type StoreLocation } from './registry/open-store.js';
 import type { ModemRecord, PortRange } from './registry/types.js';
@@ -21,6 +22,8 @@ commands:
   org <id> [--allow cidr,cidr] [--main host:port] [--backup host:port] [--name text]
                             create or change an organization (its pollers' address ranges, servers)
   serve                     run a single-node collector [--listen host:port] [--bridge-host h]
+                            [--ident digits,fields,prefixed] [--ident-prefix IMEI:]
+                            [--unknown register|refuse] [--poller-policy queue|refuse]
   simulate                  run simulated modems with meters [--count N] [--server host:port]
 
 registry options: --data <dir> (default ./data/modems) | --etcd <host:port> [--cluster <name>]
@@ -37,6 +40,10 @@ const options = {
   out: { type: 'string' },
   listen: { type: 'string', default: '127.0.0.1:7700' },
   'bridge-host': { type: 'string', default: '127.0.0.1' },
+  ident: { type: 'string', default: 'digits,fields,prefixed' },
+  'ident-prefix': { type: 'string', default: 'IMEI:' },
+  unknown: { type: 'string', default: 'register' },
+  'poller-policy': { type: 'string', default: 'queue' },
   count: { type: 'string', default: '10' },
   server: { type: 'string', default: '127.0.0.1:7700' },
   allow: { type: 'string' },
@@ -163,7 +170,19 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'serve':
-        return await serve(store, hostPort(values.listen, '--listen'), values['bridge-host'], range);
+        return await serve(store, {
+          nodeId: 'standalone',
+          modemListen: hostPort(values.listen, '--listen'),
+          bridgeHost: values['bridge-host'],
+          portRange: range,
+          identification: {
+            ...defaultIdentificationConfig,
+            accept: parseIdentKinds(values.ident),
+            prefix: values['ident-prefix'],
+          },
+          unknownModems: oneOf(values.unknown, ['register', 'refuse'] as const, '--unknown'),
+          pollerPolicy: oneOf(values['poller-policy'], ['queue', 'refuse'] as const, '--poller-policy'),
+        });
       default:
         process.stderr.write(`unknown modems command "${command}"\n\n${usage}`);
         return 2;
@@ -173,20 +192,33 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError([`${flag} must be one of ${allowed.join(', ')}, got "${value}"`]);
+  }
+  return value as T;
+}
+
+function parseIdentKinds(text: string): IdentificationKind[] {
+  const kinds = text.split(',').map((k) => k.trim());
+  for (const k of kinds) oneOf(k, ['digits', 'fields', 'prefixed'] as const, '--ident');
+  return kinds as IdentificationKind[];
+}
+
 async function serve(
   store: Awaited<ReturnType<typeof openModemStore>>,
-  listen: { host: string; port: number },
-  bridgeHost: string,
-  portRange: PortRange,
+  config: CollectorOptions['config'],
 ): Promise<number> {
   const logger = createLogger({ component: 'modems-serve' });
   const collector = new ModemCollector({
-    config: { nodeId: 'standalone', modemListen: listen, bridgeHost, portRange },
+    config,
     store,
     logger,
   });
   await collector.start();
-  process.stderr.write(`collector: modems dial ${listen.host}:${collector.modemPort}; Ctrl-C stops\n`);
+  process.stderr.write(
+    `collector: modems dial ${config.modemListen.host}:${collector.modemPort}; Ctrl-C stops\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
