@@ -94,7 +94,11 @@ export class TunnelClient {
     return () => this.listeners.delete(listener);
   }
 
-  /** Opens the tunnel; rejects with a KnxError (e.g. MF_KNX_NO_MORE_CONNECTIONS) if the first attempt fails. */
+  /**
+   * Opens the tunnel; rejects with a KnxError (e.g. MF_KNX_NO_MORE_CONNECTIONS) if the first
+   * attempt fails. Once connected, losses are repaired by reconnecting. A client connects once:
+   * after a failed first attempt, close() it and create a new one (KnxSite does this).
+   */
   async connect(): Promise<void> {
     if (this.session) throw new KnxError('MF_KNX_CONFIG', 'TunnelClient.connect() called twice');
     this.closedByUser = false;
@@ -125,7 +129,7 @@ export class TunnelClient {
   /** Sends a cEMI frame; resolves when ACKed (and, for L_Data.req, when its L_Data.con arrived). */
   request(cemi: Cemi, awaitConfirmation?: boolean): Promise<RequestOutcome> {
     const session = this.session;
-    if (!session || this.closedByUser) {
+    if (!session || this.closedByUser || this.statusValue === 'closed') {
       return Promise.reject(new KnxError('MF_KNX_NOT_CONNECTED', 'the tunnel is closed; connect() first'));
     }
     const id = session.request(cemi, this.clock.now(), awaitConfirmation);

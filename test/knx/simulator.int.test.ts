@@ -14,6 +14,7 @@ import { decodeDpt, encodeDpt } from '../../adapters/knx/dpt.js';
 import { encodeFrame } from '../../adapters/knx/frame.js';
 import { GatewaySimulator } from '../../adapters/knx/simulator/gateway-simulator.js';
 import { TunnelClient, type TunnelStatus } from '../../adapters/knx/tunnel-client.js';
+import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { type KnxdHandle, knxtool, startKnxd } from './support/knxd.js';
 
@@ -214,6 +215,25 @@ describe('gateway simulator with our tunnel client', () => {
     const c = client({ timers: { heartbeatIntervalMs: 500 } });
     await c.connect();
     expect(c.status).toBe('connected');
+  });
+});
+
+describe('tunnel client without a gateway', () => {
+  it('a first connect that gets no answer fails with MF_KNX_TIMEOUT, and requests then fail fast', async () => {
+    const port = await freePort();
+    const c = new TunnelClient({
+      gateway: { host: '127.0.0.1', port },
+      localAddress: '127.0.0.1',
+      timers: { connectTimeoutMs: 300 },
+    });
+    try {
+      await expect(c.connect()).rejects.toMatchObject({ code: 'MF_KNX_TIMEOUT' });
+      await expect(c.groupRead(parseGroupAddress('1/2/3'))).rejects.toMatchObject({
+        code: 'MF_KNX_NOT_CONNECTED',
+      });
+    } finally {
+      await c.close();
+    }
   });
 });
 
