@@ -12,21 +12,23 @@ import { bytesToHex, decodeRs485Frame, type Rs485Frame } from './rs485/frame.js'
 import { isScenarioName } from './sim/scenarios.js';
 import { BatterySiteSimulator } from './sim/simulator.js';
 import { Rs485Client } from './transport/rs485-client.js';
-import { connectTcp, parseAddress, type StreamTransport } from './transport/tcp.js';
+import { connectSocketcand } from './transport/socketcand.js';
+import { connectTcp, parseAddress } from './transport/tcp.js';
+import type { Transport } from './transport/transport.js';
 import { canetWireFormat, rs485WireFormat } from './transport/wire-formats.js';
 
 /**
  * `meterfabric battery ...`:
  *   decode can <id> <hex> [--extended]           one CAN frame → JSON (field names carry units)
  *   decode rs485 '<frame>' [--reply-to 42] [--all-packs]
- *   monitor <host:port> [--rs485] [--device-id ID] [--duration-ms N] [--listen-only]
+ *   monitor <host:port> [--rs485 | --socketcand bus] [--device-id ID] [--duration-ms N] [--listen-only]
  *   simulate [--listen host:port] [--packs 1-4] [--scenario NAME] [--variant pylon-v1.2|sofar-extended] [--rs485-port N]
  * Decode errors print `{"error":{code,message,details}}` and exit 1.
  */
 const usage = `usage:
   meterfabric battery decode can <id> <hex> [--extended]
   meterfabric battery decode rs485 '<~frame>' [--reply-to <cid2 hex>] [--all-packs]
-  meterfabric battery monitor <host:port> [--rs485] [--device-id ID] [--duration-ms N] [--reading-interval-ms N] [--listen-only]
+  meterfabric battery monitor <host:port> [--rs485 | --socketcand <bus>] [--device-id ID] [--duration-ms N] [--reading-interval-ms N] [--listen-only]
   meterfabric battery simulate [--listen host:port] [--packs 1-4] [--scenario normal-day|over-temperature|deep-discharge|over-current|heartbeat-loss|idle]
                                [--variant pylon-v1.2|sofar-extended] [--rs485-port N] [--time-scale N]
 `;
@@ -179,6 +181,7 @@ async function monitor(args: string[]): Promise<number> {
       'reading-interval-ms': { type: 'string' },
       'listen-only': { type: 'boolean' },
       rs485: { type: 'boolean' },
+      socketcand: { type: 'string' },
     },
   });
   if (positionals[0] === undefined) {
@@ -189,7 +192,7 @@ async function monitor(args: string[]): Promise<number> {
   const deviceId = values['device-id'] ?? `battery@${host}:${port}`;
   const intervalMs = Number(values['reading-interval-ms'] ?? 5_000);
   let stop: () => void;
-  let transport: StreamTransport<CanFrame> | StreamTransport<Rs485Frame>;
+  let transport: Transport<CanFrame> | Transport<Rs485Frame>;
   if (values.rs485) {
     const rs485 = await connectTcp(host, port, rs485WireFormat);
     const client = new Rs485Client(rs485);
@@ -208,7 +211,9 @@ async function monitor(args: string[]): Promise<number> {
     };
     transport = rs485;
   } else {
-    const can = await connectTcp(host, port, canetWireFormat);
+    const can = values.socketcand
+      ? await connectSocketcand(host, port, values.socketcand)
+      : await connectTcp(host, port, canetWireFormat);
     const mon = new BatteryMonitor({
       deviceId,
       transport: can,
@@ -224,13 +229,19 @@ async function monitor(args: string[]): Promise<number> {
   }
   const durationMs = values['duration-ms'] === undefined ? undefined : Number(values['duration-ms']);
   await new Promise<void>((resolve) => {
-    const done = () => resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      process.removeListener('SIGINT', done);
+      process.removeListener('SIGTERM', done);
+      if (timer) clearTimeout(timer);
+      resolve();
+    };
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
     transport.subscribe((e) => {
       if (e.type === 'closed') done();
     });
-    if (durationMs !== undefined) setTimeout(done, durationMs);
+    if (durationMs !== undefined) timer = setTimeout(done, durationMs);
   });
   stop();
   await transport.close();

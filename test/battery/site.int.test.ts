@@ -1,8 +1,9 @@
 import { connect, createServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeCanet } from '../../adapters/battery/can/canet.js';
 import type { CanFrame } from '../../adapters/battery/can/frame.js';
 import { parseCandump } from '../../adapters/battery/can/frame.js';
+import { run as batteryCli } from '../../adapters/battery/cli.js';
 import { BatteryReturnCodeError } from '../../adapters/battery/errors.js';
 import { BatteryMonitor } from '../../adapters/battery/monitor/monitor.js';
 import { commands } from '../../adapters/battery/rs485/commands.js';
@@ -326,5 +327,38 @@ describe('RS485 over a TCP serial server (simulator)', () => {
     await new Promise((r) => setTimeout(r, 200));
     // Exactly one reply: to the good 0x4F request (RTN 00, LENID 0); the corrupted one got none.
     expect(received.join('')).toMatch(/^~200246000000FDB2\r$/);
+  });
+});
+
+describe('meterfabric battery monitor <address>', () => {
+  it('prints live telemetry lines with units and protection events from a simulated site', async () => {
+    const sim = await BatterySiteSimulator.start({
+      cycleMs: 50,
+      timeScale: 20,
+      scenario: 'over-temperature',
+    });
+    cleanups.push(() => sim.stop());
+    let out = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    cleanups.push(() => spy.mockRestore());
+    const code = await batteryCli([
+      'monitor',
+      `${sim.canAddress.host}:${sim.canAddress.port}`,
+      '--device-id',
+      'cli-site',
+      '--duration-ms',
+      '1500',
+      '--reading-interval-ms',
+      '500',
+    ]);
+    spy.mockRestore();
+    expect(code).toBe(0);
+    expect(out).toMatch(/ cli-site stateOfCharge 60 %\n/);
+    expect(out).toMatch(/ cli-site voltage [\d.]+ V\n/);
+    expect(out).toMatch(/ cli-site temperature [\d.]+ degC\n/);
+    expect(out).toMatch(/EVENT battery.overTemperature raised \{"kind":"protection"\}/);
   });
 });
