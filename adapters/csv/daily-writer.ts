@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
@@ -139,6 +140,13 @@ export class DailyCsvWriter {
     const day = dayOf(collectedAtMs ?? this.clock.now());
     const whole = await this.encode(rows);
     const changes = this.plan(day, rows, whole);
+    // A new part must not replace a file the manifest no longer lists (a day older than manifestDays).
+    for (const { change } of changes)
+      if (change.sizeBefore === 0 && existsSync(join(this.options.dir, change.file)))
+        throw new CsvWriterStateError(
+          `${change.file} already exists but is not in the writer's manifest (is ${day} older than the ${this.options.manifestDays ?? 14} days it keeps?); refusing to overwrite it`,
+          { file: change.file, day },
+        );
     const intent: Intent = { seq, day, changes: changes.map(({ change }) => change) };
     await this.saveManifest({ ...this.manifest, intent });
     this.options.faultHook?.('intent-recorded', seq);

@@ -138,6 +138,18 @@ describe('DailyCsvWriter', () => {
     expect(writer.partsOf('2026-11-22').length).toBeGreaterThan(1);
   });
 
+  it('never overwrites a file of a day it no longer tracks (older than manifestDays)', async () => {
+    const dir = tempDir();
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', manifestDays: 1 });
+    await writer.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
+    await writer.append(batch(2, 2), { seq: 2, collectedAtMs: DAY2_MS });
+    const day1 = readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8');
+    await expect(writer.append(batch(3, 2), { seq: 3, collectedAtMs: DAY1_MS })).rejects.toMatchObject({
+      code: 'MF_CSV_STATE',
+    });
+    expect(readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8')).toBe(day1);
+  });
+
   it('refuses to continue when a file it wrote was changed behind its back', async () => {
     const dir = tempDir();
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
