@@ -288,6 +288,14 @@ export class PrimaryRole {
   }
 
   private sweepTimeouts(): void {
+    if (this.replica.leaseExpired() && this.waiters.size > 0) {
+      // The node may have been replaced while it could not renew its lease (paused, cut off):
+      // pending writes go back to the caller to be retried on the current primary.
+      const err = notPrimary(this.replica.partition, 'its membership lease expired');
+      for (const waiter of this.waiters.values()) waiter.reject(err);
+      this.waiters.clear();
+      return;
+    }
     const now = this.deps.clock.now();
     const timeoutMs = this.deps.options.writeTimeoutMs;
     for (const [lsn, waiter] of this.waiters) {

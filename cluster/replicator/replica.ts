@@ -170,6 +170,10 @@ export class Replica implements ReplicatedStore {
     this.leaseValidUntilMs = validUntilMs;
   }
 
+  leaseExpired(): boolean {
+    return this.deps.clock.now() >= this.leaseValidUntilMs;
+  }
+
   async replicate(operations: readonly Uint8Array[]): Promise<Lsn> {
     const primary = this.activePrimary('writes');
     primary.checkQuorumReachable();
