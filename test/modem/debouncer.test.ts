@@ -52,6 +52,14 @@ describe('notification debouncer', () => {
     expect(d.due(4000)).toEqual([]);
   });
 
+  it('keeps windows apart by event time even when due() runs late (busy event loop)', () => {
+    const d = new NotificationDebouncer({ windowMs: 1000, maxTrackedModems: 10 });
+    d.push(ev('modem.disconnected', 0));
+    d.push(ev('modem.reconnected', 1500));
+    expect(d.due(1600).map((e) => e.key)).toEqual(['modem.disconnected']);
+    expect(d.due(2500).map((e) => e.key)).toEqual(['modem.reconnected']);
+  });
+
   it('bounds the number of modems it tracks', () => {
     const d = new NotificationDebouncer({ windowMs: 1000, maxTrackedModems: 2 });
     for (let i = 0; i < 5; i++) d.push({ ...ev('modem.disconnected', 0), deviceId: String(i) });

@@ -10,7 +10,8 @@ import type { PortRange } from '../../adapters/modem/registry/types.js';
 /** A contiguous range of `count` ports that were all free on `host` a moment ago. */
 export async function freePortRange(count: number, host = '127.0.0.1'): Promise<PortRange> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the ephemeral range (32768+), so no outgoing socket takes a port of the range meanwhile.
+    const first = 20_000 + Math.floor(Math.random() * 12_000);
     const servers = [];
     let ok = true;
     for (let p = first; p < first + count && ok; p++) {

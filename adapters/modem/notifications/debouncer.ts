@@ -19,6 +19,8 @@ type Pending = {
 
 export class NotificationDebouncer {
   private readonly pending = new Map<string, Pending>();
+  /** Settled events waiting for the next due() call. */
+  private readonly ready: DeviceEvent[] = [];
   /** Events dropped because more than maxTrackedModems modems were pending at once. */
   dropped = 0;
   /** Events folded away by debouncing (flaps). */
@@ -29,6 +31,13 @@ export class NotificationDebouncer {
   push(event: DeviceEvent): void {
     const key = event.deviceId;
     let p = this.pending.get(key);
+    if (p && event.timestampMs - p.firstAtMs >= this.limits.windowMs) {
+      // The window closed before this event, even if nobody has called due() since (a busy
+      // event loop): settle it now so the new event opens a window of its own.
+      this.pending.delete(key);
+      this.ready.push(...this.settle(p));
+      p = undefined;
+    }
     if (!p) {
       if (this.pending.size >= this.limits.maxTrackedModems) {
         this.dropped++;
@@ -51,24 +60,30 @@ export class NotificationDebouncer {
 
   /** Events whose window has closed by `nowMs`, net of flaps. */
   due(nowMs: number): DeviceEvent[] {
-    const out: DeviceEvent[] = [];
+    const out = this.ready.splice(0);
     for (const [key, p] of this.pending) {
       if (nowMs - p.firstAtMs < this.limits.windowMs) continue;
       this.pending.delete(key);
-      let suppressed = p.suppressed;
-      if (p.connection) {
-        const endsOnline = p.connection.last.key === 'modem.reconnected';
-        if (endsOnline !== p.connection.startedOnline) out.push(p.connection.last);
-        else suppressed++;
-      }
-      if (p.gpi) {
-        const to = p.gpi.last.details?.to ?? '';
-        if (to !== p.gpi.from)
-          out.push({ ...p.gpi.last, details: { ...p.gpi.last.details, from: p.gpi.from, to } });
-        else suppressed++;
-      }
-      this.suppressed += suppressed;
+      out.push(...this.settle(p));
     }
+    return out;
+  }
+
+  private settle(p: Pending): DeviceEvent[] {
+    const out: DeviceEvent[] = [];
+    let suppressed = p.suppressed;
+    if (p.connection) {
+      const endsOnline = p.connection.last.key === 'modem.reconnected';
+      if (endsOnline !== p.connection.startedOnline) out.push(p.connection.last);
+      else suppressed++;
+    }
+    if (p.gpi) {
+      const to = p.gpi.last.details?.to ?? '';
+      if (to !== p.gpi.from)
+        out.push({ ...p.gpi.last, details: { ...p.gpi.last.details, from: p.gpi.from, to } });
+      else suppressed++;
+    }
+    this.suppressed += suppressed;
     return out;
   }
 
