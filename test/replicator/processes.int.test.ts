@@ -59,7 +59,7 @@ afterEach(async () => {
   if (base) rmSync(base, { recursive: true, force: true });
 });
 
-describe('replication with secondaries in separate processes (SIGKILL)', () => {
+describe('replication with secondaries in separate processes (SIGKILL, SIGSTOP)', () => {
   it('commits with 2 of 3 after a SIGKILL, refuses writes at quorum loss, and the killed secondary recovers from its disk', async () => {
     base = mkdtempSync(join(tmpdir(), 'mf-repl-proc-'));
     for (const id of ['s1', 's2']) {
@@ -129,5 +129,34 @@ describe('replication with secondaries in separate processes (SIGKILL)', () => {
     const status = await control.status('proc/0');
     expect(status).toMatchObject({ role: 'active-secondary', epoch: 1, lastPersistedEpoch: 1 });
     expect(acked.length).toBe(300);
+  });
+
+  it('a paused secondary (SIGSTOP) does not block commits; after SIGCONT it catches up', async () => {
+    base = mkdtempSync(join(tmpdir(), 'mf-repl-proc-'));
+    for (const id of ['s1', 's2']) {
+      procs.push({ id, address: `127.0.0.1:${await freePort()}`, dataDir: join(base, id), child: null });
+    }
+    await Promise.all(procs.map(launch));
+    const [s1, s2] = procs as [Proc, Proc];
+    primaryNode = await startNode('p', { writeTimeoutMs: 3_000 });
+    const addresses: Record<string, string> = { p: primaryNode.address, s1: s1.address, s2: s2.address };
+    const primary = await primaryNode.host.replica('proc/1');
+    await primary.becomePrimary(config('proc/1', 1, 'p', ['p', 's1', 's2']), (n) => addresses[n]);
+    await primary.replicate([put('before', '1')]);
+    s2.child!.kill('SIGSTOP');
+    try {
+      for (let i = 0; i < 50; i++) await primary.replicate([put(`k${i}`, `${i}`)]);
+      expect(dec(await primary.get('k49'))).toBe('49');
+    } finally {
+      s2.child!.kill('SIGCONT');
+    }
+    const control = new ReplicaControlClient(s2.address);
+    clients.push(control);
+    const committed = primary.status().committedLsn;
+    await waitFor(
+      async () => (await control.status('proc/1')).appliedLsn >= committed,
+      's2 catches up after SIGCONT',
+      20_000,
+    );
   });
 });
