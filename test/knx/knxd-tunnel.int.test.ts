@@ -125,6 +125,19 @@ describe('knxd as tunnelling server', () => {
     await waitFor(() => to(received, '1/2/7').length === 1, 'a telegram over the route-back tunnel', 5_000);
   });
 
+  it("CONNECTIONSTATE heartbeats keep the tunnel past knxd's 4 s heartbeat timeout", async () => {
+    const client = newClient({ timers: { heartbeatIntervalMs: 1_000 } });
+    const statuses: TunnelStatus[] = [];
+    client.on({ status: (s) => statuses.push(s) });
+    await client.connect();
+    const channel = client.channelId;
+    // Longer than knxd's heartbeat-timeout (4 s): without heartbeats knxd would drop us (next test).
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(statuses).toEqual(['connecting', 'connected']);
+    expect(client.channelId).toBe(channel);
+    expect(client.stats.reconnects).toBe(0);
+  });
+
   it("survives knxd's server-initiated disconnect (heartbeat timeout) by reconnecting", async () => {
     // No heartbeats from us: knxd drops the tunnel after its 4 s heartbeat-timeout.
     const client = newClient({ timers: { heartbeatIntervalMs: 60_000 } });
