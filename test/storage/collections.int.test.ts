@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Replica } from '../../cluster/replicator/replica.js';
 import { ReliableStateManager } from '../../storage/reliable-state.js';
+import { MAX_TRANSACTION_OPS } from '../../storage/transaction.js';
 import { addressBook, config, removeNodeData, startNode, type TestNode } from '../replicator/support.js';
 import { waitFor } from '../support/wait.js';
 
@@ -44,7 +45,7 @@ describe('reliable collections over a replicated partition', () => {
     expect(keys.sort()).toEqual(['D', 'Q', 'T']);
   });
 
-  it('an aborted transaction changes nothing, and a bad key is refused with a clear error before anything is written', async () => {
+  it('an aborted transaction changes nothing; a bad key, a closed or an oversized transaction is refused with a clear error before anything is written', async () => {
     const { primary } = await partition('c/1');
     const state = new ReliableStateManager(primary);
     const dict = state.dictionary<number>('counts');
@@ -60,6 +61,11 @@ describe('reliable collections over a replicated partition', () => {
     expect(() => dict.set(tx, '', 3)).toThrow(/key must be 1\.\.512 characters/);
     expect(() => state.dictionary('bad name!')).toThrow(/dictionary name "bad name!" is invalid/);
     tx.abort();
+    expect(() => dict.set(tx, 'x', 4)).toThrow(expect.objectContaining({ code: 'MF_TX_CLOSED' }));
+    const big = state.transaction();
+    for (let i = 0; i < MAX_TRANSACTION_OPS; i++) big.del(`D/counts/k${i}`);
+    expect(() => dict.set(big, 'x', 5)).toThrow(expect.objectContaining({ code: 'MF_TX_TOO_LARGE' }));
+    big.abort();
     expect(await dict.get('x')).toBe(1);
     expect(await state.queue<number>('q').count()).toBe(0);
   });
