@@ -1,4 +1,5 @@
 import { isMeterfabricError } from '../../core/errors.js';
+import { canetFrameBytes, decodeCanet } from './can/canet.js';
 import { decodeCanFrame } from './can/decode.js';
 import type { CanFrame } from './can/frame.js';
 import type { DecodedCan } from './can/types.js';
@@ -46,4 +47,21 @@ export function decodeRs485Frames(texts: readonly string[]): BatchResult<Rs485Fr
       return { ok: false, error: asError(err) };
     }
   });
+}
+
+/**
+ * The same as decodeCanFrames for frames packed as consecutive 13-byte CANET records: one
+ * buffer crosses to the worker instead of thousands of small objects.
+ */
+export function decodeCanetRecords(bytes: Uint8Array): BatchResult<DecodedCan>[] {
+  checkBatch(Math.floor(bytes.length / canetFrameBytes));
+  const out: BatchResult<DecodedCan>[] = [];
+  for (let offset = 0; offset + canetFrameBytes <= bytes.length; offset += canetFrameBytes) {
+    try {
+      out.push({ ok: true, value: decodeCanFrame(decodeCanet(bytes, offset)) });
+    } catch (err) {
+      out.push({ ok: false, error: asError(err) });
+    }
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { encodeCanet } from '../../adapters/battery/can/canet.js';
 import { parseCandump } from '../../adapters/battery/can/frame.js';
-import { decodeCanFrames, decodeRs485Frames } from '../../adapters/battery/pool-tasks.js';
+import { decodeCanetRecords, decodeCanFrames, decodeRs485Frames } from '../../adapters/battery/pool-tasks.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 
 const frames = ['351#1402740E740ECC01', '356#7A13F2', '355#58005E00'].map(parseCandump);
@@ -13,6 +14,11 @@ describe('battery pool tasks', () => {
       'MF_BATTERY_CAN_DLC',
       'stateOfCharge',
     ]);
+  });
+
+  it('decodeCanetRecords decodes packed 13-byte records the same way', () => {
+    const packed = Buffer.concat(frames.map(encodeCanet));
+    expect(decodeCanetRecords(packed)).toEqual(decodeCanFrames(frames));
   });
 
   it('decodeRs485Frames verifies checksums per frame', () => {
