@@ -3,10 +3,9 @@
  * Choices (which node, which pair) come from the run's seeded PRNG, so a schedule is
  * reproducible from seed and scenario.
  */
-import type { Toxiproxy } from 'toxiproxy-node-client';
+import { MeterfabricError } from '../../core/errors.js';
 import type { Prng } from '../runner/prng.js';
-import { bandwidth, blackhole, cut, healAll, latency, resetStorm } from './link-faults.js';
-import { etcdLinkTarget, type Link } from './topology.js';
+import type { NetworkFaults } from './network.js';
 
 /** What a nemesis may do to node processes (implemented by the chaos cluster). */
 export interface ProcessControl {
@@ -22,8 +21,7 @@ export interface ProcessControl {
 }
 
 export type NemesisContext = {
-  toxiproxy: Toxiproxy;
-  links: readonly Link[];
+  network: NetworkFaults;
   processes: ProcessControl;
   leaseTtlMs: number;
 };
@@ -66,16 +64,18 @@ export const nemesisNames: readonly NemesisName[] = [
   'bandwidth',
 ];
 
-const nodeLinks = (ctx: NemesisContext) => ctx.links.filter((l) => l.to !== etcdLinkTarget);
-
-async function isolate(ctx: NemesisContext, node: string): Promise<void> {
-  for (const other of ctx.processes.nodeIds) if (other !== node) await cut(ctx.toxiproxy, node, other);
-  await blackhole(ctx.toxiproxy, { from: node, to: etcdLinkTarget });
+function unsupported(name: NemesisName, network: NetworkFaults): never {
+  throw new MeterfabricError(
+    'MF_CHAOS_UNSUPPORTED',
+    `nemesis ${name} needs the proxy network; the ${network.kind} network can only cut links`,
+  );
 }
 
 export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: Prng): Promise<Fault> {
   const nodes = ctx.processes.nodeIds;
-  const heal = () => healAll(ctx.toxiproxy);
+  const network = ctx.network;
+  const heal = () => network.heal();
+  const isolate = (node: string) => network.isolate(node, nodes);
   switch (name) {
     case 'kill': {
       const node = rng.pick(nodes);
@@ -132,7 +132,7 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     }
     case 'partition-minority': {
       const node = rng.pick(nodes);
-      await isolate(ctx, node);
+      await isolate(node);
       return {
         nemesis: name,
         description: `partition: {${node}} | {${nodes.filter((n) => n !== node).join(',')},etcd}`,
@@ -143,7 +143,7 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     }
     case 'isolate-primary': {
       const node = (await ctx.processes.busiestPrimary()) ?? rng.pick(nodes);
-      await isolate(ctx, node);
+      await isolate(node);
       return {
         nemesis: name,
         description: `isolate the busiest primary ${node} from peers and etcd`,
@@ -154,7 +154,7 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     }
     case 'isolate-etcd': {
       const node = rng.pick(nodes);
-      await blackhole(ctx.toxiproxy, { from: node, to: etcdLinkTarget });
+      await network.cutFromEtcd(node);
       return {
         nemesis: name,
         description: `cut ${node} from etcd only (peers still reachable)`,
@@ -166,7 +166,7 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     case 'one-way': {
       const from = rng.pick(nodes);
       const to = rng.pick(nodes.filter((n) => n !== from));
-      await blackhole(ctx.toxiproxy, { from, to }, 'one-way');
+      await network.cutOneWay(from, to);
       return {
         nemesis: name,
         description: `one-way: ${from} cannot reach ${to} (${to} can still reach ${from})`,
@@ -178,7 +178,8 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     case 'latency': {
       const latencyMs = rng.int(20, 100);
       const jitterMs = Math.round(latencyMs / 2);
-      for (const link of ctx.links) await latency(ctx.toxiproxy, link, latencyMs, jitterMs);
+      if (!network.latency) unsupported(name, network);
+      await network.latency(latencyMs, jitterMs);
       return {
         nemesis: name,
         description: `latency ${latencyMs} ± ${jitterMs} ms on every link`,
@@ -189,7 +190,8 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     }
     case 'rst-storm': {
       const toxicity = 0.5;
-      for (const link of nodeLinks(ctx)) await resetStorm(ctx.toxiproxy, link, toxicity);
+      if (!network.resetStorm) unsupported(name, network);
+      await network.resetStorm(toxicity);
       return {
         nemesis: name,
         description: `RST storm: half of new node-to-node connections reset on first data`,
@@ -200,7 +202,8 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
     }
     case 'bandwidth': {
       const rateKBps = rng.pick([16, 64, 256]);
-      for (const link of ctx.links) await bandwidth(ctx.toxiproxy, link, rateKBps);
+      if (!network.bandwidth) unsupported(name, network);
+      await network.bandwidth(rateKBps);
       return {
         nemesis: name,
         description: `bandwidth ${rateKBps} KB/s on every link`,

@@ -44,10 +44,21 @@ export function netnsSupport(): NetnsSupport {
   return { supported: true, reason: '' };
 }
 
+let labCounter = 0;
+
+/** A 4-character tag unique to this process and lab, so concurrent labs never collide. */
+export function nextLabTag(): string {
+  labCounter += 1;
+  return ((process.pid * 37 + labCounter) % 1_679_616).toString(36).padStart(4, '0');
+}
+
 export type NetnsNode = { id: string; namespace: string; address: string };
 
 export class NetnsLab {
   readonly nodes: NetnsNode[] = [];
+  /** The root namespace's address on the lab's bridge (the runner, etcd). */
+  hostAddress = '';
+  private hostLink = '';
   private readonly switchNs: string;
   private readonly created: string[] = [];
 
@@ -69,6 +80,13 @@ export class NetnsLab {
       lab.addNamespace(lab.switchNs);
       lab.exec(lab.switchNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
       lab.exec(lab.switchNs, ['ip', 'link', 'set', 'br0', 'up']);
+      lab.hostLink = `mf${tag}h`;
+      run('ip', ['link', 'add', lab.hostLink, 'type', 'veth', 'peer', 'name', `mf${tag}s`]);
+      run('ip', ['link', 'set', `mf${tag}s`, 'netns', lab.switchNs]);
+      lab.exec(lab.switchNs, ['ip', 'link', 'set', `mf${tag}s`, 'master', 'br0', 'up']);
+      lab.hostAddress = `10.213.${subnet}.254`;
+      run('ip', ['addr', 'add', `${lab.hostAddress}/24`, 'dev', lab.hostLink]);
+      run('ip', ['link', 'set', lab.hostLink, 'up']);
       nodeIds.forEach((id, i) => {
         const namespace = `mf-${tag}-${id}`;
         lab.addNamespace(namespace);
@@ -121,6 +139,37 @@ export class NetnsLab {
     this.exec(b.namespace, ['iptables', '-A', 'INPUT', '-s', a.address, '-j', 'DROP']);
   }
 
+  /** Drops `node`'s traffic to and from one TCP port at `address` (e.g. etcd on the host leg). */
+  cutPort(node: string, address: string, port: number): void {
+    const ns = this.node(node).namespace;
+    this.exec(ns, [
+      'iptables',
+      '-A',
+      'OUTPUT',
+      '-p',
+      'tcp',
+      '-d',
+      address,
+      '--dport',
+      String(port),
+      '-j',
+      'DROP',
+    ]);
+    this.exec(ns, [
+      'iptables',
+      '-A',
+      'INPUT',
+      '-p',
+      'tcp',
+      '-s',
+      address,
+      '--sport',
+      String(port),
+      '-j',
+      'DROP',
+    ]);
+  }
+
   /** Cuts two nodes from each other both ways. */
   cut(a: string, b: string): void {
     this.cutOneWay(a, b);
@@ -142,6 +191,8 @@ export class NetnsLab {
   }
 
   destroy(): void {
+    if (this.hostLink) runs('ip', ['link', 'del', this.hostLink]);
+    this.hostLink = '';
     for (const name of this.created.splice(0).reverse()) runs('ip', ['netns', 'del', name]);
   }
 }

@@ -26,6 +26,8 @@ import { MeterfabricError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { readJsonLines } from '../checkers/history-file.js';
 import type { ProcessControl } from '../nemesis/nemeses.js';
+import { NetnsLab, netnsSupport, nextLabTag } from '../nemesis/netns.js';
+import { NetnsNetwork, type NetworkFaults, ProxyNetwork } from '../nemesis/network.js';
 import { freeLoopbackPorts } from '../nemesis/ports.js';
 import { ChaosTopology } from '../nemesis/topology.js';
 import { startToxiproxyServer, type ToxiproxyServer } from '../toxiproxy/server.js';
@@ -40,10 +42,16 @@ export type ChaosClusterOptions = {
   faultInject?: string;
   /** How long a node may take to print its ready line. */
   nodeStartTimeoutMs?: number;
+  /**
+   * `proxies` (default): a Toxiproxy proxy on every link, every fault available.
+   * `netns`: nodes in network namespaces cut by iptables (needs root, Linux, ip, iptables).
+   */
+  network?: 'proxies' | 'netns';
 };
 
 type ChaosNode = {
   id: string;
+  host: string;
   port: number;
   dataDir: string;
   logPath: string;
@@ -57,17 +65,27 @@ export class ChaosCluster implements ProcessControl {
   readonly partitionCount = this.services.reduce((sum, s) => sum + partitionIds(s).length, 0);
   private readonly proxies: ActorProxy[] = [];
   readonly etcdClient: Etcd3;
+  readonly network: NetworkFaults;
 
   private constructor(
     readonly options: Required<Omit<ChaosClusterOptions, 'faultInject'>> & {
       faultInject: string | undefined;
     },
     readonly etcd: EtcdHandle,
-    readonly toxiproxy: Toxiproxy,
-    private readonly ownToxiproxy: ToxiproxyServer | undefined,
-    readonly topology: ChaosTopology,
+    private readonly links:
+      | { kind: 'proxies'; toxiproxy: Toxiproxy; own: ToxiproxyServer | undefined; topology: ChaosTopology }
+      | { kind: 'netns'; lab: NetnsLab; etcdPort: number },
   ) {
     this.etcdClient = createEtcdClient([etcd.endpoint]);
+    this.network =
+      links.kind === 'proxies'
+        ? new ProxyNetwork(links.toxiproxy, links.topology.links())
+        : new NetnsNetwork(links.lab, links.etcdPort);
+  }
+
+  /** The Toxiproxy of the proxy network (undefined with network namespaces). */
+  get toxiproxy(): Toxiproxy | undefined {
+    return this.links.kind === 'proxies' ? this.links.toxiproxy : undefined;
   }
 
   get nodeIds(): string[] {
@@ -79,6 +97,7 @@ export class ChaosCluster implements ProcessControl {
       nodeCount: 3,
       leaseTtlMs: 3000,
       nodeStartTimeoutMs: 30_000,
+      network: 'proxies' as const,
       ...input,
       faultInject: input.faultInject,
     };
@@ -89,32 +108,53 @@ export class ChaosCluster implements ProcessControl {
       );
     }
     mkdirSync(options.baseDir, { recursive: true });
+    const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
     const [etcdClientPort, etcdPeerPort, ...nodePorts] = await freeLoopbackPorts(2 + options.nodeCount);
-    const etcd = await startEtcd({
-      dataDir: join(options.baseDir, 'etcd'),
-      clientPort: etcdClientPort as number,
-      peerPort: etcdPeerPort as number,
-    });
+    let lab: NetnsLab | undefined;
+    if (options.network === 'netns') {
+      const support = netnsSupport();
+      if (!support.supported)
+        throw new MeterfabricError('MF_CHAOS_NETNS', `network namespaces unavailable: ${support.reason}`);
+      lab = NetnsLab.create(nextLabTag(), ids);
+    }
+    let etcd: EtcdHandle | undefined;
     let ownToxiproxy: ToxiproxyServer | undefined;
     try {
-      const url = process.env.TOXIPROXY_URL;
-      if (!url) ownToxiproxy = await startToxiproxyServer({ host: '127.0.0.1', port: 0 });
-      const toxiproxy = new Toxiproxy(url ?? (ownToxiproxy as ToxiproxyServer).url);
-      const plan = nodePorts.map((port, i) => ({ id: `n${i + 1}`, address: `127.0.0.1:${port}` }));
-      const topology = await ChaosTopology.create(toxiproxy, { nodes: plan, etcdEndpoint: etcd.endpoint });
-      const cluster = new ChaosCluster(options, etcd, toxiproxy, ownToxiproxy, topology);
-      for (const [i, port] of nodePorts.entries()) {
-        cluster.nodes.set(`n${i + 1}`, {
-          id: `n${i + 1}`,
-          port,
-          dataDir: join(options.baseDir, `n${i + 1}`),
-          logPath: join(options.baseDir, `n${i + 1}.log`),
+      etcd = await startEtcd({
+        dataDir: join(options.baseDir, 'etcd'),
+        clientPort: etcdClientPort as number,
+        peerPort: etcdPeerPort as number,
+        ...(lab ? { host: lab.hostAddress } : {}),
+      });
+      let cluster: ChaosCluster;
+      if (lab) {
+        cluster = new ChaosCluster(options, etcd, { kind: 'netns', lab, etcdPort: etcdClientPort as number });
+      } else {
+        const url = process.env.TOXIPROXY_URL;
+        if (!url) ownToxiproxy = await startToxiproxyServer({ host: '127.0.0.1', port: 0 });
+        const toxiproxy = new Toxiproxy(url ?? (ownToxiproxy as ToxiproxyServer).url);
+        const plan = ids.map((id, i) => ({ id, address: `127.0.0.1:${nodePorts[i]}` }));
+        const topology = await ChaosTopology.create(toxiproxy, { nodes: plan, etcdEndpoint: etcd.endpoint });
+        cluster = new ChaosCluster(options, etcd, {
+          kind: 'proxies',
+          toxiproxy,
+          own: ownToxiproxy,
+          topology,
+        });
+      }
+      for (const [i, id] of ids.entries()) {
+        cluster.nodes.set(id, {
+          id,
+          host: lab ? lab.node(id).address : '127.0.0.1',
+          port: nodePorts[i] as number,
+          dataDir: join(options.baseDir, id),
+          logPath: join(options.baseDir, `${id}.log`),
           proc: null,
           paused: false,
         });
       }
       try {
-        await Promise.all(cluster.nodeIds.map((id) => cluster.restart(id)));
+        await Promise.all(ids.map((id) => cluster.restart(id)));
       } catch (err) {
         await cluster.stop();
         throw err;
@@ -122,7 +162,8 @@ export class ChaosCluster implements ProcessControl {
       return cluster;
     } catch (err) {
       await ownToxiproxy?.close();
-      await etcd.stop();
+      await etcd?.stop();
+      lab?.destroy();
       throw err;
     }
   }
@@ -139,13 +180,17 @@ export class ChaosCluster implements ProcessControl {
     if (node.proc) return;
     mkdirSync(node.dataDir, { recursive: true });
     const log = openSync(node.logPath, 'a');
-    const links = this.topology.nodeConfig(id);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MF_LOG_LEVEL: process.env.MF_CHAOS_NODE_LOG_LEVEL ?? 'info',
       MF_LEASE_TTL_MS: String(this.options.leaseTtlMs),
-      MF_PEER_ADDRESS_OVERRIDES: JSON.stringify(links.peerAddressOverrides),
     };
+    let etcdEndpoint = this.etcd.endpoint;
+    if (this.links.kind === 'proxies') {
+      const links = this.links.topology.nodeConfig(id);
+      env.MF_PEER_ADDRESS_OVERRIDES = JSON.stringify(links.peerAddressOverrides);
+      etcdEndpoint = links.etcd;
+    } else delete env.MF_PEER_ADDRESS_OVERRIDES;
     if (this.options.faultInject) env.MF_FAULT_INJECT = this.options.faultInject;
     else delete env.MF_FAULT_INJECT;
     const args = [
@@ -154,10 +199,17 @@ export class ChaosCluster implements ProcessControl {
       '--id',
       id,
       '--listen',
-      `127.0.0.1:${node.port}`,
+      `${node.host}:${node.port}`,
     ];
-    args.push('--data', node.dataDir, '--etcd', links.etcd);
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
+    args.push('--data', node.dataDir, '--etcd', etcdEndpoint);
+    // `ip netns exec` execs the node in place, so the PID we signal is the node's own.
+    const proc =
+      this.links.kind === 'netns'
+        ? spawn('ip', ['netns', 'exec', this.links.lab.node(id).namespace, process.execPath, ...args], {
+            stdio: ['ignore', log, log],
+            env,
+          })
+        : spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
     node.proc = proc;
     node.paused = false;
     proc.once('exit', () => {
@@ -250,8 +302,8 @@ export class ChaosCluster implements ProcessControl {
    * evidence that node traffic really flows through the per-link proxies.
    */
   linkConnectionCounts(): Map<string, number> | undefined {
-    if (!this.ownToxiproxy) return undefined;
-    return new Map(this.ownToxiproxy.collection.all().map((proxy) => [proxy.name, proxy.connectionCount()]));
+    if (this.links.kind !== 'proxies' || !this.links.own) return undefined;
+    return new Map(this.links.own.collection.all().map((proxy) => [proxy.name, proxy.connectionCount()]));
   }
 
   /** Every node's recorded role changes (`<dataDir>/roles.jsonl`). */
@@ -268,8 +320,11 @@ export class ChaosCluster implements ProcessControl {
     for (const proxy of this.proxies.splice(0)) await proxy.close().catch(() => undefined);
     await Promise.all(this.nodeIds.map((id) => this.kill(id)));
     this.etcdClient.close();
-    if (this.ownToxiproxy) await this.ownToxiproxy.close();
-    else await this.topology.remove().catch(() => undefined);
+    if (this.links.kind === 'proxies') {
+      if (this.links.own) await this.links.own.close();
+      else await this.links.topology.remove().catch(() => undefined);
+    }
     await this.etcd.stop();
+    if (this.links.kind === 'netns') this.links.lab.destroy();
   }
 }

@@ -13,6 +13,7 @@ import { scenarioNemeses, scenarios } from './scenarios.js';
 
 const usage = `usage: meterfabric chaos run <scenario> [--rounds 20] [--seed S] [--out ./data/chaos/<scenario>-<seed>]
   [--lease-ttl-ms 3000] [--recovery-deadline-ms 60000] [--clients 4] [--stop-on-anomaly]
+  [--network proxies|netns]   (netns: kernel partitions with iptables; root only; scenario "kernel")
   [--fault-inject ack-before-persist|skip-epoch-fencing|double-apply-retries]   (TEST ONLY: nodes with an injected bug)
 scenarios: ${Object.keys(scenarios).join(', ')}
 The seed (a number or any text) fixes every random choice; the same scenario and seed replay the same faults.
@@ -37,6 +38,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
       'recovery-deadline-ms': { type: 'string' },
       'fault-inject': { type: 'string' },
       clients: { type: 'string' },
+      network: { type: 'string', default: 'proxies' },
       'stop-on-anomaly': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -58,6 +60,9 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     60_000,
     problems,
   );
+  const network = values.network;
+  if (network !== 'proxies' && network !== 'netns')
+    problems.push(`--network must be proxies or netns, got "${network}"`);
   if (problems.length > 0) throw new ConfigError(problems);
   const seedText = values.seed ?? String(Date.now() % 1_000_000);
   const seed = seedFrom(seedText);
@@ -71,6 +76,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     recoveryDeadlineMs,
     stopOnAnomaly: values['stop-on-anomaly'],
     processes: clients,
+    network: network as 'proxies' | 'netns',
     ...(values['fault-inject'] ? { faultInject: values['fault-inject'] } : {}),
     onProgress: (line) => process.stdout.write(`${line}\n`),
   });

@@ -34,6 +34,8 @@ export type RunOptions = {
   faultHoldMs?: [number, number];
   processes?: number;
   keys?: number;
+  /** `proxies` (default) or `netns` (kernel partitions; the scenario must only cut links). */
+  network?: 'proxies' | 'netns';
   /** Stop at the end of the first round whose checks found an anomaly. */
   stopOnAnomaly?: boolean;
   onProgress?: (line: string) => void;
@@ -54,6 +56,7 @@ export type ChaosReport = {
   roundsPlanned: number;
   roundsRun: number;
   faultInject: string | null;
+  network: 'proxies' | 'netns';
   faults: FaultRecord[];
   operations: { total: number; ok: number; fail: number; unknown: number };
   checks: CheckResult[];
@@ -113,6 +116,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     baseDir: join(options.outDir, 'cluster'),
     nodeCount: options.nodeCount ?? 3,
     leaseTtlMs: options.leaseTtlMs ?? 3000,
+    network: options.network ?? 'proxies',
     ...(options.faultInject ? { faultInject: options.faultInject } : {}),
   });
   const faults: FaultRecord[] = [];
@@ -148,8 +152,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     });
     workload.start();
     const ctx = {
-      toxiproxy: cluster.toxiproxy,
-      links: cluster.topology.links(),
+      network: cluster.network,
       processes: cluster,
       leaseTtlMs: options.leaseTtlMs ?? 3000,
     };
@@ -211,6 +214,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     roundsPlanned: options.rounds,
     roundsRun,
     faultInject: options.faultInject ?? null,
+    network: options.network ?? 'proxies',
     faults,
     operations: {
       total: history.events.filter((e) => e.type === 'invoke').length,

@@ -10,6 +10,8 @@ export const scenarios: Readonly<Record<string, readonly NemesisName[]>> = {
   crash: ['kill', 'kill-all', 'restart-graceful', 'pause', 'pause-primary'],
   partition: ['partition-minority', 'isolate-primary', 'isolate-etcd', 'one-way'],
   network: ['latency', 'rst-storm', 'bandwidth'],
+  /** What network namespaces + iptables can do (run with --network netns). */
+  kernel: ['kill', 'pause', 'partition-minority', 'isolate-primary', 'isolate-etcd', 'one-way'],
   ...Object.fromEntries(nemesisNames.map((name) => [name, [name]])),
 };
 

@@ -5,12 +5,20 @@
  * kernel or the tools do not allow it (needs Linux, root, iproute2 and iptables).
  */
 import type { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NetnsLab, netnsSupport } from '../../chaos/nemesis/netns.js';
+import { NetnsLab, netnsSupport, nextLabTag } from '../../chaos/nemesis/netns.js';
+import { ChaosCluster, clusterName } from '../../chaos/runner/chaos-cluster.js';
+import { waitForRecovery } from '../../chaos/runner/run-scenario.js';
+import { etcdAvailable } from '../../cluster/etcd/launcher.js';
+import { keys } from '../../cluster/membership/etcd-client.js';
+import { packageRoot } from '../../core/paths.js';
 
 const support = netnsSupport();
 if (!support.supported) console.warn(`netns partitions skipped: ${support.reason}`);
-const tag = (process.pid % 1679616).toString(36).padStart(4, '0').slice(-4);
+const tag = nextLabTag();
 let lab: NetnsLab | undefined;
 let server: ReturnType<typeof spawn> | undefined;
 const port = 20_000 + (process.pid % 20_000);
@@ -65,4 +73,35 @@ describe.skipIf(!support.supported)('network-namespace partitions (iptables)', (
     lab.heal();
     expect(await probe(lab, 'a', b.address)).toBe('echo');
   }, 30_000);
+});
+
+const clusterReady =
+  support.supported && existsSync(join(packageRoot, 'dist/cluster/cli/main.js')) && etcdAvailable();
+
+describe.skipIf(!clusterReady)('a cluster in network namespaces', () => {
+  it("an iptables cut from etcd expires that node's membership only; healing brings it back and the cluster recovers", async () => {
+    const baseDir = mkdtempSync(join(tmpdir(), 'mf-chaos-netns-'));
+    const cluster = await ChaosCluster.start({ baseDir, network: 'netns' });
+    try {
+      expect((await waitForRecovery(cluster, Date.now(), 90_000)).valid).toBe(true);
+      const members = async () =>
+        (await cluster.etcdClient.getAll().prefix(keys.nodes(clusterName)).keys())
+          .map((k) => k.slice(keys.nodes(clusterName).length))
+          .sort();
+      expect(await members()).toEqual(['n1', 'n2', 'n3']);
+      await cluster.network.cutFromEtcd('n2');
+      const deadline = Date.now() + 30_000;
+      while ((await members()).includes('n2') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(await members()).toEqual(['n1', 'n3']);
+      await cluster.network.heal();
+      const healedAt = Date.now();
+      const recovery = await waitForRecovery(cluster, healedAt, 60_000);
+      expect(recovery.valid, JSON.stringify(recovery.anomalies[0]?.message)).toBe(true);
+      expect(await members()).toEqual(['n1', 'n2', 'n3']);
+    } finally {
+      await cluster.stop();
+      rmSync(baseDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -69,7 +69,7 @@ describe.skipIf(!ready)('chaos topology: a proxy on every link', () => {
   it('cutting one node from etcd expires its membership only; healing brings it back', async () => {
     const c = cluster!;
     expect(await members(c)).toEqual(['n1', 'n2', 'n3']);
-    await blackhole(c.toxiproxy, { from: 'n1', to: 'etcd' });
+    await blackhole(c.toxiproxy!, { from: 'n1', to: 'etcd' });
     try {
       await until(
         async () => ((await members(c)).includes('n1') ? undefined : true),
@@ -78,7 +78,7 @@ describe.skipIf(!ready)('chaos topology: a proxy on every link', () => {
       );
       expect(await members(c)).toEqual(['n2', 'n3']);
     } finally {
-      await healAll(c.toxiproxy);
+      await healAll(c.toxiproxy!);
     }
     await until(async () => ((await members(c)).includes('n1') ? true : undefined), 'n1 to rejoin', 30_000);
   }, 90_000);
