@@ -43,6 +43,8 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
   private stopping = false;
   private refreshTimer: NodeJS.Timeout | null = null;
   private readonly chains = new Map<string, Promise<void>>();
+  /** Connection state last announced per modem: disconnect and reconnect events always pair up. */
+  private readonly lastKnown = new Map<string, 'online' | 'offline'>();
 
   constructor(options: CollectorOptions) {
     super();
@@ -93,8 +95,11 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
       });
     }
     // Nobody holds a modem right after a (re)start: clear stale online flags of the last run.
+    // Modems that were already offline before the restart count as offline, so their return is
+    // a reconnect; those this node held when it stopped come back without a notification.
     for (const record of await this.store.list()) {
       if (record.online && !this.directory) await this.store.update(record.imei, { online: false });
+      else if (!record.online && record.lastSeenMs !== undefined) this.lastKnown.set(record.imei, 'offline');
     }
     if (this.config.openBridgePorts === 'all-registered') await this.bridges.refresh();
     const server = createServer({ noDelay: true }, (socket) => this.onModemConnection(socket));
@@ -131,7 +136,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     const offline: Array<Promise<unknown>> = [];
     for (const session of this.sessions.values()) {
       session.close('collector stopping');
-      offline.push(this.persistOffline(session, 'collector stopping', false));
+      offline.push(this.persistOffline(session, 'collector stopping'));
     }
     this.sessions.clear();
     await Promise.allSettled(offline);
@@ -205,8 +210,12 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
       return;
     }
     if (socket.destroyed) return;
-    const wasOffline = !record.online && record.lastSeenMs !== undefined;
     const previous = this.sessions.get(id.imei);
+    const known =
+      this.lastKnown.get(id.imei) ??
+      (this.directory && !record.online && record.lastSeenMs ? 'offline' : 'online');
+    const wasOffline = known === 'offline' && !previous;
+    this.lastKnown.set(id.imei, 'online');
     const session = new ModemSession(
       id.imei,
       socket,
@@ -266,7 +275,7 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     await this.bridges.ensure(record.port, id.imei);
     this.log.info({ imei: id.imei, port: record.port, remote, registered }, 'modem online');
     this.emit('modem-online', { imei: id.imei, port: record.port, registered, remote });
-    if (wasOffline && !previous) {
+    if (wasOffline) {
       this.emit('device-event', {
         deviceId: id.imei,
         deviceKind: 'modem',
@@ -303,10 +312,23 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
 
   private async onModemClosed(session: ModemSession): Promise<void> {
     session.close('connection closed');
-    if (this.sessions.get(session.imei) !== session) return; // replaced: the new session owns the state
-    this.sessions.delete(session.imei);
-    if (this.stopping) return;
-    await this.persistOffline(session, 'connection closed', true).catch((err: unknown) =>
+    const current = this.sessions.get(session.imei) === session;
+    if (current) {
+      this.sessions.delete(session.imei);
+      if (this.stopping) return;
+      // Announced at the moment of the drop, so it always precedes the reconnect of a redial.
+      this.lastKnown.set(session.imei, 'offline');
+      this.emit('device-event', {
+        deviceId: session.imei,
+        deviceKind: 'modem',
+        key: 'modem.disconnected',
+        phase: 'occurred',
+        timestampMs: this.clock.now(),
+        details: { reason: 'connection closed' },
+      });
+    }
+    // A replaced session still adds its byte counters; the new session owns everything else.
+    await this.persistOffline(session, 'connection closed').catch((err: unknown) =>
       this.log.error({ err, imei: session.imei }, 'could not record modem offline'),
     );
   }
@@ -334,12 +356,13 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     return run;
   }
 
-  private persistOffline(session: ModemSession, reason: string, notify: boolean): Promise<void> {
-    return this.inOrder(session.imei, () => this.writeOffline(session, reason, notify));
+  private persistOffline(session: ModemSession, reason: string): Promise<void> {
+    if (session.persisted) return Promise.resolve();
+    session.persisted = true;
+    return this.inOrder(session.imei, () => this.writeOffline(session, reason));
   }
 
-  private async writeOffline(session: ModemSession, reason: string, notify: boolean): Promise<void> {
-    const nowMs = this.clock.now();
+  private async writeOffline(session: ModemSession, reason: string): Promise<void> {
     const record = await this.store.get(session.imei);
     // The modem may have redialled while this ran: then its new session owns `online` and the
     // bridge port, and only the byte counters of the old connection are added here.
@@ -358,15 +381,5 @@ export class ModemCollector extends EventEmitter<CollectorEvents> {
     if (this.config.openBridgePorts === 'while-online' && record) await this.bridges.release(record.port);
     this.log.info({ imei: session.imei, reason }, 'modem offline');
     this.emit('modem-offline', { imei: session.imei, reason });
-    if (notify) {
-      this.emit('device-event', {
-        deviceId: session.imei,
-        deviceKind: 'modem',
-        key: 'modem.disconnected',
-        phase: 'occurred',
-        timestampMs: nowMs,
-        details: { reason },
-      });
-    }
   }
 }

@@ -32,6 +32,8 @@ export class ModemSession {
   bytesFromModem = 0;
   bytesToModem = 0;
   lastActivityMs: number;
+  /** Set once this connection's counters went to the registry: they are added exactly once. */
+  persisted = false;
   private active: Poller | null = null;
   private readonly queue: Array<{ poller: Poller; timer: NodeJS.Timeout }> = [];
   private closed = false;
