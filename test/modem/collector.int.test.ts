@@ -113,8 +113,8 @@ describe('modem collector: dial in, bridge, read the meter', () => {
     expect(readout2.meterSerial).toBe('90000002');
     const after = await node.store.get(modem.imei);
     expect(after?.bytesFromModem).toBeGreaterThan(0);
-    // The first connection carried exactly one sign-on (5 bytes) and one option select (6 bytes),
-    // counted once although both the stop and the socket close report it.
+    // The first connection carried exactly one sign-on (5 bytes) and one option select (6 bytes):
+    // the poller's bytes, not the modem's identification, and persisted when the node stopped.
     expect(after?.bytesToModem).toBe(11);
   });
 
