@@ -2,7 +2,7 @@ import { KNX_MULTICAST_ADDRESS, KNX_PORT } from './constants.js';
 import { KnxError } from './errors.js';
 import { decodeFrame, encodeFrame, type KnxFrame } from './frame.js';
 import type { DeviceInfoDib, Dib, Hpai } from './structures.js';
-import type { Endpoint } from './tunnel-session.js';
+import type { Endpoint } from './tunnel-types.js';
 import { bindUdp, closeUdp, localAddressFor, sendUdp } from './udp.js';
 
 /**

@@ -5,13 +5,8 @@ import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js
 import { type Cemi, type GroupPayload, groupTelegram } from './cemi.js';
 import { isKnxError, KnxError } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame.js';
-import {
-  type Endpoint,
-  type RequestOutcome,
-  type SessionAction,
-  TunnelSession,
-  type TunnelTimers,
-} from './tunnel-session.js';
+import { TunnelSession } from './tunnel-session.js';
+import type { Endpoint, RequestOutcome, SessionAction, TunnelTimers } from './tunnel-types.js';
 import { bindUdp, closeUdp, localAddressFor, type RemoteInfo, type Socket, sendUdp } from './udp.js';
 
 /**
@@ -27,6 +22,8 @@ export type TunnelClientOptions = {
   /** Announce route-back HPAIs (behind NAT/Docker) instead of our address. */
   routeBack?: boolean;
   layer?: number;
+  /** Tunnelling v2: ask the gateway for this individual address. */
+  requestedAddress?: number;
   timers?: Partial<TunnelTimers>;
   maxQueueLength?: number;
   /** Rate limit for our requests (ACKs are never delayed by it). */
@@ -113,6 +110,7 @@ export class TunnelClient {
       gateway,
       localEndpoint: this.options.routeBack ? undefined : { host, port },
       layer: this.options.layer,
+      requestedAddress: this.options.requestedAddress,
       timers: this.options.timers,
       maxQueueLength: this.options.maxQueueLength,
       maxRequestsPerSecond: this.options.maxRequestsPerSecond,

@@ -14,16 +14,6 @@ import {
   type TunnelTimers,
 } from './tunnel-types.js';
 
-export type {
-  Endpoint,
-  RequestOutcome,
-  SessionAction,
-  SessionState,
-  TunnelSessionOptions,
-  TunnelTimers,
-} from './tunnel-types.js';
-export { defaultTunnelTimers } from './tunnel-types.js';
-
 /**
  * The client side of one KNXnet/IP tunnelling connection as a pure state machine (the etcd-raft
  * style: inputs are frames, calls and the current time; outputs are actions the driver
@@ -115,7 +105,13 @@ export class TunnelSession {
       service: 'CONNECT_REQUEST',
       control: this.hpai(),
       data: this.hpai(),
-      cri: { connectionType: 'tunnel', layer: this.options.layer ?? TunnelLayer.LINK },
+      cri: {
+        connectionType: 'tunnel',
+        layer: this.options.layer ?? TunnelLayer.LINK,
+        ...(this.options.requestedAddress === undefined
+          ? {}
+          : { individualAddress: this.options.requestedAddress }),
+      },
     });
   }
 

@@ -34,6 +34,8 @@ export type TunnelSessionOptions = {
   localEndpoint?: Endpoint;
   /** Tunnel layer (link layer by default; 0x80 = busmonitor). */
   layer?: number;
+  /** Tunnelling v2: ask for this individual address (extended CRI `06 04 02 00 <IA>`). */
+  requestedAddress?: number;
   timers?: Partial<TunnelTimers>;
   /** Upper bound of requests waiting to be sent. */
   maxQueueLength?: number;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../../adapters/knx/bytes.js';
+import { fromHex, toHex } from '../../adapters/knx/bytes.js';
 import { decodeCemi, groupTelegram, type LDataFrame } from '../../adapters/knx/cemi.js';
-import { decodeFrame, type KnxFrame } from '../../adapters/knx/frame.js';
+import { decodeFrame, encodeFrame, type KnxFrame } from '../../adapters/knx/frame.js';
 import { classifyIncoming } from '../../adapters/knx/sequence.js';
-import { type SessionAction, TunnelSession } from '../../adapters/knx/tunnel-session.js';
+import { TunnelSession } from '../../adapters/knx/tunnel-session.js';
+import type { SessionAction } from '../../adapters/knx/tunnel-types.js';
 
 const gateway = { host: '10.0.0.5', port: 3671 };
 const local = { host: '10.0.0.9', port: 40000 };
@@ -275,5 +276,15 @@ describe('TunnelSession send rate limit', () => {
     ]);
     s.tick(100);
     expect(sent(s.takeActions())).toMatchObject([{ service: 'TUNNELLING_REQUEST', sequence: 1 }]);
+  });
+});
+
+describe('TunnelSession extended CRI', () => {
+  it('asks for a specific individual address with the tunnelling v2 CRI (as golden F5)', () => {
+    const s = new TunnelSession({ gateway, localEndpoint: local, requestedAddress: 0x0102 });
+    s.connect(0);
+    const [req] = sent(s.takeActions());
+    expect(req).toMatchObject({ cri: { connectionType: 'tunnel', layer: 2, individualAddress: 0x0102 } });
+    expect(toHex(encodeFrame(req!)).slice(-12)).toBe('060402000102');
   });
 });

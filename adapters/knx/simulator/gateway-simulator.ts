@@ -5,7 +5,7 @@ import type { LDataFrame } from '../cemi.js';
 import { CemiMessageCode, KNX_MULTICAST_ADDRESS } from '../constants.js';
 import { isKnxError } from '../errors.js';
 import { decodeFrame, encodeFrame, type KnxFrame } from '../frame.js';
-import type { Endpoint } from '../tunnel-session.js';
+import type { Endpoint } from '../tunnel-types.js';
 import { bindUdp, closeUdp, type Socket, sendUdp } from '../udp.js';
 import { GatewayServerCore, type ServerAction } from './server-core.js';
 import { SimulatedBus, type SimulatedMeterConfig } from './simulated-bus.js';

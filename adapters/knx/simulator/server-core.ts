@@ -3,7 +3,7 @@ import { CemiMessageCode, ErrorCode, KnxMedium, ServiceFamily, TunnelLayer } fro
 import type { KnxFrame } from '../frame.js';
 import { classifyIncoming, nextSequence, OutboundWindow } from '../sequence.js';
 import { type Dib, type Hpai, isRouteBack } from '../structures.js';
-import type { Endpoint } from '../tunnel-session.js';
+import type { Endpoint } from '../tunnel-types.js';
 
 /**
  * The server side of KNXnet/IP tunnelling, as a pure state machine for the gateway simulator:
