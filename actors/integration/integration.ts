@@ -46,6 +46,7 @@ export class IntegrationConsumer {
     server: string;
     clock: Clock;
     registry: RegistryState;
+    maxPartBytes?: number;
   }): Promise<IntegrationConsumer> {
     const csv = await CsvConsumer.open(options);
     const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
