@@ -94,7 +94,7 @@ export function isScenarioName(name: string): name is ScenarioName {
   return Object.hasOwn(scenarios, name);
 }
 
-/** The settings in force `elapsedMs` into the scenario, and the steps that fired since `sinceMs`. */
+/** The settings in force `elapsedMs` into the scenario (daily scenarios wrap at `loopMs`). */
 export function scenarioSettingsAt(scenario: Scenario, elapsedMs: number): ScenarioSettings {
   const t = scenario.loopMs ? elapsedMs % scenario.loopMs : elapsedMs;
   const settings: ScenarioSettings = {};

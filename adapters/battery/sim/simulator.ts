@@ -93,10 +93,8 @@ export class BatterySiteSimulator {
     this.status = this.stack.step();
   }
 
-  static async start(
-    options: SimulatorOptions = {},
-    rs485Port = options.rs485Port ?? 0,
-  ): Promise<BatterySiteSimulator> {
+  static async start(options: SimulatorOptions = {}): Promise<BatterySiteSimulator> {
+    const rs485Port = options.rs485Port ?? 0;
     const sim = new BatterySiteSimulator(options);
     const can = await sim.listen(sim.options.canPort, (socket) => sim.acceptCan(socket));
     sim.canAddress = can;
