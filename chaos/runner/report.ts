@@ -58,7 +58,9 @@ export function renderReport(report: ChaosReport): string {
   lines.push('');
   lines.push(`history: ${report.outDir}/history.jsonl   report: ${report.outDir}/report.json`);
   lines.push(
-    `reproduce: meterfabric chaos run ${report.scenario} --rounds ${report.roundsPlanned} --seed ${report.seed}`,
+    `reproduce: meterfabric chaos run ${report.scenario} --rounds ${report.roundsPlanned} --seed ${report.seed}${
+      report.faultInject ? ` --fault-inject ${report.faultInject}` : ''
+    }${report.network === 'netns' ? ' --network netns' : ''}`,
   );
   lines.push(report.valid ? 'RESULT: PASS (no anomalies, full recovery)' : 'RESULT: FAIL');
   return `${lines.join('\n')}\n`;
