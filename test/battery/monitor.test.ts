@@ -121,6 +121,35 @@ describe('BatteryMonitor over the in-memory bus', () => {
     }
   });
 
+  it('a corrupt value (SOC 101 %) is rejected and the telemetry already held is left intact', async () => {
+    const bus = new MemoryBus<CanFrame>('t3');
+    const bms = bus.connect('bms');
+    const errors: string[] = [];
+    const monitor = new BatteryMonitor({
+      deviceId: 'site-4',
+      transport: bus.connect('m'),
+      clock: new ManualClock(0),
+      heartbeatIntervalMs: 0,
+      onDecodeError: (e) => errors.push(e.code),
+    });
+    monitor.start();
+    try {
+      await bms.send(parseCandump('355#58005E00'));
+      await waitFor(() => monitor.stats.framesDecoded === 1, 'good frame', 2_000);
+      const before = monitor.snapshot();
+      await bms.send(parseCandump('355#65005E00')); // SOC 101 %
+      await waitFor(() => errors.length === 1, 'rejection', 2_000);
+      expect(errors).toEqual(['MF_BATTERY_VALUE_RANGE']);
+      expect(monitor.snapshot()).toEqual(before);
+      expect(monitor.snapshot()['site-4']).toMatchObject({ stateOfCharge: 88, stateOfHealth: 94 });
+      await bms.send(parseCandump('355#59005E00'));
+      await waitFor(() => monitor.stats.framesDecoded === 2, 'next good frame', 2_000);
+      expect(monitor.snapshot()['site-4']).toMatchObject({ stateOfCharge: 89 });
+    } finally {
+      monitor.stop();
+    }
+  });
+
   it('link loss follows the injected clock: raised after linkTimeoutMs without frames, cleared by the next frame', async () => {
     const bus = new MemoryBus<CanFrame>('t2');
     const bms = bus.connect('bms');
