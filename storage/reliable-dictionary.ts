@@ -47,7 +47,7 @@ export class ReliableDictionary<V> {
   /** Committed entries in key order, optionally those whose key starts with `keyPrefix`. */
   async entries(options: { keyPrefix?: string; limit?: number } = {}): Promise<Array<[string, V]>> {
     const gte = this.prefix + (options.keyPrefix ?? '');
-    const rows = await this.store.scan({ gte, lt: `${gte}\uffff`, limit: options.limit ?? 10_000 });
+    const rows = await this.store.scan({ gte, lt: `${gte}\u{10ffff}`, limit: options.limit ?? 10_000 });
     return rows.map(([k, v]) => [k.slice(this.prefix.length), this.codec.decode(v)]);
   }
 }

@@ -127,4 +127,23 @@ describe('reliable collections over a replicated partition', () => {
     expect(await state2.dictionary<string>('d').get('k')).toBe('v');
     await expect(state.dictionary<string>('d').get('k')).rejects.toMatchObject({ code: 'MF_NOT_PRIMARY' });
   });
+
+  it('dictionary entries list committed keys in order, by prefix, including non-BMP characters', async () => {
+    const { primary } = await partition('c/5');
+    const state = new ReliableStateManager(primary);
+    const meters = state.dictionary<number>('meters');
+    await state.run(async (tx) => {
+      meters.set(tx, 'm/2', 2);
+      meters.set(tx, 'm/1', 1);
+      meters.set(tx, 'm/\u{1F600}', 3);
+      meters.set(tx, 'x/9', 9);
+    });
+    expect(await meters.entries({ keyPrefix: 'm/' })).toEqual([
+      ['m/1', 1],
+      ['m/2', 2],
+      ['m/\u{1F600}', 3],
+    ]);
+    expect((await meters.entries()).length).toBe(4);
+    expect(await state.dictionary<number>('other').entries()).toEqual([]);
+  });
 });
