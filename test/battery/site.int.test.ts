@@ -252,6 +252,8 @@ describe('CAN link resilience over TCP', () => {
       'battery.linkLost:cleared',
     ]);
     expect(transport.connects).toBe(2);
+    expect(monitor.stats.transportErrors).toBeGreaterThanOrEqual(1); // the drop, reported as link trouble
+    expect(monitor.stats.decodeErrors).toBe(0);
   });
 });
 

@@ -26,6 +26,8 @@ export type BatteryMonitorOptions = {
   onReadings?: (readings: CollectedReading[]) => void;
   onEvent?: (event: DeviceEvent) => void;
   onDecodeError?: (error: MeterfabricError) => void;
+  /** Link-level trouble (a reconnecting transport's drop, a failed reconnect). */
+  onTransportError?: (error: MeterfabricError) => void;
   logger?: Logger;
 };
 
@@ -51,7 +53,7 @@ export class BatteryMonitor {
   private lastFrameMs: number;
   private linkLost = false;
   private readonly eventListeners = new Set<(event: DeviceEvent) => void>();
-  readonly stats = { framesDecoded: 0, decodeErrors: 0, heartbeatsSent: 0 };
+  readonly stats = { framesDecoded: 0, decodeErrors: 0, transportErrors: 0, heartbeatsSent: 0 };
 
   constructor(private readonly options: BatteryMonitorOptions) {
     this.clock = options.clock ?? systemClock;
@@ -65,8 +67,10 @@ export class BatteryMonitor {
     this.lastFrameMs = this.clock.now();
     this.unsubscribe = this.options.transport.subscribe((event) => {
       if (event.type === 'message') this.onFrame(event.message);
-      else if (event.type === 'error') this.onDecodeError(event.error);
-      else this.checkLink(true);
+      else if (event.type === 'error') {
+        if (event.error.code.startsWith('MF_BATTERY_TRANSPORT')) this.onTransportError(event.error);
+        else this.onDecodeError(event.error);
+      } else this.checkLink(true);
     });
     const readingIntervalMs = this.options.readingIntervalMs ?? 60_000;
     const linkTimeoutMs = this.options.linkTimeoutMs ?? 15_000;
@@ -229,6 +233,12 @@ export class BatteryMonitor {
         this.logger.error({ err }, 'battery monitor: an event listener threw');
       }
     }
+  }
+
+  private onTransportError(error: MeterfabricError): void {
+    this.stats.transportErrors++;
+    this.logger.warn({ err: error.toJSON() }, 'battery monitor: link trouble');
+    this.options.onTransportError?.(error);
   }
 
   private onDecodeError(error: MeterfabricError): void {
