@@ -141,22 +141,39 @@ export class WorkerPool {
 
   /**
    * Splits `items` into batches of `batchSize`, runs one task per batch (the export receives an
-   * array and returns an array), and concatenates the results in input order. Batches are
-   * admitted with back-pressure, so a huge input never floods the queue.
+   * array and returns an array), and concatenates the results in input order. At most
+   * `threads x 2` of its batches are in flight at once (a sliding window), so a huge input
+   * neither floods the queue nor overruns `maxWaitingCallers` and fails MF_POOL_QUEUE_FULL
+   * on its own batches.
    */
   async runBatches<I, R>(
     address: TaskAddress,
     items: readonly I[],
     options: BatchOptions = {},
   ): Promise<R[]> {
+    checkTaskAddress(address);
     const batchSize = Math.max(1, options.batchSize ?? 1000);
     const batches: I[][] = [];
     for (let i = 0; i < items.length; i += batchSize) batches.push(items.slice(i, i + batchSize));
     const runOptions: PoolRunOptions = { wait: options.wait ?? true };
     if (options.signal) runOptions.signal = options.signal;
-    const results = await Promise.all(
-      batches.map((payload) => this.run<R[], I[]>({ ...address, payload }, runOptions)),
-    );
+    const results: R[][] = new Array(batches.length);
+    let next = 0;
+    let failed = false;
+    // Each lane takes the next batch when its previous one is done; the first error stops all lanes.
+    const lane = async (): Promise<void> => {
+      while (!failed && next < batches.length) {
+        const index = next++;
+        try {
+          results[index] = await this.run<R[], I[]>({ ...address, payload: batches[index]! }, runOptions);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const window = Math.min(batches.length, this.maxPendingTasks, this.threads * 2);
+    await Promise.all(Array.from({ length: window }, lane));
     return results.flat();
   }
 

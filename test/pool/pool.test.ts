@@ -26,6 +26,18 @@ describe('worker pool, inline mode', () => {
     expect(pool.completed - before).toBe(3);
   });
 
+  it('runs many more batches than the pool admits or lets wait, without MF_POOL_QUEUE_FULL', async () => {
+    // 40 batches against maxPendingTasks 2 and maxWaitingCallers 1: runBatches must feed them
+    // through a window rather than submit them all at once and have its own batches refused.
+    const items = Array.from({ length: 40 }, (_, i) => [i, 1]);
+    const sums = await pool.runBatches<number[], number>({ module: tasks, fn: 'sumBatches' }, items, {
+      batchSize: 1,
+    });
+    expect(sums).toEqual(items.map(([a]) => a! + 1));
+    expect(pool.pending).toBe(0);
+    expect(pool.waiting).toBe(0);
+  });
+
   it('refuses modules outside the allow-list with MF_POOL_TASK_FORBIDDEN', async () => {
     for (const module of [
       'core/paths',
