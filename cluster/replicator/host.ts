@@ -110,12 +110,7 @@ export class ReplicaHost implements ReplicaControlTarget {
   }
 
   private async openReplica(partition: PartitionId): Promise<Replica> {
-    const store = new PartitionStore(
-      partition,
-      PartitionStore.level(this.db, partition),
-      this.db,
-      this.writer,
-    );
+    const store = new PartitionStore(partition, PartitionStore.level(this.db, partition), this.writer);
     const init = await store.load();
     await this.registry.put(partition, new Uint8Array([1]));
     return new Replica(

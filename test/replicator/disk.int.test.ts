@@ -28,7 +28,7 @@ describe('node database', () => {
     const { db } = await openDb();
     const writer = new GroupCommitWriter(db);
     const stores = ['p/0', 'p/1', 'p/2'].map(
-      (p) => new PartitionStore(p, PartitionStore.level(db, p), db, writer),
+      (p) => new PartitionStore(p, PartitionStore.level(db, p), writer),
     );
     const done: number[] = [];
     const writes = [];
@@ -46,7 +46,7 @@ describe('node database', () => {
   it('a partition reopens from disk with its fencing epoch, history, log and applied state; an interrupted copy is wiped but the fencing epoch kept', async () => {
     const first = await openDb();
     let writer = new GroupCommitWriter(first.db);
-    let store = new PartitionStore('p/9', PartitionStore.level(first.db, 'p/9'), first.db, writer);
+    let store = new PartitionStore('p/9', PartitionStore.level(first.db, 'p/9'), writer);
     const put = encodeStateOp({ kind: 'put', key: 'k', value: new Uint8Array([1]) });
     await writer.write([
       ...store.logOps([
@@ -61,7 +61,7 @@ describe('node database', () => {
 
     const second = await openDb(first.dir);
     writer = new GroupCommitWriter(second.db);
-    store = new PartitionStore('p/9', PartitionStore.level(second.db, 'p/9'), second.db, writer);
+    store = new PartitionStore('p/9', PartitionStore.level(second.db, 'p/9'), writer);
     expect(await store.load()).toEqual({
       fencedEpoch: 3,
       history: [{ epoch: 2, firstLsn: 1 }],
@@ -75,12 +75,7 @@ describe('node database', () => {
     await second.db.close();
 
     const third = await openDb(first.dir);
-    store = new PartitionStore(
-      'p/9',
-      PartitionStore.level(third.db, 'p/9'),
-      third.db,
-      new GroupCommitWriter(third.db),
-    );
+    store = new PartitionStore('p/9', PartitionStore.level(third.db, 'p/9'), new GroupCommitWriter(third.db));
     const init = await store.load();
     expect(init).toMatchObject({ fencedEpoch: 3, lastPersistedLsn: 0, appliedLsn: 0, history: [] });
     expect(await store.get('half')).toBeUndefined();

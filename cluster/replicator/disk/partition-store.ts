@@ -36,7 +36,6 @@ export class PartitionStore {
   constructor(
     readonly partition: PartitionId,
     readonly level: PartitionLevel,
-    private readonly db: NodeDb,
     readonly writer: GroupCommitWriter,
   ) {}
 
@@ -189,9 +188,5 @@ export class PartitionStore {
       this.historyOp(history),
       { type: 'del', level: this.level, key: 'M:copying' },
     ];
-  }
-
-  async close(): Promise<void> {
-    void this.db;
   }
 }
