@@ -19,6 +19,8 @@ export type ActorProxyOptions = {
   defaultDeadlineMs?: number;
   /** One attempt's deadline (a hung primary must not eat the whole budget). */
   attemptTimeoutMs?: number;
+  /** The cluster token (MF_CLUSTER_TOKEN) when the cluster requires one. */
+  token?: string;
   /** Cap of the jittered exponential backoff between attempts. */
   maxBackoffMs?: number;
 };
@@ -152,6 +154,7 @@ export class ActorProxy {
             'CallActor',
             { service, key, method, payload, idempotencyKey, partition },
             Math.max(1, Math.min(remaining, this.options.attemptTimeoutMs ?? 5000)),
+            this.options.token,
           );
           return (reply.result.length === 0 ? null : JSON.parse(reply.result.toString('utf8'))) as T;
         } catch (err) {

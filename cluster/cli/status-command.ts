@@ -14,6 +14,7 @@ export async function collectStatus(
   etcd: string[],
   cluster: string,
   timeoutMs = 2000,
+  token: string | undefined = process.env.MF_CLUSTER_TOKEN,
 ): Promise<StatusReport> {
   const client = createEtcdClient(etcd, timeoutMs);
   try {
@@ -38,7 +39,7 @@ export async function collectStatus(
       nodes.map(async (n) => {
         const admin = new AdminService(n.address, grpc.credentials.createInsecure(), channelOptions);
         try {
-          const s = await callUnary<{ replicas: WireReplicaStatus[] }>(admin, 'Status', {}, timeoutMs);
+          const s = await callUnary<{ replicas: WireReplicaStatus[] }>(admin, 'Status', {}, timeoutMs, token);
           replicaStatuses.set(n.id, s.replicas.map(fromWireStatus));
         } catch {
           // unreachable: shown as such

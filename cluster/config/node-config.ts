@@ -47,6 +47,11 @@ export const nodeConfigSchema = z.object({
   faultInject: z.array(z.string()).default([]),
   /** The FM first places partitions once this many nodes are up (so primaries spread at once). */
   initialClusterSize: z.number().int().min(1).max(64).default(3),
+  /**
+   * Shared secret for production: when set, every call to this node's Node and Admin gRPC
+   * services must carry it (metadata `mf-token`); nodes, ActorProxy and `status` send it.
+   */
+  clusterToken: z.string().min(16, 'use at least 16 characters').optional(),
   /** Bounds on what callers may send. */
   maxPayloadBytes: z
     .number()
@@ -83,6 +88,7 @@ const envKeys: Record<string, keyof NodeConfig> = {
   MF_FAULT_INJECT: 'faultInject',
   MF_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
   MF_INITIAL_CLUSTER_SIZE: 'initialClusterSize',
+  MF_CLUSTER_TOKEN: 'clusterToken',
 };
 
 const listKeys = new Set<keyof NodeConfig>(['etcd', 'manifests', 'faultInject']);

@@ -147,7 +147,9 @@ export class FailoverManager {
         for (const move of planPrimaryMoves(service.name, view, 2)) {
           const current = versioned.get(move.partition);
           if (!current) continue;
-          const others = new Set(eligible.filter((n) => n !== move.from));
+          // Only the current primary and the target may be picked: the target only if it
+          // holds everything (no loss, no ping-pong through a third node), else nothing moves.
+          const others = new Set([move.from, move.to]);
           jobs.push(() =>
             this.reconfigure(
               current,

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -73,8 +74,35 @@ export function fromGrpcError(err: unknown): MeterfabricError {
 }
 
 /** Wraps a promise-returning handler as a unary gRPC handler. */
-export function unary<Req, Res>(handler: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+/** Metadata key of the cluster token. */
+export const tokenMetadataKey = 'mf-token';
+
+function tokenMatches(expected: string, got: unknown): boolean {
+  if (typeof got !== 'string') return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(got);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Wraps a promise-returning handler as a unary gRPC handler; with a `token`, calls without
+ * it are refused (UNAUTHENTICATED, MF_UNAUTHENTICATED) before the handler runs.
+ */
+export function unary<Req, Res>(
+  handler: (request: Req) => Promise<Res>,
+  token?: string,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    if (token && !tokenMatches(token, call.metadata.get(tokenMetadataKey)[0])) {
+      const metadata = new grpc.Metadata();
+      metadata.set('mf-code', 'MF_UNAUTHENTICATED');
+      callback({
+        code: grpc.status.UNAUTHENTICATED,
+        details: 'this cluster requires its token (MF_CLUSTER_TOKEN) on every call',
+        metadata,
+      });
+      return;
+    }
     handler(call.request).then(
       (res) => callback(null, res),
       (err: unknown) => callback(toGrpcError(err)),
@@ -88,15 +116,19 @@ export function callUnary<Res>(
   method: string,
   request: unknown,
   timeoutMs: number,
+  token?: string,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     const fn = (client as unknown as Record<string, grpc.requestCallback<Res> & ((...a: unknown[]) => void)>)[
       method
     ];
     if (!fn) return reject(new Error(`no method ${method}`));
+    const metadata = new grpc.Metadata();
+    if (token) metadata.set(tokenMetadataKey, token);
     fn.call(
       client,
       request,
+      metadata,
       { deadline: Date.now() + timeoutMs },
       (err: grpc.ServiceError | null, res?: Res) => {
         if (err) reject(fromGrpcError(err));

@@ -101,7 +101,11 @@ export class ClusterNode {
       logger: logger.child({ component: 'membership' }),
     });
     const membership = this.membership;
-    this.peers = new PeerClients((node) => membership.nodes.get(node)?.address, config.peerAddressOverrides);
+    this.peers = new PeerClients(
+      (node) => membership.nodes.get(node)?.address,
+      config.peerAddressOverrides,
+      config.clusterToken,
+    );
     const peers = this.peers;
 
     const replicas = await openLocalReplicas({
@@ -191,6 +195,7 @@ export class ClusterNode {
       cluster: config.cluster,
       services: this.services,
       peerAddressOverrides: config.peerAddressOverrides,
+      ...(config.clusterToken ? { token: config.clusterToken } : {}),
     });
     await this.proxy.start();
     this.extensions = await startExtensions(this.extensionSpecs, {
@@ -232,35 +237,42 @@ export class ClusterNode {
     const lifecycle = this.lifecycle!;
     const replicas = this.replicas!;
     const actors = this.actors!;
+    const token = this.config.clusterToken;
     server.addService(NodeService.service, {
       Fence: unary(async (req: { partition: string; epoch: number }) => {
         this.assertKnownPartition(req.partition);
         return lifecycle.fence(req.partition, req.epoch);
-      }),
-      ReplicaStatuses: unary(async () => ({
-        nodeId: this.config.nodeId,
-        replicas: replicas.opened().map((r) => toWireStatus(r.status())),
-      })),
+      }, token),
+      ReplicaStatuses: unary(
+        async () => ({
+          nodeId: this.config.nodeId,
+          replicas: replicas.opened().map((r) => toWireStatus(r.status())),
+        }),
+        token,
+      ),
       CallActor: unary(async (req: ActorCallWire) => {
         const result = await actors.call(req);
         return { result };
-      }),
+      }, token),
     });
     server.addService(AdminService.service, {
-      Status: unary(async () => ({
-        nodeId: this.config.nodeId,
-        address: this.address,
-        failoverManager: this.fm?.leading ?? false,
-        leaseValidUntilMs: this.membership?.validUntilMs ?? 0,
-        draining: this.draining,
-        replicas: replicas.opened().map((r) => toWireStatus(r.status())),
-        metricsAddress: this.metricsServer?.address ?? '',
-      })),
+      Status: unary(
+        async () => ({
+          nodeId: this.config.nodeId,
+          address: this.address,
+          failoverManager: this.fm?.leading ?? false,
+          leaseValidUntilMs: this.membership?.validUntilMs ?? 0,
+          draining: this.draining,
+          replicas: replicas.opened().map((r) => toWireStatus(r.status())),
+          metricsAddress: this.metricsServer?.address ?? '',
+        }),
+        token,
+      ),
       Drain: unary(async (req: { exit: boolean }) => {
         const moved = await this.drain();
         if (req.exit) setTimeout(() => void this.stop({ drain: false }).then(() => process.exit(0)), 50);
         return { primariesMoved: moved };
-      }),
+      }, token),
     });
   }
 

@@ -35,6 +35,7 @@ export class PeerClients implements ReplicaRpc {
   constructor(
     private readonly addressOf: (node: NodeId) => string | undefined,
     private readonly overrides: Readonly<Record<NodeId, string>>,
+    private readonly token?: string,
   ) {}
 
   dialAddress(node: NodeId): string | undefined {
@@ -58,7 +59,7 @@ export class PeerClients implements ReplicaRpc {
       fencedEpoch: number;
       lastPersistedEpoch: number;
       lastPersistedLsn: number;
-    }>(this.client(node), 'Fence', { partition, epoch }, timeoutMs);
+    }>(this.client(node), 'Fence', { partition, epoch }, timeoutMs, this.token);
     return reply;
   }
 
@@ -68,6 +69,7 @@ export class PeerClients implements ReplicaRpc {
       'ReplicaStatuses',
       {},
       timeoutMs,
+      this.token,
     );
     return reply.replicas.map(fromWireStatus);
   }

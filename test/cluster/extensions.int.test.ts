@@ -6,7 +6,9 @@ import { packageRoot } from '../../core/paths.js';
 import { waitFor } from '../support/wait.js';
 import { TestCluster } from './support/test-cluster.js';
 
-describe('node extensions and actor sends', () => {
+const token = 'test-cluster-token-0123456789';
+
+describe('node extensions and actor sends, on a cluster that requires its token', () => {
   let cluster: TestCluster;
   beforeAll(async () => {
     const manifest = join(mkdtempSync(join(tmpdir(), 'mf-ext-')), 'extensions.json');
@@ -18,15 +20,34 @@ describe('node extensions and actor sends', () => {
       }),
     );
     const runtime = join(packageRoot, 'cluster', 'config', 'runtime-services.json');
-    cluster = await TestCluster.start({ nodes: 3, env: { MF_MANIFESTS: `${runtime},${manifest}` } });
+    cluster = await TestCluster.start({
+      nodes: 3,
+      env: { MF_MANIFESTS: `${runtime},${manifest}`, MF_CLUSTER_TOKEN: token },
+    });
     await cluster.waitStable(3);
   });
   afterAll(async () => {
     await cluster?.stop();
   });
 
+  it('refuses calls without the cluster token (UNAUTHENTICATED), changing nothing', async () => {
+    const anonymous = await cluster.proxy();
+    await expect(anonymous.call('counter', 'tok-a', 'increment', { by: 1 })).rejects.toMatchObject({
+      code: 'MF_UNAUTHENTICATED',
+      message: expect.stringContaining('requires its token'),
+    });
+    const wrong = await cluster.proxy({ token: 'x'.repeat(token.length) });
+    await expect(wrong.call('counter', 'tok-a', 'increment', { by: 1 })).rejects.toMatchObject({
+      code: 'MF_UNAUTHENTICATED',
+    });
+    expect(await (await cluster.proxy({ token })).call('counter', 'tok-a', 'get', null)).toEqual({
+      value: 0,
+      increments: 0,
+    });
+  });
+
   it('starts every manifest extension in every node with a working ActorProxy', async () => {
-    const proxy = await cluster.proxy();
+    const proxy = await cluster.proxy({ token });
     for (const id of ['n1', 'n2', 'n3']) {
       expect(await proxy.call('counter', `extension-${id}`, 'get', null)).toEqual({
         value: 1,
@@ -36,7 +57,7 @@ describe('node extensions and actor sends', () => {
   });
 
   it("delivers an actor's send after its change commits, once even when the call is retried", async () => {
-    const proxy = await cluster.proxy();
+    const proxy = await cluster.proxy({ token });
     expect(
       await proxy.call(
         'counter',

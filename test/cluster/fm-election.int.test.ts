@@ -55,12 +55,20 @@ describe('failover manager election and configuration writes (real etcd)', () =>
       const store = new ConfigStore(client, 'fmtest');
       const rev1 = await store.write(config(1), '0', first.token);
       // Absent-key create twice, a stale revision, or a token that does not lead: refused.
-      await expect(store.write(config(1), '0', first.token)).rejects.toMatchObject({ code: 'MF_CONFIG_CONFLICT' });
+      await expect(store.write(config(1), '0', first.token)).rejects.toMatchObject({
+        code: 'MF_CONFIG_CONFLICT',
+      });
       const rev2 = await store.write(config(2), rev1, first.token);
-      await expect(store.write(config(3), rev1, first.token)).rejects.toMatchObject({ code: 'MF_CONFIG_CONFLICT' });
-      await expect(store.write(config(3), rev2, '999999')).rejects.toMatchObject({ code: 'MF_CONFIG_CONFLICT' });
+      await expect(store.write(config(3), rev1, first.token)).rejects.toMatchObject({
+        code: 'MF_CONFIG_CONFLICT',
+      });
+      await expect(store.write(config(3), rev2, '999999')).rejects.toMatchObject({
+        code: 'MF_CONFIG_CONFLICT',
+      });
       // Two replicas on one node never reach etcd.
-      await expect(store.write({ ...config(3), replicas: ['n1', 'n1', 'n2'] }, rev2, first.token)).rejects.toMatchObject({
+      await expect(
+        store.write({ ...config(3), replicas: ['n1', 'n1', 'n2'] }, rev2, first.token),
+      ).rejects.toMatchObject({
         code: 'MF_INVARIANT',
       });
 
@@ -69,7 +77,9 @@ describe('failover manager election and configuration writes (real etcd)', () =>
       const second = await waitFor(() => led[1], 'n2 to be elected', 10_000);
       expect(second.token).not.toBe(first.token);
       await waitFor(() => led[0] === null, 'n1 to learn it was deposed', 10_000);
-      await expect(store.write(config(3), rev2, first.token)).rejects.toMatchObject({ code: 'MF_CONFIG_CONFLICT' });
+      await expect(store.write(config(3), rev2, first.token)).rejects.toMatchObject({
+        code: 'MF_CONFIG_CONFLICT',
+      });
       await store.write(config(3), rev2, second.token);
       expect((await store.readAll()).get('counter/0')?.config.epoch).toBe(3);
     } finally {

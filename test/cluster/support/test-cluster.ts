@@ -154,12 +154,13 @@ export class TestCluster {
     );
   }
 
-  async proxy(): Promise<ActorProxy> {
+  async proxy(options: { token?: string } = {}): Promise<ActorProxy> {
     const proxy = new ActorProxy({
       client: this.client,
       cluster: 'meterfabric',
       services,
       defaultDeadlineMs: 60_000,
+      ...options,
     });
     await proxy.start();
     this.proxies.push(proxy);
