@@ -31,6 +31,7 @@ import { NetnsNetwork, type NetworkFaults, ProxyNetwork } from '../nemesis/netwo
 import { freeLoopbackPorts } from '../nemesis/ports.js';
 import { ChaosTopology } from '../nemesis/topology.js';
 import { startToxiproxyServer, type ToxiproxyServer } from '../toxiproxy/server.js';
+import { startToxiproxyProcess, type ToxiproxyProcess } from './toxiproxy-process.js';
 
 export const clusterName = 'meterfabric';
 
@@ -47,6 +48,11 @@ export type ChaosClusterOptions = {
    * `netns`: nodes in network namespaces cut by iptables (needs root, Linux, ip, iptables).
    */
   network?: 'proxies' | 'netns';
+  /**
+   * Where our Toxiproxy runs: its own process (default, like a real Toxiproxy) or inside this
+   * process (tests that inspect its connections). TOXIPROXY_URL overrides both.
+   */
+  toxiproxyIn?: 'process' | 'this-process';
 };
 
 type ChaosNode = {
@@ -73,7 +79,12 @@ export class ChaosCluster implements ProcessControl {
     },
     readonly etcd: EtcdHandle,
     private readonly links:
-      | { kind: 'proxies'; toxiproxy: Toxiproxy; own: ToxiproxyServer | undefined; topology: ChaosTopology }
+      | {
+          kind: 'proxies';
+          toxiproxy: Toxiproxy;
+          own: ToxiproxyServer | ToxiproxyProcess | undefined;
+          topology: ChaosTopology;
+        }
       | { kind: 'netns'; lab: NetnsLab; etcdPort: number },
   ) {
     this.etcdClient = createEtcdClient([etcd.endpoint]);
@@ -98,6 +109,7 @@ export class ChaosCluster implements ProcessControl {
       leaseTtlMs: 3000,
       nodeStartTimeoutMs: 30_000,
       network: 'proxies' as const,
+      toxiproxyIn: 'process' as const,
       ...input,
       faultInject: input.faultInject,
     };
@@ -118,7 +130,7 @@ export class ChaosCluster implements ProcessControl {
       lab = NetnsLab.create(nextLabTag(), ids);
     }
     let etcd: EtcdHandle | undefined;
-    let ownToxiproxy: ToxiproxyServer | undefined;
+    let ownToxiproxy: ToxiproxyServer | ToxiproxyProcess | undefined;
     try {
       etcd = await startEtcd({
         dataDir: join(options.baseDir, 'etcd'),
@@ -131,8 +143,13 @@ export class ChaosCluster implements ProcessControl {
         cluster = new ChaosCluster(options, etcd, { kind: 'netns', lab, etcdPort: etcdClientPort as number });
       } else {
         const url = process.env.TOXIPROXY_URL;
-        if (!url) ownToxiproxy = await startToxiproxyServer({ host: '127.0.0.1', port: 0 });
-        const toxiproxy = new Toxiproxy(url ?? (ownToxiproxy as ToxiproxyServer).url);
+        if (!url) {
+          ownToxiproxy =
+            options.toxiproxyIn === 'this-process'
+              ? await startToxiproxyServer({ host: '127.0.0.1', port: 0 })
+              : await startToxiproxyProcess();
+        }
+        const toxiproxy = new Toxiproxy(url ?? (ownToxiproxy as ToxiproxyServer | ToxiproxyProcess).url);
         const plan = ids.map((id, i) => ({ id, address: `127.0.0.1:${nodePorts[i]}` }));
         const topology = await ChaosTopology.create(toxiproxy, { nodes: plan, etcdEndpoint: etcd.endpoint });
         cluster = new ChaosCluster(options, etcd, {
@@ -302,7 +319,8 @@ export class ChaosCluster implements ProcessControl {
    * evidence that node traffic really flows through the per-link proxies.
    */
   linkConnectionCounts(): Map<string, number> | undefined {
-    if (this.links.kind !== 'proxies' || !this.links.own) return undefined;
+    if (this.links.kind !== 'proxies' || !this.links.own || !('collection' in this.links.own))
+      return undefined;
     return new Map(this.links.own.collection.all().map((proxy) => [proxy.name, proxy.connectionCount()]));
   }
 

@@ -68,7 +68,8 @@ export type ChaosReport = {
   durationMs: number;
 };
 
-const pollMs = 250;
+/** Each status poll opens fresh etcd and gRPC clients: often enough to time recovery, no more. */
+const pollMs = 500;
 
 /** Polls `status` until every partition is healthy and stable, or the deadline passes. */
 export async function waitForRecovery(

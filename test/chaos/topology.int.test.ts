@@ -35,7 +35,7 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
 
 beforeAll(async () => {
   if (!ready) return;
-  cluster = await ChaosCluster.start({ baseDir });
+  cluster = await ChaosCluster.start({ baseDir, toxiproxyIn: 'this-process' });
   const healthy = await waitForRecovery(cluster, Date.now(), 90_000);
   if (!healthy.valid) throw new Error(`cluster not healthy: ${healthy.anomalies[0]?.message}`);
 }, 120_000);
