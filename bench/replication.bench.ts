@@ -92,6 +92,7 @@ async function replicated(
   replicas: Replica[],
   durationMs: number,
   latencies: number[] | null,
+  inFlight = IN_FLIGHT,
 ): Promise<Measurement> {
   let ops = 0;
   let n = 0;
@@ -107,9 +108,9 @@ async function replicated(
       ops++;
     }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
+  await Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w)));
   return {
-    name: `replicated, 3 replicas, ${PARTITIONS} partitions, ${IN_FLIGHT} in flight`,
+    name: `replicated, 3 replicas, ${replicas.length} partition(s), ${inFlight} in flight`,
     ops,
     elapsedMs: performance.now() - start,
   };
@@ -150,6 +151,11 @@ async function main(): Promise<void> {
     const opsBefore = primaryHost.host.writer.opsWritten;
     const latencies: number[] = [];
     const result = await replicated(replicas, DURATION_MS, latencies);
+    const batches = primaryHost.host.writer.batches - batchesBefore;
+    const opsPerFsync = (primaryHost.host.writer.opsWritten - opsBefore) / Math.max(1, batches);
+    const onePartition = await replicated(replicas.slice(0, 1), DURATION_MS / 2, null);
+    const singleLatencies: number[] = [];
+    const single = await replicated(replicas.slice(0, 1), DURATION_MS / 4, singleLatencies, 1);
     // The box is shared: measure the baseline before and after and use both, so a load
     // change during the run shifts baseline and subject alike.
     const after = await rawBaseline(join(base, 'raw-after'));
@@ -158,13 +164,18 @@ async function main(): Promise<void> {
       ops: before.ops + after.ops,
       elapsedMs: before.elapsedMs + after.elapsedMs,
     };
-    const batches = primaryHost.host.writer.batches - batchesBefore;
-    const opsPerFsync = (primaryHost.host.writer.opsWritten - opsBefore) / Math.max(1, batches);
     latencies.sort((x, y) => x - y);
-    printRatios('replicated writes vs raw classic-level sync batches (same run)', baseline, [result]);
-    printFigure('commit latency p50', percentile(latencies, 50), 'ms');
-    printFigure('commit latency p99', percentile(latencies, 99), 'ms');
-    printFigure('primary: operations per fsync (group commit)', opsPerFsync, 'ops');
+    singleLatencies.sort((x, y) => x - y);
+    printRatios('replicated writes vs raw classic-level sync batches (same run)', baseline, [
+      result,
+      onePartition,
+      single,
+    ]);
+    printFigure(`commit latency p50, ${IN_FLIGHT} in flight`, percentile(latencies, 50), 'ms');
+    printFigure(`commit latency p99, ${IN_FLIGHT} in flight`, percentile(latencies, 99), 'ms');
+    printFigure('commit latency p50, 1 in flight', percentile(singleLatencies, 50), 'ms');
+    printFigure('commit latency p99, 1 in flight', percentile(singleLatencies, 99), 'ms');
+    printFigure(`primary: operations per fsync, ${IN_FLIGHT} in flight`, opsPerFsync, 'ops');
   } finally {
     for (const child of children) child.stdin?.end();
     await Promise.all(
