@@ -44,6 +44,13 @@ export function decodePackedFrames(payload: { bytes: Uint8Array; lengths: number
   const datagrams: Uint8Array[] = [];
   let offset = 0;
   for (const length of lengths) {
+    // A negative or fractional length would move the offset backwards and misalign every later frame.
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new KnxError(
+        'MF_KNX_FRAME_LENGTH',
+        `packed frame length ${length} is not a non-negative integer`,
+      );
+    }
     if (offset + length > bytes.length) {
       throw new KnxError('MF_KNX_FRAME_TRUNCATED', 'packed frame lengths run past the buffer');
     }

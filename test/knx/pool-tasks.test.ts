@@ -44,6 +44,18 @@ describe('knx pool task decodeFrames', () => {
     );
   });
 
+  it('negative or fractional packed lengths are MF_KNX_FRAME_LENGTH, not silently misaligned frames', () => {
+    const packed = packFrames([F14, F17]);
+    for (const lengths of [
+      [-4, 14 + packed.lengths[1]!],
+      [Number.NaN, 10],
+      [4.5, 5.5],
+    ])
+      expect(() => decodePackedFrames({ bytes: packed.bytes, lengths })).toThrow(
+        expect.objectContaining({ code: 'MF_KNX_FRAME_LENGTH' }),
+      );
+  });
+
   it('a batch above the per-task bound is MF_KNX_BATCH_TOO_LARGE', () => {
     expect(() => decodeFrames(Array.from({ length: 10_001 }, () => F14))).toThrow(
       expect.objectContaining({ code: 'MF_KNX_BATCH_TOO_LARGE' }),
