@@ -16,6 +16,7 @@ import {
   applyJobsManagerCommand,
   type JobsManagerCommand,
   type JobsManagerConfig,
+  type JobsManagerEffect,
   type JobsManagerState,
   newJobsManager,
 } from '../jobs-manager/state.js';
@@ -43,12 +44,23 @@ import { applyWorkerCommand, newWorker, type WorkerCommand, type WorkerState } f
 
 export type RoutedSink = (routed: RoutedRecord[]) => void | Promise<void>;
 
+/**
+ * Where the jobs manager runs when not in this process: e.g. the cluster's `jobs-manager`
+ * actor through ActorProxy. `callKey` is unique per call, so a call retried across a failover
+ * is answered from the actor's dedup table rather than applied twice.
+ */
+export type JobsManagerPort = {
+  call(command: JobsManagerCommand, nowMs: number, callKey: string): Promise<JobsManagerEffect[]>;
+};
+
 export type LocalHeadendOptions = {
   clock: Clock;
   fieldLink: (concentratorId: string) => FieldLink | undefined;
   sink?: RoutedSink;
   workManager?: Partial<WorkManagerConfig>;
   jobsManager?: Partial<JobsManagerConfig>;
+  /** Run the jobs manager elsewhere (the cluster); its calls are made one at a time, in order. */
+  jobsManagerPort?: JobsManagerPort;
   logger?: Logger;
 };
 
@@ -75,6 +87,10 @@ export class LocalHeadend {
   private readonly outcomeWaiters = new Map<string, ((o: JobOutcome) => void)[]>();
   private readonly readingsByJob = new Map<string, CollectedReading[]>();
   private readonly logger: Logger;
+  private remoteChain: Promise<void> = Promise.resolve();
+  private remoteCalls = 0;
+  /** The first failed remote jobs-manager call (after the proxy's own retries): settle() throws it. */
+  private remoteError: unknown;
 
   constructor(private readonly options: LocalHeadendOptions) {
     this.workManager = newWorkManager(options.workManager);
@@ -131,7 +147,7 @@ export class LocalHeadend {
       list.push(resolve);
       this.outcomeWaiters.set(job.id, list);
     });
-    const existing = this.jobsManager.outcomes[job.id];
+    const existing = this.options.jobsManagerPort ? undefined : this.jobsManager.outcomes[job.id];
     this.post({ to: 'jobsManager', command: { type: 'submit', job } });
     this.post({ to: 'jobsManager', command: { type: 'tick' } });
     this.drain();
@@ -155,6 +171,7 @@ export class LocalHeadend {
   async settle(): Promise<void> {
     for (;;) {
       this.drain();
+      if (this.remoteError !== undefined) throw this.remoteError;
       if (this.pendingField.size === 0 && this.sinkWrites.length === 0) return;
       await Promise.all([...this.pendingField, ...this.sinkWrites.splice(0)]);
     }
@@ -190,19 +207,30 @@ export class LocalHeadend {
         return;
       }
       case 'jobsManager': {
-        for (const effect of applyJobsManagerCommand(this.jobsManager, message.command, nowMs).effects) {
-          if (effect.type === 'dispatch')
-            this.post({
-              to: 'worker',
-              kind: effect.job.kind,
-              command: { type: 'assign', job: effect.job, attempt: effect.attempt },
-            });
-          else if (effect.type === 'outcome') {
-            this.outcomes.push(effect.outcome);
-            this.post({ to: 'workManager', command: { type: 'jobOutcome', outcome: effect.outcome } });
-            this.resolveOutcome(effect.outcome);
-          }
+        const port = this.options.jobsManagerPort;
+        if (!port) {
+          this.onJobsManagerEffects(
+            applyJobsManagerCommand(this.jobsManager, message.command, nowMs).effects,
+          );
+          return;
         }
+        // Remote calls go one at a time, in order, each with its own key (dedup across failover).
+        const key = `jm-${this.remoteCalls++}`;
+        const command = message.command;
+        const call: Promise<void> = this.remoteChain
+          .then(() => port.call(command, nowMs, key))
+          .then(
+            (effects) => {
+              this.onJobsManagerEffects(effects);
+              this.drain();
+            },
+            (err: unknown) => {
+              this.remoteError ??= err;
+            },
+          )
+          .finally(() => this.pendingField.delete(call));
+        this.remoteChain = call;
+        this.pendingField.add(call);
         return;
       }
       case 'worker': {
@@ -256,6 +284,22 @@ export class LocalHeadend {
         const write = this.options.sink?.(routed);
         if (write) this.sinkWrites.push(write);
         return;
+      }
+    }
+  }
+
+  private onJobsManagerEffects(effects: readonly JobsManagerEffect[]): void {
+    for (const effect of effects) {
+      if (effect.type === 'dispatch')
+        this.post({
+          to: 'worker',
+          kind: effect.job.kind,
+          command: { type: 'assign', job: effect.job, attempt: effect.attempt },
+        });
+      else if (effect.type === 'outcome') {
+        this.outcomes.push(effect.outcome);
+        this.post({ to: 'workManager', command: { type: 'jobOutcome', outcome: effect.outcome } });
+        this.resolveOutcome(effect.outcome);
       }
     }
   }

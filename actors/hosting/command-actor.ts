@@ -13,6 +13,13 @@ import { MeterfabricError } from '../../core/errors.js';
 
 export type CommandEvent<C> = { command: C; nowMs: number };
 
+/**
+ * The call argument: the command, and optionally the instant to decide it at. A head-end
+ * driving simulated time passes its clock's instant (the machines take an injected clock);
+ * otherwise the node's clock decides.
+ */
+export type CommandCall<C> = { command: C; atMs?: number };
+
 export type CommandMachine<S, C, E> = {
   initialState(key: string): S;
   apply(state: S, command: C, nowMs: number): { state: S; effects: E[] };
@@ -30,11 +37,15 @@ export function commandActor<S, C, E>(machine: CommandMachine<S, C, E>): ActorBe
           'MF_UNKNOWN_METHOD',
           `head-end actors take method "command", not "${method}"`,
         );
-      const command = arg as C;
+      const call = arg as CommandCall<C> | null;
+      if (!call || typeof call !== 'object' || !('command' in call))
+        throw new MeterfabricError('MF_BAD_REQUEST', 'head-end actor calls take {command, atMs?}');
+      const { command } = call;
+      const nowMs = typeof call.atMs === 'number' && Number.isFinite(call.atMs) ? call.atMs : ctx.nowMs;
       if (machine.isRead?.(command)) return { result: machine.read?.(state, command) };
       // Decide on a copy: a refused command throws here and nothing is persisted.
-      const { effects } = machine.apply(structuredClone(state), command, ctx.nowMs);
-      return { event: { command, nowMs: ctx.nowMs }, result: { effects } };
+      const { effects } = machine.apply(structuredClone(state), command, nowMs);
+      return { event: { command, nowMs }, result: { effects } };
     },
     apply: (state, event) => machine.apply(state, event.command, event.nowMs).state,
   };

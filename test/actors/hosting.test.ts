@@ -15,7 +15,7 @@ describe('head-end state machines as event-sourced actors', () => {
     const decision = jobsManagerActor.handle(
       state,
       'command',
-      { type: 'submit', job: job('a') },
+      { command: { type: 'submit', job: job('a') } },
       { key: '0', nowMs: t0 },
     );
     expect(state).toEqual(before);
@@ -35,7 +35,12 @@ describe('head-end state machines as event-sourced actors', () => {
       { type: 'tick' },
     ];
     for (const [i, command] of commands.entries()) {
-      const decision = jobsManagerActor.handle(primary, 'command', command, { key: '0', nowMs: t0 + i });
+      const decision = jobsManagerActor.handle(
+        primary,
+        'command',
+        { command, atMs: t0 + i },
+        { key: '0', nowMs: 0 },
+      );
       if (decision.event) {
         log.push(structuredClone(decision.event));
         primary = jobsManagerActor.apply(primary, decision.event);
@@ -55,7 +60,7 @@ describe('head-end state machines as event-sourced actors', () => {
         apply: () => {
           throw new Error('refused');
         },
-      }).handle(state, 'command', {}, { key: 'C1', nowMs: t0 }),
+      }).handle(state, 'command', { command: {} }, { key: 'C1', nowMs: t0 }),
     ).toThrow('refused');
     expect(() => deviceActor.handle(state, 'nope', {}, { key: 'C1', nowMs: t0 })).toThrow(
       expect.objectContaining({ code: 'MF_UNKNOWN_METHOD' }),

@@ -1,4 +1,4 @@
-import { LocalHeadend } from '../../actors/host/local-headend.js';
+import { type JobsManagerPort, LocalHeadend } from '../../actors/host/local-headend.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
 import { groundTruth, type TruthValue, truthKey } from '../../actors/simulation/ground-truth.js';
 import type { RoutedRecord } from '../../actors/tlog/router.js';
@@ -17,7 +17,13 @@ export type DayRun = {
 };
 
 export function setUpDay(
-  options: { concentrators?: number; meters?: number; outageChance?: number; provision?: boolean } = {},
+  options: {
+    concentrators?: number;
+    meters?: number;
+    outageChance?: number;
+    provision?: boolean;
+    jobsManagerPort?: JobsManagerPort;
+  } = {},
 ): DayRun {
   const clock = new ManualClock(originMs);
   const fleet = new SimulatedFleet({
@@ -42,6 +48,7 @@ export function setUpDay(
       routed.push(...batch);
       return run.forward?.(batch);
     },
+    ...(options.jobsManagerPort ? { jobsManagerPort: options.jobsManagerPort } : {}),
   });
   if (options.provision !== false) provision(run);
   return run;

@@ -82,9 +82,15 @@ const job = (id: string, priority: 'high' | 'normal' = 'normal'): Job => ({
 });
 
 async function command(cmd: unknown, idempotencyKey: string): Promise<JobsManagerEffect[]> {
-  const result = await proxy.call<{ effects: JobsManagerEffect[] }>('jobs-manager', 'jm', 'command', cmd, {
-    idempotencyKey,
-  });
+  const result = await proxy.call<{ effects: JobsManagerEffect[] }>(
+    'jobs-manager',
+    'jm',
+    'command',
+    { command: cmd },
+    {
+      idempotencyKey,
+    },
+  );
   return result.effects;
 }
 
