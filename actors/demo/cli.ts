@@ -15,6 +15,9 @@ export async function run(argv: string[]): Promise<number> {
       concentrators: { type: 'string', default: '100' },
       meters: { type: 'string', default: '20' },
       speed: { type: 'string', default: '1440' },
+      'http-port': { type: 'string' },
+      'grpc-port': { type: 'string' },
+      token: { type: 'string' },
     },
   });
   const concentrators = Number(values.concentrators);
@@ -26,6 +29,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!(Number.isInteger(meters) && meters > 0 && meters <= 1_000))
     problems.push('--meters must be an integer 1..1000');
   if (!(speed > 0)) problems.push('--speed must be positive (1440 runs a day in a minute)');
+  const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
+  const grpcPort = values['grpc-port'] === undefined ? undefined : Number(values['grpc-port']);
+  for (const [flag, port] of [
+    ['--http-port', httpPort],
+    ['--grpc-port', grpcPort],
+  ] as const)
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
+      problems.push(`${flag} must be a TCP port 0..65535 (0: any free port)`);
   if (problems.length > 0) throw new ConfigError(problems);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -35,6 +46,16 @@ export async function run(argv: string[]): Promise<number> {
     metersPerConcentrator: meters,
     speed,
     signal: controller.signal,
+    ...(httpPort !== undefined || grpcPort !== undefined
+      ? {
+          bridges: {
+            host: '127.0.0.1',
+            httpPort: httpPort ?? 0,
+            grpcPort: grpcPort ?? 0,
+            ...(values.token ? { token: values.token } : {}),
+          },
+        }
+      : {}),
   });
   process.stdout.write(`${formatSummary(summary)}\n`);
   return 0;

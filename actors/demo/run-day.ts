@@ -1,6 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { ManualClock } from '../../core/clock.js';
 import { LocalHeadend } from '../host/local-headend.js';
+import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
+import { startHttpBridge } from '../integration/bridge/http-bridge.js';
 import { IntegrationConsumer } from '../integration/integration.js';
 import { SimulatedFleet } from '../simulation/fleet.js';
 import type { RoutedRecord } from '../tlog/router.js';
@@ -25,6 +27,8 @@ export type DemoOptions = {
   progress?: (line: string) => void;
   /** Stops early (Ctrl-C): the summary covers what ran. */
   signal?: AbortSignal;
+  /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API on loopback while the day runs. */
+  bridges?: { host: string; httpPort: number; grpcPort: number; token?: string };
 };
 
 export type DemoSummary = {
@@ -95,6 +99,28 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     // Parts roll at 8 MiB: each append rewrites its part atomically, so smaller parts keep it cheap.
     maxPartBytes: 8 * 1024 * 1024,
   });
+  const bridgeOptions = {
+    clock,
+    source: 'meterfabric-demo',
+    onDemandTimeoutMs: 30_000,
+    controlTimeoutMs: 15 * 60_000,
+    ...(options.bridges?.token ? { token: options.bridges.token } : {}),
+  };
+  const http = options.bridges
+    ? await startHttpBridge(headend, {
+        ...bridgeOptions,
+        host: options.bridges.host,
+        port: options.bridges.httpPort,
+      })
+    : undefined;
+  const grpc = options.bridges
+    ? await startGrpcBridge(headend, integration.cim, {
+        ...bridgeOptions,
+        address: `${options.bridges.host}:${options.bridges.grpcPort}`,
+      })
+    : undefined;
+  if (http && grpc)
+    log(`CIM bridge ${http.url}, gRPC ${options.bridges?.host}:${grpc.port} (with reflection)`);
   log(`provisioning ${options.concentrators} concentrators x ${options.metersPerConcentrator} meters`);
   for (const command of fleet.provisioning()) headend.applyRegistry(command);
   let nextReportMs = dayStartMs + hourMs;
@@ -116,6 +142,8 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   }
   await headend.settle();
   await integration.flush();
+  await http?.close();
+  await grpc?.close();
   const reports = await integration.writeReports(headend.reporting, Math.min(clock.now(), endMs));
   return {
     rowsByFileKind: { ...integration.csv.rowsByKind },
