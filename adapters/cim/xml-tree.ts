@@ -95,6 +95,52 @@ function prescan(xml: string, limits: XmlLimits): void {
 
 type OrderedNode = Record<string, unknown> & { ':@'?: Record<string, string> };
 
+const predefinedEntities: Readonly<Record<string, string>> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+};
+
+function isXmlChar(cp: number): boolean {
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
+}
+
+/**
+ * XML's own references in text and attribute values, decoded in ONE pass (so `&amp;#60;` stays
+ * the text `&#60;`): the five predefined entities and numeric character references (`&#233;`,
+ * `&#xE9;`). fast-xml-parser decodes numeric references only together with its HTML entity
+ * set (`&nbsp;`...), which XML without a DTD does not define; without them an identifier sent
+ * as `M&#49;` would be read as the literal text instead of `M1`. A reference to a code point
+ * XML does not allow is left as written.
+ */
+export function decodeXmlReferences(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(/&(#[xX][0-9A-Fa-f]{1,6}|#[0-9]{1,7}|[A-Za-z]+);/g, (ref, body: string) => {
+    if (body[0] !== '#') return predefinedEntities[body] ?? ref;
+    const hex = body[1] === 'x' || body[1] === 'X';
+    const cp = Number.parseInt(body.slice(hex ? 2 : 1), hex ? 16 : 10);
+    return isXmlChar(cp) ? String.fromCodePoint(cp) : ref;
+  });
+}
+
+const entityDecoder = {
+  // DOCTYPE (and so every declared entity) is refused before parsing; nothing to register.
+  setExternalEntities: (): void => undefined,
+  addInputEntities: (): void => undefined,
+  reset: (): void => undefined,
+  setXmlVersion: (): void => undefined,
+  decode: decodeXmlReferences,
+};
+
 const parser = new XMLParser({
   preserveOrder: true,
   ignoreAttributes: false,
@@ -102,9 +148,9 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
-  // Only the five predefined entities remain possible (DOCTYPE is refused above).
+  // Only the five predefined entities and character references remain possible (DOCTYPE is refused above).
   processEntities: true,
-  htmlEntities: false,
+  entityDecoder,
   ignoreDeclaration: true,
   ignorePiTags: true,
   commentPropName: false,
