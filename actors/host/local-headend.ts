@@ -64,6 +64,9 @@ export type LocalHeadendOptions = {
   logger?: Logger;
 };
 
+/** Readings kept for jobs someone waits on (on-demand reads), most recent first to survive. */
+const maxRememberedJobReadings = 10_000;
+
 type Message =
   | { to: 'workManager'; command: WorkManagerCommand }
   | { to: 'jobsManager'; command: JobsManagerCommand }
@@ -332,8 +335,15 @@ export class LocalHeadend {
         return;
       }
       case 'completed':
-        if (this.outcomeWaiters.has(effect.job.id))
+        if (this.outcomeWaiters.has(effect.job.id)) {
           this.readingsByJob.set(effect.job.id, [...this.readingsOf(effect.job.id), ...effect.readings]);
+          // Bounded: the oldest waited-on job's readings go first (Map keeps insertion order).
+          while (this.readingsByJob.size > maxRememberedJobReadings) {
+            const oldest = this.readingsByJob.keys().next().value;
+            if (oldest === undefined) break;
+            this.readingsByJob.delete(oldest);
+          }
+        }
         this.post({
           to: 'worker',
           kind: effect.job.kind,
