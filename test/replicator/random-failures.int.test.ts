@@ -97,7 +97,16 @@ describe('replication driver under random secondary crashes and failovers (seede
     for (const id of ids)
       if (id !== primaryId)
         await (await replicaOf(id)).becomeSecondary(config(PARTITION, epoch, primaryId, ids));
-    await primary.replicate([encodeStateOp({ kind: 'put', key: 'final', value: enc('x') })]);
+    // sessions reconnect with backoff: until they do, the primary refuses fast (quorum loss)
+    await waitFor(
+      () =>
+        primary.replicate([encodeStateOp({ kind: 'put', key: 'final', value: enc('x') })]).then(
+          () => true,
+          () => false,
+        ),
+      'a write commits once the replicas are back',
+      20_000,
+    );
     const committed = primary.status().committedLsn;
     for (const id of ids) {
       const r = await replicaOf(id);
