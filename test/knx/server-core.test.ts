@@ -98,6 +98,37 @@ describe('GatewayServerCore (simulator tunnelling server)', () => {
     expect(actions).toMatchObject([{ type: 'dropped' }]);
   });
 
+  it("another host cannot inject into, keep alive or disconnect a client's tunnel by its channel id", () => {
+    const c = core(2, 5_000);
+    const ch = connected(c);
+    const stranger = { host: '127.0.0.2', port: 50000 };
+    const strangerHpai = { protocol: 'udp' as const, ip: '127.0.0.2', port: 50000 };
+    c.receive({ service: 'TUNNELLING_REQUEST', channelId: ch, sequence: 0, cemi: write }, stranger, 1);
+    const actions = c.takeActions();
+    expect(sent(actions)).toEqual([]);
+    expect(actions.some((a) => a.type === 'bus')).toBe(false);
+    c.receive({ service: 'CONNECTIONSTATE_REQUEST', channelId: ch, control: strangerHpai }, stranger, 4_000);
+    c.receive({ service: 'DISCONNECT_REQUEST', channelId: ch, control: strangerHpai }, stranger, 4_000);
+    expect(sent(c.takeActions()).map((f) => 'status' in f && f.status)).toEqual([0x21, 0x21]);
+    expect(c.connectionCount).toBe(1);
+    // The stranger's heartbeat at 4 s did not keep the tunnel alive: the owner was last seen at 0.
+    c.tick(5_000);
+    expect(sent(c.takeActions())).toMatchObject([{ service: 'DISCONNECT_REQUEST', channelId: ch }]);
+  });
+
+  it("the owner's frames still work after a stranger's: its seq 0 is still the one expected", () => {
+    const c = core();
+    const ch = connected(c);
+    const stranger = { host: '127.0.0.2', port: 50000 };
+    c.receive({ service: 'TUNNELLING_REQUEST', channelId: ch, sequence: 0, cemi: write }, stranger, 1);
+    expect(c.takeActions().some((a) => a.type === 'bus')).toBe(false);
+    c.receive({ service: 'TUNNELLING_REQUEST', channelId: ch, sequence: 0, cemi: write }, client, 2);
+    // Delivered, not taken for a repeat of the stranger's seq 0.
+    const actions = c.takeActions();
+    expect(sent(actions)[0]).toEqual({ service: 'TUNNELLING_ACK', channelId: ch, sequence: 0, status: 0 });
+    expect(actions.filter((a) => a.type === 'bus')).toHaveLength(1);
+  });
+
   it('repeats an unACKed request once, then disconnects the client', () => {
     const c = core();
     const ch = connected(c);

@@ -62,6 +62,17 @@ export class GatewayServerCore {
     this.maxQueued = options.maxQueuedPerConnection ?? 256;
   }
 
+  /**
+   * The connection a channel-addressed frame belongs to, only if it comes from the host that
+   * opened it (its control or data endpoint): the channel id is one guessable octet, and
+   * without this any host that can reach the port could inject telegrams into, keep alive or
+   * disconnect someone else's tunnel. Frames from other hosts are treated as an unknown channel.
+   */
+  private connectionFrom(channelId: number, from: Endpoint): Connection | undefined {
+    const c = this.connections.get(channelId);
+    return c && (from.host === c.control.host || from.host === c.data.host) ? c : undefined;
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
@@ -120,7 +131,7 @@ export class GatewayServerCore {
         this.onConnect(frame, from, nowMs);
         return;
       case 'CONNECTIONSTATE_REQUEST': {
-        const c = this.connections.get(frame.channelId);
+        const c = this.connectionFrom(frame.channelId, from);
         if (c) c.lastSeenMs = nowMs;
         this.send(endpointOf(frame.control, from), {
           service: 'CONNECTIONSTATE_RESPONSE',
@@ -130,7 +141,7 @@ export class GatewayServerCore {
         return;
       }
       case 'DISCONNECT_REQUEST': {
-        const c = this.connections.get(frame.channelId);
+        const c = this.connectionFrom(frame.channelId, from);
         this.send(endpointOf(frame.control, from), {
           service: 'DISCONNECT_RESPONSE',
           channelId: frame.channelId,
@@ -142,12 +153,15 @@ export class GatewayServerCore {
       case 'DISCONNECT_RESPONSE':
         return;
       case 'TUNNELLING_REQUEST':
-        this.onTunnellingRequest(frame, nowMs);
+        this.onTunnellingRequest(frame, from, nowMs);
         return;
       case 'TUNNELLING_ACK': {
-        const c = this.connections.get(frame.channelId);
+        const c = this.connectionFrom(frame.channelId, from);
         if (!c) {
-          this.actions.push({ type: 'dropped', reason: `ACK for unknown channel ${frame.channelId}` });
+          this.actions.push({
+            type: 'dropped',
+            reason: `ACK for channel ${frame.channelId}, not open from ${from.host}`,
+          });
           return;
         }
         c.lastSeenMs = nowMs;
@@ -216,13 +230,14 @@ export class GatewayServerCore {
 
   private onTunnellingRequest(
     frame: Extract<KnxFrame, { service: 'TUNNELLING_REQUEST' }>,
+    from: Endpoint,
     nowMs: number,
   ): void {
-    const c = this.connections.get(frame.channelId);
+    const c = this.connectionFrom(frame.channelId, from);
     if (!c) {
       this.actions.push({
         type: 'dropped',
-        reason: `TUNNELLING_REQUEST for unknown channel ${frame.channelId}`,
+        reason: `TUNNELLING_REQUEST for channel ${frame.channelId}, not open from ${from.host}`,
       });
       return;
     }
