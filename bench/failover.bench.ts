@@ -70,9 +70,15 @@ async function runTtl(ttlMs: number): Promise<{ failoverMs: number[]; healthyMs:
       async () => {
         const all = await store.readAll();
         if (all.size !== partitionCount) return null;
-        for (const v of all.values())
+        const primaries = new Map<string, number>();
+        for (const v of all.values()) {
           if (v.config.status !== 'ok' || v.config.building.length > 0 || v.config.replicas.length !== 3)
             return null;
+          primaries.set(v.config.primary!, (primaries.get(v.config.primary!) ?? 0) + 1);
+        }
+        // Wait for the FM to even out primaries after a restart, so no move races the kill.
+        const counts = [...primaries.values()];
+        if (counts.length < 3 || Math.max(...counts) - Math.min(...counts) > 2) return null;
         return all;
       },
       120_000,
