@@ -20,6 +20,7 @@ import {
   type JobsManagerState,
   newJobsManager,
 } from '../jobs-manager/state.js';
+import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { commissionedMetersOf } from '../registry/queries.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
@@ -109,6 +110,18 @@ export class LocalHeadend {
   /** Applies a registry command (throws its HeadendError unchanged) and feeds its effects on. */
   applyRegistry(command: RegistryCommand): RegistryEffect[] {
     const { effects } = applyRegistryCommand(this.registry, command, this.now());
+    this.onRegistryEffects(effects);
+    return effects;
+  }
+
+  /** A bulk import (actors/registry/bulk-import.ts), all or nothing, then its effects fed on. */
+  importRegistry(rows: readonly (RegistryCommand | readonly RegistryCommand[])[]): number {
+    const { rows: count, effects } = applyImport(this.registry, rows, this.now());
+    this.onRegistryEffects(effects);
+    return count;
+  }
+
+  private onRegistryEffects(effects: readonly RegistryEffect[]): void {
     for (const effect of effects) {
       if (effect.type === 'meterCommissioned') {
         this.syncDeviceMeters(effect.concentratorId);
@@ -140,7 +153,6 @@ export class LocalHeadend {
       }
     }
     this.drain();
-    return effects;
   }
 
   /** Submits a job (a work order from the CIM bridge); resolves with its outcome. */
