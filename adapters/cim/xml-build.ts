@@ -16,8 +16,22 @@ const textEscapes: Record<string, string> = {
   "'": '&apos;',
 };
 
+/**
+ * Characters XML 1.0 cannot carry at all, not even as a character reference: C0 controls other
+ * than tab, LF and CR, lone surrogates, U+FFFE and U+FFFF. One of them in a meter serial or an
+ * event detail (field devices send such bytes) would make the whole message unreadable to
+ * every integrator, so each is written as U+FFFD (the replacement character) instead.
+ */
+const notXmlChar =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the controls XML forbids is the point.
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const needsEscaping =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: as above.
+  /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 export function escapeXml(value: string): string {
-  return /[&<>"']/.test(value) ? value.replace(/[&<>"']/g, (c) => textEscapes[c]!) : value;
+  if (!needsEscaping.test(value)) return value;
+  return value.replace(notXmlChar, '\uFFFD').replace(/[&<>"']/g, (c) => textEscapes[c]!);
 }
 
 function writeElement(name: string, node: XmlNode, indent: string, out: string[]): void {
