@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { ManualClock } from '../../core/clock.js';
-import { LocalHeadend } from '../host/local-headend.js';
+import { type JobsManagerPort, LocalHeadend } from '../host/local-headend.js';
 import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
 import { startHttpBridge } from '../integration/bridge/http-bridge.js';
 import { IntegrationConsumer } from '../integration/integration.js';
@@ -29,6 +29,8 @@ export type DemoOptions = {
   signal?: AbortSignal;
   /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API on loopback while the day runs. */
   bridges?: { host: string; httpPort: number; grpcPort: number; token?: string };
+  /** Run the jobs manager on the cluster (its replicated actor) instead of in this process. */
+  jobsManagerPort?: JobsManagerPort;
 };
 
 export type DemoSummary = {
@@ -85,6 +87,7 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   const headend = new LocalHeadend({
     clock,
     fieldLink: (id) => fleet.concentrator(id),
+    ...(options.jobsManagerPort ? { jobsManagerPort: options.jobsManagerPort } : {}),
     sink: (batch) => {
       count(batch);
       return integration?.sink(batch);

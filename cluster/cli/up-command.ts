@@ -7,13 +7,24 @@ import { distPath, packageRoot } from '../../core/paths.js';
 import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { collectStatus } from './status-command.js';
 
-const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101]
+const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101] [--no-demo]
 Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
 (logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */
-type DemoHook = { up(ctx: { etcd: string; nodes: string[]; signal: AbortSignal }): Promise<void> };
+type DemoHook = {
+  /** Service manifests the nodes load (the demo's services beside the runtime's). */
+  manifests?: string[];
+  up(ctx: { etcd: string; nodes: string[]; signal: AbortSignal; say: (line: string) => void }): Promise<void>;
+};
+
+async function loadDemoHook(): Promise<DemoHook | null> {
+  const hookPath = distPath('actors', 'demo', 'up.js');
+  if (!existsSync(hookPath)) return null;
+  const hook = (await import(hookPath)) as Partial<DemoHook>;
+  return typeof hook.up === 'function' ? (hook as DemoHook) : null;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -23,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
       etcd: { type: 'string', default: '127.0.0.1:2379' },
       nodes: { type: 'string', default: '3' },
       'base-port': { type: 'string', default: '7101' },
+      'no-demo': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -88,6 +100,14 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => done());
   });
 
+  // --no-demo starts the bare cluster; otherwise the head-end's demo hook decides which
+  // services the nodes host (an explicit MF_MANIFESTS wins).
+  const hook = values['no-demo'] ? null : await loadDemoHook();
+  const nodeEnv =
+    hook?.manifests && !process.env.MF_MANIFESTS
+      ? { ...process.env, MF_MANIFESTS: hook.manifests.join(',') }
+      : process.env;
+
   try {
     for (const [i, id] of ids.entries()) {
       const log = openSync(join(dataDir, `${id}.log`), 'a');
@@ -105,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
           '--etcd',
           endpoint,
         ],
-        { stdio: ['ignore', log, log], env: process.env },
+        { stdio: ['ignore', log, log], env: nodeEnv },
       );
       children.push(child);
       child.once('exit', (code, signal) => {
@@ -131,15 +151,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (healthy) {
       say('cluster healthy. `node bin/meterfabric.js status` shows it; Ctrl-C stops everything.');
-      const hookPath = distPath('actors', 'demo', 'up.js');
-      if (existsSync(hookPath)) {
-        const hook = (await import(hookPath)) as Partial<DemoHook>;
-        if (typeof hook.up === 'function') {
-          say('starting the head-end demo (actors/demo)');
-          void hook
-            .up({ etcd: endpoint, nodes: ids, signal: abort.signal })
-            .catch((err: unknown) => say(`demo failed: ${String(err)}`));
-        }
+      if (hook) {
+        say('starting the head-end demo (actors/demo): one simulated day of the field fleet');
+        void hook
+          .up({ etcd: endpoint, nodes: ids, signal: abort.signal, say })
+          .catch((err: unknown) => say(`demo failed: ${String(err)}`));
       }
     }
     await interrupted;

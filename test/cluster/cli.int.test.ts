@@ -66,7 +66,17 @@ describe('meterfabric CLI', () => {
     const basePort = await consecutiveFreePorts();
     const up = spawn(
       process.execPath,
-      [bin, 'up', '--data', dataDir, '--etcd', `127.0.0.1:${etcdPort}`, '--base-port', String(basePort)],
+      [
+        bin,
+        'up',
+        '--no-demo',
+        '--data',
+        dataDir,
+        '--etcd',
+        `127.0.0.1:${etcdPort}`,
+        '--base-port',
+        String(basePort),
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, MF_LOG_LEVEL: 'warn' },

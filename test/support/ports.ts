@@ -19,3 +19,19 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
   while (ports.size < count) ports.add(await freePort(host));
   return [...ports];
 }
+
+/** The first of `count` consecutive ports that were all free a moment ago (for `up --base-port`). */
+export async function consecutiveFreePorts(count: number, host = '127.0.0.1'): Promise<number> {
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer().once('error', () => resolve(false));
+      server.listen(port, host, () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = await freePort(host);
+    if (base + count > 65_000) continue;
+    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => isFree(base + 1 + i)));
+    if (rest.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found on ${host}`);
+}

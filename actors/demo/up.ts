@@ -1,0 +1,74 @@
+import { join, resolve } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import { loadManifests } from '../../cluster/config/manifest.js';
+import { packageRoot } from '../../core/paths.js';
+import type { JobsManagerEffect } from '../jobs-manager/state.js';
+import { formatSummary, runDemoDay } from './run-day.js';
+
+/**
+ * The head-end half of `meterfabric up` (cluster/cli/up-command.ts loads this module from
+ * dist/ once the cluster is healthy): one simulated day of the demo fleet, with the jobs
+ * manager running as the cluster's replicated `jobs-manager` actor, CSV and CIM under ./out.
+ */
+
+/** Service manifests the nodes must load for the demo (read by `up` before it starts them). */
+export const manifests: string[] = [
+  join(packageRoot, 'cluster', 'config', 'runtime-services.json'),
+  join(packageRoot, 'actors', 'demo', 'cluster-services.json'),
+];
+
+export type UpContext = {
+  etcd: string;
+  nodes: string[];
+  signal: AbortSignal;
+  /** Where progress lines go (the `up` command prefixes them). */
+  say?: (line: string) => void;
+};
+
+export async function up(ctx: UpContext): Promise<void> {
+  const say = ctx.say ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const outDir = resolve(process.env.MF_DEMO_OUT ?? './out');
+  const concentrators = Number(process.env.MF_DEMO_CONCENTRATORS ?? 100);
+  const meters = Number(process.env.MF_DEMO_METERS ?? 20);
+  const client = new Etcd3({ hosts: ctx.etcd, dialTimeout: 2000 });
+  const proxy = new ActorProxy({
+    client,
+    cluster: process.env.MF_CLUSTER ?? 'meterfabric',
+    services: loadManifests(manifests),
+    defaultDeadlineMs: 90_000,
+    ...(process.env.MF_CLUSTER_TOKEN ? { token: process.env.MF_CLUSTER_TOKEN } : {}),
+  });
+  await proxy.start();
+  // One run id per demo so the idempotency keys of a second `npm start` never collide with
+  // the first one's (the jobs-manager actor remembers keys it has seen).
+  const runId = Date.now().toString(36);
+  try {
+    say(`demo: ${concentrators} concentrators x ${meters} meters, one simulated day, output in ${outDir}`);
+    const summary = await runDemoDay({
+      outDir,
+      concentrators,
+      metersPerConcentrator: meters,
+      speed: 1440,
+      signal: ctx.signal,
+      progress: (line) => say(`demo: ${line}`),
+      jobsManagerPort: {
+        call: async (command, nowMs, callKey) =>
+          (
+            await proxy.call<{ effects: JobsManagerEffect[] }>(
+              'jobs-manager',
+              'demo',
+              'command',
+              { command, atMs: nowMs },
+              { idempotencyKey: `demo-${runId}-${callKey}` },
+            )
+          ).effects,
+      },
+    });
+    for (const line of formatSummary(summary).split('\n')) say(line);
+    say(`demo finished: CSV and CIM files are under ${outDir}. The cluster keeps running; Ctrl-C stops it.`);
+  } finally {
+    await proxy.close();
+    client.close();
+  }
+}

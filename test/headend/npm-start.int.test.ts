@@ -1,0 +1,103 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../../core/paths.js';
+import { consecutiveFreePorts, freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The README's main job (`npm start` = `meterfabric up`): etcd + three nodes + the head-end
+ * demo, with the jobs manager running as the cluster's replicated actor, one simulated day,
+ * CSV and CIM under the output directory. A small fleet keeps it quick; the day itself runs
+ * at 1440x, about a minute. Needs dist/ (npm test builds first).
+ */
+const bin = join(packageRoot, 'bin', 'meterfabric.js');
+const validate = join(packageRoot, '..', 'shared', 'cim-xsd', 'validate.sh');
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+describe('npm start (meterfabric up with the head-end demo)', () => {
+  it('runs a simulated day on a three-node cluster, writes CSV and schema-valid CIM, and Ctrl-C stops everything', {
+    timeout: 420_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-npm-start-'));
+    const outDir = join(dir, 'out');
+    const etcdPort = await freePort();
+    const basePort = await consecutiveFreePorts(3);
+    const up = spawn(
+      process.execPath,
+      [
+        bin,
+        'up',
+        '--data',
+        join(dir, 'data'),
+        '--etcd',
+        `127.0.0.1:${etcdPort}`,
+        '--base-port',
+        String(basePort),
+      ],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          MF_LOG_LEVEL: 'warn',
+          MF_DEMO_OUT: outDir,
+          MF_DEMO_CONCENTRATORS: '4',
+          MF_DEMO_METERS: '3',
+        },
+      },
+    );
+    let out = '';
+    up.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    up.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(
+        () => out.includes('demo finished') || out.includes('demo failed'),
+        'the demo day',
+        360_000,
+        500,
+      );
+      expect(out).not.toContain('demo failed');
+      expect(out).toMatch(/jobs: +\d+ succeeded, 0 failed/);
+
+      const files = filesUnder(outDir);
+      const loadProfiles = files.filter((f) => /[/]pload[/]S_\d{4}-\d{2}-\d{2}_n1\.csv$/.test(f));
+      expect(loadProfiles.length).toBeGreaterThan(0);
+      const rows = loadProfiles.flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').slice(1));
+      // 4 concentrators x 3 meters x 24 hourly values.
+      expect(rows.length).toBe(4 * 3 * 24);
+      expect(readFileSync(loadProfiles[0]!, 'utf8').split('\n')[0]).toBe(
+        'serialnumber;pod;value;state;cimcode;sampledate',
+      );
+      expect(files.some((f) => /[/]reading[/]DC_/.test(f))).toBe(true);
+
+      const messages = files.filter((f) => f.endsWith('.xml'));
+      expect(messages.some((f) => f.includes('MeterReadings'))).toBe(true);
+      for (const message of messages.slice(0, 5)) {
+        const result = spawnSync('bash', [validate, message], { encoding: 'utf8' });
+        expect(result.status, `${message}: ${result.stdout}${result.stderr}`).toBe(0);
+      }
+
+      const pids = [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(pids).toHaveLength(4); // etcd + three nodes
+      up.kill('SIGINT');
+      expect(await exited).toBe(0);
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      up.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
