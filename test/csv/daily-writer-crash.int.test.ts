@@ -75,24 +75,30 @@ describe('DailyCsvWriter after a killed process', () => {
         await replayAndCheck(dir);
       });
 
-  it('killed from outside at arbitrary moments, three times over: every row exactly once', async () => {
+  it('killed from outside at arbitrary moments, three times over: every row exactly once', {
+    timeout: 300_000,
+  }, async () => {
     const dir = tempDir();
+    // Enough batches that an idle machine is still writing when the last kill lands (about
+    // 5 ms a batch there); if the child finished first, the lastSeq check below says so.
+    const total = 1_000;
     for (const delayMs of [400, 700, 1000]) {
       const p = spawn(process.execPath, [
         child,
         dir,
         'none',
         '0',
-        String(batches * 20),
+        String(total),
         String(rowsPerBatch),
         String(maxPartBytes),
       ]);
+      // Listen before killing: a child that already exited must not leave us waiting forever.
+      const exited = new Promise((r) => p.once('exit', r));
       await new Promise((r) => setTimeout(r, delayMs));
       p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
+      await exited;
     }
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
-    const total = batches * 20;
     // The kills landed while the child was writing, not before it started or after it finished.
     expect(writer.lastSeq).toBeGreaterThan(0);
     expect(writer.lastSeq).toBeLessThan(total);
