@@ -35,6 +35,8 @@ export async function openLocalReplicas(options: DataPlaneOptions): Promise<Node
     server: options.server,
     clock: options.clock,
     logger: options.logger,
+    // The same shared secret guards replication streams and ReplicaControl as the node's own services.
+    ...(options.config.clusterToken ? { clusterToken: options.config.clusterToken } : {}),
   });
   const opened = new Map<PartitionId, ReplicatedStore>();
   const open = async (partition: PartitionId): Promise<ReplicatedStore> => {

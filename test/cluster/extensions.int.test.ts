@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReplicaControlClient } from '../../cluster/replicator/grpc/control-service.js';
 import { packageRoot } from '../../core/paths.js';
 import { waitFor } from '../support/wait.js';
 import { TestCluster } from './support/test-cluster.js';
@@ -44,6 +45,18 @@ describe('node extensions and actor sends, on a cluster that requires its token'
       value: 0,
       increments: 0,
     });
+  });
+
+  it("guards the nodes' replica control service with the same token (fencing without it is refused)", async () => {
+    const node = [...cluster.nodes.values()][0]!;
+    const anonymous = new ReplicaControlClient(`127.0.0.1:${node.port}`);
+    const partition = 'counter/0';
+    await expect(anonymous.fence(partition, 1_000_000)).rejects.toMatchObject({
+      message: expect.stringMatching(/token/i),
+    });
+    // The replicas still serve (and were not fenced): the token holder reads the status.
+    const status = await new ReplicaControlClient(`127.0.0.1:${node.port}`, token).status(partition);
+    expect(status.epoch).toBeLessThan(1_000_000);
   });
 
   it('starts every manifest extension in every node with a working ActorProxy', async () => {
