@@ -42,6 +42,10 @@ export class Membership extends EventEmitter {
   private readonly members = new Map<NodeId, NodeRecord>();
   private closed = false;
   private record: NodeRecord;
+  /** A re-registration loop is running (at most one: each failure retries it once). */
+  private reregistering = false;
+  /** The last lease etcd3 reported lost. */
+  private lostLease: Lease | null = null;
 
   constructor(private readonly options: MembershipOptions) {
     super();
@@ -84,20 +88,32 @@ export class Membership extends EventEmitter {
     const { client, cluster, clock, logger } = this.options;
     const ttlSeconds = Math.ceil(this.options.leaseTtlMs / 1000);
     const sentAtMs = clock.now();
+    // A lost lease must not speak for its successor: etcd3 can leave a revoked Lease with an
+    // orphaned keepalive loop (one per stream error it saw) that still emits 'keepaliveFired'.
+    // Counted as sends of the new lease, those never-answered keepalives would pair every
+    // answer with an ever older send time in the shared validity, and the node would stay
+    // self-fenced (no FM passes, no primary writes) while its lease is alive.
+    this.lease?.removeAllListeners();
     const lease = client.lease(ttlSeconds);
     this.lease = lease;
-    lease.on('keepaliveFired', () => this.validity.keepaliveSent(clock.now()));
+    const current = (): boolean => this.lease === lease;
+    lease.on('keepaliveFired', () => {
+      if (current()) this.validity.keepaliveSent(clock.now());
+    });
     lease.on('keepaliveSucceeded', (res) => {
+      if (!current()) return;
       this.validity.keepaliveAnswered(Number(res.TTL) * 1000);
       this.emit('validUntil', this.validity.untilMs);
     });
     lease.on('keepaliveFailed', (err) => {
+      if (!current()) return;
       logger.warn({ err }, 'membership keepalive failed');
       this.validity.keepaliveFailed();
     });
     lease.on('lost', (err) => {
-      if (this.lease !== lease) return;
+      if (!current()) return;
       logger.warn({ err: err.message }, 'membership lease lost; stepping down and registering again');
+      this.lostLease = lease;
       this.validity.lost();
       this.emit('validUntil', 0);
       this.emit('leaseLost');
@@ -109,13 +125,31 @@ export class Membership extends EventEmitter {
     logger.info({ leaseId: await lease.grant() }, 'membership registered');
   }
 
+  /**
+   * Registers again until it succeeds. One loop at a time: a lease whose grant fails while
+   * etcd is unreachable also reports itself lost, and starting a second loop from that event
+   * (next to the failed attempt's own retry) doubled the loops on every failure, until etcd
+   * refused the flood ("too many requests") and the node never became a member again.
+   */
   private reregister(): void {
+    if (this.reregistering) return;
+    this.reregistering = true;
     const retry = (): void => {
-      if (this.closed) return;
-      this.register().catch((err: unknown) => {
-        this.options.logger.warn({ err: String(err) }, 'membership re-registration failed; retrying');
-        setTimeout(retry, 500).unref();
-      });
+      if (this.closed) {
+        this.reregistering = false;
+        return;
+      }
+      this.register().then(
+        () => {
+          // Lost again before we noticed success: keep going, nobody else will.
+          if (this.lostLease === this.lease && !this.closed) retry();
+          else this.reregistering = false;
+        },
+        (err: unknown) => {
+          this.options.logger.warn({ err: String(err) }, 'membership re-registration failed; retrying');
+          setTimeout(retry, 500).unref();
+        },
+      );
     };
     retry();
   }

@@ -1,0 +1,132 @@
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import { describe, expect, it } from 'vitest';
+import { Membership } from '../../cluster/membership/membership.js';
+import { ManualClock } from '../../core/clock.js';
+import { silentLogger } from '../../core/logger.js';
+
+/** An etcd3 Lease as far as Membership uses it: events plus put/grant/revoke. */
+class FakeLease extends EventEmitter {
+  constructor(
+    readonly id: string,
+    private readonly unreachable: () => boolean,
+  ) {
+    super();
+  }
+  put(_key: string) {
+    return {
+      value: async (_v: string) => {
+        if (!this.unreachable()) return;
+        // etcd3: the grant fails, the lease reports itself lost, and the put rejects.
+        setImmediate(() =>
+          this.emit('lost', new Error('Execution prevented because the circuit breaker is open')),
+        );
+        throw new Error('Execution prevented because the circuit breaker is open');
+      },
+    };
+  }
+  async grant(): Promise<string> {
+    return this.id;
+  }
+  async revoke(): Promise<void> {}
+  fire(): void {
+    this.emit('keepaliveFired');
+  }
+  answer(ttlSeconds: number): void {
+    this.emit('keepaliveSucceeded', { ID: this.id, TTL: String(ttlSeconds) });
+  }
+}
+
+function fakeClient(leases: FakeLease[], unreachable = () => false): Etcd3 {
+  const watcher = Object.assign(new EventEmitter(), { cancel: async () => undefined });
+  const client = {
+    lease: () => {
+      const lease = new FakeLease(`lease-${leases.length + 1}`, unreachable);
+      leases.push(lease);
+      return lease;
+    },
+    watch: () => ({ prefix: () => ({ create: async () => watcher }) }),
+    getAll: () => ({ prefix: () => ({ strings: async () => ({}) }) }),
+  };
+  return client as unknown as Etcd3;
+}
+
+const settle = (ms = 10) => new Promise((r) => setTimeout(r, ms));
+
+const record = {
+  id: 'n1',
+  address: '127.0.0.1:1',
+  metricsAddress: '127.0.0.1:2',
+  startedAt: new Date(0).toISOString(),
+  version: 'test',
+  draining: false,
+};
+
+describe('membership lease validity across re-registration', () => {
+  it('stays valid on a new lease although the lost lease still fires keepalives', async () => {
+    const clock = new ManualClock(1_000_000);
+    const leases: FakeLease[] = [];
+    const membership = new Membership({
+      client: fakeClient(leases),
+      cluster: 'c',
+      record,
+      leaseTtlMs: 3000,
+      leaseMarginMs: 500,
+      clock,
+      logger: silentLogger,
+    });
+    await membership.start();
+    const first = leases[0]!;
+    first.fire();
+    first.answer(3);
+    expect(membership.isValid()).toBe(true);
+
+    // etcd says the first lease is gone; the node registers again with a second one.
+    first.emit('lost', new Error('Lease is expired or revoked'));
+    await settle();
+    expect(leases).toHaveLength(2);
+    const second = leases[1]!;
+    expect(membership.isValid()).toBe(true);
+
+    // For a minute the second lease is kept alive every second, while an orphaned keepalive
+    // loop of the first (as etcd3 leaves after repeated stream errors) fires too, unanswered.
+    for (let s = 0; s < 60; s++) {
+      clock.advance(1000);
+      first.fire();
+      second.fire();
+      first.fire();
+      clock.advance(5);
+      second.answer(3);
+    }
+    expect(membership.validUntilMs - clock.now()).toBeGreaterThan(1000);
+    expect(membership.isValid()).toBe(true);
+    await membership.close();
+  });
+
+  it('retries registration in one loop while etcd is unreachable, then registers again', async () => {
+    const leases: FakeLease[] = [];
+    let unreachable = false;
+    const membership = new Membership({
+      client: fakeClient(leases, () => unreachable),
+      cluster: 'c',
+      record,
+      leaseTtlMs: 3000,
+      leaseMarginMs: 500,
+      clock: new ManualClock(1_000_000),
+      logger: silentLogger,
+    });
+    await membership.start();
+    unreachable = true;
+    leases[0]!.emit('lost', new Error('We lost connection to etcd and our lease has expired.'));
+    await settle(1_800);
+    // One attempt at once and one per 500 ms: not a loop that doubles on every failure.
+    expect(leases.length - 1).toBeLessThanOrEqual(5);
+    unreachable = false;
+    await settle(600);
+    const registered = leases.length;
+    expect(membership.isValid()).toBe(true);
+    await settle(600);
+    expect(leases).toHaveLength(registered); // nothing left retrying
+    await membership.close();
+  });
+});
