@@ -4,31 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
-import { freePort, freePorts } from '../support/ports.js';
+import { consecutiveFreePorts, freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 const bin = join(packageRoot, 'bin', 'meterfabric.js');
-
-/** Three consecutive free ports (the nodes of `up` listen on base, base+1, base+2). */
-async function consecutiveFreePorts(): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    const [a, b] = await freePorts(2);
-    if (base < 60_000 && a !== base + 1 && b !== base + 2) {
-      const net = await import('node:net');
-      const free = await Promise.all(
-        [base + 1, base + 2].map(
-          (port) =>
-            new Promise<boolean>((resolve) => {
-              const s = net.createServer().once('error', () => resolve(false));
-              s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-            }),
-        ),
-      );
-      if (free.every(Boolean)) return base;
-    }
-  }
-}
 
 describe('meterfabric CLI', () => {
   it('`node` with invalid configuration exits 1 and says what to fix, starting nothing', () => {
@@ -63,7 +42,7 @@ describe('meterfabric CLI', () => {
   }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mf-up-'));
     const etcdPort = await freePort();
-    const basePort = await consecutiveFreePorts();
+    const basePort = await consecutiveFreePorts(3);
     const up = spawn(
       process.execPath,
       [
