@@ -1,12 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseCsvFile } from '../../adapters/csv/codec.js';
+import { describe, expect, it } from 'vitest';
 import { DailyCsvWriter, type WriterStage } from '../../adapters/csv/daily-writer.js';
 import { distPath } from '../../core/paths.js';
 import { batch, collectedAt } from './support/batches.js';
+import { allRows, tempDirs } from './support/files.js';
 
 /**
  * Crash safety of DailyCsvWriter with real processes: a child appends with the compiled writer
@@ -14,26 +13,7 @@ import { batch, collectedAt } from './support/batches.js';
  * test then reopens the writer, replays every batch from the start, and checks each row is in
  * the files exactly once and every file holds only whole rows.
  */
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mf-csv-crash-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function allRows(dir: string): Record<string, string>[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.csv'))
-    .sort()
-    .flatMap((f) => {
-      const text = readFileSync(join(dir, f), 'utf8');
-      expect(text.endsWith('\n')).toBe(true);
-      return parseCsvFile('S', text);
-    });
-}
+const tempDir = tempDirs('mf-csv-crash-');
 
 // The child runs the compiled writer: `npm test` builds first; by hand run `npx tsc -p tsconfig.build.json`.
 describe('DailyCsvWriter after a killed process', () => {

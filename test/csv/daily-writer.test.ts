@@ -1,35 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCsvFile } from '../../adapters/csv/codec.js';
 import { DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
 import { csvDir, writeReport } from '../../adapters/csv/reports.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 import { ManualClock } from '../../core/clock.js';
 import { batch, DAY1_MS, DAY2_MS } from './support/batches.js';
+import { allRows, tempDirs } from './support/files.js';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mf-csv-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Every S_ row in `dir`, in file and line order; parsing fails on a partial row. */
-function allRows(dir: string): Record<string, string>[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.csv'))
-    .sort()
-    .flatMap((f) => {
-      const text = readFileSync(join(dir, f), 'utf8');
-      expect(text.endsWith('\n')).toBe(true);
-      return parseCsvFile('S', text);
-    });
-}
+const tempDir = tempDirs('mf-csv-');
 
 describe('DailyCsvWriter', () => {
   it('names files by kind, collection day and server, and rolls numbered parts at the size limit', async () => {
