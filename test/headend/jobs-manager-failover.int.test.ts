@@ -1,71 +1,27 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../actors/domain/jobs.js';
 import type { JobsManagerEffect } from '../../actors/jobs-manager/state.js';
-import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
-import { loadManifests, partitionIds } from '../../cluster/config/manifest.js';
-import { packageRoot } from '../../core/paths.js';
-import { TestCluster } from '../cluster/support/test-cluster.js';
+import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import type { TestCluster } from '../cluster/support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
+import { type JobsManagerCluster, startJobsManagerCluster } from './support/jobs-manager-cluster.js';
 
 /**
  * The jobs manager hosted on a real three-node cluster (needs `npx tsc -p tsconfig.build.json`):
  * its queue, in-flight attempts and recorded outcomes survive SIGKILL of its primary, and an
  * outcome is still recorded exactly once.
  */
-const dir = mkdtempSync(join(tmpdir(), 'mf-headend-manifest-'));
-const manifestPath = join(dir, 'headend.json');
-writeFileSync(
-  manifestPath,
-  JSON.stringify({
-    services: [
-      {
-        name: 'jobs-manager',
-        partitioning: { kind: 'singleton' },
-        actor: { module: 'actors/hosting/services.js', export: 'jobsManagerActor' },
-      },
-    ],
-  }),
-);
-const runtimeManifest = join(packageRoot, 'cluster', 'config', 'runtime-services.json');
-const services = loadManifests([runtimeManifest, manifestPath]);
-
 let cluster: TestCluster;
 let proxy: ActorProxy;
+let jobsManagerCluster: JobsManagerCluster | undefined;
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({
-    nodes: 3,
-    env: { MF_MANIFESTS: `${runtimeManifest},${manifestPath}` },
-  });
-  const expected = services.flatMap((s) => partitionIds(s));
-  await waitFor(
-    async () => {
-      const configs = await cluster.configs();
-      return expected.every((p) => {
-        const c = configs.get(p);
-        return c && c.status === 'ok' && c.primary && c.replicas.length === 3 && c.building.length === 0;
-      });
-    },
-    'every partition to have three replicas',
-    120_000,
-    250,
-  );
-  proxy = new ActorProxy({
-    client: cluster.client,
-    cluster: 'meterfabric',
-    services,
-    defaultDeadlineMs: 60_000,
-  });
-  await proxy.start();
+  jobsManagerCluster = await startJobsManagerCluster(60_000);
+  ({ cluster, proxy } = jobsManagerCluster);
 }, 180_000);
 
 afterAll(async () => {
-  await proxy?.close();
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await jobsManagerCluster?.stop();
 });
 
 const now = Date.now();
