@@ -50,6 +50,8 @@ export function loadProfileRows(
 /**
  * DC_ (kind 'dailyClosure', previous period) or R_ (kind 'register', current period) rows:
  * OBIS C.8.0 is `tot`, C.8.1..C.8.6 are t1..t6, one row per meter, register group and instant.
+ * A register the meter did not report is null (an empty cell, the format's null), never 0:
+ * 0 is a real reading ("no energy in this tariff"), an empty cell means "not collected".
  */
 export function registerRows(
   readings: readonly CollectedReading[],
@@ -68,13 +70,13 @@ export function registerRows(
     if (!row) {
       row = {
         serialnumber: r.meterSerial,
-        t1: 0,
-        t2: 0,
-        t3: 0,
-        t4: 0,
-        t5: 0,
-        t6: 0,
-        tot: 0,
+        t1: null,
+        t2: null,
+        t3: null,
+        t4: null,
+        t5: null,
+        t6: null,
+        tot: null,
         energytype: energy.code,
         energytype_description: energy.description,
         time: r.timestampMs,

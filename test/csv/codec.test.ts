@@ -63,10 +63,42 @@ describe('SMMePlus CSV layout', () => {
       'dailyClosure',
     );
     // The seed's example (its line is broken in the PDF): 6 tariff columns are listed, but the
-    // example shows 5 values before tot; we emit all six (t6 = 0).
+    // example shows 5 values before tot; we emit all six, t6 empty because the meter sent no 1.8.6.
     expect(encodeCsvFile('DC', rows).split('\n')[1]).toBe(
-      'UAAEEDN15200000XXX;7743059;0;0;0;0;0;7743059;8;Active Energy Import Previous;2019-01-01 00:00:00.000',
+      'UAAEEDN15200000XXX;7743059;0;0;0;0;;7743059;8;Active Energy Import Previous;2019-01-01 00:00:00.000',
     );
+  });
+
+  it('writes a tariff register the meter did not report as an empty cell (null), not as 0', () => {
+    const base = {
+      meterSerial: 'M1',
+      kind: 'dailyClosure' as const,
+      unit: 'kWh',
+      timestampMs: Date.UTC(2019, 0, 1),
+    };
+    // Only tot and t1 were collected; t2 was collected and really is 0.
+    const rows = registerRows(
+      [
+        { ...base, quantity: { source: 'obis', code: '1.8.0' }, value: 12.5 },
+        { ...base, quantity: { source: 'obis', code: '1.8.1' }, value: 12.5 },
+        { ...base, quantity: { source: 'obis', code: '1.8.2' }, value: 0 },
+      ],
+      'dailyClosure',
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ t1: 12500, t2: 0, t3: null, t4: null, t5: null, t6: null, tot: 12500 });
+    const text = encodeCsvFile('DC', rows);
+    expect(text.split('\n')[1]).toBe(
+      'M1;12500;0;;;;;12500;8;Active Energy Import Previous;2019-01-01 00:00:00.000',
+    );
+    const [back] = parseCsvFile('DC', text);
+    expect(back).toMatchObject({ t2: '0', t3: '', t6: '' });
+    // A meter that sent no total at all: tot is empty too, not a fabricated 0.
+    const [noTotal] = registerRows(
+      [{ ...base, quantity: { source: 'obis', code: '1.8.1' }, value: 1 }],
+      'dailyClosure',
+    );
+    expect(noTotal!.tot).toBeNull();
   });
 
   it('formats and parses timestamps as yyyy-mm-dd HH:MM:SS.fff', () => {
