@@ -25,8 +25,10 @@ export type JobsManagerConfig = {
   backoffMaxMs: number;
   /** An attempt with no result after this long counts as failed (the worker or its node died). */
   attemptTimeoutMs: number;
-  /** Finished jobs are remembered this long to ignore resubmitted duplicates. */
+  /** Finished jobs are remembered this long to ignore resubmitted duplicates... */
   outcomeRetentionMs: number;
+  /** ...but at most this many (the oldest are forgotten first), so the state stays bounded. */
+  maxRememberedOutcomes: number;
 };
 
 export const defaultJobsManagerConfig: JobsManagerConfig = {
@@ -43,6 +45,7 @@ export const defaultJobsManagerConfig: JobsManagerConfig = {
   backoffMaxMs: 5 * 60_000,
   attemptTimeoutMs: 10 * 60_000,
   outcomeRetentionMs: 3 * 86_400_000,
+  maxRememberedOutcomes: 1_000_000,
 };
 
 export type JobEntry = {
@@ -65,6 +68,22 @@ export type JobsManagerState = {
   inFlightByKind: Record<JobKind, number>;
   inFlightByConcentrator: Record<string, number>;
   outcomes: Record<string, JobOutcome>;
+  /**
+   * The indexes below keep a tick from scanning every entry and outcome (it runs after every
+   * attempt result, so full scans made a day quadratic in its job count). All plain data, so
+   * the state still snapshots as JSON; a state without them is re-indexed on its next command.
+   *
+   * Finished job ids, oldest first: outcomes are forgotten from the front.
+   */
+  outcomeOrder: string[];
+  /** When outcomes were last pruned by age (pruning runs at most every retention/16). */
+  outcomesPrunedAtMs?: number;
+  /** Jobs in phase `queued` per kind: a tick stops scanning once no kind with a free slot has any left. */
+  queuedByKind: Record<JobKind, number>;
+  /** No in-flight attempt times out before this instant (absent: none in flight). */
+  nextAttemptTimeoutMs?: number;
+  /** No queued job's deadline is before this instant (absent: none queued). */
+  nextQueuedDeadlineMs?: number;
 };
 
 export type AttemptResult =
@@ -86,15 +105,35 @@ export type JobsManagerResult = { state: JobsManagerState; effects: JobsManagerE
 
 export function newJobsManager(config: Partial<JobsManagerConfig> = {}): JobsManagerState {
   const merged = { ...defaultJobsManagerConfig, ...config };
-  const inFlightByKind = Object.fromEntries(jobKinds.map((k) => [k, 0])) as Record<JobKind, number>;
   return {
     config: merged,
     queues: { high: [], normal: [] },
     entries: {},
-    inFlightByKind,
+    inFlightByKind: zeroPerKind(),
     inFlightByConcentrator: {},
     outcomes: {},
+    outcomeOrder: [],
+    queuedByKind: zeroPerKind(),
   };
+}
+
+function zeroPerKind(): Record<JobKind, number> {
+  return Object.fromEntries(jobKinds.map((k) => [k, 0])) as Record<JobKind, number>;
+}
+
+/** Rebuilds the indexes of a state written before they existed (e.g. an older snapshot). */
+function ensureIndexes(state: JobsManagerState): void {
+  if (state.queuedByKind !== undefined && state.outcomeOrder !== undefined) return;
+  state.queuedByKind = zeroPerKind();
+  delete state.nextAttemptTimeoutMs;
+  delete state.nextQueuedDeadlineMs;
+  for (const entry of Object.values(state.entries)) {
+    if (entry.phase === 'queued') noteQueued(state, entry);
+    else if (entry.dispatchedAtMs !== undefined) noteDispatched(state, entry.dispatchedAtMs);
+  }
+  state.outcomeOrder = Object.values(state.outcomes)
+    .sort((a, b) => a.finishedAtMs - b.finishedAtMs)
+    .map((o) => o.jobId);
 }
 
 export function applyJobsManagerCommand(
@@ -102,6 +141,7 @@ export function applyJobsManagerCommand(
   command: JobsManagerCommand,
   nowMs: number,
 ): JobsManagerResult {
+  ensureIndexes(state);
   switch (command.type) {
     case 'submit':
       return submit(state, command.job, nowMs);
@@ -126,8 +166,10 @@ function submit(state: JobsManagerState, job: Job, nowMs: number): JobsManagerRe
       `the jobs queue holds its maximum of ${state.config.maxQueuedJobs} jobs: retry later`,
       { jobId: job.id },
     );
-  state.entries[job.id] = { job, attempts: 0, notBeforeMs: nowMs, phase: 'queued' };
+  const entry: JobEntry = { job, attempts: 0, notBeforeMs: nowMs, phase: 'queued' };
+  state.entries[job.id] = entry;
   state.queues[job.priority].push(job.id);
+  noteQueued(state, entry);
   return { state, effects: [] };
 }
 
@@ -180,48 +222,114 @@ function retryOrFail(
   entry.notBeforeMs = nowMs + delayMs;
   delete entry.dispatchedAtMs;
   state.queues[entry.job.priority].push(entry.job.id);
+  noteQueued(state, entry);
   return [];
+}
+
+function noteQueued(state: JobsManagerState, entry: JobEntry): void {
+  state.queuedByKind[entry.job.kind] += 1;
+  const next = state.nextQueuedDeadlineMs;
+  if (next === undefined || entry.job.deadlineMs < next) state.nextQueuedDeadlineMs = entry.job.deadlineMs;
+}
+
+function noteDispatched(state: JobsManagerState, dispatchedAtMs: number): void {
+  const timeoutAtMs = dispatchedAtMs + state.config.attemptTimeoutMs;
+  const next = state.nextAttemptTimeoutMs;
+  if (next === undefined || timeoutAtMs < next) state.nextAttemptTimeoutMs = timeoutAtMs;
 }
 
 function tick(state: JobsManagerState, nowMs: number): JobsManagerResult {
   const effects: JobsManagerEffect[] = [];
+  timeOutAttempts(state, nowMs, effects);
+  pruneOutcomes(state, nowMs);
+  dispatchQueued(state, nowMs, effects);
+  return { state, effects };
+}
+
+/** Fails in-flight attempts older than attemptTimeoutMs; scans only once one can be due. */
+function timeOutAttempts(state: JobsManagerState, nowMs: number, effects: JobsManagerEffect[]): void {
+  if (state.nextAttemptTimeoutMs === undefined || nowMs < state.nextAttemptTimeoutMs) return;
+  delete state.nextAttemptTimeoutMs;
   for (const entry of Object.values(state.entries)) {
-    if (
-      entry.phase === 'inFlight' &&
-      entry.dispatchedAtMs !== undefined &&
-      nowMs - entry.dispatchedAtMs >= state.config.attemptTimeoutMs
-    ) {
+    if (entry.phase !== 'inFlight' || entry.dispatchedAtMs === undefined) continue;
+    if (nowMs - entry.dispatchedAtMs >= state.config.attemptTimeoutMs) {
       releaseSlot(state, entry.job);
       entry.lastErrorCode = 'MF_JOB_ATTEMPT_TIMEOUT';
       entry.lastErrorMessage = `attempt ${entry.attempts} got no result within ${state.config.attemptTimeoutMs} ms`;
       effects.push(...retryOrFail(state, entry, true, nowMs));
-    }
+    } else noteDispatched(state, entry.dispatchedAtMs);
   }
-  for (const [jobId, outcome] of Object.entries(state.outcomes)) {
-    if (nowMs - outcome.finishedAtMs > state.config.outcomeRetentionMs) delete state.outcomes[jobId];
+}
+
+/**
+ * Forgets outcomes older than the retention period, from the oldest; at most every
+ * retention/16 so that a tick does not move the order array each time one outcome expires
+ * (an outcome may be remembered up to 1/16 longer, never shorter).
+ */
+function pruneOutcomes(state: JobsManagerState, nowMs: number): void {
+  const retentionMs = state.config.outcomeRetentionMs;
+  const last = state.outcomesPrunedAtMs;
+  if (last !== undefined && nowMs - last < Math.max(1, Math.floor(retentionMs / 16))) return;
+  state.outcomesPrunedAtMs = nowMs;
+  const order = state.outcomeOrder;
+  let expired = 0;
+  for (; expired < order.length; expired++) {
+    const jobId = order[expired] as string;
+    const outcome = state.outcomes[jobId];
+    if (outcome && nowMs - outcome.finishedAtMs <= retentionMs) break;
+    delete state.outcomes[jobId];
   }
+  if (expired > 0) order.splice(0, expired);
+}
+
+/**
+ * Dispatches queued jobs that fit the limits: high priority first, then normal, each in
+ * arrival order. The scan stops as soon as no kind that still has a free slot has queued jobs
+ * left further down (the usual case once a kind is saturated: thousands of queued jobs, a
+ * tick per attempt result); it covers every queued job when one's deadline may have passed.
+ */
+function dispatchQueued(state: JobsManagerState, nowMs: number, effects: JobsManagerEffect[]): void {
+  const deadlineDue = state.nextQueuedDeadlineMs !== undefined && nowMs >= state.nextQueuedDeadlineMs;
+  if (deadlineDue) delete state.nextQueuedDeadlineMs;
+  const unscanned = { ...state.queuedByKind };
+  const worthScanning = (): boolean =>
+    deadlineDue ||
+    jobKinds.some((k) => unscanned[k] > 0 && state.inFlightByKind[k] < state.config.maxInFlightPerKind[k]);
   for (const priority of ['high', 'normal'] as const) {
+    const queue = state.queues[priority];
     const remaining: string[] = [];
-    for (const jobId of state.queues[priority]) {
+    let i = 0;
+    for (; i < queue.length; i++) {
+      if (!worthScanning()) break;
+      const jobId = queue[i] as string;
       const entry = state.entries[jobId];
       if (entry?.phase !== 'queued') continue; // finished or re-queued elsewhere
+      unscanned[entry.job.kind] -= 1;
       if (nowMs >= entry.job.deadlineMs) {
         effects.push(deadlineFailure(state, entry, nowMs));
         continue;
       }
       if (entry.notBeforeMs > nowMs || !hasSlot(state, entry.job)) {
         remaining.push(jobId);
+        if (deadlineDue) noteQueuedDeadline(state, entry.job.deadlineMs);
         continue;
       }
       entry.phase = 'inFlight';
       entry.attempts += 1;
       entry.dispatchedAtMs = nowMs;
+      state.queuedByKind[entry.job.kind] -= 1;
       takeSlot(state, entry.job);
+      noteDispatched(state, nowMs);
       effects.push({ type: 'dispatch', job: entry.job, attempt: entry.attempts });
     }
-    state.queues[priority] = remaining;
+    if (remaining.length !== i)
+      state.queues[priority] = i < queue.length ? remaining.concat(queue.slice(i)) : remaining;
   }
-  return { state, effects };
+}
+
+function noteQueuedDeadline(state: JobsManagerState, deadlineMs: number): void {
+  const next = state.nextQueuedDeadlineMs;
+  if (next === undefined || deadlineMs < next) state.nextQueuedDeadlineMs = deadlineMs;
 }
 
 function deadlineFailure(state: JobsManagerState, entry: JobEntry, nowMs: number): JobsManagerEffect {
@@ -246,9 +354,22 @@ function finish(
     finishedAtMs: nowMs,
     ...result,
   };
+  if (entry.phase === 'queued') state.queuedByKind[entry.job.kind] -= 1;
   state.outcomes[entry.job.id] = outcome;
+  state.outcomeOrder.push(entry.job.id);
+  forgetOldestOutcomesOverCap(state);
   delete state.entries[entry.job.id];
   return { type: 'outcome', outcome, job: entry.job };
+}
+
+/** Over the cap, the oldest 1/16 go at once: the order array moves once per many outcomes. */
+function forgetOldestOutcomesOverCap(state: JobsManagerState): void {
+  const max = state.config.maxRememberedOutcomes ?? defaultJobsManagerConfig.maxRememberedOutcomes;
+  const order = state.outcomeOrder;
+  if (order.length <= max) return;
+  const drop = Math.min(order.length, order.length - max + Math.floor(max / 16));
+  for (let i = 0; i < drop; i++) delete state.outcomes[order[i] as string];
+  order.splice(0, drop);
 }
 
 function hasSlot(state: JobsManagerState, job: Job): boolean {

@@ -195,6 +195,18 @@ describe('jobs manager retries and outcomes', () => {
   });
 });
 
+/** The tick's indexes agree with the entries they summarise (bounds may be early, never late). */
+function expectIndexesConsistent(s: JobsManagerState): void {
+  const queued = Object.values(s.entries).filter((e) => e.phase === 'queued');
+  for (const kind of jobKinds)
+    expect(s.queuedByKind[kind]).toBe(queued.filter((e) => e.job.kind === kind).length);
+  for (const e of queued) expect(s.nextQueuedDeadlineMs).toBeLessThanOrEqual(e.job.deadlineMs);
+  for (const e of Object.values(s.entries))
+    if (e.phase === 'inFlight')
+      expect(s.nextAttemptTimeoutMs).toBeLessThanOrEqual((e.dispatchedAtMs ?? 0) + s.config.attemptTimeoutMs);
+  expect(new Set(s.outcomeOrder)).toEqual(new Set(Object.keys(s.outcomes)));
+}
+
 describe('jobs manager properties', () => {
   type Op =
     | { op: 'submit'; id: number; high: boolean; conc: number; kind: number; attempts: number }
@@ -250,6 +262,7 @@ describe('jobs manager properties', () => {
             expect(s.inFlightByKind[kind]).toBe(byKind.get(kind) ?? 0);
           }
           for (const n of byConc.values()) expect(n).toBeLessThanOrEqual(1);
+          expectIndexesConsistent(s);
           // High first: a normal job dispatched in this pass means no high job that could have
           // used a slot was left waiting.
           const normalDispatched = effects.some((e) => e.type === 'dispatch' && e.job.priority === 'normal');
