@@ -53,6 +53,8 @@ export type ChaosClusterOptions = {
    * process (tests that inspect its connections). TOXIPROXY_URL overrides both.
    */
   toxiproxyIn?: 'process' | 'this-process';
+  /** Service manifests the nodes load (MF_MANIFESTS); default: the default manifest paths. */
+  manifests?: string[];
 };
 
 type ChaosNode = {
@@ -67,15 +69,16 @@ type ChaosNode = {
 
 export class ChaosCluster implements ProcessControl {
   readonly nodes = new Map<string, ChaosNode>();
-  readonly services: ServiceSpec[] = loadManifests(defaultManifestPaths());
-  readonly partitionCount = this.services.reduce((sum, s) => sum + partitionIds(s).length, 0);
+  readonly services: ServiceSpec[];
+  readonly partitionCount: number;
   private readonly proxies: ActorProxy[] = [];
   readonly etcdClient: Etcd3;
   readonly network: NetworkFaults;
 
   private constructor(
-    readonly options: Required<Omit<ChaosClusterOptions, 'faultInject'>> & {
+    readonly options: Required<Omit<ChaosClusterOptions, 'faultInject' | 'manifests'>> & {
       faultInject: string | undefined;
+      manifests: string[] | undefined;
     },
     readonly etcd: EtcdHandle,
     private readonly links:
@@ -87,6 +90,8 @@ export class ChaosCluster implements ProcessControl {
         }
       | { kind: 'netns'; lab: NetnsLab; etcdPort: number },
   ) {
+    this.services = loadManifests(options.manifests ?? defaultManifestPaths());
+    this.partitionCount = this.services.reduce((sum, s) => sum + partitionIds(s).length, 0);
     this.etcdClient = createEtcdClient([etcd.endpoint]);
     this.network =
       links.kind === 'proxies'
@@ -112,6 +117,7 @@ export class ChaosCluster implements ProcessControl {
       toxiproxyIn: 'process' as const,
       ...input,
       faultInject: input.faultInject,
+      manifests: input.manifests,
     };
     if (!existsSync(join(packageRoot, 'dist', 'cluster', 'cli', 'main.js'))) {
       throw new MeterfabricError(
@@ -208,6 +214,8 @@ export class ChaosCluster implements ProcessControl {
       env.MF_PEER_ADDRESS_OVERRIDES = JSON.stringify(links.peerAddressOverrides);
       etcdEndpoint = links.etcd;
     } else delete env.MF_PEER_ADDRESS_OVERRIDES;
+    if (this.options.manifests) env.MF_MANIFESTS = this.options.manifests.join(',');
+    else delete env.MF_MANIFESTS;
     if (this.options.faultInject) env.MF_FAULT_INJECT = this.options.faultInject;
     else delete env.MF_FAULT_INJECT;
     const args = [

@@ -1,5 +1,6 @@
 /** Renders a chaos report for people: faults with recovery times, operations, anomalies with evidence. */
 import type { ChaosReport } from './run-scenario.js';
+import { scenarioWorkloads } from './scenarios.js';
 
 const maxAnomaliesShown = 20;
 
@@ -9,6 +10,7 @@ export function renderReport(report: ChaosReport): string {
     `chaos report: scenario ${report.scenario}, seed ${report.seed}, ${report.roundsRun}/${report.roundsPlanned} rounds` +
       `${report.faultInject ? `, injected bug: ${report.faultInject}` : ''}, ${(report.durationMs / 1000).toFixed(1)} s`,
   );
+  lines.push(`workloads: ${report.workloads.join(', ')}`);
   lines.push('');
   lines.push('faults injected:');
   for (const f of report.faults) {
@@ -60,8 +62,21 @@ export function renderReport(report: ChaosReport): string {
   lines.push(
     `reproduce: meterfabric chaos run ${report.scenario} --rounds ${report.roundsPlanned} --seed ${report.seed}${
       report.faultInject ? ` --fault-inject ${report.faultInject}` : ''
-    }${report.network === 'netns' ? ' --network netns' : ''}`,
+    }${report.network === 'netns' ? ' --network netns' : ''}${workloadsFlag(report)}`,
   );
   lines.push(report.valid ? 'RESULT: PASS (no anomalies, full recovery)' : 'RESULT: FAIL');
   return `${lines.join('\n')}\n`;
+}
+
+/** `--workloads ...` when the run's workloads were not its scenario's default. */
+function workloadsFlag(report: ChaosReport): string {
+  let defaults: readonly string[] = [];
+  try {
+    defaults = scenarioWorkloads(report.scenario);
+  } catch {
+    // a report of a scenario this build does not know: name the workloads explicitly
+  }
+  return defaults.join(',') === report.workloads.join(',')
+    ? ''
+    : ` --workloads ${report.workloads.join(',')}`;
 }

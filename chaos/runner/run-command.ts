@@ -10,10 +10,12 @@ import { seedFrom } from './prng.js';
 import { renderReport } from './report.js';
 import { runScenario } from './run-scenario.js';
 import { scenarioNemeses, scenarios } from './scenarios.js';
+import { parseWorkloads, type WorkloadName } from './workloads.js';
 
 const usage = `usage: meterfabric chaos run <scenario> [--rounds 20] [--seed S] [--out ./data/chaos/<scenario>-<seed>]
   [--lease-ttl-ms 3000] [--recovery-deadline-ms 60000] [--clients 4] [--stop-on-anomaly]
   [--network proxies|netns]   (netns: kernel partitions with iptables; root only; scenario "kernel")
+  [--workloads counter,list,headend]   (default: the scenario's; mixed runs all three)
   [--fault-inject ack-before-persist|skip-epoch-fencing|double-apply-retries]   (TEST ONLY: nodes with an injected bug)
 scenarios: ${Object.keys(scenarios).join(', ')}
 The seed (a number or any text) fixes every random choice; the same scenario and seed replay the same faults.
@@ -39,6 +41,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
       'fault-inject': { type: 'string' },
       clients: { type: 'string' },
       network: { type: 'string', default: 'proxies' },
+      workloads: { type: 'string' },
       'stop-on-anomaly': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -63,6 +66,12 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   const network = values.network;
   if (network !== 'proxies' && network !== 'netns')
     problems.push(`--network must be proxies or netns, got "${network}"`);
+  let workloads: WorkloadName[] | undefined;
+  try {
+    if (values.workloads !== undefined) workloads = parseWorkloads(values.workloads);
+  } catch (err) {
+    problems.push(...((err as ConfigError).details.problems as string[]));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const seedText = values.seed ?? String(Date.now() % 1_000_000);
   const seed = seedFrom(seedText);
@@ -77,6 +86,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     stopOnAnomaly: values['stop-on-anomaly'],
     processes: clients,
     network: network as 'proxies' | 'netns',
+    ...(workloads ? { workloads } : {}),
     ...(values['fault-inject'] ? { faultInject: values['fault-inject'] } : {}),
     onProgress: (line) => process.stdout.write(`${line}\n`),
   });

@@ -8,7 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RoleChange } from '../../cluster/node/role-log.js';
 import { MeterfabricError } from '../../core/errors.js';
-import { checkCounter } from '../checkers/counter-checker.js';
 import { type Anomaly, type CheckResult, HistoryRecorder } from '../checkers/history.js';
 import { appendHistoryEvent, prepareHistoryFile } from '../checkers/history-file.js';
 import { checkOnePrimary } from '../checkers/primary-checker.js';
@@ -16,8 +15,8 @@ import { checkRecovery, type RecoveryResult, type StatusSnapshot } from '../chec
 import { injectFault, type NemesisName } from '../nemesis/nemeses.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { Prng } from './prng.js';
-import { scenarioNemeses } from './scenarios.js';
-import { CounterWorkload, recordRead } from './workload.js';
+import { scenarioNemeses, scenarioWorkloads } from './scenarios.js';
+import { ChaosWorkloads, manifestsFor, type WorkloadName } from './workloads.js';
 
 export type RunOptions = {
   scenario: string;
@@ -34,6 +33,8 @@ export type RunOptions = {
   faultHoldMs?: [number, number];
   processes?: number;
   keys?: number;
+  /** Which workloads run (default: the scenario's, e.g. `mixed`: counter, list and head-end). */
+  workloads?: readonly WorkloadName[];
   /** `proxies` (default) or `netns` (kernel partitions; the scenario must only cut links). */
   network?: 'proxies' | 'netns';
   /** Stop at the end of the first round whose checks found an anomaly. */
@@ -57,6 +58,7 @@ export type ChaosReport = {
   roundsRun: number;
   faultInject: string | null;
   network: 'proxies' | 'netns';
+  workloads: WorkloadName[];
   faults: FaultRecord[];
   operations: { total: number; ok: number; fail: number; unknown: number };
   checks: CheckResult[];
@@ -101,6 +103,7 @@ export async function waitForRecovery(
 export async function runScenario(options: RunOptions): Promise<ChaosReport> {
   const startedAt = Date.now();
   const nemeses = scenarioNemeses(options.scenario);
+  const workloadNames = [...(options.workloads ?? scenarioWorkloads(options.scenario))];
   const progress = options.onProgress ?? (() => {});
   const rng = new Prng(options.seed);
   const recoveryDeadlineMs = options.recoveryDeadlineMs ?? 60_000;
@@ -119,15 +122,16 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     leaseTtlMs: options.leaseTtlMs ?? 3000,
     network: options.network ?? 'proxies',
     ...(options.faultInject ? { faultInject: options.faultInject } : {}),
+    ...(manifestsFor(workloadNames) ? { manifests: manifestsFor(workloadNames) } : {}),
   });
   const faults: FaultRecord[] = [];
   const recoveries: RecoveryResult[] = [];
   const history = new HistoryRecorder(Date.now, (event) => appendHistoryEvent(historyPath, event));
-  let workload: CounterWorkload | undefined;
+  let workload: ChaosWorkloads | undefined;
+  const workloadChecks: CheckResult[] = [];
   let firstAnomalyRound: number | null = null;
   let roundsRun = 0;
   let roles: RoleChange[] = [];
-  const keys = Array.from({ length: options.keys ?? 8 }, (_, i) => `chaos-${options.seed}-${i}`);
   const processes = options.processes ?? 4;
   try {
     const initial = await waitForRecovery(cluster, Date.now(), 90_000);
@@ -138,20 +142,19 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
       );
     }
     progress(
-      `chaos: cluster of ${cluster.nodeIds.length} nodes healthy, ${cluster.partitionCount} partitions; starting workload`,
+      `chaos: cluster of ${cluster.nodeIds.length} nodes healthy, ${cluster.partitionCount} partitions; starting workloads ${workloadNames.join(', ')}`,
     );
-    const proxy = await cluster.actorProxy();
-    workload = new CounterWorkload({
-      proxy,
+    workload = await ChaosWorkloads.start({
+      cluster,
       history,
       rng: rng.fork(),
+      workloads: workloadNames,
+      seed: options.seed,
+      outDir: options.outDir,
       processes,
-      keys,
-      callDeadlineMs: 5_000,
-      thinkMs: 20,
-      readFraction: 0.2,
+      counterKeys: options.keys ?? 8,
+      rounds: options.rounds,
     });
-    workload.start();
     const ctx = {
       network: cluster.network,
       processes: cluster,
@@ -161,6 +164,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
       const name = rng.pick(nemeses);
       const fault = await injectFault(name, ctx, rng);
       const faultAt = Date.now();
+      workload.beginRound(round);
       progress(`round ${round}/${options.rounds}: ${fault.description}`);
       const holdMs = Math.max(fault.minDurationMs, rng.int(holdMin, holdMax));
       await new Promise((r) => setTimeout(r, holdMs));
@@ -168,6 +172,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
       const healedAtMs = Date.now();
       const recovery = await waitForRecovery(cluster, healedAtMs, recoveryDeadlineMs);
       recoveries.push(recovery);
+      await workload.endRound();
       faults.push({
         round,
         nemesis: name,
@@ -182,12 +187,12 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
           recovery.valid
             ? `recovered in ${recovery.recoveryMs} ms`
             : `NOT recovered within ${recoveryDeadlineMs} ms`
-        }; ${workload.operations} operations so far`,
+        }; ${workload.operations} operations so far${workload.headendProgress ? `; ${workload.headendProgress}` : ''}`,
       );
       if (options.stopOnAnomaly) {
         const found =
           !recovery.valid ||
-          !checkCounter(history.events).valid ||
+          workload.historyChecks().some((c) => !c.valid) ||
           !checkOnePrimary(cluster.roleHistory()).valid;
         if (found) {
           firstAnomalyRound = round;
@@ -197,15 +202,18 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
       }
     }
     await workload.stop();
-    // Final reads: every key once more, with a long deadline, after the cluster has recovered.
+    // Final reads: every key once more, with a long deadline, after the cluster has recovered;
+    // the head-end finishes its day on the healed cluster first.
     await waitForRecovery(cluster, Date.now(), recoveryDeadlineMs);
-    await Promise.all(keys.map((key, i) => recordRead(proxy, history, processes + i, key, 30_000)));
+    await workload.finishHeadend();
+    await workload.finalReads();
+    workloadChecks.push(...(await workload.checks()));
   } finally {
     await workload?.stop().catch(() => undefined);
     roles = cluster.roleHistory();
     await cluster.stop();
   }
-  const checks: CheckResult[] = [checkCounter(history.events), checkOnePrimary(roles), ...recoveries];
+  const checks: CheckResult[] = [...workloadChecks, checkOnePrimary(roles), ...recoveries];
   const anomalies = checks.flatMap((c) => c.anomalies);
   if (firstAnomalyRound === null && anomalies.length > 0) firstAnomalyRound = roundsRun;
   const ops = history.events.filter((e) => e.type !== 'invoke');
@@ -216,6 +224,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     roundsRun,
     faultInject: options.faultInject ?? null,
     network: options.network ?? 'proxies',
+    workloads: workloadNames,
     faults,
     operations: {
       total: history.events.filter((e) => e.type === 'invoke').length,

@@ -1,12 +1,17 @@
 /**
- * Scenarios: which nemeses a run draws its faults from. `mixed` uses all of them; each
- * nemesis is also a scenario of its own, for reproducing one kind of fault.
+ * Scenarios: which nemeses a run draws its faults from, and which workloads run under them.
+ * `mixed` uses every nemesis with every workload (counter, list-append, the head-end day);
+ * `list` and `headend` use every nemesis with that one workload; each nemesis is also a
+ * scenario of its own (counter workload), for reproducing one kind of fault.
  */
 import { MeterfabricError } from '../../core/errors.js';
 import { type NemesisName, nemesisNames } from '../nemesis/nemeses.js';
+import type { WorkloadName } from './workloads.js';
 
 export const scenarios: Readonly<Record<string, readonly NemesisName[]>> = {
   mixed: nemesisNames,
+  list: nemesisNames,
+  headend: nemesisNames,
   crash: ['kill', 'kill-all', 'restart-graceful', 'pause', 'pause-primary'],
   partition: ['partition-minority', 'isolate-primary', 'isolate-etcd', 'one-way'],
   network: ['latency', 'rst-storm', 'bandwidth'],
@@ -24,4 +29,16 @@ export function scenarioNemeses(name: string): readonly NemesisName[] {
     );
   }
   return nemeses;
+}
+
+const workloadsOf: Readonly<Record<string, readonly WorkloadName[]>> = {
+  mixed: ['counter', 'list', 'headend'],
+  list: ['list'],
+  headend: ['headend'],
+};
+
+/** The workloads a scenario runs unless `--workloads` says otherwise (default: counter). */
+export function scenarioWorkloads(name: string): readonly WorkloadName[] {
+  scenarioNemeses(name);
+  return workloadsOf[name] ?? ['counter'];
 }

@@ -13,7 +13,7 @@ import type { HistoryRecorder } from '../checkers/history.js';
 import type { Prng } from './prng.js';
 
 /** Errors raised before the call reached an actor: it certainly did not run. */
-const definiteFailures = new Set([
+export const definiteFailures: ReadonlySet<string> = new Set([
   'MF_BAD_REQUEST',
   'MF_UNKNOWN_METHOD',
   'MF_UNKNOWN_SERVICE',

@@ -62,6 +62,7 @@ describe('chaos runner', () => {
       roundsRun: 1,
       faultInject: 'double-apply-retries',
       network: 'proxies',
+      workloads: ['counter'],
       faults: [
         {
           round: 1,
