@@ -6,6 +6,7 @@
 import { MeterfabricError } from '../../core/errors.js';
 import type { Prng } from '../runner/prng.js';
 import type { NetworkFaults } from './network.js';
+import { clockSkewPrimary, powerLoss } from './power-and-clock.js';
 
 /** What a nemesis may do to node processes (implemented by the chaos cluster). */
 export interface ProcessControl {
@@ -47,7 +48,9 @@ export type NemesisName =
   | 'one-way'
   | 'latency'
   | 'rst-storm'
-  | 'bandwidth';
+  | 'bandwidth'
+  | 'power-loss'
+  | 'clock-skew-primary';
 
 export const nemesisNames: readonly NemesisName[] = [
   'kill',
@@ -64,6 +67,12 @@ export const nemesisNames: readonly NemesisName[] = [
   'bandwidth',
 ];
 
+/**
+ * Nemeses aimed at the injected bugs (`power-and-clock.ts`), not (yet) drawn by `mixed`: each
+ * is a scenario of its own. `clock-skew-primary` needs MF_CHAOS_CLOCK_CONTROL (see README).
+ */
+export const targetedNemesisNames: readonly NemesisName[] = ['power-loss', 'clock-skew-primary'];
+
 function unsupported(name: NemesisName, network: NetworkFaults): never {
   throw new MeterfabricError(
     'MF_CHAOS_UNSUPPORTED',
@@ -77,6 +86,10 @@ export async function injectFault(name: NemesisName, ctx: NemesisContext, rng: P
   const heal = () => network.heal();
   const isolate = (node: string) => network.isolate(node, nodes);
   switch (name) {
+    case 'power-loss':
+      return powerLoss(ctx, rng);
+    case 'clock-skew-primary':
+      return clockSkewPrimary(ctx, rng);
     case 'kill': {
       const node = rng.pick(nodes);
       await ctx.processes.kill(node);

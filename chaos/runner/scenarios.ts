@@ -5,7 +5,7 @@
  * scenario of its own (counter workload), for reproducing one kind of fault.
  */
 import { MeterfabricError } from '../../core/errors.js';
-import { type NemesisName, nemesisNames } from '../nemesis/nemeses.js';
+import { type NemesisName, nemesisNames, targetedNemesisNames } from '../nemesis/nemeses.js';
 import type { WorkloadName } from './workloads.js';
 
 export const scenarios: Readonly<Record<string, readonly NemesisName[]>> = {
@@ -17,7 +17,7 @@ export const scenarios: Readonly<Record<string, readonly NemesisName[]>> = {
   network: ['latency', 'rst-storm', 'bandwidth'],
   /** What network namespaces + iptables can do (run with --network netns). */
   kernel: ['kill', 'pause', 'partition-minority', 'isolate-primary', 'isolate-etcd', 'one-way'],
-  ...Object.fromEntries(nemesisNames.map((name) => [name, [name]])),
+  ...Object.fromEntries([...nemesisNames, ...targetedNemesisNames].map((name) => [name, [name]])),
 };
 
 export function scenarioNemeses(name: string): readonly NemesisName[] {
