@@ -1,0 +1,281 @@
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { CheckpointExpiredError, type CimPublisher, type PublishedMessage } from './cim-publisher.js';
+import { type BackoffPolicy, retryDelayMs } from './webhook-backoff.js';
+import type { WebhookLimits, WebhookSubscriberConfig } from './webhook-config.js';
+import type { QueuedMessage, WebhookOutbox } from './webhook-outbox.js';
+import { type PostOutcome, type WebhookTarget, webhookTarget } from './webhook-post.js';
+import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';
+
+/**
+ * One webhook subscriber: takes messages from the publisher into its durable queue (bounded),
+ * and delivers the queue in order, one request at a time, retrying with backoff until the
+ * receiver answers 2xx.
+ *
+ * Full queue: the oldest messages are kept and new ones refused (counted, logged), because the
+ * receiver must see messages in order: dropping the oldest would punch a hole into what it has
+ * not yet received, while refusing at the tail only delays. Refused messages are not given up:
+ * once the queue has drained to half, the channel takes them again from the publisher's retained
+ * messages (the gRPC stream's position model). Only those the publisher no longer retains by
+ * then are lost to this subscriber (counted and logged as an error: reconcile them from the CIM
+ * files under <out>/cim/).
+ */
+
+export type WebhookSubscriberStatus = {
+  name: string;
+  queued: number;
+  delivered: number;
+  failedAttempts: number;
+  refused: number;
+  lost: number;
+  /** Taking no new messages: the queue is full. */
+  paused: boolean;
+  sourcePosition: number;
+  lastError?: string;
+};
+
+export type WebhookEvents = {
+  delivered?(subscriber: string): void;
+  failedAttempt?(subscriber: string): void;
+  refused?(subscriber: string): void;
+  lost?(subscriber: string, count: number): void;
+};
+
+export type ChannelDeps = {
+  publisher: CimPublisher;
+  outbox: WebhookOutbox;
+  limits: WebhookLimits;
+  backoff: BackoffPolicy;
+  /** Wall time for the signature timestamp (receivers compare it with their own clock). */
+  clock: Clock;
+  random: () => number;
+  logger: Logger;
+  events: WebhookEvents;
+};
+
+export class WebhookChannel {
+  private readonly target: WebhookTarget;
+  private readonly nouns: ReadonlySet<string>;
+  private queued = 0;
+  private nextSeq = 1;
+  private sourcePosition = 0;
+  private paused = false;
+  private closed = false;
+  private unsubscribe: (() => void) | undefined;
+  private writes: Promise<void> = Promise.resolve();
+  private wakeups = 0;
+  private wake: (() => void) | undefined;
+  private abortRequest: (() => void) | undefined;
+  private cancelSleep: (() => void) | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private readonly counts = { delivered: 0, failedAttempts: 0, refused: 0, lost: 0 };
+  private lastError: string | undefined;
+
+  constructor(
+    readonly config: WebhookSubscriberConfig,
+    private readonly deps: ChannelDeps,
+  ) {
+    this.target = webhookTarget(config);
+    this.nouns = new Set(config.nouns ?? []);
+  }
+
+  /** Loads the persisted queue and position, resumes taking messages and delivering. */
+  async start(): Promise<void> {
+    const { outbox, publisher, logger } = this.deps;
+    const meta = await outbox.meta(this.config.name);
+    this.queued = await outbox.queuedCount(this.config.name);
+    this.nextSeq = meta.nextSeq;
+    this.sourcePosition = meta.sourcePosition;
+    if (this.sourcePosition > publisher.lastPosition) {
+      // The publisher's positions restarted (a new process): its messages so far are all new.
+      logger.info(
+        { subscriber: this.config.name, stored: this.sourcePosition, publisher: publisher.lastPosition },
+        'webhook: publisher positions restarted; taking its messages from the beginning',
+      );
+      this.sourcePosition = 0;
+    }
+    this.paused = this.queued >= this.deps.limits.maxQueuedMessages;
+    this.subscribeFrom(this.sourcePosition);
+    this.loop = this.deliverLoop();
+  }
+
+  status(): WebhookSubscriberStatus {
+    return {
+      name: this.config.name,
+      queued: this.queued,
+      ...this.counts,
+      paused: this.paused,
+      sourcePosition: this.sourcePosition,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    this.wake?.();
+    this.cancelSleep?.();
+    this.abortRequest?.();
+    await this.loop;
+    await this.writes;
+    this.target.close();
+  }
+
+  private subscribeFrom(position: number): void {
+    const { publisher, logger, events } = this.deps;
+    this.unsubscribe?.();
+    try {
+      this.unsubscribe = publisher.subscribe(position, (m) => this.offer(m));
+    } catch (err) {
+      if (!(err instanceof CheckpointExpiredError)) throw err;
+      const oldest = Number(err.details.oldest);
+      const lost = oldest - 1 - position;
+      this.counts.lost += lost;
+      events.lost?.(this.config.name, lost);
+      logger.error(
+        { subscriber: this.config.name, fromPosition: position + 1, toPosition: oldest - 1 },
+        'webhook: messages refused while the queue was full are no longer retained; reconcile them from <out>/cim/',
+      );
+      this.sourcePosition = oldest - 1;
+      this.unsubscribe = publisher.subscribe(oldest - 1, (m) => this.offer(m));
+    }
+  }
+
+  /** Called by the publisher (synchronously, in position order). */
+  private offer(m: PublishedMessage): void {
+    if (this.closed || m.position <= this.sourcePosition) return;
+    const { limits, logger, events } = this.deps;
+    const skip = this.nouns.size > 0 && !this.nouns.has(m.noun);
+    if (this.paused) {
+      // The position stays put: these are taken again from the publisher once there is room.
+      if (!skip) {
+        this.counts.refused++;
+        events.refused?.(this.config.name);
+      }
+      return;
+    }
+    const sizeBytes = Buffer.byteLength(m.xml);
+    if (!skip && sizeBytes > limits.maxMessageBytes) {
+      // It can never fit: refuse it for good rather than block the queue behind it.
+      this.counts.refused++;
+      events.refused?.(this.config.name);
+      logger.error(
+        {
+          subscriber: this.config.name,
+          messageId: m.messageId,
+          sizeBytes,
+          maxMessageBytes: limits.maxMessageBytes,
+        },
+        'webhook: message larger than maxMessageBytes is not delivered to this subscriber',
+      );
+    } else if (!skip && this.queued >= limits.maxQueuedMessages) {
+      this.paused = true;
+      this.counts.refused++;
+      events.refused?.(this.config.name);
+      logger.warn(
+        { subscriber: this.config.name, position: m.position, messageId: m.messageId, queued: this.queued },
+        'webhook: queue full; refusing new messages until it drains to half (then they are taken again from the publisher)',
+      );
+      return;
+    }
+    this.sourcePosition = m.position;
+    const meta = { nextSeq: this.nextSeq, sourcePosition: m.position };
+    const entries: QueuedMessage[] = [];
+    if (!skip && sizeBytes <= limits.maxMessageBytes) {
+      const { position, ...rest } = m;
+      entries.push({ ...rest, position, seq: this.nextSeq++ });
+      meta.nextSeq = this.nextSeq;
+      this.queued++;
+    }
+    const name = this.config.name;
+    this.writes = this.writes
+      .then(() => this.deps.outbox.append(name, entries, meta))
+      .then(
+        () => {
+          this.wakeups++;
+          this.wake?.();
+        },
+        (err: unknown) => logger.error({ err, subscriber: name }, 'webhook: queue write failed'),
+      );
+  }
+
+  private async deliverLoop(): Promise<void> {
+    const { outbox, backoff, random, logger } = this.deps;
+    let attempt = 0;
+    while (!this.closed) {
+      const seen = this.wakeups;
+      const head = await outbox.head(this.config.name);
+      if (this.closed) return;
+      if (!head) {
+        if (seen === this.wakeups) await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      attempt++;
+      const outcome = await this.send(head, attempt);
+      if (this.closed) return;
+      if (outcome.ok) {
+        await outbox.remove(this.config.name, head.seq);
+        this.queued--;
+        this.counts.delivered++;
+        this.deps.events.delivered?.(this.config.name);
+        attempt = 0;
+        if (this.paused && this.queued <= this.deps.limits.maxQueuedMessages / 2) {
+          this.paused = false;
+          this.subscribeFrom(this.sourcePosition);
+        }
+        continue;
+      }
+      this.counts.failedAttempts++;
+      this.lastError = outcome.error;
+      this.deps.events.failedAttempt?.(this.config.name);
+      const delayMs = retryDelayMs(backoff, attempt, random);
+      logger.warn(
+        {
+          subscriber: this.config.name,
+          messageId: head.messageId,
+          attempt,
+          error: outcome.error,
+          retryInMs: delayMs,
+        },
+        'webhook: delivery failed; retrying',
+      );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.cancelSleep = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.cancelSleep = undefined;
+    }
+  }
+
+  private async send(m: QueuedMessage, attempt: number): Promise<PostOutcome> {
+    const body = Buffer.from(m.xml, 'utf8');
+    const timestampMs = this.deps.clock.now();
+    const headers: Record<string, string> = {
+      'content-type': 'application/xml; charset=utf-8',
+      'user-agent': 'meterfabric-webhook/1',
+      [IDEMPOTENCY_HEADER]: m.messageId,
+      'x-meterfabric-noun': m.noun,
+      'x-meterfabric-position': String(m.position),
+      'x-meterfabric-attempt': String(attempt),
+      [TIMESTAMP_HEADER]: String(timestampMs),
+      ...(m.correlationId ? { 'x-meterfabric-correlation-id': m.correlationId } : {}),
+      ...(this.config.secret
+        ? { [SIGNATURE_HEADER]: signWebhook(this.config.secret, timestampMs, body) }
+        : {}),
+    };
+    const { outcome, abort } = this.target.post(body, headers, {
+      timeoutMs: this.config.requestTimeoutMs ?? this.deps.limits.requestTimeoutMs,
+      maxResponseBytes: this.deps.limits.maxResponseBytes,
+    });
+    this.abortRequest = abort;
+    try {
+      return await outcome;
+    } finally {
+      this.abortRequest = undefined;
+    }
+  }
+}
