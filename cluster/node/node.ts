@@ -20,6 +20,7 @@ import { FmElection } from '../failover/fm-election.js';
 import { createEtcdClient } from '../membership/etcd-client.js';
 import { Membership, type NodeRecord } from '../membership/membership.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
+import { chaosClockFromEnv } from './chaos-clock.js';
 import { type NodeDataPlane, openLocalReplicas } from './data-plane.js';
 import { type NodeExtension, startExtensions } from './extensions.js';
 import { AdminService, channelOptions, NodeService, unary } from './grpc-contracts.js';
@@ -64,7 +65,8 @@ export class ClusterNode {
     readonly config: NodeConfig,
     options: { clock?: Clock; logger?: Logger } = {},
   ) {
-    this.clock = options.clock ?? systemClock;
+    // TEST-ONLY: MF_CHAOS_CLOCK_CONTROL (chaos clock nemesis) may slow this node's clock; unset, it is the system clock.
+    this.clock = options.clock ?? chaosClockFromEnv(config.nodeId) ?? systemClock;
     this.logger = options.logger ?? createLogger({ nodeId: config.nodeId });
     const manifests = config.manifests.length > 0 ? config.manifests : defaultManifestPaths();
     this.services = loadManifests(manifests);

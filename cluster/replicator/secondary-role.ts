@@ -2,9 +2,10 @@ import { MeterfabricError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Lsn, NodeId } from './contract.js';
 import { type EpochHistory, historyChanged } from './core/epoch-history.js';
+import type { WriteOp } from './disk/group-commit.js';
 import type { LogEntry, PartitionStore } from './disk/partition-store.js';
 import { staleEpoch } from './errors.js';
-import type { ReplicationFaults } from './faults.js';
+import { ACK_BEFORE_PERSIST_FLUSH_MS, type ReplicationFaults } from './faults.js';
 import type { HelloMessage, WireEntry, WireStateRecord } from './grpc/wire.js';
 import type { Replica } from './replica.js';
 
@@ -22,6 +23,12 @@ export class SecondaryRole {
   private copyStarted = false;
   /** Times this replica was rebuilt from a copy (status, tests). */
   copiesCompleted = 0;
+  /**
+   * TEST-ONLY (ack-before-persist): batches acknowledged but not yet handed to the disk
+   * writer, oldest first. Always empty without the fault.
+   */
+  private lazyBatches: Array<{ writes: WriteOp[]; lastLsn: Lsn; generation: number }> = [];
+  private lazyTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly replica: Replica,
@@ -32,6 +39,7 @@ export class SecondaryRole {
 
   /** Ends an inbound stream of an epoch older than `epoch` (a newer configuration exists). */
   dropStreamsBelow(epoch: number): void {
+    this.flushLazy();
     if (this.stream && this.stream.epoch < epoch) {
       this.stream.close();
       this.stream = null;
@@ -49,6 +57,7 @@ export class SecondaryRole {
   ): Promise<{ token: number; hello: HelloMessage }> {
     const log = this.replica.log;
     log.checkEpoch(epoch);
+    this.flushLazy();
     const primaryEpoch = this.replica.primaryEpoch;
     if (primaryEpoch !== null) {
       if (primaryEpoch >= epoch && !this.faults.skipEpochFencing) {
@@ -118,15 +127,41 @@ export class SecondaryRole {
     if (historyChanged(historyBefore, log.history)) writes.push(this.store.historyOp(log.history));
     const lastLsn = entries[entries.length - 1]!.lsn;
     const generation = replica.generation;
-    const persisted = this.store.writer.write(writes).then(() => {
+    if (this.faults.ackBeforePersist) {
+      // TEST-ONLY fault: acknowledge now, write at the next lazy flush.
+      this.lazyBatches.push({ writes, lastLsn, generation });
+      this.lazyTimer ??= setTimeout(() => this.flushLazy(), ACK_BEFORE_PERSIST_FLUSH_MS);
+      return Promise.resolve(lastLsn);
+    }
+    return this.persist(writes, lastLsn, generation);
+  }
+
+  /** Writes a received batch; resolves with the highest persisted LSN once it is on disk. */
+  private persist(writes: WriteOp[], lastLsn: Lsn, generation: number): Promise<Lsn> {
+    const replica = this.replica;
+    const log = replica.log;
+    return this.store.writer.write(writes).then(() => {
       if (generation === replica.generation) {
         log.markPersisted(lastLsn);
         this.advanceCommit();
       }
       return log.persistedLsn;
     });
-    // TEST-ONLY fault: acknowledge what is not yet on disk.
-    return this.faults.ackBeforePersist ? Promise.resolve(lastLsn) : persisted;
+  }
+
+  /**
+   * TEST-ONLY (ack-before-persist): hands every lazily held batch to the disk writer, in
+   * order. Submission to the writer is synchronous, so a write issued after this call lands
+   * after them. A no-op without the fault.
+   */
+  flushLazy(): void {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
+    for (const batch of this.lazyBatches.splice(0)) {
+      this.persist(batch.writes, batch.lastLsn, batch.generation).catch((err: unknown) =>
+        this.logger.error({ err, partition: this.replica.partition }, 'lazy log write failed'),
+      );
+    }
   }
 
   private advanceCommit(): void {
@@ -137,18 +172,21 @@ export class SecondaryRole {
 
   async truncate(token: number, epoch: number, keepThroughLsn: Lsn): Promise<Lsn> {
     this.check(token, epoch);
+    this.flushLazy(); // the cut lands after whatever was acknowledged before it
     await this.replica.truncate(keepThroughLsn);
     return this.replica.log.persistedLsn;
   }
 
   async copyChunk(token: number, epoch: number, records: WireStateRecord[]): Promise<void> {
     this.check(token, epoch);
+    this.flushLazy();
     if (!this.copyStarted) await this.beginCopy();
     await this.store.writer.write(this.store.copyRecordOps(records));
   }
 
   async copyEnd(token: number, epoch: number, copyLsn: Lsn, history: EpochHistory): Promise<Lsn> {
     this.check(token, epoch);
+    this.flushLazy();
     if (!this.copyStarted) await this.beginCopy();
     await this.store.writer.write(this.store.endCopyOps(copyLsn, history));
     this.replica.log.resetToCopy(copyLsn, history);
