@@ -1,4 +1,6 @@
+import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import type { CollectedReading } from '../field-data.js';
+import { ColumnarBatchError, type ReadingColumns, unpackReadings } from './columnar-readings.js';
 import { type EndDeviceEventInput, encodeEndDeviceEvents } from './end-device-events.js';
 import { encodeMeterReadings } from './meter-readings.js';
 import type { MessageProperty } from './model.js';
@@ -8,6 +10,8 @@ import type { ReadingTypeProfile } from './reading-type-map.js';
  * CIM encoders as pool tasks (cluster/pool): batch-shaped, structured-clone-able in and out.
  * `pool.run({ module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsMessages', payload: jobs })`.
  * The clock cannot cross into a worker, so each job carries its header timestamp.
+ * The `…Columnar` tasks take readings packed by `packReadings` (columnar-readings.ts) and are
+ * the ones worth using: cloning reading objects costs more than encoding them.
  */
 export type PoolMessageOptions = {
   source?: string;
@@ -20,10 +24,20 @@ export type PoolMessageOptions = {
 
 export type MeterReadingsJob = { readings: CollectedReading[]; options: PoolMessageOptions };
 export type EndDeviceEventsJob = { events: EndDeviceEventInput[]; options: PoolMessageOptions };
+/** One MeterReadings message whose readings are packed (see columnar-readings.ts). */
+export type ColumnarMeterReadingsJob = { columns: ReadingColumns; options: PoolMessageOptions };
+
+/** Upper bound of messages in one task. */
+export const maxJobsPerTask = 1000;
 
 function messageOptions(o: PoolMessageOptions) {
   const { timestampMs, ...rest } = o;
   return { ...rest, clock: { now: () => timestampMs } };
+}
+
+function checkJobs(jobs: unknown): asserts jobs is unknown[] {
+  if (!Array.isArray(jobs) || jobs.length > maxJobsPerTask)
+    throw new ColumnarBatchError(`a CIM pool task takes an array of at most ${maxJobsPerTask} jobs`);
 }
 
 /** One EventMessage per job. */
@@ -33,4 +47,26 @@ export function encodeMeterReadingsMessages(jobs: MeterReadingsJob[]): string[] 
 
 export function encodeEndDeviceEventsMessages(jobs: EndDeviceEventsJob[]): string[] {
   return jobs.map((job) => encodeEndDeviceEvents(job.events, messageOptions(job.options)));
+}
+
+function encodeColumnarJob(job: ColumnarMeterReadingsJob): string {
+  if (typeof job !== 'object' || job === null || typeof job.options?.timestampMs !== 'number')
+    throw new ColumnarBatchError('a columnar MeterReadings job needs columns and options.timestampMs');
+  return encodeMeterReadings(unpackReadings(job.columns), messageOptions(job.options));
+}
+
+/**
+ * One EventMessage per job as UTF-8 bytes, each in an ArrayBuffer of its own that moves to the
+ * caller without a copy (and is ready for a file or a socket as it is).
+ */
+export function encodeMeterReadingsColumnar(jobs: ColumnarMeterReadingsJob[]): WithTransfer<Uint8Array[]> {
+  checkJobs(jobs);
+  const out = jobs.map((job) => ownedBytes(encodeColumnarJob(job)));
+  return withTransfer(out, transferListOf(out));
+}
+
+/** The same returning strings, for callers that need text (the copy back costs more). */
+export function encodeMeterReadingsColumnarText(jobs: ColumnarMeterReadingsJob[]): string[] {
+  checkJobs(jobs);
+  return jobs.map(encodeColumnarJob);
 }

@@ -44,6 +44,20 @@ export type PoolRunOptions = {
   signal?: AbortSignal;
   /** Wait for admission instead of rejecting with MF_POOL_QUEUE_FULL when the pool is saturated. */
   wait?: boolean;
+  /**
+   * ArrayBuffers of the payload to move to the worker instead of copying: afterwards they are
+   * detached (byteLength 0) on the caller's side. Inline mode moves them too, so callers see
+   * the same in both modes.
+   */
+  transferList?: ArrayBuffer[];
+};
+
+/** A task with the buffers of its payload to move (see PoolRunOptions.transferList). */
+export type PoolTaskWithTransfer<P = unknown> = PoolTask<P> & { transferList?: ArrayBuffer[] };
+
+export type PipelineOptions = Pick<PoolRunOptions, 'signal' | 'wait'> & {
+  /** Tasks in flight at once; default threads x 2 (each worker has the next task queued). */
+  inFlight?: number;
 };
 
 export type BatchOptions = PoolRunOptions & {
@@ -123,20 +137,60 @@ export class WorkerPool {
     return this.completedCount;
   }
 
-  async run<R = unknown, P = unknown>(task: PoolTask<P>, options: PoolRunOptions = {}): Promise<R> {
-    checkTaskAddress(task);
-    if (this.closed) throw new PoolTaskError('MF_POOL_CLOSED', 'worker pool is closed');
-    if (options.signal?.aborted) throw new PoolAbortedError();
-    await this.admit(options);
+  /**
+   * Runs one task. When there is room it is posted to a worker before `run` returns (no await
+   * in between), so a caller preparing the next batch overlaps with the worker's encoding.
+   */
+  run<R = unknown, P = unknown>(task: PoolTask<P>, options: PoolRunOptions = {}): Promise<R> {
     try {
-      const outcome = await this.execute(task, options.signal);
-      if (!outcome.ok) throw errorOfOutcome(outcome);
-      return outcome.value as R;
-    } finally {
-      this.pendingCount--;
-      this.completedCount++;
-      this.releaseOne();
+      checkTaskAddress(task);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    if (this.closed) return Promise.reject(new PoolTaskError('MF_POOL_CLOSED', 'worker pool is closed'));
+    if (options.signal?.aborted) return Promise.reject(new PoolAbortedError());
+    if (this.pendingCount < this.maxPendingTasks) {
+      this.pendingCount++;
+      return this.runAdmitted<R>(task, options);
+    }
+    return this.admit(options).then(() => this.runAdmitted<R>(task, options));
+  }
+
+  /**
+   * Runs `count` tasks, building task `i` with `taskAt(i)` only when a lane is free to submit
+   * it, with at most `inFlight` of them queued or running: the caller's per-batch preparation
+   * (packing columns) happens while the workers encode the previous batches, and a long input
+   * never floods the queue. Results come back in index order; the first error stops the rest.
+   */
+  async runPipelined<R>(
+    count: number,
+    taskAt: (index: number) => PoolTaskWithTransfer,
+    options: PipelineOptions = {},
+  ): Promise<R[]> {
+    const results: R[] = new Array(count);
+    const runOptions: PoolRunOptions = { wait: options.wait ?? true };
+    if (options.signal) runOptions.signal = options.signal;
+    let next = 0;
+    let failed = false;
+    const lane = async (): Promise<void> => {
+      while (!failed && next < count) {
+        const index = next++;
+        try {
+          const { transferList, ...task } = taskAt(index);
+          results[index] = await this.run<R>(
+            task,
+            transferList ? { ...runOptions, transferList } : runOptions,
+          );
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const inFlight = Math.max(1, options.inFlight ?? this.threads * 2);
+    const window = Math.min(count, this.maxPendingTasks, inFlight);
+    await Promise.all(Array.from({ length: window }, lane));
+    return results;
   }
 
   /**
@@ -155,25 +209,13 @@ export class WorkerPool {
     const batchSize = Math.max(1, options.batchSize ?? 1000);
     const batches: I[][] = [];
     for (let i = 0; i < items.length; i += batchSize) batches.push(items.slice(i, i + batchSize));
-    const runOptions: PoolRunOptions = { wait: options.wait ?? true };
-    if (options.signal) runOptions.signal = options.signal;
-    const results: R[][] = new Array(batches.length);
-    let next = 0;
-    let failed = false;
-    // Each lane takes the next batch when its previous one is done; the first error stops all lanes.
-    const lane = async (): Promise<void> => {
-      while (!failed && next < batches.length) {
-        const index = next++;
-        try {
-          results[index] = await this.run<R[], I[]>({ ...address, payload: batches[index]! }, runOptions);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }
-    };
-    const window = Math.min(batches.length, this.maxPendingTasks, this.threads * 2);
-    await Promise.all(Array.from({ length: window }, lane));
+    const results = await this.runPipelined<R[]>(
+      batches.length,
+      (index) => ({ ...address, payload: batches[index]! }),
+      options.signal
+        ? { wait: options.wait ?? true, signal: options.signal }
+        : { wait: options.wait ?? true },
+    );
     return results.flat();
   }
 
@@ -223,15 +265,35 @@ export class WorkerPool {
     }
   }
 
-  private async execute(task: PoolTask, signal: AbortSignal | undefined): Promise<TaskOutcome> {
-    const message = { module: task.module, fn: task.fn, payload: task.payload };
+  private async runAdmitted<R>(task: PoolTask, options: PoolRunOptions): Promise<R> {
+    try {
+      const outcome = await this.execute(task, options);
+      if (!outcome.ok) throw errorOfOutcome(outcome);
+      return outcome.value as R;
+    } finally {
+      this.pendingCount--;
+      this.completedCount++;
+      this.releaseOne();
+    }
+  }
+
+  private async execute(task: PoolTask, options: PoolRunOptions): Promise<TaskOutcome> {
+    const { signal, transferList } = options;
     if (!this.piscina) {
-      const outcome = await runTask(task, task.payload, this.inlineFlavour);
+      // Moving the buffers here too keeps the caller's view of them the same as in worker mode.
+      const payload = transferList?.length
+        ? structuredClone(task.payload, { transfer: transferList })
+        : task.payload;
+      const { outcome } = await runTask(task, payload, this.inlineFlavour);
       if (signal?.aborted) throw new PoolAbortedError();
       return outcome;
     }
+    const message = { module: task.module, fn: task.fn, payload: task.payload };
+    const runOptions: { signal?: AbortSignal; transferList?: ArrayBuffer[] } = {};
+    if (signal) runOptions.signal = signal;
+    if (transferList?.length) runOptions.transferList = transferList;
     try {
-      return (await this.piscina.run(message, signal ? { signal } : {})) as TaskOutcome;
+      return (await this.piscina.run(message, runOptions)) as TaskOutcome;
     } catch (err) {
       if (signal?.aborted || (err instanceof Error && err.name === 'AbortError'))
         throw new PoolAbortedError();

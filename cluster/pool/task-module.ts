@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MeterfabricError } from '../../core/errors.js';
 import { distPath, packageRoot } from '../../core/paths.js';
+import { isWithTransfer } from './transfer.js';
 
 /**
  * Resolves a pool task address (module path relative to the package root, without extension,
@@ -101,15 +102,21 @@ export function errorOfOutcome(outcome: Extract<TaskOutcome, { ok: false }>): Me
   });
 }
 
+/** A task's outcome and the buffers of its result that may move to the caller instead of being copied. */
+export type TaskRun = { outcome: TaskOutcome; transfer: ArrayBuffer[] };
+
 export async function runTask(
   address: TaskAddress,
   payload: unknown,
   flavour: ModuleFlavour,
-): Promise<TaskOutcome> {
+): Promise<TaskRun> {
   try {
     const fn = await resolveTask(address, flavour);
-    return { ok: true, value: await fn(payload) };
+    const result = await fn(payload);
+    if (isWithTransfer(result))
+      return { outcome: { ok: true, value: result.value }, transfer: result.transfer };
+    return { outcome: { ok: true, value: result }, transfer: [] };
   } catch (err) {
-    return outcomeOfError(err);
+    return { outcome: outcomeOfError(err), transfer: [] };
   }
 }

@@ -1,0 +1,228 @@
+import { MeterfabricError } from '../../core/errors.js';
+import type { CollectedReading, InternalQuantity, ReadingKind } from '../field-data.js';
+
+/**
+ * Collected readings as a compact columnar batch for the worker pool. Structured-cloning an
+ * array of reading objects (each with a nested quantity) cost more than encoding them, which
+ * made the pool slower than the main thread. Here the per-reading numbers travel in typed
+ * arrays (movable without a copy) and everything repeated (meter serials, usage points, the
+ * kind/quantity/unit/interval/qualities "type" of a reading) is sent once per batch in a table
+ * and referenced by index. `unpackReadings` rebuilds readings that the encoders treat exactly
+ * like the originals (every field they read is carried over unchanged), so the worker can run
+ * the very same encoder and the output is byte-identical to the main thread's.
+ */
+export type ReadingTypeEntry = {
+  kind: ReadingKind;
+  quantity: InternalQuantity;
+  unit: string;
+  intervalSeconds?: number;
+  qualities?: string[];
+};
+
+export type ReadingColumns = {
+  count: number;
+  /** Meter serials and usage points, each distinct string once. */
+  strings: string[];
+  types: ReadingTypeEntry[];
+  meter: Uint32Array;
+  /** Index into `strings`, or NO_USAGE_POINT. */
+  usagePoint: Uint32Array;
+  type: Uint32Array;
+  value: Float64Array;
+  timestampMs: Float64Array;
+};
+
+export const NO_USAGE_POINT = 0xffff_ffff;
+
+/** Upper bound of readings in one packed batch (one CIM message); a bigger one is refused. */
+export const maxReadingsPerBatch = 1_000_000;
+/** Upper bound of the string and type tables of one batch. */
+export const maxTableEntries = 2 * maxReadingsPerBatch;
+
+export class ColumnarBatchError extends MeterfabricError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('MF_POOL_BATCH_INVALID', message, details);
+    this.name = 'ColumnarBatchError';
+  }
+}
+
+function sameQualities(a: string[] | undefined, b: string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+type QuantityFields = { source: string; code?: string; dpt?: string; quantity?: string };
+
+/** Same fields present with the same values: the reading-type lookup sees no difference. */
+function sameQuantity(a: InternalQuantity, b: InternalQuantity): boolean {
+  if (a === b) return true;
+  const x = a as QuantityFields;
+  const y = b as QuantityFields;
+  return (
+    x.source === y.source &&
+    x.code === y.code &&
+    x.dpt === y.dpt &&
+    x.quantity === y.quantity &&
+    'code' in x === 'code' in y &&
+    'dpt' in x === 'dpt' in y &&
+    'quantity' in x === 'quantity' in y
+  );
+}
+
+function typeKey(r: CollectedReading): string {
+  const q = r.quantity as QuantityFields;
+  return JSON.stringify([
+    r.kind,
+    r.unit,
+    r.intervalSeconds ?? null,
+    r.qualities ?? null,
+    q.source,
+    'code' in q,
+    q.code ?? null,
+    'dpt' in q,
+    q.dpt ?? null,
+    'quantity' in q,
+    q.quantity ?? null,
+  ]);
+}
+
+function sameType(r: CollectedReading, t: ReadingTypeEntry): boolean {
+  return (
+    r.kind === t.kind &&
+    r.unit === t.unit &&
+    r.intervalSeconds === t.intervalSeconds &&
+    sameQuantity(r.quantity, t.quantity) &&
+    sameQualities(r.qualities, t.qualities)
+  );
+}
+
+/** A string table that remembers the last string it saw: consecutive readings mostly repeat it. */
+class StringTable {
+  readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+  private lastString: string | undefined;
+  private lastIndex = 0;
+
+  of(s: string): number {
+    if (s === this.lastString) return this.lastIndex;
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.index.set(s, i);
+    }
+    this.lastString = s;
+    this.lastIndex = i;
+    return i;
+  }
+}
+
+/** Packs readings in order; throws MF_POOL_BATCH_INVALID for a value or time that is not a number. */
+export function packReadings(readings: readonly CollectedReading[]): ReadingColumns {
+  const count = readings.length;
+  if (count > maxReadingsPerBatch)
+    throw new ColumnarBatchError(
+      `a packed batch holds at most ${maxReadingsPerBatch} readings, got ${count}; split it into several messages`,
+      { count, maxReadingsPerBatch },
+    );
+  const strings = new StringTable();
+  const types: ReadingTypeEntry[] = [];
+  const typeIndex = new Map<string, number>();
+  const meter = new Uint32Array(count);
+  const usagePoint = new Uint32Array(count);
+  const type = new Uint32Array(count);
+  const value = new Float64Array(count);
+  const timestampMs = new Float64Array(count);
+  let lastType = -1;
+  for (let i = 0; i < count; i++) {
+    const r = readings[i]!;
+    if (typeof r.value !== 'number' || typeof r.timestampMs !== 'number')
+      throw new ColumnarBatchError(
+        `reading ${i} (meter ${String(r.meterSerial)}) has a value or timestamp that is not a number`,
+        { index: i },
+      );
+    meter[i] = strings.of(r.meterSerial);
+    usagePoint[i] = r.usagePoint === undefined ? NO_USAGE_POINT : strings.of(r.usagePoint);
+    if (lastType < 0 || !sameType(r, types[lastType]!)) {
+      const key = typeKey(r);
+      let t = typeIndex.get(key);
+      if (t === undefined) {
+        t = types.length;
+        const entry: ReadingTypeEntry = { kind: r.kind, quantity: r.quantity, unit: r.unit };
+        if (r.intervalSeconds !== undefined) entry.intervalSeconds = r.intervalSeconds;
+        if (r.qualities !== undefined) entry.qualities = r.qualities;
+        types.push(entry);
+        typeIndex.set(key, t);
+      }
+      lastType = t;
+    }
+    type[i] = lastType;
+    value[i] = r.value;
+    timestampMs[i] = r.timestampMs;
+  }
+  return { count, strings: strings.strings, types, meter, usagePoint, type, value, timestampMs };
+}
+
+/** The column buffers, for `transferList` (the caller's columns are unusable afterwards). */
+export function readingColumnBuffers(c: ReadingColumns): ArrayBuffer[] {
+  return [c.meter, c.usagePoint, c.type, c.value, c.timestampMs].map((a) => a.buffer as ArrayBuffer);
+}
+
+function checkColumn(name: string, column: unknown, ctor: { name: string }, count: number): void {
+  if (!(column instanceof (ctor as typeof Uint32Array)) || (column as Uint32Array).length !== count)
+    throw new ColumnarBatchError(`column ${name} must be a ${ctor.name} of ${count} entries`, {
+      column: name,
+    });
+}
+
+/** Checks a batch that came over the thread boundary: shapes, lengths and every index in range. */
+export function checkReadingColumns(c: ReadingColumns): void {
+  if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.count) || c.count < 0)
+    throw new ColumnarBatchError('a packed reading batch needs a non-negative integer count');
+  if (c.count > maxReadingsPerBatch)
+    throw new ColumnarBatchError(
+      `a packed batch holds at most ${maxReadingsPerBatch} readings, got ${c.count}`,
+    );
+  if (!Array.isArray(c.strings) || !Array.isArray(c.types))
+    throw new ColumnarBatchError('a packed reading batch needs string and type tables');
+  if (c.strings.length > maxTableEntries || c.types.length > maxTableEntries)
+    throw new ColumnarBatchError(`a packed batch's tables hold at most ${maxTableEntries} entries`);
+  checkColumn('meter', c.meter, Uint32Array, c.count);
+  checkColumn('usagePoint', c.usagePoint, Uint32Array, c.count);
+  checkColumn('type', c.type, Uint32Array, c.count);
+  checkColumn('value', c.value, Float64Array, c.count);
+  checkColumn('timestampMs', c.timestampMs, Float64Array, c.count);
+  const nStrings = c.strings.length;
+  const nTypes = c.types.length;
+  for (let i = 0; i < c.count; i++) {
+    const up = c.usagePoint[i]!;
+    if (c.meter[i]! >= nStrings || c.type[i]! >= nTypes || (up !== NO_USAGE_POINT && up >= nStrings))
+      throw new ColumnarBatchError(`reading ${i} refers past the batch's tables`, { index: i });
+  }
+}
+
+/** The readings back, in order, each carrying exactly the fields the encoders read. */
+export function unpackReadings(c: ReadingColumns): CollectedReading[] {
+  checkReadingColumns(c);
+  const out: CollectedReading[] = new Array(c.count);
+  const { strings, types, meter, usagePoint, type, value, timestampMs } = c;
+  for (let i = 0; i < c.count; i++) {
+    const t = types[type[i]!]!;
+    const up = usagePoint[i]!;
+    // One object shape for all readings keeps the encoder's property reads monomorphic.
+    out[i] = {
+      meterSerial: strings[meter[i]!]!,
+      usagePoint: up === NO_USAGE_POINT ? undefined : strings[up]!,
+      kind: t.kind,
+      quantity: t.quantity,
+      value: value[i]!,
+      unit: t.unit,
+      timestampMs: timestampMs[i]!,
+      intervalSeconds: t.intervalSeconds,
+      qualities: t.qualities,
+    } as CollectedReading;
+  }
+  return out;
+}
