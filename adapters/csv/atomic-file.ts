@@ -1,10 +1,10 @@
-import { copyFile, open, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * Whole-file replacement that a concurrent reader can never see half done: write a temp file
- * beside the target, fsync it, rename over the target, fsync the directory (so the rename
- * itself survives a power cut).
+ * The few file operations the CSV writers are built from. Each says what a concurrent reader
+ * and a crash can leave behind; the writer's manifest decides which of them may run when.
  */
 export async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -19,6 +19,21 @@ export function tempPathOf(path: string): string {
   return `${path}.tmp`;
 }
 
+/** Size of a file, or -1 when there is none. */
+export async function sizeOrAbsent(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+    throw err;
+  }
+}
+
+/**
+ * Whole-file replacement that a concurrent reader can never see half done: write a temp file
+ * beside the target, fsync it, rename over the target, fsync the directory (so the rename
+ * itself survives a power cut).
+ */
 export async function replaceAtomically(path: string, content: string): Promise<void> {
   const tmp = tempPathOf(path);
   await writeFile(tmp, content);
@@ -28,40 +43,64 @@ export async function replaceAtomically(path: string, content: string): Promise<
 }
 
 /**
- * Appends by copy-on-write: copy the current file (a kernel-side copy), append to the copy,
- * fsync, rename over the original. Readers see the old file or the new one, never a part row.
+ * Writes `text` at byte `offsetBytes` of a staging file, cuts anything after it (the torn
+ * tail of an append that failed earlier in this process) and fsyncs. Cost: the bytes
+ * written, whatever the file's size. `create` starts a new file.
  */
-export async function appendAtomically(
+export async function writeAtAndSync(
   path: string,
-  existing: boolean,
-  prefix: string,
+  offsetBytes: number,
   text: string,
-): Promise<void> {
-  const tmp = tempPathOf(path);
-  if (existing) await copyFile(path, tmp);
-  else await writeFile(tmp, prefix);
-  const fh = await open(tmp, 'a');
+  create: boolean,
+): Promise<number> {
+  const bytes = Buffer.from(text);
+  const fh = await open(path, create ? 'w' : 'r+');
   try {
-    await fh.write(text);
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, offsetBytes + done);
+      done += bytesWritten;
+    }
+    await fh.truncate(offsetBytes + bytes.length);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
-  await fsyncPath(dirname(path));
+  if (create) await fsyncPath(dirname(path));
+  return offsetBytes + bytes.length;
 }
 
-/** Restores a file to its first `sizeBytes` (0: removes it), atomically, during recovery. */
-export async function truncateAtomically(path: string, sizeBytes: number): Promise<void> {
-  if (sizeBytes === 0) {
-    await rm(path, { force: true });
-    await fsyncPath(dirname(path));
-    return;
+/** Cuts a file back to `sizeBytes` and fsyncs it (recovery of a torn staging tail). */
+export async function truncateAndSync(path: string, sizeBytes: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.truncate(sizeBytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
-  const tmp = tempPathOf(path);
-  await copyFile(path, tmp);
-  await truncate(tmp, sizeBytes);
+}
+
+/**
+ * Publishes a copy of `source` at `target`: copy (a reflink where the filesystem can share
+ * blocks, btrfs/XFS: O(1); a kernel-side copy otherwise, ext4: O(file size)), fsync, rename
+ * over the target, fsync the directory. A reader sees the previous copy or this one.
+ */
+export async function publishCopy(source: string, target: string): Promise<void> {
+  const tmp = tempPathOf(target);
+  await copyFile(source, tmp, constants.COPYFILE_FICLONE);
   await fsyncPath(tmp);
-  await rename(tmp, path);
+  await rename(tmp, target);
+  await fsyncPath(dirname(target));
+}
+
+/** Publishes `source` itself at `target` (O(1)); `source` is gone afterwards. */
+export async function publishRename(source: string, target: string): Promise<void> {
+  await rename(source, target);
+  await fsyncPath(dirname(target));
+}
+
+export async function removeAndSync(path: string): Promise<void> {
+  await rm(path, { force: true });
   await fsyncPath(dirname(path));
 }

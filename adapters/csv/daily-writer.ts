@@ -1,12 +1,22 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { type Clock, systemClock } from '../../core/clock.js';
-import { MeterfabricError } from '../../core/errors.js';
-import { appendAtomically, replaceAtomically, truncateAtomically } from './atomic-file.js';
+import { publishCopy, publishRename, writeAtAndSync } from './atomic-file.js';
 import { type CsvRow, dayOf, encodeCsvRows, headerLine } from './codec.js';
 import type { DailyKind } from './formats.js';
+import { type PartChange, type PartState, planParts } from './part-plan.js';
+import {
+  CsvWriterStateError,
+  loadManifest,
+  type Manifest,
+  saveManifest,
+  stagingName,
+} from './writer-manifest.js';
+import { recoverParts } from './writer-recovery.js';
+
+export { CsvWriterStateError } from './writer-manifest.js';
 
 /**
  * One writer per daily file kind (S_, DC_, R_, VV_, PP_, MP_, SWE_) and server. Files are
@@ -14,16 +24,18 @@ import type { DailyKind } from './formats.js';
  * once a part reaches `maxPartBytes`. The day is the day the data was COLLECTED (data recovered
  * for earlier days goes into today's file, as the seed specifies).
  *
- * Exactly once across crashes: every append carries `seq`, the caller's position in its input
- * stream (strictly increasing). The writer keeps a manifest (`.<KIND>_<server>.manifest.json`)
- * with the last seq written and each part's size. An append first records its intent (the
- * sizes each part will have), then rewrites the parts atomically (copy, append, fsync, rename),
- * then commits the manifest. On open, an unfinished intent is resolved from the parts' sizes:
- * fully applied -> committed; not applied or half applied -> rolled back. A caller that
- * replays from its checkpoint after a crash therefore never duplicates or loses a row:
- * appends with seq <= lastSeq are skipped.
+ * Two files per open part, so that durability costs O(bytes appended) while a reader still
+ * never sees half a row (README "Durability" states the guarantee):
+ * - a hidden append-only staging file `.<part>.staging`: an append writes its rows at the
+ *   committed offset and fsyncs it, then commits the manifest (last seq + each part's size);
+ * - the visible file, only ever replaced whole by rename: by renaming the staging file itself
+ *   once the part is full or its day is over (O(1)), and in between by a published copy
+ *   (reflink where supported), coalesced so copies cost at most `publishCopyRatio` times the
+ *   bytes appended, plus at most one per `maxPublishLagMs`, `flush()` and `close()`.
+ * On open, a staging tail beyond the committed size (a crash mid-append) is cut and the
+ * visible files are brought up to the committed state. `seq` makes replays exactly once.
  */
-export type WriterStage = 'intent-recorded' | 'part-written' | 'committed';
+export type WriterStage = 'staged' | 'committed' | 'published';
 
 export type DailyCsvWriterOptions = {
   dir: string;
@@ -32,10 +44,19 @@ export type DailyCsvWriterOptions = {
   server: string;
   /** Roll to a new part once a part would exceed this; default 256 MiB. */
   maxPartBytes?: number;
-  /** Upper bound of rows per append (each append copies the current part); default 200,000. */
+  /** Upper bound of rows per append; default 200,000. */
   maxBatchRows?: number;
-  /** Days kept in the manifest (older days are never appended to again); default 14. */
+  /** Days kept in the manifest (older, finished days are never appended to again); default 14. */
   manifestDays?: number;
+  /**
+   * After an append, publish an open part's new rows at once when copying the part costs at
+   * most this many times the bytes appended since its last copy. Default 4 (copies add at most
+   * 4x the bytes written); `Infinity` publishes after every append (O(part size) each on
+   * filesystems without reflinks).
+   */
+  publishCopyRatio?: number;
+  /** Rows appended but not yet visible are published after at most this long; default 300,000 (5 min). */
+  maxPublishLagMs?: number;
   clock?: Clock;
   /** Encode batches in the node's worker pool (adapters/csv/pool-tasks#encodeRowChunks) instead of inline. */
   pool?: Pick<WorkerPool, 'run'>;
@@ -46,25 +67,6 @@ export type DailyCsvWriterOptions = {
 export type AppendOptions = { seq: number; collectedAtMs?: number };
 export type AppendResult = { skipped: boolean; rows: number; files: string[] };
 
-type PartState = { file: string; sizeBytes: number; rows: number };
-type Change = { file: string; sizeBefore: number; sizeAfter: number; rowsAfter: number };
-type Intent = { seq: number; day: string; changes: Change[] };
-type Manifest = {
-  version: 1;
-  kind: DailyKind;
-  server: string;
-  lastSeq: number;
-  days: Record<string, PartState[]>;
-  intent?: Intent;
-};
-
-export class CsvWriterStateError extends MeterfabricError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('MF_CSV_STATE', message, details);
-    this.name = 'CsvWriterStateError';
-  }
-}
-
 const serverPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class DailyCsvWriter {
@@ -72,6 +74,8 @@ export class DailyCsvWriter {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxPartBytes: number;
   private readonly clock: Clock;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   private constructor(
     private readonly options: DailyCsvWriterOptions,
@@ -82,26 +86,18 @@ export class DailyCsvWriter {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Opens (and if needed recovers) the writer's state in `dir`. */
+  /** Opens (and if needed recovers) the writer's state in `dir`; visible files then hold every committed row. */
   static async open(options: DailyCsvWriterOptions): Promise<DailyCsvWriter> {
     if (!serverPattern.test(options.server))
       throw new CsvWriterStateError(
         `server name "${options.server}" must be 1-64 letters, digits, '-' or '_'`,
       );
     await mkdir(options.dir, { recursive: true });
-    const path = manifestPath(options);
-    let manifest: Manifest;
-    try {
-      manifest = JSON.parse(await readFile(path, 'utf8')) as Manifest;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new CsvWriterStateError(`cannot read CSV writer manifest ${path}: ${(err as Error).message}`, {
-          path,
-        });
-      manifest = { version: 1, kind: options.kind, server: options.server, lastSeq: -1, days: {} };
-    }
+    const loaded = await loadManifest(options.dir, options.kind, options.server);
+    const { manifest, changed } = await recoverParts(options.dir, loaded);
+    if (changed) await saveManifest(options.dir, manifest);
     const writer = new DailyCsvWriter(options, manifest);
-    await writer.recover();
+    await writer.publish(true);
     return writer;
   }
 
@@ -110,13 +106,38 @@ export class DailyCsvWriter {
     return this.manifest.lastSeq;
   }
 
-  /** Files written for a day, in part order. */
+  /** Visible files of a day, in part order. */
   partsOf(day: string): string[] {
     return (this.manifest.days[day] ?? []).map((p) => join(this.options.dir, p.file));
   }
 
+  /** Committed rows not yet in a visible file (0 after flush()). */
+  get unpublishedBytes(): number {
+    let bytes = 0;
+    for (const parts of Object.values(this.manifest.days))
+      for (const p of parts) bytes += p.sizeBytes - p.publishedBytes;
+    return bytes;
+  }
+
   append(rows: readonly CsvRow[], options: AppendOptions): Promise<AppendResult> {
-    const run = this.chain.then(() => this.appendNow(rows, options));
+    return this.enqueue(() => this.appendNow(rows, options));
+  }
+
+  /** Makes every committed row visible now. */
+  flush(): Promise<void> {
+    return this.enqueue(() => this.publish(true));
+  }
+
+  /** Flushes and stops the publish timer; the writer takes no more appends. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.lagTimer) clearTimeout(this.lagTimer);
+    this.lagTimer = undefined;
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work);
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -125,47 +146,43 @@ export class DailyCsvWriter {
     rows: readonly CsvRow[],
     { seq, collectedAtMs }: AppendOptions,
   ): Promise<AppendResult> {
+    if (this.closed) throw new CsvWriterStateError('the writer is closed; open a new one');
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new CsvWriterStateError(`append seq must be a non-negative integer, got ${seq}`);
     const maxBatchRows = this.options.maxBatchRows ?? 200_000;
     if (rows.length > maxBatchRows)
       throw new CsvWriterStateError(
         `a batch of ${rows.length} rows is over the ${maxBatchRows}-row limit; split it`,
-        {
-          rows: rows.length,
-          maxBatchRows,
-        },
+        { rows: rows.length, maxBatchRows },
       );
     if (seq <= this.manifest.lastSeq) return { skipped: true, rows: 0, files: [] };
+    const { dir, kind } = this.options;
     const day = dayOf(collectedAtMs ?? this.clock.now());
     const whole = await this.encode(rows);
-    const changes = this.plan(day, rows, whole);
-    // A new part must not replace a file the manifest no longer lists (a day older than manifestDays).
-    for (const { change } of changes)
-      if (change.sizeBefore === 0 && existsSync(join(this.options.dir, change.file)))
+    const changes = planParts({
+      parts: this.manifest.days[day] ?? [],
+      header: headerLine(kind),
+      maxPartBytes: this.maxPartBytes,
+      whole,
+      rowCount: rows.length,
+      encodeRow: (i) => encodeCsvRows(kind, [rows[i]!]),
+      nameOf: (n) => partName(this.options, day, n),
+    });
+    for (const c of changes)
+      if (c.sizeBefore === 0 && (existsSync(join(dir, c.file)) || existsSync(join(dir, stagingName(c.file)))))
         throw new CsvWriterStateError(
-          `${change.file} already exists but is not in the writer's manifest (is ${day} older than the ${this.options.manifestDays ?? 14} days it keeps?); refusing to overwrite it`,
-          { file: change.file, day },
+          `${c.file} already exists but is not in the writer's manifest (is ${day} older than the ${this.options.manifestDays ?? 14} days it keeps?); refusing to overwrite it`,
+          { file: c.file, day },
         );
-    const intent: Intent = { seq, day, changes: changes.map(({ change }) => change) };
-    await this.saveManifest({ ...this.manifest, intent });
-    this.options.faultHook?.('intent-recorded', seq);
-    for (const { change, text } of changes) {
-      await appendAtomically(
-        join(this.options.dir, change.file),
-        change.sizeBefore > 0,
-        headerLine(this.options.kind),
-        text,
-      );
-      this.options.faultHook?.('part-written', seq);
+    for (const c of changes) {
+      await writeAtAndSync(join(dir, stagingName(c.file)), c.sizeBefore, c.text, c.sizeBefore === 0);
+      this.options.faultHook?.('staged', seq);
     }
-    await this.commit(intent);
+    await this.commit(seq, day, changes);
     this.options.faultHook?.('committed', seq);
-    return {
-      skipped: false,
-      rows: rows.length,
-      files: changes.map(({ change }) => join(this.options.dir, change.file)),
-    };
+    await this.publish(false);
+    this.options.faultHook?.('published', seq);
+    return { skipped: false, rows: rows.length, files: changes.map((c) => join(dir, c.file)) };
   }
 
   private async encode(rows: readonly CsvRow[]): Promise<string> {
@@ -182,151 +199,101 @@ export class DailyCsvWriter {
     return text ?? '';
   }
 
-  /** Decides which part(s) the rows go to; splits rows over parts at maxPartBytes. */
-  private plan(day: string, rows: readonly CsvRow[], whole: string): { change: Change; text: string }[] {
-    const kind = this.options.kind;
-    const headerBytes = Buffer.byteLength(headerLine(kind));
-    const parts = this.manifest.days[day] ?? [];
-    const current: PartState | undefined = parts[parts.length - 1];
-    let nextIndex = parts.length + 1;
-    const out: { change: Change; text: string }[] = [];
-    const openPart = (): PartState => {
-      const state = { file: partName(this.options, day, nextIndex++), sizeBytes: 0, rows: 0 };
-      return state;
-    };
-    const wholeBytes = Buffer.byteLength(whole);
-    const fits = (p: PartState | undefined, bytes: number) =>
-      p !== undefined && (p.sizeBytes === 0 ? headerBytes : p.sizeBytes) + bytes <= this.maxPartBytes;
-    if (rows.length === 0) return [];
-    if (
-      fits(current, wholeBytes) ||
-      (current === undefined && headerBytes + wholeBytes <= this.maxPartBytes)
-    ) {
-      const target = current ?? openPart();
-      const before = target.sizeBytes;
-      out.push({
-        change: {
-          file: target.file,
-          sizeBefore: before,
-          sizeAfter: (before === 0 ? headerBytes : before) + wholeBytes,
-          rowsAfter: target.rows + rows.length,
-        },
-        text: whole,
-      });
-      return out;
-    }
-    // Slow path: fill parts row by row.
-    let text = '';
-    let count = 0;
-    let target = current && fits(current, 0) ? current : openPart();
-    let size = target.sizeBytes === 0 ? headerBytes : target.sizeBytes;
-    const flush = () => {
-      if (count === 0) return;
-      out.push({
-        change: {
-          file: target.file,
-          sizeBefore: target.sizeBytes,
-          sizeAfter: size,
-          rowsAfter: target.rows + count,
-        },
-        text,
-      });
-    };
-    for (const row of rows) {
-      const line = encodeCsvRows(kind, [row]);
-      const bytes = Buffer.byteLength(line);
-      if (size + bytes > this.maxPartBytes && count > 0) {
-        flush();
-        target = openPart();
-        size = headerBytes;
-        text = '';
-        count = 0;
-      }
-      text += line;
-      size += bytes;
-      count++;
-    }
-    flush();
-    return out;
-  }
-
-  private async commit(intent: Intent): Promise<void> {
-    const days = { ...this.manifest.days };
-    const parts = [...(days[intent.day] ?? [])];
-    for (const change of intent.changes) {
-      const i = parts.findIndex((p) => p.file === change.file);
-      const state = { file: change.file, sizeBytes: change.sizeAfter, rows: change.rowsAfter };
+  /**
+   * The new manifest after a staged append: sizes of the changed parts; every part of the day
+   * but the last is full; open parts of earlier days are full (their day is over). Days beyond
+   * `manifestDays` are dropped only once they were closed in the manifest before this one, so
+   * a part is never forgotten while its staging file still holds rows.
+   */
+  private async commit(seq: number, day: string, changes: readonly PartChange[]): Promise<void> {
+    const previous = this.manifest;
+    const days: Record<string, PartState[]> = {};
+    for (const [d, parts] of Object.entries(previous.days))
+      days[d] = parts.map((p) => (d < day && p.state === 'open' ? { ...p, state: 'full' } : { ...p }));
+    const parts = days[day] ?? [];
+    for (const c of changes) {
+      const i = parts.findIndex((p) => p.file === c.file);
+      const publishedBytes = i >= 0 ? parts[i]!.publishedBytes : 0;
+      const state: PartState = {
+        file: c.file,
+        sizeBytes: c.sizeAfter,
+        rows: c.rowsAfter,
+        state: 'open',
+        publishedBytes,
+      };
       if (i >= 0) parts[i] = state;
       else parts.push(state);
     }
-    days[intent.day] = parts;
-    const keep = Object.keys(days)
-      .sort()
-      .slice(-(this.options.manifestDays ?? 14));
+    parts.forEach((p, i) => {
+      if (i < parts.length - 1 && p.state === 'open') p.state = 'full';
+    });
+    days[day] = parts;
+    const keep = new Set(
+      Object.keys(days)
+        .sort()
+        .slice(-(this.options.manifestDays ?? 14)),
+    );
+    const wasClosed = (d: string) => (previous.days[d] ?? []).every((p) => p.state === 'closed');
     const next: Manifest = {
-      version: 1,
-      kind: this.manifest.kind,
-      server: this.manifest.server,
-      lastSeq: intent.seq,
-      days: Object.fromEntries(keep.map((d) => [d, days[d]!])),
+      ...previous,
+      lastSeq: seq,
+      days: Object.fromEntries(Object.entries(days).filter(([d]) => keep.has(d) || !wasClosed(d))),
     };
-    await this.saveManifest(next);
+    await saveManifest(this.options.dir, next);
+    this.manifest = next;
   }
 
-  private async saveManifest(manifest: Manifest): Promise<void> {
-    await replaceAtomically(manifestPath(this.options), JSON.stringify(manifest));
-    this.manifest = manifest;
-  }
-
-  private async sizeOf(file: string): Promise<number> {
-    try {
-      return (await stat(join(this.options.dir, file))).size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw err;
-    }
-  }
-
-  /** Resolves an unfinished append left by a crash, then checks the parts match the manifest. */
-  private async recover(): Promise<void> {
-    const intent = this.manifest.intent;
-    if (intent) {
-      const sizes = await Promise.all(intent.changes.map((c) => this.sizeOf(c.file)));
-      const applied = intent.changes.map((c, i) => sizes[i] === c.sizeAfter);
-      intent.changes.forEach((c, i) => {
-        if (!applied[i] && sizes[i] !== c.sizeBefore)
-          throw new CsvWriterStateError(
-            `${c.file} is ${sizes[i]} bytes, neither the ${c.sizeBefore} before nor the ${c.sizeAfter} after the interrupted append ${intent.seq}; inspect it by hand`,
-            { file: c.file },
-          );
-      });
-      if (applied.every(Boolean)) await this.commit(intent);
-      else {
-        for (const [i, c] of intent.changes.entries())
-          if (applied[i]) await truncateAtomically(join(this.options.dir, c.file), c.sizeBefore);
-        const { intent: _dropped, ...rest } = this.manifest;
-        await this.saveManifest(rest);
+  /**
+   * Brings visible files up to the committed rows where due (all of them when `all`): full
+   * parts by renaming their staging file, open parts by a published copy.
+   */
+  private async publish(all: boolean): Promise<void> {
+    const { dir } = this.options;
+    const ratio = this.options.publishCopyRatio ?? 4;
+    let changed = false;
+    const days: Record<string, PartState[]> = {};
+    for (const [day, parts] of Object.entries(this.manifest.days)) {
+      const out: PartState[] = [];
+      days[day] = out;
+      for (const part of parts) {
+        const p = { ...part };
+        const staging = join(dir, stagingName(p.file));
+        const newBytes = p.sizeBytes - p.publishedBytes;
+        if (p.state === 'full') {
+          await publishRename(staging, join(dir, p.file));
+          p.state = 'closed';
+          p.publishedBytes = p.sizeBytes;
+          changed = true;
+        } else if (p.state === 'open' && newBytes > 0 && (all || newBytes * ratio >= p.sizeBytes)) {
+          await publishCopy(staging, join(dir, p.file));
+          p.publishedBytes = p.sizeBytes;
+          changed = true;
+        }
+        out.push(p);
       }
     }
-    // Temp files of an interrupted part write are garbage: their rename never happened.
-    const prefix = `${this.options.kind}_`;
-    for (const name of await readdir(this.options.dir))
-      if (name.startsWith(prefix) && name.endsWith('.csv.tmp'))
-        await rm(join(this.options.dir, name), { force: true });
-    for (const parts of Object.values(this.manifest.days))
-      for (const p of parts) {
-        const size = await this.sizeOf(p.file);
-        if (size !== p.sizeBytes)
-          throw new CsvWriterStateError(
-            `${p.file} is ${size} bytes but the writer wrote ${p.sizeBytes}; something else changed it. Move it aside to continue`,
-            { file: p.file, sizeBytes: size, expectedBytes: p.sizeBytes },
-          );
-      }
+    if (changed) {
+      const next = { ...this.manifest, days };
+      await saveManifest(dir, next);
+      this.manifest = next;
+    }
+    this.scheduleLagPublish();
   }
-}
 
-function manifestPath(o: Pick<DailyCsvWriterOptions, 'dir' | 'kind' | 'server'>): string {
-  return join(o.dir, `.${o.kind}_${o.server}.manifest.json`);
+  private scheduleLagPublish(): void {
+    if (this.closed || this.unpublishedBytes === 0) {
+      if (this.lagTimer) clearTimeout(this.lagTimer);
+      this.lagTimer = undefined;
+      return;
+    }
+    if (this.lagTimer) return;
+    this.lagTimer = setTimeout(() => {
+      this.lagTimer = undefined;
+      // A failed timed publish is retried by the next append, flush() or timer.
+      this.flush().catch(() => undefined);
+    }, this.options.maxPublishLagMs ?? 300_000);
+    this.lagTimer.unref();
+  }
 }
 
 export function partName(

@@ -22,23 +22,35 @@ describe('DailyCsvWriter after a killed process', () => {
   const rowsPerBatch = 20;
   const maxPartBytes = 4096;
 
+  /** What a reader finds right after the kill, before any recovery: whole rows, each at most once. */
+  function checkVisibleAfterKill(dir: string): void {
+    const ids = allRows(dir).map((r) => r.serialnumber);
+    expect(new Set(ids).size).toBe(ids.length);
+  }
+
   async function replayAndCheck(dir: string): Promise<void> {
+    checkVisibleAfterKill(dir);
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
     for (let seq = 1; seq <= batches; seq++)
       await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, batches) });
+    await writer.close();
     const ids = allRows(dir).map((r) => r.serialnumber);
     const expected = Array.from({ length: batches }, (_, s) =>
       Array.from({ length: rowsPerBatch }, (_, i) => `M${s + 1}-${i}`),
     ).flat();
     expect(ids).toEqual(expected);
     expect(readdirSync(dir).some((f) => f.endsWith('.tmp'))).toBe(false);
+    // Day 1 is over (day 2 was written after it): its parts are final, no staging file is left.
+    expect(readdirSync(dir).filter((f) => f.startsWith('.S_2026-11-22') && f.endsWith('.staging'))).toEqual(
+      [],
+    );
   }
 
   it('has the compiled writer to run (npm run build)', () => {
     expect(existsSync(distPath('adapters', 'csv', 'daily-writer.js'))).toBe(true);
   });
 
-  const stages: WriterStage[] = ['intent-recorded', 'part-written', 'committed'];
+  const stages: WriterStage[] = ['staged', 'committed', 'published'];
   for (const stage of stages)
     for (const crashSeq of [1, 4, 5])
       it(`killed at "${stage}" of batch ${crashSeq}: whole rows only, none lost or duplicated after restart`, async () => {
@@ -77,6 +89,7 @@ describe('DailyCsvWriter after a killed process', () => {
       await new Promise((r) => setTimeout(r, delayMs));
       p.kill('SIGKILL');
       await exited;
+      checkVisibleAfterKill(dir);
     }
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
     // The kills landed while the child was writing, not before it started or after it finished.
@@ -84,6 +97,7 @@ describe('DailyCsvWriter after a killed process', () => {
     expect(writer.lastSeq).toBeLessThan(total);
     for (let seq = 1; seq <= total; seq++)
       await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, total) });
+    await writer.close();
     const ids = allRows(dir).map((r) => r.serialnumber);
     expect(ids).toHaveLength(total * rowsPerBatch);
     expect(new Set(ids).size).toBe(ids.length);

@@ -16,6 +16,7 @@ describe('DailyCsvWriter', () => {
     const dir = tempDir();
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes: 1024 });
     for (let seq = 1; seq <= 6; seq++) await writer.append(batch(seq, 5), { seq, collectedAtMs: DAY1_MS });
+    await writer.close();
     const files = readdirSync(dir)
       .filter((f) => f.endsWith('.csv'))
       .sort();
@@ -38,6 +39,7 @@ describe('DailyCsvWriter', () => {
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', clock });
     // Sample dates lie on DAY1 and before, but the data is collected on DAY2.
     await writer.append(batch(1, 3), { seq: 1 });
+    await writer.close();
     expect(readdirSync(dir).filter((f) => f.endsWith('.csv'))).toEqual(['S_2026-11-23_n1.csv']);
     const rows = parseCsvFile('S', readFileSync(join(dir, 'S_2026-11-23_n1.csv'), 'utf8'));
     expect(rows[0]!.sampledate).toBe('2026-11-22 12:00:00.000');
@@ -53,6 +55,8 @@ describe('DailyCsvWriter', () => {
       await pooled.append(batch(seq, 7), { seq, collectedAtMs: DAY1_MS });
       await plain.append(batch(seq, 7), { seq, collectedAtMs: DAY1_MS });
     }
+    await pooled.close();
+    await plain.close();
     expect(pool.completed).toBe(5);
     const files = readdirSync(b)
       .filter((f) => f.endsWith('.csv'))
@@ -75,6 +79,7 @@ describe('DailyCsvWriter', () => {
     expect(writer.lastSeq).toBe(2);
     expect((await writer.append(batch(2, 2), { seq: 2, collectedAtMs: DAY1_MS })).skipped).toBe(true);
     await writer.append(batch(3, 2), { seq: 3, collectedAtMs: DAY1_MS });
+    await writer.close();
     expect(allRows(dir)).toHaveLength(6);
   });
 
@@ -82,11 +87,13 @@ describe('DailyCsvWriter', () => {
     const dir = tempDir();
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
     await writer.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
+    await writer.flush();
     const before = readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8');
     const bad = [...batch(2, 2), { ...batch(2, 1)[0]!, value: Number.POSITIVE_INFINITY }];
     await expect(writer.append(bad, { seq: 2, collectedAtMs: DAY1_MS })).rejects.toMatchObject({
       code: 'MF_CSV_ROW',
     });
+    await writer.flush();
     expect(readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8')).toBe(before);
     expect(writer.lastSeq).toBe(1);
     await expect(writer.append(batch(2, 1), { seq: -1 })).rejects.toMatchObject({ code: 'MF_CSV_STATE' });
@@ -95,25 +102,27 @@ describe('DailyCsvWriter', () => {
     expect(bounded.lastSeq).toBe(-1);
   });
 
-  it('an append interrupted after only some of its parts were renamed is rolled back on open, then replays once', async () => {
+  it('an append interrupted after only some of its parts were staged is rolled back on open, then replays once', async () => {
     const dir = tempDir();
-    const options = { dir, kind: 'S' as const, server: 'n1', maxPartBytes: 600 };
+    const options = { dir, kind: 'S' as const, server: 'n1', maxPartBytes: 600, publishCopyRatio: Infinity };
     const crashing = await DailyCsvWriter.open({
       ...options,
       faultHook: (stage, seq) => {
-        if (stage === 'part-written' && seq === 2) throw new Error('simulated crash');
+        if (stage === 'staged' && seq === 2) throw new Error('simulated crash');
       },
     });
     await crashing.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
-    // Batch 2 needs several parts: the "crash" comes after the first one was renamed into place.
+    // Batch 2 needs several parts: the "crash" comes after the first one was staged.
     await expect(crashing.append(batch(2, 12), { seq: 2, collectedAtMs: DAY1_MS })).rejects.toThrow(
       'simulated crash',
     );
-    expect(allRows(dir).length).toBeGreaterThan(2);
+    // Nothing of batch 2 is visible: staged rows are published only after the commit.
+    expect(allRows(dir).map((r) => r.serialnumber)).toEqual(['M1-0', 'M1-1']);
     const writer = await DailyCsvWriter.open(options);
     expect(writer.lastSeq).toBe(1);
     expect(allRows(dir).map((r) => r.serialnumber)).toEqual(['M1-0', 'M1-1']);
     await writer.append(batch(2, 12), { seq: 2, collectedAtMs: DAY1_MS });
+    await writer.close();
     expect(allRows(dir)).toHaveLength(14);
     expect(writer.partsOf('2026-11-22').length).toBeGreaterThan(1);
   });
@@ -123,11 +132,14 @@ describe('DailyCsvWriter', () => {
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', manifestDays: 1 });
     await writer.append(batch(1, 2), { seq: 1, collectedAtMs: DAY1_MS });
     await writer.append(batch(2, 2), { seq: 2, collectedAtMs: DAY2_MS });
+    // Day 1 was finished when day 2 began; the next append drops it from the manifest.
+    await writer.append(batch(3, 2), { seq: 3, collectedAtMs: DAY2_MS });
     const day1 = readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8');
-    await expect(writer.append(batch(3, 2), { seq: 3, collectedAtMs: DAY1_MS })).rejects.toMatchObject({
+    await expect(writer.append(batch(4, 2), { seq: 4, collectedAtMs: DAY1_MS })).rejects.toMatchObject({
       code: 'MF_CSV_STATE',
     });
     expect(readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8')).toBe(day1);
+    expect(writer.lastSeq).toBe(3);
   });
 
   it('refuses to continue when a file it wrote was changed behind its back', async () => {
@@ -142,7 +154,8 @@ describe('DailyCsvWriter', () => {
 
   it('a concurrent reader only ever sees whole rows', async () => {
     const dir = tempDir();
-    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    // publishCopyRatio Infinity: every append is published (by copy + rename) as it commits.
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', publishCopyRatio: Infinity });
     const file = join(dir, 'S_2026-11-22_n1.csv');
     let done = false;
     let snapshots = 0;
@@ -158,6 +171,7 @@ describe('DailyCsvWriter', () => {
       }
     })();
     for (let seq = 1; seq <= 12; seq++) await writer.append(batch(seq, 50), { seq, collectedAtMs: DAY1_MS });
+    await writer.close();
     done = true;
     await reader;
     expect(snapshots).toBeGreaterThan(0);
