@@ -1,6 +1,14 @@
 import { HeadendError, invalidInput } from '../domain/errors.js';
 import { optionalText, requireId, requireInstant, requireText, requireTimeZone } from '../domain/validate.js';
-import type { CommunicationType, MeterLink, MeterState, RegistryState } from './types.js';
+import {
+  addToIndex,
+  type CommunicationType,
+  ensureRegistryIndexes,
+  type MeterLink,
+  type MeterState,
+  type RegistryState,
+  removeFromIndex,
+} from './types.js';
 
 /**
  * The registry as a pure state machine. Each command is validated completely before the
@@ -79,6 +87,7 @@ export function applyRegistryCommand(
   command: RegistryCommand,
   nowMs: number,
 ): RegistryResult {
+  ensureRegistryIndexes(state);
   switch (command.type) {
     case 'upsertMeter': {
       const serial = requireId(command.serial, 'meter serial');
@@ -197,7 +206,10 @@ export function applyRegistryCommand(
         return { state, effects: [] };
       requireTransition(serial, meter.state, 'installed');
       meter.state = 'installed';
+      if (meter.concentratorId !== undefined)
+        removeFromIndex(state.metersByConcentrator, meter.concentratorId, serial);
       meter.concentratorId = concentratorId;
+      addToIndex(state.metersByConcentrator, concentratorId, serial);
       meter.stateChangedAtMs = nowMs;
       meter.lastUpdateMs = nowMs;
       return { state, effects: [] };
@@ -220,7 +232,10 @@ export function applyRegistryCommand(
       meter.state = target;
       meter.stateChangedAtMs = nowMs;
       meter.lastUpdateMs = nowMs;
-      if (target === 'inStock') delete meter.concentratorId;
+      if (target === 'inStock' && meter.concentratorId !== undefined) {
+        removeFromIndex(state.metersByConcentrator, meter.concentratorId, serial);
+        delete meter.concentratorId;
+      }
       const effects: RegistryEffect[] =
         target === 'commissioned'
           ? [{ type: 'meterCommissioned', meterSerial: serial, concentratorId, atMs: nowMs }]
@@ -252,8 +267,8 @@ function linkMeter(
         existing,
       );
   }
-  for (const links of Object.values(state.links)) {
-    for (const existing of links) {
+  for (const other of state.metersByPod[pod] ?? []) {
+    for (const existing of state.links[other] ?? []) {
       if (existing.pod === pod && overlaps(existing, candidate))
         throw linkConflict(
           `usage point "${pod}" already has meter "${existing.meterSerial}" linked`,
@@ -262,6 +277,7 @@ function linkMeter(
     }
   }
   state.links[meterSerial] = [...meterLinks, candidate].sort((a, b) => a.effectiveFromMs - b.effectiveFromMs);
+  addToIndex(state.metersByPod, pod, meterSerial);
   return { state, effects: [] };
 }
 

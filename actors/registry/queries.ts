@@ -13,7 +13,7 @@ export function usagePointAt(state: RegistryState, meterSerial: string, tMs: num
 
 /** Commissioned meters under a concentrator: the ones the head-end collects from. */
 export function commissionedMetersOf(state: RegistryState, concentratorId: string): Meter[] {
-  return Object.values(state.meters).filter(
-    (m) => m.concentratorId === concentratorId && m.state === 'commissioned',
-  );
+  const serials = state.metersByConcentrator?.[concentratorId];
+  const candidates = serials ? serials.flatMap((s) => state.meters[s] ?? []) : Object.values(state.meters); // a state without the index (older snapshot)
+  return candidates.filter((m) => m.concentratorId === concentratorId && m.state === 'commissioned');
 }

@@ -69,8 +69,47 @@ export type RegistryState = {
   links: Record<string, MeterLink[]>;
   concentrators: Record<string, Concentrator>;
   modems: Record<string, Modem>;
+  /** Index: serials of the meters installed under each concentrator (provisioning 200,000 meters scanned them all per meter). */
+  metersByConcentrator: Record<string, string[]>;
+  /** Index: serials of the meters ever linked to each usage point, for the POD overlap check. */
+  metersByPod: Record<string, string[]>;
 };
 
 export function emptyRegistry(): RegistryState {
-  return { meters: {}, usagePoints: {}, links: {}, concentrators: {}, modems: {} };
+  return {
+    meters: {},
+    usagePoints: {},
+    links: {},
+    concentrators: {},
+    modems: {},
+    metersByConcentrator: {},
+    metersByPod: {},
+  };
+}
+
+/** Builds the indexes of a state written before they existed (e.g. an older snapshot). */
+export function ensureRegistryIndexes(state: RegistryState): RegistryState {
+  if (state.metersByConcentrator !== undefined && state.metersByPod !== undefined) return state;
+  state.metersByConcentrator = {};
+  state.metersByPod = {};
+  for (const meter of Object.values(state.meters))
+    if (meter.concentratorId !== undefined)
+      addToIndex(state.metersByConcentrator, meter.concentratorId, meter.serial);
+  for (const links of Object.values(state.links))
+    for (const link of links) addToIndex(state.metersByPod, link.pod, link.meterSerial);
+  return state;
+}
+
+export function addToIndex(index: Record<string, string[]>, key: string, serial: string): void {
+  const list = index[key];
+  if (!list) index[key] = [serial];
+  else if (!list.includes(serial)) list.push(serial);
+}
+
+export function removeFromIndex(index: Record<string, string[]>, key: string, serial: string): void {
+  const list = index[key];
+  if (!list) return;
+  const at = list.indexOf(serial);
+  if (at >= 0) list.splice(at, 1);
+  if (list.length === 0) delete index[key];
 }
