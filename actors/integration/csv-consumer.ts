@@ -59,6 +59,11 @@ export class CsvConsumer {
     }
   }
 
+  /** Makes every row written so far visible in the files (the writers coalesce publishing). */
+  async flush(): Promise<void> {
+    for (const writer of this.writers.values()) await writer.flush();
+  }
+
   partsOf(kind: DailyKind, day: string): string[] {
     return this.writers.get(kind)?.partsOf(day) ?? [];
   }

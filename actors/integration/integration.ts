@@ -95,9 +95,9 @@ export class IntegrationConsumer {
     await this.cim.publish(batch, seq);
   }
 
-  /** Waits for every batch handed in so far to be written. */
+  /** Waits for every batch handed in so far to be written and visible in the CSV files. */
   flush(): Promise<void> {
-    return this.chain;
+    return this.chain.then(() => this.csv.flush());
   }
 
   /** Writes the extraction and status-word reports of the day of `dayMs`. */
