@@ -64,6 +64,10 @@ export type WorkManagerState = {
   config: WorkManagerConfig;
   concentrators: Record<string, ConcentratorSchedule>;
   tracked: Record<string, TrackedJob>;
+  /** How many jobs `tracked` holds (counting its keys per submitted job made provisioning quadratic). */
+  trackedCount: number;
+  /** No tracked job is due for a retry before this instant (absent: none waits for one). */
+  nextRetryAtMs?: number;
 };
 
 export type WorkManagerCommand =
@@ -81,7 +85,25 @@ export function newWorkManager(config: Partial<WorkManagerConfig> = {}): WorkMan
   const merged = { ...defaultWorkManagerConfig, ...config };
   if (!(Number.isInteger(merged.loadProfileEveryMinutes) && merged.loadProfileEveryMinutes > 0))
     throw invalidInput('loadProfileEveryMinutes must be a positive integer');
-  return { config: merged, concentrators: {}, tracked: {} };
+  return { config: merged, concentrators: {}, tracked: {}, trackedCount: 0 };
+}
+
+/** Counts what a state written before `trackedCount` existed tracks, and finds its next retry. */
+function ensureCounts(state: WorkManagerState): void {
+  if (state.trackedCount !== undefined) return;
+  const tracked = Object.values(state.tracked);
+  state.trackedCount = tracked.length;
+  for (const t of tracked) if (t.retryAtMs !== undefined) noteRetry(state, t.retryAtMs);
+}
+
+function noteRetry(state: WorkManagerState, retryAtMs: number): void {
+  if (state.nextRetryAtMs === undefined || retryAtMs < state.nextRetryAtMs) state.nextRetryAtMs = retryAtMs;
+}
+
+function untrack(state: WorkManagerState, jobId: string): void {
+  if (!state.tracked[jobId]) return;
+  delete state.tracked[jobId];
+  state.trackedCount -= 1;
 }
 
 export function applyWorkManagerCommand(
@@ -89,6 +111,7 @@ export function applyWorkManagerCommand(
   command: WorkManagerCommand,
   nowMs: number,
 ): WorkManagerResult {
+  ensureCounts(state);
   switch (command.type) {
     case 'addConcentrator': {
       const id = requireId(command.concentratorId, 'concentrator id');
@@ -134,10 +157,9 @@ export function applyWorkManagerCommand(
 
 /** When tick() next has something to do (for the durable reminder). */
 export function nextDueMs(state: WorkManagerState, nowMs: number): number {
+  ensureCounts(state);
   let next = slotStart(nowMs, state.config) + slotMs(state.config);
-  for (const tracked of Object.values(state.tracked)) {
-    if (tracked.retryAtMs !== undefined && tracked.retryAtMs < next) next = tracked.retryAtMs;
-  }
+  if (state.nextRetryAtMs !== undefined && state.nextRetryAtMs < next) next = state.nextRetryAtMs;
   // Local midnights differ per zone; checking every 5 minutes around them is cheap and exact enough.
   const closureCheckMs = Math.ceil((nowMs + 1) / 300_000) * 300_000;
   return Math.max(nowMs, Math.min(next, closureCheckMs));
@@ -147,8 +169,14 @@ function tick(state: WorkManagerState, nowMs: number): WorkManagerResult {
   const effects: WorkManagerEffect[] = [];
   const { config } = state;
   const currentSlot = slotStart(nowMs, config);
+  // Local time once per zone, not per concentrator: Intl formatting is the costly part of a tick.
+  const localByZone = new Map<string, ReturnType<typeof localTime>>();
   for (const [concentratorId, schedule] of Object.entries(state.concentrators)) {
-    const local = localTime(nowMs, schedule.timeZone);
+    let local = localByZone.get(schedule.timeZone);
+    if (!local) {
+      local = localTime(nowMs, schedule.timeZone);
+      localByZone.set(schedule.timeZone, local);
+    }
     if (local.date > schedule.lastClosureRunDate && local.minuteOfDay >= config.dailyClosureDelayMinutes) {
       const closureDate = previousDate(local.date);
       schedule.lastClosureRunDate = local.date;
@@ -206,14 +234,21 @@ function tick(state: WorkManagerState, nowMs: number): WorkManagerResult {
       );
     }
   }
-  for (const [jobId, tracked] of Object.entries(state.tracked)) {
-    if (tracked.retryAtMs === undefined || tracked.retryAtMs > nowMs) continue;
-    delete state.tracked[jobId];
-    const baseId = jobId.replace(/#r\d+$/, '');
-    const retry = tracked.retry + 1;
-    const job = { ...tracked.job, id: `${baseId}#r${retry}` };
-    const fresh = makeJob(config, { ...job, nowMs });
-    effects.push(...track(state, fresh, retry));
+  if (state.nextRetryAtMs !== undefined && state.nextRetryAtMs <= nowMs) {
+    delete state.nextRetryAtMs;
+    for (const [jobId, tracked] of Object.entries(state.tracked)) {
+      if (tracked.retryAtMs === undefined) continue;
+      if (tracked.retryAtMs > nowMs) {
+        noteRetry(state, tracked.retryAtMs);
+        continue;
+      }
+      untrack(state, jobId);
+      const baseId = jobId.replace(/#r\d+$/, '');
+      const retry = tracked.retry + 1;
+      const job = { ...tracked.job, id: `${baseId}#r${retry}` };
+      const fresh = makeJob(config, { ...job, nowMs });
+      effects.push(...track(state, fresh, retry));
+    }
   }
   return { state, effects };
 }
@@ -223,7 +258,7 @@ function onOutcome(state: WorkManagerState, outcome: JobOutcome, nowMs: number):
   if (!tracked || tracked.retryAtMs !== undefined) return { state, effects: [] };
   const schedule = state.concentrators[tracked.job.concentratorId];
   if (outcome.status === 'succeeded') {
-    delete state.tracked[outcome.jobId];
+    untrack(state, outcome.jobId);
     if (schedule && tracked.job.kind === 'loadProfile' && outcome.oldestCollectedMs !== undefined)
       schedule.oldestCollectedMs = outcome.oldestCollectedMs;
     return { state, effects: [] };
@@ -231,17 +266,22 @@ function onOutcome(state: WorkManagerState, outcome: JobOutcome, nowMs: number):
   // Load profile failures need no retry job: the next slot resumes from the last collected
   // instant, and a lasting gap triggers an N2Pload recovery job.
   if (tracked.job.kind === 'loadProfile' || tracked.retry >= state.config.maxCollectionRetries) {
-    delete state.tracked[outcome.jobId];
+    untrack(state, outcome.jobId);
     return { state, effects: [] };
   }
   tracked.retryAtMs = nowMs + state.config.collectionRetryDelayMs;
+  noteRetry(state, tracked.retryAtMs);
   return { state, effects: [] };
 }
 
 function track(state: WorkManagerState, job: Job, retry = 0): WorkManagerEffect[] {
   // Bounded memory: if too much is outstanding, the job is still submitted but would not be
   // retried by the work manager (the jobs manager still retries its attempts).
-  if (Object.keys(state.tracked).length < state.config.maxTrackedJobs) state.tracked[job.id] = { job, retry };
+  if (state.tracked[job.id]) state.tracked[job.id] = { job, retry };
+  else if (state.trackedCount < state.config.maxTrackedJobs) {
+    state.tracked[job.id] = { job, retry };
+    state.trackedCount += 1;
+  }
   return [{ type: 'submitJob', job }];
 }
 
