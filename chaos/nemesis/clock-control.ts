@@ -2,7 +2,7 @@
  * The runner's side of the clock nemesis: writes the rate files that nodes started with
  * `MF_CHAOS_CLOCK_CONTROL=<dir>` read for their clock (`cluster/node/chaos-clock.ts`,
  * test-only). The nodes inherit the variable from this process, so a run that may skew
- * clocks sets it before the cluster starts (`ensureClockControl`).
+ * clocks sets it before the cluster starts (`ensureClockControl`, done by the runner).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +10,11 @@ import { MeterfabricError } from '../../core/errors.js';
 
 export const clockControlVariable = 'MF_CHAOS_CLOCK_CONTROL';
 
-/** Sets MF_CHAOS_CLOCK_CONTROL for nodes started from now on (unless already set); returns the folder. */
-export function ensureClockControl(defaultDir: string): string {
-  const dir = process.env[clockControlVariable] ?? defaultDir;
+/**
+ * Points MF_CHAOS_CLOCK_CONTROL at `dir` (this run's own folder, so no rate file of an earlier
+ * run applies) for nodes started from now on.
+ */
+export function ensureClockControl(dir: string): string {
   process.env[clockControlVariable] = dir;
   mkdirSync(dir, { recursive: true });
   return dir;
@@ -36,7 +38,7 @@ export function setClockRate(node: string, rate: number): void {
   writeFileSync(join(dir, `${node}.rate`), `${rate}\n`);
 }
 
-/** Every node's clock back to real time (the rate files are removed). */
+/** `node`'s clock back to real rate (its rate file is removed); it stays behind, never jumps. */
 export function resetClockRate(node: string): void {
   rmSync(join(controlDir(), `${node}.rate`), { force: true });
 }

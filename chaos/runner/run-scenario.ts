@@ -12,6 +12,7 @@ import { type Anomaly, type CheckResult, HistoryRecorder } from '../checkers/his
 import { appendHistoryEvent, prepareHistoryFile } from '../checkers/history-file.js';
 import { checkOnePrimary } from '../checkers/primary-checker.js';
 import { checkRecovery, type RecoveryResult, type StatusSnapshot } from '../checkers/recovery-checker.js';
+import { ensureClockControl } from '../nemesis/clock-control.js';
 import { injectFault, type NemesisName } from '../nemesis/nemeses.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { Prng } from './prng.js';
@@ -116,6 +117,8 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
   progress(
     `chaos: scenario ${options.scenario}, seed ${options.seed}, ${options.rounds} rounds; output in ${options.outDir}`,
   );
+  // The clock nemesis slows a node's clock through files its nodes read (test-only switch).
+  if (nemeses.includes('clock-skew-primary')) ensureClockControl(join(options.outDir, 'clocks'));
   const cluster = await ChaosCluster.start({
     baseDir: join(options.outDir, 'cluster'),
     nodeCount: options.nodeCount ?? 3,
