@@ -1,23 +1,29 @@
-import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { isMeterfabricError } from '../../../core/errors.js';
 import { protoPath } from '../../../core/paths.js';
 import type { CimPublisher, PublishedMessage } from '../cim-publisher.js';
+import { type AuthDecision, authorizeCaller } from './auth.js';
 import { type BridgeOptions, type HeadendApi, handleCimRequest } from './execute.js';
 import type { InboundOperation } from './read-request.js';
+import type { BridgeTls } from './tls.js';
 
 /**
  * The head-end's public gRPC API (protos/headend.proto) with server reflection: the same
  * operations as the HTTP bridge, each checked to carry the noun its method names, and the
  * resumable stream of published CIM messages. With a token configured, calls must carry
- * `authorization: Bearer <token>` metadata.
+ * `authorization: Bearer <token>` metadata. With `tls` the server speaks TLS; with
+ * `tls.clientCaPem` it requires client certificates from that CA (a caller without one fails
+ * the handshake: UNAVAILABLE on its side), and a CN outside `allowedClientNames` gets
+ * PERMISSION_DENIED (MF_FORBIDDEN). Token and mTLS combine as auth.ts says: both when both.
  */
 
 export type GrpcBridgeOptions = BridgeOptions & {
   address: string;
   token?: string;
+  /** TLS; with clientCaPem, mutual TLS. */
+  tls?: BridgeTls;
   maxMessageBytes?: number;
 };
 
@@ -61,19 +67,24 @@ export async function startGrpcBridge(
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': 16 * 1024 * 1024,
   });
-  const authenticate = (metadata: grpc.Metadata): boolean => {
-    if (options.token === undefined) return true;
-    const given = Buffer.from(String(metadata.get('authorization')[0] ?? '').replace(/^Bearer\s+/i, ''));
-    const expected = Buffer.from(options.token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
+  const authenticate = (call: {
+    metadata: grpc.Metadata;
+    getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } };
+  }): AuthDecision =>
+    authorizeCaller(options, {
+      authorization: call.metadata.get('authorization')[0]?.toString(),
+      peerCommonName: call.getAuthContext().sslPeerCertificate?.subject?.CN,
+    });
+  const refusal = (decision: Exclude<AuthDecision, { ok: true }>): grpc.ServiceError =>
+    Object.assign(new Error(`${decision.code}: ${decision.reason}`), {
+      code: decision.code === 'MF_FORBIDDEN' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED,
+      details: `${decision.code}: ${decision.reason}`,
+      metadata: new grpc.Metadata(),
+    });
   const unary = (operation: InboundOperation): grpc.handleUnaryCall<CimRequest, CimReply> => {
     return (call, callback) => {
-      if (!authenticate(call.metadata))
-        return callback({
-          code: grpc.status.UNAUTHENTICATED,
-          details: 'MF_UNAUTHENTICATED: send authorization: Bearer <token>',
-        });
+      const decision = authenticate(call);
+      if (!decision.ok) return callback(refusal(decision));
       handleCimRequest(api, call.request.xml, options, operation).then(
         (outcome) => {
           callback(null, {
@@ -98,12 +109,9 @@ export async function startGrpcBridge(
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [method, operation] of Object.entries(methods)) implementation[method] = unary(operation);
   implementation.SubscribeEvents = ((call: grpc.ServerWritableStream<SubscribeRequest, unknown>) => {
-    if (!authenticate(call.metadata)) {
-      call.destroy(
-        Object.assign(new Error('MF_UNAUTHENTICATED: send authorization: Bearer <token>'), {
-          code: grpc.status.UNAUTHENTICATED,
-        }),
-      );
+    const decision = authenticate(call);
+    if (!decision.ok) {
+      call.destroy(refusal(decision));
       return;
     }
     const nouns = new Set(call.request.nouns);
@@ -132,7 +140,7 @@ export async function startGrpcBridge(
   server.addService(HeadendService.service, implementation);
   new ReflectionService(headendPackage).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(options.address, serverCredentials(options.tls), (err, bound) =>
       err ? reject(err) : resolve(bound),
     ),
   );
@@ -145,4 +153,15 @@ export async function startGrpcBridge(
         setTimeout(() => server.forceShutdown(), 2_000).unref();
       }),
   };
+}
+
+function serverCredentials(tls: BridgeTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const pem = (v: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v);
+  return grpc.ServerCredentials.createSsl(
+    tls.clientCaPem !== undefined ? pem(tls.clientCaPem) : null,
+    [{ cert_chain: pem(tls.certPem), private_key: pem(tls.keyPem) }],
+    // checkClientCertificate: refuse the handshake of a caller without a certificate from the CA.
+    tls.clientCaPem !== undefined,
+  );
 }

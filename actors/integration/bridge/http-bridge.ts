@@ -1,19 +1,25 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { encodeResponseMessage } from '../../../adapters/cim/message.js';
 import { SOAP11_NS, SOAP12_NS } from '../../../adapters/cim/namespaces.js';
 import { isoUtc } from '../../../adapters/cim/xml-build.js';
 import type { Logger } from '../../../core/logger.js';
 import { silentLogger } from '../../../core/logger.js';
+import { authorizeCaller } from './auth.js';
 import { type BridgeOptions, type HeadendApi, handleCimRequest } from './execute.js';
+import type { BridgeTls } from './tls.js';
 
 /**
  * The CIM bridge over HTTP: POST a CIM request (SOAP 1.1/1.2 envelope or a bare message) to
  * `/cim`; the reply is a ResponseMessage, wrapped in the same SOAP version when the request
- * was. Bodies are bounded; with a token configured, callers must send `Authorization: Bearer`.
- * Status codes: 200 with Result OK, 400 FAILED (bad input), 401 unauthenticated, 413 body too
- * large, 404/405 for other paths/methods; every error body is a CIM reply saying what to do.
+ * was. Bodies are bounded; with a token configured, callers must send `Authorization: Bearer`;
+ * with `tls` it serves HTTPS, and with `tls.clientCaPem` it requires client certificates (mTLS,
+ * see tls.ts and auth.ts for how that combines with the token).
+ * Status codes: 200 with Result OK, 400 FAILED (bad input), 401 unauthenticated, 403 client
+ * certificate not an allowed integrator, 413 body too large, 404/405 for other paths/methods;
+ * every error body is a CIM reply saying what to do.
  */
 
 export type HttpBridgeOptions = BridgeOptions & {
@@ -21,6 +27,8 @@ export type HttpBridgeOptions = BridgeOptions & {
   port: number;
   /** When set, every request must carry it as a bearer token (production). */
   token?: string;
+  /** Serve HTTPS; with clientCaPem, mutual TLS. */
+  tls?: BridgeTls;
   maxBodyBytes?: number;
   logger?: Logger;
 };
@@ -30,28 +38,46 @@ export type HttpBridge = { server: Server; url: string; close(): Promise<void> }
 export async function startHttpBridge(api: HeadendApi, options: HttpBridgeOptions): Promise<HttpBridge> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const logger = options.logger ?? silentLogger;
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err }, 'CIM bridge request failed');
       if (!res.headersSent)
         reply(res, 500, failure('MF_INTERNAL', 'internal error; the request may be retried', options));
     });
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls
+    ? createTlsServer(
+        {
+          cert: tls.certPem,
+          key: tls.keyPem,
+          minVersion: 'TLSv1.2',
+          // mTLS: the handshake itself refuses callers without a certificate from this CA.
+          ...(tls.clientCaPem !== undefined
+            ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: true }
+            : {}),
+        },
+        onRequest,
+      )
+    : createServer(onRequest);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.url !== '/cim')
       return reply(res, 404, failure('MF_HTTP_NOT_FOUND', 'POST CIM requests to /cim', options));
     if (req.method !== 'POST') return reply(res, 405, failure('MF_HTTP_METHOD', 'use POST', options));
-    if (options.token !== undefined && !authorized(req.headers.authorization, options.token)) {
+    const socket = req.socket as Partial<TLSSocket>;
+    const peer = socket.authorized ? socket.getPeerCertificate?.() : undefined;
+    const decision = authorizeCaller(options, {
+      authorization: req.headers.authorization,
+      peerCommonName: peer?.subject?.CN,
+    });
+    if (!decision.ok) {
       req.resume();
+      logger.warn({ code: decision.code, remote: req.socket.remoteAddress }, 'CIM bridge refused a caller');
       return reply(
         res,
-        401,
-        failure(
-          'MF_UNAUTHENTICATED',
-          'missing or wrong bearer token: send Authorization: Bearer <token>',
-          options,
-        ),
+        decision.code === 'MF_FORBIDDEN' ? 403 : 401,
+        failure(decision.code, decision.reason, options),
       );
     }
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -96,15 +122,9 @@ export async function startHttpBridge(api: HeadendApi, options: HttpBridgeOption
   const address = server.address() as AddressInfo;
   return {
     server,
-    url: `http://${options.host}:${address.port}/cim`,
+    url: `${tls ? 'https' : 'http'}://${options.host}:${address.port}/cim`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-function authorized(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function failure(code: string, reason: string, options: BridgeOptions): string {
