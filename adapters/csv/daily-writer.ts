@@ -65,6 +65,13 @@ export type DailyCsvWriterOptions = {
 };
 
 export type AppendOptions = { seq: number; collectedAtMs?: number };
+/** Bytes this writer moved since it was opened: what the cost claims in the README are checked against. */
+export type WriterStats = {
+  stagedBytes: number;
+  copies: number;
+  copiedBytes: number;
+  renames: number;
+};
 export type AppendResult = { skipped: boolean; rows: number; files: string[] };
 
 const serverPattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -76,6 +83,7 @@ export class DailyCsvWriter {
   private readonly clock: Clock;
   private lagTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly counters: WriterStats = { stagedBytes: 0, copies: 0, copiedBytes: 0, renames: 0 };
 
   private constructor(
     private readonly options: DailyCsvWriterOptions,
@@ -109,6 +117,10 @@ export class DailyCsvWriter {
   /** Visible files of a day, in part order. */
   partsOf(day: string): string[] {
     return (this.manifest.days[day] ?? []).map((p) => join(this.options.dir, p.file));
+  }
+
+  get stats(): Readonly<WriterStats> {
+    return { ...this.counters };
   }
 
   /** Committed rows not yet in a visible file (0 after flush()). */
@@ -176,6 +188,7 @@ export class DailyCsvWriter {
         );
     for (const c of changes) {
       await writeAtAndSync(join(dir, stagingName(c.file)), c.sizeBefore, c.text, c.sizeBefore === 0);
+      this.counters.stagedBytes += c.sizeAfter - c.sizeBefore;
       this.options.faultHook?.('staged', seq);
     }
     await this.commit(seq, day, changes);
@@ -263,10 +276,13 @@ export class DailyCsvWriter {
           await publishRename(staging, join(dir, p.file));
           p.state = 'closed';
           p.publishedBytes = p.sizeBytes;
+          this.counters.renames++;
           changed = true;
         } else if (p.state === 'open' && newBytes > 0 && (all || newBytes * ratio >= p.sizeBytes)) {
           await publishCopy(staging, join(dir, p.file));
           p.publishedBytes = p.sizeBytes;
+          this.counters.copies++;
+          this.counters.copiedBytes += p.sizeBytes;
           changed = true;
         }
         out.push(p);
