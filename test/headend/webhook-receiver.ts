@@ -29,7 +29,8 @@ export async function startReceiver(
   options: {
     port?: number;
     respond?: (request: Received, index: number) => number;
-    tls?: { certPem: string; keyPem: string };
+    /** HTTPS; with clientCaPem, only clients with a certificate from that CA get through. */
+    tls?: { certPem: string; keyPem: string; clientCaPem?: string };
   } = {},
 ): Promise<Receiver> {
   const received: Received[] = [];
@@ -44,7 +45,16 @@ export async function startReceiver(
     });
   };
   const server: Server = options.tls
-    ? createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler)
+    ? createHttpsServer(
+        {
+          cert: options.tls.certPem,
+          key: options.tls.keyPem,
+          ...(options.tls.clientCaPem
+            ? { ca: options.tls.clientCaPem, requestCert: true, rejectUnauthorized: true }
+            : {}),
+        },
+        handler,
+      )
     : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
