@@ -8,16 +8,25 @@ import {
 } from '../device/state.js';
 import { type JobKind, jobKinds } from '../domain/jobs.js';
 import {
+  applyIntegrationCommand,
+  type IntegrationCommand,
+  type IntegrationState,
+  newIntegration,
+  type StreamBatch,
+} from '../integration/checkpoint-stream.js';
+import {
   applyJobsManagerCommand,
   type JobsManagerCommand,
   type JobsManagerEffect,
   type JobsManagerState,
   newJobsManager,
 } from '../jobs-manager/state.js';
+import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
+import { commissionedMetersOf } from '../registry/queries.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import type { TLogRecord } from '../tlog/records.js';
-import { newTLog, route, type TLogState } from '../tlog/router.js';
+import { newTLog, type RoutedRecord, route, type TLogState } from '../tlog/router.js';
 import {
   applyWorkManagerCommand,
   newWorkManager,
@@ -32,7 +41,8 @@ import {
   type WorkerEffect,
   type WorkerState,
 } from '../workers/state.js';
-import { commandActor } from './command-actor.js';
+import { type CommandMachine, commandActor } from './command-actor.js';
+import { hostMachine } from './outbox.js';
 
 /**
  * The head-end's services as cluster actors (declared in actors/hosting/headend-services.json,
@@ -76,9 +86,119 @@ export const registryActor = commandActor<RegistryState, RegistryCommand, Regist
   apply: applyRegistryCommand,
 });
 
-type TLogCommand = { type: 'route'; records: TLogRecord[] };
-
-export const tlogActor = commandActor<TLogState, TLogCommand, ReturnType<typeof route>['routed'][number]>({
+export const tlogActor = commandActor<TLogState, TLogCommand, RoutedRecord>({
   initialState: () => newTLog(),
   apply: (state, command) => ({ state, effects: route(state, command.records).routed }),
 });
+
+/*
+ * The same machines hosted with a transactional outbox (actors/hosting/outbox.ts): what the
+ * head-end driver (actors/host/headend-driver.ts) calls, on the cluster through ActorProxy
+ * and in process through the same machines. Declared in actors/hosting/headend-services.json.
+ */
+
+export type RegistryHostedCommand =
+  | RegistryCommand
+  /** A bulk import (actors/registry/bulk-import.ts): all rows or none. */
+  | { type: 'import'; rows: (RegistryCommand | RegistryCommand[])[] };
+
+/** Registry effects, plus the commissioned meters of each concentrator a change touched. */
+export type RegistryHostedEffect =
+  | RegistryEffect
+  | { type: 'concentratorMeters'; concentratorId: string; timeZone?: string; meters: string[] };
+
+export const registryMachine: CommandMachine<RegistryState, RegistryHostedCommand, RegistryHostedEffect> = {
+  initialState: () => emptyRegistry(),
+  apply(state, command, nowMs) {
+    if (command.type === 'import') return { state, effects: applyImport(state, command.rows, nowMs).effects };
+    return applyRegistryCommand(state, command, nowMs);
+  },
+};
+
+function concentratorMeters(
+  state: RegistryState,
+  effects: readonly RegistryHostedEffect[],
+): RegistryHostedEffect[] {
+  const touched = new Set<string>();
+  for (const e of effects) if (e.type !== 'concentratorMeters') touched.add(e.concentratorId);
+  return [...touched].map((concentratorId) => {
+    const timeZone = state.concentrators[concentratorId]?.timeZone;
+    return {
+      type: 'concentratorMeters',
+      concentratorId,
+      ...(timeZone ? { timeZone } : {}),
+      meters: commissionedMetersOf(state, concentratorId).map((m) => m.serial),
+    };
+  });
+}
+
+/**
+ * Device and TLog actors are keyed `<head-end>/<concentrator id>`, so one cluster can host
+ * several head-ends (tests); the concentrator id is what follows the first slash.
+ */
+export function concentratorOfKey(key: string): string {
+  return key.slice(key.indexOf('/') + 1);
+}
+
+export const deviceMachine: CommandMachine<DeviceState, DeviceCommand, DeviceEffect> = {
+  initialState: (key) => newDevice(key, []),
+  apply: applyDeviceCommand,
+};
+
+/** A full device queue fails the attempt (retryable): the jobs manager retries it with backoff. */
+function deviceRefusal(command: DeviceCommand, err: MeterfabricError): DeviceEffect[] | undefined {
+  if (command.type !== 'request') return undefined;
+  return [
+    {
+      type: 'failed',
+      job: command.job,
+      attempt: command.attempt,
+      errorCode: err.code,
+      errorMessage: err.message,
+      retryable: true,
+    },
+  ];
+}
+
+export type TLogCommand = { type: 'route'; records: TLogRecord[] };
+
+export const tlogMachine: CommandMachine<TLogState, TLogCommand, RoutedRecord> = {
+  initialState: () => newTLog(),
+  apply: (state, command) => ({ state, effects: route(state, command.records).routed }),
+};
+
+export const hostedMachines = {
+  registry: hostMachine(registryMachine, { derive: concentratorMeters }),
+  'work-manager': hostMachine<WorkManagerState, WorkManagerCommand, WorkManagerEffect>({
+    initialState: () => newWorkManager(),
+    apply: applyWorkManagerCommand,
+  }),
+  'jobs-manager': hostMachine<JobsManagerState, JobsManagerCommand, JobsManagerEffect>(
+    { initialState: () => newJobsManager(), apply: applyJobsManagerCommand },
+    { tick: { type: 'tick' } },
+  ),
+  worker: hostMachine<WorkerState, WorkerCommand, WorkerEffect>({
+    initialState: (key) => newWorker(jobKindOfPartitionName(key)),
+    apply: applyWorkerCommand,
+  }),
+  device: hostMachine(
+    { ...deviceMachine, initialState: (key: string) => newDevice(concentratorOfKey(key), []) },
+    { onRefused: deviceRefusal },
+  ),
+  'tlog-manager': hostMachine(tlogMachine),
+  integration: hostMachine<IntegrationState, IntegrationCommand, StreamBatch>({
+    initialState: () => newIntegration(),
+    apply: applyIntegrationCommand,
+  }),
+};
+
+export type HostedMachines = typeof hostedMachines;
+export type HeadendServiceName = keyof HostedMachines;
+
+export const hostedRegistryActor = commandActor(hostedMachines.registry);
+export const hostedWorkManagerActor = commandActor(hostedMachines['work-manager']);
+export const hostedJobsManagerActor = commandActor(hostedMachines['jobs-manager']);
+export const hostedWorkerActor = commandActor(hostedMachines.worker);
+export const hostedDeviceActor = commandActor(hostedMachines.device);
+export const hostedTlogActor = commandActor(hostedMachines['tlog-manager']);
+export const integrationActor = commandActor(hostedMachines.integration);

@@ -1,0 +1,166 @@
+import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import type { HostedCommand, HostedState, OutboxEntry } from '../hosting/outbox.js';
+import { type HeadendServiceName, type HostedMachines, hostedMachines } from '../hosting/services.js';
+
+/**
+ * Where the head-end's services run, one port for all of them: each actor is named by
+ * service and key (workers by lower-case job kind, devices and TLog managers by concentrator
+ * id, the singletons by the head-end's name), and takes the hosted outbox commands of
+ * actors/hosting/outbox.ts. Two implementations: in this process (the same machines in a
+ * map: tests, benches) and on the cluster (ActorProxy, each call with the driver's
+ * deterministic idempotency key, so a call retried across a failover, or re-sent by a
+ * restarted driver, is answered from the actor's dedup table).
+ */
+
+type CommandOf<N extends HeadendServiceName> = HostedMachines[N] extends {
+  apply(state: never, command: HostedCommand<infer C>, nowMs: number): unknown;
+}
+  ? C
+  : never;
+type EffectOf<N extends HeadendServiceName> = HostedMachines[N] extends {
+  apply(state: never, command: never, nowMs: number): { effects: OutboxEntry<infer E>[] };
+}
+  ? E
+  : never;
+type InnerOf<N extends HeadendServiceName> = HostedMachines[N] extends {
+  initialState(key: string): HostedState<infer S, unknown>;
+}
+  ? S
+  : never;
+
+export type ServiceCommand<N extends HeadendServiceName> = CommandOf<N>;
+export type ServiceEffect<N extends HeadendServiceName> = EffectOf<N>;
+export type ServiceState<N extends HeadendServiceName> = InnerOf<N>;
+
+export type ActorAddress<N extends HeadendServiceName = HeadendServiceName> = { service: N; key: string };
+
+export interface ServicePorts {
+  /** One change: returns the outbox entry it created (none when nothing came of it). */
+  deliver<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+    command: Extract<HostedCommand<ServiceCommand<N>>, { type: 'deliver' }>,
+    atMs: number,
+    idempotencyKey: string,
+  ): Promise<OutboxEntry<ServiceEffect<N>>[]>;
+  /** The actor's unacknowledged outbox entries (a read: nothing is persisted). */
+  outbox<N extends HeadendServiceName>(address: ActorAddress<N>): Promise<OutboxEntry<ServiceEffect<N>>[]>;
+  /** The actor's whole hosted state (a read). */
+  state<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+  ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>>;
+}
+
+type AnyHosted = {
+  initialState(key: string): HostedState<unknown, unknown>;
+  apply(
+    state: HostedState<unknown, unknown>,
+    command: HostedCommand<unknown>,
+    nowMs: number,
+  ): { effects: OutboxEntry<unknown>[] };
+  read?(state: HostedState<unknown, unknown>, command: HostedCommand<unknown>): unknown;
+};
+
+/**
+ * The services in this process: the hosted machines' states in a map, a call applied at once
+ * (a refused call changes nothing, as on the cluster). Calls may be retried
+ * with the same key: the last results per actor are remembered like the actors' dedup table.
+ */
+export class InProcessPorts implements ServicePorts {
+  private readonly states = new Map<string, HostedState<unknown, unknown>>();
+  private readonly recent = new Map<string, Map<string, OutboxEntry<unknown>[]>>();
+
+  private machine(service: HeadendServiceName): AnyHosted {
+    return hostedMachines[service] as unknown as AnyHosted;
+  }
+
+  private stateOf(address: ActorAddress): HostedState<unknown, unknown> {
+    const id = `${address.service}/${address.key}`;
+    let state = this.states.get(id);
+    if (!state) {
+      state = this.machine(address.service).initialState(address.key);
+      this.states.set(id, state);
+    }
+    return state;
+  }
+
+  async deliver<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+    command: Extract<HostedCommand<ServiceCommand<N>>, { type: 'deliver' }>,
+    atMs: number,
+    idempotencyKey: string,
+  ): Promise<OutboxEntry<ServiceEffect<N>>[]> {
+    const id = `${address.service}/${address.key}`;
+    const recent = this.recent.get(id) ?? new Map<string, OutboxEntry<unknown>[]>();
+    this.recent.set(id, recent);
+    const known = recent.get(idempotencyKey);
+    if (known) return known as OutboxEntry<ServiceEffect<N>>[];
+    // Commands cross an actor boundary: copied, as the cluster's JSON encoding would. The
+    // machines validate before they change anything, so no copy of the state is needed.
+    const { effects } = this.machine(address.service).apply(
+      this.stateOf(address),
+      structuredClone(command) as HostedCommand<unknown>,
+      atMs,
+    );
+    recent.set(idempotencyKey, effects);
+    if (recent.size > 256) recent.delete(recent.keys().next().value as string);
+    return structuredClone(effects) as OutboxEntry<ServiceEffect<N>>[];
+  }
+
+  async outbox<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+  ): Promise<OutboxEntry<ServiceEffect<N>>[]> {
+    return structuredClone(this.stateOf(address).outbox) as OutboxEntry<ServiceEffect<N>>[];
+  }
+
+  async state<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+  ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>> {
+    return structuredClone(this.stateOf(address)) as HostedState<ServiceState<N>, ServiceEffect<N>>;
+  }
+}
+
+/** The services on the cluster: each call through ActorProxy (routing, retries, dedup by key). */
+export class ActorProxyPorts implements ServicePorts {
+  constructor(
+    private readonly proxy: ActorProxy,
+    private readonly options: { deadlineMs?: number } = {},
+  ) {}
+
+  private call<T>(address: ActorAddress, command: HostedCommand<unknown>, atMs: number, key?: string) {
+    return this.proxy.call<T>(
+      address.service,
+      address.key,
+      'command',
+      { command, atMs },
+      {
+        ...(key !== undefined ? { idempotencyKey: key } : {}),
+        ...(this.options.deadlineMs !== undefined ? { deadlineMs: this.options.deadlineMs } : {}),
+      },
+    );
+  }
+
+  async deliver<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+    command: Extract<HostedCommand<ServiceCommand<N>>, { type: 'deliver' }>,
+    atMs: number,
+    idempotencyKey: string,
+  ): Promise<OutboxEntry<ServiceEffect<N>>[]> {
+    const reply = await this.call<{ effects: OutboxEntry<ServiceEffect<N>>[] }>(
+      address,
+      command,
+      atMs,
+      idempotencyKey,
+    );
+    return reply.effects;
+  }
+
+  outbox<N extends HeadendServiceName>(address: ActorAddress<N>): Promise<OutboxEntry<ServiceEffect<N>>[]> {
+    return this.call(address, { type: 'outbox' }, 0);
+  }
+
+  state<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+  ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>> {
+    return this.call(address, { type: 'state' }, 0);
+  }
+}
