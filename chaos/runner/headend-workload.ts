@@ -6,8 +6,7 @@
  * that round's fault is in place; at the end every reading the field produced must be in the
  * CSV files and in the CIM messages exactly once (`checkReadingsExactlyOnce`).
  */
-import { join } from 'node:path';
-import { LocalHeadend } from '../../actors/host/local-headend.js';
+import { type JobsManagerPort, LocalHeadend } from '../../actors/host/local-headend.js';
 import { IntegrationConsumer } from '../../actors/integration/integration.js';
 import type { JobsManagerEffect } from '../../actors/jobs-manager/state.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
@@ -23,16 +22,38 @@ export const jobsManagerService = 'jobs-manager';
 const organization = 'CHAOS';
 const hourMs = 3_600_000;
 
+/**
+ * The cluster's `jobs-manager` actor as the head-end's jobs manager: one call at a time, each
+ * with its own idempotency key, so a call retried across a failover is applied once.
+ */
+export function clusterJobsManager(
+  proxy: ActorProxy,
+  runKey: string,
+  callDeadlineMs = 120_000,
+): JobsManagerPort {
+  return {
+    call: async (command, nowMs, callKey) => {
+      const reply = await proxy.call<{ effects: JobsManagerEffect[] }>(
+        jobsManagerService,
+        'day',
+        'command',
+        { command, atMs: nowMs },
+        { idempotencyKey: `${runKey}-${callKey}`, deadlineMs: callDeadlineMs },
+      );
+      return reply.effects;
+    },
+  };
+}
+
 export type HeadendDayOptions = {
-  proxy: ActorProxy;
+  /** Where the jobs manager runs: the cluster (`clusterJobsManager`), or this process when absent. */
+  jobsManager?: JobsManagerPort;
   outDir: string;
   seed: number;
   concentrators?: number;
   metersPerConcentrator?: number;
   /** Simulated time per step: each step ticks the schedules and waits for all work. */
   stepMs?: number;
-  /** Whole-call deadline of one jobs-manager call (ActorProxy retries inside it). */
-  callDeadlineMs?: number;
 };
 
 export class HeadendDay {
@@ -43,6 +64,8 @@ export class HeadendDay {
   readonly clock = new ManualClock(this.dayStartMs);
   readonly fleet: SimulatedFleet;
   readonly headend: LocalHeadend;
+  /** Where the CSV files (`csv/...`) and CIM messages (`cim/...`) are written. */
+  readonly outDir: string;
   private integration: IntegrationConsumer | undefined;
   private readonly stepMs: number;
   /** The first error that stopped the day (a jobs-manager call that failed after its retries). */
@@ -50,8 +73,9 @@ export class HeadendDay {
   private steps = 0;
   jobsManagerCalls = 0;
 
-  constructor(private readonly options: HeadendDayOptions) {
+  constructor(options: HeadendDayOptions) {
     this.stepMs = options.stepMs ?? 15 * 60_000;
+    this.outDir = options.outDir;
     this.fleet = new SimulatedFleet({
       concentrators: options.concentrators ?? 3,
       metersPerConcentrator: options.metersPerConcentrator ?? 2,
@@ -66,29 +90,22 @@ export class HeadendDay {
       iec62056Every: 2,
       alarmPerHour: 0.05,
     });
-    const deadlineMs = options.callDeadlineMs ?? 120_000;
+    const remote = options.jobsManager;
     this.headend = new LocalHeadend({
       clock: this.clock,
       fieldLink: (id) => this.fleet.concentrator(id),
       sink: (batch) => this.integration?.sink(batch),
-      jobsManagerPort: {
-        call: async (command, nowMs, callKey) => {
-          this.jobsManagerCalls++;
-          const reply = await options.proxy.call<{ effects: JobsManagerEffect[] }>(
-            jobsManagerService,
-            'day',
-            'command',
-            { command, atMs: nowMs },
-            { idempotencyKey: `chaos-day-${options.seed}-${callKey}`, deadlineMs },
-          );
-          return reply.effects;
-        },
-      },
+      ...(remote
+        ? {
+            jobsManagerPort: {
+              call: (command, nowMs, callKey) => {
+                this.jobsManagerCalls++;
+                return remote.call(command, nowMs, callKey);
+              },
+            } satisfies JobsManagerPort,
+          }
+        : {}),
     });
-  }
-
-  get outDir(): string {
-    return join(this.options.outDir, 'headend');
   }
 
   /** Opens the writers and provisions the fleet (registry commands, in this process). */

@@ -13,7 +13,7 @@ import { checkCounter } from '../checkers/counter-checker.js';
 import type { CheckResult, HistoryEvent, HistoryRecorder } from '../checkers/history.js';
 import { checkListAppend } from '../checkers/list-append-checker.js';
 import type { ChaosCluster } from './chaos-cluster.js';
-import { HeadendDay, jobsManagerService } from './headend-workload.js';
+import { clusterJobsManager, HeadendDay, jobsManagerService } from './headend-workload.js';
 import { ListWorkload, recordListRead } from './list-workload.js';
 import type { Prng } from './prng.js';
 import { CounterWorkload, recordRead } from './workload.js';
@@ -94,8 +94,8 @@ export class ChaosWorkloads {
     const listRng = rng.fork();
     if (workloads.includes('headend')) {
       w.headend = new HeadendDay({
-        proxy: await cluster.actorProxy(),
-        outDir: options.outDir,
+        jobsManager: clusterJobsManager(await cluster.actorProxy(), `chaos-day-${options.seed}`),
+        outDir: join(options.outDir, 'headend'),
         seed: options.seed,
       });
       await w.headend.open();

@@ -24,8 +24,12 @@ class SocketSink implements ChunkSink {
     private readonly connection: Connection,
   ) {}
 
+  get closed(): boolean {
+    return this.connection.isClosed(this.dest);
+  }
+
   push(chunk: Chunk): void {
-    if (this.connection.isClosed(this.dest)) return;
+    if (this.closed) return;
     this.dest.write(chunk.data);
     this.link.relieve();
   }
@@ -63,6 +67,17 @@ export class Link {
 
   private onData(data: Buffer): void {
     if (this.inputDone) return;
+    if (this.stages.length === 0) {
+      // No toxic on this link: a straight pipe (no chunk record, no clock read), with the
+      // destination's own back-pressure signal as `pipe()` uses it. A toxic added later puts
+      // its stage at the head, so the next chunk already takes the toxic pipeline.
+      if (this.sink.closed) return;
+      if (!this.dest.write(data) && !this.paused) {
+        this.paused = true;
+        this.source.pause();
+      }
+      return;
+    }
     this.head().push({ data, timestampMs: this.env.nowMs() });
     if (!this.paused && this.bufferedBytes() > maxLinkBufferedBytes) {
       this.paused = true;
@@ -85,7 +100,10 @@ export class Link {
 
   /** Called whenever data left the link: resumes the source once the buffers have drained. */
   relieve(): void {
-    if (this.paused && this.bufferedBytes() <= maxLinkBufferedBytes / 2) {
+    if (!this.paused) return;
+    // A straight pipe resumes on 'drain' (the destination flushed); a toxic chain once its
+    // held bytes have gone below half the bound.
+    if (this.stages.length === 0 || this.bufferedBytes() <= maxLinkBufferedBytes / 2) {
       this.paused = false;
       if (!this.inputDone) this.source.resume();
     }
