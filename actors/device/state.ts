@@ -264,17 +264,24 @@ export function dataKindOf(reading: CollectedReading): DataKind {
 }
 
 function complete(state: DeviceState, request: PendingRequest, response: FieldResponse): DeviceEffect {
-  // Filter against the cursors as they were before this response, then advance them: every
-  // value of one closure (six tariff registers share a timestamp) passes together.
-  const before = { ...state.lastCollected };
-  const readings = response.readings.filter((r) => {
-    const last = before[cursorKey(r.meterSerial, dataKindOf(r))];
-    return last === undefined || r.timestampMs > last;
-  });
-  for (const r of readings) {
+  // Filter against the cursors as they were before this response (the filter pass does not
+  // move them), then advance them: every value of one closure (six tariff registers share a
+  // timestamp) passes together. No copy of the cursor table per response: it has an entry
+  // per meter and data kind.
+  const readings: CollectedReading[] = [];
+  const keys: string[] = [];
+  for (const r of response.readings) {
     const key = cursorKey(r.meterSerial, dataKindOf(r));
     const last = state.lastCollected[key];
-    if (last === undefined || r.timestampMs > last) state.lastCollected[key] = r.timestampMs;
+    if (last !== undefined && r.timestampMs <= last) continue;
+    readings.push(r);
+    keys.push(key);
+  }
+  for (let i = 0; i < readings.length; i++) {
+    const key = keys[i] as string;
+    const timestampMs = (readings[i] as CollectedReading).timestampMs;
+    const last = state.lastCollected[key];
+    if (last === undefined || timestampMs > last) state.lastCollected[key] = timestampMs;
   }
   const job = request.job;
   if (job.params.kind === 'deviceControl') {

@@ -292,19 +292,23 @@ function dispatchQueued(state: JobsManagerState, nowMs: number, effects: JobsMan
   const deadlineDue = state.nextQueuedDeadlineMs !== undefined && nowMs >= state.nextQueuedDeadlineMs;
   if (deadlineDue) delete state.nextQueuedDeadlineMs;
   const unscanned = { ...state.queuedByKind };
-  const worthScanning = (): boolean =>
-    deadlineDue ||
-    jobKinds.some((k) => unscanned[k] > 0 && state.inFlightByKind[k] < state.config.maxInFlightPerKind[k]);
+  // Kinds with a free slot and queued jobs not yet scanned: recounted only when one of the two changes.
+  const countOpen = (): number =>
+    jobKinds.filter((k) => unscanned[k] > 0 && state.inFlightByKind[k] < state.config.maxInFlightPerKind[k])
+      .length;
+  let open = countOpen();
   for (const priority of ['high', 'normal'] as const) {
     const queue = state.queues[priority];
     const remaining: string[] = [];
     let i = 0;
     for (; i < queue.length; i++) {
-      if (!worthScanning()) break;
+      if (open === 0 && !deadlineDue) break;
       const jobId = queue[i] as string;
       const entry = state.entries[jobId];
       if (entry?.phase !== 'queued') continue; // finished or re-queued elsewhere
-      unscanned[entry.job.kind] -= 1;
+      const kind = entry.job.kind;
+      unscanned[kind] -= 1;
+      if (unscanned[kind] === 0) open = countOpen();
       if (nowMs >= entry.job.deadlineMs) {
         effects.push(deadlineFailure(state, entry, nowMs));
         continue;
@@ -319,6 +323,7 @@ function dispatchQueued(state: JobsManagerState, nowMs: number, effects: JobsMan
       entry.dispatchedAtMs = nowMs;
       state.queuedByKind[entry.job.kind] -= 1;
       takeSlot(state, entry.job);
+      if (state.inFlightByKind[kind] >= state.config.maxInFlightPerKind[kind]) open = countOpen();
       noteDispatched(state, nowMs);
       effects.push({ type: 'dispatch', job: entry.job, attempt: entry.attempts });
     }

@@ -18,6 +18,8 @@ export type WorkerState = {
   queued: WorkerAssignment[];
   /** `${jobId}@${attempt}` -> assignment and when it started. */
   executing: Record<string, WorkerAssignment & { startedAtMs: number }>;
+  /** How many `executing` holds (counting its keys per started job was a scan per start). */
+  executingCount: number;
 };
 
 type Completed = Extract<DeviceEffect, { type: 'completed' }>;
@@ -43,12 +45,14 @@ export type WorkerEffect =
 export type WorkerResult = { state: WorkerState; effects: WorkerEffect[] };
 
 export function newWorker(kind: JobKind, maxExecuting = 256, maxQueued = 100_000): WorkerState {
-  return { kind, maxExecuting, maxQueued, queued: [], executing: {} };
+  return { kind, maxExecuting, maxQueued, queued: [], executing: {}, executingCount: 0 };
 }
 
 const key = (jobId: string, attempt: number): string => `${jobId}@${attempt}`;
 
 export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, nowMs: number): WorkerResult {
+  // A state written before executingCount existed is counted once.
+  state.executingCount ??= Object.keys(state.executing).length;
   switch (command.type) {
     case 'assign': {
       if (command.job.kind !== state.kind)
@@ -83,6 +87,7 @@ export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, n
       const k = key(job.id, attempt);
       if (!state.executing[k]) return { state, effects: [] };
       delete state.executing[k];
+      state.executingCount -= 1;
       const records = toRecords(command.result, nowMs);
       const effects: WorkerEffect[] = [];
       if (records.length > 0) effects.push({ type: 'tlog', records });
@@ -116,6 +121,7 @@ export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, n
       const k = key(job.id, attempt);
       if (!state.executing[k]) return { state, effects: [] };
       delete state.executing[k];
+      state.executingCount -= 1;
       return {
         state,
         effects: [
@@ -134,10 +140,11 @@ export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, n
 
 function startMore(state: WorkerState, nowMs: number): WorkerEffect[] {
   const effects: WorkerEffect[] = [];
-  while (Object.keys(state.executing).length < state.maxExecuting) {
+  while (state.executingCount < state.maxExecuting) {
     const next = state.queued.shift();
     if (!next) break;
     state.executing[key(next.job.id, next.attempt)] = { ...next, startedAtMs: nowMs };
+    state.executingCount += 1;
     effects.push({
       type: 'deviceRequest',
       concentratorId: next.job.concentratorId,
