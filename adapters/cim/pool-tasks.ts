@@ -70,3 +70,22 @@ export function encodeMeterReadingsColumnarText(jobs: ColumnarMeterReadingsJob[]
   checkJobs(jobs);
   return jobs.map(encodeColumnarJob);
 }
+
+/**
+ * Benchmark probe of the pool's ceiling: encodes one packed message `repeat` times where it
+ * runs and returns the characters produced, so nothing but the encoding itself is measured
+ * (one small message each way per `repeat` encodes). Bounded like any task.
+ */
+export function encodeMeterReadingsRepeatedly(payload: {
+  job: ColumnarMeterReadingsJob;
+  repeat: number;
+}): number {
+  const repeat = payload?.repeat;
+  if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > 1000)
+    throw new ColumnarBatchError('repeat must be an integer from 1 to 1000');
+  const readings = unpackReadings(payload.job.columns);
+  const options = messageOptions(payload.job.options);
+  let chars = 0;
+  for (let i = 0; i < repeat; i++) chars += encodeMeterReadings(readings, options).length;
+  return chars;
+}
