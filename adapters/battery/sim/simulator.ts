@@ -10,7 +10,13 @@ import { StreamTransport } from '../transport/tcp.js';
 import { canetWireFormat, rs485WireFormat } from '../transport/wire-formats.js';
 import { pylonFramesOf, type SimulatedVariant, sofarFramesOf } from './can-frames.js';
 import { answerRequest } from './rs485-replies.js';
-import { type ScenarioName, scenarioSettingsAt, scenarios, stepsBetween } from './scenarios.js';
+import {
+  type ScenarioName,
+  type ScenarioSettings,
+  scenarioSettingsAt,
+  scenarios,
+  stepsBetween,
+} from './scenarios.js';
 
 export type SimulatorOptions = {
   host?: string;
@@ -32,6 +38,13 @@ export type SimulatorOptions = {
   /** Simulated start time (ms since epoch); default now. */
   startMs?: number;
   maxClients?: number;
+  /**
+   * Driven from outside: no broadcast timer; the owner calls advanceTo(simMs) and each call
+   * broadcasts once (a fleet on a simulated clock, deterministic per seed).
+   */
+  driven?: boolean;
+  /** Settings by simulated instant, used instead of the named scenario (a fleet's daily profile). */
+  settingsAt?: (simMs: number) => ScenarioSettings;
   logger?: Logger;
 };
 
@@ -44,9 +57,14 @@ export class BatterySiteSimulator {
   readonly clock: ManualClock;
   readonly stack: Gtx2500Stack;
   private readonly options: Required<
-    Omit<SimulatorOptions, 'requireHeartbeatMs' | 'logger' | 'rs485Port' | 'startMs'>
+    Omit<
+      SimulatorOptions,
+      'requireHeartbeatMs' | 'logger' | 'rs485Port' | 'startMs' | 'driven' | 'settingsAt'
+    >
   > & {
     requireHeartbeatMs: number | undefined;
+    driven: boolean;
+    settingsAt: ((simMs: number) => ScenarioSettings) | undefined;
   };
   private readonly startMs: number;
   private readonly logger: Logger;
@@ -81,6 +99,8 @@ export class BatterySiteSimulator {
       timeScale: options.timeScale ?? 1,
       maxClients: options.maxClients ?? 8,
       requireHeartbeatMs: options.requireHeartbeatMs,
+      driven: options.driven ?? false,
+      settingsAt: options.settingsAt,
     };
     this.logger = options.logger ?? silentLogger;
     this.startMs = options.startMs ?? Date.now();
@@ -101,7 +121,7 @@ export class BatterySiteSimulator {
     if (sim.options.rs485)
       sim.rs485Address = await sim.listen(rs485Port, (socket) => sim.acceptRs485(socket));
     sim.tick();
-    sim.timer = setInterval(() => sim.tick(), sim.options.cycleMs);
+    if (!sim.options.driven) sim.timer = setInterval(() => sim.tick(), sim.options.cycleMs);
     return sim;
   }
 
@@ -160,13 +180,26 @@ export class BatterySiteSimulator {
   /** One cycle: advance simulated time, apply the scenario, step the BMS, broadcast. */
   tick(): StackStatus {
     if (this.lastElapsedMs >= 0) this.clock.advance(this.options.cycleMs * this.options.timeScale);
+    return this.cycle();
+  }
+
+  /** Driven mode: simulated time jumps to `simMs` (never back), then one cycle runs. */
+  advanceTo(simMs: number): StackStatus {
+    if (simMs > this.clock.now()) this.clock.set(simMs);
+    return this.cycle();
+  }
+
+  private cycle(): StackStatus {
     const elapsedMs = this.clock.now() - this.startMs;
     const scenario = scenarios[this.options.scenario];
-    for (const step of stepsBetween(scenario, this.lastElapsedMs, elapsedMs)) {
-      if (step.socPct !== undefined) for (const pack of this.stack.packs) pack.setSocPct(step.socPct);
+    const settingsAt = this.options.settingsAt;
+    if (!settingsAt) {
+      for (const step of stepsBetween(scenario, this.lastElapsedMs, elapsedMs)) {
+        if (step.socPct !== undefined) for (const pack of this.stack.packs) pack.setSocPct(step.socPct);
+      }
     }
     this.lastElapsedMs = elapsedMs;
-    const settings = scenarioSettingsAt(scenario, elapsedMs);
+    const settings = settingsAt ? settingsAt(this.clock.now()) : scenarioSettingsAt(scenario, elapsedMs);
     if (settings.demandA !== undefined) this.stack.setDemandCurrentA(settings.demandA);
     if (settings.temperatureC !== undefined) this.stack.setTemperatureC(settings.temperatureC);
     if (settings.fault !== undefined) for (const pack of this.stack.packs) pack.setFault(settings.fault);

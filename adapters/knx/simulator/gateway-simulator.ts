@@ -32,6 +32,11 @@ export type GatewaySimulatorOptions = {
   /** Act as a KNXnet/IP router too: multicast ROUTING_INDICATIONs on this group and port. */
   routing?: { group?: string; port: number; interfaceAddress: string };
   clock?: Clock;
+  /**
+   * Time of the simulated meters' values (default: clock). A fleet on a simulated clock sets
+   * it while the tunnelling server's heartbeats and repeats keep real time.
+   */
+  busClock?: Clock;
   logger?: Logger;
 };
 
@@ -43,14 +48,16 @@ export class GatewaySimulator {
   readonly bus: SimulatedBus;
   private timer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
+  private readonly busClock: Clock;
   private readonly logger: Logger;
   private endpoint: Endpoint | undefined;
   readonly stats = { received: 0, malformed: 0, dropped: 0, routed: 0 };
 
   constructor(private readonly options: GatewaySimulatorOptions = {}) {
     this.clock = options.clock ?? systemClock;
+    this.busClock = options.busClock ?? this.clock;
     this.logger = (options.logger ?? silentLogger).child({ component: 'knx-gateway-sim' });
-    this.bus = new SimulatedBus(options.meters ?? [], this.clock.now(), options.cyclicIntervalMs ?? 0);
+    this.bus = new SimulatedBus(options.meters ?? [], this.busClock.now(), options.cyclicIntervalMs ?? 0);
   }
 
   get address(): Endpoint {
@@ -161,7 +168,7 @@ export class GatewaySimulator {
     const nowMs = this.clock.now();
     core.publish(telegram, nowMs, fromChannel);
     if (!fromRouting) this.route(telegram);
-    for (const answer of this.bus.handle(telegram, nowMs)) {
+    for (const answer of this.bus.handle(telegram, this.busClock.now())) {
       core.publish(answer, nowMs);
       this.route(answer);
     }
@@ -218,16 +225,19 @@ export class GatewaySimulator {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.socket) return;
-    const deadlines = [this.core?.nextDeadlineMs(), this.bus.nextDeadlineMs()].filter(
-      (d): d is number => d !== undefined,
-    );
-    if (deadlines.length === 0) return;
-    const delayMs = Math.max(0, Math.min(...deadlines) - this.clock.now());
+    // Server deadlines are in the server's time, cyclic sends in the bus's.
+    const serverDeadline = this.core?.nextDeadlineMs();
+    const busDeadline = this.bus.nextDeadlineMs();
+    const delays = [
+      serverDeadline === undefined ? undefined : serverDeadline - this.clock.now(),
+      busDeadline === undefined ? undefined : busDeadline - this.busClock.now(),
+    ].filter((d): d is number => d !== undefined);
+    if (delays.length === 0) return;
+    const delayMs = Math.max(0, Math.min(...delays));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const nowMs = this.clock.now();
-      this.core?.tick(nowMs);
-      for (const t of this.bus.tick(nowMs)) this.onBusTelegram(t, undefined);
+      this.core?.tick(this.clock.now());
+      for (const t of this.bus.tick(this.busClock.now())) this.onBusTelegram(t, undefined);
       this.flush();
     }, delayMs);
     this.timer.unref();

@@ -20,6 +20,10 @@ export type SimulatedMeterConfig = {
   power?: { groupAddress: string };
   /** Load-shedding relay, DPT 1.001 (true = connected). */
   relay?: { groupAddress: string };
+  /** Phase voltage, DPT 14.027 (V). */
+  voltage?: { groupAddress: string };
+  /** Voltage at an instant, V (default 230): lets a fleet vary it deterministically. */
+  voltageAt?: (atMs: number) => number;
   /** Mean power drawn while connected, W. */
   powerW: number;
   /** Starting energy, Wh. */
@@ -28,6 +32,16 @@ export type SimulatedMeterConfig = {
 
 export type RecordedWrite = { destination: number; source: number; payload: GroupPayload; atMs: number };
 
+/** A value a simulated device put on the bus (answer or cyclic send), before encoding. */
+export type SentValue = {
+  serial: string;
+  role: 'energy' | 'power' | 'relay' | 'voltage';
+  groupAddress: number;
+  dpt: string;
+  value: DptValue;
+  atMs: number;
+};
+
 type MeterState = {
   config: SimulatedMeterConfig;
   energyWh: number;
@@ -35,7 +49,7 @@ type MeterState = {
   lastUpdateMs: number;
 };
 
-type Datapoint = { meter: MeterState; role: 'energy' | 'power' | 'relay'; dpt: string };
+type Datapoint = { meter: MeterState; role: SentValue['role']; dpt: string };
 
 /** Upper bound of the write log (a demo may run for days). */
 const MAX_RECORDED_WRITES = 1_000;
@@ -44,6 +58,8 @@ export class SimulatedBus {
   private readonly meters: MeterState[];
   private readonly datapoints = new Map<number, Datapoint>();
   readonly writes: RecordedWrite[] = [];
+  /** Sees every value the devices send: the ground-truth record of a simulated fleet. */
+  onValue: ((sent: SentValue) => void) | undefined;
   private nextCyclicMs: number;
 
   constructor(
@@ -58,7 +74,7 @@ export class SimulatedBus {
       lastUpdateMs: startMs,
     }));
     for (const meter of this.meters) {
-      const { energy, power, relay } = meter.config;
+      const { energy, power, relay, voltage } = meter.config;
       if (energy)
         this.datapoints.set(parseGroupAddress(energy.groupAddress), {
           meter,
@@ -69,6 +85,12 @@ export class SimulatedBus {
         this.datapoints.set(parseGroupAddress(power.groupAddress), { meter, role: 'power', dpt: '14.056' });
       if (relay)
         this.datapoints.set(parseGroupAddress(relay.groupAddress), { meter, role: 'relay', dpt: '1.001' });
+      if (voltage)
+        this.datapoints.set(parseGroupAddress(voltage.groupAddress), {
+          meter,
+          role: 'voltage',
+          dpt: '14.027',
+        });
     }
     this.nextCyclicMs = startMs + cyclicIntervalMs;
   }
@@ -81,10 +103,11 @@ export class SimulatedBus {
     }
   }
 
-  private value(dp: Datapoint): DptValue {
+  private value(dp: Datapoint, nowMs: number): DptValue {
     const m = dp.meter;
     if (dp.role === 'energy') return Math.floor(dp.dpt === '13.013' ? m.energyWh / 1000 : m.energyWh);
     if (dp.role === 'power') return m.relayClosed ? m.config.powerW : 0;
+    if (dp.role === 'voltage') return m.config.voltageAt?.(nowMs) ?? 230;
     return m.relayClosed;
   }
 
@@ -92,8 +115,18 @@ export class SimulatedBus {
     service: 'GroupValue_Response' | 'GroupValue_Write',
     ga: number,
     dp: Datapoint,
+    nowMs: number,
   ): LDataFrame {
-    return groupTelegram(service, ga, encodeDpt(dp.dpt, this.value(dp)), {
+    const value = this.value(dp, nowMs);
+    this.onValue?.({
+      serial: dp.meter.config.serial,
+      role: dp.role,
+      groupAddress: ga,
+      dpt: dp.dpt,
+      value,
+      atMs: nowMs,
+    });
+    return groupTelegram(service, ga, encodeDpt(dp.dpt, value), {
       messageCode: CemiMessageCode.L_DATA_IND,
       source: dp.meter.config.individualAddress,
       hopCount: 5,
@@ -114,7 +147,7 @@ export class SimulatedBus {
       return [];
     }
     if (service === 'GroupValue_Read' && dp)
-      return [this.telegram('GroupValue_Response', frame.destination, dp)];
+      return [this.telegram('GroupValue_Response', frame.destination, dp, nowMs)];
     return [];
   }
 
@@ -123,7 +156,7 @@ export class SimulatedBus {
     this.advance(nowMs);
     if (this.cyclicIntervalMs <= 0 || nowMs < this.nextCyclicMs) return [];
     this.nextCyclicMs = nowMs + this.cyclicIntervalMs;
-    return [...this.datapoints].map(([ga, dp]) => this.telegram('GroupValue_Write', ga, dp));
+    return [...this.datapoints].map(([ga, dp]) => this.telegram('GroupValue_Write', ga, dp, nowMs));
   }
 
   nextDeadlineMs(): number | undefined {
