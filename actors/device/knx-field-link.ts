@@ -2,6 +2,7 @@ import type { ControlKind } from '../../adapters/cim/event-type-map.js';
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
 import { isKnxError } from '../../adapters/knx/errors.js';
 import { KnxSite, type KnxSiteOptions } from '../../adapters/knx/site.js';
+import type { Clock } from '../../core/clock.js';
 import type { ControlAction } from '../domain/jobs.js';
 import {
   type ControlResult,
@@ -12,18 +13,24 @@ import {
 } from './field.js';
 
 /**
- * A KNX gateway as a concentrator: the FieldLink its Device actor drives. The gateway's
- * group telegrams arrive whenever the bus sends them (and when we poll), so readings and
- * events are buffered between two requests; a register/initialize request polls first and
- * waits a short settle time for the answers. Control actions become the site map's
- * confirmed GroupValue_Writes.
+ * A KNX gateway as a concentrator: the FieldLink its Device actor drives. KNX meters keep no
+ * load profile or closures, so every collection request (load profile, daily closure,
+ * register, initialize) samples them: it polls every mapped group address and waits until
+ * each has answered (or the settle time is up). Group telegrams that arrive between two
+ * requests are buffered, bounded. Control actions become the site map's confirmed
+ * GroupValue_Writes.
  */
 
 export type KnxFieldLinkOptions = Omit<KnxSiteOptions, 'onReading' | 'onEvent'> & {
-  /** How long a register/initialize request waits for GroupValue_Responses after polling. */
+  /** Longest wait for the GroupValue_Responses to one poll. */
   pollSettleMs?: number;
   /** Bound on readings and events held between two requests; beyond it the oldest go (counted). */
   maxBuffered?: number;
+  /**
+   * Stamps readings and events as they arrive (the head-end's clock, simulated in the demo);
+   * KNX telegrams carry no time. The tunnel keeps the site's own clock for its timers.
+   */
+  stampClock?: Clock;
 };
 
 const controlKinds: Record<ControlAction, ControlKind> = {
@@ -38,18 +45,31 @@ export class KnxFieldLink implements FieldLink {
   private events: DeviceEvent[] = [];
   private readonly pollSettleMs: number;
   private readonly maxBuffered: number;
+  private readonly stampClock: Clock | undefined;
+  /** Readings received since the site started (answers to polls, or given up on after a timeout). */
+  private received = 0;
+  private wakeUp: (() => void) | undefined;
   /** Readings or events dropped because the buffer was full. */
   dropped = 0;
 
   constructor(options: KnxFieldLinkOptions) {
-    const { pollSettleMs = 1_000, maxBuffered = 10_000, ...siteOptions } = options;
+    const { pollSettleMs = 1_000, maxBuffered = 10_000, stampClock, ...siteOptions } = options;
     this.pollSettleMs = pollSettleMs;
     this.maxBuffered = maxBuffered;
+    this.stampClock = stampClock;
     this.site = new KnxSite({
       ...siteOptions,
-      onReading: (reading) => this.buffer(this.readings, reading),
-      onEvent: (event) => this.buffer(this.events, event),
+      onReading: (reading) => {
+        this.received++;
+        this.buffer(this.readings, this.stamped(reading));
+        this.wakeUp?.();
+      },
+      onEvent: (event) => this.buffer(this.events, this.stamped(event)),
     });
+  }
+
+  private stamped<T extends { timestampMs: number }>(item: T): T {
+    return this.stampClock ? { ...item, timestampMs: this.stampClock.now() } : item;
   }
 
   private buffer<T>(items: T[], item: T): void {
@@ -60,11 +80,16 @@ export class KnxFieldLink implements FieldLink {
     }
   }
 
+  get connected(): boolean {
+    return this.site.connected;
+  }
+
   start(): void {
     this.site.start();
   }
 
   stop(): Promise<void> {
+    this.wakeUp?.();
     return this.site.stop();
   }
 
@@ -75,19 +100,46 @@ export class KnxFieldLink implements FieldLink {
     const response = emptyResponse();
     if (request.type === 'control') {
       response.controlResults = await this.control(request.action, request.meters, request.operationId);
-    } else if (request.type === 'register' || request.type === 'initialize') {
-      await this.site.pollNow();
-      await new Promise((resolve) => setTimeout(resolve, this.pollSettleMs));
+    } else {
+      await this.pollAndSettle();
     }
-    const wanted = request.type === 'control' ? undefined : new Set(request.meters.map(meterSerialOf));
-    const readings = this.readings;
-    this.readings = [];
-    response.readings = wanted ? readings.filter((r) => wanted.has(r.meterSerial)) : [];
-    // Readings of meters the request did not name stay for the request that does.
-    if (wanted) this.readings.push(...readings.filter((r) => !wanted.has(r.meterSerial)));
+    if (request.type !== 'control') {
+      // Readings of meters the request did not name (and all, for a control) stay for the request that does.
+      const wanted = new Set(request.meters.map(meterSerialOf));
+      const readings = this.readings;
+      response.readings = readings.filter((r) => wanted.has(r.meterSerial));
+      this.readings = readings.filter((r) => !wanted.has(r.meterSerial));
+    }
     response.events = this.events;
     this.events = [];
     return response;
+  }
+
+  /**
+   * Polls every mapped address, then waits until every poll so far (the site's own on connect
+   * and on schedule included) has been answered, or the settle time is up. Waiting for the
+   * earlier polls too keeps their late answers from being stamped as this request's.
+   */
+  private async pollAndSettle(): Promise<void> {
+    await this.site.pollNow();
+    const owed = this.site.stats.polls * this.site.map.pollAddresses.length;
+    const deadline = Date.now() + this.pollSettleMs;
+    while (this.received < owed && this.site.connected) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) {
+        // Reads nobody answered are given up, so later requests do not wait for them again.
+        this.received = owed;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, leftMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
   }
 
   private async control(

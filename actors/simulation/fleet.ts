@@ -1,7 +1,10 @@
 import type { Clock } from '../../core/clock.js';
 import type { RegistryCommand } from '../registry/commands.js';
+import { BatteryProfile } from './battery-profile.js';
+import { SimulatedBatterySite } from './battery-site.js';
 import { type Outage, SimulatedConcentrator } from './concentrator.js';
 import { unit } from './hash.js';
+import { SimulatedKnxSite } from './knx-site.js';
 import { hourMs, MeterModel } from './meter-model.js';
 
 /**
@@ -27,17 +30,46 @@ export type FleetOptions = {
   iec62056Every?: number;
   voltageVariationPerHour?: number;
   alarmPerHour?: number;
+  /** KNX gateway sites (KNXnet/IP simulator on loopback UDP, reached by real tunnelling). */
+  knxSites?: number;
+  /** KNX meters behind each gateway (default 2). */
+  knxMetersPerSite?: number;
+  /** Battery sites (GTX2500 simulator behind a CANET gateway on loopback TCP). */
+  batterySites?: number;
+  /** Chance that a battery site's room overheats for one hour in the alarm window (default 0.5). */
+  batteryOverTemperatureChance?: number;
+  /** Window for those hours; default the outage window, else origin + 2 h .. origin + 22 h. */
+  batteryAlarmFromMs?: number;
+  batteryAlarmToMs?: number;
 };
 
 export type FleetMeter = { meter: MeterModel; concentratorId: string; pod: string };
+
+/** A meter of a KNX or battery site: its serial, site and usage point. */
+export type SiteMeter = { serial: string; concentratorId: string; pod: string; kind: 'knx' | 'battery' };
+
+/** Anything the head-end's Device actor can talk to as a concentrator. */
+export type FleetSite = SimulatedConcentrator | SimulatedKnxSite | SimulatedBatterySite;
 
 export class SimulatedFleet {
   readonly concentrators: SimulatedConcentrator[] = [];
   readonly meters = new Map<string, FleetMeter>();
   readonly byConcentrator = new Map<string, SimulatedConcentrator>();
+  readonly knxSites: SimulatedKnxSite[] = [];
+  readonly batterySites: SimulatedBatterySite[] = [];
+  /** Meters of the KNX and battery sites, by serial. */
+  readonly siteMeters = new Map<string, SiteMeter>();
+  private readonly bySite = new Map<string, SimulatedKnxSite | SimulatedBatterySite>();
 
   constructor(readonly options: FleetOptions) {
     const zones = options.timeZones ?? ['Europe/Rome'];
+    this.addMeterConcentrators(zones);
+    this.addKnxSites(zones);
+    this.addBatterySites(zones);
+  }
+
+  private addMeterConcentrators(zones: string[]): void {
+    const options = this.options;
     for (let c = 0; c < options.concentrators; c++) {
       const id = `TD-${100_000 + c}`;
       const models: MeterModel[] = [];
@@ -82,8 +114,66 @@ export class SimulatedFleet {
     }
   }
 
-  concentrator(id: string): SimulatedConcentrator | undefined {
-    return this.byConcentrator.get(id);
+  private addKnxSites(zones: string[]): void {
+    const { knxSites = 0, knxMetersPerSite = 2, seed, clock } = this.options;
+    for (let k = 0; k < knxSites; k++) {
+      const id = `KG-${200_000 + k}`;
+      const meterSerials = Array.from({ length: knxMetersPerSite }, (_, m) => {
+        const n = k * knxMetersPerSite + m;
+        const serial = `KNXEM${String(30_000_000 + n)}`;
+        this.siteMeters.set(serial, { serial, concentratorId: id, pod: String(1_300_000 + n), kind: 'knx' });
+        return serial;
+      });
+      const zone = zones[(this.options.concentrators + k) % zones.length] ?? 'UTC';
+      const site = new SimulatedKnxSite({ id, timeZone: zone, meterSerials, seed, clock });
+      this.knxSites.push(site);
+      this.bySite.set(id, site);
+    }
+  }
+
+  private addBatterySites(zones: string[]): void {
+    const { batterySites = 0, seed, clock, originMs } = this.options;
+    const fromMs = this.options.batteryAlarmFromMs ?? this.options.outageFromMs ?? originMs + 2 * hourMs;
+    const toMs = this.options.batteryAlarmToMs ?? this.options.outageToMs ?? originMs + 22 * hourMs;
+    const chance = this.options.batteryOverTemperatureChance ?? 0.5;
+    for (let b = 0; b < batterySites; b++) {
+      const id = `BS-${300_000 + b}`;
+      const deviceId = `GTX2500-${String(b).padStart(6, '0')}`;
+      this.siteMeters.set(deviceId, {
+        serial: deviceId,
+        concentratorId: id,
+        pod: String(1_400_000 + b),
+        kind: 'battery',
+      });
+      const hours = Math.max(1, Math.floor((toMs - fromMs) / hourMs));
+      const overheats = unit(seed, id, 'overheat') < chance;
+      const profile = new BatteryProfile({
+        seed,
+        siteId: id,
+        ...(overheats
+          ? {
+              overTemperatureFromMs:
+                Math.ceil(fromMs / hourMs) * hourMs +
+                Math.floor(unit(seed, id, 'overheatAt') * hours) * hourMs,
+            }
+          : {}),
+      });
+      const zone =
+        zones[(this.options.concentrators + (this.options.knxSites ?? 0) + b) % zones.length] ?? 'UTC';
+      const site = new SimulatedBatterySite({ id, deviceId, timeZone: zone, profile, clock });
+      this.batterySites.push(site);
+      this.bySite.set(id, site);
+    }
+  }
+
+  /** The field link of a concentrator, KNX gateway or battery site. */
+  concentrator(id: string): FleetSite | undefined {
+    return this.byConcentrator.get(id) ?? this.bySite.get(id);
+  }
+
+  /** Closes every KNX and battery site's sockets (meter concentrators hold none). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.knxSites, ...this.batterySites].map((site) => site.stop()));
   }
 
   /** The registry commands that describe the fleet (what MeterConfig etc. would carry). */
@@ -102,9 +192,47 @@ export class SimulatedFleet {
         address: `sim://${c.id}`,
       });
     }
-    for (const [serial, m] of this.meters) {
+    const sites = [...this.knxSites, ...this.batterySites];
+    for (const [index, site] of sites.entries()) {
+      const knx = site instanceof SimulatedKnxSite;
+      commands.push({
+        type: 'upsertConcentrator',
+        id: site.id,
+        concentratorType: knx ? 'KNX-IP-SIM' : 'GTX2500-SIM',
+        serial: `${knx ? 'KG' : 'BS'}${String(index).padStart(8, '0')}`,
+        substation: `SUB-${Math.floor(index / 10)}`,
+        transformer: `TR-S${index}`,
+        timeZone: site.timeZone,
+        communicationType: knx ? 'knx' : 'can-tcp',
+        address: `sim://${site.id}`,
+      });
+    }
+    type Provisioned = {
+      serial: string;
+      concentratorId: string;
+      pod: string;
+      manufacturer: string;
+      model: string;
+    };
+    const allMeters: Provisioned[] = [
+      ...[...this.meters].map(([serial, m]) => ({
+        serial,
+        concentratorId: m.concentratorId,
+        pod: m.pod,
+        manufacturer: 'MFS',
+        model: 'MF-SIM6T',
+      })),
+      ...[...this.siteMeters.values()].map((m) => ({
+        serial: m.serial,
+        concentratorId: m.concentratorId,
+        pod: m.pod,
+        manufacturer: m.kind === 'knx' ? 'MFS' : 'SOFAR',
+        model: m.kind === 'knx' ? 'KNX-EM-SIM' : 'AMASS GTX2500',
+      })),
+    ];
+    for (const { serial, ...m } of allMeters) {
       commands.push(
-        { type: 'upsertMeter', serial, manufacturer: 'MFS', model: 'MF-SIM6T', firmwareVersion: '1.0' },
+        { type: 'upsertMeter', serial, manufacturer: m.manufacturer, model: m.model, firmwareVersion: '1.0' },
         { type: 'upsertUsagePoint', pod: m.pod },
         { type: 'installMeter', serial, concentratorId: m.concentratorId },
         { type: 'commissionMeter', serial },

@@ -1,6 +1,7 @@
 import { localMidnightUtcMs, localTime, previousDate } from '../domain/local-time.js';
 import { closureInstants } from './concentrator.js';
 import type { SimulatedFleet } from './fleet.js';
+import { siteTruth } from './site-truth.js';
 
 /**
  * Every value the simulated field produced in a window, enumerated from the deterministic
@@ -8,14 +9,25 @@ import type { SimulatedFleet } from './fleet.js';
  * head-end's output with this, value by value.
  */
 
-export type TruthKind = 'interval' | 'dailyClosure' | 'voltage' | 'statusWord' | 'statusAlarm';
+export type TruthKind =
+  | 'interval'
+  | 'dailyClosure'
+  | 'voltage'
+  | 'statusWord'
+  | 'statusAlarm'
+  /** A KNX device's value (code: its DPT). */
+  | 'knx'
+  /** A battery's broadcast value (code: the battery quantity). */
+  | 'battery'
+  /** A battery protection raised or cleared (code: `<event key>:<phase>`). */
+  | 'batteryEvent';
 
 export type TruthValue = {
   kind: TruthKind;
   meterSerial: string;
   pod: string;
   concentratorId: string;
-  /** OBIS code ('1.8.0'..'1.8.6', '32.7.0'), 'profile', or the status bit for alarms. */
+  /** OBIS code ('1.8.0'..'1.8.6', '32.7.0'), 'profile', the status bit for alarms, a KNX DPT, a battery quantity. */
   code: string;
   timestampMs: number;
   value: number;
@@ -25,7 +37,10 @@ export function truthKey(v: Pick<TruthValue, 'kind' | 'meterSerial' | 'code' | '
   return `${v.kind}|${v.meterSerial}|${v.code}|${v.timestampMs}`;
 }
 
-/** Values with instants in (fromMs, toMs]; alarms and status words of days closed in the window. */
+/**
+ * Values with instants in (fromMs, toMs]; alarms and status words of days closed in the window;
+ * the KNX and battery sites' values as they recorded them (site-truth.ts).
+ */
 export function groundTruth(fleet: SimulatedFleet, fromMs: number, toMs: number): TruthValue[] {
   const out: TruthValue[] = [];
   for (const concentrator of fleet.concentrators) {
@@ -66,5 +81,6 @@ export function groundTruth(fleet: SimulatedFleet, fromMs: number, toMs: number)
       }
     }
   }
+  out.push(...siteTruth(fleet, fromMs, toMs));
   return out;
 }
