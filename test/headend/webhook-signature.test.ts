@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { retryDelayMs } from '../../actors/integration/webhook-backoff.js';
-import { validateWebhookSubscribers } from '../../actors/integration/webhook-config.js';
 import { signWebhook, verifyWebhook } from '../../actors/integration/webhook-signature.js';
 
 const secret = 'webhook-secret-0123456789';
@@ -79,33 +78,5 @@ describe('webhook retry backoff', () => {
     expect([1, 2, 3, 4, 5, 6].map((a) => retryDelayMs(policy, a, () => 1))).toEqual([
       100, 200, 400, 800, 1_000, 1_000,
     ]);
-  });
-});
-
-describe('webhook subscriber configuration', () => {
-  it('lists every problem at once', () => {
-    expect(() =>
-      validateWebhookSubscribers([
-        { name: 'a/b', url: 'ftp://x', secret: 'short' },
-        { name: 'ok', url: 'not a url', nouns: ['Bogus' as 'MeterReadings'] },
-        { name: 'ok', url: 'https://user:pw@host/x', clientCertPem: 'x' },
-      ]),
-    ).toThrow(
-      expect.objectContaining({
-        code: 'MF_CONFIG_INVALID',
-        details: {
-          problems: [
-            'webhook subscriber 1 (a/b): name must be 1-64 characters of A-Z a-z 0-9 _ . -',
-            'webhook subscriber 1 (a/b): url must be http: or https:, not ftp:',
-            'webhook subscriber 1 (a/b): the shared secret must be at least 16 characters',
-            'webhook subscriber 2 (ok): url "not a url" is not a URL',
-            'webhook subscriber 2 (ok): noun "Bogus" is not one of MeterReadings, EndDeviceEvents',
-            'webhook subscriber 3 (ok): name is used twice; names key the delivery positions',
-            'webhook subscriber 3 (ok): put no credentials in the url; use the shared secret (signature)',
-            'webhook subscriber 3 (ok): a client certificate needs its key, and a key its certificate',
-          ],
-        },
-      }),
-    );
   });
 });

@@ -1,0 +1,62 @@
+import { ConfigError } from '../../../core/errors.js';
+import type { WebhookSubscriberConfig } from '../webhook-config.js';
+import { loadWebhookConfigFile } from '../webhook-file-config.js';
+import { type BridgeTls, loadBridgeTls } from './tls.js';
+
+/**
+ * Command-line flags for the integrator-facing security and delivery options, so every CLI
+ * that serves the bridge (the demo, later the node) spells them the same way. Spread
+ * `integrationFlags` into node:util parseArgs options and pass the values to
+ * `readIntegrationFlags`.
+ *
+ *   --tls-cert <pem> --tls-key <pem>     serve the HTTP bridge as HTTPS and gRPC over TLS
+ *   --tls-client-ca <pem>                require client certificates from this CA (mTLS)
+ *   --tls-allowed-clients <cn,cn>        only these client certificate subject CNs
+ *   --webhook-config <json>              webhook subscribers (webhook-file-config.ts)
+ */
+
+export const integrationFlags = {
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-client-ca': { type: 'string' },
+  'tls-allowed-clients': { type: 'string' },
+  'webhook-config': { type: 'string' },
+} as const;
+
+export type IntegrationFlagValues = {
+  'tls-cert'?: string | undefined;
+  'tls-key'?: string | undefined;
+  'tls-client-ca'?: string | undefined;
+  'tls-allowed-clients'?: string | undefined;
+  'webhook-config'?: string | undefined;
+};
+
+export async function readIntegrationFlags(
+  values: IntegrationFlagValues,
+): Promise<{ tls?: BridgeTls; webhooks?: WebhookSubscriberConfig[] }> {
+  const cert = values['tls-cert'];
+  const key = values['tls-key'];
+  if ((cert === undefined) !== (key === undefined))
+    throw new ConfigError(['--tls-cert and --tls-key go together']);
+  if (
+    cert === undefined &&
+    (values['tls-client-ca'] !== undefined || values['tls-allowed-clients'] !== undefined)
+  )
+    throw new ConfigError(['--tls-client-ca and --tls-allowed-clients need --tls-cert and --tls-key']);
+  const tls =
+    cert !== undefined && key !== undefined
+      ? await loadBridgeTls({
+          certFile: cert,
+          keyFile: key,
+          ...(values['tls-client-ca'] !== undefined ? { clientCaFile: values['tls-client-ca'] } : {}),
+          ...(values['tls-allowed-clients'] !== undefined
+            ? { allowedClients: values['tls-allowed-clients'] }
+            : {}),
+        })
+      : undefined;
+  const webhooks =
+    values['webhook-config'] !== undefined
+      ? await loadWebhookConfigFile(values['webhook-config'])
+      : undefined;
+  return { ...(tls ? { tls } : {}), ...(webhooks ? { webhooks } : {}) };
+}

@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../../core/errors.js';
+import { validateWebhookSubscribers, type WebhookSubscriberConfig } from './webhook-config.js';
+
+/**
+ * Webhook subscribers from a JSON file (the `--webhook-config` flag). Secrets do not belong on
+ * a command line (visible in `ps`) nor, ideally, in the file: `secretEnv` names an environment
+ * variable holding the secret. PEM paths are relative to the file.
+ *
+ *   [{ "name": "dso-a", "url": "https://integrator.example/cim", "secretEnv": "DSO_A_SECRET",
+ *      "nouns": ["EndDeviceEvents"], "caFile": "ca.pem",
+ *      "clientCertFile": "hook.crt", "clientKeyFile": "hook.key", "requestTimeoutMs": 10000 }]
+ */
+
+const entrySchema = z.strictObject({
+  name: z.string(),
+  url: z.string(),
+  secret: z.string().optional(),
+  secretEnv: z.string().optional(),
+  nouns: z.array(z.enum(['MeterReadings', 'EndDeviceEvents'])).optional(),
+  caFile: z.string().optional(),
+  clientCertFile: z.string().optional(),
+  clientKeyFile: z.string().optional(),
+  requestTimeoutMs: z.number().int().positive().optional(),
+});
+const fileSchema = z.array(entrySchema).max(64);
+
+export async function loadWebhookConfigFile(
+  path: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<WebhookSubscriberConfig[]> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`webhook config ${path}: ${(err as Error).message}`]);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `webhook config ${path} at ${i.path.join('.') || '(root)'}: ${i.message}`,
+      ),
+    );
+  const problems: string[] = [];
+  const base = dirname(path);
+  const pem = async (file: string | undefined, label: string): Promise<Buffer | undefined> => {
+    if (file === undefined) return undefined;
+    try {
+      return await readFile(resolve(base, file));
+    } catch (err) {
+      problems.push(`webhook config ${path}: ${label} ${file}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const subscribers: WebhookSubscriberConfig[] = [];
+  for (const e of parsed.data) {
+    if (e.secret !== undefined && e.secretEnv !== undefined)
+      problems.push(`webhook config ${path}: subscriber ${e.name} has both secret and secretEnv; keep one`);
+    const secret = e.secretEnv !== undefined ? env[e.secretEnv] : e.secret;
+    if (e.secretEnv !== undefined && !secret)
+      problems.push(
+        `webhook config ${path}: subscriber ${e.name}: environment variable ${e.secretEnv} is not set`,
+      );
+    const [caPem, clientCertPem, clientKeyPem] = await Promise.all([
+      pem(e.caFile, 'caFile'),
+      pem(e.clientCertFile, 'clientCertFile'),
+      pem(e.clientKeyFile, 'clientKeyFile'),
+    ]);
+    subscribers.push({
+      name: e.name,
+      url: e.url,
+      ...(secret ? { secret } : {}),
+      ...(e.nouns ? { nouns: e.nouns } : {}),
+      ...(caPem ? { caPem } : {}),
+      ...(clientCertPem ? { clientCertPem } : {}),
+      ...(clientKeyPem ? { clientKeyPem } : {}),
+      ...(e.requestTimeoutMs !== undefined ? { requestTimeoutMs: e.requestTimeoutMs } : {}),
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  validateWebhookSubscribers(subscribers);
+  return subscribers;
+}
