@@ -1,6 +1,7 @@
 /**
  * A short randomized chaos run (part of `npm test`): a three-node cluster with a proxy on
- * every link, the counter workload, a few seeded mixed faults, then every checker. The seed
+ * every link, the counter and list-append workloads and the head-end day (its jobs manager on
+ * the cluster), a few seeded mixed faults, then every checker. The seed
  * is random unless MF_CHAOS_SEED is set, and is printed so that a failure can be replayed with
  * `meterfabric chaos run mixed --rounds 3 --seed <seed>`. Needs the build and Debian's etcd.
  */
@@ -43,6 +44,18 @@ describe.skipIf(!ready)('chaos run (short, randomized)', () => {
     expect(counter?.stats.acknowledgedIncrements, text).toBeGreaterThan(20);
     expect(counter?.stats.observations, text).toBeGreaterThan(20);
     expect(report.checks.find((c) => c.checker === 'one-primary')?.stats.primaryClaims).toBeGreaterThan(0);
+    const list = report.checks.find((c) => c.checker === 'list-append');
+    expect(list?.stats.appendsAcknowledged, text).toBeGreaterThan(20);
+    expect(list?.stats.readsChecked, text).toBeGreaterThan(3);
+    // The head-end ran its whole day on the cluster's jobs manager, and both outputs were judged.
+    const day = report.checks.find((c) => c.checker === 'headend-day');
+    expect(day?.stats.steps, text).toBe(101);
+    expect(day?.stats.jobsManagerCalls, text).toBeGreaterThan(100);
+    for (const output of ['headend-csv', 'headend-cim']) {
+      const stats = report.checks.find((c) => c.checker === output)?.stats;
+      expect(stats?.produced, text).toBeGreaterThan(100);
+      expect(stats?.delivered, text).toBe(stats?.produced);
+    }
     // The history on disk is the one that was checked.
     const lines = readFileSync(join(outDir, 'history.jsonl'), 'utf8').trim().split('\n');
     expect(lines.length).toBe(report.operations.total * 2);

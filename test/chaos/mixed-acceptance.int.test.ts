@@ -1,6 +1,7 @@
 /**
- * Acceptance: a seeded 20-round mixed-fault run against a three-node cluster ends with zero
- * anomalies and full recovery after every round. About 5-8 minutes on two cores, so it runs
+ * Acceptance: a seeded 20-round mixed-fault run against a three-node cluster with the head-end
+ * running (its jobs manager on the cluster; `mixed` also runs the counter and list-append
+ * workloads) ends with zero anomalies and full recovery after every round. About 5-8 minutes on two cores, so it runs
  * only with MF_CHAOS_LONG=1 (`MF_CHAOS_LONG=1 npx vitest run test/chaos/mixed-acceptance`);
  * `npm run chaos` runs the 200-round version through the CLI.
  */
@@ -38,5 +39,15 @@ describe.skipIf(!enabled)('chaos acceptance (long)', () => {
       report.checks.find((c) => c.checker === 'counter')?.stats.acknowledgedIncrements,
       text,
     ).toBeGreaterThan(100);
+    expect(
+      report.checks.find((c) => c.checker === 'list-append')?.stats.appendsAcknowledged,
+      text,
+    ).toBeGreaterThan(100);
+    expect(report.checks.find((c) => c.checker === 'headend-day')?.stats.steps, text).toBe(101);
+    for (const output of ['headend-csv', 'headend-cim']) {
+      const stats = report.checks.find((c) => c.checker === output)?.stats;
+      expect(stats?.produced, text).toBeGreaterThan(100);
+      expect(stats?.delivered, text).toBe(stats?.produced);
+    }
   }, 1_200_000);
 });

@@ -9,7 +9,8 @@ import { Prng, seedFrom } from '../../chaos/runner/prng.js';
 import { renderReport } from '../../chaos/runner/report.js';
 import { runScenarioCommand } from '../../chaos/runner/run-command.js';
 import type { ChaosReport } from '../../chaos/runner/run-scenario.js';
-import { scenarioNemeses } from '../../chaos/runner/scenarios.js';
+import { scenarioNemeses, scenarioWorkloads } from '../../chaos/runner/scenarios.js';
+import { parseWorkloads } from '../../chaos/runner/workloads.js';
 
 describe('chaos runner', () => {
   it('the same seed gives the same fault schedule; another seed a different one', () => {
@@ -52,6 +53,28 @@ describe('chaos runner', () => {
       message: expect.stringContaining('--network must be proxies or netns'),
     });
     await expect(runScenarioCommand(['nope'])).rejects.toMatchObject({ code: 'MF_CHAOS_UNKNOWN_SCENARIO' });
+  });
+
+  it('mixed runs the counter, list-append and head-end workloads; list and headend one each; a nemesis the counter', () => {
+    expect(scenarioWorkloads('mixed')).toEqual(['counter', 'list', 'headend']);
+    expect(scenarioWorkloads('list')).toEqual(['list']);
+    expect(scenarioWorkloads('headend')).toEqual(['headend']);
+    expect(scenarioNemeses('headend')).toEqual(nemesisNames);
+    expect(scenarioWorkloads('kill')).toEqual(['counter']);
+    expect(() => scenarioWorkloads('nope')).toThrow(/unknown chaos scenario "nope"/);
+  });
+
+  it('--workloads takes known names once each; anything else is refused before starting', async () => {
+    expect(parseWorkloads('list, headend')).toEqual(['list', 'headend']);
+    expect(() => parseWorkloads('counter,queue')).toThrow(
+      /unknown workload "queue"; choose from counter, list, headend/,
+    );
+    expect(() => parseWorkloads('list,list')).toThrow(/names a workload twice/);
+    expect(() => parseWorkloads(',')).toThrow(/name at least one workload/);
+    await expect(runScenarioCommand(['kill', '--workloads', 'kv', '--rounds', 'x'])).rejects.toMatchObject({
+      code: 'MF_CONFIG_INVALID',
+      message: expect.stringMatching(/--rounds must be a positive integer[\s\S]*unknown workload "kv"/),
+    });
   });
 
   it('the report shows faults, recovery, anomalies with evidence, and the command to reproduce the run', () => {
@@ -108,7 +131,12 @@ describe('chaos runner', () => {
     expect(text).toContain('[counter/duplicated-increment] k: observed 19 > 18');
     expect(text).toContain('evidence: {"key":"k"}');
     expect(text).toContain(
-      'reproduce: meterfabric chaos run kill --rounds 4 --seed 7 --fault-inject double-apply-retries',
+      'reproduce: meterfabric chaos run kill --rounds 4 --seed 7 --fault-inject double-apply-retries\n',
+    );
+    expect(text).toContain('workloads: counter');
+    // Workloads other than the scenario's default are part of the command that reproduces the run.
+    expect(renderReport({ ...report, workloads: ['list'] })).toContain(
+      'reproduce: meterfabric chaos run kill --rounds 4 --seed 7 --fault-inject double-apply-retries --workloads list\n',
     );
     expect(text).toContain('RESULT: FAIL');
   });
