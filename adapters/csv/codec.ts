@@ -3,12 +3,15 @@ import { stringify } from 'csv-stringify/sync';
 import { MeterfabricError } from '../../core/errors.js';
 import { formatValue } from '../cim/xml-build.js';
 import { CSV_DELIMITER, CSV_RECORD_DELIMITER, type CsvKind, csvFormats } from './formats.js';
+import { assertTimeZone, formatCsvLocalTimestamp, isCsvTimestampText } from './local-time.js';
 
 /**
  * Pure CSV encoding/decoding of SMMePlus rows with csv-stringify / csv-parse. A row is a
  * record keyed by the kind's exact column names; instants are ms since the epoch and are
  * written `yyyy-mm-dd HH:MM:SS.fff` (UTC); numbers in plain decimal notation with '.';
  * booleans True/False (the .NET spelling the seed's XML shows); null/undefined as empty.
+ * `*local` columns are wall-clock time of a zone: `localizeRow(kind, row, zone)` writes one
+ * row's in its concentrator's zone, `{ timeZone }` a whole batch's; UTC when neither is given.
  */
 export type CsvValue = string | number | boolean | null | undefined;
 export type CsvRow = Record<string, CsvValue>;
@@ -51,9 +54,31 @@ export function formatCsvNumber(n: number): string {
   return formatValue(n);
 }
 
-function cell(kind: CsvKind, column: string, value: CsvValue, isTime: boolean, rowIndex: number): string {
+/** Options of the encoders: the zone of `*local` columns whose cells are still instants (default UTC). */
+export type CsvEncodeOptions = { timeZone?: string };
+
+type ColumnKind = 'plain' | 'time' | 'local';
+
+function cell(
+  kind: CsvKind,
+  column: string,
+  value: CsvValue,
+  columnKind: ColumnKind,
+  rowIndex: number,
+  timeZone: string,
+): string {
   if (value === null || value === undefined) return '';
-  if (isTime) {
+  if (columnKind === 'local') {
+    // Already on the wall clock of the row's own zone (localizeRow).
+    if (typeof value === 'string' && isCsvTimestampText(value)) return value;
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new CsvRowError(
+        `${kind} row ${rowIndex}: column ${column} must be an instant in ms or a local yyyy-mm-dd HH:MM:SS.fff, got ${JSON.stringify(value)}`,
+        { kind, column, rowIndex },
+      );
+    return timeZone === 'UTC' ? formatCsvTimestamp(value) : formatCsvLocalTimestamp(value, timeZone);
+  }
+  if (columnKind === 'time') {
     if (typeof value !== 'number' || !Number.isFinite(value))
       throw new CsvRowError(
         `${kind} row ${rowIndex}: column ${column} must be an instant in ms, got ${JSON.stringify(value)}`,
@@ -79,9 +104,13 @@ function cell(kind: CsvKind, column: string, value: CsvValue, isTime: boolean, r
 }
 
 /** Rows -> cell arrays in column order; a missing or unknown column is an error naming it. */
-export function rowCells(kind: CsvKind, rows: readonly CsvRow[]): string[][] {
-  const { columns, timeColumns } = csvFormats[kind];
-  const isTime = columns.map((c) => timeColumns.includes(c));
+export function rowCells(kind: CsvKind, rows: readonly CsvRow[], options: CsvEncodeOptions = {}): string[][] {
+  const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
+  const timeZone = options.timeZone ?? 'UTC';
+  if (localTimeColumns.length > 0) assertTimeZone(timeZone);
+  const columnKinds: ColumnKind[] = columns.map((c) =>
+    localTimeColumns.includes(c) ? 'local' : timeColumns.includes(c) ? 'time' : 'plain',
+  );
   return rows.map((row, rowIndex) => {
     for (const key of Object.keys(row))
       if (!columns.includes(key))
@@ -100,7 +129,7 @@ export function rowCells(kind: CsvKind, rows: readonly CsvRow[]): string[][] {
           column,
           rowIndex,
         });
-      return cell(kind, column, row[column], isTime[i]!, rowIndex);
+      return cell(kind, column, row[column], columnKinds[i]!, rowIndex, timeZone);
     });
   });
 }
@@ -110,17 +139,43 @@ export function headerLine(kind: CsvKind): string {
 }
 
 /** Encodes rows (no header) as whole lines, each ending in the record delimiter. */
-export function encodeCsvRows(kind: CsvKind, rows: readonly CsvRow[]): string {
+export function encodeCsvRows(
+  kind: CsvKind,
+  rows: readonly CsvRow[],
+  options: CsvEncodeOptions = {},
+): string {
   if (rows.length === 0) return '';
-  return stringify(rowCells(kind, rows), {
+  return stringify(rowCells(kind, rows, options), {
     delimiter: CSV_DELIMITER,
     record_delimiter: CSV_RECORD_DELIMITER,
   });
 }
 
 /** A complete file: header then rows. */
-export function encodeCsvFile(kind: CsvKind, rows: readonly CsvRow[]): string {
-  return headerLine(kind) + encodeCsvRows(kind, rows);
+export function encodeCsvFile(
+  kind: CsvKind,
+  rows: readonly CsvRow[],
+  options: CsvEncodeOptions = {},
+): string {
+  return headerLine(kind) + encodeCsvRows(kind, rows, options);
+}
+
+/**
+ * A copy of `row` with its `*local` instants written on the wall clock of `timeZone` (the
+ * IANA zone of the row's concentrator or meter), so one file can hold rows of many zones.
+ * Other columns, `*utc` ones included, are untouched. Throws MF_CSV_TIME_ZONE for an unknown zone.
+ */
+export function localizeRow(kind: CsvKind, row: CsvRow, timeZone: string): CsvRow {
+  const { localTimeColumns } = csvFormats[kind];
+  if (localTimeColumns.length === 0) return row;
+  assertTimeZone(timeZone);
+  const out: CsvRow = { ...row };
+  for (const column of localTimeColumns) {
+    const value = row[column];
+    if (typeof value === 'number' && Number.isFinite(value))
+      out[column] = formatCsvLocalTimestamp(value, timeZone);
+  }
+  return out;
 }
 
 /** Reads a file back: checks the header is exactly the kind's, returns rows of strings. */

@@ -25,6 +25,11 @@ export type CsvFormat = {
   columns: readonly string[];
   /** Columns holding instants, written as `yyyy-mm-dd HH:MM:SS.fff` (UTC). */
   timeColumns: readonly string[];
+  /**
+   * The time columns named `*local`: wall-clock time of the concentrator's zone (see
+   * codec.ts `localizeRow`), UTC when no zone is given.
+   */
+  localTimeColumns: readonly string[];
   fromSeed: boolean;
 };
 
@@ -48,7 +53,14 @@ const format = (
   columns: string[],
   timeColumns: string[],
   fromSeed: boolean,
-): CsvFormat => ({ kind, folder, columns, timeColumns, fromSeed });
+): CsvFormat => ({
+  kind,
+  folder,
+  columns,
+  timeColumns,
+  localTimeColumns: timeColumns.filter((c) => c.endsWith('local')),
+  fromSeed,
+});
 
 export const csvFormats: Readonly<Record<CsvKind, CsvFormat>> = {
   S: format(
