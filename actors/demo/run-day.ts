@@ -1,18 +1,19 @@
 import { rm } from 'node:fs/promises';
 import { ManualClock } from '../../core/clock.js';
-import { type JobsManagerPort, LocalHeadend } from '../host/local-headend.js';
+import type { ServicePorts } from '../host/service-ports.js';
 import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
 import { startHttpBridge } from '../integration/bridge/http-bridge.js';
-import { IntegrationConsumer } from '../integration/integration.js';
 import { SimulatedFleet } from '../simulation/fleet.js';
 import type { RoutedRecord } from '../tlog/router.js';
+import { driverEngine, localEngine } from './day-engines.js';
 
 /**
  * The demo day (`npm start`'s head-end part): a simulated fleet runs one day on a simulated
  * clock (1440x: a day in about a minute) through the head-end, writing the SMMePlus CSV files
- * and CIM messages under `outDir`, with progress lines and a closing summary. This runs the
- * head-end in the calling process (actors/host/local-headend.ts); hosting it on the cluster's
- * actors needs the effect driver that is not built yet.
+ * and CIM messages under `outDir`, with progress lines and a closing summary. The head-end
+ * runs in this process (actors/host/local-headend.ts), or, given `services`, behind
+ * ServicePorts (the cluster's actors) with this process as the driver holding the field links
+ * and writing the files (actors/host/headend-driver.ts).
  */
 
 export type DemoOptions = {
@@ -29,8 +30,8 @@ export type DemoOptions = {
   signal?: AbortSignal;
   /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API on loopback while the day runs. */
   bridges?: { host: string; httpPort: number; grpcPort: number; token?: string };
-  /** Run the jobs manager on the cluster (its replicated actor) instead of in this process. */
-  jobsManagerPort?: JobsManagerPort;
+  /** Run every service behind these ports (the cluster), under this head-end name. */
+  services?: { ports: ServicePorts; name: string };
 };
 
 export type DemoSummary = {
@@ -71,8 +72,7 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     iec62056Every: 10,
   });
   const counts = { readings: 0, gaps: 0, events: {} as Record<string, number> };
-  let integration: IntegrationConsumer | undefined;
-  const count = (batch: RoutedRecord[]) => {
+  const onWritten = (batch: readonly RoutedRecord[]) => {
     for (const { record } of batch) {
       if (record.type === 'reading') {
         counts.readings++;
@@ -84,24 +84,10 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
       }
     }
   };
-  const headend = new LocalHeadend({
-    clock,
-    fieldLink: (id) => fleet.concentrator(id),
-    ...(options.jobsManagerPort ? { jobsManagerPort: options.jobsManagerPort } : {}),
-    sink: (batch) => {
-      count(batch);
-      return integration?.sink(batch);
-    },
-  });
-  integration = await IntegrationConsumer.open({
-    outDir: options.outDir,
-    organization: 'SIM',
-    server: 'n1',
-    clock,
-    registry: headend.registry,
-    // Parts roll at 8 MiB: each append rewrites its part atomically, so smaller parts keep it cheap.
-    maxPartBytes: 8 * 1024 * 1024,
-  });
+  const engineOptions = { outDir: options.outDir, clock, fleet, onWritten };
+  const engine = options.services
+    ? await driverEngine({ ...engineOptions, ...options.services })
+    : await localEngine(engineOptions);
   const bridgeOptions = {
     clock,
     source: 'meterfabric-demo',
@@ -110,14 +96,14 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     ...(options.bridges?.token ? { token: options.bridges.token } : {}),
   };
   const http = options.bridges
-    ? await startHttpBridge(headend, {
+    ? await startHttpBridge(engine.api, {
         ...bridgeOptions,
         host: options.bridges.host,
         port: options.bridges.httpPort,
       })
     : undefined;
   const grpc = options.bridges
-    ? await startGrpcBridge(headend, integration.cim, {
+    ? await startGrpcBridge(engine.api, engine.cim, {
         ...bridgeOptions,
         address: `${options.bridges.host}:${options.bridges.grpcPort}`,
       })
@@ -125,42 +111,36 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   if (http && grpc)
     log(`CIM bridge ${http.url}, gRPC ${options.bridges?.host}:${grpc.port} (with reflection)`);
   log(`provisioning ${options.concentrators} concentrators x ${options.metersPerConcentrator} meters`);
-  for (const command of fleet.provisioning()) headend.applyRegistry(command);
+  await engine.provision(fleet.provisioning());
   let nextReportMs = dayStartMs + hourMs;
   const stepMs = 5 * 60_000;
   for (let t = dayStartMs; t <= endMs && !options.signal?.aborted; t += stepMs) {
     const delay = hostStartMs + (t - dayStartMs) / options.speed - Date.now();
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     clock.set(t);
-    headend.tick();
-    await headend.settle();
+    await engine.step(t);
     while (clock.now() >= nextReportMs) {
       const down = fleet.concentrators.filter((c) => c.unreachableAt(clock.now())).length;
       log(
         `${new Date(clock.now()).toISOString().slice(0, 16)}Z  readings ${counts.readings.toLocaleString('en-US')}  ` +
-          `jobs ${headend.outcomes.length}  concentrators unreachable ${down}`,
+          `jobs ${engine.jobsFinished()}  concentrators unreachable ${down}`,
       );
       nextReportMs += hourMs;
     }
   }
-  await headend.settle();
-  await integration.flush();
   await http?.close();
   await grpc?.close();
-  const reports = await integration.writeReports(headend.reporting, Math.min(clock.now(), endMs));
+  const finished = await engine.finish(Math.min(clock.now(), endMs));
   return {
-    rowsByFileKind: { ...integration.csv.rowsByKind },
-    messagesByNoun: { ...integration.cim.countsByNoun },
+    rowsByFileKind: finished.rowsByFileKind,
+    messagesByNoun: finished.messagesByNoun,
     readings: counts.readings,
     gapsRecovered: counts.gaps,
     events: counts.events,
     concentratorOutages: fleet.outages().length,
-    jobs: {
-      succeeded: headend.outcomes.filter((o) => o.status === 'succeeded').length,
-      failed: headend.outcomes.filter((o) => o.status === 'failed').length,
-    },
+    jobs: finished.jobs,
     elapsedMs: Date.now() - startedAt,
-    reports,
+    reports: finished.reports,
   };
 }
 

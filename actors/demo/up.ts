@@ -3,19 +3,20 @@ import { Etcd3 } from 'etcd3';
 import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { loadManifests } from '../../cluster/config/manifest.js';
 import { packageRoot } from '../../core/paths.js';
-import type { JobsManagerEffect } from '../jobs-manager/state.js';
+import { ActorProxyPorts } from '../host/service-ports.js';
 import { formatSummary, runDemoDay } from './run-day.js';
 
 /**
  * The head-end half of `meterfabric up` (cluster/cli/up-command.ts loads this module from
- * dist/ once the cluster is healthy): one simulated day of the demo fleet, with the jobs
- * manager running as the cluster's replicated `jobs-manager` actor, CSV and CIM under ./out.
+ * dist/ once the cluster is healthy): one simulated day of the demo fleet with every head-end
+ * service as the cluster's replicated actors (actors/hosting/headend-services.json); this
+ * process is the driver (field links to the simulated fleet, CSV and CIM under ./out).
  */
 
 /** Service manifests the nodes must load for the demo (read by `up` before it starts them). */
 export const manifests: string[] = [
   join(packageRoot, 'cluster', 'config', 'runtime-services.json'),
-  join(packageRoot, 'actors', 'demo', 'cluster-services.json'),
+  join(packageRoot, 'actors', 'hosting', 'headend-services.json'),
 ];
 
 export type UpContext = {
@@ -40,9 +41,9 @@ export async function up(ctx: UpContext): Promise<void> {
     ...(process.env.MF_CLUSTER_TOKEN ? { token: process.env.MF_CLUSTER_TOKEN } : {}),
   });
   await proxy.start();
-  // One run id per demo so the idempotency keys of a second `npm start` never collide with
-  // the first one's (the jobs-manager actor remembers keys it has seen).
-  const runId = Date.now().toString(36);
+  // One head-end name per demo run: a second `npm start` on the same data directory gets
+  // fresh actors instead of the first run's jobs, cursors and stream.
+  const name = `demo-${Date.now().toString(36)}`;
   try {
     say(`demo: ${concentrators} concentrators x ${meters} meters, one simulated day, output in ${outDir}`);
     const summary = await runDemoDay({
@@ -52,18 +53,7 @@ export async function up(ctx: UpContext): Promise<void> {
       speed: 1440,
       signal: ctx.signal,
       progress: (line) => say(`demo: ${line}`),
-      jobsManagerPort: {
-        call: async (command, nowMs, callKey) =>
-          (
-            await proxy.call<{ effects: JobsManagerEffect[] }>(
-              'jobs-manager',
-              'demo',
-              'command',
-              { command, atMs: nowMs },
-              { idempotencyKey: `demo-${runId}-${callKey}` },
-            )
-          ).effects,
-      },
+      services: { ports: new ActorProxyPorts(proxy), name },
     });
     for (const line of formatSummary(summary).split('\n')) say(line);
     say(`demo finished: CSV and CIM files are under ${outDir}. The cluster keeps running; Ctrl-C stops it.`);

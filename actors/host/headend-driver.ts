@@ -6,7 +6,11 @@ import type { FieldLink, FieldRequest } from '../device/field.js';
 import type { DeviceCommand, DeviceEffect } from '../device/state.js';
 import { type Job, type JobKind, type JobOutcome, jobKinds } from '../domain/jobs.js';
 import type { OutboxEntry } from '../hosting/outbox.js';
-import { concentratorOfKey, type HeadendServiceName, type RegistryHostedEffect } from '../hosting/services.js';
+import {
+  concentratorOfKey,
+  type HeadendServiceName,
+  type RegistryHostedEffect,
+} from '../hosting/services.js';
 import type { StreamBatch } from '../integration/checkpoint-stream.js';
 import type { JobsManagerEffect } from '../jobs-manager/state.js';
 import { applyImport } from '../registry/bulk-import.js';
@@ -160,6 +164,15 @@ export class HeadendDriver {
       if (!this.lanes.flushAcks()) return;
       await this.lanes.idle();
     }
+  }
+
+  /**
+   * Waits, ignoring failures, until nothing this driver started is still running (calls,
+   * field requests, output writes): a driver being replaced must not write behind its successor.
+   */
+  async quiesce(): Promise<void> {
+    while (this.lanes.busy || this.fieldPending.size > 0 || this.writesPending > 0)
+      await Promise.all([this.lanes.idle(), ...this.fieldPending, this.writeChain]).catch(() => undefined);
   }
 
   /**

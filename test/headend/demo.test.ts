@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatSummary, runDemoDay } from '../../actors/demo/run-day.js';
+import { InProcessPorts } from '../../actors/host/service-ports.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -30,6 +31,26 @@ describe('demo day', () => {
     expect((await readdir(join(outDir, 'SIM', 'pload'))).some((f) => f.startsWith('S_2026-03-10_n1'))).toBe(
       true,
     );
+    expect(summary.reports).toHaveLength(5);
+  });
+
+  it('runs the same day with every service behind ServicePorts (the driver path `npm start` takes on the cluster)', async () => {
+    const outDir = join(await mkdtemp(join(tmpdir(), 'mf-demo-')), 'out');
+    dirs.push(join(outDir, '..'));
+    const summary = await runDemoDay({
+      outDir,
+      concentrators: 3,
+      metersPerConcentrator: 2,
+      speed: 1e9,
+      dayStartMs: Date.UTC(2026, 2, 10),
+      progress: () => undefined,
+      services: { ports: new InProcessPorts(), name: 'demo' },
+    });
+    expect(summary.rowsByFileKind.S).toBe(3 * 2 * 24);
+    expect(summary.rowsByFileKind.DC).toBe(3 * 2);
+    expect(summary.messagesByNoun.MeterReadings).toBeGreaterThan(0);
+    expect(summary.jobs.failed).toBe(0);
+    expect(summary.jobs.succeeded).toBeGreaterThan(24 * 3);
     expect(summary.reports).toHaveLength(5);
   });
 });

@@ -91,6 +91,10 @@ export async function startDriverDay(options: {
       await day.consumer.flush();
     },
     async replaceDriver(ports) {
+      // The dead driver's last writes finish first (a killed process's would stop; the CSV
+      // writer's own crash recovery is tested in test/csv), so two writers never share the files.
+      await day.driver.quiesce();
+      await day.consumer.flush().catch(() => undefined);
       const next = await build(ports);
       day.driver = next.driver;
       day.consumer = next.consumer;

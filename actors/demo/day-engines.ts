@@ -1,0 +1,150 @@
+import type { Clock } from '../../core/clock.js';
+import { HeadendDriver } from '../host/headend-driver.js';
+import { LocalHeadend } from '../host/local-headend.js';
+import type { ServicePorts } from '../host/service-ports.js';
+import type { HeadendApi } from '../integration/bridge/execute.js';
+import { CheckpointConsumer } from '../integration/checkpoint-consumer.js';
+import type { CimPublisher } from '../integration/cim-publisher.js';
+import { IntegrationConsumer } from '../integration/integration.js';
+import type { RegistryCommand } from '../registry/commands.js';
+import { emptyRegistry } from '../registry/types.js';
+import type { SimulatedFleet } from '../simulation/fleet.js';
+import type { RoutedRecord } from '../tlog/router.js';
+
+/**
+ * The two ways the demo day runs the head-end behind one small interface: every service in
+ * this process (LocalHeadend + IntegrationConsumer), or every service behind ServicePorts
+ * (the cluster's actors) with a HeadendDriver + CheckpointConsumer, where this process only
+ * holds the field links and writes the output files.
+ */
+export type DayEngine = {
+  api: HeadendApi;
+  cim: CimPublisher;
+  provision(commands: readonly RegistryCommand[]): Promise<void>;
+  /** One step at the clock's instant: schedules run, everything they cause settles. */
+  step(atMs: number): Promise<void>;
+  jobsFinished(): number;
+  finish(dayMs: number): Promise<{
+    rowsByFileKind: Record<string, number>;
+    messagesByNoun: Record<string, number>;
+    reports: string[];
+    jobs: { succeeded: number; failed: number };
+  }>;
+};
+
+export type EngineOptions = {
+  outDir: string;
+  clock: Clock;
+  fleet: SimulatedFleet;
+  /** Every routed batch once, as it is written (progress and summary counts). */
+  onWritten: (batch: readonly RoutedRecord[]) => void;
+};
+
+const organization = 'SIM';
+const server = 'n1';
+// Parts roll at 8 MiB: each append rewrites its part atomically, so smaller parts keep it cheap.
+const maxPartBytes = 8 * 1024 * 1024;
+
+export async function localEngine(options: EngineOptions): Promise<DayEngine> {
+  const { clock, fleet } = options;
+  let integration: IntegrationConsumer | undefined;
+  const headend = new LocalHeadend({
+    clock,
+    fieldLink: (id) => fleet.concentrator(id),
+    sink: (batch) => {
+      options.onWritten(batch);
+      return integration?.sink(batch);
+    },
+  });
+  integration = await IntegrationConsumer.open({
+    outDir: options.outDir,
+    organization,
+    server,
+    clock,
+    registry: headend.registry,
+    maxPartBytes,
+  });
+  const consumer = integration;
+  return {
+    api: headend,
+    cim: consumer.cim,
+    async provision(commands) {
+      for (const command of commands) headend.applyRegistry(command);
+    },
+    async step() {
+      headend.tick();
+      await headend.settle();
+    },
+    jobsFinished: () => headend.outcomes.length,
+    async finish(dayMs) {
+      await headend.settle();
+      await consumer.flush();
+      const reports = await consumer.writeReports(headend.reporting, dayMs);
+      return {
+        rowsByFileKind: { ...consumer.csv.rowsByKind },
+        messagesByNoun: { ...consumer.cim.countsByNoun },
+        reports,
+        jobs: {
+          succeeded: headend.outcomes.filter((o) => o.status === 'succeeded').length,
+          failed: headend.outcomes.filter((o) => o.status === 'failed').length,
+        },
+      };
+    },
+  };
+}
+
+/** `name` keys the singletons and prefixes device and TLog actors (one head-end per name on a cluster). */
+export async function driverEngine(
+  options: EngineOptions & { ports: ServicePorts; name: string },
+): Promise<DayEngine> {
+  const { clock, fleet } = options;
+  let driver: HeadendDriver | undefined;
+  const consumer = await CheckpointConsumer.open({
+    outDir: options.outDir,
+    organization,
+    server,
+    clock,
+    registry: () => driver?.registry ?? emptyRegistry(),
+    maxPartBytes,
+    onWritten: options.onWritten,
+  });
+  driver = new HeadendDriver({
+    ports: options.ports,
+    clock,
+    name: options.name,
+    fieldLink: (id) => fleet.concentrator(id),
+    writeStream: consumer.write,
+  });
+  const d = driver;
+  return {
+    api: d,
+    cim: consumer.cim,
+    async provision(commands) {
+      // One import call: 2,000 meters are one replicated command, not 6,000.
+      d.importRegistry([...commands]);
+      await d.settle();
+    },
+    async step(atMs) {
+      d.tick();
+      await d.settle();
+      await d.stepDone(atMs);
+    },
+    jobsFinished: () => d.outcomes.length,
+    async finish(dayMs) {
+      await d.settle();
+      await consumer.flush();
+      const integration = (await d.singletonState('integration')).inner;
+      const reports = await consumer.writeReports(integration, d.registry, dayMs);
+      const jobs = Object.values((await d.singletonState('jobs-manager')).inner.outcomes);
+      return {
+        rowsByFileKind: { ...consumer.csv.rowsByKind },
+        messagesByNoun: { ...consumer.cim.countsByNoun },
+        reports,
+        jobs: {
+          succeeded: jobs.filter((o) => o.status === 'succeeded').length,
+          failed: jobs.filter((o) => o.status === 'failed').length,
+        },
+      };
+    },
+  };
+}
