@@ -73,7 +73,15 @@ export const csvFormats: Readonly<Record<CsvKind, CsvFormat>> = {
   DC: format('DC', 'reading', dcColumns, ['time'], true),
   R: format('R', 'reading', dcColumns, ['time'], false),
   VV: format('VV', 'reading', ['serialnumber', 'pod', 'type', 'value', 'time'], ['time'], true),
-  PP: format('PP', 'reading', ['serialnumber', 'pod', 'value', 'cimcode', 'time'], ['time'], false),
+  // Prepayment readings (the seed: "all prepayment readings collected the day"); columns ours,
+  // see prepayment-rows.ts. No cimcode: the ReadingType table has no prepayment quantities.
+  PP: format(
+    'PP',
+    'reading',
+    ['serialnumber', 'pod', 'register', 'type', 'value', 'unit', 'time'],
+    ['time'],
+    false,
+  ),
   MP: format('MP', 'reading', ['serialnumber', 'pod', 'value', 'cimcode', 'time'], ['time'], false),
   SWE: format(
     'SWE',
