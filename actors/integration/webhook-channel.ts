@@ -96,7 +96,19 @@ export class WebhookChannel {
     }
     this.paused = this.queued >= this.deps.limits.maxQueuedMessages;
     this.subscribeFrom(this.sourcePosition);
-    this.loop = this.deliverLoop();
+    this.loop = this.deliverLoop().catch((err: unknown) => {
+      // Only the state store failing gets here (delivery errors are retried): stop loudly.
+      this.lastError = String(err);
+      logger.error(
+        { err, subscriber: this.config.name },
+        'webhook: delivery stopped; restart the dispatcher',
+      );
+    });
+  }
+
+  /** Resolves once every message offered so far is in the durable queue. */
+  async flush(): Promise<void> {
+    await this.writes;
   }
 
   status(): WebhookSubscriberStatus {

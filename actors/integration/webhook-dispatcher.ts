@@ -68,6 +68,15 @@ export class WebhookDispatcher {
     return dispatcher;
   }
 
+  /**
+   * Resolves once every message published so far is in the subscribers' durable queues. For
+   * at-least-once across a crash, the stream consumer calls this before acknowledging the batch
+   * it published: a batch acknowledged earlier and lost in a crash would not be published again.
+   */
+  async flush(): Promise<void> {
+    await Promise.all(this.channels.map((c) => c.flush()));
+  }
+
   status(): WebhookSubscriberStatus[] {
     return this.channels.map((c) => c.status());
   }

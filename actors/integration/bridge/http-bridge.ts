@@ -60,6 +60,10 @@ export async function startHttpBridge(api: HeadendApi, options: HttpBridgeOption
         onRequest,
       )
     : createServer(onRequest);
+  // A refused handshake (no client certificate, another CA) never reaches onRequest: log it here.
+  server.on('tlsClientError', (err: Error, socket: { remoteAddress?: string }) =>
+    logger.warn({ err: err.message, remote: socket.remoteAddress }, 'CIM bridge refused a TLS client'),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.url !== '/cim')
