@@ -29,6 +29,8 @@ export type CimPublisherOptions = {
   clock: Clock;
   /** Messages kept for subscribers that resume; older checkpoints get MF_CHECKPOINT_EXPIRED. */
   maxRetainedMessages?: number;
+  /** ...and at most this many characters of XML among them (a message can carry 5,000 readings). */
+  maxRetainedChars?: number;
   /** Readings per MeterReadings message (bounded message size). */
   maxReadingsPerMessage?: number;
 };
@@ -47,6 +49,9 @@ type Listener = (m: PublishedMessage) => void;
 
 export class CimPublisher {
   private readonly retained: PublishedMessage[] = [];
+  private retainedChars = 0;
+  /** Directories known to exist: one mkdir per noun, not per message. */
+  private readonly madeDirs = new Set<string>();
   private readonly listeners = new Set<Listener>();
   private lastSeq = -1;
   private position = 0;
@@ -74,7 +79,9 @@ export class CimPublisher {
     const groups = new Map<string, typeof batch.events>();
     for (const e of batch.events) {
       const key = e.correlationId ?? '';
-      groups.set(key, [...(groups.get(key) ?? []), e]);
+      const group = groups.get(key);
+      if (group) group.push(e);
+      else groups.set(key, [e]);
     }
     let g = 0;
     for (const [correlationId, events] of groups) {
@@ -87,25 +94,48 @@ export class CimPublisher {
       });
       messages.push({ noun: 'EndDeviceEvents', messageId, xml, ...(correlationId ? { correlationId } : {}) });
     }
-    if (this.options.outDir) {
-      for (const m of messages) {
-        const dir = join(this.options.outDir, 'cim', m.noun);
-        await mkdir(dir, { recursive: true });
-        const path = join(dir, `${String(seq).padStart(10, '0')}-${m.messageId}.xml`);
-        await writeFile(`${path}.tmp`, m.xml);
-        await rename(`${path}.tmp`, path);
-      }
+    const outDir = this.options.outDir;
+    if (outDir) {
+      // The files of one batch are independent: written concurrently, all before it counts as published.
+      await Promise.all(
+        messages.map(async (m) => {
+          const dir = join(outDir, 'cim', m.noun);
+          if (!this.madeDirs.has(dir)) {
+            await mkdir(dir, { recursive: true });
+            this.madeDirs.add(dir);
+          }
+          const path = join(dir, `${String(seq).padStart(10, '0')}-${m.messageId}.xml`);
+          await writeFile(`${path}.tmp`, m.xml);
+          await rename(`${path}.tmp`, path);
+        }),
+      );
     }
     this.lastSeq = seq;
     const published = messages.map((m) => ({ ...m, position: ++this.position }));
     for (const m of published) {
       this.countsByNoun[m.noun] = (this.countsByNoun[m.noun] ?? 0) + 1;
       this.retained.push(m);
+      this.retainedChars += m.xml.length;
       for (const listener of this.listeners) listener(m);
     }
-    const max = this.options.maxRetainedMessages ?? 100_000;
-    if (this.retained.length > max) this.retained.splice(0, this.retained.length - max);
+    this.trimRetained();
     return published;
+  }
+
+  private trimRetained(): void {
+    const maxMessages = this.options.maxRetainedMessages ?? 100_000;
+    const maxChars = this.options.maxRetainedChars ?? 256 * 1024 * 1024;
+    let drop = Math.max(0, this.retained.length - maxMessages);
+    let chars = this.retainedChars;
+    for (let i = 0; i < drop; i++) chars -= (this.retained[i] as PublishedMessage).xml.length;
+    // The newest message is always kept, however large: a live subscriber has just seen it.
+    while (chars > maxChars && drop < this.retained.length - 1) {
+      chars -= (this.retained[drop] as PublishedMessage).xml.length;
+      drop++;
+    }
+    if (drop === 0) return;
+    this.retained.splice(0, drop);
+    this.retainedChars = chars;
   }
 
   /** Messages after `checkpoint` (a position), then live ones until unsubscribe is called. */

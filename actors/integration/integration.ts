@@ -22,6 +22,9 @@ import { buildOutputBatch } from './output-batch.js';
  * have already written, so replaying the stream from the lower of their checkpoints after a
  * crash delivers everything exactly once.
  */
+/** Status word samples kept for the MeterStatusWordReport (about 100 bytes each). */
+export const maxStatusWordSamples = 512_000;
+
 export class IntegrationConsumer {
   private chain: Promise<void> = Promise.resolve();
   private seq = 0;
@@ -85,14 +88,22 @@ export class IntegrationConsumer {
     const batch = buildOutputBatch(routed, (serial, atMs) => usagePointAt(this.registry, serial, atMs));
     for (const { record } of routed)
       if (record.type === 'statusWord')
-        this.statusWords.push({
+        this.rememberStatusWord({
           concentrator: record.concentratorId,
           serialnumber: record.meterSerial,
           statusword: record.word.toString(16).toUpperCase().padStart(8, '0'),
           time: record.timestampMs,
         });
-    await this.csv.consume(batch, seq, collectedAtMs);
-    await this.cim.publish(batch, seq);
+    // The CSV writers and the CIM publisher each skip positions they have written, so they
+    // need no order between them: their file writes and fsyncs overlap.
+    await Promise.all([this.csv.consume(batch, seq, collectedAtMs), this.cim.publish(batch, seq)]);
+  }
+
+  /** Bounded: beyond maxStatusWordSamples the oldest sixteenth goes (the report covers recent days). */
+  private rememberStatusWord(sample: IntegrationConsumer['statusWords'][number]): void {
+    this.statusWords.push(sample);
+    if (this.statusWords.length > maxStatusWordSamples)
+      this.statusWords.splice(0, this.statusWords.length - maxStatusWordSamples + maxStatusWordSamples / 16);
   }
 
   /** Waits for every batch handed in so far to be written and visible in the CSV files. */
