@@ -64,8 +64,23 @@ export function buildOutputBatch(routed: readonly RoutedRecord[], podOf: PodLook
   };
   put('S', loadProfileRows(readings));
   put('DC', registerRows(readings, 'dailyClosure'));
-  put('R', registerRows(readings, 'register'));
+  put('R', registerRows(readings.some(isKnxEnergy) ? readings.map(asObisRegister) : readings, 'register'));
   put('VV', vv);
   put('SWE', swe);
   return { csv, readings, events };
+}
+
+/** A KNX active energy counter (DPT 13.010 Wh / 13.013 kWh) read as a register. */
+function isKnxEnergy(r: CollectedReading): boolean {
+  return (
+    r.kind === 'register' &&
+    r.quantity.source === 'knx' &&
+    (r.quantity.dpt === '13.010' || r.quantity.dpt === '13.013')
+  );
+}
+
+/** KNX energy counters are total registers without tariffs: R_ rows as OBIS 1.8.0 (2.8.0 export). */
+function asObisRegister(r: CollectedReading): CollectedReading {
+  if (!isKnxEnergy(r) || r.quantity.source !== 'knx') return r;
+  return { ...r, quantity: { source: 'obis', code: r.quantity.quantity === 'export' ? '2.8.0' : '1.8.0' } };
 }
