@@ -2,12 +2,14 @@ import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { CsvRow } from './codec.js';
 import { packRows, rowColumnBuffers } from './columnar-rows.js';
 import type { CsvKind } from './formats.js';
+import type { CsvChunk } from './pool-tasks.js';
 
 /**
  * The caller's side of CSV encoding in the pool: rows split into chunks of `chunkRows`, each
  * packed into cells just before its task is submitted (packing overlaps with the workers'
  * encoding), cells moved rather than copied, several tasks in flight. Returns each chunk's
- * lines as UTF-8 bytes, in order; together they are exactly `encodeCsvRows(kind, rows)`.
+ * lines as UTF-8 bytes, in order; together they are exactly `encodeCsvRows(kind, rows)`, and a bad row fails
+ * with the codec's error naming its index in `rows`.
  */
 export type CsvPoolOptions = { chunkRows?: number; signal?: AbortSignal; inFlight?: number };
 
@@ -28,10 +30,11 @@ export async function encodeCsvRowsInPool(
     chunks,
     (i) => {
       const packed = packRows(kind, rows.slice(i * chunkRows, (i + 1) * chunkRows));
+      const payload: CsvChunk[] = [{ ...packed, firstRow: i * chunkRows }];
       return {
         module: 'adapters/csv/pool-tasks',
         fn: 'encodeRowsColumnar',
-        payload: [packed],
+        payload,
         transferList: rowColumnBuffers(packed),
       };
     },

@@ -160,7 +160,9 @@ export class WorkerPool {
    * Runs `count` tasks, building task `i` with `taskAt(i)` only when a lane is free to submit
    * it, with at most `inFlight` of them queued or running: the caller's per-batch preparation
    * (packing columns) happens while the workers encode the previous batches, and a long input
-   * never floods the queue. Results come back in index order; the first error stops the rest.
+   * never floods the queue. Results come back in index order. After a failure no further task
+   * starts; those in flight finish, and the error of the lowest index is thrown, so the caller
+   * hears of the first bad item whatever order the workers finished in.
    */
   async runPipelined<R>(
     count: number,
@@ -171,9 +173,12 @@ export class WorkerPool {
     const runOptions: PoolRunOptions = { wait: options.wait ?? true };
     if (options.signal) runOptions.signal = options.signal;
     let next = 0;
-    let failed = false;
+    const failed: { first?: { index: number; error: unknown } } = {};
+    const fail = (index: number, error: unknown): void => {
+      if (!failed.first || index < failed.first.index) failed.first = { index, error };
+    };
     const lane = async (): Promise<void> => {
-      while (!failed && next < count) {
+      while (!failed.first && next < count) {
         const index = next++;
         try {
           const { transferList, ...task } = taskAt(index);
@@ -181,15 +186,15 @@ export class WorkerPool {
             task,
             transferList ? { ...runOptions, transferList } : runOptions,
           );
-        } catch (err) {
-          failed = true;
-          throw err;
+        } catch (error) {
+          fail(index, error);
         }
       }
     };
     const inFlight = Math.max(1, options.inFlight ?? this.threads * 2);
     const window = Math.min(count, this.maxPendingTasks, inFlight);
     await Promise.all(Array.from({ length: window }, lane));
+    if (failed.first) throw failed.first.error;
     return results;
   }
 
