@@ -1,4 +1,5 @@
 import type { CollectedReading } from '../../adapters/field-data.js';
+import { stableHash } from '../../cluster/config/manifest.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
@@ -45,6 +46,8 @@ export type HeadendDriverOptions = {
   writeStream?: StreamWriter;
   logger?: Logger;
   maxConcurrentCalls?: number;
+  /** TLog manager actors (buckets of concentrators); default 8. */
+  tlogBuckets?: number;
 };
 
 /** Readings kept for jobs someone waits on (on-demand reads). */
@@ -90,8 +93,20 @@ export class HeadendDriver {
     return { service: 'device', key: `${this.options.name}/${concentratorId}` };
   }
 
+  /**
+   * TLog managers are buckets of concentrators (`<name>/tlog-<n>`): their duplicate checks are
+   * per meter, so one actor can route many concentrators' records, in one call per batch
+   * instead of one per concentrator.
+   */
   private tlog(concentratorId: string): ActorAddress<'tlog-manager'> {
-    return { service: 'tlog-manager', key: `${this.options.name}/${concentratorId}` };
+    return {
+      service: 'tlog-manager',
+      key: `${this.options.name}/tlog-${stableHash(concentratorId) % this.tlogBuckets}`,
+    };
+  }
+
+  private get tlogBuckets(): number {
+    return this.options.tlogBuckets ?? 8;
   }
 
   private worker(kind: JobKind): ActorAddress<'worker'> {
@@ -191,7 +206,10 @@ export class HeadendDriver {
       this.singleton('work-manager'),
       this.singleton('jobs-manager'),
       ...jobKinds.map((k) => this.worker(k)),
-      ...concentrators.map((c) => this.tlog(c)),
+      ...[...new Set(concentrators.map((c) => addressId(this.tlog(c))))].map((id) => ({
+        service: 'tlog-manager' as const,
+        key: id.slice(id.indexOf('/') + 1),
+      })),
     ];
     for (const address of addresses)
       for (const entry of await ports.outbox(address)) this.route(address, entry);
@@ -335,10 +353,14 @@ export class HeadendDriver {
     if (e.type === 'deviceRequest') {
       to(this.device(e.concentratorId), { type: 'request', job: e.job, attempt: e.attempt });
     } else if (e.type === 'tlog') {
-      const byConcentrator = new Map<string, TLogRecord[]>();
-      for (const r of e.records)
-        byConcentrator.set(r.concentratorId, [...(byConcentrator.get(r.concentratorId) ?? []), r]);
-      for (const [c, records] of byConcentrator) to(this.tlog(c), { type: 'route', records });
+      const byBucket = new Map<string, { address: ActorAddress; records: TLogRecord[] }>();
+      for (const r of e.records) {
+        const address = this.tlog(r.concentratorId);
+        const bucket = byBucket.get(address.key) ?? { address, records: [] };
+        bucket.records.push(r);
+        byBucket.set(address.key, bucket);
+      }
+      for (const { address, records } of byBucket.values()) to(address, { type: 'route', records });
     } else {
       to(this.singleton('jobs-manager'), {
         type: 'attemptResult',

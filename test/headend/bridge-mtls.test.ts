@@ -213,6 +213,26 @@ function grpcCall(
   );
 }
 
+/** Opens SubscribeEvents and resolves with the error that ends it. */
+function grpcStreamError(port: number, client: Pem | undefined): Promise<grpc.ServiceError> {
+  const credentials = grpc.credentials.createSsl(
+    Buffer.from(pki.caPem),
+    client ? Buffer.from(client.keyPem) : null,
+    client ? Buffer.from(client.certPem) : null,
+  );
+  const stub = new HeadendService(`127.0.0.1:${port}`, credentials) as unknown as grpc.Client & {
+    SubscribeEvents(
+      req: { afterPosition: number; nouns: string[] },
+      md: grpc.Metadata,
+    ): grpc.ClientReadableStream<unknown>;
+  };
+  stops.push(() => stub.close());
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  const stream = stub.SubscribeEvents({ afterPosition: 0, nouns: [] }, md);
+  return new Promise((resolve) => stream.on('error', (err: grpc.ServiceError) => resolve(err)));
+}
+
 describe('head-end gRPC API with mutual TLS', () => {
   it('serves a caller with a certificate from the integrators CA and the token', async () => {
     const run = headend();
@@ -243,6 +263,8 @@ describe('head-end gRPC API with mutual TLS', () => {
     const forbidden = await grpcCall(port, pki.clients['integrator-b'], usagePointConfig(['POD-X']));
     expect(forbidden.err?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(forbidden.err?.details).toMatch(/^MF_FORBIDDEN: client certificate CN=integrator-b/);
+    const stream = await grpcStreamError(port, pki.clients['integrator-b']);
+    expect(stream.code).toBe(grpc.status.PERMISSION_DENIED);
     const tokenless = await grpcCall(port, pki.clients['integrator-a'], usagePointConfig(['POD-X']), false);
     expect(tokenless.err?.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(run.headend.registry).toEqual(before);

@@ -123,6 +123,21 @@ describe('webhook delivery of CIM EventMessages', () => {
     expect(d.status()[0]).toMatchObject({ failedAttempts: 1, lastError: 'receiver answered HTTP 500' });
   });
 
+  it('gives up on an attempt the receiver never answers after requestTimeoutMs and retries it', async () => {
+    const publisher = newPublisher();
+    const out = publishing(publisher);
+    const r = await receiver({ respond: (_req, i) => (i === 0 ? 'hang' : 200) });
+    const d = await dispatcher(
+      publisher,
+      { url: r.url, requestTimeoutMs: 300 },
+      { stateDir: await stateDir() },
+    );
+    await out.publish(readingBatch('M1'));
+    await waitFor(() => d.status()[0]?.delivered === 1, 'delivery after the timeout');
+    expect(d.status()[0]).toMatchObject({ failedAttempts: 1, lastError: 'no response within 300 ms' });
+    expect(ids(r.received)).toEqual([out.all[0]?.messageId, out.all[0]?.messageId]);
+  });
+
   it('keeps retrying while the receiver is down and delivers everything in order when it is back', async () => {
     const publisher = newPublisher();
     const out = publishing(publisher);

@@ -28,7 +28,8 @@ export type Receiver = {
 export async function startReceiver(
   options: {
     port?: number;
-    respond?: (request: Received, index: number) => number;
+    /** Status to answer, or 'hang' to never answer (a stuck receiver). */
+    respond?: (request: Received, index: number) => number | 'hang';
     /** HTTPS; with clientCaPem, only clients with a certificate from that CA get through. */
     tls?: { certPem: string; keyPem: string; clientCaPem?: string };
   } = {},
@@ -40,7 +41,9 @@ export async function startReceiver(
     req.on('end', () => {
       const r = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       received.push(r);
-      res.writeHead(options.respond?.(r, received.length - 1) ?? 200, { 'content-type': 'text/plain' });
+      const status = options.respond?.(r, received.length - 1) ?? 200;
+      if (status === 'hang') return;
+      res.writeHead(status, { 'content-type': 'text/plain' });
       res.end('ok');
     });
   };
