@@ -100,6 +100,7 @@ export class DailyCsvWriter {
       throw new CsvWriterStateError(
         `server name "${options.server}" must be 1-64 letters, digits, '-' or '_'`,
       );
+    checkLimits(options);
     await mkdir(options.dir, { recursive: true });
     const loaded = await loadManifest(options.dir, options.kind, options.server);
     const { manifest, changed } = await recoverParts(options.dir, loaded);
@@ -310,6 +311,24 @@ export class DailyCsvWriter {
     }, this.options.maxPublishLagMs ?? 300_000);
     this.lagTimer.unref();
   }
+}
+
+function checkLimits(o: DailyCsvWriterOptions): void {
+  const bad = (name: string, value: unknown, rule: string) =>
+    new CsvWriterStateError(`${name} must be ${rule}, got ${String(value)}`, { [name]: value });
+  if (o.maxPartBytes !== undefined && !(Number.isSafeInteger(o.maxPartBytes) && o.maxPartBytes >= 256))
+    throw bad('maxPartBytes', o.maxPartBytes, 'an integer of at least 256');
+  if (o.maxBatchRows !== undefined && !(Number.isSafeInteger(o.maxBatchRows) && o.maxBatchRows >= 1))
+    throw bad('maxBatchRows', o.maxBatchRows, 'a positive integer');
+  if (o.manifestDays !== undefined && !(Number.isSafeInteger(o.manifestDays) && o.manifestDays >= 1))
+    throw bad('manifestDays', o.manifestDays, 'a positive integer');
+  if (o.publishCopyRatio !== undefined && !(o.publishCopyRatio >= 0))
+    throw bad('publishCopyRatio', o.publishCopyRatio, '0 or more (Infinity: publish every append)');
+  if (
+    o.maxPublishLagMs !== undefined &&
+    !(Number.isFinite(o.maxPublishLagMs) && o.maxPublishLagMs > 0 && o.maxPublishLagMs <= 2 ** 31 - 1)
+  )
+    throw bad('maxPublishLagMs', o.maxPublishLagMs, 'a positive number of ms below 2^31');
 }
 
 export function partName(

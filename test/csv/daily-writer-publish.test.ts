@@ -141,6 +141,52 @@ describe('DailyCsvWriter publishing', () => {
     expect(stagingFiles(dir)).toEqual(['.S_2026-11-22_n1.csv.staging']);
   });
 
+  it('refuses limits that cannot work with MF_CSV_STATE naming the option, before touching the folder', async () => {
+    const dir = join(tempDir(), 'never-created');
+    for (const bad of [
+      { maxPartBytes: 10 },
+      { maxBatchRows: 0 },
+      { manifestDays: 0 },
+      { publishCopyRatio: -1 },
+      { publishCopyRatio: Number.NaN },
+      { maxPublishLagMs: 0 },
+      { maxPublishLagMs: Number.POSITIVE_INFINITY },
+    ])
+      await expect(DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', ...bad })).rejects.toMatchObject({
+        code: 'MF_CSV_STATE',
+        message: expect.stringContaining(Object.keys(bad)[0]!),
+      });
+    expect(() => readdirSync(dir)).toThrow(/ENOENT/);
+  });
+
+  it('takes over the folder of the previous (copy-per-append) writer: its files stay as they are, new rows go to a new part', async () => {
+    const dir = tempDir();
+    const header = 'serialnumber;pod;value;state;cimcode;sampledate\n';
+    const old = `${header}OLD;P;1;0;c;2026-11-22 00:00:00.000\n`;
+    writeFileSync(join(dir, 'S_2026-11-22_n1.csv'), old);
+    writeFileSync(
+      join(dir, '.S_n1.manifest.json'),
+      JSON.stringify({
+        version: 1,
+        kind: 'S',
+        server: 'n1',
+        lastSeq: 7,
+        days: { '2026-11-22': [{ file: 'S_2026-11-22_n1.csv', sizeBytes: Buffer.byteLength(old), rows: 1 }] },
+      }),
+    );
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
+    expect(writer.lastSeq).toBe(7);
+    expect((await writer.append(batch(7, 1), { seq: 7, collectedAtMs: DAY1_MS })).skipped).toBe(true);
+    await writer.append(batch(8, 2), { seq: 8, collectedAtMs: DAY1_MS });
+    await writer.close();
+    expect(readFileSync(join(dir, 'S_2026-11-22_n1.csv'), 'utf8')).toBe(old);
+    expect(allRows(dir).map((r) => r.serialnumber)).toEqual(['OLD', 'M8-0', 'M8-1']);
+    expect(writer.partsOf('2026-11-22').map((f) => f.slice(dir.length + 1))).toEqual([
+      'S_2026-11-22_n1.csv',
+      'S_2026-11-22_n1.part2.csv',
+    ]);
+  });
+
   it("another server's writer in the same folder keeps its own files and leftovers", async () => {
     const dir = tempDir();
     const a = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });
