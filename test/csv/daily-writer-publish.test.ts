@@ -43,6 +43,37 @@ describe('DailyCsvWriter publishing', () => {
     await writer.close();
   });
 
+  it('with the default coalescing and parts rolling, every version a reader sees is whole rows and a prefix of the final file', async () => {
+    const dir = tempDir();
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes: 8192 });
+    const seen: { file: string; text: string }[] = [];
+    let done = false;
+    const reader = (async () => {
+      while (!done) {
+        for (const file of readdirSync(dir).filter((f) => f.endsWith('.csv'))) {
+          let text: string;
+          try {
+            text = readFileSync(join(dir, file), 'utf8');
+          } catch {
+            continue; // listed, then replaced: the next round reads the new version
+          }
+          expect(text.endsWith('\n')).toBe(true);
+          seen.push({ file, text });
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    for (let seq = 1; seq <= 40; seq++) await writer.append(batch(seq, 7), { seq, collectedAtMs: DAY1_MS });
+    await writer.close();
+    done = true;
+    await reader;
+    expect(seen.length).toBeGreaterThan(10);
+    expect(writer.partsOf('2026-11-22').length).toBeGreaterThan(2);
+    for (const { file, text } of seen)
+      expect(readFileSync(join(dir, file), 'utf8').startsWith(text)).toBe(true);
+    expect(allRows(dir)).toHaveLength(280);
+  });
+
   it('rows appended but not yet published become visible within maxPublishLagMs without a flush', async () => {
     const dir = tempDir();
     // Ratio 0: never published by the copy rule, only by the lag timer.
