@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ClassicLevel } from 'classic-level';
 import type { PartitionConfiguration } from '../cluster/replicator/contract.js';
@@ -88,7 +89,7 @@ async function rawBaseline(dir: string): Promise<Measurement> {
   return m;
 }
 
-async function replicated(
+export async function replicated(
   replicas: Replica[],
   durationMs: number,
   latencies: number[] | null,
@@ -116,12 +117,19 @@ async function replicated(
   };
 }
 
-async function main(): Promise<void> {
-  const base = mkdtempSync(join(tmpdir(), 'mf-bench-repl-'));
+/**
+ * Three replicas of PARTITIONS partitions (primaries here, secondaries in two child
+ * processes) for `fn`, torn down afterwards. Exported with `replicated` so other benchmarks
+ * (bench/headend-cluster.bench.ts) measure the runtime's replicated-write rate in their own
+ * run with this code rather than a copy.
+ */
+export async function withReplicaSet<T>(
+  base: string,
+  fn: (replicas: Replica[], primary: ReplicaHost) => Promise<T>,
+): Promise<T> {
   const children: ChildProcess[] = [];
   let primaryHost: { host: ReplicaHost; server: grpc.Server } | null = null;
   try {
-    const before = await rawBaseline(join(base, 'raw-before'));
     const [p0, p1, p2] = [await freePort(), await freePort(), await freePort()];
     const addresses: Record<string, string> = {
       p: `127.0.0.1:${p0}`,
@@ -146,16 +154,47 @@ async function main(): Promise<void> {
       await replica.becomePrimary(config, (node) => addresses[node]);
       replicas.push(replica);
     }
-    await replicated(replicas, 1_000, null); // warm-up: streams connected, JIT warm
-    const batchesBefore = primaryHost.host.writer.batches;
-    const opsBefore = primaryHost.host.writer.opsWritten;
-    const latencies: number[] = [];
-    const result = await replicated(replicas, DURATION_MS, latencies);
-    const batches = primaryHost.host.writer.batches - batchesBefore;
-    const opsPerFsync = (primaryHost.host.writer.opsWritten - opsBefore) / Math.max(1, batches);
-    const onePartition = await replicated(replicas.slice(0, 1), DURATION_MS / 2, null);
-    const singleLatencies: number[] = [];
-    const single = await replicated(replicas.slice(0, 1), DURATION_MS / 4, singleLatencies, 1);
+    return await fn(replicas, primaryHost.host);
+  } finally {
+    for (const child of children) child.stdin?.end();
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (child.exitCode !== null) resolve();
+          }),
+      ),
+    );
+    if (primaryHost) {
+      primaryHost.server.forceShutdown();
+      await primaryHost.host.close();
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'mf-bench-repl-'));
+  try {
+    const before = await rawBaseline(join(base, 'raw-before'));
+    const figures = await withReplicaSet(base, async (replicas, host) => {
+      await replicated(replicas, 1_000, null); // warm-up: streams connected, JIT warm
+      const batchesBefore = host.writer.batches;
+      const opsBefore = host.writer.opsWritten;
+      const latencies: number[] = [];
+      const result = await replicated(replicas, DURATION_MS, latencies);
+      const batches = host.writer.batches - batchesBefore;
+      const opsPerFsync = (host.writer.opsWritten - opsBefore) / Math.max(1, batches);
+      const onePartition = await replicated(replicas.slice(0, 1), DURATION_MS / 2, null);
+      const singleLatencies: number[] = [];
+      const single = await replicated(replicas.slice(0, 1), DURATION_MS / 4, singleLatencies, 1);
+      return { latencies, result, opsPerFsync, onePartition, singleLatencies, single };
+    });
+    const { latencies, result, opsPerFsync, onePartition, singleLatencies, single } = figures;
     // The box is shared: measure the baseline before and after and use both, so a load
     // change during the run shifts baseline and subject alike.
     const after = await rawBaseline(join(base, 'raw-after'));
@@ -177,26 +216,9 @@ async function main(): Promise<void> {
     printFigure('commit latency p99, 1 in flight', percentile(singleLatencies, 99), 'ms');
     printFigure(`primary: operations per fsync, ${IN_FLIGHT} in flight`, opsPerFsync, 'ops');
   } finally {
-    for (const child of children) child.stdin?.end();
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            if (child.exitCode !== null) resolve();
-          }),
-      ),
-    );
-    if (primaryHost) {
-      primaryHost.server.forceShutdown();
-      await primaryHost.host.close();
-    }
     rmSync(base, { recursive: true, force: true });
   }
 }
 
-await main();
+// Run only as a benchmark of its own, not when another benchmark imports its helpers.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
