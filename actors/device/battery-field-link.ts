@@ -61,9 +61,12 @@ export class BatteryFieldLink implements FieldLink {
     this.quantities = new Set(options.quantities ?? defaultBatteryQuantities);
   }
 
-  /** Frames decoded so far (a test and the fleet watch it). */
-  get framesDecoded(): number {
-    return this.monitor?.stats.framesDecoded ?? 0;
+  /** Frames decoded so far, and frames rejected (malformed or out of range: logged, never sampled). */
+  get stats(): { framesDecoded: number; decodeErrors: number } {
+    return {
+      framesDecoded: this.monitor?.stats.framesDecoded ?? 0,
+      decodeErrors: this.monitor?.stats.decodeErrors ?? 0,
+    };
   }
 
   start(): void {

@@ -72,8 +72,10 @@ export class SimulatedBatterySite implements FieldLink {
     const { simulator, link } = await this.started();
     if (request.type !== 'control') {
       const nowMs = this.options.clock.now();
-      // Broadcast first, then sample: the link waits for this very cycle.
-      this.samples.push(sampleOf(simulator.advanceTo(nowMs), nowMs));
+      // Broadcast first, then sample: the link waits for this very cycle. A silenced pack
+      // puts nothing on the wire, so nothing is recorded.
+      const status = simulator.advanceTo(nowMs);
+      if (!simulator.isSilent) this.samples.push(sampleOf(status, nowMs));
     }
     return link.execute(request);
   }
@@ -124,6 +126,12 @@ export class SimulatedBatterySite implements FieldLink {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return { simulator, link };
+  }
+
+  /** Silences the pack (as when it misses the inverter's keep-alive): requests then fail as unreachable. */
+  async setSilent(silent: boolean): Promise<void> {
+    const { simulator } = await this.started();
+    simulator.setSilent(silent);
   }
 
   /** Closes the monitor's connection and the simulator's server (safe when never started). */

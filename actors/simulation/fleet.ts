@@ -1,4 +1,5 @@
 import type { Clock } from '../../core/clock.js';
+import { ConfigError } from '../../core/errors.js';
 import type { RegistryCommand } from '../registry/commands.js';
 import { BatteryProfile } from './battery-profile.js';
 import { SimulatedBatterySite } from './battery-site.js';
@@ -62,6 +63,7 @@ export class SimulatedFleet {
   private readonly bySite = new Map<string, SimulatedKnxSite | SimulatedBatterySite>();
 
   constructor(readonly options: FleetOptions) {
+    checkSiteOptions(options);
     const zones = options.timeZones ?? ['Europe/Rome'];
     this.addMeterConcentrators(zones);
     this.addKnxSites(zones);
@@ -246,4 +248,23 @@ export class SimulatedFleet {
   outages(): { concentratorId: string; fromMs: number; toMs: number }[] {
     return this.concentrators.flatMap((c) => c.outages.map((o) => ({ concentratorId: c.id, ...o })));
   }
+}
+
+/** Each site holds a few loopback sockets; bounded so a typo cannot open thousands. */
+const maxSites = 64;
+const maxKnxMetersPerSite = 64;
+
+function checkSiteOptions(options: FleetOptions): void {
+  const problems: string[] = [];
+  const count = (name: string, value: number | undefined, min: number, max: number) => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max))
+      problems.push(`${name} must be an integer from ${min} to ${max}, not ${value}`);
+  };
+  count('knxSites', options.knxSites, 0, maxSites);
+  count('batterySites', options.batterySites, 0, maxSites);
+  count('knxMetersPerSite', options.knxMetersPerSite, 1, maxKnxMetersPerSite);
+  const chance = options.batteryOverTemperatureChance;
+  if (chance !== undefined && !(chance >= 0 && chance <= 1))
+    problems.push(`batteryOverTemperatureChance must be from 0 to 1, not ${chance}`);
+  if (problems.length > 0) throw new ConfigError(problems);
 }

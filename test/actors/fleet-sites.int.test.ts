@@ -1,9 +1,17 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BatteryFieldLink } from '../../actors/device/battery-field-link.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
 import { groundTruth } from '../../actors/simulation/ground-truth.js';
 import { knxVoltageV } from '../../actors/simulation/knx-site.js';
 import { hourMs } from '../../actors/simulation/meter-model.js';
+import { Gtx2500Pack } from '../../adapters/battery/bms/pack.js';
+import { Gtx2500Stack } from '../../adapters/battery/bms/stack.js';
+import type { CanFrame } from '../../adapters/battery/can/frame.js';
+import { pylonFramesOf } from '../../adapters/battery/sim/can-frames.js';
+import { canetWireFormat } from '../../adapters/battery/transport/wire-formats.js';
 import { ManualClock } from '../../core/clock.js';
+import { waitFor } from '../support/wait.js';
 
 // The fleet's KNX gateway and battery sites as the head-end's Device actor sees them: real
 // UDP tunnelling to the KNXnet/IP simulator, real TCP to the GTX2500 site simulator.
@@ -178,5 +186,64 @@ describe('fleet battery site', () => {
     }
     expect(runs[0]).toEqual(runs[1]);
     expect(new Set(runs[0]!.map((s) => s.stateOfCharge)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('BatteryFieldLink on a CANET stream', () => {
+  it('rejects an out-of-range frame with a counted decode error and samples the next whole cycle intact', async () => {
+    const server = createServer();
+    const sockets: Socket[] = [];
+    server.on('connection', (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const clock = new ManualClock(origin);
+    const link = new BatteryFieldLink({
+      deviceId: 'BAT-X',
+      gateway: { host: '127.0.0.1', port },
+      settleMs: 5_000,
+      stampClock: clock,
+      monitor: { heartbeatIntervalMs: 0, linkTimeoutMs: 86_400_000 },
+    });
+    try {
+      link.start();
+      await waitFor(() => sockets.length > 0, 'the link to connect', 10_000);
+      const send = (frames: CanFrame[]) => {
+        for (const frame of frames) sockets[0]!.write(canetWireFormat.encode(frame));
+      };
+      const packClock = new ManualClock(origin);
+      const stack = new Gtx2500Stack([new Gtx2500Pack({ clock: packClock, socPct: 61 })], packClock);
+
+      const first = link.execute({ type: 'register', meters: ['BAT-X'] });
+      send(pylonFramesOf(stack.step()));
+      const firstSoc = (await first).readings.find(
+        (r) => r.quantity.source === 'battery' && r.quantity.quantity === 'stateOfCharge',
+      );
+      expect(firstSoc).toMatchObject({ value: 61, timestampMs: origin, meterSerial: 'BAT-X' });
+
+      // A 0x355 claiming 250 % SOC: rejected, counted, never sampled.
+      clock.set(origin + hourMs);
+      const second = link.execute({ type: 'register', meters: ['BAT-X'] });
+      send([{ id: 0x355, extended: false, data: Uint8Array.from([250, 0, 98, 0]) }]);
+      stack.packs[0]!.setSocPct(64);
+      send(pylonFramesOf(stack.step()));
+      const readings = (await second).readings;
+      expect(
+        readings.find((r) => r.quantity.source === 'battery' && r.quantity.quantity === 'stateOfCharge'),
+      ).toMatchObject({
+        value: 64,
+        timestampMs: origin + hourMs,
+      });
+      expect(readings.every((r) => r.value !== 250)).toBe(true);
+      expect(link.stats.decodeErrors).toBe(1);
+
+      // Nothing broadcast: a clear error naming the site, not stale values.
+      await expect(link.execute({ type: 'register', meters: ['BAT-X'] })).rejects.toThrow(
+        /battery site BAT-X is not reachable: no broadcast within 5000 ms/,
+      );
+    } finally {
+      await link.stop();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
