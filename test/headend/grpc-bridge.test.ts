@@ -122,6 +122,60 @@ describe('head-end gRPC API', () => {
     expect(resumed.map((m) => m.position)).toEqual([3, 4]);
   });
 
+  it('ends a refused subscription with its status: UNAUTHENTICATED without the token, OUT_OF_RANGE for an expired checkpoint', async () => {
+    const { run, client, md } = await start();
+    const endOf = (after: number, metadata: grpc.Metadata) =>
+      new Promise<grpc.ServiceError>((resolve) => {
+        const stream = client.SubscribeEvents({ afterPosition: after, nouns: [] }, metadata);
+        stream.on('data', () => undefined);
+        stream.on('error', (err: grpc.ServiceError) => resolve(err));
+      });
+    expect((await endOf(0, md(null))).code).toBe(grpc.status.UNAUTHENTICATED);
+    // More messages than the publisher retains, then a checkpoint older than the oldest kept.
+    const small = new CimPublisher({ source: 'grpc-test', clock: run.clock, maxRetainedMessages: 1 });
+    for (let seq = 0; seq < 3; seq++)
+      await small.publish(
+        {
+          csv: {},
+          readings: [],
+          events: [
+            {
+              deviceId: 'M',
+              deviceKind: 'meter',
+              key: 'meter.relayOpened',
+              phase: 'occurred',
+              timestampMs: originMs,
+            },
+          ],
+        },
+        seq,
+      );
+    expect(() => small.subscribe(0, () => undefined)).toThrow(/MF_CHECKPOINT_EXPIRED|older than/);
+    const expiredBridge = await startGrpcBridge(run.headend, small, {
+      address: '127.0.0.1:0',
+      clock: run.clock,
+      source: 'grpc-test',
+      onDemandTimeoutMs: 2_000,
+      controlTimeoutMs: 60_000,
+    });
+    try {
+      const other = new HeadendService(
+        `127.0.0.1:${expiredBridge.port}`,
+        grpc.credentials.createInsecure(),
+      ) as unknown as typeof client;
+      clients.push(other);
+      const err = await new Promise<grpc.ServiceError>((resolve) => {
+        const stream = other.SubscribeEvents({ afterPosition: 0, nouns: [] }, new grpc.Metadata());
+        stream.on('data', () => undefined);
+        stream.on('error', (e: grpc.ServiceError) => resolve(e));
+      });
+      expect(err.code).toBe(grpc.status.OUT_OF_RANGE);
+      expect(err.details).toMatch(/^MF_CHECKPOINT_EXPIRED: /);
+    } finally {
+      await expiredBridge.close();
+    }
+  });
+
   it('offers server reflection listing the Headend service', async () => {
     const { port } = await start();
     const reflectionRoot = join(

@@ -111,7 +111,7 @@ export async function startGrpcBridge(
   implementation.SubscribeEvents = ((call: grpc.ServerWritableStream<SubscribeRequest, unknown>) => {
     const decision = authenticate(call);
     if (!decision.ok) {
-      call.destroy(refusal(decision));
+      endStream(call, refusal(decision));
       return;
     }
     const nouns = new Set(call.request.nouns);
@@ -130,7 +130,8 @@ export async function startGrpcBridge(
       call.on('cancelled', unsubscribe);
       call.on('close', unsubscribe);
     } catch (err) {
-      call.destroy(
+      endStream(
+        call,
         Object.assign(new Error(isMeterfabricError(err) ? `${err.code}: ${err.message}` : String(err)), {
           code: grpc.status.OUT_OF_RANGE,
         }),
@@ -164,4 +165,16 @@ function serverCredentials(tls: BridgeTls | undefined): grpc.ServerCredentials {
     // checkClientCertificate: refuse the handshake of a caller without a certificate from the CA.
     tls.clientCaPem !== undefined,
   );
+}
+
+/**
+ * Ends a server stream with an error status. Not `call.destroy(err)`: grpc-js then never sends
+ * the status, and the client waits until its deadline; an 'error' event makes the call end
+ * with the error's code and details.
+ */
+function endStream(
+  call: grpc.ServerWritableStream<SubscribeRequest, unknown>,
+  err: Partial<grpc.StatusObject> & Error,
+): void {
+  call.emit('error', err);
 }
