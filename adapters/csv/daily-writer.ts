@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { publishCopy, publishRename, writeAtAndSync } from './atomic-file.js';
-import { type CsvRow, dayOf, encodeCsvRows, headerLine } from './codec.js';
+import { type CsvRow, encodeCsvRows, headerLine } from './codec.js';
 import type { DailyKind } from './formats.js';
+import { assertTimeZone, localDayOf } from './local-time.js';
 import { type PartChange, type PartState, planParts } from './part-plan.js';
 import {
   CsvWriterStateError,
@@ -57,6 +58,8 @@ export type DailyCsvWriterOptions = {
   publishCopyRatio?: number;
   /** Rows appended but not yet visible are published after at most this long; default 300,000 (5 min). */
   maxPublishLagMs?: number;
+  /** IANA zone whose calendar day names the files (the server's); default UTC. */
+  timeZone?: string;
   clock?: Clock;
   /** Encode batches in the node's worker pool (adapters/csv/pool-tasks#encodeRowChunks) instead of inline. */
   pool?: Pick<WorkerPool, 'run'>;
@@ -170,7 +173,7 @@ export class DailyCsvWriter {
       );
     if (seq <= this.manifest.lastSeq) return { skipped: true, rows: 0, files: [] };
     const { dir, kind } = this.options;
-    const day = dayOf(collectedAtMs ?? this.clock.now());
+    const day = localDayOf(collectedAtMs ?? this.clock.now(), this.options.timeZone ?? 'UTC');
     const whole = await this.encode(rows);
     const changes = planParts({
       parts: this.manifest.days[day] ?? [],
@@ -314,6 +317,7 @@ export class DailyCsvWriter {
 }
 
 function checkLimits(o: DailyCsvWriterOptions): void {
+  if (o.timeZone !== undefined) assertTimeZone(o.timeZone);
   const bad = (name: string, value: unknown, rule: string) =>
     new CsvWriterStateError(`${name} must be ${rule}, got ${String(value)}`, { [name]: value });
   if (o.maxPartBytes !== undefined && !(Number.isSafeInteger(o.maxPartBytes) && o.maxPartBytes >= 256))

@@ -116,3 +116,8 @@ export function parseCsvLocalTimestamp(
     { text, timeZone, instants: unique.map((t) => new Date(t).toISOString()) },
   );
 }
+
+/** `yyyy-mm-dd` of an instant on the wall clock of `timeZone`: the day of a daily file. */
+export function localDayOf(ms: number, timeZone: string): string {
+  return formatCsvLocalTimestamp(ms, timeZone).slice(0, 10);
+}

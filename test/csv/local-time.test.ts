@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeCsvFile, localizeRow, parseCsvFile } from '../../adapters/csv/codec.js';
+import { DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
 import { csvFormats } from '../../adapters/csv/formats.js';
 import { formatCsvLocalTimestamp, parseCsvLocalTimestamp } from '../../adapters/csv/local-time.js';
 import { writeReport } from '../../adapters/csv/reports.js';
@@ -118,6 +119,26 @@ describe('local time columns', () => {
     expect(parseCsvLocalTimestamp('2026-10-25 02:30:00.000', rome, 'earlier')).toBe(h('2026-10-25', '00:30'));
     expect(parseCsvLocalTimestamp('2026-10-25 02:30:00.000', rome, 'later')).toBe(h('2026-10-25', '01:30'));
     expect(parseCsvLocalTimestamp('2026-10-25 03:00:00.000', rome)).toBe(h('2026-10-25', '02:00'));
+  });
+
+  it("names daily files by the calendar day of the writer's zone when given one (UTC by default)", async () => {
+    const collected = h('2026-03-28', '23:30'); // 00:30 on 29 March in Rome
+    const inRome = tempDir();
+    const rows = [{ serialnumber: 'M', pod: 'P', value: 1, state: 0, cimcode: 'c', sampledate: collected }];
+    const local = await DailyCsvWriter.open({ dir: inRome, kind: 'S', server: 'n1', timeZone: rome });
+    await local.append(rows, { seq: 1, collectedAtMs: collected });
+    await local.close();
+    expect(readdirSync(inRome).filter((f) => f.endsWith('.csv'))).toEqual(['S_2026-03-29_n1.csv']);
+    const inUtc = tempDir();
+    const utc = await DailyCsvWriter.open({ dir: inUtc, kind: 'S', server: 'n1' });
+    await utc.append(rows, { seq: 1, collectedAtMs: collected });
+    await utc.close();
+    expect(readdirSync(inUtc).filter((f) => f.endsWith('.csv'))).toEqual(['S_2026-03-28_n1.csv']);
+    await expect(
+      DailyCsvWriter.open({ dir: inUtc, kind: 'S', server: 'n2', timeZone: 'Rome' }),
+    ).rejects.toMatchObject({
+      code: 'MF_CSV_TIME_ZONE',
+    });
   });
 
   it('keeps milliseconds, also before 1970', () => {
