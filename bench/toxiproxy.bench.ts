@@ -19,12 +19,13 @@ const rttBatches = 5;
 const chunk = Buffer.alloc(64 * 1024, 0x5a);
 
 /**
- * The sink (counts nothing, reads everything) and the echo server run in their own process, so
- * that direct and proxied runs both cross a process boundary and the client is measured alone.
+ * The sink (counts nothing, reads everything, closes its side once it has read the end) and the
+ * echo server run in their own process, so that direct and proxied runs both cross a process
+ * boundary and the client is measured alone.
  */
 const serversScript = `
 import { createServer } from 'node:net';
-const sink = createServer((s) => s.resume());
+const sink = createServer((s) => { s.on('error', () => s.destroy()); s.on('end', () => s.end()); s.resume(); });
 const echo = createServer((s) => { s.setNoDelay(true); s.on('data', (d) => s.write(d)); });
 await new Promise((r) => sink.listen(0, '127.0.0.1', r));
 await new Promise((r) => echo.listen(0, '127.0.0.1', r));
@@ -105,10 +106,14 @@ async function throughput(name: string, port: number): Promise<Measurement> {
     if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
     bytes += chunk.length;
   }
-  // Count only what the far end can have received: wait for our buffers to empty.
-  await new Promise<void>((r) => socket.end(r));
+  // Count only what the sink has read: it closes its side after reading our end, so the
+  // close arrives only once every byte has crossed every hop (kernel buffers included, which
+  // a proxy doubles: stopping at our own flush would flatter it).
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  socket.end();
+  socket.resume();
+  await closed;
   const elapsedMs = performance.now() - start;
-  socket.destroy();
   return { name, ops: bytes / 1e6, elapsedMs, unit: 'MB/s' };
 }
 

@@ -295,12 +295,18 @@ export class ChaosCluster implements ProcessControl {
   }
 
   async busiestPrimary(): Promise<string | undefined> {
+    const counts = await this.primaryCounts();
+    return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  }
+
+  /** Partitions each node is configured primary of, from etcd. */
+  async primaryCounts(): Promise<Map<string, number>> {
     const configs = await new ConfigStore(this.etcdClient, clusterName).readAll();
     const counts = new Map<string, number>();
     for (const { config } of configs.values()) {
       if (config.primary) counts.set(config.primary, (counts.get(config.primary) ?? 0) + 1);
     }
-    return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    return counts;
   }
 
   /** What `meterfabric status --json` prints (read straight from etcd, not through a proxy). */

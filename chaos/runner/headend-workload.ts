@@ -1,58 +1,69 @@
 /**
- * The head-end under chaos: a simulated day of a small fleet run through the head-end, its
- * jobs manager being the chaos cluster's replicated `jobs-manager` actor (called through
- * ActorProxy, one idempotency key per call), the other services and the integration writers
- * (SMMePlus CSV, CIM) in this process. The runner advances the day one slice per round, while
- * that round's fault is in place; at the end every reading the field produced must be in the
- * CSV files and in the CIM messages exactly once (`checkReadingsExactlyOnce`).
+ * The head-end under chaos: a simulated day of a small fleet, every head-end service (registry,
+ * work and jobs managers, workers, devices, TLog managers, the integration stream) behind
+ * ServicePorts — the chaos cluster's replicated actors through ActorProxy — and this process
+ * as the HeadendDriver holding the field links and writing SMMePlus CSV and CIM (actors/demo's
+ * `driverEngine`). The runner advances the day one slice per round, while that round's fault
+ * is in place; at the end every reading the field produced must be in the CSV files and in the
+ * CIM messages exactly once (`checkReadingsExactlyOnce`).
  */
-import { type JobsManagerPort, LocalHeadend } from '../../actors/host/local-headend.js';
-import { IntegrationConsumer } from '../../actors/integration/integration.js';
-import type { JobsManagerEffect } from '../../actors/jobs-manager/state.js';
+import { type DayEngine, driverEngine } from '../../actors/demo/day-engines.js';
+import {
+  type ActorAddress,
+  InProcessPorts,
+  type ServiceCommand,
+  type ServicePorts,
+} from '../../actors/host/service-ports.js';
+import type { HostedCommand } from '../../actors/hosting/outbox.js';
+import type { HeadendServiceName } from '../../actors/hosting/services.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
 import { groundTruth } from '../../actors/simulation/ground-truth.js';
-import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { ManualClock } from '../../core/clock.js';
 import { isMeterfabricError } from '../../core/errors.js';
 import { checkReadingsExactlyOnce } from '../checkers/headend-checker.js';
 import { type Anomaly, type CheckResult, checkResult } from '../checkers/history.js';
 import { cimReadings, csvReadings, truthReadings } from './headend-outputs.js';
 
-export const jobsManagerService = 'jobs-manager';
-const organization = 'CHAOS';
+/** The organization `driverEngine` writes its CSV files under. */
+export const headendOrganization = 'SIM';
 const hourMs = 3_600_000;
 
-/**
- * The cluster's `jobs-manager` actor as the head-end's jobs manager: one call at a time, each
- * with its own idempotency key, so a call retried across a failover is applied once.
- */
-export function clusterJobsManager(
-  proxy: ActorProxy,
-  runKey: string,
-  callDeadlineMs = 120_000,
-): JobsManagerPort {
-  return {
-    call: async (command, nowMs, callKey) => {
-      const reply = await proxy.call<{ effects: JobsManagerEffect[] }>(
-        jobsManagerService,
-        'day',
-        'command',
-        { command, atMs: nowMs },
-        { idempotencyKey: `${runKey}-${callKey}`, deadlineMs: callDeadlineMs },
-      );
-      return reply.effects;
-    },
-  };
+/** Counts the calls that reach the services (evidence that the day really ran on them). */
+class CountingPorts implements ServicePorts {
+  calls = 0;
+  constructor(private readonly inner: ServicePorts) {}
+
+  deliver<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+    command: Extract<HostedCommand<ServiceCommand<N>>, { type: 'deliver' }>,
+    atMs: number,
+    idempotencyKey: string,
+  ) {
+    this.calls++;
+    return this.inner.deliver(address, command, atMs, idempotencyKey);
+  }
+
+  outbox<N extends HeadendServiceName>(address: ActorAddress<N>) {
+    this.calls++;
+    return this.inner.outbox(address);
+  }
+
+  state<N extends HeadendServiceName>(address: ActorAddress<N>) {
+    this.calls++;
+    return this.inner.state(address);
+  }
 }
 
 export type HeadendDayOptions = {
-  /** Where the jobs manager runs: the cluster (`clusterJobsManager`), or this process when absent. */
-  jobsManager?: JobsManagerPort;
+  /** Where the services run: the cluster (`new ActorProxyPorts(proxy)`), or in this process when absent. */
+  ports?: ServicePorts;
+  /** Keys the singletons and prefixes device and TLog actors: one head-end per name on a cluster. */
+  name: string;
   outDir: string;
   seed: number;
   concentrators?: number;
   metersPerConcentrator?: number;
-  /** Simulated time per step: each step ticks the schedules and waits for all work. */
+  /** Simulated time per step: each step ticks the schedules and waits for all it caused. */
   stepMs?: number;
 };
 
@@ -63,19 +74,21 @@ export class HeadendDay {
   readonly dayEndMs = this.dayStartMs + 25 * hourMs;
   readonly clock = new ManualClock(this.dayStartMs);
   readonly fleet: SimulatedFleet;
-  readonly headend: LocalHeadend;
   /** Where the CSV files (`csv/...`) and CIM messages (`cim/...`) are written. */
   readonly outDir: string;
-  private integration: IntegrationConsumer | undefined;
+  private readonly ports: CountingPorts;
+  private engine: DayEngine | undefined;
   private readonly stepMs: number;
-  /** The first error that stopped the day (a jobs-manager call that failed after its retries). */
+  private readonly name: string;
+  /** The first error that stopped the day (a service call that failed after its retries). */
   private failure: string | undefined;
   private steps = 0;
-  jobsManagerCalls = 0;
 
   constructor(options: HeadendDayOptions) {
     this.stepMs = options.stepMs ?? 15 * 60_000;
     this.outDir = options.outDir;
+    this.name = options.name;
+    this.ports = new CountingPorts(options.ports ?? new InProcessPorts());
     this.fleet = new SimulatedFleet({
       concentrators: options.concentrators ?? 3,
       metersPerConcentrator: options.metersPerConcentrator ?? 2,
@@ -90,34 +103,23 @@ export class HeadendDay {
       iec62056Every: 2,
       alarmPerHour: 0.05,
     });
-    const remote = options.jobsManager;
-    this.headend = new LocalHeadend({
-      clock: this.clock,
-      fieldLink: (id) => this.fleet.concentrator(id),
-      sink: (batch) => this.integration?.sink(batch),
-      ...(remote
-        ? {
-            jobsManagerPort: {
-              call: (command, nowMs, callKey) => {
-                this.jobsManagerCalls++;
-                return remote.call(command, nowMs, callKey);
-              },
-            } satisfies JobsManagerPort,
-          }
-        : {}),
-    });
   }
 
-  /** Opens the writers and provisions the fleet (registry commands, in this process). */
+  get serviceCalls(): number {
+    return this.ports.calls;
+  }
+
+  /** Opens the writers, provisions the fleet through the registry actor, runs the first step. */
   async open(): Promise<void> {
-    this.integration = await IntegrationConsumer.open({
+    this.engine = await driverEngine({
       outDir: this.outDir,
-      organization,
-      server: 'chaos',
       clock: this.clock,
-      registry: this.headend.registry,
+      fleet: this.fleet,
+      onWritten: () => {},
+      ports: this.ports,
+      name: this.name,
     });
-    for (const command of this.fleet.provisioning()) this.headend.applyRegistry(command);
+    await this.guard(() => (this.engine as DayEngine).provision(this.fleet.provisioning()));
     await this.step(this.dayStartMs);
   }
 
@@ -126,14 +128,10 @@ export class HeadendDay {
     return this.clock.now();
   }
 
-  get stopped(): boolean {
-    return this.failure !== undefined;
-  }
-
   /**
    * Runs the day up to `fraction` (0..1] of it, step by step, each step only after the last
-   * one's work (field exchanges, jobs-manager calls, writes) has finished. Never throws: a
-   * failed call stops the day and becomes an anomaly at the end.
+   * one's work (field exchanges, service calls, writes) has finished. Never throws: a failed
+   * call stops the day and becomes an anomaly at the end.
    */
   async advanceTo(fraction: number): Promise<void> {
     const targetMs = this.dayStartMs + Math.min(1, fraction) * (this.dayEndMs - this.dayStartMs);
@@ -142,26 +140,29 @@ export class HeadendDay {
   }
 
   private async step(atMs: number): Promise<void> {
+    if (this.failure) return;
     this.clock.set(atMs);
     this.steps++;
+    await this.guard(() => (this.engine as DayEngine).step(atMs));
+  }
+
+  private async guard(work: () => Promise<void>): Promise<void> {
     try {
-      this.headend.tick();
-      await this.headend.settle();
+      await work();
     } catch (err) {
       const code = isMeterfabricError(err) ? `${err.code}: ` : '';
-      this.failure = `${code}${(err as Error).message}`;
+      this.failure ??= `${code}${(err as Error).message}`;
     }
   }
 
   /** Runs the rest of the day (on the healed cluster) and flushes the writers. */
   async finish(): Promise<void> {
     await this.advanceTo(1);
-    await this.integration?.flush();
+    if (!this.failure) await this.guard(async () => void (await this.engine?.finish(this.clock.now())));
   }
 
   /** Checks both outputs against the ground truth of the simulated time run (after finish()). */
   async check(): Promise<CheckResult[]> {
-    await this.integration?.flush();
     const truth = truthReadings(groundTruth(this.fleet, this.dayStartMs, this.clock.now()));
     const day: Anomaly[] = this.failure
       ? [
@@ -173,22 +174,13 @@ export class HeadendDay {
           },
         ]
       : [];
-    const jobs = this.headend.outcomes.map((o) => o.jobId);
-    const repeated = jobs.filter((id, i) => jobs.indexOf(id) !== i);
-    if (repeated.length > 0)
-      day.push({
-        checker: 'headend-day',
-        kind: 'duplicate-job-outcome',
-        message: `${repeated.length} job outcomes arrived more than once (e.g. ${repeated[0]})`,
-        evidence: repeated.slice(0, 20),
-      });
     return [
       checkResult('headend-day', day, {
         steps: this.steps,
-        jobsManagerCalls: this.jobsManagerCalls,
-        jobOutcomes: jobs.length,
+        serviceCalls: this.ports.calls,
+        jobsFinished: this.engine?.jobsFinished() ?? 0,
       }),
-      checkReadingsExactlyOnce('csv', truth, await csvReadings(this.outDir, organization)),
+      checkReadingsExactlyOnce('csv', truth, await csvReadings(this.outDir, headendOrganization)),
       checkReadingsExactlyOnce('cim', truth, await cimReadings(this.outDir)),
     ];
   }

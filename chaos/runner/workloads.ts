@@ -4,8 +4,8 @@
  * history processes and keys are disjoint, so each checker is given only its own keys); the
  * head-end is judged by its outputs against the simulated field's ground truth.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ActorProxyPorts } from '../../actors/host/service-ports.js';
 import { defaultManifestPaths, loadManifests } from '../../cluster/config/manifest.js';
 import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
@@ -13,7 +13,7 @@ import { checkCounter } from '../checkers/counter-checker.js';
 import type { CheckResult, HistoryEvent, HistoryRecorder } from '../checkers/history.js';
 import { checkListAppend } from '../checkers/list-append-checker.js';
 import type { ChaosCluster } from './chaos-cluster.js';
-import { clusterJobsManager, HeadendDay, jobsManagerService } from './headend-workload.js';
+import { HeadendDay } from './headend-workload.js';
 import { ListWorkload, recordListRead } from './list-workload.js';
 import type { Prng } from './prng.js';
 import { CounterWorkload, recordRead } from './workload.js';
@@ -37,16 +37,20 @@ export function parseWorkloads(text: string): WorkloadName[] {
   return names as WorkloadName[];
 }
 
+/** Every head-end service as the cluster's actors (what `npm start` runs). */
+export const headendManifest = join(packageRoot, 'actors', 'hosting', 'headend-services.json');
+/** A head-end service call may wait out a fault and the failover after it (ActorProxy retries inside). */
+const headendCallDeadlineMs = 120_000;
+
 /**
- * The manifests the nodes need: the default ones, plus the head-end's `jobs-manager` singleton
- * when the head-end runs (unless a default manifest already declares it). Undefined: defaults.
+ * The manifests the nodes need: the default ones, plus the head-end's services when the
+ * head-end runs (unless a default manifest already declares them). Undefined: defaults.
  */
 export function manifestsFor(workloads: readonly WorkloadName[]): string[] | undefined {
   if (!workloads.includes('headend')) return undefined;
   const defaults = defaultManifestPaths();
-  if (loadManifests(defaults).some((s) => s.name === jobsManagerService)) return defaults;
-  const jobsManager = join(packageRoot, 'actors', 'demo', 'cluster-services.json');
-  return existsSync(jobsManager) ? [...defaults, jobsManager] : defaults;
+  if (loadManifests(defaults).some((s) => s.name === 'jobs-manager')) return defaults;
+  return [...defaults, headendManifest];
 }
 
 export type ChaosWorkloadsOptions = {
@@ -94,7 +98,8 @@ export class ChaosWorkloads {
     const listRng = rng.fork();
     if (workloads.includes('headend')) {
       w.headend = new HeadendDay({
-        jobsManager: clusterJobsManager(await cluster.actorProxy(), `chaos-day-${options.seed}`),
+        ports: new ActorProxyPorts(await cluster.actorProxy(), { deadlineMs: headendCallDeadlineMs }),
+        name: `chaos-${options.seed}`,
         outDir: join(options.outDir, 'headend'),
         seed: options.seed,
       });
@@ -137,7 +142,7 @@ export class ChaosWorkloads {
   /** A line for the progress output: the head-end's simulated time. */
   get headendProgress(): string | undefined {
     if (!this.headend) return undefined;
-    return `head-end day at ${new Date(this.headend.nowMs).toISOString().slice(11, 16)}Z, ${this.headend.jobsManagerCalls} jobs-manager calls`;
+    return `head-end day at ${new Date(this.headend.nowMs).toISOString().slice(11, 16)}Z, ${this.headend.serviceCalls} service calls`;
   }
 
   /** Round `round` of `rounds` begins: the head-end day runs its next slice (while the fault is in place). */

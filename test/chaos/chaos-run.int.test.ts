@@ -1,7 +1,7 @@
 /**
  * A short randomized chaos run (part of `npm test`): a three-node cluster with a proxy on
- * every link, the counter and list-append workloads and the head-end day (its jobs manager on
- * the cluster), a few seeded mixed faults, then every checker. The seed
+ * every link, the counter and list-append workloads and the head-end day (every head-end
+ * service as the cluster's actors), a few seeded mixed faults, then every checker. The seed
  * is random unless MF_CHAOS_SEED is set, and is printed so that a failure can be replayed with
  * `meterfabric chaos run mixed --rounds 3 --seed <seed>`. Needs the build and Debian's etcd.
  */
@@ -47,10 +47,10 @@ describe.skipIf(!ready)('chaos run (short, randomized)', () => {
     const list = report.checks.find((c) => c.checker === 'list-append');
     expect(list?.stats.appendsAcknowledged, text).toBeGreaterThan(20);
     expect(list?.stats.readsChecked, text).toBeGreaterThan(3);
-    // The head-end ran its whole day on the cluster's jobs manager, and both outputs were judged.
+    // The head-end ran its whole day on the cluster's actors, and both outputs were judged.
     const day = report.checks.find((c) => c.checker === 'headend-day');
     expect(day?.stats.steps, text).toBe(101);
-    expect(day?.stats.jobsManagerCalls, text).toBeGreaterThan(100);
+    expect(day?.stats.serviceCalls, text).toBeGreaterThan(100);
     for (const output of ['headend-csv', 'headend-cim']) {
       const stats = report.checks.find((c) => c.checker === output)?.stats;
       expect(stats?.produced, text).toBeGreaterThan(100);

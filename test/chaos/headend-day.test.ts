@@ -1,5 +1,6 @@
 /**
- * The chaos head-end workload without a cluster (its jobs manager in this process): a small
+ * The chaos head-end workload without a cluster (every service behind in-process ServicePorts,
+ * driven by the same HeadendDriver as on the cluster): a small
  * simulated day is written to CSV and CIM, read back through the runner's output readers and
  * judged by the head-end checker. A clean day passes with every produced reading examined;
  * a removed CSV row, a duplicated CIM message and an edited value are each caught.
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groundTruth } from '../../actors/simulation/ground-truth.js';
 import { checkReadingsExactlyOnce } from '../../chaos/checkers/headend-checker.js';
 import { cimReadings, csvReadings, truthReadings } from '../../chaos/runner/headend-outputs.js';
-import { HeadendDay } from '../../chaos/runner/headend-workload.js';
+import { HeadendDay, headendOrganization } from '../../chaos/runner/headend-workload.js';
 
 const base = mkdtempSync(join(tmpdir(), 'mf-chaos-headend-'));
 let day: HeadendDay;
@@ -21,7 +22,13 @@ afterAll(() => {
 });
 
 beforeAll(async () => {
-  day = new HeadendDay({ outDir: join(base, 'day'), seed: 3, concentrators: 2, metersPerConcentrator: 2 });
+  day = new HeadendDay({
+    name: 'unit',
+    outDir: join(base, 'day'),
+    seed: 3,
+    concentrators: 2,
+    metersPerConcentrator: 2,
+  });
   await day.open();
   // In slices, as the runner advances it round by round.
   for (const fraction of [0.3, 0.6, 0.9]) await day.advanceTo(fraction);
@@ -48,6 +55,7 @@ describe('the head-end day workload and its output readers', () => {
     const byName = new Map(checks.map((c) => [c.checker, c]));
     expect(checks.flatMap((c) => c.anomalies)).toEqual([]);
     expect(byName.get('headend-day')?.stats.steps).toBe(101);
+    expect(byName.get('headend-day')?.stats.serviceCalls).toBeGreaterThan(100);
     const truth = truthReadings(groundTruth(day.fleet, day.dayStartMs, day.nowMs));
     expect(truth.length).toBeGreaterThan(100);
     expect(new Set(truth.map((r) => r.readingType))).toEqual(
@@ -68,7 +76,7 @@ describe('the head-end day workload and its output readers', () => {
     const [removed] = lines.splice(1, 1); // the first data row after the header
     writeFileSync(file, lines.join('\n'));
     const truth = truthReadings(groundTruth(day.fleet, day.dayStartMs, day.nowMs));
-    const result = checkReadingsExactlyOnce('csv', truth, await csvReadings(dir, 'CHAOS'));
+    const result = checkReadingsExactlyOnce('csv', truth, await csvReadings(dir, headendOrganization));
     expect(result.anomalies.map((a) => a.kind)).toEqual(['missing-reading']);
     expect(result.anomalies[0]?.message).toContain(String(removed?.split(';')[0]));
   });
@@ -95,7 +103,7 @@ describe('the head-end day workload and its output readers', () => {
     lines[1] = cells.join(';');
     writeFileSync(file, lines.join('\n'));
     const truth = truthReadings(groundTruth(day.fleet, day.dayStartMs, day.nowMs));
-    const result = checkReadingsExactlyOnce('csv', truth, await csvReadings(dir, 'CHAOS'));
+    const result = checkReadingsExactlyOnce('csv', truth, await csvReadings(dir, headendOrganization));
     expect(result.anomalies.map((a) => a.kind)).toEqual(['wrong-value']);
   });
 });

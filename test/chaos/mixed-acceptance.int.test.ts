@@ -1,6 +1,6 @@
 /**
  * Acceptance: a seeded 20-round mixed-fault run against a three-node cluster with the head-end
- * running (its jobs manager on the cluster; `mixed` also runs the counter and list-append
+ * running (every head-end service as the cluster's actors; `mixed` also runs the counter and list-append
  * workloads) ends with zero anomalies and full recovery after every round. About 5-8 minutes on two cores, so it runs
  * only with MF_CHAOS_LONG=1 (`MF_CHAOS_LONG=1 npx vitest run test/chaos/mixed-acceptance`);
  * `npm run chaos` runs the 200-round version through the CLI.
