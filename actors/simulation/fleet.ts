@@ -37,7 +37,7 @@ export type FleetOptions = {
   knxMetersPerSite?: number;
   /** Battery sites (GTX2500 simulator behind a CANET gateway on loopback TCP). */
   batterySites?: number;
-  /** Chance that a battery site's room overheats for one hour in the alarm window (default 0.5). */
+  /** Chance that a battery site's room overheats for one hour in the alarm window (default 1: each site once). */
   batteryOverTemperatureChance?: number;
   /** Window for those hours; default the outage window, else origin + 2 h .. origin + 22 h. */
   batteryAlarmFromMs?: number;
@@ -137,7 +137,7 @@ export class SimulatedFleet {
     const { batterySites = 0, seed, clock, originMs } = this.options;
     const fromMs = this.options.batteryAlarmFromMs ?? this.options.outageFromMs ?? originMs + 2 * hourMs;
     const toMs = this.options.batteryAlarmToMs ?? this.options.outageToMs ?? originMs + 22 * hourMs;
-    const chance = this.options.batteryOverTemperatureChance ?? 0.5;
+    const chance = this.options.batteryOverTemperatureChance ?? 1;
     for (let b = 0; b < batterySites; b++) {
       const id = `BS-${300_000 + b}`;
       const deviceId = `GTX2500-${String(b).padStart(6, '0')}`;
