@@ -168,9 +168,9 @@ export class WebhookChannel {
     }
     const sizeBytes = Buffer.byteLength(m.xml);
     if (!skip && sizeBytes > limits.maxMessageBytes) {
-      // It can never fit: refuse it for good rather than block the queue behind it.
-      this.counts.refused++;
-      events.refused?.(this.config.name);
+      // It can never fit: give it up for good (lost) rather than block the queue behind it.
+      this.counts.lost++;
+      events.lost?.(this.config.name, 1);
       logger.error(
         {
           subscriber: this.config.name,

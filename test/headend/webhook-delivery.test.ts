@@ -219,6 +219,26 @@ describe('webhook delivery of CIM EventMessages', () => {
     expect(d.status()[0]).toMatchObject({ lost: 0, paused: false });
   });
 
+  it('skips a message over maxMessageBytes (counted lost) instead of blocking the ones after it', async () => {
+    const publisher = newPublisher();
+    const out = publishing(publisher);
+    const r = await receiver();
+    const big = readingBatch('M-BIG');
+    big.readings = Array.from({ length: 50 }, (_, i) => ({ ...big.readings[0]!, value: i }));
+    await out.publish(readingBatch('M1'));
+    const limit = Buffer.byteLength(out.all[0]!.xml) + 200;
+    const d = await dispatcher(
+      publisher,
+      { url: r.url },
+      { stateDir: await stateDir(), limits: { maxMessageBytes: limit } },
+    );
+    await out.publish(big, readingBatch('M2'));
+    expect(Buffer.byteLength(out.all[1]!.xml)).toBeGreaterThan(limit);
+    await waitFor(() => d.status()[0]?.delivered === 2, 'the two small messages');
+    expect(ids(r.received)).toEqual([out.all[0]?.messageId, out.all[2]?.messageId]);
+    expect(d.status()[0]).toMatchObject({ lost: 1, refused: 0, queued: 0 });
+  });
+
   it('counts refused messages the publisher no longer retains as lost, and delivers the rest in order', async () => {
     const publisher = newPublisher(2);
     const out = publishing(publisher);
