@@ -33,6 +33,15 @@ export async function blackhole(client: Toxiproxy, link: Link, direction: Direct
     await addToxic(client, link, 'blackhole-down', 'timeout', 'downstream', { timeout: 0 });
 }
 
+/** Lifts a blackhole from one link (either direction's toxic may be absent); removing it closes the hung connections. */
+export async function removeBlackhole(client: Toxiproxy, link: Link): Promise<void> {
+  const proxy = await proxyOf(client, link);
+  for (const name of ['blackhole-up', 'blackhole-down']) {
+    const toxic = await proxy.getToxic(name).catch(() => undefined);
+    await toxic?.remove();
+  }
+}
+
 /** Cuts `a` from `b` in both directions: a's calls to b and b's calls to a. */
 export async function cut(client: Toxiproxy, a: string, b: string): Promise<void> {
   await blackhole(client, { from: a, to: b });

@@ -19,6 +19,8 @@ export interface ProcessControl {
   resume(nodeId: string): void;
   /** The node that is primary of the most partitions right now, if known. */
   busiestPrimary(): Promise<string | undefined>;
+  /** Partitions each node is configured primary of right now (from etcd). */
+  primaryCounts(): Promise<Map<string, number>>;
 }
 
 export type NemesisContext = {

@@ -4,7 +4,7 @@
  * absent on these kernels, so latency, bandwidth and RST need the proxies).
  */
 import type { Toxiproxy } from 'toxiproxy-node-client';
-import { bandwidth, blackhole, cut, healAll, latency, resetStorm } from './link-faults.js';
+import { bandwidth, blackhole, cut, healAll, latency, removeBlackhole, resetStorm } from './link-faults.js';
 import type { NetnsLab } from './netns.js';
 import { etcdLinkTarget, type Link } from './topology.js';
 
@@ -20,6 +20,8 @@ export interface NetworkFaults {
   latency?(latencyMs: number, jitterMs: number): Promise<void>;
   bandwidth?(rateKBps: number): Promise<void>;
   resetStorm?(toxicity: number): Promise<void>;
+  /** Removes the faults of the one link `from` → `to` (its hung connections close), others stay. */
+  healLink?(from: string, to: string): Promise<void>;
   heal(): Promise<void>;
 }
 
@@ -55,6 +57,10 @@ export class ProxyNetwork implements NetworkFaults {
   async resetStorm(toxicity: number): Promise<void> {
     for (const link of this.links.filter((l) => l.to !== etcdLinkTarget))
       await resetStorm(this.client, link, toxicity);
+  }
+
+  healLink(from: string, to: string): Promise<void> {
+    return removeBlackhole(this.client, { from, to });
   }
 
   heal(): Promise<void> {

@@ -38,7 +38,7 @@ export function parseFaults(value: string | undefined): ReplicationFaults {
  * hands them to the disk writer (everything else it writes for the partition flushes them
  * first, so the order on disk never changes).
  */
-export const ACK_BEFORE_PERSIST_FLUSH_MS = 250;
+export const ACK_BEFORE_PERSIST_FLUSH_MS = 1_000;
 
 /** The switches of this process, read once. */
 export const processFaults: ReplicationFaults = parseFaults(process.env.MF_FAULT_INJECT);
