@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../core/errors.js';
+import { integrationFlags, readIntegrationFlags } from '../integration/bridge/cli-flags.js';
 import { formatSummary, runDemoDay } from './run-day.js';
 
 /**
@@ -18,6 +19,7 @@ export async function run(argv: string[]): Promise<number> {
       'http-port': { type: 'string' },
       'grpc-port': { type: 'string' },
       token: { type: 'string' },
+      ...integrationFlags,
     },
   });
   const concentrators = Number(values.concentrators);
@@ -38,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
       problems.push(`${flag} must be a TCP port 0..65535 (0: any free port)`);
   if (problems.length > 0) throw new ConfigError(problems);
+  const security = await readIntegrationFlags(values);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const summary = await runDemoDay({
@@ -46,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     metersPerConcentrator: meters,
     speed,
     signal: controller.signal,
+    ...(security.webhooks ? { webhooks: security.webhooks } : {}),
     ...(httpPort !== undefined || grpcPort !== undefined
       ? {
           bridges: {
@@ -53,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
             httpPort: httpPort ?? 0,
             grpcPort: grpcPort ?? 0,
             ...(values.token ? { token: values.token } : {}),
+            ...(security.tls ? { tls: security.tls } : {}),
           },
         }
       : {}),

@@ -1,8 +1,12 @@
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ManualClock } from '../../core/clock.js';
 import type { ServicePorts } from '../host/service-ports.js';
 import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
 import { startHttpBridge } from '../integration/bridge/http-bridge.js';
+import type { BridgeTls } from '../integration/bridge/tls.js';
+import type { WebhookSubscriberConfig } from '../integration/webhook-config.js';
+import { WebhookDispatcher } from '../integration/webhook-dispatcher.js';
 import { SimulatedFleet } from '../simulation/fleet.js';
 import type { RoutedRecord } from '../tlog/router.js';
 import { driverEngine, localEngine } from './day-engines.js';
@@ -29,7 +33,9 @@ export type DemoOptions = {
   /** Stops early (Ctrl-C): the summary covers what ran. */
   signal?: AbortSignal;
   /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API on loopback while the day runs. */
-  bridges?: { host: string; httpPort: number; grpcPort: number; token?: string };
+  bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
+  /** Push the CIM messages to these webhook receivers (queues under `<outDir>/.webhook-state`). */
+  webhooks?: readonly WebhookSubscriberConfig[];
   /** Run every service behind these ports (the cluster), under this head-end name. */
   services?: { ports: ServicePorts; name: string };
 };
@@ -94,7 +100,14 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     onDemandTimeoutMs: 30_000,
     controlTimeoutMs: 15 * 60_000,
     ...(options.bridges?.token ? { token: options.bridges.token } : {}),
+    ...(options.bridges?.tls ? { tls: options.bridges.tls } : {}),
   };
+  const webhook = options.webhooks
+    ? await WebhookDispatcher.start(engine.cim, {
+        subscribers: options.webhooks,
+        stateDir: join(options.outDir, '.webhook-state'),
+      })
+    : undefined;
   const http = options.bridges
     ? await startHttpBridge(engine.api, {
         ...bridgeOptions,
@@ -131,6 +144,17 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   await http?.close();
   await grpc?.close();
   const finished = await engine.finish(Math.min(clock.now(), endMs));
+  if (webhook) {
+    // Give receivers a moment to take the day's last messages; what is left stays queued.
+    const drainUntil = Date.now() + 10_000;
+    while (webhook.status().some((s) => s.queued > 0) && Date.now() < drainUntil)
+      await new Promise((r) => setTimeout(r, 100));
+    for (const s of webhook.status())
+      log(
+        `webhook ${s.name}: delivered ${s.delivered}, queued ${s.queued}, failed attempts ${s.failedAttempts}`,
+      );
+    await webhook.close();
+  }
   return {
     rowsByFileKind: finished.rowsByFileKind,
     messagesByNoun: finished.messagesByNoun,
