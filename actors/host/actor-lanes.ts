@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { MeterfabricError } from '../../core/errors.js';
 import type { Delivery, OutboxEntry } from '../hosting/outbox.js';
 import type { HeadendServiceName } from '../hosting/services.js';
 import type { ActorAddress, ServicePorts } from './service-ports.js';
@@ -16,14 +17,18 @@ import type { ActorAddress, ServicePorts } from './service-ports.js';
 
 export type EntryHandler = (address: ActorAddress, entry: OutboxEntry<unknown>) => void;
 
+type Queued = { delivery: Delivery<unknown>; sizeBytes: number; committed: (() => void) | undefined };
+
 type Lane = {
   address: ActorAddress;
-  deliveries: Delivery<unknown>[];
-  committed: (() => void)[];
+  deliveries: Queued[];
   acks: number[];
   tick: boolean;
   running: boolean;
 };
+
+/** Bytes of deliveries per call (JSON). */
+export const maxCallBytes = 256 * 1024;
 
 export const addressId = (a: ActorAddress): string => `${a.service}/${a.key}`;
 
@@ -55,7 +60,7 @@ export class ActorLanes {
     const id = addressId(address);
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { address, deliveries: [], committed: [], acks: [], tick: false, running: false };
+      lane = { address, deliveries: [], acks: [], tick: false, running: false };
       this.lanes.set(id, lane);
     }
     return lane;
@@ -67,9 +72,14 @@ export class ActorLanes {
     delivery: Delivery<unknown>,
     committed?: () => void,
   ): void {
+    const sizeBytes = JSON.stringify(delivery).length;
+    if (sizeBytes > maxCallBytes)
+      throw new MeterfabricError(
+        'MF_PAYLOAD_TOO_LARGE',
+        `a delivery of ${sizeBytes} bytes to ${addressId(address)} is over the ${maxCallBytes}-byte call budget`,
+      );
     const lane = this.lane(address);
-    lane.deliveries.push(delivery);
-    if (committed) lane.committed.push(committed);
+    lane.deliveries.push({ delivery, sizeBytes, committed });
     this.schedule(lane);
   }
 
@@ -123,8 +133,20 @@ export class ActorLanes {
   private async run(lane: Lane): Promise<void> {
     lane.running = true;
     this.running++;
-    const deliveries = lane.deliveries.splice(0);
-    const committed = lane.committed.splice(0);
+    // As many queued deliveries as fit the budget: an actor's persisted record (the call and
+    // its reply) must stay well under the runtime's 1 MiB event limit.
+    let taken = 0;
+    let bytes = 0;
+    while (
+      taken < lane.deliveries.length &&
+      (taken === 0 || bytes + lane.deliveries[taken]!.sizeBytes <= maxCallBytes)
+    ) {
+      bytes += lane.deliveries[taken]!.sizeBytes;
+      taken++;
+    }
+    const batch = lane.deliveries.splice(0, taken);
+    const deliveries = batch.map((q) => q.delivery);
+    const committed = batch.flatMap((q) => (q.committed ? [q.committed] : []));
     const ack = lane.acks.splice(0);
     const tick = lane.tick;
     lane.tick = false;

@@ -50,6 +50,8 @@ export type HeadendDriverOptions = {
   tlogBuckets?: number;
 };
 
+const importChunkRows = 200;
+
 /** Readings kept for jobs someone waits on (on-demand reads). */
 const maxRememberedJobReadings = 10_000;
 
@@ -124,7 +126,12 @@ export class HeadendDriver {
   /** A bulk import, all or nothing. */
   importRegistry(rows: (RegistryCommand | RegistryCommand[])[]): number {
     const { rows: count } = applyImport(this.registry, rows, this.options.clock.now());
-    this.lanes.post(this.singleton('registry'), { commands: [{ type: 'import', rows }] });
+    // In chunks (one replicated event each stays small); the copy above has accepted them all,
+    // and the actor applies the same rows in the same order, so each chunk is accepted too.
+    for (let i = 0; i < rows.length; i += importChunkRows)
+      this.lanes.post(this.singleton('registry'), {
+        commands: [{ type: 'import', rows: rows.slice(i, i + importChunkRows) }],
+      });
     return count;
   }
 
