@@ -1,3 +1,5 @@
+import { transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
+import { type GroupService, groupPayload, groupService } from './cemi.js';
 import { isKnxError, KnxError } from './errors.js';
 import { decodeFrame, type KnxFrame } from './frame.js';
 
@@ -70,4 +72,236 @@ export function packFrames(datagrams: readonly Uint8Array[]): { bytes: Uint8Arra
     offset += d.length;
   }
   return { bytes, lengths };
+}
+
+/**
+ * Decoded frames as columns: what the head-end needs of each datagram (its service, and for an
+ * L_Data cEMI frame the addresses, group service and value bits) in typed arrays that move to
+ * the caller without a copy. Returning one object per frame cost more to clone back than the
+ * decoding itself; these columns cost nothing to receive. Frame `i`'s slot holds the same facts
+ * `decodeFrame` gives for it (`telegramAt` reads one back); an undecodable frame is an entry
+ * in `errors` with its typed code, and the others still decode.
+ */
+export const TELEGRAM_ERROR = 0;
+/** Decoded; no L_Data cEMI frame in it (a connection, search or ACK frame...). */
+export const TELEGRAM_OTHER = 1;
+/** Decoded; carries an L_Data cEMI frame (columns from messageCode on are set). */
+export const TELEGRAM_LDATA = 2;
+
+const groupServiceCodes: Record<GroupService, number> = {
+  GroupValue_Read: 1,
+  GroupValue_Response: 2,
+  GroupValue_Write: 3,
+};
+const groupServiceNames: (GroupService | undefined)[] = [
+  undefined,
+  'GroupValue_Read',
+  'GroupValue_Response',
+  'GroupValue_Write',
+];
+
+export type TelegramColumns = {
+  count: number;
+  /** TELEGRAM_ERROR / _OTHER / _LDATA per frame. */
+  status: Uint8Array;
+  /** Index into `services` (KNXnet/IP service name); 0xFF for an error. */
+  service: Uint8Array;
+  services: string[];
+  /** Channel and sequence of tunnelling / device configuration frames, else -1. */
+  channelId: Int16Array;
+  sequence: Int16Array;
+  messageCode: Uint8Array;
+  /** Bit 0: group destination; bit 1: standard frame; bit 2: ack requested; bit 3: confirm error. */
+  flags: Uint8Array;
+  source: Uint16Array;
+  destination: Uint16Array;
+  /** 0 none, 1 GroupValue_Read, 2 GroupValue_Response, 3 GroupValue_Write. */
+  groupService: Uint8Array;
+  /** The 6 short-data bits, or -1 when the value is long data (or there is no APCI). */
+  shortData: Int8Array;
+  /** Long data octets of frame i: data[dataOffset[i], dataOffset[i] + dataLength[i]). */
+  dataOffset: Uint32Array;
+  dataLength: Uint8Array;
+  data: Uint8Array;
+  errors: { index: number; code: string; message: string }[];
+};
+
+/** One frame's facts as an object: for tests and for callers that want one telegram. */
+export type TelegramView =
+  | { ok: false; code: string; message: string }
+  | {
+      ok: true;
+      service: string;
+      channelId?: number;
+      sequence?: number;
+      ldata?: {
+        messageCode: number;
+        groupDestination: boolean;
+        standardFrame: boolean;
+        ackRequest: boolean;
+        confirmError: boolean;
+        source: number;
+        destination: number;
+        groupService?: GroupService;
+        shortData?: number;
+        data?: number[];
+      };
+    };
+
+/** The facts `decodeGroupTelegrams` keeps, taken from a decoded frame (main-thread reference). */
+export function telegramViewOf(frame: KnxFrame): TelegramView {
+  const view: Extract<TelegramView, { ok: true }> = { ok: true, service: frame.service };
+  if ('channelId' in frame && 'sequence' in frame) {
+    view.channelId = frame.channelId;
+    view.sequence = frame.sequence;
+  }
+  const cemi = 'cemi' in frame ? frame.cemi : undefined;
+  if (cemi?.kind === 'ldata') {
+    const gs = groupService(cemi.tpdu);
+    const payload = groupPayload(cemi.tpdu);
+    view.ldata = {
+      messageCode: cemi.messageCode,
+      groupDestination: cemi.groupDestination,
+      standardFrame: cemi.standardFrame,
+      ackRequest: cemi.ackRequest,
+      confirmError: cemi.confirmError,
+      source: cemi.source,
+      destination: cemi.destination,
+      ...(gs ? { groupService: gs } : {}),
+      ...(payload && 'shortData' in payload ? { shortData: payload.shortData } : {}),
+      ...(payload && 'data' in payload ? { data: [...payload.data] } : {}),
+    };
+  }
+  return view;
+}
+
+export function telegramAt(c: TelegramColumns, i: number): TelegramView {
+  if (c.status[i] === TELEGRAM_ERROR) {
+    const e = c.errors.find((x) => x.index === i);
+    return { ok: false, code: e?.code ?? 'MF_KNX_STRUCTURE', message: e?.message ?? '' };
+  }
+  const view: Extract<TelegramView, { ok: true }> = { ok: true, service: c.services[c.service[i]!]! };
+  if (c.channelId[i]! >= 0) {
+    view.channelId = c.channelId[i]!;
+    view.sequence = c.sequence[i]!;
+  }
+  if (c.status[i] === TELEGRAM_LDATA) {
+    const flags = c.flags[i]!;
+    const gs = groupServiceNames[c.groupService[i]!];
+    const short = c.shortData[i]!;
+    const offset = c.dataOffset[i]!;
+    const length = c.dataLength[i]!;
+    view.ldata = {
+      messageCode: c.messageCode[i]!,
+      groupDestination: (flags & 1) !== 0,
+      standardFrame: (flags & 2) !== 0,
+      ackRequest: (flags & 4) !== 0,
+      confirmError: (flags & 8) !== 0,
+      source: c.source[i]!,
+      destination: c.destination[i]!,
+      ...(gs ? { groupService: gs } : {}),
+      ...(short >= 0 ? { shortData: short } : {}),
+      ...(length > 0 ? { data: [...c.data.subarray(offset, offset + length)] } : {}),
+    };
+  }
+  return view;
+}
+
+/**
+ * Decodes datagrams packed by `packFrames` into TelegramColumns, moved back to the caller.
+ * The payload's buffers can be moved in too (`transferList: [bytes.buffer]`).
+ */
+export function decodeTelegramColumns(payload: {
+  bytes: Uint8Array;
+  lengths: number[] | Uint32Array;
+}): WithTransfer<TelegramColumns> {
+  const lengths = payload?.lengths;
+  if (!(payload?.bytes instanceof Uint8Array) || !(Array.isArray(lengths) || lengths instanceof Uint32Array))
+    throw new KnxError('MF_KNX_FRAME_LENGTH', 'packed frames need bytes (Uint8Array) and lengths');
+  const frames = decodePackedFrames({ bytes: payload.bytes, lengths: [...lengths] });
+  const count = frames.length;
+  const c: TelegramColumns = {
+    count,
+    status: new Uint8Array(count),
+    service: new Uint8Array(count).fill(0xff),
+    services: [],
+    channelId: new Int16Array(count).fill(-1),
+    sequence: new Int16Array(count).fill(-1),
+    messageCode: new Uint8Array(count),
+    flags: new Uint8Array(count),
+    source: new Uint16Array(count),
+    destination: new Uint16Array(count),
+    groupService: new Uint8Array(count),
+    shortData: new Int8Array(count).fill(-1),
+    dataOffset: new Uint32Array(count),
+    dataLength: new Uint8Array(count),
+    data: new Uint8Array(0),
+    errors: [],
+  };
+  const serviceIndex = new Map<string, number>();
+  const longData: Uint8Array[] = [];
+  let dataBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const r = frames[i]!;
+    if (!r.ok) {
+      c.errors.push({ index: i, code: r.code, message: r.message });
+      continue;
+    }
+    const frame = r.frame;
+    let s = serviceIndex.get(frame.service);
+    if (s === undefined) {
+      s = c.services.length;
+      c.services.push(frame.service);
+      serviceIndex.set(frame.service, s);
+    }
+    c.service[i] = s;
+    c.status[i] = TELEGRAM_OTHER;
+    if ('channelId' in frame && 'sequence' in frame) {
+      c.channelId[i] = frame.channelId;
+      c.sequence[i] = frame.sequence;
+    }
+    const cemi = 'cemi' in frame ? frame.cemi : undefined;
+    if (cemi?.kind !== 'ldata') continue;
+    c.status[i] = TELEGRAM_LDATA;
+    c.messageCode[i] = cemi.messageCode;
+    c.flags[i] =
+      (cemi.groupDestination ? 1 : 0) |
+      (cemi.standardFrame ? 2 : 0) |
+      (cemi.ackRequest ? 4 : 0) |
+      (cemi.confirmError ? 8 : 0);
+    c.source[i] = cemi.source;
+    c.destination[i] = cemi.destination;
+    const gs = groupService(cemi.tpdu);
+    if (gs) c.groupService[i] = groupServiceCodes[gs];
+    const payload = groupPayload(cemi.tpdu);
+    if (payload && 'shortData' in payload) c.shortData[i] = payload.shortData;
+    else if (payload && 'data' in payload) {
+      c.dataOffset[i] = dataBytes;
+      c.dataLength[i] = payload.data.length;
+      longData.push(payload.data);
+      dataBytes += payload.data.length;
+    }
+  }
+  c.data = new Uint8Array(dataBytes);
+  let at = 0;
+  for (const d of longData) {
+    c.data.set(d, at);
+    at += d.length;
+  }
+  const columns = [
+    c.status,
+    c.service,
+    c.channelId,
+    c.sequence,
+    c.messageCode,
+    c.flags,
+    c.source,
+    c.destination,
+    c.groupService,
+    c.shortData,
+    c.dataOffset,
+    c.dataLength,
+    c.data,
+  ];
+  return withTransfer(c, transferListOf(columns));
 }
