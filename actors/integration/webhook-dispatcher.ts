@@ -49,6 +49,16 @@ export class WebhookDispatcher {
     const outbox = await WebhookOutbox.open(options.stateDir);
     const metrics = options.metrics ? webhookMetrics(options.metrics) : { events: {}, unregister: () => {} };
     const logger = (options.logger ?? silentLogger).child({ component: 'webhook' });
+    for (const s of options.subscribers) {
+      // Allowed (development, loopback receivers), but say so: production wants both.
+      if (s.secret === undefined)
+        logger.warn({ subscriber: s.name }, 'webhook: no shared secret; deliveries are unsigned');
+      if (new URL(s.url).protocol === 'http:' && !isLoopback(new URL(s.url).hostname))
+        logger.warn(
+          { subscriber: s.name, url: s.url },
+          'webhook: plain http to a remote receiver; use https',
+        );
+    }
     const channels = options.subscribers.map(
       (config) =>
         new WebhookChannel(config, {
@@ -87,6 +97,10 @@ export class WebhookDispatcher {
     this.unregister();
     await this.outbox.close();
   }
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
 }
 
 function webhookMetrics(registry: Registry): {

@@ -319,6 +319,18 @@ describe('caller authorization rules', () => {
     expect(decision.ok ? 'ok' : decision.code).toBe(expected);
   });
 
+  it('refuses to start with a CN list but no client CA (it would never be checked)', async () => {
+    const run = headend();
+    await expect(
+      startHttpBridge(run.headend, {
+        host: '127.0.0.1',
+        port: 0,
+        tls: { certPem: pki.server.certPem, keyPem: pki.server.keyPem, allowedClientNames: ['a'] },
+        ...bridgeOptions(run),
+      }),
+    ).rejects.toMatchObject({ code: 'MF_CONFIG_INVALID' });
+  });
+
   it('loading TLS files names each unreadable or non-PEM file', async () => {
     await expect(
       loadBridgeTls({

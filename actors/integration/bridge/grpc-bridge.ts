@@ -7,7 +7,7 @@ import type { CimPublisher, PublishedMessage } from '../cim-publisher.js';
 import { type AuthDecision, authorizeCaller } from './auth.js';
 import { type BridgeOptions, type HeadendApi, handleCimRequest } from './execute.js';
 import type { InboundOperation } from './read-request.js';
-import type { BridgeTls } from './tls.js';
+import { type BridgeTls, validateBridgeTls } from './tls.js';
 
 /**
  * The head-end's public gRPC API (protos/headend.proto) with server reflection: the same
@@ -62,6 +62,7 @@ export async function startGrpcBridge(
   publisher: CimPublisher,
   options: GrpcBridgeOptions,
 ): Promise<GrpcBridge> {
+  validateBridgeTls(options.tls);
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,

@@ -9,7 +9,7 @@ import type { Logger } from '../../../core/logger.js';
 import { silentLogger } from '../../../core/logger.js';
 import { authorizeCaller } from './auth.js';
 import { type BridgeOptions, type HeadendApi, handleCimRequest } from './execute.js';
-import type { BridgeTls } from './tls.js';
+import { type BridgeTls, validateBridgeTls } from './tls.js';
 
 /**
  * The CIM bridge over HTTP: POST a CIM request (SOAP 1.1/1.2 envelope or a bare message) to
@@ -36,6 +36,7 @@ export type HttpBridgeOptions = BridgeOptions & {
 export type HttpBridge = { server: Server; url: string; close(): Promise<void> };
 
 export async function startHttpBridge(api: HeadendApi, options: HttpBridgeOptions): Promise<HttpBridge> {
+  validateBridgeTls(options.tls);
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const logger = options.logger ?? silentLogger;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

@@ -27,6 +27,19 @@ export type BridgeTlsFiles = {
   allowedClients?: string;
 };
 
+/** Refuses a configuration that would not do what it says (a CN list without mTLS is never checked). */
+export function validateBridgeTls(tls: BridgeTls | undefined): void {
+  if (!tls) return;
+  const problems: string[] = [];
+  if (tls.allowedClientNames !== undefined && tls.clientCaPem === undefined)
+    problems.push('allowedClientNames needs clientCaPem: client certificates are only checked with mTLS');
+  if (tls.allowedClientNames?.length === 0)
+    problems.push(
+      'allowedClientNames is empty: nobody could call; omit it to allow every certificate of the CA',
+    );
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
 /** Reads the PEM files named in configuration; ConfigError names every file that is missing or not PEM. */
 export async function loadBridgeTls(files: BridgeTlsFiles): Promise<BridgeTls> {
   const problems: string[] = [];
