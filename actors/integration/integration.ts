@@ -120,6 +120,11 @@ export class IntegrationConsumer {
         kind,
         rows.map((row) => withAllColumns(kind, row)),
         dayMs,
+        // *local columns on the wall clock of the row's concentrator (UTC when unknown).
+        {
+          timeZoneOf: (row) =>
+            this.registry.concentrators[String(row.concentrator ?? '')]?.timeZone || undefined,
+        },
       );
     return Promise.all([
       write('MeterAggregatedInfo', meterAggregatedInfoRows(reporting, this.registry)),

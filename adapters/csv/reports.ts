@@ -1,25 +1,37 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replaceAtomically } from './atomic-file.js';
-import { type CsvEncodeOptions, type CsvRow, dayOf, encodeCsvFile } from './codec.js';
+import { type CsvEncodeOptions, type CsvRow, dayOf, encodeCsvFile, localizeRow } from './codec.js';
 import { type CsvFolder, type CsvKind, csvFormats, type ReportKind } from './formats.js';
+
+export type ReportOptions = CsvEncodeOptions & {
+  /** The IANA zone of a row's `*local` columns (its concentrator's); undefined: `timeZone`, else UTC. */
+  timeZoneOf?: (row: CsvRow) => string | undefined;
+};
 
 /**
  * Extraction and status-word reports: one snapshot file per report and day,
  * `<Report>_yyyy-mm-dd.csv`, replaced atomically when rewritten. `*local` columns are written
- * in `options.timeZone` (default UTC) unless a row was already localized to its own
- * concentrator's zone with `localizeRow`.
+ * on the wall clock of `options.timeZoneOf(row)`, else `options.timeZone`, else UTC.
  */
 export async function writeReport(
   dir: string,
   kind: ReportKind,
   rows: readonly CsvRow[],
   dayMs: number,
-  options: CsvEncodeOptions = {},
+  options: ReportOptions = {},
 ): Promise<string> {
+  const { timeZoneOf, ...encode } = options;
+  const localized = timeZoneOf
+    ? rows.map((row) => {
+        const zone = timeZoneOf(row);
+        return zone === undefined ? row : localizeRow(kind, row, zone);
+      })
+    : rows;
+  const text = encodeCsvFile(kind, localized, encode);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${kind}_${dayOf(dayMs)}.csv`);
-  await replaceAtomically(path, encodeCsvFile(kind, rows, options));
+  await replaceAtomically(path, text);
   return path;
 }
 

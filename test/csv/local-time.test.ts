@@ -81,6 +81,25 @@ describe('local time columns', () => {
     expect(new Set(rows.map((r) => r.lastupdateutc))).toEqual(new Set(['2026-01-15 23:30:00.000']));
   });
 
+  it("writeReport puts each row's *local columns on its own concentrator's clock via timeZoneOf; an unknown concentrator stays UTC", async () => {
+    const dir = tempDir();
+    const instant = h('2026-01-15', '23:30');
+    const zones: Record<string, string> = { C1: rome, C2: 'America/Sao_Paulo' };
+    const path = await writeReport(
+      dir,
+      'MeterDCInfo',
+      ['C1', 'C2', 'C9'].map((c) => ({ ...dcInfoRow(instant, instant), concentrator: c })),
+      instant,
+      { timeZoneOf: (row) => zones[String(row.concentrator)] },
+    );
+    const rows = parseCsvFile('MeterDCInfo', readFileSync(path, 'utf8'));
+    expect(rows.map((r) => [r.concentrator, r.lastclosuredatelocal, r.lastupdateutc])).toEqual([
+      ['C1', '2026-01-16 00:30:00.000', '2026-01-15 23:30:00.000'],
+      ['C2', '2026-01-15 20:30:00.000', '2026-01-15 23:30:00.000'],
+      ['C9', '2026-01-15 23:30:00.000', '2026-01-15 23:30:00.000'],
+    ]);
+  });
+
   it('spring: the skipped hour never appears (01:59 is followed by 03:00) and reading 02:30 back is refused', () => {
     const texts = ['00:00', '00:30', '00:59', '01:00', '01:30'].map((t) =>
       formatCsvLocalTimestamp(h('2026-03-29', t), rome),
