@@ -2,11 +2,16 @@ import { createSocket } from 'node:dgram';
 import { parseGroupAddress } from '../adapters/knx/address.js';
 import { fromHex } from '../adapters/knx/bytes.js';
 import { encodeDpt } from '../adapters/knx/dpt.js';
-import { decodeFrames, packFrames } from '../adapters/knx/pool-tasks.js';
+import {
+  decodeFrames,
+  decodeTelegramColumns,
+  packFrames,
+  type TelegramColumns,
+} from '../adapters/knx/pool-tasks.js';
 import { GatewaySimulator } from '../adapters/knx/simulator/gateway-simulator.js';
 import { TunnelClient } from '../adapters/knx/tunnel-client.js';
 import { WorkerPool } from '../cluster/pool/pool.js';
-import { measure, printRatios } from './support/report.js';
+import { measure, printFigure, printRatios, rate } from './support/report.js';
 
 /**
  * KNXnet/IP: (1) frames decoded per second on the main thread and through the worker pool,
@@ -73,8 +78,33 @@ const packed = await measure(
   },
 );
 packed.unit = 'frames/s';
+// Columns out instead of one object per frame: the same function on the main thread and in
+// the pool, each packing its chunk from the datagrams first (the caller holds datagrams).
+const columnsMain = await measure('decodeTelegramColumns, main thread', durationMs, frameCount, () => {
+  for (const chunk of chunks) sink += decodeTelegramColumns(packFrames(chunk)).value.count;
+});
+columnsMain.unit = 'frames/s';
+const columnsPool = await measure(
+  `decodeTelegramColumns, pool (${threads} workers, moved both ways)`,
+  durationMs,
+  frameCount,
+  async () => {
+    const results = await pool.runPipelined<TelegramColumns>(chunks.length, (i) => {
+      const payload = packFrames(chunks[i]!);
+      return {
+        module: 'adapters/knx/pool-tasks',
+        fn: 'decodeTelegramColumns',
+        payload,
+        transferList: [payload.bytes.buffer as ArrayBuffer],
+      };
+    });
+    for (const r of results) sink += r.count;
+  },
+);
+columnsPool.unit = 'frames/s';
 await pool.close();
-printRatios('KNXnet/IP frame decoding', copyOnly, [mainThread, pooled, packed]);
+printRatios('KNXnet/IP frame decoding', copyOnly, [mainThread, pooled, packed, columnsMain, columnsPool]);
+printFigure('pool / main thread, columns', rate(columnsPool) / rate(columnsMain), 'x');
 
 // (2) through a tunnel.
 const echo = createSocket('udp4');
