@@ -4,6 +4,7 @@ import type { Clock } from '../../core/clock.js';
 import { BatteryFieldLink } from '../device/battery-field-link.js';
 import type { FieldLink, FieldRequest, FieldResponse } from '../device/field.js';
 import type { BatteryProfile } from './battery-profile.js';
+import type { Outage } from './concentrator.js';
 
 /**
  * A battery site of the fleet: the GTX2500 site simulator (adapters/battery/sim) behind a
@@ -25,6 +26,8 @@ export type BatterySiteOptions = {
   clock: Clock;
   /** Longest wait for a broadcast cycle (loopback TCP; generous for loaded machines). */
   settleMs?: number;
+  /** Windows in which the site cannot be reached (the battery goes on working). */
+  outages?: Outage[];
 };
 
 /** One broadcast as the CAN frames carry it (0x355 whole percent, 0x356 0.01 V, 0.1 A, 0.1 °C). */
@@ -57,6 +60,7 @@ export class SimulatedBatterySite implements FieldLink {
   readonly timeZone: string;
   /** Every state the simulator broadcast, in order (the ground truth). */
   readonly samples: BatterySample[] = [];
+  readonly outages: readonly Outage[];
   private simulator: BatterySiteSimulator | undefined;
   private link: BatteryFieldLink | undefined;
   private starting: Promise<{ simulator: BatterySiteSimulator; link: BatteryFieldLink }> | undefined;
@@ -66,12 +70,25 @@ export class SimulatedBatterySite implements FieldLink {
     this.id = options.id;
     this.deviceId = options.deviceId;
     this.timeZone = options.timeZone;
+    this.outages = options.outages ?? [];
+  }
+
+  unreachableAt(ms: number): boolean {
+    return this.outages.some((o) => ms >= o.fromMs && ms < o.toMs);
   }
 
   async execute(request: FieldRequest): Promise<FieldResponse> {
     const { simulator, link } = await this.started();
+    const nowMs = this.options.clock.now();
+    if (this.unreachableAt(nowMs)) {
+      // The battery goes on (its charge integrates at the instants it is asked for, as
+      // always); nothing reaches the head-end.
+      simulator.setSilent(true);
+      simulator.advanceTo(nowMs);
+      simulator.setSilent(false);
+      throw new Error(`battery site ${this.id} is not reachable (no route to host)`);
+    }
     if (request.type !== 'control') {
-      const nowMs = this.options.clock.now();
       // Broadcast first, then sample: the link waits for this very cycle. A silenced pack
       // puts nothing on the wire, so nothing is recorded.
       const status = simulator.advanceTo(nowMs);

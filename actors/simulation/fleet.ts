@@ -90,18 +90,7 @@ export class SimulatedFleet {
         models.push(model);
         this.meters.set(serial, { meter: model, concentratorId: id, pod: String(1_200_000 + n) });
       }
-      const outages: Outage[] = [];
-      if (
-        options.outageChance !== undefined &&
-        options.outageFromMs !== undefined &&
-        options.outageToMs !== undefined &&
-        unit(options.seed, id, 'outage') < options.outageChance
-      ) {
-        const durationMs = hourMs + Math.floor(unit(options.seed, id, 'outlen') * 2 * hourMs);
-        const span = Math.max(0, options.outageToMs - options.outageFromMs - durationMs);
-        const fromMs = options.outageFromMs + Math.floor(unit(options.seed, id, 'outat') * span);
-        outages.push({ fromMs, toMs: fromMs + durationMs });
-      }
+      const outages = this.outagesFor(id);
       const every = options.iec62056Every ?? 0;
       const concentrator = new SimulatedConcentrator({
         id,
@@ -116,6 +105,17 @@ export class SimulatedFleet {
     }
   }
 
+  /** One outage (1-3 h) inside the outage window with outageChance, seeded by the concentrator id. */
+  private outagesFor(id: string): Outage[] {
+    const { seed, outageChance, outageFromMs, outageToMs } = this.options;
+    if (outageChance === undefined || outageFromMs === undefined || outageToMs === undefined) return [];
+    if (unit(seed, id, 'outage') >= outageChance) return [];
+    const durationMs = hourMs + Math.floor(unit(seed, id, 'outlen') * 2 * hourMs);
+    const span = Math.max(0, outageToMs - outageFromMs - durationMs);
+    const fromMs = outageFromMs + Math.floor(unit(seed, id, 'outat') * span);
+    return [{ fromMs, toMs: fromMs + durationMs }];
+  }
+
   private addKnxSites(zones: string[]): void {
     const { knxSites = 0, knxMetersPerSite = 2, seed, clock } = this.options;
     for (let k = 0; k < knxSites; k++) {
@@ -127,7 +127,14 @@ export class SimulatedFleet {
         return serial;
       });
       const zone = zones[(this.options.concentrators + k) % zones.length] ?? 'UTC';
-      const site = new SimulatedKnxSite({ id, timeZone: zone, meterSerials, seed, clock });
+      const site = new SimulatedKnxSite({
+        id,
+        timeZone: zone,
+        meterSerials,
+        seed,
+        clock,
+        outages: this.outagesFor(id),
+      });
       this.knxSites.push(site);
       this.bySite.set(id, site);
     }
@@ -162,7 +169,14 @@ export class SimulatedFleet {
       });
       const zone =
         zones[(this.options.concentrators + (this.options.knxSites ?? 0) + b) % zones.length] ?? 'UTC';
-      const site = new SimulatedBatterySite({ id, deviceId, timeZone: zone, profile, clock });
+      const site = new SimulatedBatterySite({
+        id,
+        deviceId,
+        timeZone: zone,
+        profile,
+        clock,
+        outages: this.outagesFor(id),
+      });
       this.batterySites.push(site);
       this.bySite.set(id, site);
     }
@@ -246,7 +260,9 @@ export class SimulatedFleet {
 
   /** Outage windows per concentrator (for the closing summary and tests). */
   outages(): { concentratorId: string; fromMs: number; toMs: number }[] {
-    return this.concentrators.flatMap((c) => c.outages.map((o) => ({ concentratorId: c.id, ...o })));
+    return [...this.concentrators, ...this.knxSites, ...this.batterySites].flatMap((c) =>
+      c.outages.map((o) => ({ concentratorId: c.id, ...o })),
+    );
   }
 }
 

@@ -4,6 +4,7 @@ import type { SentValue, SimulatedMeterConfig } from '../../adapters/knx/simulat
 import type { Clock } from '../../core/clock.js';
 import type { FieldLink, FieldRequest, FieldResponse } from '../device/field.js';
 import { KnxFieldLink } from '../device/knx-field-link.js';
+import type { Outage } from './concentrator.js';
 import { unit } from './hash.js';
 import { hourMs } from './meter-model.js';
 
@@ -24,6 +25,8 @@ export type KnxSiteOptions = {
   clock: Clock;
   /** Longest wait for the answers to one poll (loopback UDP; generous for loaded machines). */
   pollSettleMs?: number;
+  /** Windows in which the gateway cannot be reached (its devices go on measuring). */
+  outages?: Outage[];
 };
 
 /** Group addresses of the n-th meter (0-based) on a site. */
@@ -52,6 +55,7 @@ export class SimulatedKnxSite implements FieldLink {
   /** Every value the simulated devices sent, in order (the ground truth). */
   readonly sent: KnxSentValue[] = [];
   readonly simulator: GatewaySimulator;
+  readonly outages: readonly Outage[];
   private link: KnxFieldLink | undefined;
   private starting: Promise<KnxFieldLink> | undefined;
   private stopped = false;
@@ -60,6 +64,7 @@ export class SimulatedKnxSite implements FieldLink {
     this.id = options.id;
     this.timeZone = options.timeZone;
     this.meterSerials = options.meterSerials;
+    this.outages = options.outages ?? [];
     const meters: SimulatedMeterConfig[] = options.meterSerials.map((serial, n) => {
       const ga = knxAddressesOf(n);
       return {
@@ -86,7 +91,13 @@ export class SimulatedKnxSite implements FieldLink {
     this.simulator.bus.onValue = (value) => this.sent.push(value);
   }
 
+  unreachableAt(ms: number): boolean {
+    return this.outages.some((o) => ms >= o.fromMs && ms < o.toMs);
+  }
+
   async execute(request: FieldRequest): Promise<FieldResponse> {
+    if (this.unreachableAt(this.options.clock.now()))
+      throw new Error(`KNX gateway ${this.id} is not reachable (no route to host)`);
     const link = await this.started();
     return link.execute(request);
   }

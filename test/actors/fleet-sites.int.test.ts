@@ -1,7 +1,7 @@
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatteryFieldLink } from '../../actors/device/battery-field-link.js';
-import { SimulatedFleet } from '../../actors/simulation/fleet.js';
+import { type FleetOptions, SimulatedFleet } from '../../actors/simulation/fleet.js';
 import { groundTruth } from '../../actors/simulation/ground-truth.js';
 import { knxVoltageV } from '../../actors/simulation/knx-site.js';
 import { hourMs } from '../../actors/simulation/meter-model.js';
@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const fleet of fleets.splice(0)) await fleet.stop();
 });
 
-function sitesFleet(options: { knxSites?: number; batterySites?: number }) {
+function sitesFleet(options: Partial<FleetOptions>) {
   const clock = new ManualClock(origin);
   const fleet = new SimulatedFleet({
     concentrators: 0,
@@ -171,6 +171,29 @@ describe('fleet battery site', () => {
       ok: false,
       detail: expect.stringMatching(/takes no disconnect orders/),
     });
+  });
+
+  it('in an outage refuses at once with a clear error and puts nothing on the wire, then samples again', async () => {
+    const { clock, fleet } = sitesFleet({
+      batterySites: 1,
+      outageChance: 1,
+      outageFromMs: origin + hourMs,
+      outageToMs: origin + 2 * hourMs,
+    });
+    const site = fleet.batterySites[0]!;
+    const outage = site.outages[0]!;
+    expect(outage.fromMs).toBe(origin + hourMs);
+    await site.execute({ type: 'register', meters: [] });
+    clock.set(origin + hourMs + 30 * 60_000);
+    const startedAt = Date.now();
+    await expect(site.execute({ type: 'register', meters: [] })).rejects.toThrow(
+      'battery site BS-300000 is not reachable (no route to host)',
+    );
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    clock.set(outage.toMs);
+    const after = await site.execute({ type: 'register', meters: [] });
+    expect(after.readings).toHaveLength(5);
+    expect(site.samples.map((s) => s.timestampMs)).toEqual([origin, outage.toMs]);
   });
 
   it('is deterministic per seed: two fleets with the same seed broadcast the same values', async () => {
