@@ -171,6 +171,22 @@ describe('webhook delivery of CIM EventMessages', () => {
     expect(ids(r.received)).toEqual(out.all.map((m) => m.messageId));
   });
 
+  it('after a long stop, counts what the publisher no longer retains as lost and delivers the rest', async () => {
+    const publisher = newPublisher(2);
+    const out = publishing(publisher);
+    const dir = await stateDir();
+    const r = await receiver();
+    const first = await dispatcher(publisher, { url: r.url }, { stateDir: dir });
+    await out.publish(readingBatch('M1'));
+    await waitFor(() => first.status()[0]?.delivered === 1, 'first');
+    await first.close();
+    await out.publish(readingBatch('M2'), readingBatch('M3'), readingBatch('M4'), readingBatch('M5'));
+    const second = await dispatcher(publisher, { url: r.url }, { stateDir: dir });
+    await waitFor(() => second.status()[0]?.delivered === 2, 'the two still retained');
+    expect(second.status()[0]).toMatchObject({ lost: 2, sourcePosition: 5 });
+    expect(ids(r.received)).toEqual([0, 3, 4].map((i) => out.all[i]?.messageId));
+  });
+
   it('keeps undelivered messages on disk across a process restart (new publisher) and delivers them first', async () => {
     const dir = await stateDir();
     const oldPublisher = newPublisher();
