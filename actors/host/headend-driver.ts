@@ -1,27 +1,26 @@
 import type { CollectedReading } from '../../adapters/field-data.js';
-import { stableHash } from '../../cluster/config/manifest.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { FieldLink, FieldRequest } from '../device/field.js';
-import type { DeviceCommand, DeviceEffect } from '../device/state.js';
-import { type Job, type JobKind, type JobOutcome, jobKinds } from '../domain/jobs.js';
+import type { DeviceCommand } from '../device/state.js';
+import { type Job, type JobOutcome, jobKinds } from '../domain/jobs.js';
 import type { OutboxEntry } from '../hosting/outbox.js';
-import {
-  concentratorOfKey,
-  type HeadendServiceName,
-  type RegistryHostedEffect,
-} from '../hosting/services.js';
+import type { HeadendServiceName } from '../hosting/services.js';
 import type { StreamBatch } from '../integration/checkpoint-stream.js';
-import type { JobsManagerEffect } from '../jobs-manager/state.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
-import type { TLogRecord } from '../tlog/records.js';
-import type { RoutedRecord } from '../tlog/router.js';
-import type { WorkManagerEffect } from '../work-manager/schedule.js';
-import type { WorkerEffect } from '../workers/state.js';
 import { ActorLanes, addressId } from './actor-lanes.js';
+import {
+  type Addressing,
+  type DriverAction,
+  deviceOf,
+  routeEntry,
+  singleton,
+  tlogOf,
+  workerOf,
+} from './effect-routes.js';
 import type { ActorAddress, ServicePorts } from './service-ports.js';
 
 /**
@@ -87,32 +86,16 @@ export class HeadendDriver {
     return this.lanes.callCount;
   }
 
+  private get addressing(): Addressing {
+    return { name: this.options.name, tlogBuckets: this.options.tlogBuckets ?? 8 };
+  }
+
   private singleton<N extends HeadendServiceName>(service: N): ActorAddress<N> {
-    return { service, key: this.options.name };
+    return singleton(this.addressing, service);
   }
 
   private device(concentratorId: string): ActorAddress<'device'> {
-    return { service: 'device', key: `${this.options.name}/${concentratorId}` };
-  }
-
-  /**
-   * TLog managers are buckets of concentrators (`<name>/tlog-<n>`): their duplicate checks are
-   * per meter, so one actor can route many concentrators' records, in one call per batch
-   * instead of one per concentrator.
-   */
-  private tlog(concentratorId: string): ActorAddress<'tlog-manager'> {
-    return {
-      service: 'tlog-manager',
-      key: `${this.options.name}/tlog-${stableHash(concentratorId) % this.tlogBuckets}`,
-    };
-  }
-
-  private get tlogBuckets(): number {
-    return this.options.tlogBuckets ?? 8;
-  }
-
-  private worker(kind: JobKind): ActorAddress<'worker'> {
-    return { service: 'worker', key: kind.toLowerCase() };
+    return deviceOf(this.addressing, concentratorId);
   }
 
   /** Applies a registry command (throws its HeadendError, nothing changed) and sends it to the registry actor. */
@@ -212,10 +195,10 @@ export class HeadendDriver {
       this.singleton('registry'),
       this.singleton('work-manager'),
       this.singleton('jobs-manager'),
-      ...jobKinds.map((k) => this.worker(k)),
-      ...[...new Set(concentrators.map((c) => addressId(this.tlog(c))))].map((id) => ({
+      ...jobKinds.map((k) => workerOf(k)),
+      ...[...new Set(concentrators.map((c) => tlogOf(this.addressing, c).key))].map((key) => ({
         service: 'tlog-manager' as const,
-        key: id.slice(id.indexOf('/') + 1),
+        key,
       })),
     ];
     for (const address of addresses)
@@ -254,164 +237,62 @@ export class HeadendDriver {
     if (pending.has(entry.id)) return; // already being delivered (a replayed reply)
     for (const r of entry.refused ?? [])
       this.logger.warn({ actor: sourceId, code: r.code, reason: r.message }, 'head-end command refused');
-    pending.set(entry.id, 1); // held until every delivery is posted
-    const from = sourceId;
-    const seq = entry.id;
-    const targets = new Map<string, { address: ActorAddress; commands: unknown[] }>();
-    const to = (address: ActorAddress, command: unknown) => {
-      const id = addressId(address);
-      const target = targets.get(id) ?? { address, commands: [] };
-      target.commands.push(command);
-      targets.set(id, target);
-    };
-    const hold = () => {
-      pending.set(entry.id, (pending.get(entry.id) ?? 0) + 1);
-    };
+    const outstanding = pending;
+    outstanding.set(entry.id, 1); // held until every delivery is under way
+    const hold = () => outstanding.set(entry.id, (outstanding.get(entry.id) ?? 0) + 1);
     const release = () => {
-      const left = (pending.get(entry.id) ?? 1) - 1;
+      const left = (outstanding.get(entry.id) ?? 1) - 1;
       if (left > 0) {
-        pending.set(entry.id, left);
+        outstanding.set(entry.id, left);
         return;
       }
-      pending.delete(entry.id);
+      outstanding.delete(entry.id);
       this.lanes.ack(source, entry.id);
     };
-    switch (source.service) {
-      case 'registry':
-        for (const e of entry.effects as RegistryHostedEffect[]) this.fromRegistry(e, to);
-        break;
-      case 'work-manager':
-        for (const e of entry.effects as WorkManagerEffect[])
-          to(this.singleton('jobs-manager'), { type: 'submit', job: e.job });
-        break;
-      case 'jobs-manager':
-        for (const e of entry.effects as JobsManagerEffect[]) this.fromJobsManager(e, to);
-        break;
-      case 'worker':
-        for (const e of entry.effects as WorkerEffect[]) this.fromWorker(e, to);
-        break;
-      case 'device':
-        for (const e of entry.effects as DeviceEffect[])
-          this.fromDevice(concentratorOfKey(source.key), seq, e, to, hold, release);
-        break;
-      case 'tlog-manager':
-        if (entry.effects.length > 0)
-          to(this.singleton('integration'), { type: 'append', routed: entry.effects as RoutedRecord[] });
-        break;
-      case 'integration': {
-        hold();
-        this.write(seq, entry.effects as StreamBatch[], release);
-        break;
-      }
-    }
-    for (const { address, commands } of targets.values()) {
+    const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
+    for (const action of actions) this.act(action, entry.id, hold, release);
+    for (const { address, commands } of targets) {
       hold();
-      this.lanes.post(address, { from, seq, commands }, release);
+      this.lanes.post(address, { from: sourceId, seq: entry.id, commands }, release);
     }
     release();
   }
 
-  private fromRegistry(e: RegistryHostedEffect, to: (a: ActorAddress, c: unknown) => void): void {
-    if (e.type === 'meterCommissioned') {
-      to(this.singleton('work-manager'), {
-        type: 'meterCommissioned',
-        meterSerial: e.meterSerial,
-        concentratorId: e.concentratorId,
-        atMs: e.atMs,
-      });
-      to(this.tlog(e.concentratorId), { type: 'route', records: [lifecycleRecord(e, 'meter.commissioned')] });
-    } else if (e.type === 'meterDecommissioned') {
-      to(this.tlog(e.concentratorId), {
-        type: 'route',
-        records: [lifecycleRecord(e, 'meter.decommissioned')],
-      });
-    } else if (e.type === 'concentratorMeters') {
-      to(this.device(e.concentratorId), { type: 'setMeters', meters: e.meters });
-      if (e.timeZone)
-        to(this.singleton('work-manager'), {
-          type: 'addConcentrator',
-          concentratorId: e.concentratorId,
-          timeZone: e.timeZone,
-        });
-    }
-  }
-
-  private fromJobsManager(e: JobsManagerEffect, to: (a: ActorAddress, c: unknown) => void): void {
-    if (e.type === 'dispatch') {
-      to(this.worker(e.job.kind), { type: 'assign', job: e.job, attempt: e.attempt });
-    } else if (e.type === 'outcome') {
-      this.outcomes.push(e.outcome);
-      to(this.singleton('work-manager'), { type: 'jobOutcome', outcome: e.outcome });
-      this.resolveOutcome(e.outcome);
-    } else if (this.outcomeWaiters.has(e.jobId)) {
-      // A resubmitted job someone waits on: its recorded outcome, if it has one.
-      void this.options.ports.state(this.singleton('jobs-manager')).then((s) => {
-        const outcome = s.inner.outcomes[e.jobId];
-        if (outcome) this.resolveOutcome(outcome);
-      }, this.lanesError);
-    }
-  }
-
-  private readonly lanesError = (err: unknown): void => {
-    this.error ??= err;
-  };
-
-  private fromWorker(e: WorkerEffect, to: (a: ActorAddress, c: unknown) => void): void {
-    if (e.type === 'deviceRequest') {
-      to(this.device(e.concentratorId), { type: 'request', job: e.job, attempt: e.attempt });
-    } else if (e.type === 'tlog') {
-      const byBucket = new Map<string, { address: ActorAddress; records: TLogRecord[] }>();
-      for (const r of e.records) {
-        const address = this.tlog(r.concentratorId);
-        const bucket = byBucket.get(address.key) ?? { address, records: [] };
-        bucket.records.push(r);
-        byBucket.set(address.key, bucket);
-      }
-      for (const { address, records } of byBucket.values()) to(address, { type: 'route', records });
-    } else {
-      to(this.singleton('jobs-manager'), {
-        type: 'attemptResult',
-        jobId: e.jobId,
-        attempt: e.attempt,
-        result: e.result,
-      });
-    }
-  }
-
-  private fromDevice(
-    concentratorId: string,
-    seq: number,
-    e: DeviceEffect,
-    to: (a: ActorAddress, c: unknown) => void,
-    hold: () => void,
-    release: () => void,
-  ): void {
-    switch (e.type) {
-      case 'send':
+  private act(action: DriverAction, seq: number, hold: () => void, release: () => void): void {
+    switch (action.type) {
+      case 'field':
         hold();
-        this.execute(concentratorId, seq, e.requestId, e.request, release);
+        this.execute(action.concentratorId, seq, action.requestId, action.request, release);
         return;
-      case 'completed':
-        if (this.outcomeWaiters.has(e.job.id)) {
-          this.readingsByJob.set(e.job.id, [...this.readingsOf(e.job.id), ...e.readings]);
-          while (this.readingsByJob.size > maxRememberedJobReadings) {
-            const oldest = this.readingsByJob.keys().next().value;
-            if (oldest === undefined) break;
-            this.readingsByJob.delete(oldest);
-          }
+      case 'write':
+        hold();
+        this.write(seq, action.batches, release);
+        return;
+      case 'outcome':
+        this.outcomes.push(action.outcome);
+        this.resolveOutcome(action.outcome);
+        return;
+      case 'readings':
+        if (!this.outcomeWaiters.has(action.jobId)) return;
+        this.readingsByJob.set(action.jobId, [...this.readingsOf(action.jobId), ...action.readings]);
+        while (this.readingsByJob.size > maxRememberedJobReadings) {
+          const oldest = this.readingsByJob.keys().next().value;
+          if (oldest === undefined) break;
+          this.readingsByJob.delete(oldest);
         }
-        to(this.worker(e.job.kind), { type: 'deviceCompleted', result: e });
         return;
-      case 'failed':
-        to(this.worker(e.job.kind), { type: 'deviceFailed', result: e });
-        return;
-      case 'event':
-        to(this.tlog(concentratorId), {
-          type: 'route',
-          records: [
-            { type: 'event', event: e.event, concentratorId, collectedAtMs: this.options.clock.now() },
-          ],
-        });
+      case 'duplicate':
+        if (!this.outcomeWaiters.has(action.jobId)) return;
+        // A resubmitted job someone waits on: its recorded outcome, if it has one.
+        void this.options.ports.state(singleton(this.addressing, 'jobs-manager')).then(
+          (s) => {
+            const outcome = s.inner.outcomes[action.jobId];
+            if (outcome) this.resolveOutcome(outcome);
+          },
+          (err: unknown) => {
+            this.error ??= err;
+          },
+        );
         return;
     }
   }
@@ -465,22 +346,4 @@ export class HeadendDriver {
     this.outcomeWaiters.delete(outcome.jobId);
     for (const resolve of waiters) resolve(outcome);
   }
-}
-
-function lifecycleRecord(
-  effect: Extract<RegistryEffect, { type: 'meterCommissioned' | 'meterDecommissioned' }>,
-  key: 'meter.commissioned' | 'meter.decommissioned',
-): TLogRecord {
-  return {
-    type: 'event',
-    concentratorId: effect.concentratorId,
-    collectedAtMs: effect.atMs,
-    event: {
-      deviceId: effect.meterSerial,
-      deviceKind: 'meter',
-      key,
-      phase: 'occurred',
-      timestampMs: effect.atMs,
-    },
-  };
 }
