@@ -54,12 +54,17 @@ export function sampleOf(status: StackStatus, timestampMs: number): BatterySampl
   };
 }
 
+/** Bound on the ground-truth record (a day of hourly samples is a few dozen a site). */
+const maxRecorded = 1_000_000;
+
 export class SimulatedBatterySite implements FieldLink {
   readonly id: string;
   readonly deviceId: string;
   readonly timeZone: string;
   /** Every state the simulator broadcast, in order (the ground truth). */
   readonly samples: BatterySample[] = [];
+  /** Broadcasts after the record was full (then the truth is incomplete: tests check it is 0). */
+  unrecorded = 0;
   readonly outages: readonly Outage[];
   private simulator: BatterySiteSimulator | undefined;
   private link: BatteryFieldLink | undefined;
@@ -92,7 +97,10 @@ export class SimulatedBatterySite implements FieldLink {
       // Broadcast first, then sample: the link waits for this very cycle. A silenced pack
       // puts nothing on the wire, so nothing is recorded.
       const status = simulator.advanceTo(nowMs);
-      if (!simulator.isSilent) this.samples.push(sampleOf(status, nowMs));
+      if (simulator.isSilent) {
+        // nothing went on the wire
+      } else if (this.samples.length >= maxRecorded) this.unrecorded++;
+      else this.samples.push(sampleOf(status, nowMs));
     }
     return link.execute(request);
   }

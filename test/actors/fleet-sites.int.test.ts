@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatteryFieldLink } from '../../actors/device/battery-field-link.js';
@@ -69,6 +70,16 @@ describe('fleet KNX gateway site', () => {
     expect(byDpt('14.027')!.value).toBe(knxVoltageV(11, m1, origin + hourMs));
     expect(byDpt('13.010')).toMatchObject({ kind: 'register', unit: 'Wh' });
 
+    // A malformed datagram at the gateway is dropped and counted; the tunnel carries on.
+    const garbage = createSocket('udp4');
+    await new Promise<void>((resolve) =>
+      garbage.send(Buffer.from('06100420ffff', 'hex'), site.simulator.address.port, '127.0.0.1', () =>
+        resolve(),
+      ),
+    );
+    garbage.close();
+    await waitFor(() => site.simulator.stats.malformed === 1, 'the gateway to drop the datagram', 10_000);
+
     const off = await site.execute({
       type: 'control',
       action: 'disconnect',
@@ -105,6 +116,7 @@ describe('fleet KNX gateway site', () => {
         r.value,
       ]),
     );
+    expect(site.unrecorded).toBe(0);
     expect(got).toEqual(new Map(truth.map((v) => [`${v.meterSerial}|${v.code}|${v.timestampMs}`, v.value])));
   });
 
