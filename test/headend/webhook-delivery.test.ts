@@ -86,6 +86,19 @@ describe('webhook delivery of CIM EventMessages', () => {
       });
     }
     expect(r.received[1]?.headers['x-meterfabric-correlation-id']).toBe('corr-1');
+    // A receiver holding another secret, or a body altered in transit, detects it.
+    const [first] = r.received;
+    expect(
+      verifyWebhook({
+        secret: 'another-secret-0123456',
+        body: first?.body ?? '',
+        headers: first?.headers ?? {},
+        nowMs: Date.now(),
+      }),
+    ).toMatchObject({ ok: false, code: 'MF_WEBHOOK_SIGNATURE_INVALID' });
+    expect(
+      verifyWebhook({ secret, body: `${first?.body} `, headers: first?.headers ?? {}, nowMs: Date.now() }),
+    ).toMatchObject({ ok: false, code: 'MF_WEBHOOK_SIGNATURE_INVALID' });
     // No stray redelivery once everything is acknowledged.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(r.received).toHaveLength(4);
