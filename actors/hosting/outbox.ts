@@ -88,6 +88,14 @@ export function hostMachine<S, C, E>(
         throw new MeterfabricError('MF_BAD_REQUEST', `"${command.type}" is a read, not a change`);
       if (!Array.isArray(command.deliveries))
         throw new MeterfabricError('MF_BAD_REQUEST', 'deliver takes a list of deliveries');
+      for (const d of command.deliveries)
+        if (!d || !Array.isArray(d.commands))
+          throw new MeterfabricError('MF_BAD_REQUEST', "a delivery's commands must be a list");
+      if (
+        command.ack !== undefined &&
+        !(Array.isArray(command.ack) && command.ack.every(Number.isSafeInteger))
+      )
+        throw new MeterfabricError('MF_BAD_REQUEST', 'ack takes entry ids (integers)');
       const acked = new Set(command.ack ?? []);
       const outbox = acked.size > 0 ? state.outbox.filter((e) => !acked.has(e.id)) : state.outbox;
       // Checked before anything changes, so a refused call leaves the state as it was.
