@@ -86,10 +86,11 @@ export async function truncateAndSync(path: string, sizeBytes: number): Promise<
  * blocks, btrfs/XFS: O(1); a kernel-side copy otherwise, ext4: O(file size)), fsync, rename
  * over the target, fsync the directory. A reader sees the previous copy or this one.
  */
-export async function publishCopy(source: string, target: string): Promise<void> {
+export async function publishCopy(source: string, target: string, beforeRename?: () => void): Promise<void> {
   const tmp = tempPathOf(target);
   await copyFile(source, tmp, constants.COPYFILE_FICLONE);
   await fsyncPath(tmp);
+  beforeRename?.();
   await rename(tmp, target);
   await fsyncPath(dirname(target));
 }

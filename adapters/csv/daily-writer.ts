@@ -36,7 +36,8 @@ export { CsvWriterStateError } from './writer-manifest.js';
  * On open, a staging tail beyond the committed size (a crash mid-append) is cut and the
  * visible files are brought up to the committed state. `seq` makes replays exactly once.
  */
-export type WriterStage = 'staged' | 'committed' | 'published';
+/** Stages of an append, for fault injection; `copied`: a publish copy is written, not yet renamed. */
+export type WriterStage = 'staged' | 'committed' | 'copied' | 'published';
 
 export type DailyCsvWriterOptions = {
   dir: string;
@@ -283,7 +284,9 @@ export class DailyCsvWriter {
           this.counters.renames++;
           changed = true;
         } else if (p.state === 'open' && newBytes > 0 && (all || newBytes * ratio >= p.sizeBytes)) {
-          await publishCopy(staging, join(dir, p.file));
+          await publishCopy(staging, join(dir, p.file), () =>
+            this.options.faultHook?.('copied', this.manifest.lastSeq),
+          );
           p.publishedBytes = p.sizeBytes;
           this.counters.copies++;
           this.counters.copiedBytes += p.sizeBytes;

@@ -50,7 +50,7 @@ describe('DailyCsvWriter after a killed process', () => {
     expect(existsSync(distPath('adapters', 'csv', 'daily-writer.js'))).toBe(true);
   });
 
-  const stages: WriterStage[] = ['staged', 'committed', 'published'];
+  const stages: WriterStage[] = ['staged', 'committed', 'copied', 'published'];
   for (const stage of stages)
     for (const crashSeq of [1, 4, 5])
       it(`killed at "${stage}" of batch ${crashSeq}: whole rows only, none lost or duplicated after restart`, async () => {
