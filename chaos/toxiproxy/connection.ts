@@ -68,11 +68,14 @@ export class Link {
   private onData(data: Buffer): void {
     if (this.inputDone) return;
     if (this.stages.length === 0) {
-      // No toxic on this link: a straight pipe (no chunk record, no clock read), with the
-      // destination's own back-pressure signal as `pipe()` uses it. A toxic added later puts
-      // its stage at the head, so the next chunk already takes the toxic pipeline.
+      // No toxic on this link: a straight pipe (no chunk record, no clock read). It pauses
+      // the source at the same bound as a toxic chain, not at the socket's 16 KiB mark as
+      // `pipe()` does: fewer stop/start cycles of the read side, and 'drain' (which fires
+      // because the write returned false) resumes it. A toxic added later puts its stage at
+      // the head, so the next chunk already takes the toxic pipeline.
       if (this.sink.closed) return;
-      if (!this.dest.write(data) && !this.paused) {
+      this.dest.write(data);
+      if (!this.paused && this.dest.writableLength > maxLinkBufferedBytes) {
         this.paused = true;
         this.source.pause();
       }
@@ -102,7 +105,7 @@ export class Link {
   relieve(): void {
     if (!this.paused) return;
     // A straight pipe resumes on 'drain' (the destination flushed); a toxic chain once its
-    // held bytes have gone below half the bound.
+    // held bytes have gone below half the bound (checked here as data leaves the chain).
     if (this.stages.length === 0 || this.bufferedBytes() <= maxLinkBufferedBytes / 2) {
       this.paused = false;
       if (!this.inputDone) this.source.resume();
