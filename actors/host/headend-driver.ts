@@ -66,6 +66,8 @@ export class HeadendDriver {
   private error: unknown;
   /** Per source actor: entry id -> deliveries not yet committed. */
   private readonly outstanding = new Map<string, Map<number, number>>();
+  /** Per source actor: the highest entry id routed. */
+  private readonly routedUpTo = new Map<string, number>();
   private readonly outcomeWaiters = new Map<string, ((o: JobOutcome) => void)[]>();
   private readonly readingsByJob = new Map<string, CollectedReading[]>();
 
@@ -234,7 +236,11 @@ export class HeadendDriver {
       pending = new Map();
       this.outstanding.set(sourceId, pending);
     }
-    if (pending.has(entry.id)) return; // already being delivered (a replayed reply)
+    // A source's entries reach the driver in id order (one lane per actor; resume reads them
+    // in order), so one it has seen already is a repeated reply: delivering it again would
+    // re-run its field requests.
+    if (entry.id <= (this.routedUpTo.get(sourceId) ?? 0)) return;
+    this.routedUpTo.set(sourceId, entry.id);
     for (const r of entry.refused ?? [])
       this.logger.warn({ actor: sourceId, code: r.code, reason: r.message }, 'head-end command refused');
     const outstanding = pending;
