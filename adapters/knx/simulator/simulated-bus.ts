@@ -26,6 +26,11 @@ export type SimulatedMeterConfig = {
   voltageAt?: (atMs: number) => number;
   /** Mean power drawn while connected, W. */
   powerW: number;
+  /**
+   * Power drawn from an instant on, W, constant within each clock hour (a load shape); the
+   * energy counter integrates it hour by hour. Default: powerW throughout.
+   */
+  powerAt?: (atMs: number) => number;
   /** Starting energy, Wh. */
   initialEnergyWh?: number;
 };
@@ -97,16 +102,30 @@ export class SimulatedBus {
 
   private advance(nowMs: number): void {
     for (const m of this.meters) {
-      const elapsedMs = Math.max(0, nowMs - m.lastUpdateMs);
-      if (m.relayClosed) m.energyWh += (m.config.powerW * elapsedMs) / 3_600_000;
+      const powerAt = m.config.powerAt;
+      if (!powerAt) {
+        const elapsedMs = Math.max(0, nowMs - m.lastUpdateMs);
+        if (m.relayClosed) m.energyWh += (m.config.powerW * elapsedMs) / 3_600_000;
+      } else if (m.relayClosed) {
+        // Hour by hour, so the counter does not depend on when it happens to be read.
+        for (let cursor = m.lastUpdateMs; cursor < nowMs; ) {
+          const end = Math.min(nowMs, (Math.floor(cursor / 3_600_000) + 1) * 3_600_000);
+          m.energyWh += (powerAt(cursor) * (end - cursor)) / 3_600_000;
+          cursor = end;
+        }
+      }
       m.lastUpdateMs = nowMs;
     }
+  }
+
+  private powerOf(m: MeterState, nowMs: number): number {
+    return m.relayClosed ? (m.config.powerAt?.(nowMs) ?? m.config.powerW) : 0;
   }
 
   private value(dp: Datapoint, nowMs: number): DptValue {
     const m = dp.meter;
     if (dp.role === 'energy') return Math.floor(dp.dpt === '13.013' ? m.energyWh / 1000 : m.energyWh);
-    if (dp.role === 'power') return m.relayClosed ? m.config.powerW : 0;
+    if (dp.role === 'power') return this.powerOf(m, nowMs);
     if (dp.role === 'voltage') return m.config.voltageAt?.(nowMs) ?? 230;
     return m.relayClosed;
   }
@@ -167,7 +186,7 @@ export class SimulatedBus {
   meter(serial: string): { energyWh: number; relayClosed: boolean; powerW: number } | undefined {
     const m = this.meters.find((x) => x.config.serial === serial);
     if (!m) return undefined;
-    return { energyWh: m.energyWh, relayClosed: m.relayClosed, powerW: m.relayClosed ? m.config.powerW : 0 };
+    return { energyWh: m.energyWh, relayClosed: m.relayClosed, powerW: this.powerOf(m, m.lastUpdateMs) };
   }
 
   /** Brings the counters up to `nowMs`. */
