@@ -6,7 +6,7 @@ import type { FieldLink, FieldRequest, FieldResponse } from '../device/field.js'
 import { KnxFieldLink } from '../device/knx-field-link.js';
 import type { Outage } from './concentrator.js';
 import { unit } from './hash.js';
-import { hourMs } from './meter-model.js';
+import { dailyShape, hourMs } from './meter-model.js';
 
 /**
  * A KNX gateway site of the fleet: our KNXnet/IP gateway simulator on a free loopback UDP
@@ -49,6 +49,13 @@ export function knxVoltageV(seed: number, serial: string, atMs: number): number 
 /** Bound on the ground-truth record (a day of hourly samples is a few hundred values a site). */
 const maxRecorded = 1_000_000;
 
+/** Power drawn in the hour of `atMs`, whole W: the residential shape with hourly noise. */
+export function knxPowerW(seed: number, serial: string, averageW: number, atMs: number): number {
+  const hourStart = Math.floor(atMs / hourMs) * hourMs;
+  const noise = 0.8 + 0.4 * unit(seed, serial, 'kpn', hourStart);
+  return Math.round(averageW * (dailyShape[new Date(hourStart).getUTCHours()] ?? 1) * noise);
+}
+
 export type KnxSentValue = Omit<SentValue, 'value'> & { value: DptValue };
 
 export class SimulatedKnxSite implements FieldLink {
@@ -72,6 +79,7 @@ export class SimulatedKnxSite implements FieldLink {
     this.outages = options.outages ?? [];
     const meters: SimulatedMeterConfig[] = options.meterSerials.map((serial, n) => {
       const ga = knxAddressesOf(n);
+      const averageW = 200 + Math.floor(unit(options.seed, serial, 'kpw') * 1800);
       return {
         serial,
         individualAddress: 0x1105 + n,
@@ -79,7 +87,8 @@ export class SimulatedKnxSite implements FieldLink {
         power: { groupAddress: ga.power },
         relay: { groupAddress: ga.relay },
         voltage: { groupAddress: ga.voltage },
-        powerW: 200 + Math.floor(unit(options.seed, serial, 'kpw') * 1800),
+        powerW: averageW,
+        powerAt: (atMs) => knxPowerW(options.seed, serial, averageW, atMs),
         initialEnergyWh: Math.floor(unit(options.seed, serial, 'kew') * 2_000_000),
         voltageAt: (atMs) => knxVoltageV(options.seed, serial, atMs),
       };

@@ -11,7 +11,7 @@ import { unit } from './hash.js';
 export const hourMs = 3_600_000;
 
 /** Relative consumption per UTC hour of the day (mean about 1). */
-const dailyShape = [
+export const dailyShape = [
   0.55, 0.45, 0.4, 0.4, 0.42, 0.5, 0.8, 1.2, 1.3, 1.0, 0.9, 0.95, 1.1, 1.0, 0.9, 0.9, 1.0, 1.3, 1.7, 1.9, 1.7,
   1.4, 1.0, 0.7,
 ];

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { BatteryProfile, overTemperatureC } from '../../actors/simulation/battery-profile.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
-import { knxVoltageV } from '../../actors/simulation/knx-site.js';
+import { knxPowerW, knxVoltageV } from '../../actors/simulation/knx-site.js';
 import { hourMs } from '../../actors/simulation/meter-model.js';
+import { SimulatedBus } from '../../adapters/knx/simulator/simulated-bus.js';
 import { ManualClock } from '../../core/clock.js';
 import { isMeterfabricError } from '../../core/errors.js';
 
@@ -102,6 +103,32 @@ describe('fleet with KNX and battery sites', () => {
     }
     expect(knxVoltageV(1, 'KNXEM30000000', origin + 10)).toBe(
       knxVoltageV(1, 'KNXEM30000000', origin + hourMs - 1),
+    );
+  });
+});
+
+describe('KNX meter load shape on the simulated bus', () => {
+  it('integrates power hour by hour, so the counter does not depend on when it is read', () => {
+    const meter = {
+      serial: 'KNXEM30000000',
+      individualAddress: 0x1105,
+      energy: { groupAddress: '5/1/20', dpt: '13.010' as const },
+      powerW: 900,
+      powerAt: (atMs: number) => knxPowerW(1, 'KNXEM30000000', 900, atMs),
+    };
+    const once = new SimulatedBus([meter], origin);
+    const often = new SimulatedBus([meter], origin);
+    for (const t of [0.5, 1, 1.7, 2, 2.25]) often.sync(origin + t * hourMs);
+    once.sync(origin + 2.5 * hourMs);
+    often.sync(origin + 2.5 * hourMs);
+    const expected =
+      knxPowerW(1, meter.serial, 900, origin) +
+      knxPowerW(1, meter.serial, 900, origin + hourMs) +
+      knxPowerW(1, meter.serial, 900, origin + 2 * hourMs) / 2;
+    expect(once.meter(meter.serial)!.energyWh).toBeCloseTo(expected, 6);
+    expect(often.meter(meter.serial)!.energyWh).toBeCloseTo(expected, 6);
+    expect(knxPowerW(1, meter.serial, 900, origin + 19 * hourMs)).toBeGreaterThan(
+      knxPowerW(1, meter.serial, 900, origin + 3 * hourMs),
     );
   });
 });
