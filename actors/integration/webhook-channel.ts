@@ -68,6 +68,9 @@ export class WebhookChannel {
   private abortRequest: (() => void) | undefined;
   private cancelSleep: (() => void) | undefined;
   private loop: Promise<void> = Promise.resolve();
+  /** Queued messages read ahead from the store, and the highest seq read so far. */
+  private lookahead: QueuedMessage[] = [];
+  private lastReadSeq = 0;
   private readonly counts = { delivered: 0, failedAttempts: 0, refused: 0, lost: 0 };
   private lastError: string | undefined;
 
@@ -216,7 +219,11 @@ export class WebhookChannel {
     let attempt = 0;
     while (!this.closed) {
       const seen = this.wakeups;
-      const head = await outbox.head(this.config.name);
+      if (this.lookahead.length === 0) {
+        this.lookahead = await outbox.next(this.config.name, this.lastReadSeq, 64);
+        this.lastReadSeq = this.lookahead.at(-1)?.seq ?? this.lastReadSeq;
+      }
+      const head = this.lookahead[0];
       if (this.closed) return;
       if (!head) {
         if (seen === this.wakeups) await new Promise<void>((resolve) => (this.wake = resolve));
@@ -228,6 +235,7 @@ export class WebhookChannel {
       if (this.closed) return;
       if (outcome.ok) {
         await outbox.remove(this.config.name, head.seq);
+        this.lookahead.shift();
         this.queued--;
         this.counts.delivered++;
         this.deps.events.delivered?.(this.config.name);

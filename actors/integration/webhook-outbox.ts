@@ -60,11 +60,13 @@ export class WebhookOutbox {
     ]);
   }
 
-  /** The oldest queued message, if any. */
-  async head(subscriber: string): Promise<QueuedMessage | undefined> {
-    for await (const value of this.db.values({ ...range(subscriber), limit: 1 }))
-      return JSON.parse(value) as QueuedMessage;
-    return undefined;
+  /** Up to `limit` queued messages after seq `afterSeq`, oldest first (one iterator, not one per message). */
+  async next(subscriber: string, afterSeq: number, limit: number): Promise<QueuedMessage[]> {
+    const out: QueuedMessage[] = [];
+    const { lt } = range(subscriber);
+    for await (const value of this.db.values({ gt: `q/${subscriber}/${seqKey(afterSeq)}`, lt, limit }))
+      out.push(JSON.parse(value) as QueuedMessage);
+    return out;
   }
 
   /** Removes a delivered message. */
