@@ -68,7 +68,7 @@ export function route(
 ): { state: TLogState; routed: RoutedRecord[] } {
   const routed: RoutedRecord[] = [];
   for (const record of records) {
-    const id = recordId(record);
+    let id: string;
     if (record.type === 'reading') {
       const r = record.reading;
       const hwKey = `${r.meterSerial}|${r.kind}|${quantityKey(r.quantity)}`;
@@ -78,7 +78,9 @@ export function route(
         continue;
       }
       state.readingHighWater[hwKey] = r.timestampMs;
+      id = `r|${hwKey}|${r.timestampMs}`; // recordId's form, from the key already built
     } else {
+      id = recordId(record);
       if (state.recentIdSet[id]) {
         state.duplicatesDropped += 1;
         continue;

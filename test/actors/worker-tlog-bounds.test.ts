@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../actors/domain/jobs.js';
+import { recordId, type TLogRecord } from '../../actors/tlog/records.js';
 import { newTLog, route } from '../../actors/tlog/router.js';
 import { applyWorkerCommand, newWorker, type WorkerState } from '../../actors/workers/state.js';
 import { job, t0 } from './job-fixtures.js';
@@ -62,5 +63,29 @@ describe('tlog remembered ids', () => {
     expect(t.recentIds.length).toBeGreaterThanOrEqual(150);
     expect(route(t, [ev(999)]).routed).toEqual([]);
     expect(route(t, [ev(0)]).routed).toHaveLength(1);
+  });
+});
+
+describe('tlog routed ids', () => {
+  it('a routed reading carries its record id (meter, kind, quantity, instant)', () => {
+    const records: TLogRecord[] = [
+      { source: 'obis' as const, code: '1.8.1' },
+      { source: 'knx' as const, dpt: '13.010', quantity: 'import' },
+      { source: 'profile' as const, quantity: 'activeImportInterval' as const },
+    ].map((quantity, i) => ({
+      type: 'reading',
+      concentratorId: 'C',
+      collectedAtMs: t0,
+      reading: {
+        meterSerial: `M${i}`,
+        kind: 'register',
+        quantity,
+        value: i,
+        unit: 'Wh',
+        timestampMs: t0 + i,
+      },
+    })) as TLogRecord[];
+    const { routed } = route(newTLog(), records);
+    expect(routed.map((r) => r.id)).toEqual(records.map(recordId));
   });
 });
