@@ -85,17 +85,38 @@ type Subject = { name: string; unit: string; opsPerStep: number; step: () => unk
  * shared, busy machine the load drifts within seconds; interleaving exposes every subject to
  * the same drift, which back-to-back blocks would not.
  */
-async function interleaved(durationMs: number, subjects: Subject[]): Promise<Measurement[]> {
-  const totals = subjects.map((s) => ({ name: s.name, unit: s.unit, ops: 0, elapsedMs: 0 }));
+async function interleaved(durationMs: number, subjects: Subject[]): Promise<CpuMeasurement[]> {
+  const totals = subjects.map((s) => ({ name: s.name, unit: s.unit, ops: 0, elapsedMs: 0, cpuMs: 0 }));
   const start = performance.now();
   while (performance.now() - start < durationMs)
     for (const [i, subject] of subjects.entries()) {
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       await subject.step();
+      const cpu = process.cpuUsage(cpu0);
       totals[i]!.elapsedMs += performance.now() - t0;
+      totals[i]!.cpuMs += (cpu.user + cpu.system) / 1000;
       totals[i]!.ops += subject.opsPerStep;
     }
   return totals;
+}
+
+/** A measurement with the CPU time all threads of this process spent on it. */
+type CpuMeasurement = Measurement & { cpuMs: number };
+
+/**
+ * On a shared box the wall-clock ratio says more about the neighbours than about the pool, so
+ * the CPU time (all threads, process.cpuUsage) per operation is printed too, and from it what
+ * the pool would reach with all cores to itself: cores x (main CPU per op) / (pool CPU per op).
+ * This is a projection from measured CPU time, not a measurement of idle cores.
+ */
+function printCpu(main: CpuMeasurement, pooled: readonly CpuMeasurement[], cores: number, per: number): void {
+  const perOps = (m: CpuMeasurement) => (m.cpuMs * per) / m.ops;
+  printFigure(`CPU ms per ${per} ops, ${main.name}`, perOps(main), 'ms');
+  for (const m of pooled) {
+    printFigure(`CPU ms per ${per} ops, ${m.name}`, perOps(m), 'ms', '(all threads)');
+    printFigure(`  projected pool / main on ${cores} idle cores`, (cores * perOps(main)) / perOps(m), 'x');
+  }
 }
 
 function csvRowsFor(chunk: number): CsvRow[] {
@@ -213,11 +234,12 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
           payload: [prePacked[i]!],
         })),
     },
-  ])) as [Measurement, Measurement, Measurement, Measurement, Measurement];
+  ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement];
   printRatios('CIM XML encode', base, [main, bytes, text, pre]);
   printFigure('pool (bytes) / main thread', rate(bytes) / rate(main), 'x', 'target >= 1.6x on 2 cores');
   printFigure('pool (text) / main thread', rate(text) / rate(main), 'x');
   printFigure('pool (pre-packed) / main thread', rate(pre) / rate(main), 'x');
+  printCpu(main, [bytes, pre], threads, 1000);
 }
 
 async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Promise<void> {
@@ -265,11 +287,12 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
           payload: [prePacked[i]!],
         })),
     },
-  ])) as [Measurement, Measurement, Measurement, Measurement, Measurement];
+  ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement];
   printRatios('CSV encode', base, [main, bytes, text, pre]);
   printFigure('pool (bytes) / main thread', rate(bytes) / rate(main), 'x', 'target >= 1.6x on 2 cores');
   printFigure('pool (text) / main thread', rate(text) / rate(main), 'x');
   printFigure('pool (pre-packed) / main thread', rate(pre) / rate(main), 'x');
+  printCpu(main, [bytes, pre], threads, 1000);
 }
 
 /** What the machine allows right now, with no packing or transfer in the way. */
@@ -309,11 +332,12 @@ async function ceiling(pool: WorkerPool, job: MeterReadingsMessageJob, threads: 
           ),
         ),
     },
-  ])) as [Measurement, Measurement];
+  ])) as [CpuMeasurement, CpuMeasurement];
   console.log('\nCeiling on this machine now');
   printFigure(roundTrip!.name, rate(roundTrip!), 'tasks/s', `${(1e6 / rate(roundTrip!)).toFixed(0)} us each`);
   printRatios('  CIM encode with nothing to copy', one, [all]);
   printFigure('best possible pool / main thread', rate(all) / rate(one), 'x');
+  printCpu(one, [all], threads, 1000);
 }
 
 async function main(): Promise<void> {

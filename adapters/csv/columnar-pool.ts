@@ -42,3 +42,28 @@ export async function encodeCsvRowsInPool(
   );
   return results.map((r) => r[0]!);
 }
+
+/**
+ * One batch as text through a single task: a drop-in for callers that hold `Pick<WorkerPool,
+ * 'run'>` and want a string (DailyCsvWriter's `encode`). The same text as
+ * `encodeCsvRows(kind, rows)`, the same errors; the rows travel packed instead of as objects.
+ */
+export async function encodeCsvTextWithPool(
+  pool: Pick<WorkerPool, 'run'>,
+  kind: CsvKind,
+  rows: readonly CsvRow[],
+  options: { signal?: AbortSignal } = {},
+): Promise<string> {
+  const packed = packRows(kind, rows);
+  const payload: CsvChunk[] = [packed];
+  const runOptions: { wait: boolean; signal?: AbortSignal; transferList: ArrayBuffer[] } = {
+    wait: true,
+    transferList: rowColumnBuffers(packed),
+  };
+  if (options.signal) runOptions.signal = options.signal;
+  const [text] = await pool.run<string[]>(
+    { module: 'adapters/csv/pool-tasks', fn: 'encodeRowsColumnarText', payload },
+    runOptions,
+  );
+  return text ?? '';
+}

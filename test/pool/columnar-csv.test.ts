@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CsvRow, encodeCsvRows } from '../../adapters/csv/codec.js';
-import { encodeCsvRowsInPool } from '../../adapters/csv/columnar-pool.js';
+import { encodeCsvRowsInPool, encodeCsvTextWithPool } from '../../adapters/csv/columnar-pool.js';
 import { CELL_MISSING, packRows, rowColumnBuffers, unpackRows } from '../../adapters/csv/columnar-rows.js';
 import { type CsvKind, csvFormats } from '../../adapters/csv/formats.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
@@ -145,6 +145,22 @@ describe('columnar CSV rows: the pool writes exactly what the main thread writes
     );
     expect(Buffer.from(bytes!).toString()).toBe('M1;P1;1;0;c;1970-01-01 00:00:00.000\n');
     expect(buffers.every((b) => b.byteLength === 0)).toBe(true);
+  });
+
+  it('encodeCsvTextWithPool (one task, text back) matches encodeCsvRows, errors included (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(batch, async ({ kind, rows }) => {
+        const got = await encodeCsvTextWithPool(inline, kind, rows).then(
+          (text): Outcome => ({ text }),
+          (e: { code?: string; message: string }): Outcome => ({
+            code: e.code ?? 'none',
+            message: e.message,
+          }),
+        );
+        expect(got).toEqual(mainThread(kind, rows));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('keeps the old row-object task (DailyCsvWriter calls it) working', async () => {
