@@ -1,4 +1,6 @@
+import { transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import { isMeterfabricError } from '../../core/errors.js';
+import type { BatteryQuantity } from '../field-data.js';
 import { canetFrameBytes, decodeCanet } from './can/canet.js';
 import { decodeCanFrame } from './can/decode.js';
 import type { CanFrame } from './can/frame.js';
@@ -64,4 +66,136 @@ export function decodeCanetRecords(bytes: Uint8Array): BatchResult<DecodedCan>[]
     }
   }
   return out;
+}
+
+/**
+ * CAN frames decoded to telemetry columns: for each frame its id, kind and the quantities the
+ * battery monitor takes from it (TelemetryTracker.apply: measurements -> voltage, current,
+ * temperature; stateOfCharge -> SOC, SOH; limits -> charge voltage/current and discharge
+ * current limits), in typed arrays moved to the caller. One object per frame cost more to
+ * clone back than the decoding; these columns cost nothing to receive. Frames of other kinds
+ * keep their id and kind (decode them with decodeCanFrames when their flags are needed); an
+ * undecodable frame is an entry in `errors` with its typed code.
+ */
+export type CanTelemetryColumns = {
+  count: number;
+  ok: Uint8Array;
+  id: Uint32Array;
+  /** Index into `kinds`; 0xFF for an error. */
+  kind: Uint8Array;
+  kinds: string[];
+  /** Sofar-extended pack id, or -1. */
+  packId: Int32Array;
+  /** Three value slots per frame, by kind (see telemetrySlots); NaN where a kind has none. */
+  a: Float64Array;
+  b: Float64Array;
+  c: Float64Array;
+  errors: { index: number; code: string; message: string }[];
+};
+
+type TelemetryQuantity = Exclude<BatteryQuantity, 'chargedEnergy' | 'dischargedEnergy'>;
+
+/** What slots a, b, c hold for each kind that carries telemetry. */
+export const telemetrySlots: Readonly<Record<string, readonly TelemetryQuantity[]>> = {
+  measurements: ['voltage', 'current', 'temperature'],
+  stateOfCharge: ['stateOfCharge', 'stateOfHealth'],
+  limits: ['chargeVoltageLimit', 'chargeCurrentLimit', 'dischargeCurrentLimit'],
+};
+
+function slotValues(d: DecodedCan): number[] {
+  switch (d.kind) {
+    case 'measurements':
+      return [d.voltageV, d.currentA, d.temperatureC];
+    case 'stateOfCharge':
+      return [d.stateOfChargePct, d.stateOfHealthPct];
+    case 'limits':
+      return [d.chargeVoltageLimitV, d.chargeCurrentLimitA, d.dischargeCurrentLimitA];
+    default:
+      return [];
+  }
+}
+
+export type CanTelemetryView =
+  | { ok: false; code: string; message: string }
+  | {
+      ok: true;
+      id: number;
+      kind: string;
+      packId?: number;
+      values: Partial<Record<TelemetryQuantity, number>>;
+    };
+
+/** The facts decodeCanetTelemetry keeps, taken from a decoded frame (main-thread reference). */
+export function canTelemetryOf(d: DecodedCan): CanTelemetryView {
+  const values: Partial<Record<TelemetryQuantity, number>> = {};
+  const slots = telemetrySlots[d.kind] ?? [];
+  slotValues(d).forEach((v, i) => {
+    values[slots[i]!] = v;
+  });
+  return {
+    ok: true,
+    id: d.id,
+    kind: d.kind,
+    ...(d.packId !== undefined ? { packId: d.packId } : {}),
+    values,
+  };
+}
+
+export function canTelemetryAt(c: CanTelemetryColumns, i: number): CanTelemetryView {
+  if (c.ok[i] !== 1) {
+    const e = c.errors.find((x) => x.index === i);
+    return { ok: false, code: e?.code ?? 'MF_BATTERY_CAN_FRAME', message: e?.message ?? '' };
+  }
+  const kind = c.kinds[c.kind[i]!]!;
+  const values: Partial<Record<TelemetryQuantity, number>> = {};
+  const slots = telemetrySlots[kind] ?? [];
+  const row = [c.a[i]!, c.b[i]!, c.c[i]!];
+  slots.forEach((q, s) => {
+    values[q] = row[s]!;
+  });
+  const packId = c.packId[i]!;
+  return { ok: true, id: c.id[i]!, kind, ...(packId >= 0 ? { packId } : {}), values };
+}
+
+/** Decodes packed 13-byte CANET records into CanTelemetryColumns, moved back to the caller. */
+export function decodeCanetTelemetry(bytes: Uint8Array): WithTransfer<CanTelemetryColumns> {
+  if (!(bytes instanceof Uint8Array)) throw new RangeError('decodeCanetTelemetry takes packed CANET bytes');
+  const results = decodeCanetRecords(bytes);
+  const count = results.length;
+  const c: CanTelemetryColumns = {
+    count,
+    ok: new Uint8Array(count),
+    id: new Uint32Array(count),
+    kind: new Uint8Array(count).fill(0xff),
+    kinds: [],
+    packId: new Int32Array(count).fill(-1),
+    a: new Float64Array(count).fill(Number.NaN),
+    b: new Float64Array(count).fill(Number.NaN),
+    c: new Float64Array(count).fill(Number.NaN),
+    errors: [],
+  };
+  const kindIndex = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const r = results[i]!;
+    if (!r.ok) {
+      c.errors.push({ index: i, code: r.error.code, message: r.error.message });
+      continue;
+    }
+    const d = r.value;
+    let k = kindIndex.get(d.kind);
+    if (k === undefined) {
+      k = c.kinds.length;
+      c.kinds.push(d.kind);
+      kindIndex.set(d.kind, k);
+    }
+    c.ok[i] = 1;
+    c.kind[i] = k;
+    c.id[i] = d.id;
+    if (d.packId !== undefined) c.packId[i] = d.packId;
+    const [a, b, v] = slotValues(d);
+    if (a !== undefined) c.a[i] = a;
+    if (b !== undefined) c.b[i] = b;
+    if (v !== undefined) c.c[i] = v;
+  }
+  return withTransfer(c, transferListOf([c.ok, c.id, c.kind, c.packId, c.a, c.b, c.c]));
 }
