@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newDevice } from '../actors/device/state.js';
+import { advanceCursor, newDevice } from '../actors/device/state.js';
 import { LocalHeadend } from '../actors/host/local-headend.js';
 import { IntegrationConsumer } from '../actors/integration/integration.js';
 import { SimulatedFleet } from '../actors/simulation/fleet.js';
@@ -121,9 +121,9 @@ function deviceFootprint(concentrators: number, meters: number): void {
     );
     const device = newDevice(`TD-${c}`, serials);
     for (const s of serials) {
-      device.lastCollected[`${s}|loadProfile`] = originMs + 23 * hourMs;
-      device.lastCollected[`${s}|dailyClosure`] = originMs;
-      device.lastCollected[`${s}|instantaneous`] = originMs + 5 * hourMs;
+      advanceCursor(device, s, 'loadProfile', originMs + 23 * hourMs);
+      advanceCursor(device, s, 'dailyClosure', originMs);
+      advanceCursor(device, s, 'instantaneous', originMs + 5 * hourMs);
     }
     devices.push(device);
   }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { emptyResponse, type FieldResponse } from '../../actors/device/field.js';
 import {
+  advanceCursor,
   applyDeviceCommand,
   type DeviceEffect,
   type DeviceState,
+  lastCollectedOf,
   newDevice,
 } from '../../actors/device/state.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
@@ -62,7 +64,7 @@ describe('device: one request at a time', () => {
     applyDeviceCommand(d, { type: 'request', job: job('a'), attempt: 1 }, t0);
     expect(applyDeviceCommand(d, { type: 'request', job: job('a'), attempt: 1 }, t0).effects).toEqual([]);
     expect(respond(d, 'zzz@1', { readings: [interval('M1', t0, 1)] })).toEqual([]);
-    expect(d.lastCollected).toEqual({});
+    expect(d.cursors).toEqual({});
   });
 
   it('refuses requests beyond its bounded queue with MF_HEADEND_DEVICE_BUSY', () => {
@@ -134,8 +136,8 @@ describe('device: last collected per meter and data kind', () => {
       }),
     );
     expect(completed(respond(d, 'dc@1', { readings: closure }))[0]?.readings).toHaveLength(7);
-    expect(d.lastCollected['M1|dailyClosure']).toBe(t0);
-    expect(d.lastCollected['M1|loadProfile']).toBeUndefined();
+    expect(lastCollectedOf(d, 'M1', 'dailyClosure')).toBe(t0);
+    expect(lastCollectedOf(d, 'M1', 'loadProfile')).toBeUndefined();
   });
 
   it('reports the oldest last-collected instant of a load profile job for gap detection', () => {
@@ -149,7 +151,7 @@ describe('device: last collected per meter and data kind', () => {
 
   it('uses an N2Pload recovery start earlier than the cursor when asked', () => {
     const d = newDevice('C1', ['M1']);
-    d.lastCollected['M1|loadProfile'] = t0 + 10 * hour;
+    advanceCursor(d, 'M1', 'loadProfile', t0 + 10 * hour);
     const effects = applyDeviceCommand(
       d,
       { type: 'request', job: job('r', { params: { kind: 'loadProfile', fromMs: t0 } }), attempt: 1 },
@@ -284,5 +286,30 @@ describe('device: controls', () => {
       respond(d, `${id}@1`, { controlResults: [] });
     }
     expect(Object.keys(d.completedControls)).toEqual(['x2']);
+  });
+});
+
+describe('device cursors of an older state', () => {
+  it('converts the flat cursor table and resumes each meter after its own last collected instant', () => {
+    const d = newDevice('C1', ['M|1', 'M2']);
+    const legacy = JSON.parse(JSON.stringify(d)) as Omit<DeviceState, 'cursors'> & { cursors?: unknown };
+    delete legacy.cursors;
+    const old = {
+      ...legacy,
+      lastCollected: { 'M|1|loadProfile': t0 + 3 * hour, 'M2|dailyClosure': t0 },
+    } as DeviceState;
+    const effects = applyDeviceCommand(
+      old,
+      { type: 'request', job: job('a'), attempt: 1 },
+      t0 + 5 * hour,
+    ).effects;
+    expect(sends(effects)[0]?.request).toMatchObject({
+      meters: [
+        { serial: 'M|1', afterMs: t0 + 3 * hour },
+        { serial: 'M2', afterMs: t0 + 5 * hour - old.config.initialLookbackMs },
+      ],
+    });
+    expect(old.lastCollected).toBeUndefined();
+    expect(lastCollectedOf(old, 'M2', 'dailyClosure')).toBe(t0);
   });
 });
