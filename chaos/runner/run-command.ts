@@ -21,6 +21,8 @@ scenarios: ${Object.keys(scenarios).join(', ')}
 The seed (a number or any text) fixes every random choice; the same scenario and seed replay the same faults.
 `;
 
+const maxClients = 256;
+
 function positiveInt(name: string, text: string | undefined, fallback: number, problems: string[]): number {
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -57,6 +59,8 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   const rounds = positiveInt('--rounds', values.rounds, 20, problems);
   const leaseTtlMs = positiveInt('--lease-ttl-ms', values['lease-ttl-ms'], 3000, problems);
   const clients = positiveInt('--clients', values.clients, 4, problems);
+  // Each client is one history process; the list workload's processes are numbered from 1000.
+  if (clients > maxClients) problems.push(`--clients must be at most ${maxClients}, got ${clients}`);
   const recoveryDeadlineMs = positiveInt(
     '--recovery-deadline-ms',
     values['recovery-deadline-ms'],

@@ -53,6 +53,9 @@ describe('chaos runner', () => {
       message: expect.stringContaining('--network must be proxies or netns'),
     });
     await expect(runScenarioCommand(['nope'])).rejects.toMatchObject({ code: 'MF_CHAOS_UNKNOWN_SCENARIO' });
+    await expect(runScenarioCommand(['mixed', '--clients', '5000'])).rejects.toMatchObject({
+      message: expect.stringContaining('--clients must be at most 256, got 5000'),
+    });
   });
 
   it('mixed runs the counter, list-append and head-end workloads; list and headend one each; a nemesis the counter', () => {
