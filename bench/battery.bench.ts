@@ -1,8 +1,13 @@
 import { encodeCanet } from '../adapters/battery/can/canet.js';
 import { type CanFrame, parseCandump } from '../adapters/battery/can/frame.js';
-import { decodeCanFrames, decodeRs485Frames } from '../adapters/battery/pool-tasks.js';
+import {
+  type CanTelemetryColumns,
+  decodeCanetTelemetry,
+  decodeCanFrames,
+  decodeRs485Frames,
+} from '../adapters/battery/pool-tasks.js';
 import { WorkerPool } from '../cluster/pool/pool.js';
-import { measure, printFigure, printRatios } from './support/report.js';
+import { measure, printFigure, printRatios, rate } from './support/report.js';
 
 /**
  * Battery frame decoding: frames per second on the main thread and through the worker pool,
@@ -70,9 +75,36 @@ const pooledPacked = await measure(
   },
 );
 pooledPacked.unit = 'frames/s';
+// Telemetry columns out instead of one object per frame: the same function on the main thread
+// and in the pool (packed buffers copied in, so they can be reused; columns moved back).
+const columnsMain = await measure('CAN telemetry columns, main thread', durationMs, frameCount, () => {
+  for (const bytes of packedBatches) sink += decodeCanetTelemetry(bytes).value.count;
+});
+columnsMain.unit = 'frames/s';
+const columnsPool = await measure(
+  `CAN telemetry columns, pool (${threads} workers)`,
+  durationMs,
+  frameCount,
+  async () => {
+    const results = await pool.runPipelined<CanTelemetryColumns>(packedBatches.length, (i) => ({
+      module: 'adapters/battery/pool-tasks',
+      fn: 'decodeCanetTelemetry',
+      payload: packedBatches[i]!,
+    }));
+    for (const r of results) sink += r.count;
+  },
+);
+columnsPool.unit = 'frames/s';
 await pool.close();
 
-printRatios('battery CAN frames decoded per second', copyOnly, [mainThread, pooled, pooledPacked]);
+printRatios('battery CAN frames decoded per second', copyOnly, [
+  mainThread,
+  pooled,
+  pooledPacked,
+  columnsMain,
+  columnsPool,
+]);
+printFigure('pool / main thread, telemetry columns', rate(columnsPool) / rate(columnsMain), 'x');
 
 const rsCopy = await measure('RS485 copy text only (baseline)', durationMs, rs485Corpus.length, () => {
   for (const text of rs485Corpus) sink += Buffer.from(text, 'latin1').length;
