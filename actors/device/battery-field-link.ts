@@ -120,7 +120,7 @@ export class BatteryFieldLink implements FieldLink {
         meterSerial,
         action: request.action,
         ok: false,
-        detail: `battery site ${this.options.deviceId} takes no ${request.action} orders`,
+        detail: `battery ${this.options.deviceId} takes no ${request.action} orders (the head-end does not switch batteries)`,
       }));
     } else {
       if (!(await this.freshCycle(monitor))) {

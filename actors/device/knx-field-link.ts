@@ -64,7 +64,7 @@ export class KnxFieldLink implements FieldLink {
         this.buffer(this.readings, this.stamped(reading));
         this.wakeUp?.();
       },
-      onEvent: (event) => this.buffer(this.events, this.stamped(event)),
+      onEvent: (event) => this.buffer(this.events, this.stamped(asFieldEvent(event))),
     });
   }
 
@@ -150,7 +150,7 @@ export class KnxFieldLink implements FieldLink {
     const results: ControlResult[] = [];
     for (const meterSerial of meters) {
       try {
-        // The site emits the relay event (with the operation id as correlation) through onEvent.
+        // The site emits the relay event through onEvent, tagged with the operation id.
         await this.site.execute(meterSerial, controlKinds[action], operationId);
         results.push({ meterSerial, action, ok: true });
       } catch (err) {
@@ -163,4 +163,15 @@ export class KnxFieldLink implements FieldLink {
 
 function meterSerialOf(meter: string | { serial: string }): string {
   return typeof meter === 'string' ? meter : meter.serial;
+}
+
+/**
+ * The site tags a control's event with what we passed it: the job's operation id. That is not
+ * the CIM CorrelationID (the Device actor adds the job's), so it moves to the OPERATION detail
+ * as the meter concentrators report it.
+ */
+function asFieldEvent(event: DeviceEvent): DeviceEvent {
+  if (event.correlationId === undefined) return event;
+  const { correlationId, ...rest } = event;
+  return { ...rest, details: { ...rest.details, OPERATION: correlationId } };
 }

@@ -93,7 +93,10 @@ describe('fleet KNX gateway site', () => {
     });
     expect(off.controlResults).toEqual([{ meterSerial: m1, action: 'disconnect', ok: true }]);
     expect(off.events).toContainEqual(
-      expect.objectContaining({ key: 'meter.relayOpened', correlationId: 'op-1' }),
+      expect.objectContaining({
+        key: 'meter.relayOpened',
+        details: expect.objectContaining({ OPERATION: 'op-1' }),
+      }),
     );
     clock.set(origin + 2 * hourMs);
     const third = await site.execute({ type: 'register', meters: [m1, m2] });

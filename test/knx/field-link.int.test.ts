@@ -94,9 +94,15 @@ describe('KnxFieldLink (a KNX gateway as a concentrator)', () => {
       operationId: 'op-7',
     });
     expect(opened.controlResults).toEqual([{ meterSerial: 'KNX-M-1', action: 'disconnect', ok: true }]);
+    // The operation id is a detail; the CIM CorrelationID is the Device actor's to add.
     expect(opened.events).toContainEqual(
-      expect.objectContaining({ key: 'meter.relayOpened', deviceId: 'KNX-M-1', correlationId: 'op-7' }),
+      expect.objectContaining({
+        key: 'meter.relayOpened',
+        deviceId: 'KNX-M-1',
+        details: expect.objectContaining({ OPERATION: 'op-7' }),
+      }),
     );
+    expect(opened.events.every((e) => e.correlationId === undefined)).toBe(true);
     expect(sim.bus.meter('KNX-M-1')?.relayClosed).toBe(false);
 
     // No control mapping for power reduction on this meter: a failed result, not an exception.
