@@ -203,20 +203,26 @@ export class HeadendDriver {
         key,
       })),
     ];
-    for (const address of addresses)
-      for (const entry of await ports.outbox(address)) this.route(address, entry);
+    // Everything is read before anything is routed: a replayed delivery makes new entries,
+    // and an outbox read after one of them would hold entries older than what was already
+    // routed from that actor (the stream would then be written out of order).
+    const replay: { address: ActorAddress; entries: OutboxEntry<unknown>[] }[] = [];
+    for (const address of addresses) replay.push({ address, entries: await ports.outbox(address) });
     for (const c of concentrators) {
       const device = await ports.state(this.device(c));
       const current = device.inner.current?.requestId;
-      for (const entry of device.outbox)
-        this.route(this.device(c), {
+      replay.push({
+        address: this.device(c),
+        entries: device.outbox.map((entry) => ({
           ...entry,
           // A request no longer current was answered already: executing it again could
           // operate a relay twice.
           effects: entry.effects.filter((e) => e.type !== 'send' || e.requestId === current),
-        });
+        })),
+      });
     }
-    for (const entry of integration.outbox) this.route(this.singleton('integration'), entry);
+    replay.push({ address: this.singleton('integration'), entries: integration.outbox });
+    for (const { address, entries } of replay) for (const entry of entries) this.route(address, entry);
     await this.settle();
     return integration.inner.lastStepMs;
   }

@@ -28,7 +28,23 @@ export type CommandMachine<S, C, E> = {
   read?(state: S, command: C): unknown;
 };
 
-export function commandActor<S, C, E>(machine: CommandMachine<S, C, E>): ActorBehaviour<S, CommandEvent<C>> {
+/**
+ * Events whose change `handle` already made in place (hosted machines only): `apply` on the
+ * primary then has nothing left to do. Replay reads events back from storage, so they are
+ * never in this set and are applied normally.
+ */
+const appliedInPlace = new WeakSet<object>();
+
+/**
+ * `inPlace`: decide on the state itself instead of a copy. Only for machines that validate
+ * everything before they change anything (actors/hosting/outbox.ts: a refused command
+ * throws before any change): no copy of a large state per call, and no second apply. If the
+ * persist then fails, the actor host stops the actor and it recovers from the log.
+ */
+export function commandActor<S, C, E>(
+  machine: CommandMachine<S, C, E>,
+  options: { inPlace?: boolean } = {},
+): ActorBehaviour<S, CommandEvent<C>> {
   return {
     initialState: (key) => machine.initialState(key),
     handle(state, method, arg, ctx) {
@@ -43,10 +59,19 @@ export function commandActor<S, C, E>(machine: CommandMachine<S, C, E>): ActorBe
       const { command } = call;
       const nowMs = typeof call.atMs === 'number' && Number.isFinite(call.atMs) ? call.atMs : ctx.nowMs;
       if (machine.isRead?.(command)) return { result: machine.read?.(state, command) };
+      if (options.inPlace) {
+        const { effects } = machine.apply(state, command, nowMs);
+        const event = { command, nowMs };
+        appliedInPlace.add(event);
+        return { event, result: { effects } };
+      }
       // Decide on a copy: a refused command throws here and nothing is persisted.
       const { effects } = machine.apply(structuredClone(state), command, nowMs);
       return { event: { command, nowMs }, result: { effects } };
     },
-    apply: (state, event) => machine.apply(state, event.command, event.nowMs).state,
+    apply: (state, event) => {
+      if (appliedInPlace.delete(event)) return state;
+      return machine.apply(state, event.command, event.nowMs).state;
+    },
   };
 }

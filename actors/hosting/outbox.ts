@@ -104,6 +104,13 @@ export function hostMachine<S, C, E>(
           'MF_HEADEND_QUEUE_FULL',
           `${outbox.length} outbox entries are not acknowledged: the driver must deliver and ack them first`,
         );
+      const newSources = new Set(
+        command.deliveries.flatMap((d) =>
+          d.from !== undefined && state.seen[d.from] === undefined ? [d.from] : [],
+        ),
+      );
+      if (Object.keys(state.seen).length + newSources.size > maxSources)
+        throw new MeterfabricError('MF_HEADEND_QUEUE_FULL', `actor already remembers ${maxSources} sources`);
       state.outbox = outbox;
       const effects: E[] = [];
       const refused: Refusal[] = [];
@@ -123,11 +130,6 @@ export function hostMachine<S, C, E>(
         if (from !== undefined && seq !== undefined) {
           const seen = state.seen[from];
           if (seen !== undefined && seq <= seen) continue;
-          if (seen === undefined && Object.keys(state.seen).length >= maxSources)
-            throw new MeterfabricError(
-              'MF_HEADEND_QUEUE_FULL',
-              `actor already remembers ${maxSources} sources`,
-            );
           state.seen[from] = seq;
         }
         for (const c of delivery.commands) run(c);

@@ -195,10 +195,13 @@ export const hostedMachines = {
 export type HostedMachines = typeof hostedMachines;
 export type HeadendServiceName = keyof HostedMachines;
 
-export const hostedRegistryActor = commandActor(hostedMachines.registry);
-export const hostedWorkManagerActor = commandActor(hostedMachines['work-manager']);
-export const hostedJobsManagerActor = commandActor(hostedMachines['jobs-manager']);
-export const hostedWorkerActor = commandActor(hostedMachines.worker);
-export const hostedDeviceActor = commandActor(hostedMachines.device);
-export const hostedTlogActor = commandActor(hostedMachines['tlog-manager']);
-export const integrationActor = commandActor(hostedMachines.integration);
+/** The hosted machines validate before they change anything: they decide in place. */
+const inPlace = { inPlace: true };
+
+export const hostedRegistryActor = commandActor(hostedMachines.registry, inPlace);
+export const hostedWorkManagerActor = commandActor(hostedMachines['work-manager'], inPlace);
+export const hostedJobsManagerActor = commandActor(hostedMachines['jobs-manager'], inPlace);
+export const hostedWorkerActor = commandActor(hostedMachines.worker, inPlace);
+export const hostedDeviceActor = commandActor(hostedMachines.device, inPlace);
+export const hostedTlogActor = commandActor(hostedMachines['tlog-manager'], inPlace);
+export const integrationActor = commandActor(hostedMachines.integration, inPlace);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
 import { cimFiles, cimTally, compare, csvTally, validateAll } from './output-check.js';
-import { CrashingPorts } from './support/crashing-ports.js';
+import { CrashingPorts, JitteryPorts } from './support/crashing-ports.js';
 import { hourMs, startDriverDay } from './support/driver-day.js';
 
 /**
@@ -89,7 +89,8 @@ describe('HeadendDriver over in-process ports', () => {
     }, async () => {
       const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-'));
       dirs.push(outDir);
-      const services = new InProcessPorts();
+      // Jitter: calls to different actors complete out of order, as on the cluster.
+      const services = new JitteryPorts(new InProcessPorts(), 7);
       const crashing = new CrashingPorts(services);
       const day = await startDriverDay({
         ports: crashing,

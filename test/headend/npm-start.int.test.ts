@@ -9,8 +9,9 @@ import { waitFor } from '../support/wait.js';
 
 /**
  * The README's main job (`npm start` = `meterfabric up`): etcd + three nodes + the head-end
- * demo, with the jobs manager running as the cluster's replicated actor, one simulated day,
- * CSV and CIM under the output directory. A small fleet keeps it quick; the day itself runs
+ * demo, with every head-end service running as the cluster's replicated actors (the `up`
+ * process only drives the field and writes the files), one simulated day, CSV and CIM under
+ * the output directory. A small fleet keeps it quick; the day itself runs
  * at 1440x, about a minute. Needs dist/ (npm test builds first).
  */
 const bin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -89,6 +90,34 @@ describe('npm start (meterfabric up with the head-end demo)', () => {
         const result = spawnSync('bash', [validate, message], { encoding: 'utf8' });
         expect(result.status, `${message}: ${result.stdout}${result.stderr}`).toBe(0);
       }
+
+      // Every head-end service wrote its state through the cluster's replication.
+      const status = spawnSync(
+        process.execPath,
+        [bin, 'status', '--json', '--etcd', `127.0.0.1:${etcdPort}`],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      const report = JSON.parse(status.stdout) as {
+        partitions: {
+          partition: string;
+          primary: string | null;
+          progress: Record<string, { committedLsn: number }>;
+        }[];
+      };
+      const committed = (prefix: string) =>
+        report.partitions
+          .filter((p) => p.partition.startsWith(prefix))
+          .reduce((sum, p) => sum + (p.primary ? (p.progress[p.primary]?.committedLsn ?? 0) : 0), 0);
+      for (const service of [
+        'registry/',
+        'work-manager/',
+        'jobs-manager/',
+        'worker/',
+        'device/',
+        'tlog-manager/',
+        'integration/',
+      ])
+        expect(committed(service), service).toBeGreaterThan(0);
 
       const pids = [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
       expect(pids).toHaveLength(4); // etcd + three nodes

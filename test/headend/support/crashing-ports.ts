@@ -48,3 +48,43 @@ export class CrashingPorts implements ServicePorts {
     return this.inner.state(address);
   };
 }
+
+/**
+ * Ports whose every call waits a seeded random 0-3 ms first, so calls to different actors
+ * complete out of order as they do on a cluster (the in-process services alone answer in
+ * the order they were called).
+ */
+export class JitteryPorts implements ServicePorts {
+  private state32: number;
+
+  constructor(
+    private readonly inner: ServicePorts,
+    seed = 1,
+  ) {
+    this.state32 = seed >>> 0 || 1;
+  }
+
+  private delay(): Promise<void> {
+    // xorshift32: reproducible orderings per seed.
+    this.state32 ^= this.state32 << 13;
+    this.state32 ^= this.state32 >>> 17;
+    this.state32 ^= this.state32 << 5;
+    const ms = (this.state32 >>> 0) % 4;
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  deliver: ServicePorts['deliver'] = async (address, command, atMs, key) => {
+    await this.delay();
+    return this.inner.deliver(address, command, atMs, key);
+  };
+
+  outbox: ServicePorts['outbox'] = async (address) => {
+    await this.delay();
+    return this.inner.outbox(address);
+  };
+
+  state: ServicePorts['state'] = async (address) => {
+    await this.delay();
+    return this.inner.state(address);
+  };
+}
