@@ -22,8 +22,8 @@ import { buildOutputBatch } from './output-batch.js';
  * have already written, so replaying the stream from the lower of their checkpoints after a
  * crash delivers everything exactly once.
  */
-/** Status word samples kept for the MeterStatusWordReport (about 100 bytes each). */
-export const maxStatusWordSamples = 512_000;
+/** Status word samples kept for the MeterStatusWordReport by default (about 100 bytes each). */
+export const defaultMaxStatusWordSamples = 512_000;
 
 export class IntegrationConsumer {
   private chain: Promise<void> = Promise.resolve();
@@ -40,7 +40,12 @@ export class IntegrationConsumer {
     readonly csv: CsvConsumer,
     readonly cim: CimPublisher,
     private readonly registry: RegistryState,
-    private readonly options: { outDir: string; organization: string; clock: Clock },
+    private readonly options: {
+      outDir: string;
+      organization: string;
+      clock: Clock;
+      maxStatusWordSamples?: number;
+    },
   ) {}
 
   static async open(options: {
@@ -50,6 +55,8 @@ export class IntegrationConsumer {
     clock: Clock;
     registry: RegistryState;
     maxPartBytes?: number;
+    /** Status word samples kept for the MeterStatusWordReport; the oldest go first. */
+    maxStatusWordSamples?: number;
   }): Promise<IntegrationConsumer> {
     const csv = await CsvConsumer.open(options);
     const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
@@ -102,8 +109,9 @@ export class IntegrationConsumer {
   /** Bounded: beyond maxStatusWordSamples the oldest sixteenth goes (the report covers recent days). */
   private rememberStatusWord(sample: IntegrationConsumer['statusWords'][number]): void {
     this.statusWords.push(sample);
-    if (this.statusWords.length > maxStatusWordSamples)
-      this.statusWords.splice(0, this.statusWords.length - maxStatusWordSamples + maxStatusWordSamples / 16);
+    const max = this.options.maxStatusWordSamples ?? defaultMaxStatusWordSamples;
+    if (this.statusWords.length > max)
+      this.statusWords.splice(0, this.statusWords.length - max + Math.floor(max / 16));
   }
 
   /** Waits for every batch handed in so far to be written and visible in the CSV files. */
