@@ -12,6 +12,7 @@ import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { ActorLanes, addressId } from './actor-lanes.js';
+import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
 import {
   type Addressing,
   type DriverAction,
@@ -263,10 +264,15 @@ export class HeadendDriver {
     };
     const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
     for (const action of actions) this.act(action, entry.id, hold, release);
-    for (const { address, commands } of targets) {
-      hold();
-      this.lanes.post(address, { from: sourceId, seq: entry.id, commands }, release);
-    }
+    for (const { address, commands } of targets)
+      for (const [part, chunk] of splitCommands(commands, maxDeliveryBytes).entries()) {
+        hold();
+        this.lanes.post(
+          address,
+          { from: sourceId, seq: deliverySeq(entry.id, part), commands: chunk },
+          release,
+        );
+      }
     release();
   }
 
@@ -319,7 +325,11 @@ export class HeadendDriver {
   ): void {
     const link = this.options.fieldLink(concentratorId);
     const answer = (command: DeviceCommand) =>
-      this.lanes.post(this.device(concentratorId), { from: 'field', seq, commands: [command] }, release);
+      this.lanes.post(
+        this.device(concentratorId),
+        { from: 'field', seq: deliverySeq(seq, 0), commands: [command] },
+        release,
+      );
     const pending: Promise<void> = (
       link
         ? link.execute(request).then(
