@@ -24,14 +24,30 @@ const partitioningSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
-export const serviceSchema = z.object({
-  name: serviceName,
-  partitioning: partitioningSchema,
-  /** Compiled module (path from the package's dist/ root) and export of the actor definition. */
-  actor: z.object({ module: z.string().min(1), export: z.string().min(1) }).optional(),
-  /** Target replica count; fewer when fewer nodes are alive. */
-  replicas: z.number().int().min(1).max(7).default(3),
-});
+export const serviceSchema = z
+  .object({
+    name: serviceName,
+    partitioning: partitioningSchema,
+    /** Compiled module (path from the package's dist/ root) and export of the actor definition. */
+    actor: z.object({ module: z.string().min(1), export: z.string().min(1) }).optional(),
+    /** Target replica count; fewer when fewer nodes are alive. */
+    replicas: z.number().int().min(1).max(7).default(3),
+    /**
+     * Service Fabric's MinReplicaSetSize: the failover manager never commits a configuration
+     * with fewer active replicas than this (writes then wait in quorum loss instead of
+     * committing on too few disks). Default: a majority of `replicas` (2 of 3, 1 of 1).
+     */
+    minReplicas: z.number().int().min(1).max(7).optional(),
+  })
+  .superRefine((service, ctx) => {
+    if (service.minReplicas !== undefined && service.minReplicas > service.replicas) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minReplicas'],
+        message: `minReplicas (${service.minReplicas}) must not exceed replicas (${service.replicas}); lower minReplicas or raise replicas`,
+      });
+    }
+  });
 
 /** Node extensions: modules started in every node with an ActorProxy (APIs, bridges, simulators). */
 export const extensionSchema = z.object({
@@ -152,6 +168,15 @@ export function partitionFor(service: ServiceSpec, key: string): PartitionId {
       }
       return `${service.name}/${key}`;
   }
+}
+
+/**
+ * The minimum replica-set size of a service: declared, else a majority of its target, and
+ * never above the target (a `replicas: 1` service keeps working on one node).
+ */
+export function minReplicaSetSize(service: Pick<ServiceSpec, 'replicas' | 'minReplicas'>): number {
+  const declared = service.minReplicas ?? Math.floor(service.replicas / 2) + 1;
+  return Math.min(declared, service.replicas);
 }
 
 export function serviceOf(partition: PartitionId): string {

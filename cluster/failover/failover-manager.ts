@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { partitionIds, type ServiceSpec } from '../config/manifest.js';
+import { minReplicaSetSize, partitionIds, type ServiceSpec } from '../config/manifest.js';
 import type { NodeRecord } from '../membership/membership.js';
 import {
   type ClusterView,
@@ -16,7 +16,14 @@ import type {
   ReplicaStatus,
 } from '../replicator/contract.js';
 import type { ConfigStore, VersionedConfiguration } from './config-store.js';
-import { activeReplicas, decidePrimary, type FenceAnswer, majority } from './reconfiguration.js';
+import {
+  activeCount,
+  activeReplicas,
+  decidePrimary,
+  type FenceAnswer,
+  majority,
+  nextConfiguration,
+} from './reconfiguration.js';
 import { builtReplicas, findMismatches, mapLimit } from './replica-audit.js';
 
 /** What the FM needs from other nodes (gRPC in production). */
@@ -120,9 +127,11 @@ export class FailoverManager {
     const now = this.options.clock.now();
     const jobs: Array<() => Promise<void>> = [];
     for (const service of services) {
+      const minReplicas = this.minReplicas(service);
       for (const partition of partitionIds(service)) {
         const current = versioned.get(partition);
         if (!current) {
+          // Never below the minimum either: minReplicas <= min(initialClusterSize, target).
           if (eligible.length < Math.min(this.options.initialClusterSize, service.replicas)) continue;
           const config = initialConfiguration(partition, view, service.replicas);
           if (!config) continue;
@@ -138,12 +147,15 @@ export class FailoverManager {
         if (current.config.status === 'ok' && !plan.changed && !primaryUnfit && mismatched.length === 0)
           continue;
         configs.set(partition, { ...current.config, replicas: plan.replicas, building: plan.building });
-        jobs.push(() => this.reconfigure(current, plan.replicas, plan.building, new Set(eligible), token));
+        jobs.push(() =>
+          this.reconfigure(current, plan.replicas, plan.building, new Set(eligible), token, minReplicas),
+        );
       }
     }
     if (jobs.length === 0) {
       // Nothing to repair: even out primaries (a node that rejoined holds none).
       for (const service of services) {
+        const minReplicas = this.minReplicas(service);
         for (const move of planPrimaryMoves(service.name, view, 2)) {
           const current = versioned.get(move.partition);
           if (!current) continue;
@@ -157,6 +169,7 @@ export class FailoverManager {
               current.config.building,
               others,
               token,
+              minReplicas,
               move.to,
             ),
           );
@@ -182,6 +195,15 @@ export class FailoverManager {
       }),
     );
     return result;
+  }
+
+  /**
+   * Service Fabric's MinReplicaSetSize for `service`, capped by the declared initial cluster
+   * size: a cluster started with MF_INITIAL_CLUSTER_SIZE=1 is a one-node dev cluster, where
+   * one disk is all there is (a floor above it would keep every partition unplaced).
+   */
+  private minReplicas(service: ServiceSpec): number {
+    return Math.max(1, Math.min(minReplicaSetSize(service), this.options.initialClusterSize));
   }
 
   /** Mismatches seen continuously for longer than the grace period (a node restarted, a role not taken). */
@@ -216,6 +238,7 @@ export class FailoverManager {
       [],
       new Set(config.replicas),
       token,
+      0, // first placement: already checked against the minimum by the pass
       config.primary,
       false,
     );
@@ -227,6 +250,7 @@ export class FailoverManager {
     building: NodeId[],
     eligible: ReadonlySet<NodeId>,
     token: string,
+    minReplicas: number,
     preferred: NodeId | null = current.config.primary,
     announce = true,
   ): Promise<void> {
@@ -234,8 +258,10 @@ export class FailoverManager {
     const old = current.config;
     const members = this.options.members();
     const liveActive = activeReplicas(old).filter((n) => members.has(n)).length;
-    // Still without a majority: nothing to try until a replica returns (no epoch churn).
+    // Still without a majority, or still too few nodes for the minimum replica-set size:
+    // nothing to try until a replica returns (no epoch churn).
     if (old.status === 'quorum-loss' && liveActive < majority(activeReplicas(old).length)) return;
+    if (old.status === 'quorum-loss' && activeCount(replicas, building) < minReplicas) return;
     const epoch = announce ? old.epoch + 1 : old.epoch;
     let revision = current.modRevision;
     // Step 1: the new epoch is announced before anyone is fenced to it.
@@ -267,23 +293,15 @@ export class FailoverManager {
     const fit = new Set(replicas.filter((n) => eligible.has(n) && !building.includes(n)));
     const decision = decidePrimary(old, answers, fit, preferred && fit.has(preferred) ? preferred : null);
     if (this.token !== token || !this.options.leaseValid()) return;
-    if (decision.kind === 'quorum-loss') {
+    const next = nextConfiguration(old, epoch, decision, replicas, building, minReplicas);
+    if (next.status === 'quorum-loss') {
       logger.error(
-        { partition: old.partition, answered: decision.answered, needed: decision.needed },
-        'quorum loss: too few replicas of the last configuration answered; waiting for them to return',
+        { partition: old.partition, epoch, reason: next.reason },
+        'quorum loss: waiting for replicas to return',
       );
-      await store.write({ ...old, epoch, primary: null, status: 'quorum-loss' }, revision, token);
+      await store.write(next, revision, token);
       return;
     }
-    const next: PartitionConfiguration = {
-      partition: old.partition,
-      epoch,
-      primary: decision.node,
-      replicas: [decision.node, ...replicas.filter((n) => n !== decision.node)],
-      building: building.filter((n) => n !== decision.node),
-      status: 'ok',
-      previousEpochLastLsn: decision.previousEpochLastLsn,
-    };
     await store.write(next, revision, token);
     logger.info(
       {

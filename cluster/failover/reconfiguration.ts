@@ -62,3 +62,55 @@ export function decidePrimary(
     [...candidates].sort((a, b) => (a.node < b.node ? -1 : 1))[0]!;
   return { kind: 'primary', node: chosen.node, previousEpochLastLsn: chosen.lastPersistedLsn };
 }
+
+/** Replicas of a set that count toward its write quorum (not being built). */
+export function activeCount(replicas: readonly NodeId[], building: readonly NodeId[]): number {
+  return replicas.filter((n) => !building.includes(n)).length;
+}
+
+/**
+ * Step 3 of reconfiguration, pure: the configuration to commit at `epoch`. A primary is
+ * committed only when the new set keeps at least `minReplicas` active replicas (Service
+ * Fabric's MinReplicaSetSize); otherwise, as without a majority, the partition waits in
+ * quorum loss with the OLD replica set, so the next attempt still needs a majority of the
+ * old voters (a set shrunk to the survivors would let one disk elect itself next time).
+ * This is what stops a pass that saw one eligible node from committing `replicas: ['n1']`.
+ */
+export function nextConfiguration(
+  old: PartitionConfiguration,
+  epoch: number,
+  decision: PrimaryDecision,
+  replicas: readonly NodeId[],
+  building: readonly NodeId[],
+  minReplicas: number,
+): PartitionConfiguration {
+  const waiting = (reason: string): PartitionConfiguration => ({
+    ...old,
+    epoch,
+    primary: null,
+    status: 'quorum-loss',
+    reason,
+  });
+  if (decision.kind === 'quorum-loss') {
+    return waiting(
+      `quorum loss: ${decision.answered} of the ${decision.needed} replicas needed answered; writes refused until replicas return`,
+    );
+  }
+  const nextBuilding = building.filter((n) => n !== decision.node);
+  const nextReplicas = [decision.node, ...replicas.filter((n) => n !== decision.node)];
+  const active = activeCount(nextReplicas, nextBuilding);
+  if (active < minReplicas) {
+    return waiting(
+      `quorum loss: ${active} active replicas available, minimum replica-set size is ${minReplicas}; writes refused until replicas return`,
+    );
+  }
+  return {
+    partition: old.partition,
+    epoch,
+    primary: decision.node,
+    replicas: nextReplicas,
+    building: nextBuilding,
+    status: 'ok',
+    previousEpochLastLsn: decision.previousEpochLastLsn,
+  };
+}

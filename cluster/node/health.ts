@@ -9,8 +9,11 @@ export type PartitionHealth = { partition: PartitionId; status: 'OK' | 'WARNING'
  */
 export function partitionHealth(config: PartitionConfiguration, targetReplicas = 3): PartitionHealth {
   const p = config.partition;
-  if (config.status === 'quorum-loss')
-    return { partition: p, status: 'ERROR', reason: 'quorum loss: writes refused until replicas return' };
+  if (config.status === 'quorum-loss') {
+    // The FM records why it waits (no majority answered, or below the minimum replica-set size).
+    const reason = config.reason ?? 'quorum loss: writes refused until replicas return';
+    return { partition: p, status: 'ERROR', reason };
+  }
   if (config.status === 'reconfiguring' || config.primary === null)
     return { partition: p, status: 'ERROR', reason: 'no primary (reconfiguring)' };
   if (config.building.length > 0)

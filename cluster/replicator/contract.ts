@@ -25,6 +25,12 @@ export type PartitionConfiguration = {
   /** Replicas being built (copying state); they do not count toward the write quorum yet. */
   building: NodeId[];
   status: 'ok' | 'reconfiguring' | 'quorum-loss';
+  /**
+   * Why a `quorum-loss` configuration waits (too few old replicas answered, or fewer live
+   * replicas than the service's minimum replica-set size): shown by `meterfabric status`.
+   * Absent on older records and on `ok` configurations.
+   */
+  reason?: string;
   /** Highest LSN of the previous epoch that the new primary kept (false progress above it is truncated). */
   previousEpochLastLsn: Lsn;
 };
