@@ -151,6 +151,7 @@ export class ClusterNode {
     });
     await membership.start();
     for (const replica of replicas.opened()) replica.setLeaseValidUntil(membership.validUntilMs);
+    this.lifecycle.watchLease(() => membership.isValid());
 
     await this.watchConfigurations();
     const store = new ConfigStore(this.client, config.cluster);

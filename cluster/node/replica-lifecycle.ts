@@ -29,6 +29,9 @@ export class ReplicaLifecycle {
   private readonly acting = new Map<PartitionId, { epoch: number; role: ReplicaRole }>();
   private readonly latest = new Map<PartitionId, PartitionConfiguration>();
   private readonly busy = new Set<PartitionId>();
+  /** Epoch of the primary role each partition gave up when the lease expired. */
+  private readonly steppedDown = new Map<PartitionId, number>();
+  private leaseWatch: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -107,6 +110,8 @@ export class ReplicaLifecycle {
     }
     if (config.status !== 'ok') return;
     if (this.fenced.get(partition) !== config.epoch) return;
+    // A primary that stepped down on lease expiry resumes only through a newer configuration.
+    if ((this.steppedDown.get(partition) ?? 0) >= config.epoch) return;
     if (current && current.epoch === config.epoch) return;
     const replica = await this.replicas.open(partition);
     if (config.primary === this.nodeId) {
@@ -123,11 +128,50 @@ export class ReplicaLifecycle {
     }
   }
 
+  /**
+   * Self-fencing made durable: the node's lease expired, so it may already have been replaced.
+   * Leave every primary role (stop replicating and reconnecting to peers as primary; pending
+   * and new writes fail with MF_NOT_PRIMARY) instead of waiting, possibly forever, to be fenced.
+   * The role comes back only with a newer configuration from the FM (which fences first); a
+   * lease that recovers in place shows up to the FM as a primary not acting its role.
+   */
+  async stepDownPrimaries(why: string): Promise<PartitionId[]> {
+    const left: PartitionId[] = [];
+    for (const [partition, acting] of [...this.acting]) {
+      if (acting.role !== 'primary') continue;
+      this.steppedDown.set(partition, acting.epoch);
+      this.acting.delete(partition);
+      this.record(partition, acting.epoch, 'none');
+      this.listener.onNotPrimary(partition);
+      left.push(partition);
+    }
+    for (const partition of left) {
+      const replica = await this.replicas.open(partition);
+      await replica.demote();
+    }
+    if (left.length > 0) this.logger.warn({ partitions: left.length, why }, 'stepped down as primary');
+    return left;
+  }
+
+  /** Checks the lease every `intervalMs` and steps down once it is no longer valid. */
+  watchLease(leaseValid: () => boolean, intervalMs = 100): void {
+    if (this.leaseWatch) clearInterval(this.leaseWatch);
+    this.leaseWatch = setInterval(() => {
+      if (this.closed || leaseValid() || this.primaries().length === 0) return;
+      this.stepDownPrimaries('membership lease expired').catch((err: unknown) =>
+        this.logger.warn({ err: String(err) }, 'step-down failed'),
+      );
+    }, intervalMs);
+    this.leaseWatch.unref?.();
+  }
+
   private record(partition: PartitionId, epoch: number, role: ReplicaRole): void {
     this.roleLog.record({ node: this.nodeId, partition, epoch, role, atMs: this.clock.now() });
   }
 
   close(): void {
     this.closed = true;
+    if (this.leaseWatch) clearInterval(this.leaseWatch);
+    this.leaseWatch = null;
   }
 }

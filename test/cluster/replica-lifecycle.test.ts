@@ -84,6 +84,14 @@ const config = (
   previousEpochLastLsn: 0,
 });
 
+async function waitUntil(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 }
@@ -129,6 +137,39 @@ describe('replica lifecycle driver', () => {
     lifecycle.onConfiguration({ ...config(6, 'n2'), replicas: ['n2', 'n3'] });
     await settle();
     expect(replica.calls.at(-1)).toBe('demote');
+  });
+
+  it('steps down as primary when the lease expires and resumes only through a newer configuration', async () => {
+    const { replica, lifecycle, events, logPath } = setup();
+    await lifecycle.fence('s/0', 3);
+    lifecycle.onConfiguration(config(3, 'n1'));
+    await settle();
+    let leaseValid = true;
+    lifecycle.watchLease(() => leaseValid, 5);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(lifecycle.primaryEpoch('s/0')).toBe(3); // a valid lease changes nothing
+    leaseValid = false;
+    await waitUntil(() => replica.calls.at(-1) === 'demote');
+    expect(events).toEqual(['active:3', 'inactive:s/0']);
+    expect(lifecycle.primaryEpoch('s/0')).toBeNull();
+    expect(lifecycle.primaries()).toEqual([]);
+    // The lease comes back, and the same configuration arrives again (a watch reload): no role.
+    leaseValid = true;
+    lifecycle.onConfiguration({ ...config(3, 'n1') });
+    await settle();
+    expect(replica.calls).toEqual(['fence:3', 'primary:3', 'demote']);
+    // The FM's next configuration (fenced first) brings the role back.
+    await lifecycle.fence('s/0', 4);
+    lifecycle.onConfiguration(config(4, 'n1'));
+    await settle();
+    expect(replica.calls.slice(-2)).toEqual(['fence:4', 'primary:4']);
+    expect(lifecycle.primaryEpoch('s/0')).toBe(4);
+    const roles = readFileSync(logPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as RoleChange).role);
+    expect(roles).toEqual(['primary', 'none', 'primary']);
+    lifecycle.close();
   });
 
   it('records every role change in the append-only history before acting', async () => {
