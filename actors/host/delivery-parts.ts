@@ -20,6 +20,28 @@ export function deliverySeq(entryId: number, part: number): number {
   return entryId * maxPartsPerEntry + part;
 }
 
+/**
+ * A meter's records stay in one part: a daily closure's registers become one DC row only
+ * when they are written together.
+ */
+function meterOf(item: unknown): string | undefined {
+  const r = ((item as { record?: unknown }).record ?? item) as {
+    meterSerial?: string;
+    reading?: { meterSerial?: string };
+    event?: { deviceId?: string };
+  };
+  return r.reading?.meterSerial ?? r.meterSerial ?? r.event?.deviceId;
+}
+
+/** The index nearest the middle where the meter changes (undefined: one meter only). */
+function cutNearMiddle(list: readonly unknown[]): number | undefined {
+  const middle = Math.ceil(list.length / 2);
+  for (let d = 0; d < list.length; d++)
+    for (const i of [middle - d, middle + d])
+      if (i > 0 && i < list.length && meterOf(list[i]) !== meterOf(list[i - 1])) return i;
+  return undefined;
+}
+
 type Listed = { type: string; records?: unknown[]; routed?: unknown[] };
 
 /** The commands in parts of at most `limitBytes` (JSON), splitting record lists where one command is too big. */
@@ -38,9 +60,13 @@ export function splitCommands(commands: readonly unknown[], limitBytes: number):
       pieces.push({ command, bytes });
       return;
     }
-    const half = Math.ceil(list.length / 2);
-    add({ ...listed, [field]: list.slice(0, half) });
-    add({ ...listed, [field]: list.slice(half) });
+    const cut = cutNearMiddle(list);
+    if (cut === undefined) {
+      pieces.push({ command, bytes });
+      return;
+    }
+    add({ ...listed, [field]: list.slice(0, cut) });
+    add({ ...listed, [field]: list.slice(cut) });
   };
   for (const command of commands) add(command);
   const parts: unknown[][] = [];
