@@ -82,7 +82,8 @@ export class TestCluster {
         '--data',
         dataDir,
         '--etcd',
-        this.etcd.endpoint,
+        // A test may route one node to etcd through its own link (support/tcp-link.ts).
+        env.MF_ETCD ?? this.etcd.endpoint,
       ],
       {
         stdio: ['ignore', log, log],

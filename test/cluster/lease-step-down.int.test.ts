@@ -1,0 +1,103 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callUnary, channelOptions, NodeService } from '../../cluster/node/grpc-contracts.js';
+import { PeerClients } from '../../cluster/node/peers.js';
+import { primaryConflicts } from '../../cluster/node/role-log.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
+import { TcpLink } from './support/tcp-link.js';
+import { TestCluster } from './support/test-cluster.js';
+
+describe('a primary cut off from etcd (its lease expires while it runs)', () => {
+  let cluster: TestCluster;
+  let link: TcpLink;
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ nodes: 2 });
+    // n3 reaches etcd only through a link the test can cut; its peers stay reachable.
+    link = await TcpLink.start(cluster.etcd.endpoint);
+    await cluster.startNode('n3', await freePort(), { MF_ETCD: link.endpoint });
+    await cluster.waitStable(3);
+  });
+  afterAll(async () => {
+    await link?.close();
+    await cluster?.stop();
+  });
+
+  it('steps down as primary without seeing a new configuration, refuses writes with MF_NOT_PRIMARY, and takes a role again only from the FM', {
+    timeout: 300_000,
+  }, async () => {
+    const proxy = await cluster.proxy();
+    const configs = await cluster.configs();
+    const mine = [...configs.values()].filter((c) => c.primary === 'n3').map((c) => c.partition);
+    expect(mine.length).toBeGreaterThan(0);
+    let key = '';
+    for (let i = 0; !key; i++) {
+      const candidate = `cut-${i}`;
+      if (configs.get(proxy.partitionOf('counter', candidate))?.primary === 'n3') key = candidate;
+    }
+    const partition = proxy.partitionOf('counter', key);
+    const oldEpoch = configs.get(partition)!.epoch;
+    await proxy.call('counter', key, 'increment', { by: 1 }, { idempotencyKey: 'cut-before' });
+
+    const n3Address = `127.0.0.1:${cluster.nodes.get('n3')!.port}`;
+    const peers = new PeerClients(() => n3Address, {});
+    const direct = new NodeService(n3Address, grpc.credentials.createInsecure(), channelOptions);
+    try {
+      const roles = async () => new Map((await peers.statuses('n3', 10_000)).map((s) => [s.partition, s]));
+      expect((await roles()).get(partition)?.role).toBe('primary');
+
+      link.cut();
+      // n3 cannot renew its lease nor see any configuration: it steps down on its own.
+      await waitFor(
+        async () => {
+          const now = await roles();
+          return mine.every((p) => now.get(p)?.role === 'none');
+        },
+        'n3 to leave every primary role while cut off from etcd',
+        60_000,
+        200,
+      );
+      const history = cluster.roleHistory().filter((r) => r.node === 'n3' && r.partition === partition);
+      expect(history.at(-1)).toMatchObject({ role: 'none', epoch: oldEpoch });
+
+      const refused = await callUnary<{ result: Buffer }>(
+        direct,
+        'CallActor',
+        {
+          service: 'counter',
+          key,
+          method: 'increment',
+          payload: Buffer.from('{"by":1000}'),
+          idempotencyKey: 'cut-refused',
+          partition,
+        },
+        10_000,
+      ).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'MF_NOT_PRIMARY' });
+
+      // The rest of the cluster replaced it meanwhile and takes writes.
+      const during = await proxy.call<{ value: number }>(
+        'counter',
+        key,
+        'increment',
+        { by: 1 },
+        { idempotencyKey: 'cut-during', deadlineMs: 90_000 },
+      );
+      expect(during.value).toBe(2);
+      // Still cut off, n3 stays out of the primary role (no new configuration reached it).
+      await new Promise((r) => setTimeout(r, cluster.leaseTtlMs));
+      const still = await roles();
+      expect(mine.filter((p) => still.get(p)?.role === 'primary')).toEqual([]);
+    } finally {
+      link.restore();
+      peers.close();
+      direct.close();
+    }
+
+    // Back in touch: n3 re-registers and the FM gives it roles again through new configurations.
+    const back = await cluster.waitStable(3, 180_000);
+    expect(back.get(partition)!.epoch).toBeGreaterThan(oldEpoch);
+    expect(await proxy.call('counter', key, 'get', null)).toEqual({ value: 2, increments: 2 });
+    expect(primaryConflicts(cluster.roleHistory())).toEqual([]);
+  });
+});
