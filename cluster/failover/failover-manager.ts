@@ -266,8 +266,9 @@ export class FailoverManager {
     let revision = current.modRevision;
     // Step 1: the new epoch is announced before anyone is fenced to it.
     if (announce) {
+      const { reason: _waitedFor, ...previous } = old; // a quorum-loss reason no longer applies
       revision = await store.write(
-        { ...old, epoch, primary: null, status: 'reconfiguring' },
+        { ...previous, epoch, primary: null, status: 'reconfiguring' },
         revision,
         token,
       );
