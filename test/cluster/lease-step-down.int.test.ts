@@ -8,22 +8,29 @@ import { waitFor } from '../support/wait.js';
 import { TcpLink } from './support/tcp-link.js';
 import { TestCluster } from './support/test-cluster.js';
 
-describe('a primary cut off from etcd (its lease expires while it runs)', () => {
+describe('a primary isolated from etcd and its peers (its lease expires while it runs)', () => {
   let cluster: TestCluster;
-  let link: TcpLink;
+  const links: TcpLink[] = [];
   beforeAll(async () => {
     cluster = await TestCluster.start({ nodes: 2 });
-    // n3 reaches etcd only through a link the test can cut; its peers stay reachable.
-    link = await TcpLink.start(cluster.etcd.endpoint);
-    await cluster.startNode('n3', await freePort(), { MF_ETCD: link.endpoint });
+    // n3 reaches etcd and its peers only through links the test can cut, so nothing can
+    // fence it or tell it about a new configuration; the test still reaches n3 directly.
+    const etcdLink = await TcpLink.start(cluster.etcd.endpoint);
+    const n1Link = await TcpLink.start(`127.0.0.1:${cluster.nodes.get('n1')!.port}`);
+    const n2Link = await TcpLink.start(`127.0.0.1:${cluster.nodes.get('n2')!.port}`);
+    links.push(etcdLink, n1Link, n2Link);
+    await cluster.startNode('n3', await freePort(), {
+      MF_ETCD: etcdLink.endpoint,
+      MF_PEER_ADDRESS_OVERRIDES: JSON.stringify({ n1: n1Link.endpoint, n2: n2Link.endpoint }),
+    });
     await cluster.waitStable(3);
   });
   afterAll(async () => {
-    await link?.close();
+    for (const link of links) await link.close();
     await cluster?.stop();
   });
 
-  it('steps down as primary without seeing a new configuration, refuses writes with MF_NOT_PRIMARY, and takes a role again only from the FM', {
+  it('steps down as primary without being fenced or seeing a new configuration, refuses writes with MF_NOT_PRIMARY, and takes a role again only from the FM', {
     timeout: 300_000,
   }, async () => {
     const proxy = await cluster.proxy();
@@ -46,14 +53,15 @@ describe('a primary cut off from etcd (its lease expires while it runs)', () => 
       const roles = async () => new Map((await peers.statuses('n3', 10_000)).map((s) => [s.partition, s]));
       expect((await roles()).get(partition)?.role).toBe('primary');
 
-      link.cut();
-      // n3 cannot renew its lease nor see any configuration: it steps down on its own.
+      for (const link of links) link.cut();
+      // n3 cannot renew its lease, see a configuration or reach a secondary (which would
+      // refuse its stream once fenced): it steps down on its own.
       await waitFor(
         async () => {
           const now = await roles();
           return mine.every((p) => now.get(p)?.role === 'none');
         },
-        'n3 to leave every primary role while cut off from etcd',
+        'n3 to leave every primary role while isolated',
         60_000,
         200,
       );
@@ -84,12 +92,12 @@ describe('a primary cut off from etcd (its lease expires while it runs)', () => 
         { idempotencyKey: 'cut-during', deadlineMs: 90_000 },
       );
       expect(during.value).toBe(2);
-      // Still cut off, n3 stays out of the primary role (no new configuration reached it).
+      // Still isolated, n3 stays out of the primary role (no new configuration reached it).
       await new Promise((r) => setTimeout(r, cluster.leaseTtlMs));
       const still = await roles();
       expect(mine.filter((p) => still.get(p)?.role === 'primary')).toEqual([]);
     } finally {
-      link.restore();
+      for (const link of links) link.restore();
       peers.close();
       direct.close();
     }
