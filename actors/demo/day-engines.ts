@@ -21,6 +21,10 @@ export type DayEngine = {
   api: HeadendApi;
   cim: CimPublisher;
   provision(commands: readonly RegistryCommand[]): Promise<void>;
+  /** The last step the services recorded as completed (driver engine), if any. */
+  lastStep(): Promise<number | undefined>;
+  /** Takes over from the services (driver engine), the clock set to the last step first. */
+  resume(): Promise<number | undefined>;
   /** One step at the clock's instant: schedules run, everything they cause settles. */
   step(atMs: number): Promise<void>;
   jobsFinished(): number;
@@ -71,6 +75,9 @@ export async function localEngine(options: EngineOptions): Promise<DayEngine> {
     async provision(commands) {
       for (const command of commands) headend.applyRegistry(command);
     },
+    // In process there is nothing to resume from.
+    lastStep: async () => undefined,
+    resume: async () => undefined,
     async step() {
       headend.tick();
       await headend.settle();
@@ -124,6 +131,8 @@ export async function driverEngine(
       d.importRegistry([...commands]);
       await d.settle();
     },
+    lastStep: async () => (await d.singletonState('integration')).inner.lastStepMs,
+    resume: () => d.resume(),
     async step(atMs) {
       d.tick();
       await d.settle();

@@ -36,8 +36,11 @@ export type DemoOptions = {
   bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
   /** Push the CIM messages to these webhook receivers (queues under `<outDir>/.webhook-state`). */
   webhooks?: readonly WebhookSubscriberConfig[];
-  /** Run every service behind these ports (the cluster), under this head-end name. */
-  services?: { ports: ServicePorts; name: string };
+  /**
+   * Run every service behind these ports (the cluster), under this head-end name; `resume`
+   * continues that head-end's day from the last step the cluster recorded (a restarted driver).
+   */
+  services?: { ports: ServicePorts; name: string; resume?: boolean };
 };
 
 export type DemoSummary = {
@@ -62,9 +65,10 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   // Simulated time advances in steps, each only after the previous step's work is done, and
   // no faster than `speed`: a slow disk makes the day longer, never skips or fails work.
   const clock = new ManualClock(dayStartMs);
-  const hostStartMs = Date.now();
+  let hostStartMs = Date.now();
   const log = options.progress ?? ((line: string) => process.stdout.write(`${line}\n`));
-  await rm(options.outDir, { recursive: true, force: true });
+  // A resumed day keeps what the killed run wrote: its writers skip what is already there.
+  if (!options.services?.resume) await rm(options.outDir, { recursive: true, force: true });
   const fleet = new SimulatedFleet({
     concentrators: options.concentrators,
     metersPerConcentrator: options.metersPerConcentrator,
@@ -123,11 +127,19 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     : undefined;
   if (http && grpc)
     log(`CIM bridge ${http.url}, gRPC ${options.bridges?.host}:${grpc.port} (with reflection)`);
-  log(`provisioning ${options.concentrators} concentrators x ${options.metersPerConcentrator} meters`);
-  await engine.provision(fleet.provisioning());
-  let nextReportMs = dayStartMs + hourMs;
+  // Resuming: the registry, schedules, outboxes and stream are on the cluster already.
+  const lastStepMs = options.services?.resume ? await engine.lastStep() : undefined;
+  if (lastStepMs !== undefined) clock.set(lastStepMs); // replayed deliveries happen at that instant
+  const resumedAfterMs = lastStepMs === undefined ? undefined : await engine.resume();
+  if (resumedAfterMs === undefined) {
+    log(`provisioning ${options.concentrators} concentrators x ${options.metersPerConcentrator} meters`);
+    await engine.provision(fleet.provisioning());
+  } else log(`resumed after ${new Date(resumedAfterMs).toISOString().slice(0, 16)}Z from the cluster`);
+  const firstStepMs = resumedAfterMs === undefined ? dayStartMs : resumedAfterMs + 5 * 60_000;
+  hostStartMs -= (firstStepMs - dayStartMs) / options.speed;
+  let nextReportMs = Math.floor(firstStepMs / hourMs) * hourMs + hourMs;
   const stepMs = 5 * 60_000;
-  for (let t = dayStartMs; t <= endMs && !options.signal?.aborted; t += stepMs) {
+  for (let t = firstStepMs; t <= endMs && !options.signal?.aborted; t += stepMs) {
     const delay = hostStartMs + (t - dayStartMs) / options.speed - Date.now();
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     clock.set(t);

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { loadManifests } from '../../cluster/config/manifest.js';
+import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { ActorProxyPorts } from '../host/service-ports.js';
 import { formatSummary, runDemoDay } from './run-day.js';
@@ -32,6 +33,13 @@ export async function up(ctx: UpContext): Promise<void> {
   const outDir = resolve(process.env.MF_DEMO_OUT ?? './out');
   const concentrators = Number(process.env.MF_DEMO_CONCENTRATORS ?? 100);
   const meters = Number(process.env.MF_DEMO_METERS ?? 20);
+  // One head-end name per demo run: a second `npm start` on the same data directory gets
+  // fresh actors instead of the first run's jobs, cursors and stream. MF_DEMO_NAME names
+  // the head-end of a killed run instead: its day resumes from what the cluster holds.
+  const resumeName = process.env.MF_DEMO_NAME;
+  if (resumeName !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(resumeName))
+    throw new ConfigError(['MF_DEMO_NAME must be 1-64 letters, digits, "-" or "_" (a name `up` printed)']);
+  const name = resumeName ?? `demo-${Date.now().toString(36)}`;
   const client = new Etcd3({ hosts: ctx.etcd, dialTimeout: 2000 });
   const proxy = new ActorProxy({
     client,
@@ -41,11 +49,11 @@ export async function up(ctx: UpContext): Promise<void> {
     ...(process.env.MF_CLUSTER_TOKEN ? { token: process.env.MF_CLUSTER_TOKEN } : {}),
   });
   await proxy.start();
-  // One head-end name per demo run: a second `npm start` on the same data directory gets
-  // fresh actors instead of the first run's jobs, cursors and stream.
-  const name = `demo-${Date.now().toString(36)}`;
   try {
     say(`demo: ${concentrators} concentrators x ${meters} meters, one simulated day, output in ${outDir}`);
+    say(
+      `demo: head-end "${name}" (if this process dies, MF_DEMO_NAME=${name} with the same --data resumes its day)`,
+    );
     const summary = await runDemoDay({
       outDir,
       concentrators,
@@ -53,7 +61,7 @@ export async function up(ctx: UpContext): Promise<void> {
       speed: 1440,
       signal: ctx.signal,
       progress: (line) => say(`demo: ${line}`),
-      services: { ports: new ActorProxyPorts(proxy), name },
+      services: { ports: new ActorProxyPorts(proxy), name, resume: resumeName !== undefined },
     });
     for (const line of formatSummary(summary).split('\n')) say(line);
     say(`demo finished: CSV and CIM files are under ${outDir}. The cluster keeps running; Ctrl-C stops it.`);

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatSummary, runDemoDay } from '../../actors/demo/run-day.js';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
+import { SimulatedFleet } from '../../actors/simulation/fleet.js';
+import { groundTruth, truthKey } from '../../actors/simulation/ground-truth.js';
+import { ManualClock } from '../../core/clock.js';
+import { cimTally, compare, csvTally } from './output-check.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -52,5 +56,57 @@ describe('demo day', () => {
     expect(summary.jobs.failed).toBe(0);
     expect(summary.jobs.succeeded).toBeGreaterThan(24 * 3);
     expect(summary.reports).toHaveLength(5);
+  });
+
+  it('a demo day stopped at midday and started again with resume continues from the services: every value exactly once', {
+    timeout: 120_000,
+  }, async () => {
+    const outDir = join(await mkdtemp(join(tmpdir(), 'mf-demo-')), 'out');
+    dirs.push(join(outDir, '..'));
+    const ports = new InProcessPorts();
+    const dayStartMs = Date.UTC(2026, 2, 10);
+    const options = { outDir, concentrators: 3, metersPerConcentrator: 2, speed: 1e9, dayStartMs };
+    const controller = new AbortController();
+    await runDemoDay({
+      ...options,
+      signal: controller.signal,
+      progress: (line) => {
+        if (line.startsWith('2026-03-10T12:00Z')) controller.abort();
+      },
+      services: { ports, name: 'demo' },
+    });
+    const lines: string[] = [];
+    const second = await runDemoDay({
+      ...options,
+      progress: (line) => lines.push(line),
+      services: { ports, name: 'demo', resume: true },
+    });
+    expect(lines[0]).toMatch(/^resumed after 2026-03-10T12:00Z from the cluster/);
+    expect(second.jobs.failed).toBe(0);
+    const fleet = new SimulatedFleet({
+      concentrators: 3,
+      metersPerConcentrator: 2,
+      seed: 1,
+      originMs: dayStartMs,
+      clock: new ManualClock(dayStartMs),
+      timeZones: ['UTC', 'Europe/Rome', 'Europe/Madrid'],
+      outageChance: 0.05,
+      outageFromMs: dayStartMs + 2 * 3_600_000,
+      outageToMs: dayStartMs + 20 * 3_600_000,
+      iec62056Every: 10,
+    });
+    const endMs = dayStartMs + 24 * 3_600_000 + 15 * 60_000;
+    const truth = new Map(groundTruth(fleet, dayStartMs, endMs).map((v) => [truthKey(v), v.value]));
+    const kinds = ['interval', 'dailyClosure', 'voltage', 'statusAlarm'];
+    expect(compare(truth, await csvTally(outDir, 'SIM'), kinds)).toEqual({
+      missing: [],
+      twice: [],
+      extra: [],
+    });
+    expect(compare(truth, (await cimTally(outDir)).tally, kinds)).toEqual({
+      missing: [],
+      twice: [],
+      extra: [],
+    });
   });
 });
