@@ -12,7 +12,7 @@
  * 3. Device actors per node and the node processes' RSS with 10,000 concentrators' device
  *    actors hosted (each given 20 meters).
  * Sizes: MF_BENCH_CONCENTRATORS (default 40) x MF_BENCH_METERS (20) for 1.;
- * MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (20000): wall time spent stepping in 1.
+ * MF_BENCH_STEP_MINUTES (15): simulated time per settled step; MF_BENCH_CALLS_IN_FLIGHT (64); MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (20000): wall time spent stepping in 1.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -39,8 +39,10 @@ const deviceCount = Number(process.env.MF_BENCH_DEVICES ?? 10_000);
 const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 20_000);
 const replicationMs = 3_000;
 const devicesInFlight = 256;
+/** The driver's bound on actor calls in flight (HeadendDriver's default is 64). */
+const callsInFlight = Number(process.env.MF_BENCH_CALLS_IN_FLIGHT ?? 64);
 const hourMs = 3_600_000;
-const stepMs = 15 * 60_000;
+const stepMs = Number(process.env.MF_BENCH_STEP_MINUTES ?? 15) * 60_000;
 const originMs = Date.UTC(2026, 2, 10);
 const manifests = [
   join(packageRoot, 'cluster', 'config', 'runtime-services.json'),
@@ -114,6 +116,7 @@ async function driveSpan(
     name,
     fieldLink: (id) => fleet.concentrator(id),
     writeStream: consumer.write,
+    maxConcurrentCalls: callsInFlight,
   });
   const provisionStart = performance.now();
   for (const command of fleet.provisioning()) driver.applyRegistry(command);
