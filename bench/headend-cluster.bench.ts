@@ -252,6 +252,7 @@ async function main(): Promise<void> {
       replication,
       [clusterRow, localRow],
     );
+    printFigure('cluster: provisioning (registry, initialization jobs)', cluster.provisionMs / 1000, 's');
     printFigure(
       'cluster: readings per actor call',
       cluster.readings / Math.max(1, cluster.calls),
