@@ -1,5 +1,5 @@
 import { transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
-import { type GroupService, groupPayload, groupService } from './cemi.js';
+import { type Cemi, type GroupService, groupPayload, groupService } from './cemi.js';
 import { isKnxError, KnxError } from './errors.js';
 import { decodeFrame, type KnxFrame } from './frame.js';
 
@@ -36,7 +36,11 @@ export function decodeFrames(datagrams: Uint8Array[]): DecodeResult[] {
  * ArrayBuffer crosses the thread boundary instead of one per datagram.
  */
 export function decodePackedFrames(payload: { bytes: Uint8Array; lengths: number[] }): DecodeResult[] {
-  const { bytes, lengths } = payload;
+  return decodeFrames(splitPacked(payload.bytes, payload.lengths));
+}
+
+/** The datagrams of a packed buffer, after checking the lengths fit it. */
+function splitPacked(bytes: Uint8Array, lengths: ArrayLike<number>): Uint8Array[] {
   if (lengths.length > MAX_FRAMES_PER_TASK) {
     throw new KnxError(
       'MF_KNX_BATCH_TOO_LARGE',
@@ -45,7 +49,8 @@ export function decodePackedFrames(payload: { bytes: Uint8Array; lengths: number
   }
   const datagrams: Uint8Array[] = [];
   let offset = 0;
-  for (const length of lengths) {
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
     // A negative or fractional length would move the offset backwards and misalign every later frame.
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new KnxError(
@@ -59,7 +64,7 @@ export function decodePackedFrames(payload: { bytes: Uint8Array; lengths: number
     datagrams.push(bytes.subarray(offset, offset + length));
     offset += length;
   }
-  return decodeFrames(datagrams);
+  return datagrams;
 }
 
 /** Packs datagrams for decodePackedFrames. */
@@ -99,6 +104,19 @@ const groupServiceNames: (GroupService | undefined)[] = [
   'GroupValue_Response',
   'GroupValue_Write',
 ];
+
+const sequencedServices = new Set<string>([
+  'TUNNELLING_REQUEST',
+  'TUNNELLING_ACK',
+  'DEVICE_CONFIGURATION_REQUEST',
+  'DEVICE_CONFIGURATION_ACK',
+]);
+const cemiServices = new Set<string>([
+  'TUNNELLING_REQUEST',
+  'DEVICE_CONFIGURATION_REQUEST',
+  'ROUTING_INDICATION',
+  'ROUTING_SYSTEM_BROADCAST',
+]);
 
 export type TelegramColumns = {
   count: number;
@@ -218,8 +236,8 @@ export function decodeTelegramColumns(payload: {
   const lengths = payload?.lengths;
   if (!(payload?.bytes instanceof Uint8Array) || !(Array.isArray(lengths) || lengths instanceof Uint32Array))
     throw new KnxError('MF_KNX_FRAME_LENGTH', 'packed frames need bytes (Uint8Array) and lengths');
-  const frames = decodePackedFrames({ bytes: payload.bytes, lengths: [...lengths] });
-  const count = frames.length;
+  const datagrams = splitPacked(payload.bytes, lengths);
+  const count = datagrams.length;
   const c: TelegramColumns = {
     count,
     status: new Uint8Array(count),
@@ -241,26 +259,36 @@ export function decodeTelegramColumns(payload: {
   const serviceIndex = new Map<string, number>();
   const longData: Uint8Array[] = [];
   let dataBytes = 0;
+  let lastService = '';
+  let lastServiceIndex = -1;
   for (let i = 0; i < count; i++) {
-    const r = frames[i]!;
-    if (!r.ok) {
-      c.errors.push({ index: i, code: r.code, message: r.message });
+    let frame: KnxFrame;
+    try {
+      frame = decodeFrame(datagrams[i]!);
+    } catch (err) {
+      if (isKnxError(err)) c.errors.push({ index: i, code: err.code, message: err.message });
+      else c.errors.push({ index: i, code: 'MF_KNX_STRUCTURE', message: String(err) });
       continue;
     }
-    const frame = r.frame;
-    let s = serviceIndex.get(frame.service);
-    if (s === undefined) {
-      s = c.services.length;
-      c.services.push(frame.service);
-      serviceIndex.set(frame.service, s);
+    if (frame.service !== lastService) {
+      let s = serviceIndex.get(frame.service);
+      if (s === undefined) {
+        s = c.services.length;
+        c.services.push(frame.service);
+        serviceIndex.set(frame.service, s);
+      }
+      lastService = frame.service;
+      lastServiceIndex = s;
     }
-    c.service[i] = s;
+    c.service[i] = lastServiceIndex;
     c.status[i] = TELEGRAM_OTHER;
-    if ('channelId' in frame && 'sequence' in frame) {
-      c.channelId[i] = frame.channelId;
-      c.sequence[i] = frame.sequence;
+    // By service, not `in` checks: frames of a dozen shapes make property probes megamorphic.
+    if (sequencedServices.has(frame.service)) {
+      const f = frame as { channelId: number; sequence: number };
+      c.channelId[i] = f.channelId;
+      c.sequence[i] = f.sequence;
     }
-    const cemi = 'cemi' in frame ? frame.cemi : undefined;
+    const cemi = cemiServices.has(frame.service) ? (frame as { cemi: Cemi }).cemi : undefined;
     if (cemi?.kind !== 'ldata') continue;
     c.status[i] = TELEGRAM_LDATA;
     c.messageCode[i] = cemi.messageCode;
