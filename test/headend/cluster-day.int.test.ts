@@ -85,24 +85,36 @@ describe('the head-end hosted on a three-node cluster', () => {
     await waitForThreeReplicas(cluster);
   });
 
-  it('a day whose driver is dropped mid-day (a stream append committed, its reply lost) and rebuilt from the cluster: still exactly once', {
-    timeout: 900_000,
-  }, async () => {
-    const originMs = Date.UTC(2026, 2, 12);
-    const ports = new ActorProxyPorts(headend!.proxy);
-    const crashing = new CrashingPorts(ports);
-    const run = await day('b', originMs, crashing);
-    await run.runUntil(originMs + 12 * hourMs);
-    crashing.crashWhen(
-      (service, _command, entries) =>
-        service === 'integration' && JSON.stringify(entries).includes('"interval"'),
-    );
-    await expect(run.runUntil(originMs + 14 * hourMs)).rejects.toThrow(/dead/);
-    // A new driver object: registry copy, last step, outboxes and the unwritten stream from the cluster.
-    const resumedAfter = await run.replaceDriver(ports);
-    expect(resumedAfter).toBeGreaterThanOrEqual(originMs + 12 * hourMs);
-    const endMs = originMs + 25 * hourMs;
-    await run.runUntil(endMs);
-    await expectExactlyOnceAndValid(run, endMs);
-  });
+  const crashes: [string, string, number, (service: string, entries: unknown[]) => boolean][] = [
+    [
+      'a stream append committed',
+      'b',
+      Date.UTC(2026, 2, 12),
+      (service, entries) => service === 'integration' && JSON.stringify(entries).includes('"interval"'),
+    ],
+    [
+      'a TLog route committed',
+      'c',
+      Date.UTC(2026, 2, 14),
+      (service, entries) => service === 'tlog-manager' && JSON.stringify(entries).includes('"interval"'),
+    ],
+  ];
+  for (const [when, name, originMs, predicate] of crashes) {
+    it(`a day whose driver is dropped mid-day (${when}, its reply lost) and rebuilt from the cluster: still exactly once`, {
+      timeout: 900_000,
+    }, async () => {
+      const ports = new ActorProxyPorts(headend!.proxy);
+      const crashing = new CrashingPorts(ports);
+      const run = await day(name, originMs, crashing);
+      await run.runUntil(originMs + 12 * hourMs);
+      crashing.crashWhen((service, _command, entries) => predicate(service, entries));
+      await expect(run.runUntil(originMs + 14 * hourMs)).rejects.toThrow(/dead/);
+      // A new driver object: registry copy, last step, outboxes and the unwritten stream from the cluster.
+      const resumedAfter = await run.replaceDriver(ports);
+      expect(resumedAfter).toBeGreaterThanOrEqual(originMs + 12 * hourMs);
+      const endMs = originMs + 25 * hourMs;
+      await run.runUntil(endMs);
+      await expectExactlyOnceAndValid(run, endMs);
+    });
+  }
 });
