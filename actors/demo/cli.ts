@@ -15,6 +15,8 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string', default: './out' },
       concentrators: { type: 'string', default: '100' },
       meters: { type: 'string', default: '20' },
+      'knx-sites': { type: 'string', default: '2' },
+      'battery-sites': { type: 'string', default: '2' },
       speed: { type: 'string', default: '1440' },
       'http-port': { type: 'string' },
       'grpc-port': { type: 'string' },
@@ -25,7 +27,15 @@ export async function run(argv: string[]): Promise<number> {
   const concentrators = Number(values.concentrators);
   const meters = Number(values.meters);
   const speed = Number(values.speed);
+  const knxSites = Number(values['knx-sites']);
+  const batterySites = Number(values['battery-sites']);
   const problems: string[] = [];
+  for (const [flag, sites] of [
+    ['--knx-sites', knxSites],
+    ['--battery-sites', batterySites],
+  ] as const)
+    if (!(Number.isInteger(sites) && sites >= 0 && sites <= 64))
+      problems.push(`${flag} must be an integer 0..64`);
   if (!(Number.isInteger(concentrators) && concentrators > 0 && concentrators <= 100_000))
     problems.push('--concentrators must be an integer 1..100000');
   if (!(Number.isInteger(meters) && meters > 0 && meters <= 1_000))
@@ -47,6 +57,8 @@ export async function run(argv: string[]): Promise<number> {
     outDir: resolve(values.out),
     concentrators,
     metersPerConcentrator: meters,
+    knxSites,
+    batterySites,
     speed,
     signal: controller.signal,
     ...(security.webhooks ? { webhooks: security.webhooks } : {}),

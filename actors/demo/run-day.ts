@@ -24,6 +24,10 @@ export type DemoOptions = {
   outDir: string;
   concentrators: number;
   metersPerConcentrator: number;
+  /** KNX gateway sites (KNXnet/IP simulators on loopback UDP); default 2. */
+  knxSites?: number;
+  /** Battery sites (GTX2500 simulators behind CANET gateways on loopback TCP); default 2. */
+  batterySites?: number;
   /** Simulated ms per host ms. */
   speed: number;
   /** Simulated start (UTC midnight); default: yesterday. */
@@ -65,7 +69,7 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   // Simulated time advances in steps, each only after the previous step's work is done, and
   // no faster than `speed`: a slow disk makes the day longer, never skips or fails work.
   const clock = new ManualClock(dayStartMs);
-  let hostStartMs = Date.now();
+  const hostStartMs = Date.now();
   const log = options.progress ?? ((line: string) => process.stdout.write(`${line}\n`));
   // A resumed day keeps what the killed run wrote: its writers skip what is already there.
   if (!options.services?.resume) await rm(options.outDir, { recursive: true, force: true });
@@ -80,7 +84,48 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     outageFromMs: dayStartMs + 2 * hourMs,
     outageToMs: dayStartMs + 20 * hourMs,
     iec62056Every: 10,
+    knxSites: options.knxSites ?? 2,
+    batterySites: options.batterySites ?? 2,
   });
+  // The KNX and battery sites hold sockets: close them as soon as the day's work is done
+  // (before the webhook drain), and on the error path too.
+  let fleetStopped: Promise<void> | undefined;
+  const stopFleet = () => {
+    fleetStopped ??= fleet.stop();
+    return fleetStopped;
+  };
+  try {
+    return await runWithFleet({
+      options,
+      fleet,
+      stopFleet,
+      clock,
+      dayStartMs,
+      endMs,
+      startedAt,
+      hostStartMs,
+      log,
+    });
+  } finally {
+    await stopFleet();
+  }
+}
+
+type DayContext = {
+  options: DemoOptions;
+  fleet: SimulatedFleet;
+  stopFleet: () => Promise<void>;
+  clock: ManualClock;
+  dayStartMs: number;
+  endMs: number;
+  startedAt: number;
+  hostStartMs: number;
+  log: (line: string) => void;
+};
+
+async function runWithFleet(day: DayContext): Promise<DemoSummary> {
+  const { options, fleet, clock, dayStartMs, endMs, startedAt, log } = day;
+  let hostStartMs = day.hostStartMs;
   const counts = { readings: 0, gaps: 0, events: {} as Record<string, number> };
   const onWritten = (batch: readonly RoutedRecord[]) => {
     for (const { record } of batch) {
@@ -156,6 +201,7 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
   await http?.close();
   await grpc?.close();
   const finished = await engine.finish(Math.min(clock.now(), endMs));
+  await day.stopFleet();
   if (webhook) {
     // Give receivers a moment to take the day's last messages; what is left stays queued.
     const drainUntil = Date.now() + 10_000;

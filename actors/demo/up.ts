@@ -33,6 +33,8 @@ export async function up(ctx: UpContext): Promise<void> {
   const outDir = resolve(process.env.MF_DEMO_OUT ?? './out');
   const concentrators = Number(process.env.MF_DEMO_CONCENTRATORS ?? 100);
   const meters = Number(process.env.MF_DEMO_METERS ?? 20);
+  const knxSites = Number(process.env.MF_DEMO_KNX_SITES ?? 2);
+  const batterySites = Number(process.env.MF_DEMO_BATTERY_SITES ?? 2);
   // One head-end name per demo run: a second `npm start` on the same data directory gets
   // fresh actors instead of the first run's jobs, cursors and stream. MF_DEMO_NAME names
   // the head-end of a killed run instead: its day resumes from what the cluster holds.
@@ -50,7 +52,9 @@ export async function up(ctx: UpContext): Promise<void> {
   });
   await proxy.start();
   try {
-    say(`demo: ${concentrators} concentrators x ${meters} meters, one simulated day, output in ${outDir}`);
+    say(
+      `demo: ${concentrators} concentrators x ${meters} meters, ${knxSites} KNX and ${batterySites} battery sites, one simulated day, output in ${outDir}`,
+    );
     say(
       `demo: head-end "${name}" (if this process dies, MF_DEMO_NAME=${name} with the same --data resumes its day)`,
     );
@@ -58,6 +62,8 @@ export async function up(ctx: UpContext): Promise<void> {
       outDir,
       concentrators,
       metersPerConcentrator: meters,
+      knxSites,
+      batterySites,
       speed: 1440,
       signal: ctx.signal,
       progress: (line) => say(`demo: ${line}`),

@@ -36,6 +36,32 @@ describe('demo day', () => {
       true,
     );
     expect(summary.reports).toHaveLength(5);
+    // The default demo fleet also has 2 KNX and 2 battery sites, reached over loopback sockets.
+    expect(lines[0]).toMatch(/^provisioning/);
+    expect(summary.readings).toBeGreaterThan(3 * 2 * 24);
+  });
+
+  it('runs the KNX and battery sites (2 + 2 by default) through the day and counts their events', {
+    timeout: 120_000,
+  }, async () => {
+    const outDir = join(await mkdtemp(join(tmpdir(), 'mf-demo-')), 'out');
+    dirs.push(join(outDir, '..'));
+    const options = {
+      outDir,
+      concentrators: 1,
+      metersPerConcentrator: 1,
+      speed: 1e9,
+      dayStartMs: Date.UTC(2026, 2, 10),
+      progress: () => undefined,
+    };
+    const withSites = await runDemoDay(options);
+    const without = await runDemoDay({ ...options, knxSites: 0, batterySites: 0 });
+    // Each battery site overheats once in the alarm window (fleet default chance 1): raised and cleared.
+    expect(withSites.events['battery.overTemperature']).toBeGreaterThanOrEqual(1);
+    expect(withSites.events['battery.overTemperature (cleared)']).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(without.events).filter((k) => k.startsWith('battery.'))).toEqual([]);
+    expect(withSites.readings).toBeGreaterThan(without.readings);
+    expect(formatSummary(withSites)).toMatch(/events: +.*battery\.overTemperature \d+/);
   });
 
   it('runs the same day with every service behind ServicePorts (the driver path `npm start` takes on the cluster)', async () => {
@@ -65,7 +91,17 @@ describe('demo day', () => {
     dirs.push(join(outDir, '..'));
     const ports = new InProcessPorts();
     const dayStartMs = Date.UTC(2026, 2, 10);
-    const options = { outDir, concentrators: 3, metersPerConcentrator: 2, speed: 1e9, dayStartMs };
+    // Meter concentrators only: the sites' values are recorded by the running sites (site-truth.ts),
+    // which the demo keeps inside; knx-battery-day.int.test.ts checks those exactly once.
+    const options = {
+      outDir,
+      concentrators: 3,
+      metersPerConcentrator: 2,
+      knxSites: 0,
+      batterySites: 0,
+      speed: 1e9,
+      dayStartMs,
+    };
     const controller = new AbortController();
     await runDemoDay({
       ...options,
