@@ -3,7 +3,7 @@ import { HeadendDriver } from '../host/headend-driver.js';
 import { LocalHeadend } from '../host/local-headend.js';
 import type { ServicePorts } from '../host/service-ports.js';
 import type { HeadendApi } from '../integration/bridge/execute.js';
-import { CheckpointConsumer } from '../integration/checkpoint-consumer.js';
+import { CheckpointConsumer, type DurableWebhookQueue } from '../integration/checkpoint-consumer.js';
 import type { CimPublisher } from '../integration/cim-publisher.js';
 import { IntegrationConsumer } from '../integration/integration.js';
 import type { RegistryCommand } from '../registry/commands.js';
@@ -20,6 +20,8 @@ import type { RoutedRecord } from '../tlog/router.js';
 export type DayEngine = {
   api: HeadendApi;
   cim: CimPublisher;
+  /** A webhook dispatcher on `cim`: written output counts as done once it is in the webhook queues. */
+  attachWebhook(webhook: DurableWebhookQueue | undefined): void;
   provision(commands: readonly RegistryCommand[]): Promise<void>;
   /** The last step the services recorded as completed (driver engine), if any. */
   lastStep(): Promise<number | undefined>;
@@ -72,6 +74,7 @@ export async function localEngine(options: EngineOptions): Promise<DayEngine> {
   return {
     api: headend,
     cim: consumer.cim,
+    attachWebhook: (webhook) => consumer.attachWebhook(webhook),
     async provision(commands) {
       for (const command of commands) headend.applyRegistry(command);
     },
@@ -126,6 +129,7 @@ export async function driverEngine(
   return {
     api: d,
     cim: consumer.cim,
+    attachWebhook: (webhook) => consumer.attachWebhook(webhook),
     async provision(commands) {
       // One import call: 2,000 meters are one replicated command, not 6,000.
       d.importRegistry([...commands]);

@@ -157,6 +157,7 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
         stateDir: join(options.outDir, '.webhook-state'),
       })
     : undefined;
+  engine.attachWebhook(webhook);
   const http = options.bridges
     ? await startHttpBridge(engine.api, {
         ...bridgeOptions,

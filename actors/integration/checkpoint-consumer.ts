@@ -16,6 +16,9 @@ import { CimPublisher } from './cim-publisher.js';
 import { CsvConsumer } from './csv-consumer.js';
 import { buildOutputBatch } from './output-batch.js';
 
+/** The webhook dispatcher's "everything published so far is in the durable queues" step. */
+export type DurableWebhookQueue = { flush(): Promise<void> };
+
 /**
  * The integration consumers behind the replicated stream (checkpoint-stream.ts): a stream
  * entry is written to the daily CSV files and published as CIM messages with its stream
@@ -26,6 +29,7 @@ import { buildOutputBatch } from './output-batch.js';
 export class CheckpointConsumer {
   /** What was written in this process (the demo's summary). */
   readonly written = { positions: 0 };
+  private webhook: DurableWebhookQueue | undefined;
 
   private constructor(
     readonly csv: CsvConsumer,
@@ -53,6 +57,15 @@ export class CheckpointConsumer {
     return new CheckpointConsumer(csv, cim, options);
   }
 
+  /**
+   * A webhook dispatcher started on `cim`: from now on `write` resolves only once the entry's
+   * messages are in its durable queues, so the driver never acknowledges an entry whose
+   * webhook messages a crash could lose (the publisher would not publish them again).
+   */
+  attachWebhook(webhook: DurableWebhookQueue | undefined): void {
+    this.webhook = webhook;
+  }
+
   /** Writes one stream entry (its batches in order) at `position`. */
   readonly write = async (position: number, batches: readonly StreamBatch[]): Promise<void> => {
     const routed = batches.flatMap((b) => b.routed);
@@ -63,6 +76,7 @@ export class CheckpointConsumer {
     const fresh = position > this.csv.highestSeq;
     await this.csv.consume(batch, position, batches[0]?.atMs ?? 0);
     await this.cim.publish(batch, position);
+    await this.webhook?.flush();
     if (fresh) {
       this.written.positions++;
       this.options.onWritten?.(routed);

@@ -12,6 +12,7 @@ import {
   type ReportingState,
 } from '../reporting/store.js';
 import type { RoutedRecord } from '../tlog/router.js';
+import type { DurableWebhookQueue } from './checkpoint-consumer.js';
 import { CimPublisher } from './cim-publisher.js';
 import { CsvConsumer } from './csv-consumer.js';
 import { buildOutputBatch } from './output-batch.js';
@@ -69,6 +70,12 @@ export class IntegrationConsumer {
 
   private pending: RoutedRecord[] = [];
   private scheduled: Promise<void> | undefined;
+  private webhook: DurableWebhookQueue | undefined;
+
+  /** A webhook dispatcher started on `cim`: a sink call resolves once its messages are in its durable queues. */
+  attachWebhook(webhook: DurableWebhookQueue | undefined): void {
+    this.webhook = webhook;
+  }
 
   /**
    * The sink for LocalHeadend. Batches arriving in the same turn are coalesced into one write
@@ -104,6 +111,7 @@ export class IntegrationConsumer {
     // The CSV writers and the CIM publisher each skip positions they have written, so they
     // need no order between them: their file writes and fsyncs overlap.
     await Promise.all([this.csv.consume(batch, seq, collectedAtMs), this.cim.publish(batch, seq)]);
+    await this.webhook?.flush();
   }
 
   /** Bounded: beyond maxStatusWordSamples the oldest sixteenth goes (the report covers recent days). */
