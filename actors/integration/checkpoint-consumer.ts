@@ -101,6 +101,10 @@ export class CheckpointConsumer {
         kind,
         rows.map((row) => withAllColumns(kind, row)),
         dayMs,
+        // *local columns on the wall clock of the row's concentrator (UTC when unknown or empty).
+        {
+          timeZoneOf: (row) => registry.concentrators[String(row.concentrator ?? '')]?.timeZone || undefined,
+        },
       );
     const reporting = integration.reporting;
     return Promise.all([
