@@ -139,9 +139,13 @@ export class ActorProxy {
     for (;;) {
       const config = this.configs.get(partition);
       if (config?.status === 'quorum-loss') {
+        // Two ways in (cluster/README.md): the old replica set cannot answer with a majority,
+        // or fewer replicas are up than the service's minimum replica-set size.
         throw new MeterfabricError(
           'MF_QUORUM_LOSS',
-          `partition ${partition} has lost quorum (a majority of its replicas is down); writes are refused until they return`,
+          `partition ${partition} has lost quorum (a majority of its replicas is down, or fewer than its minimum replica-set size are up${
+            config.reason ? `: ${config.reason}` : ''
+          }); writes are refused until enough replicas return`,
           { partition, epoch: config.epoch },
         );
       }

@@ -70,6 +70,10 @@ describe('power loss: every node killed, restarted one at a time', () => {
       code: 'MF_QUORUM_LOSS',
       message: expect.stringContaining('has lost quorum'),
     });
+    // Not "a majority is down" only: the message names the minimum and the FM's reason for waiting.
+    expect((refused as Error).message).toMatch(
+      /or fewer than its minimum replica-set size are up: quorum loss: .*; writes are refused/,
+    );
 
     // `meterfabric status` says why each partition waits.
     const status = spawnSync(
