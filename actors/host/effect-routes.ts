@@ -11,8 +11,7 @@ import {
 } from '../hosting/services.js';
 import type { StreamBatch } from '../integration/checkpoint-stream.js';
 import type { JobsManagerEffect } from '../jobs-manager/state.js';
-import type { RegistryEffect } from '../registry/commands.js';
-import type { TLogRecord } from '../tlog/records.js';
+import { lifecycleRecord, type TLogRecord } from '../tlog/records.js';
 import type { RoutedRecord } from '../tlog/router.js';
 import type { WorkManagerEffect } from '../work-manager/schedule.js';
 import type { WorkerEffect } from '../workers/state.js';
@@ -162,22 +161,4 @@ function merged(target: { address: ActorAddress; commands: unknown[] }) {
   if (target.address.service !== 'tlog-manager') return target;
   const records = (target.commands as { records: TLogRecord[] }[]).flatMap((c) => c.records);
   return { address: target.address, commands: [{ type: 'route', records }] };
-}
-
-function lifecycleRecord(
-  effect: Extract<RegistryEffect, { type: 'meterCommissioned' | 'meterDecommissioned' }>,
-  key: 'meter.commissioned' | 'meter.decommissioned',
-): TLogRecord {
-  return {
-    type: 'event',
-    concentratorId: effect.concentratorId,
-    collectedAtMs: effect.atMs,
-    event: {
-      deviceId: effect.meterSerial,
-      deviceKind: 'meter',
-      key,
-      phase: 'occurred',
-      timestampMs: effect.atMs,
-    },
-  };
 }

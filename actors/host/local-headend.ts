@@ -25,7 +25,7 @@ import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from 
 import { commissionedMetersOf } from '../registry/queries.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { applyToReporting, newReporting, type ReportingState } from '../reporting/store.js';
-import type { TLogRecord } from '../tlog/records.js';
+import { lifecycleRecord, type TLogRecord } from '../tlog/records.js';
 import { newTLog, type RoutedRecord, route, type TLogState } from '../tlog/router.js';
 import {
   applyWorkManagerCommand,
@@ -380,22 +380,4 @@ export class LocalHeadend {
     this.outcomeWaiters.delete(outcome.jobId);
     for (const resolve of waiters) resolve(outcome);
   }
-}
-
-function lifecycleRecord(
-  effect: Extract<RegistryEffect, { type: 'meterCommissioned' | 'meterDecommissioned' }>,
-  key: 'meter.commissioned' | 'meter.decommissioned',
-): TLogRecord {
-  return {
-    type: 'event',
-    concentratorId: effect.concentratorId,
-    collectedAtMs: effect.atMs,
-    event: {
-      deviceId: effect.meterSerial,
-      deviceKind: 'meter',
-      key,
-      phase: 'occurred',
-      timestampMs: effect.atMs,
-    },
-  };
 }

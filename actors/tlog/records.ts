@@ -1,5 +1,6 @@
 import type { CollectedReading, DeviceEvent, InternalQuantity } from '../../adapters/field-data.js';
 import type { ControlAction } from '../domain/jobs.js';
+import type { RegistryEffect } from '../registry/commands.js';
 
 /**
  * What workers hand to the TLogManager. Every record has a stable id derived from its content
@@ -63,4 +64,23 @@ export function recordId(record: TLogRecord): string {
     case 'workOrderResult':
       return `w|${record.jobId}|${record.meterSerial}`;
   }
+}
+
+/** A meter's commissioning or decommissioning as a normal-priority TLog event (seed §2.4). */
+export function lifecycleRecord(
+  effect: Extract<RegistryEffect, { type: 'meterCommissioned' | 'meterDecommissioned' }>,
+  key: 'meter.commissioned' | 'meter.decommissioned',
+): TLogRecord {
+  return {
+    type: 'event',
+    concentratorId: effect.concentratorId,
+    collectedAtMs: effect.atMs,
+    event: {
+      deviceId: effect.meterSerial,
+      deviceKind: 'meter',
+      key,
+      phase: 'occurred',
+      timestampMs: effect.atMs,
+    },
+  };
 }
