@@ -54,6 +54,7 @@ export class CheckpointConsumer {
   }): Promise<CheckpointConsumer> {
     const csv = await CsvConsumer.open(options);
     const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
+    await cim.restoreFromDisk();
     return new CheckpointConsumer(csv, cim, options);
   }
 

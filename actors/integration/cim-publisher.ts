@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
@@ -12,10 +12,39 @@ import type { OutputBatch } from './output-batch.js';
  * message per CorrelationID) to files under `<out>/cim/<Noun>/` and to live subscribers.
  * A message's MessageID and file name derive from the batch's stream position, so a batch
  * replayed after a crash rewrites the same files and is not announced twice.
+ *
+ * Positions are global, not per process: a message's position is `seq * 2^20 + index + 1`
+ * (seq: the batch's replicated stream position; index: the message's place in the batch), so a
+ * replayed batch has the same positions in every process and positions only grow. They are
+ * sparse: a subscriber must not do arithmetic on them.
  */
 
+/** Messages per batch are numbered below this: position = seq * POSITIONS_PER_SEQ + index + 1. */
+export const POSITIONS_PER_SEQ = 2 ** 20;
+/** The highest seq whose positions are all safe integers. */
+export const MAX_POSITION_SEQ = Math.floor(Number.MAX_SAFE_INTEGER / POSITIONS_PER_SEQ) - 1;
+
+/** The position of the message at `index` in the batch at stream position `seq`. */
+export function messagePosition(seq: number, index: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_POSITION_SEQ) {
+    throw new MeterfabricError(
+      'MF_POSITION_RANGE',
+      `batch seq ${seq} is outside 0..${MAX_POSITION_SEQ}: message positions would not be safe integers`,
+      { seq },
+    );
+  }
+  if (!Number.isSafeInteger(index) || index < 0 || index >= POSITIONS_PER_SEQ - 1) {
+    throw new MeterfabricError(
+      'MF_POSITION_RANGE',
+      `a batch may produce at most ${POSITIONS_PER_SEQ - 1} messages (message index ${index} at seq ${seq}); split the batch`,
+      { seq, index },
+    );
+  }
+  return seq * POSITIONS_PER_SEQ + index + 1;
+}
+
 export type PublishedMessage = {
-  /** Position in the publisher's output, starting at 1: subscribers resume after a checkpoint. */
+  /** Global position (`seq * 2^20 + index + 1`, sparse, the same in every process): subscribers resume after a checkpoint. */
   position: number;
   noun: 'MeterReadings' | 'EndDeviceEvents';
   messageId: string;
@@ -36,11 +65,15 @@ export type CimPublisherOptions = {
 };
 
 export class CheckpointExpiredError extends MeterfabricError {
-  constructor(checkpoint: number, oldest: number) {
+  /**
+   * @param resumeFrom the oldest checkpoint this publisher can serve.
+   * @param lost messages after `checkpoint` this process dropped (a lower bound when `lostExact` is false).
+   */
+  constructor(checkpoint: number, resumeFrom: number, lost: number, lostExact: boolean) {
     super(
       'MF_CHECKPOINT_EXPIRED',
-      `checkpoint ${checkpoint} is older than the oldest retained message ${oldest}: resubscribe from ${oldest - 1} and reconcile from the CSV files`,
-      { checkpoint, oldest },
+      `checkpoint ${checkpoint} is older than what this publisher retains or knows (messages up to position ${resumeFrom} are no longer retained, or were published by an earlier process): resubscribe from ${resumeFrom} and reconcile the messages in between from the CIM files under <out>/cim/`,
+      { checkpoint, resumeFrom, lost, lostExact },
     );
   }
 }
@@ -55,16 +88,74 @@ export class CimPublisher {
   private readonly listeners = new Set<Listener>();
   private lastSeq = -1;
   private position = 0;
+  private published = 0;
+  /** Highest seq found among the CIM files of an earlier process (restoreFromDisk). */
+  private diskSeq = -1;
+  private diskLastPosition = 0;
+  /**
+   * Checkpoints below this are not served: a message after them was dropped from the retained
+   * window, or was published by an earlier process (its files are on disk, not in memory).
+   */
+  private servedFrom = 0;
+  /** Positions of dropped messages (bounded), to count what an expired checkpoint misses. */
+  private dropped: number[] = [];
+  private droppedRecordTrimmed = false;
   readonly countsByNoun: Record<string, number> = {};
 
   constructor(private readonly options: CimPublisherOptions) {}
 
+  /** Position of the last message published (0 if none), or found on disk by restoreFromDisk. */
   get lastPosition(): number {
     return this.position;
   }
 
+  /** The highest batch seq published by this process or found on disk (-1 if none). */
+  get lastPublishedSeq(): number {
+    return Math.max(this.lastSeq, this.diskSeq);
+  }
+
+  /** Messages published by this process. */
+  get publishedCount(): number {
+    return this.published;
+  }
+
+  /**
+   * In a fresh process: finds the last message an earlier process wrote under `<out>/cim/`
+   * (highest seq; its messages are numbered 1..n, n = its files across nouns), so checkpoints
+   * older than that get MF_CHECKPOINT_EXPIRED instead of silently missing those messages.
+   */
+  async restoreFromDisk(): Promise<void> {
+    const outDir = this.options.outDir;
+    if (!outDir) return;
+    const countBySeq = new Map<number, number>();
+    for (const noun of ['MeterReadings', 'EndDeviceEvents']) {
+      let names: string[];
+      try {
+        names = await readdir(join(outDir, 'cim', noun));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      for (const name of names) {
+        const match = /^(\d{10,})-[0-9a-f-]{36}\.xml$/.exec(name);
+        if (!match) continue;
+        const seq = Number(match[1]);
+        countBySeq.set(seq, (countBySeq.get(seq) ?? 0) + 1);
+      }
+    }
+    if (countBySeq.size === 0) return;
+    const seq = Math.max(...countBySeq.keys());
+    const last = messagePosition(seq, (countBySeq.get(seq) as number) - 1);
+    this.diskSeq = Math.max(this.diskSeq, seq);
+    this.diskLastPosition = Math.max(this.diskLastPosition, last);
+    this.servedFrom = Math.max(this.servedFrom, last);
+    this.position = Math.max(this.position, last);
+  }
+
   async publish(batch: OutputBatch, seq: number): Promise<PublishedMessage[]> {
     if (seq <= this.lastSeq) return [];
+    // Checked before any file is written: a bad seq must not leave files behind.
+    messagePosition(seq, 0);
     const messages: Omit<PublishedMessage, 'position'>[] = [];
     const perMessage = this.options.maxReadingsPerMessage ?? 5_000;
     for (let i = 0; i < batch.readings.length; i += perMessage) {
@@ -110,8 +201,10 @@ export class CimPublisher {
         }),
       );
     }
+    const published = messages.map((m, index) => ({ ...m, position: messagePosition(seq, index) }));
     this.lastSeq = seq;
-    const published = messages.map((m) => ({ ...m, position: ++this.position }));
+    this.position = Math.max(this.position, published.at(-1)?.position ?? 0);
+    this.published += published.length;
     for (const m of published) {
       this.countsByNoun[m.noun] = (this.countsByNoun[m.noun] ?? 0) + 1;
       this.retained.push(m);
@@ -134,17 +227,40 @@ export class CimPublisher {
       drop++;
     }
     if (drop === 0) return;
-    this.retained.splice(0, drop);
+    for (const m of this.retained.splice(0, drop)) {
+      this.servedFrom = Math.max(this.servedFrom, m.position);
+      this.dropped.push(m.position);
+    }
     this.retainedChars = chars;
+    // The record of dropped positions is bounded like the window; beyond it counts are lower bounds.
+    const maxRecord = this.options.maxRetainedMessages ?? 100_000;
+    if (this.dropped.length > 2 * maxRecord) {
+      this.dropped = this.dropped.slice(-maxRecord);
+      this.droppedRecordTrimmed = true;
+    }
   }
 
-  /** Messages after `checkpoint` (a position), then live ones until unsubscribe is called. */
+  /**
+   * Messages after `checkpoint` (a position), then live ones until unsubscribe is called.
+   * A checkpoint is served only if no message after it was dropped or is unknown to this process.
+   */
   subscribe(checkpoint: number, listener: Listener): () => void {
-    const oldest = this.retained[0]?.position ?? this.position + 1;
-    if (checkpoint < oldest - 1) throw new CheckpointExpiredError(checkpoint, oldest);
-    for (const m of this.retained) if (m.position > checkpoint) listener(m);
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (checkpoint < this.servedFrom) {
+      const lost = this.dropped.filter((p) => p > checkpoint).length;
+      const lostExact = !this.droppedRecordTrimmed && checkpoint >= this.diskLastPosition;
+      throw new CheckpointExpiredError(checkpoint, this.servedFrom, lost, lostExact);
+    }
+    // A replayed batch (a new process republishes what the stream replays) carries positions a
+    // subscriber may have seen already: each subscriber gets only positions above its last one.
+    let lastDelivered = checkpoint;
+    const deliver: Listener = (m) => {
+      if (m.position <= lastDelivered) return;
+      lastDelivered = m.position;
+      listener(m);
+    };
+    for (const m of this.retained) deliver(m);
+    this.listeners.add(deliver);
+    return () => this.listeners.delete(deliver);
   }
 }
 

@@ -61,10 +61,11 @@ export class IntegrationConsumer {
   }): Promise<IntegrationConsumer> {
     const csv = await CsvConsumer.open(options);
     const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
+    await cim.restoreFromDisk();
     const consumer = new IntegrationConsumer(csv, cim, options.registry, options);
-    // Positions continue after the highest one written: a writer that skipped empty positions
+    // Seqs continue after the highest one written: a writer that skipped empty seqs
     // must not mistake new input for input it already has.
-    consumer.seq = Math.max(csv.highestSeq, cim.lastPosition) + 1;
+    consumer.seq = Math.max(csv.highestSeq, cim.lastPublishedSeq) + 1;
     return consumer;
   }
 

@@ -84,19 +84,13 @@ export class WebhookChannel {
 
   /** Loads the persisted queue and position, resumes taking messages and delivering. */
   async start(): Promise<void> {
-    const { outbox, publisher, logger } = this.deps;
+    const { outbox, logger } = this.deps;
     const meta = await outbox.meta(this.config.name);
     this.queued = await outbox.queuedCount(this.config.name);
     this.nextSeq = meta.nextSeq;
     this.sourcePosition = meta.sourcePosition;
-    if (this.sourcePosition > publisher.lastPosition) {
-      // The publisher's positions restarted (a new process): its messages so far are all new.
-      logger.info(
-        { subscriber: this.config.name, stored: this.sourcePosition, publisher: publisher.lastPosition },
-        'webhook: publisher positions restarted; taking its messages from the beginning',
-      );
-      this.sourcePosition = 0;
-    }
+    // Positions are global (stream seq and index in the batch), so a stored position means the
+    // same in a new process: a checkpoint it cannot serve is answered with MF_CHECKPOINT_EXPIRED.
     this.paused = this.queued >= this.deps.limits.maxQueuedMessages;
     this.subscribeFrom(this.sourcePosition);
     this.loop = this.deliverLoop().catch((err: unknown) => {
@@ -143,16 +137,23 @@ export class WebhookChannel {
       this.unsubscribe = publisher.subscribe(position, (m) => this.offer(m));
     } catch (err) {
       if (!(err instanceof CheckpointExpiredError)) throw err;
-      const oldest = Number(err.details.oldest);
-      const lost = oldest - 1 - position;
+      // Positions are sparse: the publisher counts the messages it dropped after `position`.
+      const resumeFrom = Number(err.details.resumeFrom);
+      const lost = Number(err.details.lost);
       this.counts.lost += lost;
       events.lost?.(this.config.name, lost);
       logger.error(
-        { subscriber: this.config.name, fromPosition: position + 1, toPosition: oldest - 1 },
-        'webhook: messages refused while the queue was full are no longer retained; reconcile them from <out>/cim/',
+        {
+          subscriber: this.config.name,
+          afterPosition: position,
+          throughPosition: resumeFrom,
+          lost,
+          lostExact: err.details.lostExact,
+        },
+        'webhook: messages after this position are no longer retained (or were published by an earlier process); reconcile them from <out>/cim/',
       );
-      this.sourcePosition = oldest - 1;
-      this.unsubscribe = publisher.subscribe(oldest - 1, (m) => this.offer(m));
+      this.sourcePosition = resumeFrom;
+      this.unsubscribe = publisher.subscribe(resumeFrom, (m) => this.offer(m));
     }
   }
 

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   CheckpointExpiredError,
   CimPublisher,
+  MAX_POSITION_SEQ,
+  messagePosition,
+  POSITIONS_PER_SEQ,
   type PublishedMessage,
 } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
@@ -84,17 +87,114 @@ describe('CIM publisher', () => {
       maxRetainedChars: 20_000,
     });
     let size = 0;
+    const all: PublishedMessage[] = [];
     for (let seq = 1; seq <= 30; seq++) {
       const [m] = await publisher.publish({ csv: {}, readings: readings(5), events: [] }, seq);
       size = (m as PublishedMessage).xml.length;
+      all.push(m as PublishedMessage);
     }
     const resumed: number[] = [];
-    const oldestKept = 30 - Math.floor(20_000 / size) + 1;
-    const stop = publisher.subscribe(oldestKept - 1, (m) => resumed.push(m.position));
+    const oldestKept = 30 - Math.floor(20_000 / size);
+    const stop = publisher.subscribe(all[oldestKept - 1]?.position as number, (m) =>
+      resumed.push(m.position),
+    );
     stop();
-    expect(resumed[resumed.length - 1]).toBe(30);
+    expect(resumed).toEqual(all.slice(oldestKept).map((m) => m.position));
+    expect(resumed[resumed.length - 1]).toBe(all[29]?.position);
     expect(resumed.length * size).toBeLessThanOrEqual(20_000);
     expect(resumed.length).toBeGreaterThan(0);
     expect(() => publisher.subscribe(0, () => undefined)).toThrow(CheckpointExpiredError);
+  });
+
+  it('positions derive from the batch seq and the index in it: a replay in a new process has the same positions', async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'mf-cim-pub-'));
+    dirs.push(outDir);
+    const options = { outDir, source: 'n1', clock: new ManualClock(t0), maxReadingsPerMessage: 4 };
+    const batch = (n: number): OutputBatch => ({
+      csv: {},
+      readings: readings(n),
+      events: [event('M1', 'C-1')],
+    });
+    const first = new CimPublisher(options);
+    await first.restoreFromDisk();
+    const seen: PublishedMessage[] = [];
+    first.subscribe(0, (m) => seen.push(m));
+    for (let seq = 5; seq <= 7; seq++) await first.publish(batch(6), seq);
+    expect(seen.slice(0, 3).map((m) => m.position)).toEqual([
+      5 * POSITIONS_PER_SEQ + 1,
+      5 * POSITIONS_PER_SEQ + 2,
+      5 * POSITIONS_PER_SEQ + 3,
+    ]);
+    // The subscriber's checkpoint: the last message the first process published.
+    const checkpoint = seen[8]?.position as number;
+    expect(checkpoint).toBe(7 * POSITIONS_PER_SEQ + 3);
+
+    // A new process over the same out dir: the stream replays batch 7, then new batches follow.
+    const second = new CimPublisher(options);
+    await second.restoreFromDisk();
+    expect(second.lastPublishedSeq).toBe(7);
+    expect(second.lastPosition).toBe(seen.at(-1)?.position);
+    const resumed: PublishedMessage[] = [];
+    second.subscribe(checkpoint, (m) => resumed.push(m));
+    const replayed = await second.publish(batch(6), 7);
+    expect(replayed.map((m) => [m.position, m.messageId])).toEqual(
+      seen.slice(6).map((m) => [m.position, m.messageId]),
+    );
+    const fresh = [...(await second.publish(batch(6), 8)), ...(await second.publish(batch(1), 9))];
+    // Exactly the messages after the checkpoint: the replay is not announced again; 8 and 9 are.
+    expect(resumed.map((m) => m.messageId)).toEqual(fresh.map((m) => m.messageId));
+    expect(resumed.map((m) => m.position)).toEqual([
+      8 * POSITIONS_PER_SEQ + 1,
+      8 * POSITIONS_PER_SEQ + 2,
+      8 * POSITIONS_PER_SEQ + 3,
+      9 * POSITIONS_PER_SEQ + 1,
+      9 * POSITIONS_PER_SEQ + 2,
+    ]);
+    // A checkpoint older than what the earlier process wrote last (here: inside batch 7) is not
+    // silently skipped over: this process does not retain those messages, so it says so.
+    const older = seen[6]?.position as number;
+    let error: unknown;
+    try {
+      second.subscribe(older, () => undefined);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CheckpointExpiredError);
+    expect((error as CheckpointExpiredError).code).toBe('MF_CHECKPOINT_EXPIRED');
+    expect((error as Error).message).toMatch(/reconcile .* from the CIM files under <out>\/cim\//);
+    expect((error as CheckpointExpiredError).details).toMatchObject({ resumeFrom: checkpoint });
+  });
+
+  it('an expired checkpoint reports how many messages after it were dropped, with sparse positions', async () => {
+    const publisher = new CimPublisher({ source: 'n1', clock: new ManualClock(t0), maxRetainedMessages: 2 });
+    const all: PublishedMessage[] = [];
+    for (let seq = 10; seq < 15; seq++)
+      all.push(...(await publisher.publish({ csv: {}, readings: readings(1), events: [] }, seq)));
+    let error: CheckpointExpiredError | undefined;
+    try {
+      publisher.subscribe(all[0]?.position as number, () => undefined);
+    } catch (err) {
+      error = err as CheckpointExpiredError;
+    }
+    expect(error?.details).toMatchObject({ resumeFrom: all[2]?.position, lost: 2, lostExact: true });
+    const got: number[] = [];
+    publisher.subscribe(all[2]?.position as number, (m) => got.push(m.position));
+    expect(got).toEqual([all[3]?.position, all[4]?.position]);
+  });
+
+  it('refuses a seq or a batch size whose positions would not be safe integers, before writing anything', async () => {
+    expect(messagePosition(MAX_POSITION_SEQ, POSITIONS_PER_SEQ - 2)).toBeLessThanOrEqual(
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(() => messagePosition(MAX_POSITION_SEQ + 1, 0)).toThrow(/MF_POSITION_RANGE|safe integers/);
+    expect(() => messagePosition(3, POSITIONS_PER_SEQ - 1)).toThrow(/at most 1048575 messages/);
+    expect(() => messagePosition(-1, 0)).toThrow(/outside/);
+    const outDir = await mkdtemp(join(tmpdir(), 'mf-cim-pub-'));
+    dirs.push(outDir);
+    const publisher = new CimPublisher({ outDir, source: 'n1', clock: new ManualClock(t0) });
+    await expect(
+      publisher.publish({ csv: {}, readings: readings(1), events: [] }, MAX_POSITION_SEQ + 1),
+    ).rejects.toMatchObject({ code: 'MF_POSITION_RANGE' });
+    await expect(readdir(join(outDir, 'cim'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

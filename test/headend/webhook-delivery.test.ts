@@ -54,8 +54,8 @@ async function dispatcher(
   return d;
 }
 
-function publishing(publisher: CimPublisher) {
-  let seq = 0;
+function publishing(publisher: CimPublisher, firstSeq = 0) {
+  let seq = firstSeq;
   const all: PublishedMessage[] = [];
   return {
     all,
@@ -119,7 +119,10 @@ describe('webhook delivery of CIM EventMessages', () => {
       readingBatch('M2'),
       eventBatch('M2', 'c-2'),
     );
-    await waitFor(() => d.status()[0]?.delivered === 2 && d.status()[0]?.sourcePosition === 4, 'two events');
+    await waitFor(
+      () => d.status()[0]?.delivered === 2 && d.status()[0]?.sourcePosition === out.all[3]?.position,
+      'two events',
+    );
     expect(r.received.map((m) => m.headers['x-meterfabric-correlation-id'])).toEqual(['c-1', 'c-2']);
   });
 
@@ -196,7 +199,7 @@ describe('webhook delivery of CIM EventMessages', () => {
     await out.publish(readingBatch('M2'), readingBatch('M3'), readingBatch('M4'), readingBatch('M5'));
     const second = await dispatcher(publisher, { url: r.url }, { stateDir: dir });
     await waitFor(() => second.status()[0]?.delivered === 2, 'the two still retained');
-    expect(second.status()[0]).toMatchObject({ lost: 2, sourcePosition: 5 });
+    expect(second.status()[0]).toMatchObject({ lost: 2, sourcePosition: out.all[4]?.position });
     expect(ids(r.received)).toEqual([0, 3, 4].map((i) => out.all[i]?.messageId));
   });
 
@@ -213,9 +216,9 @@ describe('webhook delivery of CIM EventMessages', () => {
     );
     await before.close();
     await failing.close();
-    // A new process: the publisher's positions start again at 1.
+    // A new process: the stream (and so the positions) continue after the three batches.
     const restarted = newPublisher();
-    const after = publishing(restarted);
+    const after = publishing(restarted, 3);
     const r = await receiver();
     const d = await dispatcher(restarted, { url: r.url }, { stateDir: dir });
     await after.publish(readingBatch('M9'));
@@ -236,7 +239,12 @@ describe('webhook delivery of CIM EventMessages', () => {
     );
     await out.publish(...['M1', 'M2', 'M3', 'M4', 'M5', 'M6'].map((m) => readingBatch(m)));
     await waitFor(() => (d.status()[0]?.failedAttempts ?? 0) >= 1, 'a failed attempt');
-    expect(d.status()[0]).toMatchObject({ queued: 3, refused: 3, paused: true, sourcePosition: 3 });
+    expect(d.status()[0]).toMatchObject({
+      queued: 3,
+      refused: 3,
+      paused: true,
+      sourcePosition: out.all[2]?.position,
+    });
     const refused = await metrics.getSingleMetric('meterfabric_webhook_refused_total')?.get();
     expect(refused?.values).toEqual([{ labels: { subscriber: 'integrator-a' }, value: 3 }]);
     const queued = await metrics.getSingleMetric('meterfabric_webhook_queued_messages')?.get();
