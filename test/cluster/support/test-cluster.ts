@@ -103,7 +103,9 @@ export class TestCluster {
     });
     await waitFor(
       async () => {
-        if (node.proc !== proc) throw new Error(`node ${id} exited during start; see ${logPath}`);
+        // The test's temp dir (and this log) is removed on failure: put the log's tail in the error.
+        if (node.proc !== proc)
+          throw new Error(`node ${id} exited during start; its log ends:\n${logTail(logPath)}`);
         return readFileSync(logPath, 'utf8').includes(`"event":"ready","nodeId":"${id}"`);
       },
       `node ${id} to start`,
@@ -206,5 +208,14 @@ export class TestCluster {
     this.client.close();
     await this.etcd.cleanup();
     if (!process.env.MF_KEEP_TEST_DIRS) rmSync(this.baseDir, { recursive: true, force: true });
+  }
+}
+
+/** The last lines of a node's log, for errors that outlive the log file. */
+function logTail(logPath: string, lines = 15): string {
+  try {
+    return readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(log unreadable)';
   }
 }
