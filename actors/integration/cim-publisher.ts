@@ -5,6 +5,7 @@ import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
 import type { Clock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
+import { logBatch, type RestoredWindow, restoreWindow } from './cim-window.js';
 import type { OutputBatch } from './output-batch.js';
 
 /**
@@ -121,12 +122,26 @@ export class CimPublisher {
 
   /**
    * In a fresh process: finds the last message an earlier process wrote under `<out>/cim/`
-   * (highest seq; its messages are numbered 1..n, n = its files across nouns), so checkpoints
-   * older than that get MF_CHECKPOINT_EXPIRED instead of silently missing those messages.
+   * (highest seq; its messages are numbered 1..n, n = its files across nouns), and rebuilds the
+   * retained window from those files (cim-window.ts), within the same count and character
+   * limits: a checkpoint inside the window is served exactly as before the restart; an older one
+   * gets MF_CHECKPOINT_EXPIRED instead of silently missing messages. Returns what was restored.
    */
-  async restoreFromDisk(): Promise<void> {
+  async restoreFromDisk(): Promise<RestoredWindow | undefined> {
     const outDir = this.options.outDir;
-    if (!outDir) return;
+    if (!outDir) return undefined;
+    const window =
+      this.retained.length === 0 && this.lastSeq < 0
+        ? await restoreWindow({
+            outDir,
+            source: this.options.source,
+            maxReadingsPerMessage: this.options.maxReadingsPerMessage ?? 5_000,
+            maxMessages: this.options.maxRetainedMessages ?? 100_000,
+            maxChars: this.options.maxRetainedChars ?? 256 * 1024 * 1024,
+            messageIdOf: deterministicUuid,
+            positionOf: messagePosition,
+          })
+        : undefined;
     const countBySeq = new Map<number, number>();
     for (const noun of ['MeterReadings', 'EndDeviceEvents']) {
       let names: string[];
@@ -143,13 +158,20 @@ export class CimPublisher {
         countBySeq.set(seq, (countBySeq.get(seq) ?? 0) + 1);
       }
     }
-    if (countBySeq.size === 0) return;
+    if (countBySeq.size === 0) return window;
     const seq = Math.max(...countBySeq.keys());
     const last = messagePosition(seq, (countBySeq.get(seq) as number) - 1);
     this.diskSeq = Math.max(this.diskSeq, seq);
     this.diskLastPosition = Math.max(this.diskLastPosition, last);
-    this.servedFrom = Math.max(this.servedFrom, last);
     this.position = Math.max(this.position, last);
+    if (!window) {
+      this.servedFrom = Math.max(this.servedFrom, last);
+      return undefined;
+    }
+    this.retained.push(...window.messages);
+    this.retainedChars = window.chars;
+    this.servedFrom = Math.max(this.servedFrom, window.servedFrom);
+    return window;
   }
 
   async publish(batch: OutputBatch, seq: number): Promise<PublishedMessage[]> {
@@ -200,6 +222,12 @@ export class CimPublisher {
           await rename(`${path}.tmp`, path);
         }),
       );
+      // After the files, before any subscriber hears of them: a restart rebuilds the window
+      // only from batches logged whole (cim-window.ts).
+      if (messages.length > 0) {
+        const meterReadings = messages.filter((m) => m.noun === 'MeterReadings').length;
+        await logBatch(outDir, seq, { meterReadings, endDeviceEvents: messages.length - meterReadings });
+      }
     }
     const published = messages.map((m, index) => ({ ...m, position: messagePosition(seq, index) }));
     this.lastSeq = seq;
@@ -207,12 +235,39 @@ export class CimPublisher {
     this.published += published.length;
     for (const m of published) {
       this.countsByNoun[m.noun] = (this.countsByNoun[m.noun] ?? 0) + 1;
-      this.retained.push(m);
-      this.retainedChars += m.xml.length;
+      this.retain(m);
       for (const listener of this.listeners) listener(m);
     }
     this.trimRetained();
     return published;
+  }
+
+  /**
+   * Keeps `m` for subscribers that resume. A replayed batch (restored from disk, then replayed by
+   * the stream) replaces its earlier copy, so the window holds each position once, as on disk.
+   */
+  private retain(m: PublishedMessage): void {
+    const last = this.retained.at(-1);
+    if (!last || m.position > last.position) {
+      this.retained.push(m);
+      this.retainedChars += m.xml.length;
+      return;
+    }
+    let lo = 0;
+    let hi = this.retained.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.retained[mid] as PublishedMessage).position < m.position) lo = mid + 1;
+      else hi = mid;
+    }
+    const existing = this.retained[lo];
+    if (existing?.position === m.position) {
+      this.retainedChars += m.xml.length - existing.xml.length;
+      this.retained[lo] = m;
+    } else if (m.position > this.servedFrom) {
+      this.retained.splice(lo, 0, m);
+      this.retainedChars += m.xml.length;
+    }
   }
 
   private trimRetained(): void {

@@ -1,0 +1,246 @@
+import { appendFile, open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PublishedMessage } from './cim-publisher.js';
+
+/**
+ * Rebuilds the CIM publisher's retained window after a restart from the files the publisher
+ * itself wrote under `<out>/cim/`, so a subscriber resuming from a position inside the window
+ * gets exactly the messages after it (same MessageIDs and bytes, in order) instead of
+ * MF_CHECKPOINT_EXPIRED.
+ *
+ * A message's position is `seq * 2^20 + index + 1`, and its index in the batch is not in the
+ * file name: MeterReadings messages come first (their MessageIDs derive from the reading
+ * offset `k * maxReadingsPerMessage`), then EndDeviceEvents (one per CorrelationID group `g`).
+ * So the index is known only if we know how many MeterReadings messages the batch had, and a
+ * batch whose files were only partly written by a crash must not be taken for a whole one
+ * (positions would be invented). Hence `batches.log`: one line `<seq> <MeterReadings count>
+ * <EndDeviceEvents count>` appended after all of a batch's files are in place and before any
+ * subscriber hears of it. It grows with the output (about 20 bytes per batch next to files of
+ * kilobytes); only its tail is read.
+ *
+ * Rules (walking from the newest message back):
+ * - a seq on disk newer than the newest logged one crashed mid-write: nobody was told of it
+ *   (listeners run after the log line), so it is left out, and the stream replays it;
+ * - a missing or torn file (not a whole EventMessage carrying its MessageID) is not served and
+ *   ends the window: checkpoints before it expire (nothing is invented, nothing silently skipped);
+ * - a seq that is not logged, or whose files do not match this publisher's source and message
+ *   size (another configuration wrote them), ends the window at the highest position it could hold;
+ * - the window is bounded by the same count and character limits as the live one.
+ */
+
+export const batchLogName = 'batches.log';
+const nouns = ['MeterReadings', 'EndDeviceEvents'] as const;
+type Noun = (typeof nouns)[number];
+/** Upper bound of one log line: 10-digit seq and two 7-digit counts. */
+const maxLogLineBytes = 32;
+const readConcurrency = 32;
+
+export type BatchCounts = { meterReadings: number; endDeviceEvents: number };
+
+/** Records that every file of batch `seq` is in place (called by the publisher). */
+export async function logBatch(outDir: string, seq: number, counts: BatchCounts): Promise<void> {
+  await appendFile(
+    join(outDir, 'cim', batchLogName),
+    `${seq} ${counts.meterReadings} ${counts.endDeviceEvents}\n`,
+  );
+}
+
+export type WindowRestoreOptions = {
+  outDir: string;
+  source: string;
+  maxReadingsPerMessage: number;
+  maxMessages: number;
+  maxChars: number;
+  /** The publisher's MessageID derivation (`deterministicUuid`), injected to avoid an import cycle. */
+  messageIdOf: (name: string) => string;
+  /** The publisher's position rule (`messagePosition`). */
+  positionOf: (seq: number, index: number) => number;
+};
+
+export type RestoredWindow = {
+  /** Oldest first. */
+  messages: PublishedMessage[];
+  chars: number;
+  /** Checkpoints below this cannot be served: a message after them is on disk but not in the window. */
+  servedFrom: number;
+  /** Files left out: torn or missing messages, partly written batches (for the log). */
+  cut: { seq: number; reason: string }[];
+};
+
+type Candidate = { seq: number; position: number; noun: Noun; messageId: string; path: string };
+
+export async function restoreWindow(options: WindowRestoreOptions): Promise<RestoredWindow> {
+  const cimDir = join(options.outDir, 'cim');
+  const filesBySeq = await listFiles(cimDir);
+  const empty: RestoredWindow = { messages: [], chars: 0, servedFrom: 0, cut: [] };
+  if (filesBySeq.size === 0) return empty;
+  const seqs = [...filesBySeq.keys()].sort((a, b) => b - a);
+  const highestPossible = (seq: number) => options.positionOf(seq, 2 ** 20 - 2);
+  const log = await readLogTail(join(cimDir, batchLogName), options.maxMessages);
+  if (log === undefined) {
+    // Written before batches.log existed: positions inside a batch cannot be derived.
+    return { ...empty, servedFrom: highestPossible(seqs[0] as number) };
+  }
+  let newestLogged = -1;
+  for (const seq of log.keys()) newestLogged = Math.max(newestLogged, seq);
+  const cut: RestoredWindow['cut'] = [];
+  const window: PublishedMessage[] = [];
+  let chars = 0;
+  let servedFrom = 0;
+  outer: for (const seq of seqs) {
+    const files = filesBySeq.get(seq) as Map<string, { noun: Noun; name: string }>;
+    if (seq > newestLogged) {
+      cut.push({ seq, reason: 'batch not logged as complete (crash while writing it): left to the replay' });
+      continue;
+    }
+    const counts = log.get(seq);
+    if (!counts) {
+      servedFrom = highestPossible(seq);
+      cut.push({ seq, reason: `batch not in ${batchLogName}: window ends here` });
+      break;
+    }
+    const batch = expectedMessages(seq, counts, options, cimDir);
+    const expectedIds = new Set(batch.map((c) => c.messageId));
+    if ([...files.keys()].some((id) => !expectedIds.has(id))) {
+      servedFrom = highestPossible(seq);
+      cut.push({ seq, reason: 'files do not match this source and message size: window ends here' });
+      break;
+    }
+    const contents = await readAll(batch.map((c) => (files.has(c.messageId) ? c.path : undefined)));
+    for (let i = batch.length - 1; i >= 0; i--) {
+      const c = batch[i] as Candidate;
+      const xml = contents[i];
+      if (xml === undefined || !isWholeMessage(xml, c.messageId)) {
+        servedFrom = c.position;
+        cut.push({ seq, reason: `${c.noun} ${c.messageId} torn or missing: window ends here` });
+        break outer;
+      }
+      if (
+        window.length >= options.maxMessages ||
+        (window.length > 0 && chars + xml.length > options.maxChars)
+      ) {
+        servedFrom = c.position;
+        break outer;
+      }
+      window.push({
+        position: c.position,
+        noun: c.noun,
+        messageId: c.messageId,
+        xml,
+        ...correlationOf(c.noun, xml),
+      });
+      chars += xml.length;
+    }
+  }
+  return { messages: window.reverse(), chars, servedFrom, cut };
+}
+
+function expectedMessages(
+  seq: number,
+  counts: BatchCounts,
+  options: WindowRestoreOptions,
+  cimDir: string,
+): Candidate[] {
+  const out: Candidate[] = [];
+  const add = (noun: Noun, key: number) => {
+    const messageId = options.messageIdOf(`${options.source}|${seq}|${noun}|${key}`);
+    out.push({
+      seq,
+      position: options.positionOf(seq, out.length),
+      noun,
+      messageId,
+      path: join(cimDir, noun, `${String(seq).padStart(10, '0')}-${messageId}.xml`),
+    });
+  };
+  for (let k = 0; k < counts.meterReadings; k++) add('MeterReadings', k * options.maxReadingsPerMessage);
+  for (let g = 0; g < counts.endDeviceEvents; g++) add('EndDeviceEvents', g);
+  return out;
+}
+
+async function listFiles(cimDir: string): Promise<Map<number, Map<string, { noun: Noun; name: string }>>> {
+  const bySeq = new Map<number, Map<string, { noun: Noun; name: string }>>();
+  for (const noun of nouns) {
+    let names: string[];
+    try {
+      names = await readdir(join(cimDir, noun));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const name of names) {
+      const match = /^(\d{10,})-([0-9a-f-]{36})\.xml$/.exec(name);
+      if (!match) continue;
+      const seq = Number(match[1]);
+      let files = bySeq.get(seq);
+      if (!files) {
+        files = new Map();
+        bySeq.set(seq, files);
+      }
+      files.set(match[2] as string, { noun, name });
+    }
+  }
+  return bySeq;
+}
+
+/** The logged batches among the last `maxBatches` lines; undefined when there is no log. */
+async function readLogTail(path: string, maxBatches: number): Promise<Map<number, BatchCounts> | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, (maxBatches + 1) * maxLogLineBytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const lines = buffer.toString('latin1').split('\n');
+    // The last piece has no newline (empty, or a line torn by a crash); the first may be cut by the window.
+    lines.pop();
+    if (length < size) lines.shift();
+    const out = new Map<number, BatchCounts>();
+    for (const line of lines) {
+      const m = /^(\d+) (\d+) (\d+)$/.exec(line);
+      if (m) out.set(Number(m[1]), { meterReadings: Number(m[2]), endDeviceEvents: Number(m[3]) });
+    }
+    return out;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readAll(paths: readonly (string | undefined)[]): Promise<(string | undefined)[]> {
+  const out: (string | undefined)[] = new Array(paths.length);
+  for (let i = 0; i < paths.length; i += readConcurrency) {
+    await Promise.all(
+      paths.slice(i, i + readConcurrency).map(async (path, j) => {
+        if (path === undefined) return;
+        try {
+          out[i + j] = await readFile(path, 'utf8');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }),
+    );
+  }
+  return out;
+}
+
+/** A whole EventMessage as the publisher writes it: ends with its root's end tag and names its MessageID. */
+function isWholeMessage(xml: string, messageId: string): boolean {
+  return /<\/(?:[A-Za-z_][\w.-]*:)?EventMessage>\s*$/.test(xml) && xml.includes(`>${messageId}</`);
+}
+
+function correlationOf(noun: Noun, xml: string): { correlationId?: string } {
+  if (noun !== 'EndDeviceEvents') return {};
+  const m = /<(?:[A-Za-z_][\w.-]*:)?CorrelationID>([^<]*)</.exec(xml);
+  return m?.[1] ? { correlationId: unescapeXml(m[1]) } : {};
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&(lt|gt|amp|quot|apos);/g, (_, e: string) =>
+    e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : "'",
+  );
+}
