@@ -1,5 +1,5 @@
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
-import type { ControlAction } from '../domain/jobs.js';
+import type { ControlAction, MeterInitResult } from '../domain/jobs.js';
 
 /**
  * What a device actor asks of its concentrator and what comes back. Drivers (modem + IEC
@@ -32,6 +32,11 @@ export type FieldResponse = {
   events: DeviceEvent[];
   statusWords: StatusWordSample[];
   controlResults: ControlResult[];
+  /**
+   * Per meter, for an `initialize` request. A link that cannot tell meters apart leaves it out:
+   * then the request succeeded (or failed) for all of them at once.
+   */
+  initResults?: MeterInitResult[];
 };
 
 export interface FieldLink {

@@ -1,6 +1,6 @@
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
 import { HeadendError } from '../domain/errors.js';
-import type { Job } from '../domain/jobs.js';
+import type { Job, MeterInitResult } from '../domain/jobs.js';
 import type { ControlResult, FieldRequest, FieldResponse, MeterCursor, StatusWordSample } from './field.js';
 
 /**
@@ -69,6 +69,8 @@ export type DeviceEffect =
       events: DeviceEvent[];
       statusWords: StatusWordSample[];
       controlResults: ControlResult[];
+      /** Per meter of an initialization job: every meter the job named, initialized or not. */
+      initResults?: MeterInitResult[];
       oldestCollectedMs?: number;
       /** True when a control was answered from memory without touching the field. */
       replayed: boolean;
@@ -348,9 +350,33 @@ function complete(state: DeviceState, request: PendingRequest, response: FieldRe
     ),
     statusWords: response.statusWords,
     controlResults: response.controlResults,
+    ...(job.params.kind === 'initialization'
+      ? { initResults: initResultsFor(targetMeters(state, job), response.initResults) }
+      : {}),
     ...(oldestCollectedMs !== undefined ? { oldestCollectedMs } : {}),
     replayed: false,
   };
+}
+
+/**
+ * One result per meter the job named, in the job's order. A link that answered without
+ * per-meter results initialized them all (it would have failed the request otherwise); a
+ * meter the link's answer leaves out failed, so it is retried rather than assumed done.
+ */
+function initResultsFor(
+  meters: readonly string[],
+  answered: MeterInitResult[] | undefined,
+): MeterInitResult[] {
+  if (answered === undefined) return meters.map((meterSerial) => ({ meterSerial, ok: true }));
+  const bySerial = new Map(answered.map((r) => [r.meterSerial, r]));
+  return meters.map(
+    (meterSerial) =>
+      bySerial.get(meterSerial) ?? {
+        meterSerial,
+        ok: false,
+        detail: 'the concentrator did not report on this meter',
+      },
+  );
 }
 
 /** The seed's condition: raised when the concentrator stops answering, cleared when it answers again. */

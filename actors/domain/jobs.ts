@@ -59,7 +59,22 @@ export type JobOutcome = {
   errorMessage?: string;
   /** Oldest "last collected" instant over the job's meters after the job: lets the work manager see gaps. */
   oldestCollectedMs?: number;
+  /**
+   * An initialization job that succeeded for some of its meters only: the ones that failed
+   * (every other meter of the job was initialized). The work manager retries just these.
+   */
+  failedMeters?: string[];
 };
+
+/**
+ * Most meters one job may name. Initialization is commissioned per concentrator, split into
+ * jobs of at most `maxMetersPerInitJob` (work-manager config, 250 by default); this is the
+ * hard bound on any job's list, so no submitted job can carry an unbounded array.
+ */
+export const maxMetersPerJob = 1_000;
+
+/** One meter's answer to an initialization request. */
+export type MeterInitResult = { meterSerial: string; ok: boolean; detail?: string };
 
 /** Work orders (relay control, on-demand reads from a CIM request) are high priority. */
 export function priorityOf(kind: JobKind, fromExternalRequest: boolean): JobPriority {

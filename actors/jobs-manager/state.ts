@@ -1,6 +1,6 @@
 import { invariant } from '../../core/errors.js';
 import { HeadendError, invalidInput } from '../domain/errors.js';
-import { type Job, type JobKind, type JobOutcome, jobKinds } from '../domain/jobs.js';
+import { type Job, type JobKind, type JobOutcome, jobKinds, maxMetersPerJob } from '../domain/jobs.js';
 import { requireId } from '../domain/validate.js';
 
 const maxJobIdLength = 200;
@@ -87,7 +87,8 @@ export type JobsManagerState = {
 };
 
 export type AttemptResult =
-  | { ok: true; oldestCollectedMs?: number }
+  /** failedMeters: an initialization that succeeded for the job's other meters only. */
+  | { ok: true; oldestCollectedMs?: number; failedMeters?: string[] }
   | { ok: false; retryable: boolean; errorCode: string; errorMessage: string };
 
 export type JobsManagerCommand =
@@ -192,6 +193,9 @@ function attemptResult(
         finish(state, entry, nowMs, {
           status: 'succeeded',
           ...(result.oldestCollectedMs !== undefined ? { oldestCollectedMs: result.oldestCollectedMs } : {}),
+          ...(result.failedMeters !== undefined && result.failedMeters.length > 0
+            ? { failedMeters: failedMetersOf(entry.job, result.failedMeters) }
+            : {}),
         }),
       ],
     };
@@ -350,7 +354,7 @@ function finish(
   state: JobsManagerState,
   entry: JobEntry,
   nowMs: number,
-  result: Pick<JobOutcome, 'status' | 'errorCode' | 'errorMessage' | 'oldestCollectedMs'>,
+  result: Pick<JobOutcome, 'status' | 'errorCode' | 'errorMessage' | 'oldestCollectedMs' | 'failedMeters'>,
 ): JobsManagerEffect {
   invariant(!state.outcomes[entry.job.id], 'a job outcome is recorded once', { jobId: entry.job.id });
   const outcome: JobOutcome = {
@@ -400,6 +404,17 @@ function releaseSlot(state: JobsManagerState, job: Job): void {
   else state.inFlightByConcentrator[job.concentratorId] = left;
 }
 
+/**
+ * Each meter once, and only meters the job named (or, for a job naming none, at most
+ * maxMetersPerJob): a worker's answer cannot grow the remembered outcome beyond its job.
+ */
+function failedMetersOf(job: Job, failed: readonly string[]): string[] {
+  const unique = [...new Set(failed)];
+  if (job.meterSerials.length === 0) return unique.slice(0, maxMetersPerJob);
+  const named = new Set(job.meterSerials);
+  return unique.filter((serial) => named.has(serial));
+}
+
 function validateJob(job: Job): void {
   if (typeof job !== 'object' || job === null) throw invalidInput('job is missing');
   if (typeof job.id !== 'string' || job.id.length === 0 || job.id.length > maxJobIdLength)
@@ -408,6 +423,10 @@ function validateJob(job: Job): void {
   if (job.priority !== 'high' && job.priority !== 'normal')
     throw invalidInput('job priority must be high or normal');
   requireId(job.concentratorId, 'concentrator id');
+  if (!Array.isArray(job.meterSerials) || job.meterSerials.length > maxMetersPerJob)
+    throw invalidInput(`meterSerials must be a list of at most ${maxMetersPerJob} meters: split the job`, {
+      jobId: job.id,
+    });
   if (job.params.kind !== job.kind) throw invalidInput('job params do not match the job kind');
   if (!(Number.isInteger(job.maxAttempts) && job.maxAttempts >= 1 && job.maxAttempts <= 20))
     throw invalidInput('maxAttempts must be an integer 1..20');

@@ -1,12 +1,22 @@
 import { invalidInput } from '../domain/errors.js';
-import type { Job, JobKind, JobOutcome } from '../domain/jobs.js';
+import { type Job, type JobKind, type JobOutcome, maxMetersPerJob } from '../domain/jobs.js';
 import { localTime, previousDate } from '../domain/local-time.js';
 import { requireId, requireInstant, requireTimeZone } from '../domain/validate.js';
+import {
+  addCommissioned,
+  dropConcentrator,
+  type InitBatches,
+  newInitBatches,
+  nextInitJobId,
+  settleMeters,
+  takeAllBatches,
+  takeFullBatch,
+} from './initialization.js';
 
 /**
  * The work manager as a pure state machine: it finds due activities and turns them into jobs
  * for the jobs manager. Job ids are derived from the activity (`dc:<conc>:<date>`,
- * `lp:<conc>:<slot>`), so a tick replayed after a failover produces the same ids and the
+ * `lp:<conc>:<slot>`, `init:<conc>:<batch>`), so a tick replayed after a failover produces the same ids and the
  * jobs manager drops the duplicates. A durable reminder calls tick() at nextDueMs().
  */
 
@@ -26,6 +36,11 @@ export type WorkManagerConfig = {
   gapThresholdMs: number;
   /** Bound on remembered outstanding jobs (retries and recoveries), against unbounded growth. */
   maxTrackedJobs: number;
+  /**
+   * Meters one initialization job carries: a concentrator's meters commissioned in one tick
+   * (or a bulk import) go out as one job, split when there are more than this.
+   */
+  maxMetersPerInitJob: number;
 };
 
 export const defaultWorkManagerConfig: WorkManagerConfig = {
@@ -43,6 +58,7 @@ export const defaultWorkManagerConfig: WorkManagerConfig = {
   maxCollectionRetries: 3,
   gapThresholdMs: 3 * 3_600_000,
   maxTrackedJobs: 100_000,
+  maxMetersPerInitJob: 250,
 };
 
 export type ConcentratorSchedule = {
@@ -68,6 +84,8 @@ export type WorkManagerState = {
   trackedCount: number;
   /** No tracked job is due for a retry before this instant (absent: none waits for one). */
   nextRetryAtMs?: number;
+  /** Commissioned meters waiting for, or in, their concentrator's initialization job. */
+  init: InitBatches;
 };
 
 export type WorkManagerCommand =
@@ -85,11 +103,18 @@ export function newWorkManager(config: Partial<WorkManagerConfig> = {}): WorkMan
   const merged = { ...defaultWorkManagerConfig, ...config };
   if (!(Number.isInteger(merged.loadProfileEveryMinutes) && merged.loadProfileEveryMinutes > 0))
     throw invalidInput('loadProfileEveryMinutes must be a positive integer');
-  return { config: merged, concentrators: {}, tracked: {}, trackedCount: 0 };
+  const perJob = merged.maxMetersPerInitJob;
+  if (!(Number.isInteger(perJob) && perJob >= 1 && perJob <= maxMetersPerJob))
+    throw invalidInput(`maxMetersPerInitJob must be an integer 1..${maxMetersPerJob}`);
+  return { config: merged, concentrators: {}, tracked: {}, trackedCount: 0, init: newInitBatches() };
 }
 
 /** Counts what a state written before `trackedCount` existed tracks, and finds its next retry. */
 function ensureCounts(state: WorkManagerState): void {
+  // A state written before initialization was batched: its per-meter init jobs stay tracked
+  // and finish as before; new commissionings are batched.
+  state.init ??= newInitBatches();
+  state.config.maxMetersPerInitJob ??= defaultWorkManagerConfig.maxMetersPerInitJob;
   if (state.trackedCount !== undefined) return;
   const tracked = Object.values(state.tracked);
   state.trackedCount = tracked.length;
@@ -132,21 +157,17 @@ export function applyWorkManagerCommand(
     }
     case 'removeConcentrator': {
       delete state.concentrators[command.concentratorId];
+      dropConcentrator(state.init, command.concentratorId);
       return { state, effects: [] };
     }
     case 'meterCommissioned': {
       const meterSerial = requireId(command.meterSerial, 'meter serial');
       const concentratorId = requireId(command.concentratorId, 'concentrator id');
-      const atMs = requireInstant(command.atMs, 'atMs');
-      const job = makeJob(state.config, {
-        id: `init:${meterSerial}:${atMs}`,
-        kind: 'initialization',
-        concentratorId,
-        meterSerials: [meterSerial],
-        params: { kind: 'initialization' },
-        nowMs,
-      });
-      return { state, effects: track(state, job) };
+      requireInstant(command.atMs, 'atMs');
+      // Batched: the next tick submits the concentrator's batch, or now once it fills a job.
+      if (!addCommissioned(state.init, meterSerial, concentratorId)) return { state, effects: [] };
+      const full = takeFullBatch(state.init, concentratorId, state.config.maxMetersPerInitJob);
+      return { state, effects: full ? submitInit(state, concentratorId, full, nowMs) : [] };
     }
     case 'jobOutcome':
       return onOutcome(state, command.outcome, nowMs);
@@ -158,6 +179,7 @@ export function applyWorkManagerCommand(
 /** When tick() next has something to do (for the durable reminder). */
 export function nextDueMs(state: WorkManagerState, nowMs: number): number {
   ensureCounts(state);
+  if (state.init.pendingCount > 0) return nowMs;
   let next = slotStart(nowMs, state.config) + slotMs(state.config);
   if (state.nextRetryAtMs !== undefined && state.nextRetryAtMs < next) next = state.nextRetryAtMs;
   // Local midnights differ per zone; checking every 5 minutes around them is cheap and exact enough.
@@ -168,6 +190,8 @@ export function nextDueMs(state: WorkManagerState, nowMs: number): number {
 function tick(state: WorkManagerState, nowMs: number): WorkManagerResult {
   const effects: WorkManagerEffect[] = [];
   const { config } = state;
+  for (const batch of takeAllBatches(state.init, config.maxMetersPerInitJob))
+    effects.push(...submitInit(state, batch.concentratorId, batch.meters, nowMs));
   const currentSlot = slotStart(nowMs, config);
   // Local time once per zone, not per concentrator: Intl formatting is the costly part of a tick.
   const localByZone = new Map<string, ReturnType<typeof localTime>>();
@@ -248,6 +272,8 @@ function tick(state: WorkManagerState, nowMs: number): WorkManagerResult {
       const job = { ...tracked.job, id: `${baseId}#r${retry}` };
       const fresh = makeJob(config, { ...job, nowMs });
       effects.push(...track(state, fresh, retry));
+      if (fresh.kind === 'initialization' && !state.tracked[fresh.id])
+        settleMeters(state.init, fresh.meterSerials);
     }
   }
   return { state, effects };
@@ -256,6 +282,7 @@ function tick(state: WorkManagerState, nowMs: number): WorkManagerResult {
 function onOutcome(state: WorkManagerState, outcome: JobOutcome, nowMs: number): WorkManagerResult {
   const tracked = state.tracked[outcome.jobId];
   if (!tracked || tracked.retryAtMs !== undefined) return { state, effects: [] };
+  if (tracked.job.kind === 'initialization') return onInitOutcome(state, tracked, outcome, nowMs);
   const schedule = state.concentrators[tracked.job.concentratorId];
   if (outcome.status === 'succeeded') {
     untrack(state, outcome.jobId);
@@ -272,6 +299,56 @@ function onOutcome(state: WorkManagerState, outcome: JobOutcome, nowMs: number):
   tracked.retryAtMs = nowMs + state.config.collectionRetryDelayMs;
   noteRetry(state, tracked.retryAtMs);
   return { state, effects: [] };
+}
+
+/**
+ * An initialization job's outcome: its initialized meters are done; the failed ones (all of a
+ * failed job, the named ones of a partial success) are retried as one new job after the retry
+ * delay, so a meter that was initialized is never asked again.
+ */
+function onInitOutcome(
+  state: WorkManagerState,
+  tracked: TrackedJob,
+  outcome: JobOutcome,
+  nowMs: number,
+): WorkManagerResult {
+  const meters = tracked.job.meterSerials;
+  const named = new Set(outcome.status === 'failed' ? meters : (outcome.failedMeters ?? []));
+  const failed = meters.filter((m) => named.has(m));
+  settleMeters(
+    state.init,
+    meters.filter((m) => !named.has(m)),
+  );
+  if (failed.length === 0 || tracked.retry >= state.config.maxCollectionRetries) {
+    settleMeters(state.init, failed);
+    untrack(state, outcome.jobId);
+    return { state, effects: [] };
+  }
+  tracked.job = { ...tracked.job, meterSerials: failed };
+  tracked.retryAtMs = nowMs + state.config.collectionRetryDelayMs;
+  noteRetry(state, tracked.retryAtMs);
+  return { state, effects: [] };
+}
+
+/** One initialization job for these meters of the concentrator (at most maxMetersPerInitJob). */
+function submitInit(
+  state: WorkManagerState,
+  concentratorId: string,
+  meters: string[],
+  nowMs: number,
+): WorkManagerEffect[] {
+  const job = makeJob(state.config, {
+    id: nextInitJobId(state.init, concentratorId),
+    kind: 'initialization',
+    concentratorId,
+    meterSerials: meters,
+    params: { kind: 'initialization' },
+    nowMs,
+  });
+  const effects = track(state, job);
+  // Not tracked (too much outstanding): no retry will come, so commissioning again may.
+  if (!state.tracked[job.id]) settleMeters(state.init, meters);
+  return effects;
 }
 
 function track(state: WorkManagerState, job: Job, retry = 0): WorkManagerEffect[] {

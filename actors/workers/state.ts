@@ -38,9 +38,11 @@ export type WorkerEffect =
       jobId: string;
       attempt: number;
       result:
-        | { ok: true; oldestCollectedMs?: number }
+        | { ok: true; oldestCollectedMs?: number; failedMeters?: string[] }
         | { ok: false; retryable: boolean; errorCode: string; errorMessage: string };
     };
+
+type AttemptResultOf = Extract<WorkerEffect, { type: 'attemptResult' }>['result'];
 
 export type WorkerResult = { state: WorkerState; effects: WorkerEffect[] };
 
@@ -91,27 +93,11 @@ export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, n
       const records = toRecords(command.result, nowMs);
       const effects: WorkerEffect[] = [];
       if (records.length > 0) effects.push({ type: 'tlog', records });
-      const failedControls = command.result.controlResults.filter((c) => !c.ok);
       effects.push({
         type: 'attemptResult',
         jobId: job.id,
         attempt,
-        result:
-          failedControls.length > 0
-            ? {
-                ok: false,
-                retryable: false,
-                errorCode: 'MF_DEVICE_CONTROL_FAILED',
-                errorMessage: failedControls
-                  .map((c) => `${c.meterSerial}: ${c.detail ?? 'refused'}`)
-                  .join('; '),
-              }
-            : {
-                ok: true,
-                ...(command.result.oldestCollectedMs !== undefined
-                  ? { oldestCollectedMs: command.result.oldestCollectedMs }
-                  : {}),
-              },
+        result: attemptResultOf(command.result),
       });
       effects.push(...startMore(state, nowMs));
       return { state, effects };
@@ -136,6 +122,51 @@ export function applyWorkerCommand(state: WorkerState, command: WorkerCommand, n
       };
     }
   }
+}
+
+/** What a completed device request means for the job's attempt. */
+function attemptResultOf(result: Completed): AttemptResultOf {
+  const init = initAttemptResult(result);
+  if (init) return init;
+  const failedControls = result.controlResults.filter((c) => !c.ok);
+  if (failedControls.length > 0)
+    return {
+      ok: false,
+      retryable: false,
+      errorCode: 'MF_DEVICE_CONTROL_FAILED',
+      errorMessage: failedControls.map((c) => `${c.meterSerial}: ${c.detail ?? 'refused'}`).join('; '),
+    };
+  return {
+    ok: true,
+    ...(result.oldestCollectedMs !== undefined ? { oldestCollectedMs: result.oldestCollectedMs } : {}),
+  };
+}
+
+/** Meters named in a failure message, at most; the rest are counted (the message stays bounded). */
+const maxNamedFailures = 10;
+
+/**
+ * An initialization attempt: every meter initialized is a success; some failed is a success
+ * naming the failed meters (retrying the whole job would initialize the others again, so the
+ * work manager retries just these as a new job); all failed is a retryable failure.
+ */
+function initAttemptResult(result: Completed): AttemptResultOf | undefined {
+  if (result.job.params.kind !== 'initialization' || result.initResults === undefined) return undefined;
+  const failed = result.initResults.filter((r) => !r.ok);
+  if (failed.length === 0) return { ok: true };
+  if (failed.length < result.initResults.length)
+    return { ok: true, failedMeters: failed.map((r) => r.meterSerial) };
+  const named = failed
+    .slice(0, maxNamedFailures)
+    .map((r) => `${r.meterSerial}: ${r.detail ?? 'refused'}`)
+    .join('; ');
+  const more = failed.length > maxNamedFailures ? `; and ${failed.length - maxNamedFailures} more` : '';
+  return {
+    ok: false,
+    retryable: true,
+    errorCode: 'MF_DEVICE_INIT_FAILED',
+    errorMessage: `no meter of the job was initialized: ${named}${more}`,
+  };
 }
 
 function startMore(state: WorkerState, nowMs: number): WorkerEffect[] {

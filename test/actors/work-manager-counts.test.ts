@@ -14,12 +14,16 @@ import {
 
 const t0 = Date.UTC(2026, 0, 1, 12);
 
-const commission = (s: WorkManagerState, serial: string, t = t0) =>
+/** Commissions the meter on a concentrator of its own and ticks: one initialization job `init:C-<serial>:1`. */
+const commission = (s: WorkManagerState, serial: string, t = t0) => {
   applyWorkManagerCommand(
     s,
-    { type: 'meterCommissioned', meterSerial: serial, concentratorId: 'C', atMs: t },
+    { type: 'meterCommissioned', meterSerial: serial, concentratorId: `C-${serial}`, atMs: t },
     t,
-  ).effects;
+  );
+  return applyWorkManagerCommand(s, { type: 'tick' }, t).effects;
+};
+const initId = (serial: string) => `init:C-${serial}:1`;
 
 const outcome = (jobId: string, status: JobOutcome['status'], t: number): JobOutcome => ({
   jobId,
@@ -35,14 +39,10 @@ describe('work manager tracked jobs', () => {
     for (let i = 0; i < 5; i++) expect(commission(s, `M${i}`)).toHaveLength(1);
     expect(Object.keys(s.tracked)).toHaveLength(3);
     expect(s.trackedCount).toBe(3);
-    applyWorkManagerCommand(
-      s,
-      { type: 'jobOutcome', outcome: outcome(`init:M0:${t0}`, 'succeeded', t0) },
-      t0,
-    );
+    applyWorkManagerCommand(s, { type: 'jobOutcome', outcome: outcome(initId('M0'), 'succeeded', t0) }, t0);
     expect(s.trackedCount).toBe(2);
     commission(s, 'M9');
-    expect(s.tracked[`init:M9:${t0}`]).toBeDefined();
+    expect(s.tracked[initId('M9')]).toBeDefined();
     expect(s.trackedCount).toBe(Object.keys(s.tracked).length);
   });
 
@@ -52,14 +52,14 @@ describe('work manager tracked jobs', () => {
     const failedAt = t0 + 1_000;
     applyWorkManagerCommand(
       s,
-      { type: 'jobOutcome', outcome: outcome(`init:M1:${t0}`, 'failed', failedAt) },
+      { type: 'jobOutcome', outcome: outcome(initId('M1'), 'failed', failedAt) },
       failedAt,
     );
     const retryAt = failedAt + 7 * 60_000;
     expect(nextDueMs(s, failedAt)).toBe(Math.min(retryAt, Math.ceil((failedAt + 1) / 300_000) * 300_000));
     expect(applyWorkManagerCommand(s, { type: 'tick' }, retryAt - 1).effects).toEqual([]);
     const retried = applyWorkManagerCommand(s, { type: 'tick' }, retryAt).effects.map((e) => e.job.id);
-    expect(retried).toEqual([`init:M1:${t0}#r1`]);
+    expect(retried).toEqual([`${initId('M1')}#r1`]);
     expect(s.trackedCount).toBe(1);
     expect(s.nextRetryAtMs).toBeUndefined();
   });
@@ -68,13 +68,13 @@ describe('work manager tracked jobs', () => {
     const s = newWorkManager({ collectionRetryDelayMs: 60_000 });
     commission(s, 'M1');
     commission(s, 'M2');
-    applyWorkManagerCommand(s, { type: 'jobOutcome', outcome: outcome(`init:M2:${t0}`, 'failed', t0) }, t0);
+    applyWorkManagerCommand(s, { type: 'jobOutcome', outcome: outcome(initId('M2'), 'failed', t0) }, t0);
     const legacy = JSON.parse(JSON.stringify(s)) as Partial<WorkManagerState>;
     delete legacy.trackedCount;
     delete legacy.nextRetryAtMs;
     const old = legacy as WorkManagerState;
     const retried = applyWorkManagerCommand(old, { type: 'tick' }, t0 + 60_000).effects.map((e) => e.job.id);
-    expect(retried).toEqual([`init:M2:${t0}#r1`]);
+    expect(retried).toEqual([`${initId('M2')}#r1`]);
     expect(old.trackedCount).toBe(2);
   });
 });

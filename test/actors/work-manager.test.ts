@@ -74,12 +74,14 @@ describe('work manager: load profile', () => {
 });
 
 describe('work manager: initialization, retries and gap recovery', () => {
-  it('submits an initialization job when a meter is commissioned', () => {
+  it('submits an initialization job for a commissioned meter on the next tick (batched per concentrator)', () => {
     const s = withConcentrators(['C1', 'Europe/Rome']);
     expect(
       jobs(s, { type: 'meterCommissioned', meterSerial: 'M1', concentratorId: 'C1', atMs: start }, start),
-    ).toEqual([
-      expect.objectContaining({ id: `init:M1:${start}`, kind: 'initialization', meterSerials: ['M1'] }),
+    ).toEqual([]);
+    expect(nextDueMs(s, start)).toBe(start);
+    expect(jobs(s, { type: 'tick' }, start).filter((j) => j.kind === 'initialization')).toEqual([
+      expect.objectContaining({ id: 'init:C1:1', kind: 'initialization', meterSerials: ['M1'] }),
     ]);
   });
 
