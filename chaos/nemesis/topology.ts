@@ -15,6 +15,7 @@ export function linkName({ from, to }: Link): string {
 }
 
 export type TopologyPlan = {
+  /** Each node's upstream address for now (routeTo changes it once the node reports its port). */
   nodes: ReadonlyArray<{ id: string; address: string }>;
   etcdEndpoint: string;
 };
@@ -41,6 +42,7 @@ export class ChaosTopology {
     readonly client: Toxiproxy,
     readonly nodeIds: readonly string[],
     private readonly listenByLink: ReadonlyMap<string, string>,
+    private readonly upstreamOf: Map<string, string>,
   ) {}
 
   /** Creates (or replaces) one proxy per link through /populate. */
@@ -61,7 +63,23 @@ export class ChaosTopology {
       client,
       plan.nodes.map((n) => n.id),
       listenByLink,
+      new Map(plan.nodes.map((n) => [n.id, n.address])),
     );
+  }
+
+  /**
+   * Points every link into `nodeId` at `address` (a node learns its port only once it has
+   * bound it). Each proxy keeps its toxics and its enabled state; Toxiproxy restarts a proxy
+   * whose upstream changes, which closes the connections it carried (to the node's old self).
+   */
+  async routeTo(nodeId: string, address: string): Promise<void> {
+    if (this.upstreamOf.get(nodeId) === address) return;
+    for (const link of this.links()) {
+      if (link.to !== nodeId) continue;
+      const proxy = await this.client.get(linkName(link));
+      await proxy.update({ listen: proxy.listen, upstream: address, enabled: proxy.enabled });
+    }
+    this.upstreamOf.set(nodeId, address);
   }
 
   linkAddress(link: Link): string {

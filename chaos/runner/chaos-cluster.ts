@@ -5,7 +5,7 @@
  * every one by PID, paused ones included.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { Toxiproxy } from 'toxiproxy-node-client';
@@ -21,6 +21,7 @@ import {
 import { type EtcdHandle, startEtcd } from '../../cluster/etcd/launcher.js';
 import { ConfigStore } from '../../cluster/failover/config-store.js';
 import { createEtcdClient } from '../../cluster/membership/etcd-client.js';
+import { awaitNodeReport } from '../../cluster/node/ready-report.js';
 import type { RoleChange } from '../../cluster/node/role-log.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
@@ -31,6 +32,7 @@ import { NetnsNetwork, type NetworkFaults, ProxyNetwork } from '../nemesis/netwo
 import { freeLoopbackPorts } from '../nemesis/ports.js';
 import { ChaosTopology } from '../nemesis/topology.js';
 import { startToxiproxyServer, type ToxiproxyServer } from '../toxiproxy/server.js';
+import { type AbsentNode, startAbsentNode } from './absent-node.js';
 import { startToxiproxyProcess, type ToxiproxyProcess } from './toxiproxy-process.js';
 
 export const clusterName = 'meterfabric';
@@ -60,6 +62,7 @@ export type ChaosClusterOptions = {
 type ChaosNode = {
   id: string;
   host: string;
+  /** The port the node reported it bound (it binds port 0); 0 before its first start. */
   port: number;
   dataDir: string;
   logPath: string;
@@ -74,6 +77,7 @@ export class ChaosCluster implements ProcessControl {
   private readonly proxies: ActorProxy[] = [];
   readonly etcdClient: Etcd3;
   readonly network: NetworkFaults;
+  private stopping = false;
 
   private constructor(
     readonly options: Required<Omit<ChaosClusterOptions, 'faultInject' | 'manifests'>> & {
@@ -87,6 +91,7 @@ export class ChaosCluster implements ProcessControl {
           toxiproxy: Toxiproxy;
           own: ToxiproxyServer | ToxiproxyProcess | undefined;
           topology: ChaosTopology;
+          absent: AbsentNode;
         }
       | { kind: 'netns'; lab: NetnsLab; etcdPort: number },
   ) {
@@ -127,7 +132,9 @@ export class ChaosCluster implements ProcessControl {
     }
     mkdirSync(options.baseDir, { recursive: true });
     const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
-    const [etcdClientPort, etcdPeerPort, ...nodePorts] = await freeLoopbackPorts(2 + options.nodeCount);
+    // Nodes bind port 0 and report their port (no race with other processes for a port picked
+    // here); etcd cannot, so it gets two ports picked now.
+    const [etcdClientPort, etcdPeerPort] = await freeLoopbackPorts(2);
     let lab: NetnsLab | undefined;
     if (options.network === 'netns') {
       const support = netnsSupport();
@@ -137,6 +144,7 @@ export class ChaosCluster implements ProcessControl {
     }
     let etcd: EtcdHandle | undefined;
     let ownToxiproxy: ToxiproxyServer | ToxiproxyProcess | undefined;
+    let absent: AbsentNode | undefined;
     try {
       etcd = await startEtcd({
         dataDir: join(options.baseDir, 'etcd'),
@@ -156,20 +164,23 @@ export class ChaosCluster implements ProcessControl {
               : await startToxiproxyProcess();
         }
         const toxiproxy = new Toxiproxy(url ?? (ownToxiproxy as ToxiproxyServer | ToxiproxyProcess).url);
-        const plan = ids.map((id, i) => ({ id, address: `127.0.0.1:${nodePorts[i]}` }));
+        // Until a node reports its port, the links into it lead to the absent-node stand-in.
+        absent = await startAbsentNode();
+        const plan = ids.map((id) => ({ id, address: (absent as AbsentNode).address }));
         const topology = await ChaosTopology.create(toxiproxy, { nodes: plan, etcdEndpoint: etcd.endpoint });
         cluster = new ChaosCluster(options, etcd, {
           kind: 'proxies',
           toxiproxy,
           own: ownToxiproxy,
           topology,
+          absent,
         });
       }
-      for (const [i, id] of ids.entries()) {
+      for (const id of ids) {
         cluster.nodes.set(id, {
           id,
           host: lab ? lab.node(id).address : '127.0.0.1',
-          port: nodePorts[i] as number,
+          port: 0,
           dataDir: join(options.baseDir, id),
           logPath: join(options.baseDir, `${id}.log`),
           proc: null,
@@ -185,6 +196,7 @@ export class ChaosCluster implements ProcessControl {
       return cluster;
     } catch (err) {
       await ownToxiproxy?.close();
+      await absent?.close();
       await etcd?.stop();
       lab?.destroy();
       throw err;
@@ -197,12 +209,15 @@ export class ChaosCluster implements ProcessControl {
     return node;
   }
 
-  /** Starts the node (again), on its port and data, wired to its proxies; resolves when ready. */
+  /**
+   * Starts the node (again) on its data, wired to its proxies; resolves when ready. The node
+   * binds port 0 and reports the port it got: once it is listening, the links into it are
+   * pointed there (ChaosTopology.routeTo), before it joins the cluster.
+   */
   async restart(id: string): Promise<void> {
     const node = this.node(id);
     if (node.proc) return;
     mkdirSync(node.dataDir, { recursive: true });
-    const log = openSync(node.logPath, 'a');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MF_LOG_LEVEL: process.env.MF_CHAOS_NODE_LOG_LEVEL ?? 'info',
@@ -210,6 +225,8 @@ export class ChaosCluster implements ProcessControl {
     };
     let etcdEndpoint = this.etcd.endpoint;
     if (this.links.kind === 'proxies') {
+      // A node that exited on its own left its links on its old port: park them first.
+      await this.links.topology.routeTo(id, this.links.absent.address);
       const links = this.links.topology.nodeConfig(id);
       env.MF_PEER_ADDRESS_OVERRIDES = JSON.stringify(links.peerAddressOverrides);
       etcdEndpoint = links.etcd;
@@ -224,9 +241,10 @@ export class ChaosCluster implements ProcessControl {
       '--id',
       id,
       '--listen',
-      `${node.host}:${node.port}`,
+      `${node.host}:0`,
     ];
     args.push('--data', node.dataDir, '--etcd', etcdEndpoint);
+    const log = openSync(node.logPath, 'a');
     // `ip netns exec` execs the node in place, so the PID we signal is the node's own.
     const proc =
       this.links.kind === 'netns'
@@ -235,27 +253,33 @@ export class ChaosCluster implements ProcessControl {
             env,
           })
         : spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
+    closeSync(log);
     node.proc = proc;
     node.paused = false;
     proc.once('exit', () => {
       if (node.proc === proc) node.proc = null;
     });
-    const deadline = Date.now() + this.options.nodeStartTimeoutMs;
-    const ready = `"event":"ready","nodeId":"${id}"`;
-    for (;;) {
-      if (node.proc !== proc)
-        throw new MeterfabricError(
-          'MF_CHAOS_NODE_START',
-          `node ${id} exited during start; see ${node.logPath}`,
-        );
-      if (readFileSync(node.logPath, 'utf8').includes(ready)) return;
-      if (Date.now() > deadline)
-        throw new MeterfabricError(
-          'MF_CHAOS_NODE_START',
-          `node ${id} not ready in time; see ${node.logPath}`,
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const started = Date.now();
+    const report = (event: 'listening' | 'ready') =>
+      awaitNodeReport({
+        nodeId: id,
+        logPath: node.logPath,
+        event,
+        pid: proc.pid,
+        exited: () => node.proc !== proc,
+        timeoutMs: Math.max(0, this.options.nodeStartTimeoutMs - (Date.now() - started)),
+        errorCode: 'MF_CHAOS_NODE_START',
+      });
+    const listening = await report('listening');
+    node.port = Number(listening.address.slice(listening.address.lastIndexOf(':') + 1));
+    if (this.links.kind === 'proxies') await this.links.topology.routeTo(id, listening.address);
+    await report('ready');
+  }
+
+  /** After a node's exit: its links lead to the stand-in, not to a port anyone may now take. */
+  private async park(id: string): Promise<void> {
+    if (this.links.kind === 'proxies' && !this.stopping)
+      await this.links.topology.routeTo(id, this.links.absent.address);
   }
 
   async kill(id: string): Promise<void> {
@@ -266,6 +290,7 @@ export class ChaosCluster implements ProcessControl {
     if (node.paused) proc.kill('SIGCONT');
     proc.kill('SIGKILL');
     await exited;
+    await this.park(id);
   }
 
   async terminate(id: string, graceMs = 30_000): Promise<void> {
@@ -278,6 +303,7 @@ export class ChaosCluster implements ProcessControl {
     const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
+    await this.park(id);
   }
 
   pause(id: string): void {
@@ -349,12 +375,14 @@ export class ChaosCluster implements ProcessControl {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const proxy of this.proxies.splice(0)) await proxy.close().catch(() => undefined);
     await Promise.all(this.nodeIds.map((id) => this.kill(id)));
     this.etcdClient.close();
     if (this.links.kind === 'proxies') {
       if (this.links.own) await this.links.own.close();
       else await this.links.topology.remove().catch(() => undefined);
+      await this.links.absent.close();
     }
     await this.etcd.stop();
     if (this.links.kind === 'netns') this.links.lab.destroy();

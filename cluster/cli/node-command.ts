@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadNodeConfig } from '../config/node-config.js';
 import { ClusterNode } from '../node/node.js';
+import { formatNodeReport } from '../node/ready-report.js';
 
 const usage = `usage: meterfabric node --id n1 --listen 127.0.0.1:7101 --data ./data/n1 --etcd 127.0.0.1:2379
   [--config node.json] [--cluster meterfabric] [--advertise host:port] [--metrics 127.0.0.1:0]
@@ -48,7 +49,12 @@ export async function run(argv: string[]): Promise<number> {
     env: process.env,
     file: values.config,
   });
-  const node = new ClusterNode(config);
+  // Machine-readable lines for supervisors and tests (ready-report.ts): the bound address
+  // once listening (`--listen host:0` lets the OS pick the port), then once a member.
+  const report = (event: 'listening' | 'ready', address: string): void => {
+    process.stdout.write(formatNodeReport({ event, nodeId: config.nodeId, address, pid: process.pid }));
+  };
+  const node = new ClusterNode(config, { onListening: (address) => report('listening', address) });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {
@@ -65,10 +71,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await node.start();
-  // One machine-readable line for supervisors and tests.
-  process.stdout.write(
-    `${JSON.stringify({ event: 'ready', nodeId: config.nodeId, address: node.grpcAddress, pid: process.pid })}\n`,
-  );
+  report('ready', node.grpcAddress);
   await new Promise<never>(() => undefined);
   return 0;
 }

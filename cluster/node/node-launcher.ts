@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
+import { awaitNodeReport } from './ready-report.js';
 
 /**
  * Starts `meterfabric node` as a child process (compiled build) and waits for its ready line.
@@ -10,6 +11,7 @@ import { packageRoot } from '../../core/paths.js';
  */
 export type LaunchOptions = {
   id: string;
+  /** host:port; port 0 (recommended) lets the node bind any free port and report it. */
   listen: string;
   dataDir: string;
   etcd: string;
@@ -23,6 +25,8 @@ export type LaunchedNode = {
   pid: number;
   process: ChildProcess;
   exited: Promise<number | null>;
+  /** The gRPC address the node reported it bound (`listen` with port 0 gets the OS's pick). */
+  address: string;
 };
 
 export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
@@ -54,23 +58,18 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
       resolve(code);
     }),
   );
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-  const marker = `"event":"ready","nodeId":"${options.id}"`;
-  for (;;) {
-    if (readFileSync(options.logPath, 'utf8').includes(marker)) break;
-    if (done)
-      throw new MeterfabricError(
-        'MF_NODE_START',
-        `node ${options.id} exited during start; see ${options.logPath}`,
-      );
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new MeterfabricError(
-        'MF_NODE_START',
-        `node ${options.id} did not start in time; see ${options.logPath}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    const ready = await awaitNodeReport({
+      nodeId: options.id,
+      logPath: options.logPath,
+      event: 'ready',
+      pid,
+      exited: () => done,
+      timeoutMs: options.startTimeoutMs ?? 30_000,
+    });
+    return { id: options.id, pid, process: child, exited, address: ready.address };
+  } catch (err) {
+    if (!done) child.kill('SIGKILL');
+    throw err;
   }
-  return { id: options.id, pid, process: child, exited };
 }

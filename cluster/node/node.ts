@@ -63,7 +63,12 @@ export class ClusterNode {
 
   constructor(
     readonly config: NodeConfig,
-    options: { clock?: Clock; logger?: Logger } = {},
+    private readonly options: {
+      clock?: Clock;
+      logger?: Logger;
+      /** Called once the gRPC server is bound (before joining), with the address it really bound. */
+      onListening?: (address: string) => void;
+    } = {},
   ) {
     // TEST-ONLY: MF_CHAOS_CLOCK_CONTROL (chaos clock nemesis) may slow this node's clock; unset, it is the system clock.
     this.clock = options.clock ?? chaosClockFromEnv(config.nodeId) ?? systemClock;
@@ -81,6 +86,7 @@ export class ClusterNode {
     const { config, logger } = this;
     this.server = new grpc.Server(channelOptions);
     this.address = await this.bind(this.server, config.listen);
+    this.options.onListening?.(this.address);
     const advertise = config.advertise ?? this.address;
     this.metricsServer = await startMetricsServer(config.metricsListen, this.metrics, () => this.health());
 
@@ -230,7 +236,14 @@ export class ClusterNode {
     const host = listen.slice(0, listen.lastIndexOf(':'));
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
+        err
+          ? reject(
+              new MeterfabricError(
+                'MF_LISTEN_FAILED',
+                `cannot listen on ${listen}: ${err.message}; free that port or give --listen host:0 (the node reports the port it got on its "listening" and "ready" lines)`,
+              ),
+            )
+          : resolve(p),
       );
     });
     return `${host}:${port}`;

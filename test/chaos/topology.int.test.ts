@@ -3,6 +3,7 @@
  * its own proxy, so a toxic on one link affects exactly that link. Needs the build and etcd.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,4 +83,35 @@ describe.skipIf(!ready)('chaos topology: a proxy on every link', () => {
     }
     await until(async () => ((await members(c)).includes('n1') ? true : undefined), 'n1 to rejoin', 30_000);
   }, 90_000);
+
+  it('a killed node restarts on a port of its own even when its old port is taken; its links follow it', async () => {
+    const c = cluster!;
+    const oldPort = c.nodes.get('n3')!.port;
+    await c.kill('n3');
+    // Another process takes n3's old port (before nodes bound port 0 the restart hit EADDRINUSE).
+    const holder = await new Promise<Server>((resolve, reject) => {
+      const server = createServer().once('error', reject);
+      server.listen(oldPort, '127.0.0.1', () => resolve(server));
+    });
+    try {
+      // While n3 is down its links lead to the stand-in, not to a port anyone may take.
+      const parked = await c.toxiproxy!.get('n1>n3');
+      expect(parked.upstream).not.toBe(`127.0.0.1:${oldPort}`);
+
+      await c.restart('n3');
+      const newPort = c.nodes.get('n3')!.port;
+      expect(newPort).not.toBe(oldPort);
+      for (const from of ['n1', 'n2'])
+        expect((await c.toxiproxy!.get(`${from}>n3`)).upstream).toBe(`127.0.0.1:${newPort}`);
+      const healthy = await waitForRecovery(c, Date.now(), 90_000);
+      expect(healthy.valid, healthy.anomalies[0]?.message).toBe(true);
+      await until(
+        async () => ((c.linkConnectionCounts()!.get('n1>n3') ?? 0) > 0 ? true : undefined),
+        'n1 to reach n3 through its proxy',
+        30_000,
+      );
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  }, 150_000);
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
@@ -7,17 +7,17 @@ import { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
 import { defaultManifestPaths, loadManifests, partitionIds } from '../../../cluster/config/manifest.js';
 import { ConfigStore } from '../../../cluster/failover/config-store.js';
 import { createEtcdClient } from '../../../cluster/membership/etcd-client.js';
+import { awaitNodeReport } from '../../../cluster/node/ready-report.js';
 import type { RoleChange } from '../../../cluster/node/role-log.js';
 import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
 import { packageRoot } from '../../../core/paths.js';
 import { startTestEtcd, type TestEtcd } from '../../support/etcd.js';
-import { freePorts } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
 
 /**
  * A real cluster for integration tests: a fresh etcd and node processes started with
- * `node bin/meterfabric.js node` (run `npx tsc -p tsconfig.build.json` first), each on its
- * own free loopback port, logs and data in a temp dir. stop() kills everything by PID.
+ * `node bin/meterfabric.js node` (run `npx tsc -p tsconfig.build.json` first), each on a
+ * loopback port it binds itself (port 0, reported back), logs and data in a temp dir. stop() kills everything by PID.
  */
 export type TestNode = {
   id: string;
@@ -51,9 +51,8 @@ export class TestCluster {
     const baseDir = mkdtempSync(join(tmpdir(), 'mf-cluster-'));
     const cluster = new TestCluster(etcd, baseDir, options.leaseTtlMs ?? 3000, options.env ?? {});
     const count = options.nodes ?? 3;
-    const ports = await freePorts(count);
     try {
-      await Promise.all(ports.map((port, i) => cluster.startNode(`n${i + 1}`, port)));
+      await Promise.all(Array.from({ length: count }, (_, i) => cluster.startNode(`n${i + 1}`)));
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -61,11 +60,13 @@ export class TestCluster {
     return cluster;
   }
 
-  /** Starts (or restarts, on the same port and data) a node; resolves when it is a member. */
-  async startNode(id: string, port?: number, env: Record<string, string> = {}): Promise<TestNode> {
-    const known = this.nodes.get(id);
-    const nodePort = port ?? known?.port;
-    if (!nodePort) throw new Error(`no port for ${id}`);
+  /**
+   * Starts (or restarts, on the same data) a node; resolves when it is a member. Without
+   * `port` the node binds port 0 and reports the port it got (ready-report.ts), so no other
+   * process can take the port between our choice and its bind; a restarted node may come back
+   * on another port (members advertise their address; read it from `nodes.get(id).port`).
+   */
+  async startNode(id: string, port = 0, env: Record<string, string> = {}): Promise<TestNode> {
     const dataDir = join(this.baseDir, id);
     mkdirSync(dataDir, { recursive: true });
     const logPath = join(this.baseDir, `${id}.log`);
@@ -78,7 +79,7 @@ export class TestCluster {
         '--id',
         id,
         '--listen',
-        `127.0.0.1:${nodePort}`,
+        `127.0.0.1:${port}`,
         '--data',
         dataDir,
         '--etcd',
@@ -96,22 +97,22 @@ export class TestCluster {
         },
       },
     );
-    const node: TestNode = { id, port: nodePort, dataDir, logPath, proc };
+    closeSync(log);
+    const node: TestNode = { id, port, dataDir, logPath, proc };
     this.nodes.set(id, node);
     proc.once('exit', () => {
       if (node.proc === proc) node.proc = null;
     });
-    await waitFor(
-      async () => {
-        // The test's temp dir (and this log) is removed on failure: put the log's tail in the error.
-        if (node.proc !== proc)
-          throw new Error(`node ${id} exited during start; its log ends:\n${logTail(logPath)}`);
-        return readFileSync(logPath, 'utf8').includes(`"event":"ready","nodeId":"${id}"`);
-      },
-      `node ${id} to start`,
-      30_000,
-      100,
-    );
+    // The error carries the log's tail: the test's temp dir (and this log) is gone on failure.
+    const ready = await awaitNodeReport({
+      nodeId: id,
+      logPath,
+      event: 'ready',
+      pid: proc.pid,
+      exited: () => node.proc !== proc,
+      timeoutMs: 30_000,
+    });
+    node.port = portOf(ready.address);
     return node;
   }
 
@@ -211,11 +212,7 @@ export class TestCluster {
   }
 }
 
-/** The last lines of a node's log, for errors that outlive the log file. */
-function logTail(logPath: string, lines = 15): string {
-  try {
-    return readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(log unreadable)';
-  }
+/** The port of a `host:port` address. */
+export function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(':') + 1));
 }
