@@ -23,7 +23,7 @@ export class CsvConsumer {
     maxPartBytes?: number;
   }): Promise<CsvConsumer> {
     const writers = new Map<DailyKind, DailyCsvWriter>();
-    for (const kind of options.kinds ?? (['S', 'DC', 'R', 'MP', 'VV', 'SWE'] as DailyKind[])) {
+    for (const kind of options.kinds ?? (['S', 'DC', 'R', 'MP', 'PP', 'VV', 'SWE'] as DailyKind[])) {
       writers.set(
         kind,
         await DailyCsvWriter.open({

@@ -1,6 +1,7 @@
 import type { EndDeviceEventInput } from '../../adapters/cim/end-device-events.js';
 import type { CsvRow } from '../../adapters/csv/codec.js';
 import type { DailyKind } from '../../adapters/csv/formats.js';
+import { prepaymentRows } from '../../adapters/csv/prepayment-rows.js';
 import { loadProfileRows, maximumPowerRows, registerRows } from '../../adapters/csv/rows.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import type { RoutedRecord } from '../tlog/router.js';
@@ -66,6 +67,7 @@ export function buildOutputBatch(routed: readonly RoutedRecord[], podOf: PodLook
   put('DC', registerRows(readings, 'dailyClosure'));
   put('R', registerRows(readings.some(isKnxEnergy) ? readings.map(asObisRegister) : readings, 'register'));
   put('MP', maximumPowerRows(readings));
+  put('PP', prepaymentRows(readings));
   put('VV', vv);
   put('SWE', swe);
   return { csv, readings, events };

@@ -1,7 +1,8 @@
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
 import type { Clock } from '../../core/clock.js';
 import { emptyResponse, type FieldLink, type FieldRequest, type FieldResponse } from '../device/field.js';
-import { localMidnightUtcMs, localTime, nextDate, previousDate } from '../domain/local-time.js';
+import { localMidnightUtcMs, localTime, nextDate } from '../domain/local-time.js';
+import { closureDayStartMs, maximumDemandReadings, prepaymentReadings } from './daily-closure.js';
 import { readRegistersOverIec62056 } from './iec62056-link.js';
 import { type MeterModel, nominalVoltageV } from './meter-model.js';
 
@@ -98,7 +99,7 @@ export class SimulatedConcentrator implements FieldLink {
           if (!meter) continue;
           response.readings.push(
             ...(this.options.iec62056Registers
-              ? await readRegistersOverIec62056(meter, this.options.clock)
+              ? await readRegistersOverIec62056(meter, this.options.clock, undefined, this.timeZone)
               : registerReadings(meter, nowMs)),
           );
         }
@@ -229,8 +230,12 @@ function appendClosures(
   lastMs: number,
 ): void {
   for (const instant of closureInstants(meter, timeZone, afterMs, lastMs)) {
-    response.readings.push(...registerReadings(meter, instant, 'dailyClosure'));
-    const dayStart = localMidnightUtcMs(previousDate(localTime(instant, timeZone).date), timeZone);
+    response.readings.push(
+      ...registerReadings(meter, instant, 'dailyClosure'),
+      ...maximumDemandReadings(meter, timeZone, instant),
+      ...prepaymentReadings(meter, instant),
+    );
+    const dayStart = closureDayStartMs(instant, timeZone);
     const alarms = meter.statusAlarms(dayStart, instant);
     let word = 0;
     for (const alarm of alarms) {

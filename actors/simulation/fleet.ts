@@ -7,6 +7,7 @@ import { type Outage, SimulatedConcentrator } from './concentrator.js';
 import { unit } from './hash.js';
 import { SimulatedKnxSite } from './knx-site.js';
 import { hourMs, MeterModel } from './meter-model.js';
+import { PrepaymentAccount } from './prepayment.js';
 
 /**
  * A fleet of simulated concentrators with meters behind them, the usage points they supply,
@@ -31,6 +32,11 @@ export type FleetOptions = {
   iec62056Every?: number;
   voltageVariationPerHour?: number;
   alarmPerHour?: number;
+  /**
+   * Share of the meters that are prepayment meters (payment-metering credit registers read
+   * with each daily closure; PP_ files). Chosen per meter by a seeded draw; default 0.1.
+   */
+  prepaymentShare?: number;
   /** KNX gateway sites (KNXnet/IP simulator on loopback UDP, reached by real tunnelling). */
   knxSites?: number;
   /** KNX meters behind each gateway (default 2). */
@@ -87,6 +93,8 @@ export class SimulatedFleet {
             : {}),
           ...(options.alarmPerHour !== undefined ? { alarmPerHour: options.alarmPerHour } : {}),
         });
+        if (unit(options.seed, serial, 'prepay') < (options.prepaymentShare ?? defaultPrepaymentShare))
+          model.prepayment = new PrepaymentAccount(model, options.seed);
         models.push(model);
         this.meters.set(serial, { meter: model, concentratorId: id, pod: String(1_200_000 + n) });
       }
@@ -266,6 +274,8 @@ export class SimulatedFleet {
   }
 }
 
+export const defaultPrepaymentShare = 0.1;
+
 /** Each site holds a few loopback sockets; bounded so a typo cannot open thousands. */
 const maxSites = 64;
 const maxKnxMetersPerSite = 64;
@@ -282,5 +292,8 @@ function checkSiteOptions(options: FleetOptions): void {
   const chance = options.batteryOverTemperatureChance;
   if (chance !== undefined && !(chance >= 0 && chance <= 1))
     problems.push(`batteryOverTemperatureChance must be from 0 to 1, not ${chance}`);
+  const share = options.prepaymentShare;
+  if (share !== undefined && !(share >= 0 && share <= 1))
+    problems.push(`prepaymentShare must be from 0 to 1, not ${share}`);
   if (problems.length > 0) throw new ConfigError(problems);
 }

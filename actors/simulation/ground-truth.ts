@@ -27,7 +27,11 @@ export type TruthValue = {
   meterSerial: string;
   pod: string;
   concentratorId: string;
-  /** OBIS code ('1.8.0'..'1.8.6', '32.7.0'), 'profile', the status bit for alarms, a KNX DPT, a battery quantity. */
+  /**
+   * OBIS code ('1.8.0'..'1.8.6'; with the closure also '1.6.0' maximum demand in kW at its
+   * peak time and, for prepayment meters, '19.10.0' credit and '19.20.0' charge in EUR;
+   * '32.7.0'), 'profile', the status bit for alarms, a KNX DPT, a battery quantity.
+   */
   code: string;
   timestampMs: number;
   value: number;
@@ -66,6 +70,36 @@ export function groundTruth(fleet: SimulatedFleet, fromMs: number, toMs: number)
           previousDate(localTime(instant, concentrator.timeZone).date),
           concentrator.timeZone,
         );
+        // Collected with the closure: the day's maximum demand (stamped at its peak) and a
+        // prepayment meter's credit registers (stamped at the closure).
+        const md = meter.maximumDemand(dayStart, instant);
+        if (md)
+          out.push({
+            ...base,
+            kind: 'dailyClosure',
+            code: '1.6.0',
+            timestampMs: md.timestampMs,
+            value: md.valueW / 1000,
+          });
+        if (meter.prepayment) {
+          const pp = meter.prepayment.at(instant);
+          out.push(
+            {
+              ...base,
+              kind: 'dailyClosure',
+              code: '19.10.0',
+              timestampMs: instant,
+              value: pp.creditCents / 100,
+            },
+            {
+              ...base,
+              kind: 'dailyClosure',
+              code: '19.20.0',
+              timestampMs: instant,
+              value: pp.chargedCents / 100,
+            },
+          );
+        }
         let word = 0;
         for (const alarm of meter.statusAlarms(dayStart, instant)) {
           word |= 1 << alarm.bit;

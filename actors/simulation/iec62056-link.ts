@@ -9,6 +9,7 @@ import {
 import { formatDataSet } from '../../adapters/modem/iec62056/data-sets.js';
 import { readMeter } from '../../adapters/modem/iec62056/reader.js';
 import type { Clock } from '../../core/clock.js';
+import { localMidnightUtcMs, localTime } from '../domain/local-time.js';
 import type { MeterModel } from './meter-model.js';
 
 /**
@@ -21,6 +22,7 @@ export async function readRegistersOverIec62056(
   meter: MeterModel,
   clock: Clock,
   stepTimeoutMs = 2_000,
+  timeZone = 'UTC',
 ): Promise<CollectedReading[]> {
   const toMeter = new PassThrough();
   const toHeadend = new PassThrough();
@@ -41,7 +43,7 @@ export async function readRegistersOverIec62056(
       const ack = parseAckOptionSelect(input);
       if (ack.status !== 'ok') return;
       input = input.subarray(ack.consumedBytes);
-      toHeadend.write(encodeReadoutMessage(readoutLines(meter, clock.now())));
+      toHeadend.write(encodeReadoutMessage(readoutLines(meter, clock.now(), timeZone)));
     }
   });
   try {
@@ -60,13 +62,33 @@ export async function readRegistersOverIec62056(
   }
 }
 
-export function readoutLines(meter: MeterModel, nowMs: number): string[] {
+/**
+ * The meter's readout: serial, total and tariff registers, and the maximum demand of the
+ * current day so far (since local midnight in `timeZone`) as `1.6.0(kW)(YYMMDDhhmm)`: value
+ * and the time of the peak quarter's end in separate brackets, meter local time. The modem
+ * adapter's reader takes the value from the first bracket and (for now) stamps it with the
+ * read time; the daily closure carries the peak's own time.
+ */
+export function readoutLines(meter: MeterModel, nowMs: number, timeZone = 'UTC'): string[] {
   const registers = meter.registersAt(nowMs);
   const total = registers.reduce((a, b) => a + b, 0);
-  const kwh = (wh: number) => `${Math.floor(wh / 1000)}.${String(wh % 1000).padStart(3, '0')}`;
-  return [
+  const kilo = (n: number) => `${Math.floor(n / 1000)}.${String(n % 1000).padStart(3, '0')}`;
+  const lines = [
     formatDataSet('C.1.0', meter.serial),
-    formatDataSet('1.8.0', kwh(total), 'kWh'),
-    ...registers.map((wh, i) => formatDataSet(`1.8.${i + 1}`, kwh(wh), 'kWh')),
+    formatDataSet('1.8.0', kilo(total), 'kWh'),
+    ...registers.map((wh, i) => formatDataSet(`1.8.${i + 1}`, kilo(wh), 'kWh')),
   ];
+  const dayStart = localMidnightUtcMs(localTime(nowMs, timeZone).date, timeZone);
+  const md = meter.maximumDemand(dayStart, nowMs);
+  if (md)
+    lines.push(`${formatDataSet('1.6.0', kilo(md.valueW), 'kW')}(${meterStamp(md.timestampMs, timeZone)})`);
+  return lines;
+}
+
+/** YYMMDDhhmm on the meter's wall clock in `timeZone`. */
+export function meterStamp(ms: number, timeZone: string): string {
+  const local = localTime(ms, timeZone);
+  const [y, m, d] = local.date.split('-');
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${(y ?? '').slice(2)}${m}${d}${two(local.hour)}${two(local.minuteOfDay % 60)}`;
 }

@@ -1,14 +1,18 @@
 import { unit } from './hash.js';
+import type { PrepaymentAccount } from './prepayment.js';
 
 /**
  * One simulated electricity meter, pure and deterministic: hourly consumption follows a
  * residential daily curve with per-hour noise, accumulates into six tariff registers (by UTC
  * hour band) plus their total, and stops while the relay is open. Voltage variations and
- * status-word alarms occur at seeded instants. Everything is a function of (seed, serial,
+ * status-word alarms occur at seeded instants. Maximum demand is the highest 15-minute average
+ * power of a period (the quarters share each hour's consumption by seeded weights). Everything is a function of (seed, serial,
  * instant) and the relay history, so ground truth can be enumerated after a run.
  */
 
 export const hourMs = 3_600_000;
+/** Demand integration period: maximum demand is the highest 15-minute average power. */
+export const demandPeriodMs = 15 * 60_000;
 
 /** Relative consumption per UTC hour of the day (mean about 1). */
 export const dailyShape = [
@@ -41,6 +45,9 @@ export type MeterModelOptions = {
   alarmPerHour?: number;
 };
 
+/** Maximum demand over a period: the highest 15-minute average power and the end of that quarter. */
+export type MaximumDemand = { valueW: number; timestampMs: number };
+
 export type VoltageVariation = { timestampMs: number; valueV: number; type: 'sag' | 'swell' };
 export type StatusAlarm = { timestampMs: number; bit: number; name: string };
 
@@ -54,6 +61,8 @@ export class MeterModel {
   /** Times the relay physically moved: a repeated order must not add to it. */
   relayOperations = 0;
   powerLimitW: number | undefined;
+  /** Payment-metering registers when this is a prepayment meter (set by the fleet). */
+  prepayment: PrepaymentAccount | undefined;
   private readonly registerCache = new Map<number, number[]>();
 
   constructor(private readonly options: MeterModelOptions) {
@@ -160,6 +169,43 @@ export class MeterModel {
       registers = next;
     }
     return registers;
+  }
+
+  /**
+   * Average power in W over the quarter hour ending at `quarterEndMs`: the hour's consumption
+   * shared over its four quarters by seeded weights (so demand varies inside the hour), zero
+   * while the relay is open. Undefined before the origin or off the 15-minute grid.
+   */
+  quarterDemandW(quarterEndMs: number): number | undefined {
+    if (quarterEndMs % demandPeriodMs !== 0 || quarterEndMs <= this.originMs) return undefined;
+    const hourStart = Math.floor((quarterEndMs - 1) / hourMs) * hourMs;
+    const weights = [0, 1, 2, 3].map(
+      (q) => 0.7 + 0.6 * unit(this.options.seed, this.serial, 'q', hourStart + q * demandPeriodMs),
+    );
+    const sum = weights.reduce((a, b) => a + b, 0);
+    const q = Math.round((quarterEndMs - demandPeriodMs - hourStart) / demandPeriodMs);
+    const closed = this.closedMs(quarterEndMs - demandPeriodMs, quarterEndMs) / demandPeriodMs;
+    // baseIntervalWh is the hour's energy in Wh, i.e. its average power in W.
+    return Math.round(((this.baseIntervalWh(hourStart + hourMs) * 4 * (weights[q] ?? 1)) / sum) * closed);
+  }
+
+  /**
+   * Maximum demand over the quarters ending in (afterMs, toMs] (a meter's daily register:
+   * after = the previous local midnight, to = this one); the earliest quarter wins a tie.
+   * Undefined when no quarter of the period lies after the origin.
+   */
+  maximumDemand(afterMs: number, toMs: number): MaximumDemand | undefined {
+    const from = Math.max(afterMs, this.originMs);
+    let best: MaximumDemand | undefined;
+    for (
+      let end = Math.floor(from / demandPeriodMs) * demandPeriodMs + demandPeriodMs;
+      end <= toMs;
+      end += demandPeriodMs
+    ) {
+      const valueW = this.quarterDemandW(end);
+      if (valueW !== undefined && (!best || valueW > best.valueW)) best = { valueW, timestampMs: end };
+    }
+    return best;
   }
 
   /** Voltage variations (outside 230 V +/- 10 %) with instants in (afterMs, toMs]. */

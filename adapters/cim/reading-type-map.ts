@@ -41,6 +41,8 @@ type Measure = {
   accumulation?: number;
   tou?: number;
   phases?: number;
+  /** ISO 4217 numeric code for money values (payment metering); 0 otherwise. */
+  currency?: number;
   multiplier: number;
   unit: number;
 };
@@ -59,6 +61,10 @@ const KIND = {
   temperature: 46,
 };
 const KIND_RMS_VOLTAGE = 54;
+/** MeasurementKind 3 = currency (IEC 61968-9 enumeration: none 0, ..., apparentPowerFactor 2, currency 3, current 4). */
+const KIND_CURRENCY = 3;
+const EUR = 978;
+const AGGREGATE_SUM = 26;
 const KIND_VOLTAGE = 158;
 const UNIT = { A: 5, degC: 23, V: 29, Hz: 33, W: 38, cosPhi: 65, VAh: 71, Wh: 72, VArh: 73, none: 0 };
 const PHASE_AN = 128 + 16;
@@ -130,7 +136,23 @@ function obisMeasure(code: string): Measure | string {
       accumulation: 6,
       tou: e,
     });
+  if (c === 19 && e === 0 && (d === 0 || d === 10 || d === 20)) return paymentMeasure(d);
   return `OBIS ${code} has no CIM ReadingType in adapters/cim/reading-type-map.ts`;
+}
+
+/**
+ * Payment-metering registers (OBIS C = 19, PP_ files), in euro (currency field 978, unit none,
+ * multiplier 0): 19.10.0 import credit, the balance left (instantaneous, forward); 19.0.0 the
+ * account's available credit, the sum of its credits (aggregate sum); 19.20.0 the charge, the
+ * amount collected so far (a cumulative register, bulkQuantity). Other credits and charges
+ * (E = 1..9) have no code of their own here: the 18 fields cannot tell them apart.
+ */
+function paymentMeasure(d: number): Measure {
+  const money = { flowDirection: FORWARD, currency: EUR };
+  if (d === 10) return instant(KIND_CURRENCY, UNIT.none, 0, { ...money, accumulation: 12 });
+  if (d === 0)
+    return instant(KIND_CURRENCY, UNIT.none, 0, { ...money, aggregate: AGGREGATE_SUM, accumulation: 12 });
+  return instant(KIND_CURRENCY, UNIT.none, 0, { ...money, accumulation: 1 });
 }
 
 /** OBIS as adapters write it: '1.8.0', '1-0:1.8.0', '1-0:1.8.0*255', '1.8.0&01' all become '1.8.0'. */
@@ -262,6 +284,7 @@ function standardFields(m: Measure, kind: ReadingKind, options: ReadingTypeOptio
     phases: m.phases ?? 0,
     multiplier: m.multiplier,
     unit: m.unit,
+    currency: m.currency ?? 0,
   };
   if (kind === 'interval') {
     const mp = measuringPeriodCode(options.intervalSeconds ?? 3600);

@@ -39,6 +39,14 @@ function parseUnit(unit: string): UnitSpec {
   throw new CimCodeError(`unit "${unit}" is not known; use Wh, kWh, W, kW, V, A, Hz, degC or %`, { unit });
 }
 
+/** ISO 4217 currencies a payment-metering register may be read in (alphabetic -> numeric, ReadingType field 18). */
+const currencies: ReadonlyMap<string, number> = new Map([
+  ['EUR', 978],
+  ['GBP', 826],
+  ['CHF', 756],
+  ['USD', 840],
+]);
+
 // Unit strings come from a handful of adapters; unknown ones throw before being cached.
 const unitCache = new Map<string, UnitSpec>();
 
@@ -50,6 +58,16 @@ function clean(n: number): number {
 /** Converts a measured value (in `unit`) into the unit and multiplier that `code` states. */
 export function valueInCodeUnit(value: number, unit: string, code: ReadingTypeCode): number {
   const f = readingTypeFieldsOf(code);
+  const currency = currencies.get(unit.trim());
+  if (currency !== undefined || f.currency !== 0) {
+    // Money: the code's currency field must be the value's currency; no unit conversion.
+    if (currency !== f.currency)
+      throw new CimCodeError(
+        `a value in ${unit} cannot be reported under ReadingType ${code}, whose currency is ${f.currency === 0 ? 'none' : `ISO 4217 ${f.currency}`}`,
+        { unit, code },
+      );
+    return clean(value * 10 ** -f.multiplier);
+  }
   let from = unitCache.get(unit);
   if (!from) {
     from = parseUnit(unit);
@@ -66,6 +84,8 @@ export function valueInCodeUnit(value: number, unit: string, code: ReadingTypeCo
 /** The unit symbol a code's value is expressed in, e.g. 'kWh' for multiplier 3 + unit 72. */
 export function unitOfCode(code: ReadingTypeCode): string {
   const f = readingTypeFieldsOf(code);
+  if (f.currency !== 0 && f.multiplier === 0)
+    return [...currencies].find(([, n]) => n === f.currency)?.[0] ?? `ISO 4217 ${f.currency}`;
   if (f.unit === UNIT.none && f.multiplier === -2) return '%';
   const prefix = multiplierPrefixes.get(f.multiplier);
   const symbol = f.unit === UNIT.none ? '' : (unitNames.get(f.unit) ?? `unit${f.unit}`);

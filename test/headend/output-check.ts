@@ -67,6 +67,34 @@ export async function csvTally(outDir: string, organization: string): Promise<Ta
         Number(r[`t${t}`]),
       );
   }
+  // MP_ and PP_: the values collected with each daily closure (maximum demand at its peak
+  // time, prepayment credit registers), truth kind 'dailyClosure'. MP_ rows of on-demand
+  // register reads have another cimcode and, like R_, are not tallied.
+  for (const r of await rowsOf('MP')) {
+    const code = closureMaximumDemand.get(r.cimcode!);
+    if (!code) continue;
+    add(
+      tally,
+      truthKey({
+        kind: 'dailyClosure',
+        meterSerial: r.serialnumber!,
+        code,
+        timestampMs: parseCsvTimestamp(r.time!),
+      }),
+      Number(r.value),
+    );
+  }
+  for (const r of await rowsOf('PP'))
+    add(
+      tally,
+      truthKey({
+        kind: 'dailyClosure',
+        meterSerial: r.serialnumber!,
+        code: r.register!,
+        timestampMs: parseCsvTimestamp(r.time!),
+      }),
+      Number(r.value),
+    );
   for (const r of await rowsOf('VV'))
     add(
       tally,
@@ -94,6 +122,10 @@ export async function csvTally(outDir: string, organization: string): Promise<Ta
   return tally;
 }
 
+const closureMaximumDemand = new Map(
+  ['1.6.0', '2.6.0'].map((code) => [readingTypeFor({ source: 'obis', code }, 'dailyClosure'), code] as const),
+);
+
 export async function cimFiles(outDir: string): Promise<{ noun: string; path: string }[]> {
   const out: { noun: string; path: string }[] = [];
   for (const noun of ['MeterReadings', 'EndDeviceEvents']) {
@@ -120,6 +152,14 @@ const codeMeaning = new Map<string, { kind: 'interval' | 'dailyClosure' | 'volta
       [
         readingTypeFor({ source: 'obis', code: `1.8.${t}` }, 'dailyClosure'),
         { kind: 'dailyClosure' as const, code: `1.8.${t}` },
+      ] as const,
+  ),
+  // Collected with the closure: maximum demand (kW) and prepayment registers (EUR).
+  ...['1.6.0', '2.6.0', '19.10.0', '19.20.0'].map(
+    (code) =>
+      [
+        readingTypeFor({ source: 'obis', code }, 'dailyClosure'),
+        { kind: 'dailyClosure' as const, code },
       ] as const,
   ),
 ]);
