@@ -10,6 +10,7 @@ import type { RegistryCommand } from '../registry/commands.js';
 import { emptyRegistry } from '../registry/types.js';
 import type { SimulatedFleet } from '../simulation/fleet.js';
 import type { RoutedRecord } from '../tlog/router.js';
+import type { DayClock } from '../work-manager/day-clock.js';
 
 /**
  * The two ways the demo day runs the head-end behind one small interface: every service in
@@ -29,6 +30,13 @@ export type DayEngine = {
   resume(): Promise<number | undefined>;
   /** One step at the clock's instant: schedules run, everything they cause settles. */
   step(atMs: number): Promise<void>;
+  /**
+   * With `dayClock` (driver engine on the cluster): the work manager's durable reminders run
+   * the schedule; `startDayClock` starts its clock, `follow` delivers what it produced since
+   * (moving the clock to each instant) and says whether anything moved.
+   */
+  startDayClock?(clock: DayClock): Promise<void>;
+  follow?(advance: (atMs: number) => void): Promise<boolean>;
   jobsFinished(): number;
   finish(dayMs: number): Promise<{
     rowsByFileKind: Record<string, number>;
@@ -105,7 +113,7 @@ export async function localEngine(options: EngineOptions): Promise<DayEngine> {
 
 /** `name` keys the singletons and prefixes device and TLog actors (one head-end per name on a cluster). */
 export async function driverEngine(
-  options: EngineOptions & { ports: ServicePorts; name: string },
+  options: EngineOptions & { ports: ServicePorts; name: string; dayClock?: boolean },
 ): Promise<DayEngine> {
   const { clock, fleet } = options;
   let driver: HeadendDriver | undefined;
@@ -124,6 +132,7 @@ export async function driverEngine(
     name: options.name,
     fieldLink: (id) => fleet.concentrator(id),
     writeStream: consumer.write,
+    ...(options.dayClock ? { followWorkManager: true } : {}),
   });
   const d = driver;
   return {
@@ -142,6 +151,12 @@ export async function driverEngine(
       await d.settle();
       await d.stepDone(atMs);
     },
+    ...(options.dayClock
+      ? {
+          startDayClock: (clock: DayClock) => d.startDayClock(clock),
+          follow: (advance: (atMs: number) => void) => d.follow(advance),
+        }
+      : {}),
     jobsFinished: () => d.outcomes.length,
     async finish(dayMs) {
       await d.settle();

@@ -9,6 +9,7 @@ import type { WebhookSubscriberConfig } from '../integration/webhook-config.js';
 import { WebhookDispatcher } from '../integration/webhook-dispatcher.js';
 import { SimulatedFleet } from '../simulation/fleet.js';
 import type { RoutedRecord } from '../tlog/router.js';
+import { defaultMinTickIntervalMs } from '../work-manager/day-clock.js';
 import { driverEngine, localEngine } from './day-engines.js';
 
 /**
@@ -44,8 +45,11 @@ export type DemoOptions = {
    * Run every service behind these ports (the cluster), under this head-end name; `resume`
    * continues that head-end's day from the last step the cluster recorded (a restarted driver).
    */
-  services?: { ports: ServicePorts; name: string; resume?: boolean };
+  services?: { ports: ServicePorts; name: string; resume?: boolean; dayClock?: boolean };
 };
+
+/** How often a driver following the work manager's day clock looks at its outbox when idle. */
+const followPollMs = 50;
 
 export type DemoSummary = {
   rowsByFileKind: Record<string, number>;
@@ -184,12 +188,7 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
   const firstStepMs = resumedAfterMs === undefined ? dayStartMs : resumedAfterMs + 5 * 60_000;
   hostStartMs -= (firstStepMs - dayStartMs) / options.speed;
   let nextReportMs = Math.floor(firstStepMs / hourMs) * hourMs + hourMs;
-  const stepMs = 5 * 60_000;
-  for (let t = firstStepMs; t <= endMs && !options.signal?.aborted; t += stepMs) {
-    const delay = hostStartMs + (t - dayStartMs) / options.speed - Date.now();
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    clock.set(t);
-    await engine.step(t);
+  const report = () => {
     while (clock.now() >= nextReportMs) {
       const down = fleet.concentrators.filter((c) => c.unreachableAt(clock.now())).length;
       log(
@@ -197,6 +196,33 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
           `jobs ${engine.jobsFinished()}  concentrators unreachable ${down}`,
       );
       nextReportMs += hourMs;
+    }
+  };
+  if (engine.follow && engine.startDayClock) {
+    // The work manager's durable reminders run the day on the cluster at `speed` (its day
+    // clock is replicated state); this process only delivers what they produced, each at the
+    // instant it was decided at. A resumed day's clock is on the cluster already.
+    if (resumedAfterMs === undefined)
+      await engine.startDayClock({
+        simAtMs: dayStartMs,
+        wallAtMs: Date.now(),
+        rate: options.speed,
+        minIntervalMs: defaultMinTickIntervalMs,
+        untilSimMs: endMs,
+      });
+    while (clock.now() < endMs && !options.signal?.aborted) {
+      const moved = await engine.follow((t) => clock.set(t));
+      report();
+      if (!moved) await new Promise((r) => setTimeout(r, followPollMs));
+    }
+  } else {
+    const stepMs = 5 * 60_000;
+    for (let t = firstStepMs; t <= endMs && !options.signal?.aborted; t += stepMs) {
+      const delay = hostStartMs + (t - dayStartMs) / options.speed - Date.now();
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      clock.set(t);
+      await engine.step(t);
+      report();
     }
   }
   await http?.close();

@@ -67,7 +67,8 @@ export async function up(ctx: UpContext): Promise<void> {
       speed: 1440,
       signal: ctx.signal,
       progress: (line) => say(`demo: ${line}`),
-      services: { ports: new ActorProxyPorts(proxy), name, resume: resumeName !== undefined },
+      // The work manager's durable reminders run the day on the cluster (its day clock).
+      services: { ports: new ActorProxyPorts(proxy), name, resume: resumeName !== undefined, dayClock: true },
     });
     for (const line of formatSummary(summary).split('\n')) say(line);
     say(`demo finished: CSV and CIM files are under ${outDir}. The cluster keeps running; Ctrl-C stops it.`);

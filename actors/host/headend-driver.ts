@@ -11,6 +11,7 @@ import type { StreamBatch } from '../integration/checkpoint-stream.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
+import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
 import { ActorLanes, addressId } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
 import {
@@ -48,6 +49,11 @@ export type HeadendDriverOptions = {
   maxConcurrentCalls?: number;
   /** TLog manager actors (buckets of concentrators); default 8. */
   tlogBuckets?: number;
+  /**
+   * The work manager runs on its own day clock (durable reminders on the cluster): this
+   * driver does not tick it, it only delivers what its outbox holds (`follow`).
+   */
+  followWorkManager?: boolean;
 };
 
 const importChunkRows = 200;
@@ -77,7 +83,13 @@ export class HeadendDriver {
     this.lanes = new ActorLanes({
       ports: options.ports,
       now: () => options.clock.now(),
-      onEntry: (address, entry) => this.route(address, entry),
+      // Following the work manager, its entries are taken from its outbox only (`follow`), in id
+      // order: its reminder makes entries this driver never sees in a reply, and routing a
+      // later one from a reply first would skip them (the per-source high-water mark).
+      onEntry: (address, entry) => {
+        if (this.options.followWorkManager && address.service === 'work-manager') return;
+        this.route(address, entry);
+      },
       onError: (err) => {
         this.error ??= err;
       },
@@ -151,6 +163,45 @@ export class HeadendDriver {
     this.lanes.tick(this.singleton('jobs-manager'));
   }
 
+  /**
+   * Starts the work manager's day clock (`followWorkManager` drivers): from now on its durable
+   * reminder runs its schedule on the cluster, whether this driver runs or not.
+   */
+  async startDayClock(clock: DayClock): Promise<void> {
+    this.lanes.post(this.singleton('work-manager'), { commands: [{ type: 'setClock', clock }] });
+    await this.settle();
+  }
+
+  /**
+   * One round of following the work manager's day clock: the entries its reminders put in its
+   * outbox since the last round are delivered in order, each at the instant it was decided at
+   * (`advance` moves this driver's clock, the field's time, there), each settled and recorded
+   * as a completed step; then the clock moves to the work manager's last tick. Returns
+   * whether anything moved. Simulated time for the field and the jobs manager thus never runs
+   * ahead of the schedule: a slow driver falls behind and catches up, and no job meets its
+   * deadline because the driver was slow.
+   */
+  async follow(advance: (atMs: number) => void): Promise<boolean> {
+    await this.settle();
+    const address = this.singleton('work-manager');
+    const state = await this.options.ports.state(address);
+    const routed = this.routedUpTo.get(addressId(address)) ?? 0;
+    let moved = false;
+    const stepAt = async (atMs: number, entry?: OutboxEntry<unknown>) => {
+      if (atMs > this.options.clock.now()) advance(atMs);
+      if (entry) this.route(address, entry);
+      this.lanes.tick(this.singleton('jobs-manager'));
+      await this.settle();
+      await this.stepDone(this.options.clock.now());
+      moved = true;
+    };
+    for (const entry of state.outbox)
+      if (entry.id > routed) await stepAt(entryInstantMs(entry.effects) ?? this.options.clock.now(), entry);
+    const last = state.inner.lastTickMs;
+    if (last !== undefined && last > this.options.clock.now()) await stepAt(last);
+    return moved;
+  }
+
   /** Records the step as done on the cluster (after settle): a new driver resumes after it. */
   async stepDone(atMs: number): Promise<void> {
     this.lanes.post(this.singleton('integration'), {
@@ -196,7 +247,8 @@ export class HeadendDriver {
     const concentrators = Object.keys(this.registry.concentrators);
     const addresses: ActorAddress[] = [
       this.singleton('registry'),
-      this.singleton('work-manager'),
+      // A following driver takes the work manager's entries in `follow`, each at its instant.
+      ...(this.options.followWorkManager ? [] : [this.singleton('work-manager')]),
       this.singleton('jobs-manager'),
       ...jobKinds.map((k) => workerOf(k)),
       ...[...new Set(concentrators.map((c) => tlogOf(this.addressing, c).key))].map((key) => ({

@@ -28,6 +28,12 @@ import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import type { TLogRecord } from '../tlog/records.js';
 import { newTLog, type RoutedRecord, route, type TLogState } from '../tlog/router.js';
 import {
+  applyClockedCommand,
+  type ClockedWorkManagerCommand,
+  type ClockedWorkManagerState,
+  newClockedWorkManager,
+} from '../work-manager/day-clock.js';
+import {
   applyWorkManagerCommand,
   newWorkManager,
   type WorkManagerCommand,
@@ -169,9 +175,11 @@ export const tlogMachine: CommandMachine<TLogState, TLogCommand, RoutedRecord> =
 
 export const hostedMachines = {
   registry: hostMachine(registryMachine, { derive: concentratorMeters }),
-  'work-manager': hostMachine<WorkManagerState, WorkManagerCommand, WorkManagerEffect>({
-    initialState: () => newWorkManager(),
-    apply: applyWorkManagerCommand,
+  // With its day clock (actors/work-manager/day-clock.ts): durable reminders run its ticks
+  // (actors/hosting/work-manager-actor.ts); without one, the driver's ticks do.
+  'work-manager': hostMachine<ClockedWorkManagerState, ClockedWorkManagerCommand, WorkManagerEffect>({
+    initialState: () => newClockedWorkManager(),
+    apply: applyClockedCommand,
   }),
   'jobs-manager': hostMachine<JobsManagerState, JobsManagerCommand, JobsManagerEffect>(
     { initialState: () => newJobsManager(), apply: applyJobsManagerCommand },
@@ -199,7 +207,7 @@ export type HeadendServiceName = keyof HostedMachines;
 const inPlace = { inPlace: true };
 
 export const hostedRegistryActor = commandActor(hostedMachines.registry, inPlace);
-export const hostedWorkManagerActor = commandActor(hostedMachines['work-manager'], inPlace);
+// The work manager's actor (with its day-clock reminder) is in work-manager-actor.ts.
 export const hostedJobsManagerActor = commandActor(hostedMachines['jobs-manager'], inPlace);
 export const hostedWorkerActor = commandActor(hostedMachines.worker, inPlace);
 export const hostedDeviceActor = commandActor(hostedMachines.device, inPlace);

@@ -37,6 +37,8 @@ const maxTimerMs = 2 ** 31 - 1;
 
 export class ReminderScheduler {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Reminder id -> idem of the reminder scheduled under it. */
+  private readonly idems = new Map<string, string>();
   private stopped = false;
 
   constructor(
@@ -52,6 +54,9 @@ export class ReminderScheduler {
 
   async register(reminders: readonly Reminder[]): Promise<void> {
     for (const reminder of reminders) {
+      // Registering the reminder already scheduled (same id and idem) is a no-op: an actor may
+      // re-arm its reminder on every call without a replicated write each time.
+      if (this.idems.get(reminderId(reminder)) === reminder.idem) continue;
       if (this.timers.size >= maxRemindersPerPartition && !this.timers.has(reminderId(reminder))) {
         throw new Error(`partition already holds ${maxRemindersPerPartition} reminders`);
       }
@@ -69,6 +74,7 @@ export class ReminderScheduler {
     const id = reminderId(reminder);
     const previous = this.timers.get(id);
     if (previous) clearTimeout(previous);
+    this.idems.set(id, reminder.idem);
     const delayMs = Math.min(maxTimerMs, Math.max(0, reminder.dueAtMs - this.clock.now()));
     const timer = setTimeout(() => {
       if (reminder.dueAtMs > this.clock.now()) return this.schedule(reminder);
@@ -84,7 +90,12 @@ export class ReminderScheduler {
       try {
         await this.fire(reminder);
         await this.store.remove(reminder);
-        if (this.timers.get(id)) this.timers.delete(id);
+        // Only if it is still this reminder: the fired call may have registered the next one
+        // under the same id, whose timer must stay tracked (and replaceable).
+        if (this.idems.get(id) === reminder.idem) {
+          this.timers.delete(id);
+          this.idems.delete(id);
+        }
         return;
       } catch (err) {
         this.logger.warn({ reminder: id, err: String(err) }, 'reminder firing failed; retrying');
@@ -97,5 +108,6 @@ export class ReminderScheduler {
     this.stopped = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.idems.clear();
   }
 }
