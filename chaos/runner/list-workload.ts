@@ -6,10 +6,9 @@
  * what `checkListAppend` judges: lost, duplicated or reordered elements.
  */
 import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
-import { isMeterfabricError } from '../../core/errors.js';
 import type { HistoryRecorder } from '../checkers/history.js';
 import type { Prng } from './prng.js';
-import { definiteFailures } from './workload.js';
+import { type ReadCall, recordRead, recordWrite } from './workload.js';
 
 export const listService = 'list';
 
@@ -27,10 +26,11 @@ export type ListWorkloadOptions = {
   readFraction: number;
 };
 
-function errorText(err: unknown): { code: string; text: string } {
-  const code = isMeterfabricError(err) ? err.code : 'MF_UNKNOWN';
-  return { code, text: `${code}: ${String((err as Error).message)}` };
-}
+export const listRead: ReadCall<{ elements: unknown[] }> = {
+  service: listService,
+  method: 'read',
+  value: (result) => result.elements,
+};
 
 export class ListWorkload {
   private running = false;
@@ -64,45 +64,19 @@ export class ListWorkload {
   }
 
   async append(process: number, key: string): Promise<void> {
-    const { history, proxy } = this.options;
     const element = this.nextElement++;
-    history.invoke(process, 'append', key, element);
     this.operations++;
-    try {
-      const result = await proxy.call<{ length: number }>(
-        listService,
-        key,
-        'append',
-        { element },
-        { deadlineMs: this.options.callDeadlineMs },
-      );
-      history.complete(process, 'ok', result);
-    } catch (err) {
-      const { code, text } = errorText(err);
-      // Only a refusal before the actor ran is a certain failure; anything else may have committed.
-      history.complete(process, definiteFailures.has(code) ? 'fail' : 'info', null, text);
-    }
+    await recordWrite(this.options.proxy, this.options.history, process, key, this.options.callDeadlineMs, {
+      service: listService,
+      method: 'append',
+      f: 'append',
+      arg: { element },
+      value: element,
+    });
   }
 
   read(process: number, key: string, deadlineMs: number): Promise<void> {
     this.operations++;
-    return recordListRead(this.options.proxy, this.options.history, process, key, deadlineMs);
-  }
-}
-
-/** A read changes nothing, so a failed one is recorded as fail; ok carries the whole list. */
-export async function recordListRead(
-  proxy: ActorProxy,
-  history: HistoryRecorder,
-  process: number,
-  key: string,
-  deadlineMs: number,
-): Promise<void> {
-  history.invoke(process, 'read', key, null);
-  try {
-    const result = await proxy.call<{ elements: unknown[] }>(listService, key, 'read', null, { deadlineMs });
-    history.complete(process, 'ok', result.elements);
-  } catch (err) {
-    history.complete(process, 'fail', null, errorText(err).text);
+    return recordRead(this.options.proxy, this.options.history, process, key, deadlineMs, listRead);
   }
 }

@@ -62,51 +62,75 @@ export class CounterWorkload {
   }
 
   private async increment(process: number, key: string): Promise<void> {
-    const { history, proxy } = this.options;
-    history.invoke(process, 'increment', key, { by: 1 });
     this.operations++;
-    try {
-      const result = await proxy.call<{ value: number }>(
-        'counter',
-        key,
-        'increment',
-        { by: 1 },
-        {
-          deadlineMs: this.options.callDeadlineMs,
-        },
-      );
-      history.complete(process, 'ok', result);
-    } catch (err) {
-      const code = isMeterfabricError(err) ? err.code : 'MF_UNKNOWN';
-      history.complete(
-        process,
-        definiteFailures.has(code) ? 'fail' : 'info',
-        null,
-        `${code}: ${String((err as Error).message)}`,
-      );
-    }
+    await recordWrite(this.options.proxy, this.options.history, process, key, this.options.callDeadlineMs, {
+      service: 'counter',
+      method: 'increment',
+      f: 'increment',
+      arg: { by: 1 },
+    });
   }
 
   read(process: number, key: string, deadlineMs: number): Promise<void> {
     this.operations++;
-    return recordRead(this.options.proxy, this.options.history, process, key, deadlineMs);
+    return recordRead(this.options.proxy, this.options.history, process, key, deadlineMs, counterRead);
   }
 }
 
-/** A read is `get`; a failed read changes nothing, so it is recorded as fail. */
-export async function recordRead(
+/** `code: message` of a call's error, for the history. */
+export function errorText(err: unknown): { code: string; text: string } {
+  const code = isMeterfabricError(err) ? err.code : 'MF_UNKNOWN';
+  return { code, text: `${code}: ${String((err as Error).message)}` };
+}
+
+/** Which actor method reads a key, and what of its result the history records. */
+export type ReadCall<Result> = { service: string; method: string; value: (result: Result) => unknown };
+
+export const counterRead: ReadCall<{ value: number }> = {
+  service: 'counter',
+  method: 'get',
+  value: (result) => ({ value: result.value }),
+};
+
+/** A read (invoke, call, complete); it changes nothing, so a failed one is recorded as fail. */
+export async function recordRead<Result>(
   proxy: ActorProxy,
   history: HistoryRecorder,
   process: number,
   key: string,
   deadlineMs: number,
+  call: ReadCall<Result>,
 ): Promise<void> {
   history.invoke(process, 'read', key, null);
   try {
-    const result = await proxy.call<{ value: number }>('counter', key, 'get', null, { deadlineMs });
-    history.complete(process, 'ok', { value: result.value });
+    const result = await proxy.call<Result>(call.service, key, call.method, null, { deadlineMs });
+    history.complete(process, 'ok', call.value(result));
   } catch (err) {
-    const code = isMeterfabricError(err) ? err.code : 'MF_UNKNOWN';
-    history.complete(process, 'fail', null, `${code}: ${String((err as Error).message)}`);
+    history.complete(process, 'fail', null, errorText(err).text);
+  }
+}
+
+/** A write: history op `f` with `value`, the actor call `method(arg)`; ok records its result. */
+export type WriteCall = { service: string; method: string; f: string; arg: unknown; value?: unknown };
+
+/**
+ * A write (invoke, call, complete). Only a refusal before the actor ran is a certain failure;
+ * any other error is `info` (unknown): the call may have committed before it.
+ */
+export async function recordWrite(
+  proxy: ActorProxy,
+  history: HistoryRecorder,
+  process: number,
+  key: string,
+  deadlineMs: number,
+  call: WriteCall,
+): Promise<void> {
+  history.invoke(process, call.f, key, call.value ?? call.arg);
+  try {
+    const result = await proxy.call(call.service, key, call.method, call.arg, { deadlineMs });
+    history.complete(process, 'ok', result);
+  } catch (err) {
+    const { code, text } = errorText(err);
+    history.complete(process, definiteFailures.has(code) ? 'fail' : 'info', null, text);
   }
 }

@@ -14,9 +14,9 @@ import type { CheckResult, HistoryEvent, HistoryRecorder } from '../checkers/his
 import { checkListAppend } from '../checkers/list-append-checker.js';
 import type { ChaosCluster } from './chaos-cluster.js';
 import { HeadendDay } from './headend-workload.js';
-import { ListWorkload, recordListRead } from './list-workload.js';
+import { ListWorkload, listRead } from './list-workload.js';
 import type { Prng } from './prng.js';
-import { CounterWorkload, recordRead } from './workload.js';
+import { CounterWorkload, counterRead, recordRead } from './workload.js';
 
 export type WorkloadName = 'counter' | 'list' | 'headend';
 export const workloadNames: readonly WorkloadName[] = ['counter', 'list', 'headend'];
@@ -191,7 +191,7 @@ export class ChaosWorkloads {
       const proxy = await this.options.cluster.actorProxy();
       reads.push(
         ...this.counterKeys.map((key, i) =>
-          recordRead(proxy, history, processes + i, key, finalReadDeadlineMs),
+          recordRead(proxy, history, processes + i, key, finalReadDeadlineMs, counterRead),
         ),
       );
     }
@@ -199,7 +199,9 @@ export class ChaosWorkloads {
       const proxy = await this.options.cluster.actorProxy();
       const first = listFirstProcess + this.listProcesses;
       reads.push(
-        ...this.listKeys.map((key, i) => recordListRead(proxy, history, first + i, key, finalReadDeadlineMs)),
+        ...this.listKeys.map((key, i) =>
+          recordRead(proxy, history, first + i, key, finalReadDeadlineMs, listRead),
+        ),
       );
     }
     await Promise.all(reads);
