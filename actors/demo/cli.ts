@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
 import { integrationFlags, readIntegrationFlags } from '../integration/bridge/cli-flags.js';
 import { formatSummary, runDemoDay } from './run-day.js';
 
@@ -20,7 +21,6 @@ export async function run(argv: string[]): Promise<number> {
       speed: { type: 'string', default: '1440' },
       'http-port': { type: 'string' },
       'grpc-port': { type: 'string' },
-      token: { type: 'string' },
       ...integrationFlags,
     },
   });
@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
       problems.push(`${flag} must be a TCP port 0..65535 (0: any free port)`);
   if (problems.length > 0) throw new ConfigError(problems);
-  const security = await readIntegrationFlags(values);
+  const security = await readIntegrationFlags(values, { logger: createLogger({ component: 'demo' }) });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const summary = await runDemoDay({
@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
             host: '127.0.0.1',
             httpPort: httpPort ?? 0,
             grpcPort: grpcPort ?? 0,
-            ...(values.token ? { token: values.token } : {}),
+            ...(security.token !== undefined ? { token: security.token } : {}),
             ...(security.tls ? { tls: security.tls } : {}),
           },
         }

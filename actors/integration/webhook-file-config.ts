@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
+import { readSecretFile } from './bridge/secrets.js';
 import { validateWebhookSubscribers, type WebhookSubscriberConfig } from './webhook-config.js';
 
 /**
  * Webhook subscribers from a JSON file (the `--webhook-config` flag). Secrets do not belong on
  * a command line (visible in `ps`) nor, ideally, in the file: `secretEnv` names an environment
- * variable holding the secret. PEM paths are relative to the file.
+ * variable holding the secret, `secretFile` a file holding it (relative to this file; mode 600).
+ * At most one of secret / secretEnv / secretFile. PEM paths are relative to the file.
  *
  *   [{ "name": "dso-a", "url": "https://integrator.example/cim", "secretEnv": "DSO_A_SECRET",
  *      "nouns": ["EndDeviceEvents"], "caFile": "ca.pem",
@@ -19,6 +21,7 @@ const entrySchema = z.strictObject({
   url: z.string(),
   secret: z.string().optional(),
   secretEnv: z.string().optional(),
+  secretFile: z.string().optional(),
   nouns: z.array(z.enum(['MeterReadings', 'EndDeviceEvents'])).optional(),
   caFile: z.string().optional(),
   clientCertFile: z.string().optional(),
@@ -57,9 +60,22 @@ export async function loadWebhookConfigFile(
   };
   const subscribers: WebhookSubscriberConfig[] = [];
   for (const e of parsed.data) {
-    if (e.secret !== undefined && e.secretEnv !== undefined)
-      problems.push(`webhook config ${path}: subscriber ${e.name} has both secret and secretEnv; keep one`);
-    const secret = e.secretEnv !== undefined ? env[e.secretEnv] : e.secret;
+    const given = (['secret', 'secretEnv', 'secretFile'] as const).filter((k) => e[k] !== undefined);
+    if (given.length > 1)
+      problems.push(`webhook config ${path}: subscriber ${e.name} has ${given.join(' and ')}; keep one`);
+    let secret = e.secretEnv !== undefined ? env[e.secretEnv] : e.secret;
+    if (e.secretFile !== undefined && given.length === 1) {
+      try {
+        secret = await readSecretFile(
+          resolve(base, e.secretFile),
+          `webhook config ${path}: subscriber ${e.name}: secretFile`,
+        );
+      } catch (err) {
+        const listed =
+          err instanceof ConfigError ? (err.details as { problems?: string[] }).problems : undefined;
+        problems.push(...(listed ?? [(err as Error).message]));
+      }
+    }
     if (e.secretEnv !== undefined && !secret)
       problems.push(
         `webhook config ${path}: subscriber ${e.name}: environment variable ${e.secretEnv} is not set`,

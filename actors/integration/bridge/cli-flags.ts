@@ -1,6 +1,8 @@
 import { ConfigError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
 import { loadWebhookConfigFile } from '../webhook-file-config.js';
+import { bridgeTokenEnv, resolveBridgeToken, type TokenSource } from './secrets.js';
 import { type BridgeTls, loadBridgeTls } from './tls.js';
 
 /**
@@ -9,13 +11,18 @@ import { type BridgeTls, loadBridgeTls } from './tls.js';
  * `integrationFlags` into node:util parseArgs options and pass the values to
  * `readIntegrationFlags`.
  *
+ *   --token-file <path>                  bearer token callers must send (or MF_BRIDGE_TOKEN;
+ *                                        --token <t> works too, but shows in ps: warned)
  *   --tls-cert <pem> --tls-key <pem>     serve the HTTP bridge as HTTPS and gRPC over TLS
  *   --tls-client-ca <pem>                require client certificates from this CA (mTLS)
  *   --tls-allowed-clients <cn,cn>        only these client certificate subject CNs
- *   --webhook-config <json>              webhook subscribers (webhook-file-config.ts)
+ *   --webhook-config <json>              webhook subscribers (webhook-file-config.ts; secrets
+ *                                        by secretEnv or secretFile, never on the command line)
  */
 
 export const integrationFlags = {
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-client-ca': { type: 'string' },
@@ -24,6 +31,8 @@ export const integrationFlags = {
 } as const;
 
 export type IntegrationFlagValues = {
+  token?: string | undefined;
+  'token-file'?: string | undefined;
   'tls-cert'?: string | undefined;
   'tls-key'?: string | undefined;
   'tls-client-ca'?: string | undefined;
@@ -31,9 +40,27 @@ export type IntegrationFlagValues = {
   'webhook-config'?: string | undefined;
 };
 
+export type IntegrationSettings = {
+  /** The bridge's bearer token and where it came from (flag, file or MF_BRIDGE_TOKEN). */
+  token?: string;
+  tokenSource?: TokenSource;
+  tls?: BridgeTls;
+  webhooks?: WebhookSubscriberConfig[];
+};
+
+export { bridgeTokenEnv };
+
 export async function readIntegrationFlags(
   values: IntegrationFlagValues,
-): Promise<{ tls?: BridgeTls; webhooks?: WebhookSubscriberConfig[] }> {
+  context: { env?: Readonly<Record<string, string | undefined>>; logger?: Logger } = {},
+): Promise<IntegrationSettings> {
+  const env = context.env ?? process.env;
+  const token = await resolveBridgeToken({
+    flag: values.token,
+    file: values['token-file'],
+    env,
+    ...(context.logger ? { logger: context.logger } : {}),
+  });
   const cert = values['tls-cert'];
   const key = values['tls-key'];
   if ((cert === undefined) !== (key === undefined))
@@ -56,7 +83,11 @@ export async function readIntegrationFlags(
       : undefined;
   const webhooks =
     values['webhook-config'] !== undefined
-      ? await loadWebhookConfigFile(values['webhook-config'])
+      ? await loadWebhookConfigFile(values['webhook-config'], env)
       : undefined;
-  return { ...(tls ? { tls } : {}), ...(webhooks ? { webhooks } : {}) };
+  return {
+    ...(token ? { token: token.token, tokenSource: token.source } : {}),
+    ...(tls ? { tls } : {}),
+    ...(webhooks ? { webhooks } : {}),
+  };
 }
