@@ -163,9 +163,9 @@ export function applyWorkManagerCommand(
     case 'meterCommissioned': {
       const meterSerial = requireId(command.meterSerial, 'meter serial');
       const concentratorId = requireId(command.concentratorId, 'concentrator id');
-      requireInstant(command.atMs, 'atMs');
+      const atMs = requireInstant(command.atMs, 'atMs');
       // Batched: the next tick submits the concentrator's batch, or now once it fills a job.
-      if (!addCommissioned(state.init, meterSerial, concentratorId)) return { state, effects: [] };
+      if (!addCommissioned(state.init, meterSerial, concentratorId, atMs)) return { state, effects: [] };
       const full = takeFullBatch(state.init, concentratorId, state.config.maxMetersPerInitJob);
       return { state, effects: full ? submitInit(state, concentratorId, full, nowMs) : [] };
     }

@@ -134,6 +134,19 @@ describe('work manager: initialization per concentrator', () => {
     ]);
   });
 
+  it('the same commissioning delivered again after its initialization is ignored; a new commissioning is initialized', () => {
+    const s = wm();
+    commission(s, ['M1']);
+    tick(s);
+    report(s, succeeded('init:C:1'));
+    expect(commission(s, ['M1'])).toEqual([]); // same atMs: a repeated delivery
+    expect(tick(s, t0 + minute)).toEqual([]);
+    commission(s, ['M1'], 'C', t0 + 2 * minute); // decommissioned and commissioned again
+    expect(tick(s, t0 + 2 * minute)).toEqual([
+      expect.objectContaining({ id: 'init:C:2', meterSerials: ['M1'] }),
+    ]);
+  });
+
   it('ignores meters an outcome names that were not in the job', () => {
     const s = wm();
     commission(s, ['M1', 'M2']);
