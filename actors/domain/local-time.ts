@@ -1,37 +1,16 @@
-/**
- * Wall-clock parts of an instant in an IANA time zone. Pure (Intl does no I/O); formatters
- * are cached per zone because building one costs far more than using it.
- */
-const formatters = new Map<string, Intl.DateTimeFormat>();
+import { wallClock } from '../../core/zoned-time.js';
 
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, formatter);
-  }
-  return formatter;
-}
-
+/** Local dates and minutes of an instant in an IANA time zone (core/zoned-time.ts); pure. */
 export type LocalTime = { date: string; minuteOfDay: number; hour: number };
 
+const twoDigits = (n: number): string => String(n).padStart(2, '0');
+
 export function localTime(instantMs: number, timeZone: string): LocalTime {
-  const parts: Record<string, string> = {};
-  for (const part of formatterFor(timeZone).formatToParts(instantMs)) parts[part.type] = part.value;
-  const hour = Number(parts.hour);
+  const wall = wallClock(instantMs, timeZone);
   return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    minuteOfDay: hour * 60 + Number(parts.minute),
-    hour,
+    date: `${wall.year}-${twoDigits(wall.month)}-${twoDigits(wall.day)}`,
+    minuteOfDay: wall.hour * 60 + wall.minute,
+    hour: wall.hour,
   };
 }
 

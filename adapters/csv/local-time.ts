@@ -1,4 +1,5 @@
 import { MeterfabricError } from '../../core/errors.js';
+import { wallClock, zonedFormatter } from '../../core/zoned-time.js';
 
 /**
  * Wall-clock timestamps `yyyy-mm-dd HH:MM:SS.fff` in an IANA time zone, for the `*local`
@@ -15,47 +16,20 @@ export class CsvTimeZoneError extends MeterfabricError {
   }
 }
 
-const maxCachedZones = 512;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (f) return f;
-  try {
-    f = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-  } catch {
-    throw new CsvTimeZoneError(`"${timeZone}" is not an IANA time zone (e.g. Europe/Rome, UTC)`, {
-      timeZone,
-    });
-  }
-  if (formatters.size >= maxCachedZones) formatters.clear();
-  formatters.set(timeZone, f);
-  return f;
-}
+const invalidZone = (timeZone: string): Error =>
+  new CsvTimeZoneError(`"${timeZone}" is not an IANA time zone (e.g. Europe/Rome, UTC)`, { timeZone });
 
 /** Throws MF_CSV_TIME_ZONE unless `timeZone` is a zone this runtime knows. */
 export function assertTimeZone(timeZone: string): void {
-  formatterFor(timeZone);
+  zonedFormatter(timeZone, invalidZone);
 }
 
 /** The wall-clock fields of an instant in a zone, as if they were a UTC instant (ms). */
 function wallAsUtcMs(ms: number, timeZone: string): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatterFor(timeZone).formatToParts(ms))
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  const wall = wallClock(ms, timeZone, invalidZone);
   const wholeSeconds = Math.floor(ms / 1000) * 1000;
   return (
-    Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) +
-    (ms - wholeSeconds)
+    Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second) + (ms - wholeSeconds)
   );
 }
 
