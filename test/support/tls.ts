@@ -28,6 +28,9 @@ export type TestPki = {
   remove(): Promise<void>;
 };
 
+/** A new P-256 key without a passphrase, for `openssl req` (the CA's and the leaves'). */
+const ecKeyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'] as const;
+
 async function openssl(dir: string, args: string[]): Promise<void> {
   await run('openssl', args, { cwd: dir });
 }
@@ -36,11 +39,7 @@ async function makeCa(dir: string, name: string): Promise<void> {
   await openssl(dir, [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...ecKeyArgs,
     '-keyout',
     `${name}.key`,
     '-out',
@@ -61,11 +60,7 @@ async function makeLeaf(dir: string, ca: string, name: string, cn: string, ext: 
   await openssl(dir, [
     'req',
     '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...ecKeyArgs,
     '-keyout',
     `${name}.key`,
     '-out',
