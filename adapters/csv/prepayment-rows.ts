@@ -10,8 +10,10 @@ import { type CsvRow, CsvRowError } from './codec.js';
  * Prepayment readings are the meter's payment-metering registers, which DLMS/COSEM puts in
  * OBIS value group C = 19 (abstract objects, A = 0): D = 0 the account, D = 10 credit
  * registers (E = 0..9, one per credit such as token or emergency credit), D = 20 charges
- * (E = 0..9). We read that layout from the DLMS UA Blue Book's payment-metering section and
- * have not checked it against the standard's text here: one function below holds it.
+ * (E = 0..9). D = 0/10/20 and numbering by E are confirmed by two public implementations
+ * (Gurux's Account/Credit/Charge default names 0.0.19.0/10/20.0.255, Connexo's import and
+ * emergency credit 0.0.19.10.0/1.255 and charges 0.0.19.20.0/2.255; see README.md); the
+ * bound E <= 9 is our assumption (no source seen states it). One function below holds it.
  * Values are written as read, with their unit: a currency amount ('EUR') or, for meters that
  * keep credit in energy, 'kWh'. Nothing is converted or invented; a prepayment reading
  * without a unit is refused (MF_CSV_ROW), not guessed.
