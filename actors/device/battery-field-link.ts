@@ -19,7 +19,7 @@ import { emptyResponse, type FieldLink, type FieldRequest, type FieldResponse } 
  * since the previous request, each handed over once. Batteries take no control orders here.
  */
 
-export type BatteryFieldLinkOptions = {
+export type BatterySiteFieldLinkOptions = {
   /** The site's id: readings carry it as meterSerial (`<id>/pack<n>` per pack in Sofar-extended). */
   deviceId: string;
   /** The CANET gateway (or the site simulator). */
@@ -48,7 +48,7 @@ export const defaultBatteryQuantities: readonly BatteryQuantity[] = [
   'temperature',
 ];
 
-export class BatteryFieldLink implements FieldLink {
+export class BatterySiteFieldLink implements FieldLink {
   private transport: ReconnectingTransport<CanFrame> | undefined;
   private monitor: BatteryMonitor | undefined;
   private events: DeviceEvent[] = [];
@@ -57,7 +57,7 @@ export class BatteryFieldLink implements FieldLink {
   /** Events dropped because the buffer was full. */
   dropped = 0;
 
-  constructor(private readonly options: BatteryFieldLinkOptions) {
+  constructor(private readonly options: BatterySiteFieldLinkOptions) {
     this.quantities = new Set(options.quantities ?? defaultBatteryQuantities);
   }
 

@@ -1,14 +1,14 @@
 import type { StackStatus } from '../../adapters/battery/bms/stack.js';
 import { BatterySiteSimulator } from '../../adapters/battery/sim/simulator.js';
 import type { Clock } from '../../core/clock.js';
-import { BatteryFieldLink } from '../device/battery-field-link.js';
+import { BatterySiteFieldLink } from '../device/battery-field-link.js';
 import type { FieldLink, FieldRequest, FieldResponse } from '../device/field.js';
 import type { BatteryProfile } from './battery-profile.js';
 import type { Outage } from './concentrator.js';
 
 /**
  * A battery site of the fleet: the GTX2500 site simulator (adapters/battery/sim) behind a
- * CANET gateway on a free loopback TCP port, watched through BatteryFieldLink (a
+ * CANET gateway on a free loopback TCP port, watched through BatterySiteFieldLink (a
  * BatteryMonitor). The simulator is driven by the fleet's clock: each collection request
  * first advances it to the request's instant (the BMS integrates the charge and evaluates its
  * protections against the site's seeded profile) and it broadcasts once, so the values are
@@ -67,8 +67,8 @@ export class SimulatedBatterySite implements FieldLink {
   unrecorded = 0;
   readonly outages: readonly Outage[];
   private simulator: BatterySiteSimulator | undefined;
-  private link: BatteryFieldLink | undefined;
-  private starting: Promise<{ simulator: BatterySiteSimulator; link: BatteryFieldLink }> | undefined;
+  private link: BatterySiteFieldLink | undefined;
+  private starting: Promise<{ simulator: BatterySiteSimulator; link: BatterySiteFieldLink }> | undefined;
   private stopped = false;
 
   constructor(private readonly options: BatterySiteOptions) {
@@ -105,7 +105,7 @@ export class SimulatedBatterySite implements FieldLink {
     return link.execute(request);
   }
 
-  private started(): Promise<{ simulator: BatterySiteSimulator; link: BatteryFieldLink }> {
+  private started(): Promise<{ simulator: BatterySiteSimulator; link: BatterySiteFieldLink }> {
     if (this.stopped) return Promise.reject(new Error(`battery site ${this.id} is stopped`));
     if (!this.starting) {
       this.starting = this.start().catch((err: unknown) => {
@@ -116,7 +116,7 @@ export class SimulatedBatterySite implements FieldLink {
     return this.starting;
   }
 
-  private async start(): Promise<{ simulator: BatterySiteSimulator; link: BatteryFieldLink }> {
+  private async start(): Promise<{ simulator: BatterySiteSimulator; link: BatterySiteFieldLink }> {
     const profile = this.options.profile;
     const simulator = await BatterySiteSimulator.start({
       host: '127.0.0.1',
@@ -129,7 +129,7 @@ export class SimulatedBatterySite implements FieldLink {
       maxClients: 2,
     });
     this.simulator = simulator;
-    const link = new BatteryFieldLink({
+    const link = new BatterySiteFieldLink({
       deviceId: this.deviceId,
       gateway: simulator.canAddress,
       settleMs: this.options.settleMs ?? 10_000,

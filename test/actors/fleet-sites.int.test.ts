@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BatteryFieldLink } from '../../actors/device/battery-field-link.js';
+import { BatterySiteFieldLink } from '../../actors/device/battery-field-link.js';
 import { type FleetOptions, SimulatedFleet } from '../../actors/simulation/fleet.js';
 import { groundTruth } from '../../actors/simulation/ground-truth.js';
 import { knxVoltageV } from '../../actors/simulation/knx-site.js';
@@ -232,7 +232,7 @@ describe('fleet battery site', () => {
   });
 });
 
-describe('BatteryFieldLink on a CANET stream', () => {
+describe('BatterySiteFieldLink on a CANET stream', () => {
   it('rejects an out-of-range frame with a counted decode error and samples the next whole cycle intact', async () => {
     const server = createServer();
     const sockets: Socket[] = [];
@@ -240,7 +240,7 @@ describe('BatteryFieldLink on a CANET stream', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const clock = new ManualClock(origin);
-    const link = new BatteryFieldLink({
+    const link = new BatterySiteFieldLink({
       deviceId: 'BAT-X',
       gateway: { host: '127.0.0.1', port },
       settleMs: 5_000,
