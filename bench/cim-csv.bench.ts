@@ -18,16 +18,22 @@
  * on a box busy with other sessions extra worker threads buy no extra CPU: the load average is
  * printed at the start and the end for that reason.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { encodeMeterReadingsInPool, type MeterReadingsMessageJob } from '../adapters/cim/columnar-pool.js';
-import { packReadings } from '../adapters/cim/columnar-readings.js';
+import {
+  defaultReadingsPerTask,
+  encodeMeterReadingsInPool,
+  type MeterReadingsMessageJob,
+} from '../adapters/cim/columnar-pool.js';
+import { packReadings, unpackReadings } from '../adapters/cim/columnar-readings.js';
 import { encodeMeterReadings } from '../adapters/cim/meter-readings.js';
-import { encodeMeterReadingsRepeatedly } from '../adapters/cim/pool-tasks.js';
+import { type ColumnarMeterReadingsJob, encodeMeterReadingsRepeatedly } from '../adapters/cim/pool-tasks.js';
 import { type CsvRow, encodeCsvRows, formatCsvTimestamp } from '../adapters/csv/codec.js';
-import { encodeCsvRowsInPool } from '../adapters/csv/columnar-pool.js';
-import { type PackedRows, packRows, rowColumnBuffers } from '../adapters/csv/columnar-rows.js';
+import { csvChunkRows, encodeCsvRowsInPool } from '../adapters/csv/columnar-pool.js';
+import { type PackedRows, packRows, rowColumnBuffers, unpackRows } from '../adapters/csv/columnar-rows.js';
 import type { CollectedReading } from '../adapters/field-data.js';
 import { WorkerPool } from '../cluster/pool/pool.js';
+import { groupStarts, taskCountFor } from '../cluster/pool/task-plan.js';
 import { type Measurement, printFigure, printRatios, rate } from './support/report.js';
 
 const METERS_PER_MESSAGE = 40;
@@ -86,7 +92,14 @@ type Subject = { name: string; unit: string; opsPerStep: number; step: () => unk
  * the same drift, which back-to-back blocks would not.
  */
 async function interleaved(durationMs: number, subjects: Subject[]): Promise<CpuMeasurement[]> {
-  const totals = subjects.map((s) => ({ name: s.name, unit: s.unit, ops: 0, elapsedMs: 0, cpuMs: 0 }));
+  const totals = subjects.map((s) => ({
+    name: s.name,
+    unit: s.unit,
+    ops: 0,
+    elapsedMs: 0,
+    cpuMs: 0,
+    mainCpuMs: 0,
+  }));
   const start = performance.now();
   // A subject pays for garbage the one before it left (V8 collects later), so the order is
   // shuffled every round (seeded, so runs are comparable): each follows every other alike.
@@ -107,18 +120,35 @@ async function interleaved(durationMs: number, subjects: Subject[]): Promise<Cpu
       const subject = subjects[i]!;
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
+      const main0 = mainThreadCpuMs();
       await subject.step();
       const cpu = process.cpuUsage(cpu0);
       totals[i]!.elapsedMs += performance.now() - t0;
       totals[i]!.cpuMs += (cpu.user + cpu.system) / 1000;
+      totals[i]!.mainCpuMs += mainThreadCpuMs() - main0;
       totals[i]!.ops += subject.opsPerStep;
     }
   }
   return totals;
 }
 
-/** A measurement with the CPU time all threads of this process spent on it. */
-type CpuMeasurement = Measurement & { cpuMs: number };
+/** A measurement with the CPU time all threads of this process spent on it, and the main thread alone. */
+type CpuMeasurement = Measurement & { cpuMs: number; mainCpuMs: number };
+
+const clockTicksMs = 10; // USER_HZ is 100 on Linux
+/**
+ * CPU time of the main thread alone (Linux /proc, 10 ms resolution; NaN elsewhere): what the
+ * pool costs the thread that also has to run everything else, and, on 2 cores, the workers.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * clockTicksMs;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /**
  * On a shared box the wall-clock ratio says more about the neighbours than about the pool, so
@@ -131,6 +161,12 @@ function printCpu(main: CpuMeasurement, pooled: readonly CpuMeasurement[], cores
   printFigure(`CPU ms per ${per} ops, ${main.name}`, perOps(main), 'ms');
   for (const m of pooled) {
     printFigure(`CPU ms per ${per} ops, ${m.name}`, perOps(m), 'ms', '(all threads)');
+    printFigure(
+      '  of which the main thread',
+      (m.mainCpuMs * per) / m.ops,
+      'ms',
+      '(packing, task bookkeeping)',
+    );
     printFigure(`  projected pool / main on ${cores} idle cores`, (cores * perOps(main)) / perOps(m), 'x');
   }
 }
@@ -173,18 +209,16 @@ async function checkSameOutput(
   }
   const csv = encodeCsvRows('S', csvRows);
   if (csv !== concatCsv(csvRows)) throw new Error('bench: the CSV baseline does not produce the same text');
-  const chunks = await encodeCsvRowsInPool(pool, 'S', csvRows, { chunkRows: CSV_CHUNK_ROWS });
+  const chunks = await encodeCsvRowsInPool(pool, 'S', csvRows);
   if (chunks.map((c) => decoder.decode(c)).join('') !== csv)
     throw new Error('bench: the pool does not produce the same CSV');
 }
 
-const CSV_CHUNK_ROWS = METERS_PER_MESSAGE * HOURS;
-
 /** CSV chunks as text through the pool (strings copied back instead of bytes moved). */
-async function csvTextInPool(pool: WorkerPool, rows: CsvRow[]): Promise<string[]> {
-  const chunks = Math.ceil(rows.length / CSV_CHUNK_ROWS);
+async function csvTextInPool(pool: WorkerPool, rows: CsvRow[], chunkRows: number): Promise<string[]> {
+  const chunks = Math.ceil(rows.length / chunkRows);
   const out = await pool.runPipelined<string[]>(chunks, (i) => {
-    const packed = packRows('S', rows.slice(i * CSV_CHUNK_ROWS, (i + 1) * CSV_CHUNK_ROWS));
+    const packed = packRows('S', rows.slice(i * chunkRows, (i + 1) * chunkRows));
     return {
       module: 'adapters/csv/pool-tasks',
       fn: 'encodeRowsColumnarText',
@@ -195,12 +229,23 @@ async function csvTextInPool(pool: WorkerPool, rows: CsvRow[]): Promise<string[]
   return out.flat();
 }
 
+/** The message groups encodeMeterReadingsInPool makes, so every pool row pays the same number of tasks. */
+function messageGroups(jobs: readonly MeterReadingsMessageJob[], threads: number): [number, number][] {
+  const weights = jobs.map((j) => j.readings.length);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const starts = groupStarts(weights, Math.max(1, taskCountFor(total, threads, defaultReadingsPerTask)));
+  return starts.map((start, g) => [start, starts[g + 1] ?? jobs.length]);
+}
+
 async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threads: number): Promise<void> {
   const readingsPerStep = jobs.reduce((n, j) => n + j.readings.length, 0);
+  const groups = messageGroups(jobs, threads);
   console.log(
-    `CIM MeterReadings: ${jobs.length} messages x ${readingsPerStep / jobs.length} readings per step, ${threads} threads`,
+    `CIM MeterReadings: ${jobs.length} messages x ${readingsPerStep / jobs.length} readings per step, ${threads} threads, ${groups.length} tasks per step`,
   );
-  const prePacked = jobs.map((job) => ({ columns: packReadings(job.readings), options: job.options }));
+  const packGroup = ([start, end]: [number, number]): ColumnarMeterReadingsJob[] =>
+    jobs.slice(start, end).map((job) => ({ columns: packReadings(job.readings), options: job.options }));
+  const prePacked = groups.map(packGroup);
   const [base, main, bytes, text, pre] = (await interleaved(DURATION_MS * 5, [
     {
       name: 'string concatenation (main thread)',
@@ -229,14 +274,11 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
       unit: 'readings/s',
       opsPerStep: readingsPerStep,
       step: () =>
-        pool.runPipelined(jobs.length, (i) => {
-          const columns = packReadings(jobs[i]!.readings);
-          return {
-            module: 'adapters/cim/pool-tasks',
-            fn: 'encodeMeterReadingsColumnarText',
-            payload: [{ columns, options: jobs[i]!.options }],
-          };
-        }),
+        pool.runPipelined(groups.length, (g) => ({
+          module: 'adapters/cim/pool-tasks',
+          fn: 'encodeMeterReadingsColumnarText',
+          payload: packGroup(groups[g]!),
+        })),
     },
     {
       // If the caller built columns directly (output-batch could), packing drops out.
@@ -244,10 +286,10 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
       unit: 'readings/s',
       opsPerStep: readingsPerStep,
       step: () =>
-        pool.runPipelined(prePacked.length, (i) => ({
+        pool.runPipelined(prePacked.length, (g) => ({
           module: 'adapters/cim/pool-tasks',
           fn: 'encodeMeterReadingsColumnar',
-          payload: [prePacked[i]!],
+          payload: prePacked[g]!,
         })),
     },
   ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement];
@@ -259,10 +301,13 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
 }
 
 async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Promise<void> {
-  console.log(`\nCSV S_ rows: ${rows.length} rows per step, pool chunks of ${CSV_CHUNK_ROWS} rows`);
+  const chunkRows = csvChunkRows(rows.length, threads);
+  console.log(
+    `\nCSV S_ rows: ${rows.length} rows per step, in chunks of ${chunkRows} rows (the pool's default)`,
+  );
   const prePacked: PackedRows[] = [];
-  for (let i = 0; i < rows.length; i += CSV_CHUNK_ROWS)
-    prePacked.push(packRows('S', rows.slice(i, i + CSV_CHUNK_ROWS)));
+  for (let i = 0; i < rows.length; i += chunkRows)
+    prePacked.push(packRows('S', rows.slice(i, i + chunkRows)));
   const [base, main, bytes, text, pre] = (await interleaved(DURATION_MS * 5, [
     {
       name: 'string concatenation (main thread)',
@@ -276,21 +321,20 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
       unit: 'rows/s',
       opsPerStep: rows.length,
       step: () => {
-        for (let i = 0; i < rows.length; i += CSV_CHUNK_ROWS)
-          encodeCsvRows('S', rows.slice(i, i + CSV_CHUNK_ROWS));
+        for (let i = 0; i < rows.length; i += chunkRows) encodeCsvRows('S', rows.slice(i, i + chunkRows));
       },
     },
     {
       name: `pool, ${threads} workers, packed -> bytes`,
       unit: 'rows/s',
       opsPerStep: rows.length,
-      step: () => encodeCsvRowsInPool(pool, 'S', rows, { chunkRows: CSV_CHUNK_ROWS }),
+      step: () => encodeCsvRowsInPool(pool, 'S', rows),
     },
     {
       name: `pool, ${threads} workers, packed -> text`,
       unit: 'rows/s',
       opsPerStep: rows.length,
-      step: () => csvTextInPool(pool, rows),
+      step: () => csvTextInPool(pool, rows, chunkRows),
     },
     {
       name: `pool, ${threads} workers, pre-packed -> bytes`,
@@ -310,6 +354,79 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
   printFigure('pool (pre-packed) / main thread', rate(pre) / rate(main), 'x');
   printCpu(main, [bytes, pre], threads, 1000);
 }
+
+/** CPU ms per 1000 items of `work` on this thread, run for about `durationMs`. */
+function cpuPer1000(items: number, durationMs: number, work: () => unknown): number {
+  for (let i = 0; i < 3; i++) work();
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  let done = 0;
+  while (performance.now() - start < durationMs) {
+    work();
+    done += items;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return ((cpu.user + cpu.system) / 1000 / done) * 1000;
+}
+
+/**
+ * Where the pool's extra CPU goes, phase by phase, each timed alone on the main thread: what
+ * the pool path does beyond the encode itself (packing on the caller's thread; unpacking and
+ * UTF-8 conversion in the worker), as a share of the encode.
+ */
+function phases(jobs: readonly MeterReadingsMessageJob[], rows: readonly CsvRow[], chunkRows: number): void {
+  const phaseMs = 400;
+  const readings = jobs.reduce((n, j) => n + j.readings.length, 0);
+  const packed = jobs.map((j) => packReadings(j.readings));
+  const unpacked = packed.map((c) => unpackReadings(c));
+  const xml = jobs.map((j) => encodeMeterReadings(j.readings, { ...j.options, clock: clockOf(DAY_MS) }));
+  const utf8 = new TextEncoder();
+  const cim = {
+    encode: cpuPer1000(readings, phaseMs * 2, () => {
+      for (const [i, j] of unpacked.entries())
+        encodeMeterReadings(j, { ...jobs[i]!.options, clock: clockOf(DAY_MS) });
+    }),
+    pack: cpuPer1000(readings, phaseMs, () => {
+      for (const j of jobs) packReadings(j.readings);
+    }),
+    unpack: cpuPer1000(readings, phaseMs, () => {
+      for (const c of packed) unpackReadings(c);
+    }),
+    utf8: cpuPer1000(readings, phaseMs, () => {
+      for (const x of xml) utf8.encode(x);
+    }),
+  };
+  const chunks: CsvRow[][] = [];
+  for (let i = 0; i < rows.length; i += chunkRows) chunks.push(rows.slice(i, i + chunkRows));
+  const packedRows = chunks.map((c) => packRows('S', c));
+  const csvText = chunks.map((c) => encodeCsvRows('S', c));
+  const csv = {
+    encode: cpuPer1000(rows.length, phaseMs * 2, () => {
+      for (const c of chunks) encodeCsvRows('S', c);
+    }),
+    pack: cpuPer1000(rows.length, phaseMs, () => {
+      for (const c of chunks) packRows('S', c);
+    }),
+    unpack: cpuPer1000(rows.length, phaseMs, () => {
+      for (const p of packedRows) if ('columns' in p) unpackRows(p.columns);
+    }),
+    utf8: cpuPer1000(rows.length, phaseMs, () => {
+      for (const t of csvText) utf8.encode(t);
+    }),
+  };
+  console.log('\nPhases of the pool path, CPU ms per 1000 items, each timed alone on the main thread');
+  for (const [name, p] of [
+    ['CIM', cim],
+    ['CSV', csv],
+  ] as const) {
+    printFigure(`${name} encode (the work both sides do)`, p.encode, 'ms');
+    printFigure(`${name} pack into columns (caller's thread)`, p.pack, 'ms', pct(p.pack, p.encode));
+    printFigure(`${name} unpack in the worker`, p.unpack, 'ms', pct(p.unpack, p.encode));
+    printFigure(`${name} text -> UTF-8 bytes in the worker`, p.utf8, 'ms', pct(p.utf8, p.encode));
+  }
+}
+
+const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}% of the encode`;
 
 /** What the machine allows right now, with no packing or transfer in the way. */
 async function ceiling(pool: WorkerPool, job: MeterReadingsMessageJob, threads: number): Promise<void> {
@@ -370,6 +487,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) await checkSameOutput(pool, jobs, csvRows);
     await cimTable(pool, jobs, threads);
     await csvTable(pool, csvRows, threads);
+    phases(jobs, csvRows, csvChunkRows(csvRows.length, threads));
     await ceiling(pool, jobs[0]!, threads);
     console.log(`\n${loadAverage()} at the end`);
   } finally {

@@ -1,40 +1,54 @@
 import type { WorkerPool } from '../../cluster/pool/pool.js';
+import { groupStarts, type TaskSizeLimits, taskCountFor } from '../../cluster/pool/task-plan.js';
 import type { CollectedReading } from '../field-data.js';
 import { packReadings, readingColumnBuffers } from './columnar-readings.js';
-import type { ColumnarMeterReadingsJob, PoolMessageOptions } from './pool-tasks.js';
+import { type ColumnarMeterReadingsJob, maxJobsPerTask, type PoolMessageOptions } from './pool-tasks.js';
 
 /**
- * The caller's side of CIM encoding in the pool: one MeterReadings message per job, packed
- * into columns just before its task is submitted (so packing overlaps with the workers'
- * encoding), columns moved rather than copied, several tasks in flight. Returns each message's
- * UTF-8 bytes, identical to `Buffer.from(encodeMeterReadings(readings, options))`.
+ * The caller's side of CIM encoding in the pool: one MeterReadings message per job. Messages
+ * are grouped into as few tasks as keep every worker busy (cluster/pool/task-plan.ts: a task
+ * costs the main thread a fixed amount, which on shared cores comes off the workers), each
+ * group packed into columns just before its task is submitted (so packing overlaps with the
+ * workers' encoding), columns moved rather than copied. Returns each message's UTF-8 bytes,
+ * identical to `Buffer.from(encodeMeterReadings(readings, options))`.
  */
 export type MeterReadingsMessageJob = { readings: readonly CollectedReading[]; options: PoolMessageOptions };
 
-export type PoolEncodeOptions = { signal?: AbortSignal; inFlight?: number };
+export type PoolEncodeOptions = {
+  signal?: AbortSignal;
+  inFlight?: number;
+  /** Bounds of readings per task (whole messages are never split); defaults below. */
+  taskSize?: Partial<TaskSizeLimits>;
+};
+
+export const defaultReadingsPerTask: TaskSizeLimits = { minItemsPerTask: 2000, maxItemsPerTask: 20_000 };
 
 export async function encodeMeterReadingsInPool(
-  pool: Pick<WorkerPool, 'runPipelined'>,
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
   jobs: readonly MeterReadingsMessageJob[],
   options: PoolEncodeOptions = {},
 ): Promise<Uint8Array[]> {
   const pipeline: { signal?: AbortSignal; inFlight?: number } = {};
   if (options.signal) pipeline.signal = options.signal;
   if (options.inFlight) pipeline.inFlight = options.inFlight;
+  const weights = jobs.map((j) => j.readings.length);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const tasks = taskCountFor(total, pool.threads, { ...defaultReadingsPerTask, ...options.taskSize });
+  const starts = groupStarts(weights, Math.max(1, tasks), maxJobsPerTask);
   const results = await pool.runPipelined<Uint8Array[]>(
-    jobs.length,
-    (i) => {
-      const job = jobs[i]!;
-      const columns = packReadings(job.readings);
-      const payload: ColumnarMeterReadingsJob[] = [{ columns, options: job.options }];
-      return {
-        module: 'adapters/cim/pool-tasks',
-        fn: 'encodeMeterReadingsColumnar',
-        payload,
-        transferList: readingColumnBuffers(columns),
-      };
+    starts.length,
+    (g) => {
+      const end = starts[g + 1] ?? jobs.length;
+      const payload: ColumnarMeterReadingsJob[] = [];
+      const transferList: ArrayBuffer[] = [];
+      for (let i = starts[g]!; i < end; i++) {
+        const columns = packReadings(jobs[i]!.readings);
+        payload.push({ columns, options: jobs[i]!.options });
+        transferList.push(...readingColumnBuffers(columns));
+      }
+      return { module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsColumnar', payload, transferList };
     },
     pipeline,
   );
-  return results.map((r) => r[0]!);
+  return results.flat();
 }

@@ -1,27 +1,38 @@
 import type { WorkerPool } from '../../cluster/pool/pool.js';
+import { type TaskSizeLimits, taskCountFor } from '../../cluster/pool/task-plan.js';
 import type { CsvRow } from './codec.js';
 import { packRows, rowColumnBuffers } from './columnar-rows.js';
 import type { CsvKind } from './formats.js';
 import type { CsvChunk } from './pool-tasks.js';
 
 /**
- * The caller's side of CSV encoding in the pool: rows split into chunks of `chunkRows`, each
- * packed into cells just before its task is submitted (packing overlaps with the workers'
+ * The caller's side of CSV encoding in the pool: rows split into chunks (by default as few as
+ * keep every worker busy, see cluster/pool/task-plan.ts; or `chunkRows` each), each packed into cells just before its task is submitted (packing overlaps with the workers'
  * encoding), cells moved rather than copied, several tasks in flight. Returns each chunk's
  * lines as UTF-8 bytes, in order; together they are exactly `encodeCsvRows(kind, rows)`, and a bad row fails
  * with the codec's error naming its index in `rows`.
  */
 export type CsvPoolOptions = { chunkRows?: number; signal?: AbortSignal; inFlight?: number };
 
-export const defaultChunkRows = 2000;
+export const defaultRowsPerTask: TaskSizeLimits = { minItemsPerTask: 2000, maxItemsPerTask: 50_000 };
+
+/** Rows per chunk for `rows` rows on `threads` workers: equal chunks, as few as keep all busy. */
+export function csvChunkRows(
+  rows: number,
+  threads: number,
+  limits: TaskSizeLimits = defaultRowsPerTask,
+): number {
+  const tasks = taskCountFor(rows, threads, limits);
+  return tasks <= 1 ? Math.max(1, rows) : Math.ceil(rows / tasks);
+}
 
 export async function encodeCsvRowsInPool(
-  pool: Pick<WorkerPool, 'runPipelined'>,
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
   kind: CsvKind,
   rows: readonly CsvRow[],
   options: CsvPoolOptions = {},
 ): Promise<Uint8Array[]> {
-  const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? defaultChunkRows));
+  const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? csvChunkRows(rows.length, pool.threads)));
   const chunks = Math.ceil(rows.length / chunkRows);
   const pipeline: { signal?: AbortSignal; inFlight?: number } = {};
   if (options.signal) pipeline.signal = options.signal;

@@ -36,6 +36,14 @@ export type WorkerPoolOptions = {
   idleTimeoutMs?: number;
   /** Inline mode only: 'source' imports the .ts file, 'dist' the compiled one; default by how this module runs. */
   inlineFlavour?: ModuleFlavour;
+  /**
+   * Tasks handed to one worker at a time (piscina concurrentTasksPerWorker); default 2: the
+   * next task already waits in the worker's port when one finishes, so the worker does not
+   * idle for a round trip through the main thread between tasks.
+   */
+  tasksPerWorker?: number;
+  /** Young generation of each worker's heap in MiB (resourceLimits); default: V8's. */
+  youngGenerationSizeMb?: number;
 };
 
 export type PoolTask<P = unknown> = TaskAddress & { payload: P };
@@ -120,6 +128,12 @@ export class WorkerPool {
         // Our admission bound is the real limit; piscina's own queue only has to hold what we admit.
         maxQueue: this.maxPendingTasks,
         idleTimeout: options.idleTimeoutMs ?? 30_000,
+        concurrentTasksPerWorker: Math.max(1, options.tasksPerWorker ?? 2),
+        // Per-task run/wait histograms cost main-thread time on every task; nothing reads them.
+        recordTiming: false,
+        ...(options.youngGenerationSizeMb
+          ? { resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationSizeMb } }
+          : {}),
       });
     }
   }
