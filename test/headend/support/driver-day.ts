@@ -5,6 +5,7 @@ import { CheckpointConsumer } from '../../../actors/integration/checkpoint-consu
 import { concentratorImportCommands } from '../../../actors/registry/bulk-import.js';
 import { SimulatedFleet } from '../../../actors/simulation/fleet.js';
 import { groundTruth, truthKey } from '../../../actors/simulation/ground-truth.js';
+import type { DayClock } from '../../../actors/work-manager/day-clock.js';
 import { ManualClock } from '../../../core/clock.js';
 import { linkageConfig, soapMeterConfig, usagePointConfig } from '../cim-requests.js';
 
@@ -26,6 +27,16 @@ export type DriverDay = {
   outDir: string;
   /** Steps until endMs (inclusive), each step settled and recorded as done. */
   runUntil(endMs: number): Promise<void>;
+  /**
+   * With `followWorkManager`: starts the work manager's day clock (its reminders run the
+   * schedule on the cluster from then on).
+   */
+  startDayClock(clock: DayClock): Promise<void>;
+  /**
+   * With `followWorkManager`: delivers what the work manager's reminders produce until the
+   * clock (moved to each entry's instant) reaches endMs; `between` runs after each round.
+   */
+  followUntil(endMs: number, between?: () => Promise<void>): Promise<void>;
   /** A new driver and consumer over `ports` resuming from the services; returns the step it resumes after. */
   replaceDriver(ports: ServicePorts): Promise<number | undefined>;
   truth(endMs: number): Map<string, number>;
@@ -39,6 +50,8 @@ export async function startDriverDay(options: {
   concentrators: number;
   meters: number;
   organization: string;
+  /** The work manager runs on its day clock's reminders; the driver only follows its outbox. */
+  followWorkManager?: boolean;
 }): Promise<DriverDay> {
   const clock = new ManualClock(options.originMs);
   const fleet = new SimulatedFleet({
@@ -69,6 +82,7 @@ export async function startDriverDay(options: {
       name: options.name,
       fieldLink: (id) => fleet.concentrator(id),
       writeStream: consumer.write,
+      ...(options.followWorkManager ? { followWorkManager: true } : {}),
     });
     return { driver, consumer };
   };
@@ -88,6 +102,16 @@ export async function startDriverDay(options: {
         await day.driver.settle();
         await day.driver.stepDone(t);
       }
+      await day.consumer.flush();
+    },
+    startDayClock: (dayClock) => day.driver.startDayClock(dayClock),
+    async followUntil(endMs, between) {
+      while (clock.now() < endMs) {
+        const moved = await day.driver.follow((t) => clock.set(t));
+        await between?.();
+        if (!moved) await new Promise((r) => setTimeout(r, 50));
+      }
+      await day.driver.settle();
       await day.consumer.flush();
     },
     async replaceDriver(ports) {
