@@ -31,6 +31,10 @@ export type WebhookSubscriberStatus = {
   /** Taking no new messages: the queue is full. */
   paused: boolean;
   sourcePosition: number;
+  /** Wall time (ms) of the last 2xx, or of the channel's start while there was none (for the age metric). */
+  lastSuccessAtMs: number;
+  /** Whether any message was delivered since the channel started. */
+  everDelivered: boolean;
   lastError?: string;
 };
 
@@ -73,6 +77,8 @@ export class WebhookChannel {
   private lastReadSeq = 0;
   private readonly counts = { delivered: 0, failedAttempts: 0, refused: 0, lost: 0 };
   private lastError: string | undefined;
+  private lastSuccessAtMs = 0;
+  private everDelivered = false;
 
   constructor(
     readonly config: WebhookSubscriberConfig,
@@ -86,6 +92,7 @@ export class WebhookChannel {
   async start(): Promise<void> {
     const { outbox, logger } = this.deps;
     const meta = await outbox.meta(this.config.name);
+    this.lastSuccessAtMs = this.deps.clock.now();
     this.queued = await outbox.queuedCount(this.config.name);
     this.nextSeq = meta.nextSeq;
     this.sourcePosition = meta.sourcePosition;
@@ -115,6 +122,8 @@ export class WebhookChannel {
       ...this.counts,
       paused: this.paused,
       sourcePosition: this.sourcePosition,
+      lastSuccessAtMs: this.lastSuccessAtMs,
+      everDelivered: this.everDelivered,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
@@ -239,6 +248,8 @@ export class WebhookChannel {
         this.lookahead.shift();
         this.queued--;
         this.counts.delivered++;
+        this.lastSuccessAtMs = this.deps.clock.now();
+        this.everDelivered = true;
         this.deps.events.delivered?.(this.config.name);
         attempt = 0;
         if (this.paused && this.queued <= this.deps.limits.maxQueuedMessages / 2) {

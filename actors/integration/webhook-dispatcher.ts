@@ -47,7 +47,10 @@ export class WebhookDispatcher {
     validateWebhookSubscribers(options.subscribers);
     await mkdir(options.stateDir, { recursive: true });
     const outbox = await WebhookOutbox.open(options.stateDir);
-    const metrics = options.metrics ? webhookMetrics(options.metrics) : { events: {}, unregister: () => {} };
+    const clock = options.clock ?? systemClock;
+    const metrics = options.metrics
+      ? webhookMetrics(options.metrics, clock)
+      : { events: {}, unregister: () => {} };
     const logger = (options.logger ?? silentLogger).child({ component: 'webhook' });
     for (const s of options.subscribers) {
       // Allowed (development, loopback receivers), but say so: production wants both.
@@ -66,7 +69,7 @@ export class WebhookDispatcher {
           outbox,
           limits: { ...defaultWebhookLimits, ...options.limits },
           backoff: options.backoff ?? defaultBackoff,
-          clock: options.clock ?? systemClock,
+          clock,
           random: options.random ?? Math.random,
           logger,
           events: metrics.events,
@@ -103,7 +106,16 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
 }
 
-function webhookMetrics(registry: Registry): {
+/**
+ * meterfabric_webhook_* on the process's metrics endpoint, per subscriber: queue depth
+ * (queued_messages), delivered_total, retried attempts (failed_attempts_total), failed
+ * permanently (lost_total: skipped as too large, or refused and no longer retained), refused
+ * (delayed, not lost), and last_success_age_seconds.
+ */
+function webhookMetrics(
+  registry: Registry,
+  clock: Clock,
+): {
   events: WebhookEvents;
   unregister: () => void;
   bind?: (d: WebhookDispatcher) => void;
@@ -143,6 +155,16 @@ function webhookMetrics(registry: Registry): {
       for (const s of dispatcher?.status() ?? []) this.set({ subscriber: s.name }, s.queued);
     },
   });
+  new Gauge({
+    name: 'meterfabric_webhook_last_success_age_seconds',
+    help: 'Seconds since the receiver last answered 2xx (since the dispatcher started, while none yet)',
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const s of dispatcher?.status() ?? [])
+        this.set({ subscriber: s.name }, Math.max(0, (clock.now() - s.lastSuccessAtMs) / 1000));
+    },
+  });
   return {
     events: {
       delivered: (subscriber) => delivered.inc({ subscriber }),
@@ -160,8 +182,9 @@ function webhookMetrics(registry: Registry): {
         'meterfabric_webhook_refused_total',
         'meterfabric_webhook_lost_total',
         'meterfabric_webhook_queued_messages',
+        'meterfabric_webhook_last_success_age_seconds',
       ])
-        registry.removeSingleMetric(name);
+        if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
     },
   };
 }

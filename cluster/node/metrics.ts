@@ -51,7 +51,7 @@ export type Health = { status: 'OK' | 'WARNING' | 'ERROR'; [key: string]: unknow
  */
 export async function startMetricsServer(
   listen: string,
-  metrics: NodeMetrics,
+  metrics: Pick<NodeMetrics, 'registry'>,
   health: () => Health,
 ): Promise<{ address: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
