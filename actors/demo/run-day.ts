@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Registry } from 'prom-client';
 import { ManualClock } from '../../core/clock.js';
 import type { ServicePorts } from '../host/service-ports.js';
 import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
@@ -41,6 +42,8 @@ export type DemoOptions = {
   bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
   /** Push the CIM messages to these webhook receivers (queues under `<outDir>/.webhook-state`). */
   webhooks?: readonly WebhookSubscriberConfig[];
+  /** Registry of this process's metrics endpoint: the webhook dispatcher's meterfabric_webhook_* go there. */
+  metrics?: Registry;
   /**
    * Run every service behind these ports (the cluster), under this head-end name; `resume`
    * continues that head-end's day from the last step the cluster recorded (a restarted driver).
@@ -98,11 +101,24 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
     fleetStopped ??= fleet.stop();
     return fleetStopped;
   };
+  // What the day opens (webhook dispatcher, bridges) is closed on the error path too: a failed
+  // day must not leave timers, sockets or the webhook store's lock behind.
+  const closers: (() => Promise<void>)[] = [];
+  const closeOnExit = (close: () => Promise<void>): (() => Promise<void>) => {
+    let closing: Promise<void> | undefined;
+    const once = () => {
+      closing ??= close();
+      return closing;
+    };
+    closers.push(once);
+    return once;
+  };
   try {
     return await runWithFleet({
       options,
       fleet,
       stopFleet,
+      closeOnExit,
       clock,
       dayStartMs,
       endMs,
@@ -111,6 +127,8 @@ export async function runDemoDay(options: DemoOptions): Promise<DemoSummary> {
       log,
     });
   } finally {
+    for (const close of closers.reverse())
+      await close().catch((err: unknown) => log(`closing after the day failed: ${String(err)}`));
     await stopFleet();
   }
 }
@@ -119,6 +137,8 @@ type DayContext = {
   options: DemoOptions;
   fleet: SimulatedFleet;
   stopFleet: () => Promise<void>;
+  /** Registers a close for the error path; returns it, made idempotent, for the normal path. */
+  closeOnExit: (close: () => Promise<void>) => () => Promise<void>;
   clock: ManualClock;
   dayStartMs: number;
   endMs: number;
@@ -159,8 +179,10 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
     ? await WebhookDispatcher.start(engine.cim, {
         subscribers: options.webhooks,
         stateDir: join(options.outDir, '.webhook-state'),
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       })
     : undefined;
+  const closeWebhook = webhook ? day.closeOnExit(() => webhook.close()) : undefined;
   engine.attachWebhook(webhook);
   const http = options.bridges
     ? await startHttpBridge(engine.api, {
@@ -169,12 +191,14 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
         port: options.bridges.httpPort,
       })
     : undefined;
+  const closeHttp = http ? day.closeOnExit(() => http.close()) : undefined;
   const grpc = options.bridges
     ? await startGrpcBridge(engine.api, engine.cim, {
         ...bridgeOptions,
         address: `${options.bridges.host}:${options.bridges.grpcPort}`,
       })
     : undefined;
+  const closeGrpc = grpc ? day.closeOnExit(() => grpc.close()) : undefined;
   if (http && grpc)
     log(`CIM bridge ${http.url}, gRPC ${options.bridges?.host}:${grpc.port} (with reflection)`);
   // Resuming: the registry, schedules, outboxes and stream are on the cluster already.
@@ -225,8 +249,8 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
       report();
     }
   }
-  await http?.close();
-  await grpc?.close();
+  await closeHttp?.();
+  await closeGrpc?.();
   const finished = await engine.finish(Math.min(clock.now(), endMs));
   await day.stopFleet();
   if (webhook) {
@@ -238,7 +262,7 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
       log(
         `webhook ${s.name}: delivered ${s.delivered}, queued ${s.queued}, failed attempts ${s.failedAttempts}`,
       );
-    await webhook.close();
+    await closeWebhook?.();
   }
   return {
     rowsByFileKind: finished.rowsByFileKind,
