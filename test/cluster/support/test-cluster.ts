@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
-import { defaultManifestPaths, loadManifests, partitionIds } from '../../../cluster/config/manifest.js';
+import {
+  defaultManifestPaths,
+  loadManifests,
+  partitionIds,
+  type ServiceSpec,
+} from '../../../cluster/config/manifest.js';
 import { ConfigStore } from '../../../cluster/failover/config-store.js';
 import { createEtcdClient } from '../../../cluster/membership/etcd-client.js';
 import { awaitNodeReport } from '../../../cluster/node/ready-report.js';
@@ -30,9 +35,19 @@ export type TestNode = {
 export const services = loadManifests(defaultManifestPaths());
 export const allPartitions = services.flatMap((s) => partitionIds(s));
 
+export type TestClusterOptions = {
+  nodes?: number;
+  leaseTtlMs?: number;
+  env?: Record<string, string>;
+  /** Service manifests the nodes load (MF_MANIFESTS) and waitStable/proxy use; default: the runtime's. */
+  manifests?: string[];
+};
+
 export class TestCluster {
   readonly nodes = new Map<string, TestNode>();
   readonly client: Etcd3;
+  readonly services: ServiceSpec[];
+  readonly partitions: string[];
   private readonly proxies: ActorProxy[] = [];
 
   private constructor(
@@ -40,16 +55,21 @@ export class TestCluster {
     readonly baseDir: string,
     readonly leaseTtlMs: number,
     readonly extraEnv: Record<string, string>,
+    manifests: string[] | undefined,
   ) {
     this.client = createEtcdClient([etcd.endpoint]);
+    this.services = manifests ? loadManifests(manifests) : services;
+    this.partitions = this.services.flatMap((s) => partitionIds(s));
   }
 
-  static async start(
-    options: { nodes?: number; leaseTtlMs?: number; env?: Record<string, string> } = {},
-  ): Promise<TestCluster> {
+  static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
     const etcd = await startTestEtcd();
     const baseDir = mkdtempSync(join(tmpdir(), 'mf-cluster-'));
-    const cluster = new TestCluster(etcd, baseDir, options.leaseTtlMs ?? 3000, options.env ?? {});
+    const env = {
+      ...(options.env ?? {}),
+      ...(options.manifests ? { MF_MANIFESTS: options.manifests.join(',') } : {}),
+    };
+    const cluster = new TestCluster(etcd, baseDir, options.leaseTtlMs ?? 3000, env, options.manifests);
     const count = options.nodes ?? 3;
     try {
       await Promise.all(Array.from({ length: count }, (_, i) => cluster.startNode(`n${i + 1}`)));
@@ -145,7 +165,7 @@ export class TestCluster {
     return waitFor(
       async () => {
         const configs = await this.configs();
-        if (configs.size !== allPartitions.length) return null;
+        if (configs.size !== this.partitions.length) return null;
         for (const c of configs.values()) {
           if (c.status !== 'ok' || c.building.length > 0 || c.replicas.length !== replicas || !c.primary)
             return null;
@@ -158,11 +178,12 @@ export class TestCluster {
     );
   }
 
-  async proxy(options: { token?: string } = {}): Promise<ActorProxy> {
+  /** An ActorProxy over this cluster's services, closed by stop(). */
+  async proxy(options: { token?: string; defaultDeadlineMs?: number } = {}): Promise<ActorProxy> {
     const proxy = new ActorProxy({
       client: this.client,
       cluster: 'meterfabric',
-      services,
+      services: this.services,
       defaultDeadlineMs: 60_000,
       ...options,
     });
@@ -209,6 +230,36 @@ export class TestCluster {
     this.client.close();
     await this.etcd.cleanup();
     if (!process.env.MF_KEEP_TEST_DIRS) rmSync(this.baseDir, { recursive: true, force: true });
+  }
+}
+
+/** A started cluster, every partition stable, and an ActorProxy to call it. */
+export type StableCluster = { cluster: TestCluster; proxy: ActorProxy; stop(): Promise<void> };
+
+/**
+ * Three nodes (needs `npx tsc -p tsconfig.build.json`) loading `manifests`, every partition
+ * with three active replicas, and an ActorProxy with `defaultDeadlineMs`. `cleanup` runs
+ * after the cluster stopped (also when start fails).
+ */
+export async function startStableCluster(options: {
+  manifests: string[];
+  defaultDeadlineMs: number;
+  stableTimeoutMs: number;
+  cleanup?: () => void;
+}): Promise<StableCluster> {
+  let cluster: TestCluster | undefined;
+  const stop = async (): Promise<void> => {
+    await cluster?.stop();
+    options.cleanup?.();
+  };
+  try {
+    cluster = await TestCluster.start({ nodes: 3, manifests: options.manifests });
+    await cluster.waitStable(3, options.stableTimeoutMs);
+    const proxy = await cluster.proxy({ defaultDeadlineMs: options.defaultDeadlineMs });
+    return { cluster, proxy, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 

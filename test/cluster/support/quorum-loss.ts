@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
+import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
+import { packageRoot } from '../../../core/paths.js';
+import { waitFor } from '../../support/wait.js';
+import { TestCluster } from './test-cluster.js';
+
+/**
+ * What the quorum-loss tests share: a stable three-node cluster per file, acknowledged
+ * writes before the outage, the waiting state and its refusal, `status --json` during it,
+ * and every acknowledged write back afterwards.
+ */
+
+/** A three-node cluster, stable, for the file's tests (stopped after them); read it through the getter. */
+export function stableClusterPerFile(): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ nodes: 3 });
+    await cluster.waitStable(3);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster did not start');
+    return cluster;
+  };
+}
+
+/** Key i is incremented by i + 1 once (idempotency key `<prefix>-<key>`), acknowledged. */
+export async function writeOncePerKey(
+  proxy: ActorProxy,
+  keys: readonly string[],
+  prefix: string,
+): Promise<void> {
+  for (const [i, key] of keys.entries()) {
+    await proxy.call('counter', key, 'increment', { by: i + 1 }, { idempotencyKey: `${prefix}-${key}` });
+  }
+}
+
+/** Waits until every partition reports quorum loss with no primary; returns the configurations. */
+export function waitForQuorumLoss(
+  cluster: TestCluster,
+  what: string,
+  timeoutMs: number,
+): Promise<Map<string, PartitionConfiguration>> {
+  return waitFor(
+    async () => {
+      const configs = await cluster.configs();
+      const all = [...configs.values()];
+      return all.length === cluster.partitions.length &&
+        all.every((c) => c.status === 'quorum-loss' && c.primary === null)
+        ? configs
+        : null;
+    },
+    what,
+    timeoutMs,
+    250,
+  );
+}
+
+/** A write during quorum loss is refused with MF_QUORUM_LOSS; returns the error for more checks. */
+export async function expectQuorumLossRefusal(
+  proxy: ActorProxy,
+  key: string,
+  idempotencyKey: string,
+): Promise<Error> {
+  const refused = await proxy
+    .call('counter', key, 'increment', { by: 1000 }, { idempotencyKey })
+    .catch((e: unknown) => e);
+  expect(refused).toMatchObject({
+    code: 'MF_QUORUM_LOSS',
+    message: expect.stringContaining('has lost quorum'),
+  });
+  return refused as Error;
+}
+
+export type StatusJson = {
+  health: string;
+  partitions: Array<{ health: string; reason: string }>;
+};
+
+/** `meterfabric status --json` against the cluster's etcd; it exits 1 while anything is in ERROR. */
+export function statusDuringOutage(cluster: TestCluster): StatusJson {
+  const status = spawnSync(
+    process.execPath,
+    [join(packageRoot, 'bin', 'meterfabric.js'), 'status', '--json', '--etcd', cluster.etcd.endpoint],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  expect(status.status).toBe(1);
+  const report = JSON.parse(status.stdout) as StatusJson;
+  expect(report.partitions).toHaveLength(cluster.partitions.length);
+  return report;
+}
+
+/**
+ * After the outage: every write of writeOncePerKey is there exactly once, and a new write to
+ * the first key succeeds on top of it (idempotency key `<prefix>-after`).
+ */
+export async function expectWritesKeptAndServiceBack(
+  proxy: ActorProxy,
+  keys: readonly string[],
+  prefix: string,
+): Promise<void> {
+  for (const [i, key] of keys.entries()) {
+    expect(await proxy.call('counter', key, 'get', null)).toEqual({ value: i + 1, increments: 1 });
+  }
+  const resumed = await proxy.call<{ value: number }>(
+    'counter',
+    keys[0]!,
+    'increment',
+    { by: 100 },
+    { idempotencyKey: `${prefix}-after` },
+  );
+  expect(resumed.value).toBe(101);
+}
