@@ -11,8 +11,7 @@ import { describeEventType, eventTypeFor } from '../../adapters/cim/event-type-m
 import { describeReadingType } from '../../adapters/cim/reading-type.js';
 import { readingTypeFor } from '../../adapters/cim/reading-type-map.js';
 import { ManualClock } from '../../core/clock.js';
-import { fleetCimTally, registerCsvTally } from './knx-battery-tally.js';
-import { cimFiles, compare, csvTally, validateAll } from './output-check.js';
+import { cimFiles, cimTally, compare, csvTally, registerCsvTally, validateAll } from './output-check.js';
 
 // KNX gateways and battery sites beside modem-attached meters, end to end through the
 // in-process head-end into the SMMePlus CSV files and CIM messages: every value the field
@@ -102,7 +101,7 @@ describe('KNX gateway and battery sites through the head-end', () => {
     ]);
 
     // CIM: every reading and alarm, meters and sites alike, exactly once with the produced value.
-    const cim = await fleetCimTally(outDir);
+    const cim = await cimTally(outDir);
     const cimKinds = ['interval', 'dailyClosure', 'voltage', 'statusAlarm', 'knx', 'battery', 'batteryEvent'];
     expect(compare(truth, cim.tally, cimKinds)).toEqual({ missing: [], twice: [], extra: [] });
     // Every code comes from the shared maps and names only values of the IEC 61968-9 enumerations.

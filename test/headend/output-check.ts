@@ -3,14 +3,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { truthKey } from '../../actors/simulation/ground-truth.js';
-import { parseEndDeviceEventsMessage } from '../../adapters/cim/end-device-events.js';
+import { deviceEventKeyOf, parseEndDeviceEventsMessage } from '../../adapters/cim/end-device-events.js';
 import { dateTimeMs, parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
 import { readingTypeFor, unitOfCode } from '../../adapters/cim/reading-type-map.js';
 import { parseCsvFile, parseCsvTimestamp } from '../../adapters/csv/codec.js';
 import type { DailyKind } from '../../adapters/csv/formats.js';
 import { csvDir } from '../../adapters/csv/reports.js';
+import type { InternalQuantity, ReadingKind } from '../../adapters/field-data.js';
 
-/** Reads what the integration wrote under `outDir` back into ground-truth keys with counts. */
+/**
+ * Reads what the integration wrote under `outDir` back into ground-truth keys with counts:
+ * modem meters' CSV and CIM output, KNX and battery sites' readings and events.
+ */
 
 export const validateScript = join(process.cwd(), '..', 'shared', 'cim-xsd', 'validate.sh');
 const run = promisify(execFile);
@@ -139,39 +143,85 @@ export async function cimFiles(outDir: string): Promise<{ noun: string; path: st
   return out;
 }
 
-const codeMeaning = new Map<string, { kind: 'interval' | 'dailyClosure' | 'voltage'; code: string }>([
-  [
-    readingTypeFor({ source: 'profile', quantity: 'activeImportInterval' }, 'interval', 'standard', {
-      intervalSeconds: 3600,
-    }),
-    { kind: 'interval', code: 'profile' },
-  ],
-  [readingTypeFor({ source: 'obis', code: '32.7.0' }, 'instantaneous'), { kind: 'voltage', code: '32.7.0' }],
-  ...[0, 1, 2, 3, 4, 5, 6].map(
-    (t) =>
-      [
-        readingTypeFor({ source: 'obis', code: `1.8.${t}` }, 'dailyClosure'),
-        { kind: 'dailyClosure' as const, code: `1.8.${t}` },
-      ] as const,
-  ),
-  // Collected with the closure: maximum demand (kW) and prepayment registers (EUR).
-  ...['1.6.0', '2.6.0', '19.10.0', '19.20.0'].map(
-    (code) =>
-      [
-        readingTypeFor({ source: 'obis', code }, 'dailyClosure'),
-        { kind: 'dailyClosure' as const, code },
-      ] as const,
-  ),
-]);
+type Meaning = { kind: 'interval' | 'dailyClosure' | 'voltage' | 'knx' | 'battery'; code: string };
 
-export async function cimTally(outDir: string): Promise<{ tally: Tally; correlations: string[] }> {
-  const tally: Tally = new Map();
-  const correlations: string[] = [];
+/**
+ * ReadingType code -> ground-truth kind and code, for modem meters, KNX and battery sites.
+ * Computed forward from the one mapping table: the reverse lookup is ambiguous where two
+ * quantities share a code, so a shared code here fails at once.
+ */
+const codeMeaning = ((): Map<string, Meaning> => {
+  const entries: Array<[InternalQuantity, ReadingKind, Meaning, { intervalSeconds?: number }?]> = [
+    [
+      { source: 'profile', quantity: 'activeImportInterval' },
+      'interval',
+      { kind: 'interval', code: 'profile' },
+      { intervalSeconds: 3600 },
+    ],
+    [{ source: 'obis', code: '32.7.0' }, 'instantaneous', { kind: 'voltage', code: '32.7.0' }],
+    // Daily closure registers, and what is collected with the closure: maximum demand (kW)
+    // and prepayment registers (EUR).
+    ...[
+      '1.8.0',
+      '1.8.1',
+      '1.8.2',
+      '1.8.3',
+      '1.8.4',
+      '1.8.5',
+      '1.8.6',
+      '1.6.0',
+      '2.6.0',
+      '19.10.0',
+      '19.20.0',
+    ].map((code): [InternalQuantity, ReadingKind, Meaning] => [
+      { source: 'obis', code },
+      'dailyClosure',
+      { kind: 'dailyClosure', code },
+    ]),
+    [{ source: 'knx', dpt: '13.010' }, 'register', { kind: 'knx', code: '13.010' }],
+    [{ source: 'knx', dpt: '14.056' }, 'instantaneous', { kind: 'knx', code: '14.056' }],
+    [{ source: 'knx', dpt: '14.027', quantity: 'L1' }, 'instantaneous', { kind: 'knx', code: '14.027' }],
+    ...(['stateOfCharge', 'stateOfHealth', 'voltage', 'current', 'temperature'] as const).map(
+      (quantity): [InternalQuantity, ReadingKind, Meaning] => [
+        { source: 'battery', quantity },
+        'instantaneous',
+        { kind: 'battery', code: quantity },
+      ],
+    ),
+  ];
+  const out = new Map<string, Meaning>();
+  for (const [quantity, kind, meaning, options] of entries) {
+    const code = readingTypeFor(quantity, kind, 'standard', options ?? {});
+    if (out.has(code))
+      throw new Error(`two quantities share ReadingType ${code}: the tally would be ambiguous`);
+    out.set(code, meaning);
+  }
+  return out;
+})();
+
+export type CimTally = {
+  tally: Tally;
+  /** CorrelationIDs of the EndDeviceEvents messages. */
+  correlations: string[];
+  readingTypes: Set<string>;
+  eventTypes: Set<string>;
+};
+
+/**
+ * Every reading and event of every CIM message as ground-truth keys: readings by code (meter
+ * registers are published in kWh, the simulator counts Wh), status words, battery events.
+ */
+export async function cimTally(outDir: string): Promise<CimTally> {
+  const result: CimTally = {
+    tally: new Map(),
+    correlations: [],
+    readingTypes: new Set(),
+    eventTypes: new Set(),
+  };
+  const { tally } = result;
   for (const { noun, path } of await cimFiles(outDir)) {
     const xml = await readFile(path, 'utf8');
     if (noun === 'MeterReadings') {
-      // Matched by ReadingType code, computed forward from the one mapping table: the reverse
-      // lookup is ambiguous where two quantities share a code.
       for (const mr of parseMeterReadingsMessage(xml).meterReadings) {
         const meterSerial = mr.meter?.names[0] ?? '';
         const values = [
@@ -184,41 +234,61 @@ export async function cimTally(outDir: string): Promise<{ tally: Tally; correlat
           const meaning = codeMeaning.get(v.code);
           if (!meaning || v.timeStamp === undefined || v.value === undefined)
             throw new Error(`unexpected reading type ${v.code} in ${path}`);
+          result.readingTypes.add(v.code);
           const raw = Number(v.value);
-          const value = unitOfCode(v.code) === 'kWh' ? Math.round(raw * 1000) : raw;
           add(
             tally,
-            truthKey({
-              kind: meaning.kind,
-              meterSerial,
-              code: meaning.code,
-              timestampMs: dateTimeMs(v.timeStamp),
-            }),
-            value,
+            truthKey({ ...meaning, meterSerial, timestampMs: dateTimeMs(v.timeStamp) }),
+            unitOfCode(v.code) === 'kWh' ? Math.round(raw * 1000) : raw,
           );
         }
       }
     } else {
       const { header, events } = parseEndDeviceEventsMessage(xml);
-      if (header.correlationId) correlations.push(header.correlationId);
+      if (header.correlationId) result.correlations.push(header.correlationId);
       for (const e of events) {
+        result.eventTypes.add(e.eventType);
+        const meterSerial = e.assets?.names[0] ?? '';
+        const timestampMs = dateTimeMs(e.createdDateTime);
         const word = e.details.find((d) => d.name === 'STATUSWORD')?.value;
-        if (word === undefined) continue;
-        const bits = Number.parseInt(word, 16);
-        add(
-          tally,
-          truthKey({
-            kind: 'statusAlarm',
-            meterSerial: e.assets?.names[0] ?? '',
-            code: String(Math.log2(bits)),
-            timestampMs: dateTimeMs(e.createdDateTime),
-          }),
-          bits,
-        );
+        if (word !== undefined) {
+          const bits = Number.parseInt(word, 16);
+          add(
+            tally,
+            truthKey({ kind: 'statusAlarm', meterSerial, code: String(Math.log2(bits)), timestampMs }),
+            bits,
+          );
+          continue;
+        }
+        const known = deviceEventKeyOf(e);
+        if (known?.key.startsWith('battery.'))
+          add(
+            tally,
+            truthKey({ kind: 'batteryEvent', meterSerial, code: `${known.key}:${known.phase}`, timestampMs }),
+            1,
+          );
       }
     }
   }
-  return { tally, correlations };
+  return result;
+}
+
+/** R_ rows (current-period registers): KNX energy counters land here as `tot`. */
+export async function registerCsvTally(outDir: string, organization: string): Promise<Tally> {
+  const tally: Tally = new Map();
+  for (const file of await filesIn(csvDir(outDir, organization, 'R'), 'R_'))
+    for (const r of parseCsvFile('R', await readFile(file, 'utf8'))) {
+      const key = truthKey({
+        kind: 'knx',
+        meterSerial: r.serialnumber!,
+        code: '13.010',
+        timestampMs: parseCsvTimestamp(r.time!),
+      });
+      add(tally, key, Number(r.tot));
+      for (let t = 1; t <= 6; t++)
+        if (Number(r[`t${t}`]) !== 0) add(tally, `${key}|t${t}`, Number(r[`t${t}`]));
+    }
+  return tally;
 }
 
 /** Runs ../shared/cim-xsd/validate.sh on each file; returns the failures with xmllint's output. */
