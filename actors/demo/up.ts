@@ -5,7 +5,7 @@ import { loadManifests } from '../../cluster/config/manifest.js';
 import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { ActorProxyPorts } from '../host/service-ports.js';
-import { formatSummary, runDemoDay } from './run-day.js';
+import { type DemoOptions, formatSummary, runDemoDay } from './run-day.js';
 
 /**
  * The head-end half of `meterfabric up` (cluster/cli/up-command.ts loads this module from
@@ -26,6 +26,8 @@ export type UpContext = {
   signal: AbortSignal;
   /** Where progress lines go (the `up` command prefixes them). */
   say?: (line: string) => void;
+  /** The integration outputs this process hosts (`up`'s bridge, webhook and metrics flags). */
+  integration?: Pick<DemoOptions, 'bridges' | 'webhooks' | 'metrics'>;
 };
 
 export async function up(ctx: UpContext): Promise<void> {
@@ -69,6 +71,7 @@ export async function up(ctx: UpContext): Promise<void> {
       progress: (line) => say(`demo: ${line}`),
       // The work manager's durable reminders run the day on the cluster (its day clock).
       services: { ports: new ActorProxyPorts(proxy), name, resume: resumeName !== undefined, dayClock: true },
+      ...ctx.integration,
     });
     for (const line of formatSummary(summary).split('\n')) say(line);
     say(`demo finished: CSV and CIM files are under ${outDir}. The cluster keeps running; Ctrl-C stops it.`);

@@ -2,21 +2,49 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MeterfabricError } from '../../core/errors.js';
+import {
+  integrationHostFlags,
+  readIntegrationHostFlags,
+} from '../../actors/integration/bridge/host-flags.js';
+import {
+  type IntegrationMetrics,
+  startIntegrationMetrics,
+} from '../../actors/integration/bridge/metrics-endpoint.js';
+import type { BridgeTls } from '../../actors/integration/bridge/tls.js';
+import type { WebhookSubscriberConfig } from '../../actors/integration/webhook-config.js';
+import { ConfigError, MeterfabricError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
 import { distPath, packageRoot } from '../../core/paths.js';
 import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { collectStatus } from './status-command.js';
 
 const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101] [--no-demo]
+  [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
+  [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
+  [--webhook-config hooks.json] [--metrics 127.0.0.1:9464]
 Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
 (logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
+This process drives the head-end and writes its outputs, so it is the integration host: with
+--http-port/--grpc-port it serves the CIM bridge and gRPC API (callers authenticated by the
+bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
+CIM messages to receivers (queues under <out>/.webhook-state), --metrics serves their metrics.
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */
 type DemoHook = {
   /** Service manifests the nodes load (the demo's services beside the runtime's). */
   manifests?: string[];
-  up(ctx: { etcd: string; nodes: string[]; signal: AbortSignal; say: (line: string) => void }): Promise<void>;
+  up(ctx: {
+    etcd: string;
+    nodes: string[];
+    signal: AbortSignal;
+    say: (line: string) => void;
+    integration?: {
+      bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
+      webhooks?: readonly WebhookSubscriberConfig[];
+      metrics?: IntegrationMetrics['registry'];
+    };
+  }): Promise<void>;
 };
 
 async function loadDemoHook(): Promise<DemoHook | null> {
@@ -36,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       'base-port': { type: 'string', default: '7101' },
       'no-demo': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
+      ...integrationHostFlags,
     },
     strict: true,
   });
@@ -52,6 +81,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65000) {
     throw new MeterfabricError('MF_CONFIG_INVALID', '--base-port must be an integer from 1024 to 65000');
   }
+  // Validated before anything starts: a wrong flag must not leave etcd or nodes behind.
+  const integration = await readIntegrationHostFlags(values, {
+    logger: createLogger({ component: 'up' }),
+  });
+  const hosting = integration.bridges || integration.webhooks || integration.metricsListen;
+  if (hosting && values['no-demo'])
+    throw new ConfigError([
+      'the bridge, webhook and metrics flags need the head-end this process drives: drop --no-demo',
+    ]);
   mkdirSync(dataDir, { recursive: true });
   const say = (line: string): void => void process.stdout.write(`[up] ${line}\n`);
 
@@ -103,6 +141,11 @@ export async function run(argv: string[]): Promise<number> {
   // --no-demo starts the bare cluster; otherwise the head-end's demo hook decides which
   // services the nodes host (an explicit MF_MANIFESTS wins).
   const hook = values['no-demo'] ? null : await loadDemoHook();
+  if (hosting && !hook)
+    throw new ConfigError([
+      'the bridge, webhook and metrics flags need the head-end (dist/actors/demo/up.js)',
+    ]);
+  let metrics: IntegrationMetrics | undefined;
   const nodeEnv =
     hook?.manifests && !process.env.MF_MANIFESTS
       ? { ...process.env, MF_MANIFESTS: hook.manifests.join(',') }
@@ -153,14 +196,29 @@ export async function run(argv: string[]): Promise<number> {
       say('cluster healthy. `node bin/meterfabric.js status` shows it; Ctrl-C stops everything.');
       if (hook) {
         say('starting the head-end demo (actors/demo): one simulated day of the field fleet');
+        if (integration.metricsListen) {
+          metrics = await startIntegrationMetrics(integration.metricsListen);
+          say(`integration metrics at http://${metrics.address}/metrics`);
+        }
         void hook
-          .up({ etcd: endpoint, nodes: ids, signal: abort.signal, say })
+          .up({
+            etcd: endpoint,
+            nodes: ids,
+            signal: abort.signal,
+            say,
+            integration: {
+              ...(integration.bridges ? { bridges: integration.bridges } : {}),
+              ...(integration.webhooks ? { webhooks: integration.webhooks } : {}),
+              ...(metrics ? { metrics: metrics.registry } : {}),
+            },
+          })
           .catch((err: unknown) => say(`demo failed: ${String(err)}`));
       }
     }
     await interrupted;
   } finally {
     await stopAll();
+    await metrics?.close();
   }
   return 0;
 }

@@ -1,0 +1,97 @@
+import { ConfigError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import type { WebhookSubscriberConfig } from '../webhook-config.js';
+import { type IntegrationFlagValues, integrationFlags, readIntegrationFlags } from './cli-flags.js';
+import type { BridgeTls } from './tls.js';
+
+/**
+ * The flags of a process that hosts the integration outputs in production (`meterfabric up`:
+ * its driver writes the CSV/CIM files, so it serves the CIM bridge and gRPC API, runs the
+ * webhook dispatcher and exposes their metrics). The security flags are `integrationFlags`
+ * (cli-flags.ts), validated the same way as in the demo CLI; these add where to listen.
+ *
+ *   --bridge-host <addr>        address the bridges bind (default 127.0.0.1)
+ *   --http-port <n>             serve POST /cim there (0: any free port)
+ *   --grpc-port <n>             serve the gRPC API there (0: any free port)
+ *   --metrics <host:port>       GET /metrics (meterfabric_webhook_*, process) and /health
+ *
+ * A bridge bound to a non-loopback address must authenticate its callers: without a token or
+ * a client CA it is refused at start, not left open.
+ */
+
+export const integrationHostFlags = {
+  ...integrationFlags,
+  'bridge-host': { type: 'string' },
+  'http-port': { type: 'string' },
+  'grpc-port': { type: 'string' },
+  metrics: { type: 'string' },
+} as const;
+
+export type IntegrationHostFlagValues = IntegrationFlagValues & {
+  'bridge-host'?: string | undefined;
+  'http-port'?: string | undefined;
+  'grpc-port'?: string | undefined;
+  metrics?: string | undefined;
+};
+
+export type IntegrationHostSettings = {
+  bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
+  webhooks?: WebhookSubscriberConfig[];
+  metricsListen?: string;
+};
+
+export async function readIntegrationHostFlags(
+  values: IntegrationHostFlagValues,
+  context: { env?: Readonly<Record<string, string | undefined>>; logger?: Logger } = {},
+): Promise<IntegrationHostSettings> {
+  const problems: string[] = [];
+  const port = (flag: 'http-port' | 'grpc-port'): number | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!(raw.trim() !== '' && Number.isInteger(n) && n >= 0 && n < 65536)) {
+      problems.push(`--${flag} must be a TCP port 0..65535 (0: any free port)`);
+      return undefined;
+    }
+    return n;
+  };
+  const httpPort = port('http-port');
+  const grpcPort = port('grpc-port');
+  const bridged = values['http-port'] !== undefined || values['grpc-port'] !== undefined;
+  if (!bridged) {
+    const orphans = (['bridge-host', 'token', 'token-file', 'tls-cert', 'tls-client-ca'] as const).filter(
+      (f) => values[f] !== undefined,
+    );
+    if (orphans.length > 0)
+      problems.push(
+        `${orphans.map((f) => `--${f}`).join(', ')} configure the bridge: add --http-port and/or --grpc-port`,
+      );
+  }
+  if (values['bridge-host'] === '') problems.push('--bridge-host is empty');
+  if (problems.length > 0) throw new ConfigError(problems);
+  const settings = await readIntegrationFlags(values, context);
+  const host = values['bridge-host'] ?? '127.0.0.1';
+  if (bridged && !isLoopback(host) && settings.token === undefined && settings.tls?.clientCaPem === undefined)
+    throw new ConfigError([
+      `the bridge on ${host} would take unauthenticated calls: give --token-file (or MF_BRIDGE_TOKEN) and/or --tls-client-ca, or bind it to 127.0.0.1`,
+    ]);
+  return {
+    ...(bridged
+      ? {
+          bridges: {
+            host,
+            httpPort: httpPort ?? 0,
+            grpcPort: grpcPort ?? 0,
+            ...(settings.token !== undefined ? { token: settings.token } : {}),
+            ...(settings.tls ? { tls: settings.tls } : {}),
+          },
+        }
+      : {}),
+    ...(settings.webhooks ? { webhooks: settings.webhooks } : {}),
+    ...(values.metrics !== undefined ? { metricsListen: values.metrics } : {}),
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
