@@ -1,4 +1,4 @@
-import { DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
+import { type CsvEncodePool, DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
 import type { DailyKind } from '../../adapters/csv/formats.js';
 import { csvDir } from '../../adapters/csv/reports.js';
 import type { Clock } from '../../core/clock.js';
@@ -7,7 +7,8 @@ import type { OutputBatch } from './output-batch.js';
 /**
  * Writes output batches into the SMMePlus daily files, one DailyCsvWriter per kind. The
  * batch's stream position is the writer's seq, so replaying from a checkpoint after a crash
- * skips what was already written: every row exactly once.
+ * skips what was already written: every row exactly once. Given the node's worker pool, every
+ * writer encodes its rows there (packed columns in, UTF-8 bytes back), inline otherwise.
  */
 export class CsvConsumer {
   readonly rowsByKind: Partial<Record<DailyKind, number>> = {};
@@ -21,6 +22,8 @@ export class CsvConsumer {
     clock: Clock;
     kinds?: DailyKind[];
     maxPartBytes?: number;
+    /** The node's worker pool (cluster/pool): rows are encoded there instead of on this thread. */
+    pool?: CsvEncodePool;
   }): Promise<CsvConsumer> {
     const writers = new Map<DailyKind, DailyCsvWriter>();
     for (const kind of options.kinds ?? (['S', 'DC', 'R', 'MP', 'PP', 'VV', 'SWE'] as DailyKind[])) {
@@ -32,6 +35,7 @@ export class CsvConsumer {
           server: options.server,
           clock: options.clock,
           ...(options.maxPartBytes !== undefined ? { maxPartBytes: options.maxPartBytes } : {}),
+          ...(options.pool ? { pool: options.pool } : {}),
         }),
       );
     }

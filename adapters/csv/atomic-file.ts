@@ -43,17 +43,17 @@ export async function replaceAtomically(path: string, content: string): Promise<
 }
 
 /**
- * Writes `text` at byte `offsetBytes` of a staging file, cuts anything after it (the torn
+ * Writes `text` (or bytes already UTF-8) at byte `offsetBytes` of a staging file, cuts anything after it (the torn
  * tail of an append that failed earlier in this process) and fsyncs. Cost: the bytes
  * written, whatever the file's size. `create` starts a new file.
  */
 export async function writeAtAndSync(
   path: string,
   offsetBytes: number,
-  text: string,
+  text: string | Uint8Array,
   create: boolean,
 ): Promise<number> {
-  const bytes = Buffer.from(text);
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
   const fh = await open(path, create ? 'w' : 'r+');
   try {
     let done = 0;

@@ -5,6 +5,7 @@ import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { publishCopy, publishRename, writeAtAndSync } from './atomic-file.js';
 import { type CsvRow, encodeCsvRows, headerLine } from './codec.js';
+import { encodeCsvRowsInPool } from './columnar-pool.js';
 import type { DailyKind } from './formats.js';
 import { assertTimeZone, localDayOf } from './local-time.js';
 import { type PartChange, type PartState, planParts } from './part-plan.js';
@@ -62,11 +63,18 @@ export type DailyCsvWriterOptions = {
   /** IANA zone whose calendar day names the files (the server's); default UTC. */
   timeZone?: string;
   clock?: Clock;
-  /** Encode batches in the node's worker pool (adapters/csv/pool-tasks#encodeRowChunks) instead of inline. */
-  pool?: Pick<WorkerPool, 'run'>;
+  /**
+   * Encode batches in the node's worker pool instead of inline: rows packed into columns,
+   * one chunk per worker (adapters/csv/columnar-pool.ts), UTF-8 bytes moved back and written
+   * as they are. The same bytes as inline encoding, the same errors.
+   */
+  pool?: CsvEncodePool;
   /** Fault injection for crash tests: called after each stage of an append. */
   faultHook?: (stage: WriterStage, seq: number) => void;
 };
+
+/** What the writer needs of a WorkerPool. */
+export type CsvEncodePool = Pick<WorkerPool, 'runPipelined' | 'threads'>;
 
 export type AppendOptions = { seq: number; collectedAtMs?: number };
 /** Bytes this writer moved since it was opened: what the cost claims in the README are checked against. */
@@ -203,18 +211,11 @@ export class DailyCsvWriter {
     return { skipped: false, rows: rows.length, files: changes.map((c) => join(dir, c.file)) };
   }
 
-  private async encode(rows: readonly CsvRow[]): Promise<string> {
+  private async encode(rows: readonly CsvRow[]): Promise<string | Uint8Array> {
     const pool = this.options.pool;
     if (!pool || rows.length === 0) return encodeCsvRows(this.options.kind, rows);
-    const [text] = await pool.run<string[]>(
-      {
-        module: 'adapters/csv/pool-tasks',
-        fn: 'encodeRowChunks',
-        payload: [{ kind: this.options.kind, rows }],
-      },
-      { wait: true },
-    );
-    return text ?? '';
+    const chunks = await encodeCsvRowsInPool(pool, this.options.kind, rows);
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   }
 
   /**

@@ -22,16 +22,22 @@ export type PartChange = {
   sizeBefore: number;
   sizeAfter: number;
   rowsAfter: number;
-  /** Bytes to write at `sizeBefore` (the header first for a new part). */
-  text: string;
+  /**
+   * What to write at `sizeBefore` (the header first for a new part): text, or UTF-8 bytes when
+   * the batch came encoded as bytes (from the worker pool) and went to one part whole.
+   */
+  text: string | Uint8Array;
 };
 
 export type PlanInput = {
   parts: readonly PartState[];
   header: string;
   maxPartBytes: number;
-  /** The whole batch encoded, and each row encoded alone (only asked for when it must split). */
-  whole: string;
+  /**
+   * The whole batch encoded (text, or its UTF-8 bytes), and each row encoded alone (only asked
+   * for when it must split).
+   */
+  whole: string | Uint8Array;
   rowCount: number;
   encodeRow: (index: number) => string;
   nameOf: (partNumber: number) => string;
@@ -52,7 +58,7 @@ export function planParts(input: PlanInput): PartChange[] {
     publishedBytes: 0,
   });
   const startOf = (p: PartState) => (p.sizeBytes === 0 ? headerBytes : p.sizeBytes);
-  const wholeBytes = Buffer.byteLength(whole);
+  const wholeBytes = typeof whole === 'string' ? Buffer.byteLength(whole) : whole.byteLength;
   if (target && startOf(target) + wholeBytes <= maxPartBytes) return [change(target, whole, rowCount)];
   if (!target && headerBytes + wholeBytes <= maxPartBytes) return [change(openNew(), whole, rowCount)];
   // Slow path: fill parts row by row. A row longer than a whole part still gets a part of its own.
@@ -78,13 +84,15 @@ export function planParts(input: PlanInput): PartChange[] {
   out.push(change(current, text, count));
   return out;
 
-  function change(p: PartState, rowsText: string, rows: number): PartChange {
+  function change(p: PartState, rowsText: string | Uint8Array, rows: number): PartChange {
     const fresh = p.sizeBytes === 0;
-    const text = fresh ? header + rowsText : rowsText;
+    let text: string | Uint8Array;
+    if (typeof rowsText === 'string') text = fresh ? header + rowsText : rowsText;
+    else text = fresh ? Buffer.concat([Buffer.from(header), rowsText]) : rowsText;
     return {
       file: p.file,
       sizeBefore: p.sizeBytes,
-      sizeAfter: p.sizeBytes + Buffer.byteLength(text),
+      sizeAfter: p.sizeBytes + (typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength),
       rowsAfter: p.rows + rows,
       text,
     };

@@ -67,9 +67,28 @@ describe('DailyCsvWriter after a killed process', () => {
         await replayAndCheck(dir);
       });
 
-  it('killed from outside at arbitrary moments, three times over: every row exactly once', {
-    timeout: 300_000,
-  }, async () => {
+  // The production writer encodes in the node's worker pool: a kill then also lands while
+  // rows are in a worker, or their bytes on their way back.
+  for (const stage of stages)
+    it(`with a worker pool encoding, killed at "${stage}" of batch 4: whole rows only, none lost or duplicated`, async () => {
+      const dir = tempDir();
+      const r = spawnSync(
+        process.execPath,
+        [child, dir, stage, '4', String(batches), String(rowsPerBatch), String(maxPartBytes), 'workers'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.signal).toBe('SIGKILL');
+      await replayAndCheck(dir);
+    });
+
+  for (const poolMode of ['inline', 'workers'])
+    it(`killed from outside at arbitrary moments, three times over (${poolMode === 'workers' ? 'worker pool encoding' : 'encoding inline'}): every row exactly once`, {
+      timeout: 300_000,
+    }, async () => {
+      await killedFromOutside(poolMode);
+    });
+
+  async function killedFromOutside(poolMode: string): Promise<void> {
     const dir = tempDir();
     // Enough batches that an idle machine is still writing when the last kill lands (about
     // 5 ms a batch there); if the child finished first, the lastSeq check below says so.
@@ -83,9 +102,20 @@ describe('DailyCsvWriter after a killed process', () => {
         String(total),
         String(rowsPerBatch),
         String(maxPartBytes),
+        poolMode,
       ]);
       // Listen before killing: a child that already exited must not leave us waiting forever.
       const exited = new Promise((r) => p.once('exit', r));
+      // Count from when the child is ready to write: on a busy machine starting it (and its
+      // worker threads) can take longer than all three delays.
+      await new Promise<void>((resolve) => {
+        let out = '';
+        p.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('ready\n')) resolve();
+        });
+        void exited.then(() => resolve());
+      });
       await new Promise((r) => setTimeout(r, delayMs));
       p.kill('SIGKILL');
       await exited;
@@ -101,5 +131,5 @@ describe('DailyCsvWriter after a killed process', () => {
     const ids = allRows(dir).map((r) => r.serialnumber);
     expect(ids).toHaveLength(total * rowsPerBatch);
     expect(new Set(ids).size).toBe(ids.length);
-  });
+  }
 });

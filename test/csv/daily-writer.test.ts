@@ -70,6 +70,41 @@ describe('DailyCsvWriter', () => {
     await pool.close();
   });
 
+  it('encodes through a real worker pool in chunks (one per thread), the files byte for byte as inline, parts included', async () => {
+    const [a, b] = [tempDir(), tempDir()];
+    const pool = new WorkerPool({ mode: 'workers', threads: 2 });
+    try {
+      const pooled = await DailyCsvWriter.open({
+        dir: a,
+        kind: 'S',
+        server: 'n1',
+        pool,
+        maxPartBytes: 1_000_000,
+      });
+      const plain = await DailyCsvWriter.open({ dir: b, kind: 'S', server: 'n1', maxPartBytes: 1_000_000 });
+      for (let seq = 1; seq <= 3; seq++) {
+        await pooled.append(batch(seq, 5000), { seq, collectedAtMs: DAY1_MS });
+        await plain.append(batch(seq, 5000), { seq, collectedAtMs: DAY1_MS });
+      }
+      await pooled.close();
+      await plain.close();
+      // 5000 rows: two chunks each, one per worker.
+      expect(pool.completed).toBe(6);
+      const files = readdirSync(b)
+        .filter((f) => f.endsWith('.csv'))
+        .sort();
+      expect(files.length).toBeGreaterThan(1);
+      expect(
+        readdirSync(a)
+          .filter((f) => f.endsWith('.csv'))
+          .sort(),
+      ).toEqual(files);
+      for (const f of files) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f)))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('skips a batch whose seq it has already written (replay after restart)', async () => {
     const dir = tempDir();
     let writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1' });

@@ -14,6 +14,7 @@ const plan = (parts: PartState[], lines: string[], maxPartBytes: number) =>
     encodeRow: (i) => lines[i]!,
     nameOf,
   });
+const textOf = (t: string | Uint8Array) => (typeof t === 'string' ? t : Buffer.from(t).toString('utf8'));
 const open = (file: string, sizeBytes: number, rows: number): PartState => ({
   file,
   sizeBytes,
@@ -63,9 +64,22 @@ describe('planParts', () => {
         fc.integer({ min: 8, max: 120 }),
         (lines, max) => {
           const changes = plan([], lines, max);
-          expect(changes.map((c) => c.text.replace(/^a;b\n/, '')).join('')).toBe(lines.join(''));
+          expect(changes.map((c) => textOf(c.text).replace(/^a;b\n/, '')).join('')).toBe(lines.join(''));
+          // The batch as UTF-8 bytes (as the worker pool returns it) plans the same parts and bytes.
+          const fromBytes = planParts({
+            parts: [],
+            header,
+            maxPartBytes: max,
+            whole: Buffer.from(lines.join('')),
+            rowCount: lines.length,
+            encodeRow: (i) => lines[i]!,
+            nameOf,
+          });
+          expect(fromBytes.map((c) => ({ ...c, text: textOf(c.text) }))).toEqual(
+            changes.map((c) => ({ ...c, text: textOf(c.text) })),
+          );
           for (const c of changes) {
-            expect(c.text.startsWith(header)).toBe(true);
+            expect(textOf(c.text).startsWith(header)).toBe(true);
             if (c.sizeAfter > max) expect(c.rowsAfter).toBe(1);
           }
           expect(changes.reduce((n, c) => n + c.rowsAfter, 0)).toBe(lines.length);

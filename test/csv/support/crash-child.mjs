@@ -1,9 +1,12 @@
 // Child process for the crash tests: appends S_ batches with the compiled writer and kills
 // itself with SIGKILL at a chosen stage of a chosen batch (or runs until killed from outside).
-// argv: dir crashStage crashSeq batches rowsPerBatch maxPartBytes
+// argv: dir crashStage crashSeq batches rowsPerBatch maxPartBytes [pool]
+// pool 'workers': the writer encodes in a real worker pool (2 threads), as a node does.
 import { DailyCsvWriter } from '../../../dist/adapters/csv/daily-writer.js';
+import { WorkerPool } from '../../../dist/cluster/pool/pool.js';
 
-const [dir, crashStage, crashSeqText, batchesText, rowsText, maxPartText] = process.argv.slice(2);
+const [dir, crashStage, crashSeqText, batchesText, rowsText, maxPartText, poolMode] = process.argv.slice(2);
+const pool = poolMode === 'workers' ? new WorkerPool({ mode: 'workers', threads: 2 }) : undefined;
 const crashSeq = Number(crashSeqText);
 const batches = Number(batchesText);
 const rowsPerBatch = Number(rowsText);
@@ -26,10 +29,14 @@ const writer = await DailyCsvWriter.open({
   kind: 'S',
   server: 'n1',
   maxPartBytes: Number(maxPartText),
+  ...(pool ? { pool } : {}),
   faultHook: (stage, seq) => {
     if (stage === crashStage && seq === crashSeq) process.kill(process.pid, 'SIGKILL');
   },
 });
+// The test times its kills from here: starting the process and its workers is not writing.
+process.stdout.write('ready\n');
 for (let seq = Math.max(1, writer.lastSeq + 1); seq <= batches; seq++)
   await writer.append(batch(seq), { seq, collectedAtMs: seq <= batches / 2 ? DAY1_MS : DAY2_MS });
+await pool?.close();
 process.stdout.write('done\n');
