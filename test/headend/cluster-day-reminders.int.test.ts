@@ -6,7 +6,7 @@ import { ActorProxyPorts } from '../../actors/host/service-ports.js';
 import { type DayClock, defaultMinTickIntervalMs, wallAt } from '../../actors/work-manager/day-clock.js';
 import type { TestCluster } from '../cluster/support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
-import { cimFiles, cimTally, compare, csvTally, validateAll } from './output-check.js';
+import { expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
 import { type DriverDay, hourMs, startDriverDay } from './support/driver-day.js';
 import { type HeadendCluster, startHeadendCluster, waitForThreeReplicas } from './support/headend-cluster.js';
 
@@ -33,8 +33,6 @@ afterAll(async () => {
   await headend?.stop();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
-
-const kinds = ['interval', 'dailyClosure', 'voltage', 'statusAlarm'];
 
 async function day(name: string, originMs: number): Promise<DriverDay> {
   const outDir = await mkdtemp(join(tmpdir(), `mf-reminder-day-${name}-`));
@@ -64,19 +62,8 @@ function dayClock(originMs: number, endMs: number): DayClock {
 async function expectExactlyOnceAndValid(run: DriverDay, endMs: number): Promise<void> {
   const truth = run.truth(endMs);
   expect(truth.size).toBeGreaterThan(500);
-  expect(compare(truth, await csvTally(run.outDir, 'IT'), kinds)).toEqual({
-    missing: [],
-    twice: [],
-    extra: [],
-  });
-  expect(compare(truth, (await cimTally(run.outDir)).tally, kinds)).toEqual({
-    missing: [],
-    twice: [],
-    extra: [],
-  });
-  const files = await cimFiles(run.outDir);
-  expect(files.length).toBeGreaterThan(20);
-  expect(await validateAll(files.map((f) => f.path))).toEqual([]);
+  await expectExactlyOnceInOutputs(truth, run.outDir, 'IT');
+  await expectValidCim(run.outDir, 20);
 }
 
 /** The work manager's state as the cluster holds it. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActorProxyPorts } from '../../actors/host/service-ports.js';
 import type { TestCluster } from '../cluster/support/test-cluster.js';
-import { cimFiles, cimTally, compare, csvTally, validateAll } from './output-check.js';
+import { expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
 import { CrashingPorts } from './support/crashing-ports.js';
 import { type DriverDay, hourMs, startDriverDay } from './support/driver-day.js';
 import { type HeadendCluster, startHeadendCluster, waitForThreeReplicas } from './support/headend-cluster.js';
@@ -33,8 +33,6 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-const kinds = ['interval', 'dailyClosure', 'voltage', 'statusAlarm'];
-
 async function day(name: string, originMs: number, ports: ConstructorParameters<typeof CrashingPorts>[0]) {
   const outDir = await mkdtemp(join(tmpdir(), `mf-cluster-day-${name}-`));
   dirs.push(outDir);
@@ -44,19 +42,8 @@ async function day(name: string, originMs: number, ports: ConstructorParameters<
 async function expectExactlyOnceAndValid(run: DriverDay, endMs: number): Promise<void> {
   const truth = run.truth(endMs);
   expect(truth.size).toBeGreaterThan(500);
-  expect(compare(truth, await csvTally(run.outDir, 'IT'), kinds)).toEqual({
-    missing: [],
-    twice: [],
-    extra: [],
-  });
-  expect(compare(truth, (await cimTally(run.outDir)).tally, kinds)).toEqual({
-    missing: [],
-    twice: [],
-    extra: [],
-  });
-  const files = await cimFiles(run.outDir);
-  expect(files.length).toBeGreaterThan(20);
-  expect(await validateAll(files.map((f) => f.path))).toEqual([]);
+  await expectExactlyOnceInOutputs(truth, run.outDir, 'IT');
+  await expectValidCim(run.outDir, 20);
 }
 
 describe('the head-end hosted on a three-node cluster', () => {

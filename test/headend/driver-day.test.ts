@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
-import { cimFiles, cimTally, compare, csvTally, validateAll } from './output-check.js';
+import { expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
 import { CrashingPorts, JitteryPorts } from './support/crashing-ports.js';
 import { hourMs, startDriverDay } from './support/driver-day.js';
 
@@ -20,15 +20,9 @@ afterEach(async () => {
 });
 
 const originMs = Date.UTC(2026, 2, 10);
-const kinds = ['interval', 'dailyClosure', 'voltage', 'statusAlarm'];
 
-async function expectExactlyOnce(outDir: string, truth: Map<string, number>): Promise<void> {
-  expect(compare(truth, await csvTally(outDir, 'IT'), kinds)).toEqual({ missing: [], twice: [], extra: [] });
-  expect(compare(truth, (await cimTally(outDir)).tally, kinds)).toEqual({
-    missing: [],
-    twice: [],
-    extra: [],
-  });
+function expectExactlyOnce(outDir: string, truth: Map<string, number>): Promise<void> {
+  return expectExactlyOnceInOutputs(truth, outDir, 'IT');
 }
 
 describe('HeadendDriver over in-process ports', () => {
@@ -52,9 +46,7 @@ describe('HeadendDriver over in-process ports', () => {
     const truth = day.truth(endMs);
     expect(truth.size).toBeGreaterThan(300);
     await expectExactlyOnce(outDir, truth);
-    const files = await cimFiles(outDir);
-    expect(files.length).toBeGreaterThan(10);
-    expect(await validateAll(files.map((f) => f.path))).toEqual([]);
+    await expectValidCim(outDir, 10);
     // Every outbox entry was acknowledged: nothing left for a next driver.
     const jm = await ports.state({ service: 'jobs-manager', key: 'it' });
     expect(jm.outbox).toEqual([]);

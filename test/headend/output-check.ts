@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { truthKey } from '../../actors/simulation/ground-truth.js';
 import { deviceEventKeyOf, parseEndDeviceEventsMessage } from '../../adapters/cim/end-device-events.js';
 import { dateTimeMs, parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
@@ -316,4 +317,26 @@ export function compare(truth: Map<string, number>, tally: Tally, kinds: readonl
     )
     .map(([k, v]) => `${k}=${v.values.join(',')} (truth ${truth.get(k)})`);
   return { missing, twice, extra };
+}
+
+/** The ground-truth kinds of modem-attached meters that every head-end day checks. */
+export const meterKinds: readonly string[] = ['interval', 'dailyClosure', 'voltage', 'statusAlarm'];
+
+/** Every truth value of `kinds` is in the CSV files and in the CIM messages exactly once, with its value. */
+export async function expectExactlyOnceInOutputs(
+  truth: Map<string, number>,
+  outDir: string,
+  organization: string,
+  kinds: readonly string[] = meterKinds,
+): Promise<void> {
+  const none = { missing: [], twice: [], extra: [] };
+  expect(compare(truth, await csvTally(outDir, organization), kinds)).toEqual(none);
+  expect(compare(truth, (await cimTally(outDir)).tally, kinds)).toEqual(none);
+}
+
+/** More than `moreThan` CIM messages were written, every one XSD-valid. */
+export async function expectValidCim(outDir: string, moreThan: number): Promise<void> {
+  const files = await cimFiles(outDir);
+  expect(files.length).toBeGreaterThan(moreThan);
+  expect(await validateAll(files.map((f) => f.path))).toEqual([]);
 }
