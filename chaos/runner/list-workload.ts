@@ -5,26 +5,11 @@
  * fail / info, with f `append` (value: the element) or `read` (ok value: the list), which is
  * what `checkListAppend` judges: lost, duplicated or reordered elements.
  */
-import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
-import type { HistoryRecorder } from '../checkers/history.js';
-import type { Prng } from './prng.js';
-import { type ReadCall, recordRead, recordWrite } from './workload.js';
+import { ClientProcesses, type ReadCall, recordRead, recordWrite, type WorkloadOptions } from './workload.js';
 
 export const listService = 'list';
 
-export type ListWorkloadOptions = {
-  proxy: ActorProxy;
-  history: HistoryRecorder;
-  rng: Prng;
-  /** History process ids [firstProcess, firstProcess + processes): disjoint from other workloads'. */
-  firstProcess: number;
-  processes: number;
-  keys: readonly string[];
-  /** Whole-call deadline; ActorProxy retries (same idempotency key) inside it. */
-  callDeadlineMs: number;
-  thinkMs: number;
-  readFraction: number;
-};
+export type ListWorkloadOptions = WorkloadOptions & { firstProcess: number };
 
 export const listRead: ReadCall<{ elements: unknown[] }> = {
   service: listService,
@@ -32,35 +17,16 @@ export const listRead: ReadCall<{ elements: unknown[] }> = {
   value: (result) => result.elements,
 };
 
-export class ListWorkload {
-  private running = false;
-  private loops: Promise<void>[] = [];
+export class ListWorkload extends ClientProcesses {
   /** Elements are unique across the whole run (so certainly unique per key). */
   private nextElement = 1;
-  operations = 0;
 
-  constructor(private readonly options: ListWorkloadOptions) {}
-
-  start(): void {
-    this.running = true;
-    for (let p = 0; p < this.options.processes; p++)
-      this.loops.push(this.loop(this.options.firstProcess + p, this.options.rng.fork()));
+  constructor(options: ListWorkloadOptions) {
+    super(options);
   }
 
-  /** Lets every in-flight operation complete (or time out), then returns. */
-  async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
-    this.loops = [];
-  }
-
-  private async loop(process: number, rng: Prng): Promise<void> {
-    while (this.running) {
-      const key = rng.pick(this.options.keys);
-      if (rng.next() < this.options.readFraction) await this.read(process, key, this.options.callDeadlineMs);
-      else await this.append(process, key);
-      await new Promise((r) => setTimeout(r, this.options.thinkMs));
-    }
+  protected write(process: number, key: string): Promise<void> {
+    return this.append(process, key);
   }
 
   async append(process: number, key: string): Promise<void> {

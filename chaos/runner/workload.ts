@@ -24,6 +24,8 @@ export type WorkloadOptions = {
   proxy: ActorProxy;
   history: HistoryRecorder;
   rng: Prng;
+  /** History process ids [firstProcess, firstProcess + processes): disjoint from other workloads'. */
+  firstProcess?: number;
   processes: number;
   keys: readonly string[];
   /** Whole-call deadline; ActorProxy retries (same idempotency key) inside it. */
@@ -33,16 +35,23 @@ export type WorkloadOptions = {
   readFraction: number;
 };
 
-export class CounterWorkload {
+/**
+ * Logical client processes (Jepsen's), each with one operation in flight on a random key: a
+ * read with probability `readFraction`, else the workload's write. Subclasses say what a
+ * read and a write are.
+ */
+export abstract class ClientProcesses {
   private running = false;
   private loops: Promise<void>[] = [];
   operations = 0;
 
-  constructor(private readonly options: WorkloadOptions) {}
+  constructor(protected readonly options: WorkloadOptions) {}
 
   start(): void {
     this.running = true;
-    for (let p = 0; p < this.options.processes; p++) this.loops.push(this.loop(p, this.options.rng.fork()));
+    const first = this.options.firstProcess ?? 0;
+    for (let p = 0; p < this.options.processes; p++)
+      this.loops.push(this.loop(first + p, this.options.rng.fork()));
   }
 
   /** Lets every in-flight operation complete (or time out), then returns. */
@@ -52,16 +61,22 @@ export class CounterWorkload {
     this.loops = [];
   }
 
+  abstract read(process: number, key: string, deadlineMs: number): Promise<void>;
+  protected abstract write(process: number, key: string): Promise<void>;
+
   private async loop(process: number, rng: Prng): Promise<void> {
     while (this.running) {
       const key = rng.pick(this.options.keys);
       if (rng.next() < this.options.readFraction) await this.read(process, key, this.options.callDeadlineMs);
-      else await this.increment(process, key);
+      else await this.write(process, key);
       await new Promise((r) => setTimeout(r, this.options.thinkMs));
     }
   }
+}
 
-  private async increment(process: number, key: string): Promise<void> {
+/** Increments (`by: 1`) and reads of counter actors. */
+export class CounterWorkload extends ClientProcesses {
+  protected async write(process: number, key: string): Promise<void> {
     this.operations++;
     await recordWrite(this.options.proxy, this.options.history, process, key, this.options.callDeadlineMs, {
       service: 'counter',
