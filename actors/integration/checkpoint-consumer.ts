@@ -1,4 +1,5 @@
 import type { CsvRow } from '../../adapters/csv/codec.js';
+import type { CsvEncodePool } from '../../adapters/csv/daily-writer.js';
 import { csvFormats, type ReportKind } from '../../adapters/csv/formats.js';
 import { csvDir, writeReport } from '../../adapters/csv/reports.js';
 import type { Clock } from '../../core/clock.js';
@@ -50,6 +51,8 @@ export class CheckpointConsumer {
     /** The registry for usage points (the driver's copy). */
     registry: () => RegistryState;
     maxPartBytes?: number;
+    /** The node's worker pool: the daily CSV rows are encoded there (CsvConsumer). */
+    pool?: CsvEncodePool;
     onWritten?: (routed: readonly RoutedRecord[]) => void;
   }): Promise<CheckpointConsumer> {
     const csv = await CsvConsumer.open(options);

@@ -1,4 +1,5 @@
 import type { CsvRow } from '../../adapters/csv/codec.js';
+import type { CsvEncodePool } from '../../adapters/csv/daily-writer.js';
 import { csvFormats, type ReportKind } from '../../adapters/csv/formats.js';
 import { csvDir, writeReport } from '../../adapters/csv/reports.js';
 import type { Clock } from '../../core/clock.js';
@@ -56,6 +57,8 @@ export class IntegrationConsumer {
     clock: Clock;
     registry: RegistryState;
     maxPartBytes?: number;
+    /** The node's worker pool: the daily CSV rows are encoded there (CsvConsumer). */
+    pool?: CsvEncodePool;
     /** Status word samples kept for the MeterStatusWordReport; the oldest go first. */
     maxStatusWordSamples?: number;
   }): Promise<IntegrationConsumer> {
