@@ -86,6 +86,9 @@ export class LocalHeadend {
   /** Completed job outcomes in order: for tests and the closing summary. */
   readonly outcomes: JobOutcome[] = [];
   private readonly mailbox: Message[] = [];
+  /** Next message to deliver: an index, since shift() moves the whole array (a bulk import's
+   * 600,000 messages made each drain quadratic). */
+  private mailboxHead = 0;
   private readonly pendingField = new Set<Promise<void>>();
   private readonly sinkWrites: Promise<void>[] = [];
   private readonly outcomeWaiters = new Map<string, ((o: JobOutcome) => void)[]>();
@@ -202,7 +205,8 @@ export class LocalHeadend {
   }
 
   private drain(): void {
-    for (let message = this.mailbox.shift(); message; message = this.mailbox.shift()) {
+    for (let message = this.mailbox[this.mailboxHead]; message; message = this.mailbox[this.mailboxHead]) {
+      this.mailboxHead += 1;
       try {
         this.deliver(message);
       } catch (err) {
@@ -210,6 +214,8 @@ export class LocalHeadend {
         this.logger.warn({ err, to: message.to }, 'head-end message refused');
       }
     }
+    this.mailbox.length = 0;
+    this.mailboxHead = 0;
   }
 
   private deliver(message: Message): void {
