@@ -12,7 +12,8 @@
  * 3. Device actors per node and the node processes' RSS with 10,000 concentrators' device
  *    actors hosted (each given 20 meters).
  * Sizes: MF_BENCH_CONCENTRATORS (default 40) x MF_BENCH_METERS (20) for 1.;
- * MF_BENCH_STEP_MINUTES (15): simulated time per settled step; MF_BENCH_CALLS_IN_FLIGHT (64); MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (20000): wall time spent stepping in 1.
+ * MF_BENCH_STEP_MINUTES (15): simulated time per settled step; MF_BENCH_CALLS_IN_FLIGHT (64); MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (12000): wall time spent stepping in 1.
+ *    (the same simulated span then runs again with lanes that do not wait for their wave)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -36,7 +37,7 @@ import { type Measurement, printFigure, printRatios, rate } from './support/repo
 const concentrators = Number(process.env.MF_BENCH_CONCENTRATORS ?? 40);
 const meters = Number(process.env.MF_BENCH_METERS ?? 20);
 const deviceCount = Number(process.env.MF_BENCH_DEVICES ?? 10_000);
-const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 20_000);
+const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 12_000);
 const replicationMs = 3_000;
 const devicesInFlight = 256;
 /** The driver's bound on actor calls in flight (HeadendDriver's default is 64). */
@@ -76,7 +77,62 @@ function rssMiB(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-type Span = { readings: number; elapsedMs: number; endMs: number; calls: number; provisionMs: number };
+type Span = {
+  readings: number;
+  elapsedMs: number;
+  endMs: number;
+  calls: number;
+  provisionMs: number;
+  steps: number;
+  /** Steps that wrote readings (the hourly collections) and the wall time they took. */
+  activeSteps: number;
+  activeMs: number;
+  /** CPU time of this process (driver, field simulation, CSV and CIM writers) while stepping. */
+  driverCpuMs: number;
+};
+
+/** Per actor: calls and the wall time they took, as the driver saw them (where the time goes). */
+class TimedPorts implements ServicePorts {
+  readonly byActor = new Map<string, { calls: number; totalMs: number }>();
+  recording = false;
+
+  constructor(private readonly inner: ServicePorts) {}
+
+  deliver: ServicePorts['deliver'] = async (address, command, atMs, key) => {
+    const started = performance.now();
+    try {
+      return await this.inner.deliver(address, command, atMs, key);
+    } finally {
+      if (this.recording) {
+        const id = address.service === 'device' ? 'device (any)' : `${address.service}/${address.key}`;
+        const row = this.byActor.get(id) ?? { calls: 0, totalMs: 0 };
+        row.calls++;
+        row.totalMs += performance.now() - started;
+        this.byActor.set(id, row);
+      }
+    }
+  };
+  outbox: ServicePorts['outbox'] = (address) => this.inner.outbox(address);
+  state: ServicePorts['state'] = (address) => this.inner.state(address);
+}
+
+/** Sums of a node's Prometheus counters the figures below need. */
+async function scrape(metricsAddress: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  const wanted = [
+    'mf_actor_call_duration_seconds_sum',
+    'mf_actor_call_duration_seconds_count',
+    'mf_replica_log_fsyncs',
+    'mf_replica_log_writes',
+    'process_cpu_seconds_total',
+  ];
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const name = line.split(/[ {]/, 1)[0]!;
+    if (wanted.includes(name)) out[name] = (out[name] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
 
 /**
  * Provisions the fleet through the driver, then steps simulated time (15-minute steps, each
@@ -88,6 +144,7 @@ async function driveSpan(
   name: string,
   outDir: string,
   stop: { wallBudgetMs: number } | { endMs: number },
+  waves = true,
 ): Promise<Span> {
   const clock = new ManualClock(originMs);
   const fleet = new SimulatedFleet({
@@ -117,6 +174,7 @@ async function driveSpan(
     fieldLink: (id) => fleet.concentrator(id),
     writeStream: consumer.write,
     maxConcurrentCalls: callsInFlight,
+    waves,
   });
   const provisionStart = performance.now();
   for (const command of fleet.provisioning()) driver.applyRegistry(command);
@@ -126,18 +184,37 @@ async function driveSpan(
   readings = 0;
   const callsBefore = driver.callCount;
   const start = performance.now();
+  const cpuBefore = process.cpuUsage();
   let t = originMs;
+  let steps = 0;
+  let activeSteps = 0;
+  let activeMs = 0;
+  if (ports instanceof TimedPorts) ports.recording = true;
   for (;;) {
+    steps++;
     t += stepMs;
     clock.set(t);
+    const stepStart = performance.now();
+    const readingsBefore = readings;
     driver.tick();
     await driver.settle();
-    await driver.stepDone(t);
+    driver.markStepDone(t); // committed with the next step's tick
+    if (readings > readingsBefore) {
+      activeSteps++;
+      activeMs += performance.now() - stepStart;
+    }
     if ('endMs' in stop ? t >= stop.endMs : performance.now() - start >= stop.wallBudgetMs) break;
     if (t >= originMs + 25 * hourMs) break;
   }
+  await driver.settle();
   await consumer.flush();
+  if (ports instanceof TimedPorts) ports.recording = false;
+  const cpu = process.cpuUsage(cpuBefore);
   return {
+    driverCpuMs: (cpu.user + cpu.system) / 1000,
+    steps,
+    activeSteps,
+    activeMs,
     readings,
     elapsedMs: performance.now() - start,
     endMs: t,
@@ -176,10 +253,81 @@ async function hostDevices(ports: ServicePorts, name: string, count: number): Pr
   return performance.now() - start;
 }
 
+/**
+ * One actor called strictly in sequence (the runtime's counter): ms per write call (a quorum
+ * commit) and per read call (the RPC and the actor's turn, nothing persisted). A chain of
+ * serial calls per simulated step cannot go faster than this.
+ */
+async function serialCallMs(proxy: ActorProxy): Promise<{ writeMs: number; readMs: number }> {
+  const timeOf = async (method: string, count: number) => {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) await proxy.call('counter', 'bench-serial', method, { by: 1 });
+    return (performance.now() - started) / count;
+  };
+  await timeOf('increment', 20);
+  return { writeMs: await timeOf('increment', 200), readMs: await timeOf('get', 200) };
+}
+
+/** Where the cluster span's time went: per actor (driver side), per node (metrics). */
+function printBreakdown(
+  span: Span,
+  serial: { writeMs: number; readMs: number },
+  timed: TimedPorts,
+  before: Record<string, number>[],
+  after: Record<string, number>[],
+): void {
+  console.log(
+    `where the time goes (cluster span: ${span.steps} steps, ${(span.elapsedMs / span.steps).toFixed(0)} ms per step)`,
+  );
+  const idleSteps = Math.max(1, span.steps - span.activeSteps);
+  printFigure(
+    'driver process CPU (field simulation, writers, calls)',
+    (100 * span.driverCpuMs) / span.elapsedMs,
+    '% of a core',
+  );
+  printFigure(
+    'steps with collections: ms per step',
+    span.activeMs / Math.max(1, span.activeSteps),
+    'ms',
+    `${span.activeSteps} steps; the others (clock ticks only) ${((span.elapsedMs - span.activeMs) / idleSteps).toFixed(0)} ms per step`,
+  );
+  printFigure(
+    'one actor, serial calls: ms per write / per read',
+    serial.writeMs,
+    'ms',
+    `read ${serial.readMs.toFixed(1)} ms`,
+  );
+  printFigure(
+    'span / (steps x serial write)',
+    span.elapsedMs / span.steps / serial.writeMs,
+    'serial writes per step',
+  );
+  const rows = [...timed.byActor.entries()].sort((a, b) => b[1].totalMs - a[1].totalMs);
+  for (const [id, row] of rows.slice(0, 12))
+    printFigure(
+      `${id}: calls per step / ms per call`,
+      row.calls / span.steps,
+      'calls',
+      `${(row.totalMs / row.calls).toFixed(1)} ms per call, busy ${((100 * row.totalMs) / span.elapsedMs).toFixed(0)}% of the span`,
+    );
+  const delta = (i: number, name: string) => (after[i]?.[name] ?? 0) - (before[i]?.[name] ?? 0);
+  for (const [i, node] of ['n1', 'n2', 'n3'].entries()) {
+    const calls = delta(i, 'mf_actor_call_duration_seconds_count');
+    const fsyncs = delta(i, 'mf_replica_log_fsyncs');
+    printFigure(
+      `${node}: actor calls served / ms per call (primary)`,
+      calls,
+      'calls',
+      `${((1000 * delta(i, 'mf_actor_call_duration_seconds_sum')) / Math.max(1, calls)).toFixed(1)} ms; ${fsyncs} fsyncs, ${(delta(i, 'mf_replica_log_writes') / Math.max(1, fsyncs)).toFixed(2)} ops per fsync; CPU ${((100 * delta(i, 'process_cpu_seconds_total') * 1000) / span.elapsedMs).toFixed(0)}% of the span`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'mf-bench-headend-cluster-'));
   const nodes: LaunchedNode[] = [];
-  const [clientPort, peerPort, ...nodePorts] = await Promise.all(Array.from({ length: 5 }, freePort));
+  const [clientPort, peerPort, ...nodePorts] = await Promise.all(Array.from({ length: 8 }, freePort));
+  const metricsAddresses = nodePorts.slice(3).map((port) => `127.0.0.1:${port}`);
   const etcd = await startEtcd({ dataDir: join(base, 'etcd'), clientPort: clientPort!, peerPort: peerPort! });
   const client = createEtcdClient([etcd.endpoint]);
   let proxy: ActorProxy | undefined;
@@ -194,7 +342,11 @@ async function main(): Promise<void> {
           dataDir: join(base, id),
           etcd: etcd.endpoint,
           logPath: join(base, `${id}.log`),
-          env: { MF_MANIFESTS: manifests.join(','), MF_LOG_LEVEL: 'warn' },
+          env: {
+            MF_MANIFESTS: manifests.join(','),
+            MF_LOG_LEVEL: 'warn',
+            MF_METRICS_LISTEN: metricsAddresses[i]!,
+          },
         }),
       );
     const store = new ConfigStore(client, 'meterfabric');
@@ -219,8 +371,21 @@ async function main(): Promise<void> {
     proxy = new ActorProxy({ client, cluster: 'meterfabric', services, defaultDeadlineMs: 120_000 });
     await proxy.start();
     const ports = new ActorProxyPorts(proxy);
+    const timed = new TimedPorts(ports);
 
-    const cluster = await driveSpan(ports, 'bench', join(base, 'out-cluster'), { wallBudgetMs: spanWallMs });
+    const serial = await serialCallMs(proxy);
+    const metricsBefore = await Promise.all(metricsAddresses.map(scrape));
+    const cluster = await driveSpan(timed, 'bench', join(base, 'out-cluster'), { wallBudgetMs: spanWallMs });
+    const metricsAfter = await Promise.all(metricsAddresses.map(scrape));
+    // The same span with every lane calling as soon as it has work (no waves: the driver before
+    // ActorLanes held fan-in actors), under the same load, on fresh actors.
+    const noWaves = await driveSpan(
+      ports,
+      'nowave',
+      join(base, 'out-nowave'),
+      { endMs: cluster.endMs },
+      false,
+    );
     const local = await driveSpan(new InProcessPorts(), 'bench', join(base, 'out-local'), {
       endMs: cluster.endMs,
     });
@@ -238,6 +403,12 @@ async function main(): Promise<void> {
       elapsedMs: cluster.elapsedMs,
       unit: 'readings/s',
     };
+    const noWavesRow: Measurement = {
+      name: 'same span on 3 nodes, lanes without waves',
+      ops: noWaves.readings,
+      elapsedMs: noWaves.elapsedMs,
+      unit: 'readings/s',
+    };
     const localRow: Measurement = {
       name: 'same span, same machines in this process',
       ops: local.readings,
@@ -250,7 +421,7 @@ async function main(): Promise<void> {
     printRatios(
       'end-to-end readings, simulated concentrators -> CSV + CIM, vs the runtime replicated-write rate (same run)',
       replication,
-      [clusterRow, localRow],
+      [clusterRow, noWavesRow, localRow],
     );
     printFigure('cluster: provisioning (registry, initialization jobs)', cluster.provisionMs / 1000, 's');
     printFigure(
@@ -260,7 +431,14 @@ async function main(): Promise<void> {
     );
     printFigure('cluster: actor calls per second', (cluster.calls * 1000) / cluster.elapsedMs, 'calls/s');
     printFigure('cluster vs in-process, same span', rate(clusterRow) / rate(localRow), 'x');
+    printFigure(
+      'cluster with waves vs without, same span',
+      rate(clusterRow) / rate(noWavesRow),
+      'x',
+      `actor calls ${cluster.calls} vs ${noWaves.calls}`,
+    );
     printFigure('target 100,000 readings/s reached at', (100 * rate(clusterRow)) / 100_000, '%');
+    printBreakdown(cluster, serial, timed, metricsBefore, metricsAfter);
 
     const deviceMs = await hostDevices(ports, 'dev10k', deviceCount);
     const configs = await store.readAll();

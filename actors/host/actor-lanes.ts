@@ -25,6 +25,8 @@ type Lane = {
   acks: number[];
   tick: boolean;
   running: boolean;
+  /** Held for its wave: dispatched once every call started up to this number has returned. */
+  holdUntil: number | undefined;
 };
 
 /** Bytes of deliveries per call (JSON). */
@@ -41,14 +43,37 @@ export type LaneOptions = {
   maxConcurrentCalls?: number;
   /** Acknowledgements kept back to ride on a later call before they get a call of their own. */
   ackBatch?: number;
+  /**
+   * Which actors wait for their wave (see `ActorLanes`); default every actor but the devices,
+   * which get one request per hop and so gain nothing from waiting.
+   */
+  holdsForWave?: (address: ActorAddress) => boolean;
 };
 
+const defaultHoldsForWave = (address: ActorAddress): boolean => address.service !== 'device';
+
+/**
+ * Waves: a fan-in actor (a worker, the jobs manager, a TLog bucket, the integration stream)
+ * receives one delivery from each of many calls that run at the same time (forty devices'
+ * results for one worker). Calling it as soon as the first arrives costs a whole quorum commit
+ * for one delivery, while the rest queue behind it for a second call: on the cluster, where
+ * every call is a commit, that doubled the hops of a simulated step. So a lane that gets
+ * deliveries waits until the calls already in flight when they arrived have returned (its
+ * wave), then takes everything they sent it in one call. Only calls started before it waited
+ * hold it, so it cannot starve; a lane with only a tick or acknowledgements does not wait.
+ */
 export class ActorLanes {
   private readonly lanes = new Map<string, Lane>();
   private running = 0;
   private readonly waiting: Lane[] = [];
+  /** Lanes waiting for their wave, in the order they started waiting. */
+  private held: Lane[] = [];
+  /** Numbers of the calls in flight (numbered from 1 as they start). */
+  private readonly inFlight = new Set<number>();
   private idleWaiters: (() => void)[] = [];
   private calls = 0;
+  /** True while a returned call's entries are being routed: what they post belongs to its wave. */
+  private routing = false;
 
   constructor(private readonly options: LaneOptions) {}
 
@@ -60,7 +85,7 @@ export class ActorLanes {
     const id = addressId(address);
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { address, deliveries: [], acks: [], tick: false, running: false };
+      lane = { address, deliveries: [], acks: [], tick: false, running: false, holdUntil: undefined };
       this.lanes.set(id, lane);
     }
     return lane;
@@ -80,7 +105,7 @@ export class ActorLanes {
       );
     const lane = this.lane(address);
     lane.deliveries.push({ delivery, sizeBytes, committed });
-    this.schedule(lane);
+    this.schedule(lane, false, this.routing);
   }
 
   /** Asks for the actor's periodic command (the jobs manager's tick) in its next call. */
@@ -108,7 +133,7 @@ export class ActorLanes {
   }
 
   get busy(): boolean {
-    if (this.running > 0 || this.waiting.length > 0) return true;
+    if (this.running > 0 || this.waiting.length > 0 || this.held.length > 0) return true;
     for (const lane of this.lanes.values()) if (lane.deliveries.length > 0 || lane.tick) return true;
     return false;
   }
@@ -119,10 +144,25 @@ export class ActorLanes {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private schedule(lane: Lane, acksAlone = false): void {
+  /** Whether a call started at or before `callNumber` is still in flight. */
+  private waveRunning(callNumber: number): boolean {
+    for (const n of this.inFlight) if (n <= callNumber) return true;
+    return false;
+  }
+
+  /** `fromWave`: a delivery routed from a returning call (the driver's own posts never wait). */
+  private schedule(lane: Lane, acksAlone = false, fromWave = false): void {
+    // A delivery routed from a returning call waits for that call's wave (also when the lane
+    // is running: its next call then waits).
+    if (fromWave && (this.options.holdsForWave ?? defaultHoldsForWave)(lane.address))
+      lane.holdUntil ??= this.calls;
     if (lane.running) return;
     if (lane.deliveries.length === 0 && !lane.tick && !(acksAlone && lane.acks.length > 0)) return;
-    if (this.waiting.includes(lane)) return;
+    if (this.waiting.includes(lane) || this.held.includes(lane)) return;
+    if (lane.holdUntil !== undefined && this.waveRunning(lane.holdUntil)) {
+      this.held.push(lane);
+      return;
+    }
     if (this.running >= (this.options.maxConcurrentCalls ?? 64)) {
       this.waiting.push(lane);
       return;
@@ -130,8 +170,18 @@ export class ActorLanes {
     void this.run(lane);
   }
 
+  /** Lanes whose wave has returned go on (in the order they started waiting). */
+  private release(): void {
+    if (this.held.length === 0) return;
+    const ready = this.held.filter((lane) => !this.waveRunning(lane.holdUntil ?? 0));
+    if (ready.length === 0) return;
+    this.held = this.held.filter((lane) => !ready.includes(lane));
+    for (const lane of ready) this.schedule(lane);
+  }
+
   private async run(lane: Lane): Promise<void> {
     lane.running = true;
+    lane.holdUntil = undefined;
     this.running++;
     // As many queued deliveries as fit the budget: an actor's persisted record (the call and
     // its reply) must stay well under the runtime's 1 MiB event limit.
@@ -160,19 +210,27 @@ export class ActorLanes {
     const key = `${addressId(lane.address)}:${createHash('sha1')
       .update(JSON.stringify({ command, atMs }))
       .digest('base64url')}`;
-    this.calls++;
+    const callNumber = ++this.calls;
+    this.inFlight.add(callNumber);
     try {
       const entries = await this.options.ports.deliver(lane.address, command as never, atMs, key);
-      for (const done of committed) done();
-      for (const entry of entries) this.options.onEntry(lane.address, entry);
+      this.routing = true;
+      try {
+        for (const done of committed) done();
+        for (const entry of entries) this.options.onEntry(lane.address, entry);
+      } finally {
+        this.routing = false;
+      }
     } catch (err) {
       this.options.onError(err);
     } finally {
       lane.running = false;
       this.running--;
+      this.inFlight.delete(callNumber);
       this.schedule(lane);
-      const next = this.waiting.shift();
-      if (next) void this.run(next);
+      const maxCalls = this.options.maxConcurrentCalls ?? 64;
+      while (this.running < maxCalls && this.waiting.length > 0) void this.run(this.waiting.shift()!);
+      this.release();
       if (!this.busy) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }

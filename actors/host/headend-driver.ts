@@ -49,6 +49,8 @@ export type HeadendDriverOptions = {
   maxConcurrentCalls?: number;
   /** TLog manager actors (buckets of concentrators); default 8. */
   tlogBuckets?: number;
+  /** Fan-in actors' calls wait for their wave (ActorLanes); default true. False: the bench's comparison. */
+  waves?: boolean;
   /**
    * The work manager runs on its own day clock (durable reminders on the cluster): this
    * driver does not tick it, it only delivers what its outbox holds (`follow`).
@@ -94,6 +96,7 @@ export class HeadendDriver {
         this.error ??= err;
       },
       ...(options.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: options.maxConcurrentCalls } : {}),
+      ...(options.waves === false ? { holdsForWave: () => false } : {}),
     });
   }
 
@@ -204,12 +207,20 @@ export class HeadendDriver {
 
   /** Records the step as done on the cluster (after settle): a new driver resumes after it. */
   async stepDone(atMs: number): Promise<void> {
+    this.markStepDone(atMs);
+    await this.settle();
+  }
+
+  /**
+   * `stepDone` without waiting: call it after `settle`, and its commit goes with the next
+   * step's first calls (the tick) instead of taking a round of commits of its own.
+   */
+  markStepDone(atMs: number): void {
     this.lanes.post(this.singleton('integration'), {
       from: 'clock',
       seq: atMs,
       commands: [{ type: 'stepDone', atMs }],
     });
-    await this.settle();
   }
 
   /** Waits until no call, field request or output write is outstanding; throws the first failure. */
