@@ -23,10 +23,11 @@ import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/
 import { chaosClockFromEnv } from './chaos-clock.js';
 import { type NodeDataPlane, openLocalReplicas } from './data-plane.js';
 import { type NodeExtension, startExtensions } from './extensions.js';
-import { AdminService, channelOptions, NodeService, unary } from './grpc-contracts.js';
+import { channelOptions } from './grpc-contracts.js';
 import { nodeHealth } from './health.js';
 import { type Health, NodeMetrics, startMetricsServer } from './metrics.js';
-import { PeerClients, toWireStatus } from './peers.js';
+import { registerNodeServices } from './node-rpc.js';
+import { PeerClients } from './peers.js';
 import { ReplicaLifecycle } from './replica-lifecycle.js';
 import { RoleLog } from './role-log.js';
 
@@ -149,7 +150,23 @@ export class ClusterNode {
       logger.child({ component: 'lifecycle' }),
       { onPrimary: (c) => actors.activate(c), onNotPrimary: (p) => actors.deactivate(p) },
     );
-    this.registerServices(this.server);
+    registerNodeServices(this.server, {
+      nodeId: config.nodeId,
+      services: this.services,
+      token: config.clusterToken,
+      lifecycle: this.lifecycle,
+      replicas,
+      actors,
+      status: () => ({
+        address: this.address,
+        failoverManager: this.fm?.leading ?? false,
+        leaseValidUntilMs: this.membership?.validUntilMs ?? 0,
+        draining: this.draining,
+        metricsAddress: this.metricsServer?.address ?? '',
+      }),
+      drain: () => this.drain(),
+      exitAfterDrain: () => void this.stop({ drain: false }).then(() => process.exit(0)),
+    });
 
     // Self-fencing: every local replica learns each new validity instant.
     membership.on('validUntil', (untilMs: number) => {
@@ -247,59 +264,6 @@ export class ClusterNode {
       );
     });
     return `${host}:${port}`;
-  }
-
-  private registerServices(server: grpc.Server): void {
-    const lifecycle = this.lifecycle!;
-    const replicas = this.replicas!;
-    const actors = this.actors!;
-    const token = this.config.clusterToken;
-    server.addService(NodeService.service, {
-      Fence: unary(async (req: { partition: string; epoch: number }) => {
-        this.assertKnownPartition(req.partition);
-        return lifecycle.fence(req.partition, req.epoch);
-      }, token),
-      ReplicaStatuses: unary(
-        async () => ({
-          nodeId: this.config.nodeId,
-          replicas: replicas.opened().map((r) => toWireStatus(r.status())),
-        }),
-        token,
-      ),
-      CallActor: unary(async (req: ActorCallWire) => {
-        const result = await actors.call(req);
-        return { result };
-      }, token),
-    });
-    server.addService(AdminService.service, {
-      Status: unary(
-        async () => ({
-          nodeId: this.config.nodeId,
-          address: this.address,
-          failoverManager: this.fm?.leading ?? false,
-          leaseValidUntilMs: this.membership?.validUntilMs ?? 0,
-          draining: this.draining,
-          replicas: replicas.opened().map((r) => toWireStatus(r.status())),
-          metricsAddress: this.metricsServer?.address ?? '',
-        }),
-        token,
-      ),
-      Drain: unary(async (req: { exit: boolean }) => {
-        const moved = await this.drain();
-        if (req.exit) setTimeout(() => void this.stop({ drain: false }).then(() => process.exit(0)), 50);
-        return { primariesMoved: moved };
-      }, token),
-    });
-  }
-
-  private assertKnownPartition(partition: string): void {
-    const service = partition.slice(0, partition.indexOf('/'));
-    if (!this.services.some((s) => s.name === service)) {
-      throw new MeterfabricError(
-        'MF_UNKNOWN_PARTITION',
-        `partition ${partition} belongs to no service in this node's manifests`,
-      );
-    }
   }
 
   private async watchConfigurations(): Promise<void> {
@@ -407,12 +371,3 @@ export class ClusterNode {
     return this.membership?.nodes ?? new Map();
   }
 }
-
-export type ActorCallWire = {
-  service: string;
-  key: string;
-  method: string;
-  payload: Buffer;
-  idempotencyKey: string;
-  partition: string;
-};
