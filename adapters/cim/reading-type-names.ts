@@ -84,6 +84,7 @@ export const commodityNames = table([
 
 export const measurementKindNames = table([
   [0, 'no measurement kind'],
+  [3, 'currency'],
   [4, 'current'],
   [8, 'demand'],
   [12, 'energy'],

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeMeterReadings, parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
-import { readingTypeFieldsOf } from '../../adapters/cim/reading-type.js';
+import { describeReadingType, readingTypeFieldsOf } from '../../adapters/cim/reading-type.js';
 import { readingTypeFor, unitOfCode, valueInCodeUnit } from '../../adapters/cim/reading-type-map.js';
 import { maximumPowerRows } from '../../adapters/csv/rows.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
@@ -36,6 +36,9 @@ describe('payment-metering ReadingTypes', () => {
         11, 3, 0, 0, 978,
       ]);
       expect(unitOfCode(code)).toBe('EUR');
+      // Every field has a name, so `meterfabric cim readingtype` describes it in words.
+      expect(describeReadingType(code)).toMatchObject({ unknownFields: [] });
+      expect(describeReadingType(code).words).toMatch(/currency/);
     }
     expect(readingTypeFieldsOf(codes[0]!).accumulation).toBe(12); // a balance: the value at the instant
     expect(readingTypeFieldsOf(codes[1]!).aggregate).toBe(26); // the account: sum of its credits
