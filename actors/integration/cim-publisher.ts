@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeMeterReadingsTexts } from '../../adapters/cim/columnar-pool.js';
 import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
-import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
+import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { logBatch, type RestoredWindow, restoreWindow } from './cim-window.js';
@@ -63,6 +64,8 @@ export type CimPublisherOptions = {
   maxRetainedChars?: number;
   /** Readings per MeterReadings message (bounded message size). */
   maxReadingsPerMessage?: number;
+  /** The node's worker pool: MeterReadings messages are encoded there (same text), inline without. */
+  pool?: Pick<WorkerPool, 'runPipelined' | 'threads'>;
 };
 
 export class CheckpointExpiredError extends MeterfabricError {
@@ -180,15 +183,15 @@ export class CimPublisher {
     messagePosition(seq, 0);
     const messages: Omit<PublishedMessage, 'position'>[] = [];
     const perMessage = this.options.maxReadingsPerMessage ?? 5_000;
+    const readingJobs = [];
     for (let i = 0; i < batch.readings.length; i += perMessage) {
       const messageId = deterministicUuid(`${this.options.source}|${seq}|MeterReadings|${i}`);
-      const xml = encodeMeterReadings(batch.readings.slice(i, i + perMessage), {
-        messageId,
-        source: this.options.source,
-        clock: this.options.clock,
-      });
-      messages.push({ noun: 'MeterReadings', messageId, xml });
+      const options = { messageId, source: this.options.source, clock: this.options.clock };
+      readingJobs.push({ readings: batch.readings.slice(i, i + perMessage), options });
     }
+    const readingXml = await encodeMeterReadingsTexts(this.options.pool, readingJobs);
+    for (const [i, job] of readingJobs.entries())
+      messages.push({ noun: 'MeterReadings', messageId: job.options.messageId, xml: readingXml[i]! });
     const groups = new Map<string, typeof batch.events>();
     for (const e of batch.events) {
       const key = e.correlationId ?? '';

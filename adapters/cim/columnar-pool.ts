@@ -1,7 +1,9 @@
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { groupStarts, type TaskSizeLimits, taskCountFor } from '../../cluster/pool/task-plan.js';
+import { systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
-import { packReadings, readingColumnBuffers } from './columnar-readings.js';
+import { ColumnarBatchError, packReadings, readingColumnBuffers } from './columnar-readings.js';
+import { encodeMeterReadings, type MeterReadingsOptions } from './meter-readings.js';
 import { type ColumnarMeterReadingsJob, maxJobsPerTask, type PoolMessageOptions } from './pool-tasks.js';
 
 /**
@@ -51,4 +53,30 @@ export async function encodeMeterReadingsInPool(
     pipeline,
   );
   return results.flat();
+}
+
+/** A MeterReadings message to encode: readings and options as `encodeMeterReadings` takes them. */
+export type MeterReadingsTextJob = { readings: readonly CollectedReading[]; options: MeterReadingsOptions };
+
+const utf8 = new TextDecoder();
+
+/**
+ * Each message's XML text, encoded in `pool` when one is given (the clock is read here, once
+ * per message, as `encodeMeterReadings` would), inline otherwise: the same text either way.
+ * For callers that keep the XML as a string (CimPublisher retains it for subscribers); the
+ * bytes come back moved and are decoded on this thread, cheaper than copying strings back.
+ */
+export async function encodeMeterReadingsTexts(
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'> | undefined,
+  jobs: readonly MeterReadingsTextJob[],
+): Promise<string[]> {
+  if (!pool) return jobs.map((job) => encodeMeterReadings(job.readings, job.options));
+  const pooled: MeterReadingsMessageJob[] = jobs.map(({ readings, options }) => {
+    const { clock, verb, ...rest } = options;
+    if (verb !== undefined && verb !== 'created')
+      throw new ColumnarBatchError(`the pool encodes MeterReadings with verb "created" only, got "${verb}"`);
+    return { readings, options: { ...rest, timestampMs: (clock ?? systemClock).now() } };
+  });
+  const bytes = await encodeMeterReadingsInPool(pool, pooled);
+  return bytes.map((b) => utf8.decode(b));
 }

@@ -37,9 +37,11 @@ export type WorkerPoolOptions = {
   /** Inline mode only: 'source' imports the .ts file, 'dist' the compiled one; default by how this module runs. */
   inlineFlavour?: ModuleFlavour;
   /**
-   * Tasks handed to one worker at a time (piscina concurrentTasksPerWorker); default 2: the
-   * next task already waits in the worker's port when one finishes, so the worker does not
-   * idle for a round trip through the main thread between tasks.
+   * Tasks handed to one worker at a time (piscina concurrentTasksPerWorker); default 1. With 2
+   * the next task already waits in the worker's port when one finishes (no idle round trip
+   * through the main thread), but cancelling a running task terminates its worker and with it
+   * the other task queued there, which then fails although nobody cancelled it (its moved
+   * buffers are gone, so it cannot be retried): only for pools whose callers never cancel.
    */
   tasksPerWorker?: number;
   /** Young generation of each worker's heap in MiB (resourceLimits); default: V8's. */
@@ -128,7 +130,7 @@ export class WorkerPool {
         // Our admission bound is the real limit; piscina's own queue only has to hold what we admit.
         maxQueue: this.maxPendingTasks,
         idleTimeout: options.idleTimeoutMs ?? 30_000,
-        concurrentTasksPerWorker: Math.max(1, options.tasksPerWorker ?? 2),
+        concurrentTasksPerWorker: Math.max(1, options.tasksPerWorker ?? 1),
         // Per-task run/wait histograms cost main-thread time on every task; nothing reads them.
         recordTiming: false,
         ...(options.youngGenerationSizeMb

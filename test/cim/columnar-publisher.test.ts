@@ -1,0 +1,88 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CimPublisher } from '../../actors/integration/cim-publisher.js';
+import type { OutputBatch } from '../../actors/integration/output-batch.js';
+import { encodeMeterReadingsTexts } from '../../adapters/cim/columnar-pool.js';
+import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
+import type { CollectedReading } from '../../adapters/field-data.js';
+import { WorkerPool } from '../../cluster/pool/pool.js';
+import { ManualClock } from '../../core/clock.js';
+
+/**
+ * CimPublisher with the node's worker pool: MeterReadings messages encoded in the workers are
+ * the same text, files and MessageIDs as encoded inline.
+ */
+const t0 = Date.UTC(2026, 2, 10);
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+function readings(n: number): CollectedReading[] {
+  return Array.from({ length: n }, (_, i) => ({
+    meterSerial: `M<${i % 50}>&`,
+    usagePoint: `P${i % 50}`,
+    kind: 'interval' as const,
+    quantity: { source: 'profile' as const, quantity: 'activeImportInterval' as const },
+    value: i / 4,
+    unit: 'Wh',
+    timestampMs: t0 + 900_000 * (i % 96),
+    intervalSeconds: 900,
+  }));
+}
+
+async function filesOf(dir: string): Promise<Map<string, string>> {
+  const sub = join(dir, 'cim', 'MeterReadings');
+  const out = new Map<string, string>();
+  for (const f of (await readdir(sub)).sort()) out.set(f, await readFile(join(sub, f), 'utf8'));
+  return out;
+}
+
+describe('CIM MeterReadings through the worker pool', () => {
+  it('encodeMeterReadingsTexts gives the text encodeMeterReadings gives, with and without a pool', async () => {
+    const pool = new WorkerPool({ mode: 'inline', threads: 2 });
+    try {
+      const clock = new ManualClock(t0 + 86_400_000);
+      const jobs = [0, 1, 2].map((k) => ({
+        readings: readings(700 + k * 900),
+        options: { messageId: `m${k}`, source: 'n1', clock, profile: 'seed-compat' as const },
+      }));
+      const want = jobs.map((j) => encodeMeterReadings(j.readings, j.options));
+      expect(await encodeMeterReadingsTexts(pool, jobs)).toEqual(want);
+      expect(await encodeMeterReadingsTexts(undefined, jobs)).toEqual(want);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('CimPublisher writes the same MeterReadings files and announces the same messages with a worker pool', async () => {
+    const pool = new WorkerPool({ mode: 'workers', threads: 2 });
+    try {
+      const [pooledDir, plainDir] = [
+        await mkdtemp(join(tmpdir(), 'mf-cim-pool-')),
+        await mkdtemp(join(tmpdir(), 'mf-cim-plain-')),
+      ];
+      dirs.push(pooledDir, plainDir);
+      const clock = new ManualClock(t0 + 86_400_000);
+      const common = { source: 'n1', clock, maxReadingsPerMessage: 2000 };
+      const pooled = new CimPublisher({ ...common, outDir: pooledDir, pool });
+      const plain = new CimPublisher({ ...common, outDir: plainDir });
+      for (let seq = 1; seq <= 3; seq++) {
+        const batch: OutputBatch = { csv: {}, readings: readings(5000), events: [] };
+        const a = await pooled.publish(batch, seq);
+        const b = await plain.publish(batch, seq);
+        expect(a).toEqual(b);
+        expect(a).toHaveLength(3);
+      }
+      // 3 messages a batch (2000 + 2000 + 1000 readings), grouped into one task per worker.
+      expect(pool.completed).toBe(3 * 2);
+      const want = await filesOf(plainDir);
+      expect(want.size).toBe(9);
+      expect(await filesOf(pooledDir)).toEqual(want);
+    } finally {
+      await pool.close();
+    }
+  });
+});
