@@ -24,6 +24,21 @@ export function etcdAvailable(): boolean {
   return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** True when the etcd answering at `endpoint` has a member with `peerUrl` (v3 JSON gateway). */
+async function servesPeerUrl(endpoint: string, peerUrl: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${endpoint}/v3/cluster/member/list`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = (await res.json()) as { members?: Array<{ peerURLs?: string[] }> };
+    return (body.members ?? []).some((m) => m.peerURLs?.includes(peerUrl));
+  } catch {
+    return false;
+  }
+}
+
 /** True when an etcd answers /health at `endpoint` (host:port) within `timeoutMs`. */
 export async function etcdHealthy(endpoint: string, timeoutMs = 1000): Promise<boolean> {
   try {
@@ -100,6 +115,15 @@ export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
       );
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+  // A healthy answer may come from another etcd that took our client port first (ours then
+  // exits with EADDRINUSE): only ours lists our peer URL.
+  if (!(await servesPeerUrl(endpoint, `http://${host}:${options.peerPort}`))) {
+    child.kill('SIGKILL');
+    throw new MeterfabricError(
+      'MF_ETCD_PORT_TAKEN',
+      `another etcd answers at ${endpoint} (the port was taken before ours could bind it); start again on other ports`,
+    );
   }
 
   return {

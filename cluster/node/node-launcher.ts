@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
@@ -18,6 +18,8 @@ export type LaunchOptions = {
   logPath: string;
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** Called right after the spawn, before the wait: lets the caller own (and kill) the process at once. */
+  onSpawn?: (child: ChildProcess) => void;
 };
 
 export type LaunchedNode = {
@@ -48,9 +50,11 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
     ],
     { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } },
   );
+  closeSync(log); // the child has its own copy
   const pid = child.pid;
   if (pid === undefined)
     throw new MeterfabricError('MF_NODE_START', `node ${options.id} could not be spawned`);
+  options.onSpawn?.(child);
   let done = false;
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdHealthy, startEtcd } from '../../cluster/etcd/launcher.js';
 import { AdminService, callUnary, channelOptions } from '../../cluster/node/grpc-contracts.js';
 import { launchNode } from '../../cluster/node/node-launcher.js';
 import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
+import { freePorts } from '../support/ports.js';
 import { portOf, TestCluster } from './support/test-cluster.js';
 
 /**
@@ -63,6 +65,19 @@ describe('a node started on a port another process holds', () => {
     }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'MF_NODE_START', message: expect.stringContaining('EADDRINUSE') });
     expect((error as Error).message).toContain('MF_LISTEN_FAILED');
+  });
+
+  it('an etcd started on a client port another etcd holds is not taken for ours: MF_ETCD_PORT_TAKEN', {
+    timeout: 60_000,
+  }, async () => {
+    const clientPort = portOf(etcd.endpoint);
+    const [peerPort] = await freePorts(1);
+    const error = await startEtcd({ dataDir: join(dir, 'etcd-b'), clientPort, peerPort: peerPort! }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'MF_ETCD_PORT_TAKEN' });
+    // The etcd that holds the port is untouched.
+    expect(await etcdHealthy(etcd.endpoint)).toBe(true);
   });
 
   it('on port 0 binds a port of its own and reports it; that address answers as the node', {

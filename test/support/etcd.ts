@@ -33,7 +33,9 @@ export async function startTestEtcd(): Promise<TestEtcd> {
       const log = existsSync(`${dataDir}.log`) ? readFileSync(`${dataDir}.log`, 'utf8') : '';
       rmSync(base, { recursive: true, force: true });
       const portTaken =
-        isMeterfabricError(err) && err.code === 'MF_ETCD_START' && /address already in use/.test(log);
+        isMeterfabricError(err) &&
+        (err.code === 'MF_ETCD_PORT_TAKEN' ||
+          (err.code === 'MF_ETCD_START' && /address already in use/.test(log)));
       if (portTaken && attempt < maxStartAttempts) continue;
       if (!isMeterfabricError(err)) throw err;
       // The log goes with the temp dir: keep its tail in the error.

@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
@@ -12,10 +12,9 @@ import {
 } from '../../../cluster/config/manifest.js';
 import { ConfigStore } from '../../../cluster/failover/config-store.js';
 import { createEtcdClient } from '../../../cluster/membership/etcd-client.js';
-import { awaitNodeReport } from '../../../cluster/node/ready-report.js';
+import { launchNode } from '../../../cluster/node/node-launcher.js';
 import type { RoleChange } from '../../../cluster/node/role-log.js';
 import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
-import { packageRoot } from '../../../core/paths.js';
 import { startTestEtcd, type TestEtcd } from '../../support/etcd.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -87,52 +86,33 @@ export class TestCluster {
    * on another port (members advertise their address; read it from `nodes.get(id).port`).
    */
   async startNode(id: string, port = 0, env: Record<string, string> = {}): Promise<TestNode> {
-    const dataDir = join(this.baseDir, id);
-    mkdirSync(dataDir, { recursive: true });
-    const logPath = join(this.baseDir, `${id}.log`);
-    const log = openSync(logPath, 'a');
-    const proc = spawn(
-      process.execPath,
-      [
-        join(packageRoot, 'bin', 'meterfabric.js'),
-        'node',
-        '--id',
-        id,
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--data',
-        dataDir,
-        '--etcd',
-        // A test may route one node to etcd through its own link (support/tcp-link.ts).
-        env.MF_ETCD ?? this.etcd.endpoint,
-      ],
-      {
-        stdio: ['ignore', log, log],
-        env: {
-          ...process.env,
-          MF_LOG_LEVEL: 'info',
-          MF_LEASE_TTL_MS: String(this.leaseTtlMs),
-          ...this.extraEnv,
-          ...env,
-        },
-      },
-    );
-    closeSync(log);
-    const node: TestNode = { id, port, dataDir, logPath, proc };
+    const node: TestNode = {
+      id,
+      port,
+      dataDir: join(this.baseDir, id),
+      logPath: join(this.baseDir, `${id}.log`),
+      proc: null,
+    };
     this.nodes.set(id, node);
-    proc.once('exit', () => {
-      if (node.proc === proc) node.proc = null;
+    // launchNode's error carries the log's tail: the test's temp dir (and this log) is gone on failure.
+    const launched = await launchNode({
+      id,
+      listen: `127.0.0.1:${port}`,
+      dataDir: node.dataDir,
+      // A test may route one node to etcd through its own link (support/tcp-link.ts).
+      etcd: env.MF_ETCD ?? this.etcd.endpoint,
+      logPath: node.logPath,
+      env: { MF_LOG_LEVEL: 'info', MF_LEASE_TTL_MS: String(this.leaseTtlMs), ...this.extraEnv, ...env },
+      startTimeoutMs: 30_000,
+      // Ours from the spawn on, so stop() kills a node that is still starting.
+      onSpawn: (child) => {
+        node.proc = child;
+        child.once('exit', () => {
+          if (node.proc === child) node.proc = null;
+        });
+      },
     });
-    // The error carries the log's tail: the test's temp dir (and this log) is gone on failure.
-    const ready = await awaitNodeReport({
-      nodeId: id,
-      logPath,
-      event: 'ready',
-      pid: proc.pid,
-      exited: () => node.proc !== proc,
-      timeoutMs: 30_000,
-    });
-    node.port = portOf(ready.address);
+    node.port = portOf(launched.address);
     return node;
   }
 
