@@ -51,12 +51,17 @@ export class CheckpointConsumer {
     /** The registry for usage points (the driver's copy). */
     registry: () => RegistryState;
     maxPartBytes?: number;
-    /** The node's worker pool: the daily CSV rows are encoded there (CsvConsumer). */
+    /** The node's worker pool: daily CSV rows and CIM MeterReadings are encoded there. */
     pool?: CsvEncodePool;
     onWritten?: (routed: readonly RoutedRecord[]) => void;
   }): Promise<CheckpointConsumer> {
     const csv = await CsvConsumer.open(options);
-    const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
+    const cim = new CimPublisher({
+      outDir: options.outDir,
+      source: options.server,
+      clock: options.clock,
+      ...(options.pool ? { pool: options.pool } : {}),
+    });
     await cim.restoreFromDisk();
     return new CheckpointConsumer(csv, cim, options);
   }

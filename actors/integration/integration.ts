@@ -57,13 +57,18 @@ export class IntegrationConsumer {
     clock: Clock;
     registry: RegistryState;
     maxPartBytes?: number;
-    /** The node's worker pool: the daily CSV rows are encoded there (CsvConsumer). */
+    /** The node's worker pool: daily CSV rows and CIM MeterReadings are encoded there. */
     pool?: CsvEncodePool;
     /** Status word samples kept for the MeterStatusWordReport; the oldest go first. */
     maxStatusWordSamples?: number;
   }): Promise<IntegrationConsumer> {
     const csv = await CsvConsumer.open(options);
-    const cim = new CimPublisher({ outDir: options.outDir, source: options.server, clock: options.clock });
+    const cim = new CimPublisher({
+      outDir: options.outDir,
+      source: options.server,
+      clock: options.clock,
+      ...(options.pool ? { pool: options.pool } : {}),
+    });
     await cim.restoreFromDisk();
     const consumer = new IntegrationConsumer(csv, cim, options.registry, options);
     // Seqs continue after the highest one written: a writer that skipped empty seqs
