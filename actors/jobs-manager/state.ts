@@ -1,9 +1,8 @@
 import { invariant } from '../../core/errors.js';
-import { HeadendError, invalidInput } from '../domain/errors.js';
-import { type Job, type JobKind, type JobOutcome, jobKinds, maxMetersPerJob } from '../domain/jobs.js';
-import { requireId } from '../domain/validate.js';
-
-const maxJobIdLength = 200;
+import { HeadendError } from '../domain/errors.js';
+import { type Job, type JobKind, type JobOutcome, jobKinds } from '../domain/jobs.js';
+import { failedMetersOf, validateJob } from './job-checks.js';
+import { forgetOldestOutcomesOverCap, pruneOutcomes } from './outcome-memory.js';
 
 /**
  * The jobs manager as a pure state machine (the seed's "Jobs Manager": high and normal
@@ -54,7 +53,8 @@ export type JobEntry = {
   attempts: number;
   /** A retry waits for its backoff: not dispatched before this instant. */
   notBeforeMs: number;
-  phase: 'queued' | 'inFlight';
+  /** backoff: a retry waiting for notBeforeMs, kept out of the queues until then. */
+  phase: 'queued' | 'backoff' | 'inFlight';
   dispatchedAtMs?: number;
   lastErrorCode?: string;
   lastErrorMessage?: string;
@@ -64,6 +64,13 @@ export type JobsManagerState = {
   config: JobsManagerConfig;
   /** Job ids in arrival order per priority; entries hold the jobs. */
   queues: { high: string[]; normal: string[] };
+  /**
+   * Retries waiting for their backoff, by notBeforeMs (ties in arrival order); a tick moves
+   * the due ones to the back of their queue. Kept apart because a tick would otherwise walk
+   * past every one of them: with 10,000 concentrators unreachable that made each attempt
+   * result cost a scan of 20,000 waiting jobs.
+   */
+  backoff: string[];
   entries: Record<string, JobEntry>;
   inFlightByKind: Record<JobKind, number>;
   inFlightByConcentrator: Record<string, number>;
@@ -109,6 +116,7 @@ export function newJobsManager(config: Partial<JobsManagerConfig> = {}): JobsMan
   return {
     config: merged,
     queues: { high: [], normal: [] },
+    backoff: [],
     entries: {},
     inFlightByKind: zeroPerKind(),
     inFlightByConcentrator: {},
@@ -124,6 +132,9 @@ function zeroPerKind(): Record<JobKind, number> {
 
 /** Rebuilds the indexes of a state written before they existed (e.g. an older snapshot). */
 function ensureIndexes(state: JobsManagerState): void {
+  // Older states keep their retries in the queues (phase queued, notBeforeMs ahead): still served.
+  state.backoff ??= [];
+  state.config.maxRememberedOutcomes ??= defaultJobsManagerConfig.maxRememberedOutcomes;
   if (state.queuedByKind !== undefined && state.outcomeOrder !== undefined) return;
   state.queuedByKind = zeroPerKind();
   delete state.nextAttemptTimeoutMs;
@@ -153,8 +164,9 @@ export function applyJobsManagerCommand(
   }
 }
 
+/** Jobs waiting for a slot or for their backoff (what maxQueuedJobs bounds). */
 export function queuedCount(state: JobsManagerState): number {
-  return state.queues.high.length + state.queues.normal.length;
+  return state.queues.high.length + state.queues.normal.length + state.backoff.length;
 }
 
 function submit(state: JobsManagerState, job: Job, nowMs: number): JobsManagerResult {
@@ -222,12 +234,40 @@ function retryOrFail(
     ];
   }
   if (nowMs + delayMs >= entry.job.deadlineMs) return [deadlineFailure(state, entry, nowMs)];
-  entry.phase = 'queued';
+  entry.phase = 'backoff';
   entry.notBeforeMs = nowMs + delayMs;
   delete entry.dispatchedAtMs;
-  state.queues[entry.job.priority].push(entry.job.id);
-  noteQueued(state, entry);
+  insertBackoff(state, entry);
   return [];
+}
+
+/** Inserts after every retry due at or before it (binary search; the splice moves ids only). */
+function insertBackoff(state: JobsManagerState, entry: JobEntry): void {
+  const list = state.backoff;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const other = state.entries[list[mid] as string];
+    if (other && other.notBeforeMs > entry.notBeforeMs) hi = mid;
+    else lo = mid + 1;
+  }
+  list.splice(lo, 0, entry.job.id);
+}
+
+/** Retries whose backoff has passed join the back of their queue, as a retry always did. */
+function releaseDueRetries(state: JobsManagerState, nowMs: number): void {
+  const list = state.backoff;
+  let due = 0;
+  for (; due < list.length; due++) {
+    const entry = state.entries[list[due] as string];
+    if (entry && entry.phase === 'backoff' && entry.notBeforeMs > nowMs) break;
+    if (entry?.phase !== 'backoff') continue;
+    entry.phase = 'queued';
+    state.queues[entry.job.priority].push(entry.job.id);
+    noteQueued(state, entry);
+  }
+  if (due > 0) list.splice(0, due);
 }
 
 function noteQueued(state: JobsManagerState, entry: JobEntry): void {
@@ -246,6 +286,7 @@ function tick(state: JobsManagerState, nowMs: number): JobsManagerResult {
   const effects: JobsManagerEffect[] = [];
   timeOutAttempts(state, nowMs, effects);
   pruneOutcomes(state, nowMs);
+  releaseDueRetries(state, nowMs);
   dispatchQueued(state, nowMs, effects);
   return { state, effects };
 }
@@ -263,27 +304,6 @@ function timeOutAttempts(state: JobsManagerState, nowMs: number, effects: JobsMa
       effects.push(...retryOrFail(state, entry, true, nowMs));
     } else noteDispatched(state, entry.dispatchedAtMs);
   }
-}
-
-/**
- * Forgets outcomes older than the retention period, from the oldest; at most every
- * retention/16 so that a tick does not move the order array each time one outcome expires
- * (an outcome may be remembered up to 1/16 longer, never shorter).
- */
-function pruneOutcomes(state: JobsManagerState, nowMs: number): void {
-  const retentionMs = state.config.outcomeRetentionMs;
-  const last = state.outcomesPrunedAtMs;
-  if (last !== undefined && nowMs - last < Math.max(1, Math.floor(retentionMs / 16))) return;
-  state.outcomesPrunedAtMs = nowMs;
-  const order = state.outcomeOrder;
-  let expired = 0;
-  for (; expired < order.length; expired++) {
-    const jobId = order[expired] as string;
-    const outcome = state.outcomes[jobId];
-    if (outcome && nowMs - outcome.finishedAtMs <= retentionMs) break;
-    delete state.outcomes[jobId];
-  }
-  if (expired > 0) order.splice(0, expired);
 }
 
 /**
@@ -371,16 +391,6 @@ function finish(
   return { type: 'outcome', outcome, job: entry.job };
 }
 
-/** Over the cap, the oldest 1/16 go at once: the order array moves once per many outcomes. */
-function forgetOldestOutcomesOverCap(state: JobsManagerState): void {
-  const max = state.config.maxRememberedOutcomes ?? defaultJobsManagerConfig.maxRememberedOutcomes;
-  const order = state.outcomeOrder;
-  if (order.length <= max) return;
-  const drop = Math.min(order.length, order.length - max + Math.floor(max / 16));
-  for (let i = 0; i < drop; i++) delete state.outcomes[order[i] as string];
-  order.splice(0, drop);
-}
-
 function hasSlot(state: JobsManagerState, job: Job): boolean {
   return (
     state.inFlightByKind[job.kind] < state.config.maxInFlightPerKind[job.kind] &&
@@ -402,33 +412,4 @@ function releaseSlot(state: JobsManagerState, job: Job): void {
   });
   if (left === 0) delete state.inFlightByConcentrator[job.concentratorId];
   else state.inFlightByConcentrator[job.concentratorId] = left;
-}
-
-/**
- * Each meter once, and only meters the job named (or, for a job naming none, at most
- * maxMetersPerJob): a worker's answer cannot grow the remembered outcome beyond its job.
- */
-function failedMetersOf(job: Job, failed: readonly string[]): string[] {
-  const unique = [...new Set(failed)];
-  if (job.meterSerials.length === 0) return unique.slice(0, maxMetersPerJob);
-  const named = new Set(job.meterSerials);
-  return unique.filter((serial) => named.has(serial));
-}
-
-function validateJob(job: Job): void {
-  if (typeof job !== 'object' || job === null) throw invalidInput('job is missing');
-  if (typeof job.id !== 'string' || job.id.length === 0 || job.id.length > maxJobIdLength)
-    throw invalidInput(`job id must be a non-empty string of at most ${maxJobIdLength} characters`);
-  if (!jobKinds.includes(job.kind)) throw invalidInput(`job kind must be one of ${jobKinds.join(', ')}`);
-  if (job.priority !== 'high' && job.priority !== 'normal')
-    throw invalidInput('job priority must be high or normal');
-  requireId(job.concentratorId, 'concentrator id');
-  if (!Array.isArray(job.meterSerials) || job.meterSerials.length > maxMetersPerJob)
-    throw invalidInput(`meterSerials must be a list of at most ${maxMetersPerJob} meters: split the job`, {
-      jobId: job.id,
-    });
-  if (job.params.kind !== job.kind) throw invalidInput('job params do not match the job kind');
-  if (!(Number.isInteger(job.maxAttempts) && job.maxAttempts >= 1 && job.maxAttempts <= 20))
-    throw invalidInput('maxAttempts must be an integer 1..20');
-  if (!Number.isFinite(job.deadlineMs)) throw invalidInput('deadlineMs must be an instant');
 }

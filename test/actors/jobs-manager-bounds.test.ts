@@ -60,7 +60,53 @@ describe('jobs manager scans', () => {
     run(s, { type: 'tick' }, t0 + 1_000); // a's timeout instant: nothing due, b's is later
     expect(s.entries.b?.phase).toBe('inFlight');
     run(s, { type: 'tick' }, t0 + 1_500);
-    expect(s.entries.b).toMatchObject({ phase: 'queued', lastErrorCode: 'MF_JOB_ATTEMPT_TIMEOUT' });
+    expect(s.entries.b).toMatchObject({ phase: 'backoff', lastErrorCode: 'MF_JOB_ATTEMPT_TIMEOUT' });
+  });
+
+  it('keeps retries waiting for their backoff out of the queues, by due instant, until they are due', () => {
+    // 1,000 concentrators unreachable at once: every job fails its first attempt.
+    const s = newJobsManager({ backoffBaseMs: 5_000, maxInFlightPerKind: limits(2_000) });
+    for (let i = 0; i < 1_000; i++) run(s, { type: 'submit', job: job(`lp${i}`) });
+    expect(dispatched(run(s, { type: 'tick' }))).toHaveLength(1_000);
+    const failure = {
+      ok: false as const,
+      retryable: true,
+      errorCode: 'MF_DEVICE_UNREACHABLE',
+      errorMessage: 'x',
+    };
+    for (let i = 0; i < 1_000; i++)
+      run(s, { type: 'attemptResult', jobId: `lp${i}`, attempt: 1, result: failure }, t0 + 1_000 + (i % 7));
+    // Nothing left in the queues for a tick to walk past; the retries wait apart, in due order.
+    expect(s.queues.normal).toEqual([]);
+    expect(s.backoff).toHaveLength(1_000);
+    const due = s.backoff.map((id) => s.entries[id]?.notBeforeMs ?? 0);
+    expect(due).toEqual([...due].sort((a, b) => a - b));
+    expect(dispatched(run(s, { type: 'tick' }, t0 + 6_000 - 1))).toEqual([]);
+    // Due at t0 + 6,000 .. 6,006: each joins the back of the queue when due, and is dispatched.
+    const first = dispatched(run(s, { type: 'tick' }, t0 + 6_000));
+    expect(first.sort()).toEqual(
+      Array.from({ length: 1_000 }, (_, i) => `lp${i}`)
+        .filter((_, i) => i % 7 === 0)
+        .sort(),
+    );
+    expect(dispatched(run(s, { type: 'tick' }, t0 + 6_006))).toHaveLength(1_000 - first.length);
+    expect(s.backoff).toEqual([]);
+  });
+
+  it('counts retries in backoff against maxQueuedJobs', () => {
+    const s = newJobsManager({ maxQueuedJobs: 1 });
+    run(s, { type: 'submit', job: job('a') });
+    run(s, { type: 'tick' });
+    run(s, {
+      type: 'attemptResult',
+      jobId: 'a',
+      attempt: 1,
+      result: { ok: false, retryable: true, errorCode: 'E', errorMessage: 'e' },
+    });
+    expect(s.backoff).toEqual(['a']);
+    expect(() => run(s, { type: 'submit', job: job('b') })).toThrow(
+      expect.objectContaining({ code: 'MF_HEADEND_QUEUE_FULL' }),
+    );
   });
 });
 
