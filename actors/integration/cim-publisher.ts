@@ -162,7 +162,8 @@ export class CimPublisher {
       }
     }
     if (countBySeq.size === 0) return window;
-    const seq = Math.max(...countBySeq.keys());
+    // A loop, not Math.max(...): an out dir can hold more seqs than a call takes arguments.
+    const seq = [...countBySeq.keys()].reduce((a, b) => Math.max(a, b));
     const last = messagePosition(seq, (countBySeq.get(seq) as number) - 1);
     this.diskSeq = Math.max(this.diskSeq, seq);
     this.diskLastPosition = Math.max(this.diskLastPosition, last);

@@ -73,14 +73,15 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
   const cimDir = join(options.outDir, 'cim');
   const filesBySeq = await listFiles(cimDir);
   const empty: RestoredWindow = { messages: [], chars: 0, servedFrom: 0, cut: [] };
-  if (filesBySeq.size === 0) return empty;
-  const seqs = [...filesBySeq.keys()].sort((a, b) => b - a);
   const highestPossible = (seq: number) => options.positionOf(seq, 2 ** 20 - 2);
   const log = await readLogTail(join(cimDir, batchLogName), options.maxMessages);
   if (log === undefined) {
+    if (filesBySeq.size === 0) return empty;
     // Written before batches.log existed: positions inside a batch cannot be derived.
-    return { ...empty, servedFrom: highestPossible(seqs[0] as number) };
+    return { ...empty, servedFrom: highestPossible([...filesBySeq.keys()].reduce((a, b) => Math.max(a, b))) };
   }
+  // Logged batches whose files are gone count as missing messages (the window must not skip them).
+  const seqs = [...new Set([...filesBySeq.keys(), ...log.keys()])].sort((a, b) => b - a);
   let newestLogged = -1;
   for (const seq of log.keys()) newestLogged = Math.max(newestLogged, seq);
   const cut: RestoredWindow['cut'] = [];
@@ -88,7 +89,7 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
   let chars = 0;
   let servedFrom = 0;
   outer: for (const seq of seqs) {
-    const files = filesBySeq.get(seq) as Map<string, { noun: Noun; name: string }>;
+    const files = filesBySeq.get(seq) ?? new Map<string, { noun: Noun; name: string }>();
     if (seq > newestLogged) {
       cut.push({ seq, reason: 'batch not logged as complete (crash while writing it): left to the replay' });
       continue;

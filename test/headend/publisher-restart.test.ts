@@ -174,6 +174,22 @@ describe('CIM publisher window after a restart', () => {
     expect(subscribeAll(second, victim.position)).toEqual(all.slice(13));
   });
 
+  it('a logged batch whose files were removed ends the window there instead of being skipped', async () => {
+    const { outDir, options, all } = await setUp();
+    // Batch 4 (messages 5..9): its files removed by hand.
+    for (const m of all.slice(5, 10)) {
+      const names = await readdir(join(outDir, 'cim', m.noun));
+      await rm(join(outDir, 'cim', m.noun, names.find((n) => n.includes(m.messageId)) as string));
+    }
+    const second = new CimPublisher(options);
+    const restored = await second.restoreFromDisk();
+    expect(restored?.messages).toEqual(all.slice(10));
+    expect(expired(second, (all[4] as PublishedMessage).position).details).toMatchObject({
+      resumeFrom: (all[9] as PublishedMessage).position,
+    });
+    expect(subscribeAll(second, (all[9] as PublishedMessage).position)).toEqual(all.slice(10));
+  });
+
   it('files another source wrote (other MessageIDs) end the window instead of getting guessed positions', async () => {
     const { options, all } = await setUp();
     const other = new CimPublisher({ ...options, source: 'other' });
