@@ -86,7 +86,11 @@ describe('the work manager driven by durable reminders on a three-node cluster',
     const killAtWallMs = wallAt(clock, originMs + 12 * hourMs);
     let victim: string | undefined;
     let lastTickAtKill: number | undefined;
+    const giveUpAtMs = wallAt(clock, endMs) + 300_000;
     await run.followUntil(endMs, async () => {
+      // The reminders must carry the day to its end: a chain that stopped fails here, not at the suite's timeout.
+      if (Date.now() > giveUpAtMs)
+        throw new Error(`the day stopped at ${new Date(run.clock.now()).toISOString()}`);
       if (victim !== undefined || Date.now() < killAtWallMs) return;
       victim = (await cluster.configs()).get('work-manager/0')!.primary!;
       lastTickAtKill = (await workManager(run)).lastTickMs;
