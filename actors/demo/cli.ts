@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { integrationFlags, readIntegrationFlags } from '../integration/bridge/cli-flags.js';
+import { startIntegrationMetrics } from '../integration/bridge/metrics-endpoint.js';
 import { formatSummary, runDemoDay } from './run-day.js';
 
 /**
@@ -21,6 +22,7 @@ export async function run(argv: string[]): Promise<number> {
       speed: { type: 'string', default: '1440' },
       'http-port': { type: 'string' },
       'grpc-port': { type: 'string' },
+      metrics: { type: 'string' },
       ...integrationFlags,
     },
   });
@@ -53,6 +55,9 @@ export async function run(argv: string[]): Promise<number> {
   const security = await readIntegrationFlags(values, { logger: createLogger({ component: 'demo' }) });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
+  // --metrics host:port: /metrics with the webhook dispatcher's meterfabric_webhook_* while the day runs.
+  const metrics = values.metrics !== undefined ? await startIntegrationMetrics(values.metrics) : undefined;
+  if (metrics) process.stdout.write(`metrics at http://${metrics.address}/metrics\n`);
   const summary = await runDemoDay({
     outDir: resolve(values.out),
     concentrators,
@@ -62,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     speed,
     signal: controller.signal,
     ...(security.webhooks ? { webhooks: security.webhooks } : {}),
+    ...(metrics ? { metrics: metrics.registry } : {}),
     ...(httpPort !== undefined || grpcPort !== undefined
       ? {
           bridges: {
@@ -73,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
           },
         }
       : {}),
-  });
+  }).finally(() => metrics?.close());
   process.stdout.write(`${formatSummary(summary)}\n`);
   return 0;
 }
