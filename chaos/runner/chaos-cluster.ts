@@ -18,7 +18,7 @@ import {
   partitionIds,
   type ServiceSpec,
 } from '../../cluster/config/manifest.js';
-import { type EtcdHandle, startEtcd } from '../../cluster/etcd/launcher.js';
+import { type EtcdHandle, startEtcdOnFreePorts } from '../../cluster/etcd/launcher.js';
 import { ConfigStore } from '../../cluster/failover/config-store.js';
 import { createEtcdClient } from '../../cluster/membership/etcd-client.js';
 import { awaitNodeReport } from '../../cluster/node/ready-report.js';
@@ -132,9 +132,6 @@ export class ChaosCluster implements ProcessControl {
     }
     mkdirSync(options.baseDir, { recursive: true });
     const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
-    // Nodes bind port 0 and report their port (no race with other processes for a port picked
-    // here); etcd cannot, so it gets two ports picked now.
-    const [etcdClientPort, etcdPeerPort] = await freeLoopbackPorts(2);
     let lab: NetnsLab | undefined;
     if (options.network === 'netns') {
       const support = netnsSupport();
@@ -146,15 +143,17 @@ export class ChaosCluster implements ProcessControl {
     let ownToxiproxy: ToxiproxyServer | ToxiproxyProcess | undefined;
     let absent: AbsentNode | undefined;
     try {
-      etcd = await startEtcd({
+      // Nodes bind port 0 and report their port; etcd cannot, so its ports are picked (again,
+      // should another process take one first).
+      const started = await startEtcdOnFreePorts({
         dataDir: join(options.baseDir, 'etcd'),
-        clientPort: etcdClientPort as number,
-        peerPort: etcdPeerPort as number,
+        freePorts: freeLoopbackPorts,
         ...(lab ? { host: lab.hostAddress } : {}),
       });
+      etcd = started;
       let cluster: ChaosCluster;
       if (lab) {
-        cluster = new ChaosCluster(options, etcd, { kind: 'netns', lab, etcdPort: etcdClientPort as number });
+        cluster = new ChaosCluster(options, etcd, { kind: 'netns', lab, etcdPort: started.clientPort });
       } else {
         const url = process.env.TOXIPROXY_URL;
         if (!url) {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MeterfabricError } from '../../core/errors.js';
+import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
 
 export type EtcdOptions = {
   /** Directory for etcd's data; its log goes to `<dataDir>.log`. */
@@ -140,4 +140,33 @@ export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * startEtcd on two ports picked free just before (etcd cannot bind port 0 and report the
+ * port), started again on fresh ports when another process took one of them first: bounded
+ * by `attempts`. For harnesses that start a fresh etcd: `dataDir` is removed before a retry.
+ */
+export async function startEtcdOnFreePorts(
+  options: Omit<EtcdOptions, 'clientPort' | 'peerPort'> & {
+    freePorts: (count: number) => Promise<number[]>;
+    attempts?: number;
+  },
+): Promise<EtcdHandle & { clientPort: number; peerPort: number }> {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    const [clientPort, peerPort] = (await options.freePorts(2)) as [number, number];
+    try {
+      return { ...(await startEtcd({ ...options, clientPort, peerPort })), clientPort, peerPort };
+    } catch (err) {
+      const logPath = `${options.dataDir}.log`;
+      const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+      const portTaken =
+        isMeterfabricError(err) &&
+        (err.code === 'MF_ETCD_PORT_TAKEN' ||
+          (err.code === 'MF_ETCD_START' && log.includes('address already in use')));
+      if (!portTaken || attempt >= attempts) throw err;
+      rmSync(options.dataDir, { recursive: true, force: true });
+    }
+  }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdHealthy, startEtcd } from '../../cluster/etcd/launcher.js';
+import { etcdHealthy, startEtcd, startEtcdOnFreePorts } from '../../cluster/etcd/launcher.js';
 import { AdminService, callUnary, channelOptions } from '../../cluster/node/grpc-contracts.js';
 import { launchNode } from '../../cluster/node/node-launcher.js';
 import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
@@ -37,7 +37,7 @@ async function statusAt(address: string): Promise<{ nodeId: string; address: str
   }
 }
 
-describe('a node started on a port another process holds', () => {
+describe('a port another process holds (nodes and etcd)', () => {
   let etcd: TestEtcd;
   let dir: string;
   let holder: Server | undefined;
@@ -78,6 +78,30 @@ describe('a node started on a port another process holds', () => {
     expect(error).toMatchObject({ code: 'MF_ETCD_PORT_TAKEN' });
     // The etcd that holds the port is untouched.
     expect(await etcdHealthy(etcd.endpoint)).toBe(true);
+  });
+
+  it('startEtcdOnFreePorts starts again on fresh ports when the first client port it picked is taken', {
+    timeout: 60_000,
+  }, async () => {
+    const taken = portOf(etcd.endpoint);
+    const picks: number[][] = [];
+    const started = await startEtcdOnFreePorts({
+      dataDir: join(dir, 'etcd-c'),
+      // The first pick collides (as when another process binds the port in between).
+      freePorts: async (count) => {
+        const fresh = await freePorts(count);
+        const pick = picks.length === 0 ? [taken, ...fresh.slice(1)] : fresh;
+        picks.push(pick);
+        return pick;
+      },
+    });
+    try {
+      expect(picks).toHaveLength(2);
+      expect(started.clientPort).not.toBe(taken);
+      expect(await etcdHealthy(started.endpoint)).toBe(true);
+    } finally {
+      await started.stop();
+    }
   });
 
   it('on port 0 binds a port of its own and reports it; that address answers as the node', {
