@@ -74,7 +74,8 @@ export const csvFormats: Readonly<Record<CsvKind, CsvFormat>> = {
   R: format('R', 'reading', dcColumns, ['time'], false),
   VV: format('VV', 'reading', ['serialnumber', 'pod', 'type', 'value', 'time'], ['time'], true),
   // Prepayment readings (the seed: "all prepayment readings collected the day"); columns ours,
-  // see prepayment-rows.ts. No cimcode: the ReadingType table has no prepayment quantities.
+  // see prepayment-rows.ts. No cimcode column: the register and unit columns say what it is
+  // (the ReadingType table maps only 19.0.0 / 19.10.0 / 19.20.0 in euro, for CIM).
   PP: format(
     'PP',
     'reading',
