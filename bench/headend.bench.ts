@@ -15,7 +15,14 @@ import { join } from 'node:path';
 import { advanceCursor, newDevice } from '../actors/device/state.js';
 import { LocalHeadend } from '../actors/host/local-headend.js';
 import { IntegrationConsumer } from '../actors/integration/integration.js';
+import {
+  applyJobsManagerCommand,
+  defaultJobsManagerConfig,
+  newJobsManager,
+  queuedCount,
+} from '../actors/jobs-manager/state.js';
 import { SimulatedFleet } from '../actors/simulation/fleet.js';
+import { applyWorkManagerCommand, newWorkManager } from '../actors/work-manager/schedule.js';
 import { encodeMeterReadings } from '../adapters/cim/meter-readings.js';
 import { DailyCsvWriter } from '../adapters/csv/daily-writer.js';
 import { loadProfileRows } from '../adapters/csv/rows.js';
@@ -137,6 +144,58 @@ function deviceFootprint(concentrators: number, meters: number): void {
   printFigure('process RSS with them', process.memoryUsage().rss / 1024 / 1024, 'MiB');
 }
 
+/**
+ * A bulk import's commissioning: every meter through the work manager (batched per
+ * concentrator) and the jobs it makes into the jobs manager's queue. Per meter this was
+ * concentrators x meters jobs (200,000 for 10,000 x 20: the whole queue cap).
+ */
+function initializationQueue(concentrators: number, meters: number): Measurement {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const start = performance.now();
+  const wm = newWorkManager();
+  const jm = newJobsManager();
+  const submit = (effects: ReturnType<typeof applyWorkManagerCommand>['effects']) => {
+    for (const e of effects) applyJobsManagerCommand(jm, { type: 'submit', job: e.job }, originMs);
+  };
+  for (let c = 0; c < concentrators; c++)
+    for (let m = 0; m < meters; m++)
+      submit(
+        applyWorkManagerCommand(
+          wm,
+          {
+            type: 'meterCommissioned',
+            meterSerial: `UAAEEDN${String(c * meters + m).padStart(11, '0')}`,
+            concentratorId: `TD-${c}`,
+            atMs: originMs,
+          },
+          originMs,
+        ).effects,
+      );
+  submit(applyWorkManagerCommand(wm, { type: 'tick' }, originMs).effects);
+  const elapsedMs = performance.now() - start;
+  gc?.();
+  const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
+  console.log(
+    `initialization of a bulk import, ${concentrators.toLocaleString('en-US')} concentrators x ${meters} meters`,
+  );
+  printFigure(
+    'initialization jobs queued',
+    queuedCount(jm),
+    'jobs',
+    `cap ${defaultJobsManagerConfig.maxQueuedJobs}`,
+  );
+  printFigure('jobs one per meter would have needed', concentrators * meters, 'jobs');
+  printFigure('heap of work manager + jobs manager state', heapMiB, 'MiB');
+  return {
+    name: 'bulk commissioning -> queued init jobs',
+    ops: concentrators * meters,
+    elapsedMs,
+    unit: 'meters/s',
+  };
+}
+
 // Two fleet sizes: per-reading costs show in both, costs that grow with the fleet (scans of
 // every job, meter or outcome per command) show as the larger fleet's lower rate.
 // The box is shared: the baseline runs before and after the subjects and counts both, so a
@@ -144,6 +203,7 @@ function deviceFootprint(concentrators: number, meters: number): void {
 const before = await baselineWrites(20_000);
 const small = await pipelineDay(50, 20);
 const large = await pipelineDay(200, 20);
+const initialization = initializationQueue(10_000, 20);
 const after = await baselineWrites(20_000);
 const baseline: Measurement = {
   ...before,
@@ -155,4 +215,5 @@ printRatios(
   baseline,
   [small, large],
 );
+printRatios('initialization on a bulk import (pure work manager + jobs manager)', baseline, [initialization]);
 deviceFootprint(10_000, 20);
