@@ -212,15 +212,15 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
   const firstStepMs = resumedAfterMs === undefined ? dayStartMs : resumedAfterMs + 5 * 60_000;
   hostStartMs -= (firstStepMs - dayStartMs) / options.speed;
   let nextReportMs = Math.floor(firstStepMs / hourMs) * hourMs + hourMs;
+  // One line per hour boundary crossed (once, if a driver catching up crosses several at once).
   const report = () => {
-    while (clock.now() >= nextReportMs) {
-      const down = fleet.concentrators.filter((c) => c.unreachableAt(clock.now())).length;
-      log(
-        `${new Date(clock.now()).toISOString().slice(0, 16)}Z  readings ${counts.readings.toLocaleString('en-US')}  ` +
-          `jobs ${engine.jobsFinished()}  concentrators unreachable ${down}`,
-      );
-      nextReportMs += hourMs;
-    }
+    if (clock.now() < nextReportMs) return;
+    const down = fleet.concentrators.filter((c) => c.unreachableAt(clock.now())).length;
+    log(
+      `${new Date(clock.now()).toISOString().slice(0, 16)}Z  readings ${counts.readings.toLocaleString('en-US')}  ` +
+        `jobs ${engine.jobsFinished()}  concentrators unreachable ${down}`,
+    );
+    nextReportMs = Math.floor(clock.now() / hourMs) * hourMs + hourMs;
   };
   if (engine.follow && engine.startDayClock) {
     // The work manager's durable reminders run the day on the cluster at `speed` (its day

@@ -69,8 +69,14 @@ export async function up(ctx: UpContext): Promise<void> {
       speed: 1440,
       signal: ctx.signal,
       progress: (line) => say(`demo: ${line}`),
-      // The work manager's durable reminders run the day on the cluster (its day clock).
-      services: { ports: new ActorProxyPorts(proxy), name, resume: resumeName !== undefined, dayClock: true },
+      // The work manager's durable reminders run the day on the cluster (its day clock);
+      // MF_DEMO_DAY_CLOCK=0 steps it from this process instead (the driver's tick, for comparison).
+      services: {
+        ports: new ActorProxyPorts(proxy),
+        name,
+        resume: resumeName !== undefined,
+        dayClock: process.env.MF_DEMO_DAY_CLOCK !== '0',
+      },
       ...ctx.integration,
     });
     for (const line of formatSummary(summary).split('\n')) say(line);
