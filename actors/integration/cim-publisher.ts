@@ -175,6 +175,9 @@ export class CimPublisher {
     this.retained.push(...window.messages);
     this.retainedChars = window.chars;
     this.servedFrom = Math.max(this.servedFrom, window.servedFrom);
+    // What an expired checkpoint misses, from the log (a lower bound: lostExact stays false).
+    this.dropped = window.olderPositions;
+    this.droppedRecordTrimmed = true;
     return window;
   }
 

@@ -65,6 +65,11 @@ export type RestoredWindow = {
   servedFrom: number;
   /** Files left out: torn or missing messages, partly written batches (for the log). */
   cut: { seq: number; reason: string }[];
+  /**
+   * Positions of logged messages at or below `servedFrom` (ascending, the newest `maxMessages`):
+   * what an expired checkpoint misses, as far as the log tail tells (a lower bound).
+   */
+  olderPositions: number[];
 };
 
 type Candidate = { seq: number; position: number; noun: Noun; messageId: string; path: string };
@@ -72,7 +77,7 @@ type Candidate = { seq: number; position: number; noun: Noun; messageId: string;
 export async function restoreWindow(options: WindowRestoreOptions): Promise<RestoredWindow> {
   const cimDir = join(options.outDir, 'cim');
   const filesBySeq = await listFiles(cimDir);
-  const empty: RestoredWindow = { messages: [], chars: 0, servedFrom: 0, cut: [] };
+  const empty: RestoredWindow = { messages: [], chars: 0, servedFrom: 0, cut: [], olderPositions: [] };
   const highestPossible = (seq: number) => options.positionOf(seq, 2 ** 20 - 2);
   const log = await readLogTail(join(cimDir, batchLogName), options.maxMessages);
   if (log === undefined) {
@@ -133,7 +138,15 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
       chars += xml.length;
     }
   }
-  return { messages: window.reverse(), chars, servedFrom, cut };
+  const olderPositions: number[] = [];
+  for (const seq of [...log.keys()].sort((a, b) => b - a)) {
+    const count = (log.get(seq) as BatchCounts).meterReadings + (log.get(seq) as BatchCounts).endDeviceEvents;
+    for (let i = count - 1; i >= 0 && olderPositions.length < options.maxMessages; i--) {
+      const position = options.positionOf(seq, i);
+      if (position <= servedFrom) olderPositions.push(position);
+    }
+  }
+  return { messages: window.reverse(), chars, servedFrom, cut, olderPositions: olderPositions.reverse() };
 }
 
 function expectedMessages(

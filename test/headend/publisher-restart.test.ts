@@ -115,7 +115,9 @@ describe('CIM publisher window after a restart', () => {
     const boundary = (all[12] as PublishedMessage).position;
     const error = expired(second, (all[11] as PublishedMessage).position);
     expect(error.code).toBe('MF_CHECKPOINT_EXPIRED');
-    expect(error.details).toMatchObject({ resumeFrom: boundary });
+    expect(error.details).toMatchObject({ resumeFrom: boundary, lost: 1, lostExact: false });
+    // 13 messages are older than the window; the record of them is bounded like the window (7).
+    expect(expired(second, 0).details).toMatchObject({ lost: 7, lostExact: false });
     expect(() => second.subscribe(0, () => undefined)).toThrow(CheckpointExpiredError);
     expect(subscribeAll(second, boundary)).toEqual(all.slice(13));
 
