@@ -428,6 +428,50 @@ function phases(jobs: readonly MeterReadingsMessageJob[], rows: readonly CsvRow[
 
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}% of the encode`;
 
+type Probe = { threadId: number; busyMs: number; bytes: number };
+
+/**
+ * How evenly the workers share a step: one task per message against the grouping the pool
+ * uses. Each step's tasks are counted per worker ("4/4": four on each) and the workers' busy
+ * time is set against threads x the step's wall time. With many small tasks piscina hands the
+ * next one to whichever worker frees first, so a step often splits 3/5 or 2/6 and one worker
+ * idles at its end: wall-clock the CPU figures above do not show.
+ */
+async function balance(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threads: number): Promise<void> {
+  console.log('\nWorker balance per step (CIM, 24 steps each)');
+  const perMessage: [number, number][] = jobs.map((_, i) => [i, i + 1]);
+  for (const [label, groups] of [
+    ['one task per message', perMessage],
+    ['grouped as the pool does', messageGroups(jobs, threads)],
+  ] as const) {
+    const splits = new Map<string, number>();
+    let busyMs = 0;
+    let wallMs = 0;
+    for (let step = 0; step < 24; step++) {
+      const t0 = performance.now();
+      const probes = await pool.runPipelined<Probe>(groups.length, (g) => {
+        const [start, end] = groups[g]!;
+        const payload = jobs
+          .slice(start, end)
+          .map((job) => ({ columns: packReadings(job.readings), options: job.options }));
+        return { module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsColumnarProbe', payload };
+      });
+      wallMs += performance.now() - t0;
+      const perWorker = new Map<number, number>();
+      for (const p of probes) {
+        perWorker.set(p.threadId, (perWorker.get(p.threadId) ?? 0) + 1);
+        busyMs += p.busyMs;
+      }
+      const counts = [...perWorker.values()];
+      while (counts.length < threads) counts.push(0);
+      const key = counts.sort((a, b) => a - b).join('/');
+      splits.set(key, (splits.get(key) ?? 0) + 1);
+    }
+    const shown = [...splits].map(([k, n]) => `${k} x${n}`).join(', ');
+    printFigure(`${label}: workers busy`, (100 * busyMs) / (threads * wallMs), '%', `splits: ${shown}`);
+  }
+}
+
 /** What the machine allows right now, with no packing or transfer in the way. */
 async function ceiling(pool: WorkerPool, job: MeterReadingsMessageJob, threads: number): Promise<void> {
   const emptyTasks = 64;
@@ -488,6 +532,7 @@ async function main(): Promise<void> {
     await cimTable(pool, jobs, threads);
     await csvTable(pool, csvRows, threads);
     phases(jobs, csvRows, csvChunkRows(csvRows.length, threads));
+    await balance(pool, jobs, threads);
     await ceiling(pool, jobs[0]!, threads);
     console.log(`\n${loadAverage()} at the end`);
   } finally {

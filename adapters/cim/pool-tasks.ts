@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, type ReadingColumns, unpackReadings } from './columnar-readings.js';
@@ -88,4 +89,21 @@ export function encodeMeterReadingsRepeatedly(payload: {
   let chars = 0;
   for (let i = 0; i < repeat; i++) chars += encodeMeterReadings(readings, options).length;
   return chars;
+}
+
+/**
+ * Benchmark probe of how evenly tasks spread over the workers: encodes like
+ * `encodeMeterReadingsColumnar` (same work, bytes included) and returns, instead of the bytes,
+ * the thread it ran on and how long the work took there.
+ */
+export function encodeMeterReadingsColumnarProbe(jobs: ColumnarMeterReadingsJob[]): {
+  threadId: number;
+  busyMs: number;
+  bytes: number;
+} {
+  const t0 = performance.now();
+  checkJobs(jobs);
+  let bytes = 0;
+  for (const job of jobs) bytes += ownedBytes(encodeColumnarJob(job)).byteLength;
+  return { threadId, busyMs: performance.now() - t0, bytes };
 }
