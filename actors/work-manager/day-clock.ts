@@ -1,6 +1,7 @@
 import { invalidInput } from '../domain/errors.js';
 import {
   applyWorkManagerCommand,
+  type ConcentratorSchedule,
   newWorkManager,
   nextDueMs,
   type WorkManagerCommand,
@@ -143,7 +144,9 @@ export function applyClockedCommand(
       if (!clock) throw invalidInput('no day clock is set: the reminder tick has nothing to run on');
       if (typeof command.wallMs !== 'number' || !Number.isFinite(command.wallMs))
         throw invalidInput('reminderTick takes a finite wallMs');
+      const release = holdRecoveriesInFlight(state);
       const result = applyWorkManagerCommand(state, { type: 'tick' }, nowMs);
+      release();
       state.lastTickMs = nowMs;
       const next = nextTickAfter(state, clock, nowMs, simAt(clock, command.wallMs));
       if (next === undefined) delete state.nextTickMs;
@@ -158,6 +161,31 @@ export function applyClockedCommand(
     default:
       return { state, effects: applyWorkManagerCommand(state, command, nowMs).effects };
   }
+}
+
+/**
+ * On its own clock the schedule runs ahead of a driver that is behind (or gone): a
+ * concentrator whose last load profile job has no outcome yet has its data in flight, not a
+ * gap, so its N2Pload recovery waits until that job has finished (as it would have, had the
+ * driver kept up). The schedule's recovery rule asks for a recovery only from an oldest
+ * collected instant newer than the last recovery's: holding that mark at the oldest
+ * collected instant for the tick holds the recovery; the returned function restores it.
+ */
+function holdRecoveriesInFlight(state: ClockedWorkManagerState): () => void {
+  const held: { schedule: ConcentratorSchedule; previous: number | undefined }[] = [];
+  for (const [concentratorId, schedule] of Object.entries(state.concentrators)) {
+    const oldest = schedule.oldestCollectedMs;
+    if (oldest === undefined) continue;
+    if (!state.tracked[`lp:${concentratorId}:${schedule.lastLoadProfileSlotMs}`]) continue;
+    held.push({ schedule, previous: schedule.lastRecoveryFromMs });
+    schedule.lastRecoveryFromMs = oldest;
+  }
+  return () => {
+    for (const { schedule, previous } of held) {
+      if (previous === undefined) delete schedule.lastRecoveryFromMs;
+      else schedule.lastRecoveryFromMs = previous;
+    }
+  };
 }
 
 /** The simulated instant a work-manager outbox entry was decided at (its jobs' submission time). */

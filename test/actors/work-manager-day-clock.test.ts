@@ -186,4 +186,51 @@ describe('work manager day clock', () => {
     expect(stale.event).toBeUndefined();
     expect(stale.reminders).toBeUndefined();
   });
+  it('running ahead of a driver that is behind, asks for no N2Pload recovery while the last load profile job is out; once it fails, does', () => {
+    const a = actor();
+    a.command([{ type: 'addConcentrator', concentratorId: 'G', timeZone: 'UTC' }], dayStart, wall0);
+    const clock: DayClock = { simAtMs: dayStart, wallAtMs: wall0, rate: 1440, minIntervalMs: 250 };
+    let reminder = a.command([{ type: 'setClock', clock }], dayStart, wall0).reminders![0]!;
+    const outcome = (
+      jobId: string,
+      status: 'succeeded' | 'failed',
+      atMs: number,
+      oldestCollectedMs?: number,
+    ) =>
+      a.command(
+        [
+          {
+            type: 'jobOutcome',
+            outcome: {
+              jobId,
+              status,
+              attempts: 1,
+              finishedAtMs: atMs,
+              ...(oldestCollectedMs !== undefined ? { oldestCollectedMs } : {}),
+            },
+          },
+        ],
+        atMs,
+        wall0,
+      );
+    const ids: string[] = [];
+    const runUntil = (simMs: number) => {
+      while ((reminder.arg as { atMs: number }).atMs <= simMs) {
+        const d = fire(a, reminder);
+        ids.push(...jobsOf(d).map((j) => j.id));
+        reminder = d.reminders![0]!;
+      }
+    };
+    runUntil(dayStart);
+    outcome(`lp:G:${dayStart}`, 'succeeded', dayStart + minute, dayStart);
+    // Five hours on, the driver has delivered none of the next load profile jobs: no outcome,
+    // the data is in flight, not a gap (the gap threshold is 3 h).
+    runUntil(dayStart + 5 * hour);
+    expect(ids.filter((id) => id.startsWith('lp:'))).toHaveLength(6);
+    expect(ids.filter((id) => id.startsWith('n2p:'))).toEqual([]);
+    // The driver catches up and the concentrator was unreachable: the jobs fail, the data lags.
+    for (let h = 1; h <= 5; h++) outcome(`lp:G:${dayStart + h * hour}`, 'failed', dayStart + 5 * hour);
+    runUntil(dayStart + 5 * hour + 10 * minute);
+    expect(ids.filter((id) => id.startsWith('n2p:'))).toEqual([`n2p:G:${dayStart}`]);
+  });
 });
