@@ -114,6 +114,8 @@ function ensureCounts(state: WorkManagerState): void {
   // A state written before initialization was batched: its per-meter init jobs stay tracked
   // and finish as before; new commissionings are batched.
   state.init ??= newInitBatches();
+  state.init.done ??= {};
+  state.init.doneOrder ??= [];
   state.config.maxMetersPerInitJob ??= defaultWorkManagerConfig.maxMetersPerInitJob;
   if (state.trackedCount !== undefined) return;
   const tracked = Object.values(state.tracked);
