@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callUnary, channelOptions, NodeService } from '../../cluster/node/grpc-contracts.js';
 import { PeerClients } from '../../cluster/node/peers.js';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
-import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { TcpLink } from './support/tcp-link.js';
 import { TestCluster } from './support/test-cluster.js';
@@ -19,7 +18,8 @@ describe('a primary isolated from etcd and its peers (its lease expires while it
     const n1Link = await TcpLink.start(`127.0.0.1:${cluster.nodes.get('n1')!.port}`);
     const n2Link = await TcpLink.start(`127.0.0.1:${cluster.nodes.get('n2')!.port}`);
     links.push(etcdLink, n1Link, n2Link);
-    await cluster.startNode('n3', await freePort(), {
+    // Port 0: n3 binds a port of its own and reports it (nodes.get('n3').port).
+    await cluster.startNode('n3', 0, {
       MF_ETCD: etcdLink.endpoint,
       MF_PEER_ADDRESS_OVERRIDES: JSON.stringify({ n1: n1Link.endpoint, n2: n2Link.endpoint }),
     });
