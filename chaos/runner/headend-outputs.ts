@@ -52,7 +52,7 @@ async function csvRows(
   return rows;
 }
 
-/** S_ (load profile), DC_ (daily closures: tot = 1.8.0, t1..t6 = 1.8.1..1.8.6) and VV_ rows. */
+/** S_ (load profile), DC_ (daily closures: tot = 1.8.0, t1..t6 = 1.8.1..1.8.6), MP_, PP_ and VV_ rows. */
 export async function csvReadings(outDir: string, organization: string): Promise<ReadingRecord[]> {
   const out = readingsFromCsvRows(await csvRows(outDir, organization, 'S'), parseCsvTimestamp).map((r) => ({
     ...r,
@@ -69,6 +69,30 @@ export async function csvReadings(outDir: string, organization: string): Promise
         out.push({ meter, readingType: `dailyClosure/1.8.${i}`, timestampMs, value: Number(text) });
     }
   }
+  // MP_ (maximum demand at its peak time) and PP_ (prepayment registers): collected with each
+  // daily closure. MP_ rows of on-demand register reads carry another cimcode: not tallied.
+  const closureMaximumDemand = new Map(
+    ['1.6.0', '2.6.0'].map(
+      (code) => [readingTypeFor({ source: 'obis', code }, 'dailyClosure'), code] as const,
+    ),
+  );
+  for (const row of await csvRows(outDir, organization, 'MP')) {
+    const code = closureMaximumDemand.get(row.cimcode ?? '');
+    if (code === undefined) continue;
+    out.push({
+      meter: row.serialnumber ?? '',
+      readingType: `dailyClosure/${code}`,
+      timestampMs: parseCsvTimestamp(row.time ?? ''),
+      value: Number(row.value),
+    });
+  }
+  for (const row of await csvRows(outDir, organization, 'PP'))
+    out.push({
+      meter: row.serialnumber ?? '',
+      readingType: `dailyClosure/${row.register ?? ''}`,
+      timestampMs: parseCsvTimestamp(row.time ?? ''),
+      value: Number(row.value),
+    });
   for (const row of await csvRows(outDir, organization, 'VV'))
     out.push({
       meter: row.serialnumber ?? '',
@@ -89,12 +113,22 @@ function cimCodeMeanings(): Map<string, string> {
       'interval/profile',
     ],
     [readingTypeFor({ source: 'obis', code: '32.7.0' }, 'instantaneous'), 'voltage/32.7.0'],
-    ...[0, 1, 2, 3, 4, 5, 6].map(
-      (t) =>
-        [
-          readingTypeFor({ source: 'obis', code: `1.8.${t}` }, 'dailyClosure'),
-          `dailyClosure/1.8.${t}`,
-        ] as const,
+    // Daily closure registers, and what is collected with the closure: maximum demand (kW)
+    // and prepayment registers (EUR).
+    ...[
+      '1.8.0',
+      '1.8.1',
+      '1.8.2',
+      '1.8.3',
+      '1.8.4',
+      '1.8.5',
+      '1.8.6',
+      '1.6.0',
+      '2.6.0',
+      '19.10.0',
+      '19.20.0',
+    ].map(
+      (code) => [readingTypeFor({ source: 'obis', code }, 'dailyClosure'), `dailyClosure/${code}`] as const,
     ),
   ]);
 }

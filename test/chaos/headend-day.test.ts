@@ -50,7 +50,7 @@ function filesUnder(dir: string, predicate: (name: string) => boolean): string[]
 }
 
 describe('the head-end day workload and its output readers', () => {
-  it('a clean day: every produced interval, daily-closure and voltage reading is in CSV and in CIM exactly once', async () => {
+  it('a clean day: every produced interval, daily-closure (with maximum demand and prepayment) and voltage reading is in CSV and in CIM exactly once', async () => {
     const checks = await day.check();
     const byName = new Map(checks.map((c) => [c.checker, c]));
     expect(checks.flatMap((c) => c.anomalies)).toEqual([]);
@@ -63,6 +63,10 @@ describe('the head-end day workload and its output readers', () => {
         'interval/profile',
         'voltage/32.7.0',
         ...[0, 1, 2, 3, 4, 5, 6].map((t) => `dailyClosure/1.8.${t}`),
+        // collected with the closure: maximum demand and a prepayment meter's registers
+        'dailyClosure/1.6.0',
+        'dailyClosure/19.10.0',
+        'dailyClosure/19.20.0',
       ]),
     );
     expect(byName.get('headend-csv')?.stats).toEqual({ produced: truth.length, delivered: truth.length });
