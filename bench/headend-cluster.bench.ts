@@ -5,15 +5,19 @@
  *    manager, jobs manager, workers, devices, TLog managers, integration stream:
  *    actors/hosting/headend-services.json) and this process as the HeadendDriver (field links
  *    and output writers). Real etcd, three real node processes, every partition with three
- *    replicas. The same span runs again with the same machines in this process
- *    (InProcessPorts) to show what hosting costs.
+ *    replicas. The same simulated span runs again on the cluster with the driver as it was
+ *    before the folded rounds (each step's completion and the acknowledgements in rounds of
+ *    commits of their own), with waves (MF_BENCH_WAVES=1; ActorLanes), and with the same
+ *    machines in this process (InProcessPorts) to show what hosting costs. Then where the
+ *    time went: rounds of commits per simulated hour, per-actor calls and latency, the nodes'
+ *    call latency and CPU, the driver's CPU, one actor's serial call latency.
  * 2. The runtime's replicated-write rate in the same run (bench/replication.bench.ts's own
  *    code, imported): the head-end figure as a ratio to it, in readings per replicated write.
  * 3. Device actors per node and the node processes' RSS with 10,000 concentrators' device
  *    actors hosted (each given 20 meters).
  * Sizes: MF_BENCH_CONCENTRATORS (default 40) x MF_BENCH_METERS (20) for 1.;
- * MF_BENCH_STEP_MINUTES (15): simulated time per settled step; MF_BENCH_CALLS_IN_FLIGHT (64); MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (12000): wall time spent stepping in 1.
- *    (the same simulated span then runs again with lanes that do not wait for their wave)
+ * MF_BENCH_STEP_MINUTES (15): simulated time per settled step; MF_BENCH_CALLS_IN_FLIGHT (64);
+ * MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (8000): wall time spent stepping in 1.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -37,7 +41,8 @@ import { type Measurement, printFigure, printRatios, rate } from './support/repo
 const concentrators = Number(process.env.MF_BENCH_CONCENTRATORS ?? 40);
 const meters = Number(process.env.MF_BENCH_METERS ?? 20);
 const deviceCount = Number(process.env.MF_BENCH_DEVICES ?? 10_000);
-const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 12_000);
+const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 8_000);
+const compareWaves = process.env.MF_BENCH_WAVES === '1';
 const replicationMs = 3_000;
 const devicesInFlight = 256;
 /** The driver's bound on actor calls in flight (HeadendDriver's default is 64). */
@@ -95,6 +100,12 @@ type Span = {
 class TimedPorts implements ServicePorts {
   readonly byActor = new Map<string, { calls: number; totalMs: number }>();
   recording = false;
+  private readonly spans: { startMs: number; endMs: number }[] = [];
+
+  /** Rounds of calls one after another (each at least one quorum commit) over the span. */
+  get rounds(): number {
+    return longestChain(this.spans);
+  }
 
   constructor(private readonly inner: ServicePorts) {}
 
@@ -104,6 +115,7 @@ class TimedPorts implements ServicePorts {
       return await this.inner.deliver(address, command, atMs, key);
     } finally {
       if (this.recording) {
+        this.spans.push({ startMs: started, endMs: performance.now() });
         const id = address.service === 'device' ? 'device (any)' : `${address.service}/${address.key}`;
         const row = this.byActor.get(id) ?? { calls: 0, totalMs: 0 };
         row.calls++;
@@ -116,14 +128,29 @@ class TimedPorts implements ServicePorts {
   state: ServicePorts['state'] = (address) => this.inner.state(address);
 }
 
+/**
+ * The longest sequence of calls each of which started after the one before it returned: a
+ * lower bound on the rounds of quorum commits the step waited for, whatever each one cost.
+ */
+function longestChain(calls: readonly { startMs: number; endMs: number }[]): number {
+  const byEnd = [...calls].sort((a, b) => a.endMs - b.endMs);
+  const depth: number[] = [];
+  let best = 0;
+  for (const [i, call] of byEnd.entries()) {
+    let d = 1;
+    for (let j = 0; j < i && byEnd[j]!.endMs <= call.startMs; j++) d = Math.max(d, depth[j]! + 1);
+    depth.push(d);
+    best = Math.max(best, d);
+  }
+  return best;
+}
+
 /** Sums of a node's Prometheus counters the figures below need. */
 async function scrape(metricsAddress: string): Promise<Record<string, number>> {
   const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
   const wanted = [
     'mf_actor_call_duration_seconds_sum',
     'mf_actor_call_duration_seconds_count',
-    'mf_replica_log_fsyncs',
-    'mf_replica_log_writes',
     'process_cpu_seconds_total',
   ];
   const out: Record<string, number> = {};
@@ -144,7 +171,12 @@ async function driveSpan(
   name: string,
   outDir: string,
   stop: { wallBudgetMs: number } | { endMs: number },
-  waves = true,
+  /**
+   * `waves`: fan-in actors wait for their wave (ActorLanes); `folded`: a step's completion and
+   * the acknowledgements go with the next step's tick instead of rounds of their own. Both
+   * false: the driver as it was before them (the comparison in the same run).
+   */
+  variant: { waves: boolean; folded: boolean } = { waves: false, folded: true },
 ): Promise<Span> {
   const clock = new ManualClock(originMs);
   const fleet = new SimulatedFleet({
@@ -174,7 +206,7 @@ async function driveSpan(
     fieldLink: (id) => fleet.concentrator(id),
     writeStream: consumer.write,
     maxConcurrentCalls: callsInFlight,
-    waves,
+    waves: variant.waves,
   });
   const provisionStart = performance.now();
   for (const command of fleet.provisioning()) driver.applyRegistry(command);
@@ -196,9 +228,17 @@ async function driveSpan(
     clock.set(t);
     const stepStart = performance.now();
     const readingsBefore = readings;
+    // The step's first round of calls also carries the last step's completion and the
+    // acknowledgements it left (neither takes a round of commits of its own).
     driver.tick();
-    await driver.settle();
-    driver.markStepDone(t); // committed with the next step's tick
+    if (!variant.folded) {
+      await driver.settle();
+      await driver.stepDone(t);
+    } else {
+      driver.flushAcks();
+      await driver.settle({ flushAcks: false });
+      driver.markStepDone(t);
+    }
     if (readings > readingsBefore) {
       activeSteps++;
       activeMs += performance.now() - stepStart;
@@ -313,12 +353,11 @@ function printBreakdown(
   const delta = (i: number, name: string) => (after[i]?.[name] ?? 0) - (before[i]?.[name] ?? 0);
   for (const [i, node] of ['n1', 'n2', 'n3'].entries()) {
     const calls = delta(i, 'mf_actor_call_duration_seconds_count');
-    const fsyncs = delta(i, 'mf_replica_log_fsyncs');
     printFigure(
       `${node}: actor calls served / ms per call (primary)`,
       calls,
       'calls',
-      `${((1000 * delta(i, 'mf_actor_call_duration_seconds_sum')) / Math.max(1, calls)).toFixed(1)} ms; ${fsyncs} fsyncs, ${(delta(i, 'mf_replica_log_writes') / Math.max(1, fsyncs)).toFixed(2)} ops per fsync; CPU ${((100 * delta(i, 'process_cpu_seconds_total') * 1000) / span.elapsedMs).toFixed(0)}% of the span`,
+      `${((1000 * delta(i, 'mf_actor_call_duration_seconds_sum')) / Math.max(1, calls)).toFixed(1)} ms per call; CPU ${((100 * delta(i, 'process_cpu_seconds_total') * 1000) / span.elapsedMs).toFixed(0)}% of the span`,
     );
   }
 }
@@ -377,15 +416,28 @@ async function main(): Promise<void> {
     const metricsBefore = await Promise.all(metricsAddresses.map(scrape));
     const cluster = await driveSpan(timed, 'bench', join(base, 'out-cluster'), { wallBudgetMs: spanWallMs });
     const metricsAfter = await Promise.all(metricsAddresses.map(scrape));
-    // The same span with every lane calling as soon as it has work (no waves: the driver before
-    // ActorLanes held fan-in actors), under the same load, on fresh actors.
-    const noWaves = await driveSpan(
-      ports,
-      'nowave',
-      join(base, 'out-nowave'),
+    // The same span with the driver as it was: every lane calls as soon as it has work (no
+    // waves), the acknowledgements and each step's completion take rounds of their own. Same
+    // load, fresh actors.
+    const timedBefore = new TimedPorts(ports);
+    const before = await driveSpan(
+      timedBefore,
+      'before',
+      join(base, 'out-before'),
       { endMs: cluster.endMs },
-      false,
+      { waves: false, folded: false },
     );
+    // And with waves (ActorLanes, opt-in): fewer rounds, each as slow as its slowest call.
+    const timedWaves = new TimedPorts(ports);
+    const withWaves = compareWaves
+      ? await driveSpan(
+          timedWaves,
+          'waves',
+          join(base, 'out-waves'),
+          { endMs: cluster.endMs },
+          { waves: true, folded: true },
+        )
+      : undefined;
     const local = await driveSpan(new InProcessPorts(), 'bench', join(base, 'out-local'), {
       endMs: cluster.endMs,
     });
@@ -403,10 +455,10 @@ async function main(): Promise<void> {
       elapsedMs: cluster.elapsedMs,
       unit: 'readings/s',
     };
-    const noWavesRow: Measurement = {
-      name: 'same span on 3 nodes, lanes without waves',
-      ops: noWaves.readings,
-      elapsedMs: noWaves.elapsedMs,
+    const beforeRow: Measurement = {
+      name: 'same span on 3 nodes, driver as before',
+      ops: before.readings,
+      elapsedMs: before.elapsedMs,
       unit: 'readings/s',
     };
     const localRow: Measurement = {
@@ -421,7 +473,7 @@ async function main(): Promise<void> {
     printRatios(
       'end-to-end readings, simulated concentrators -> CSV + CIM, vs the runtime replicated-write rate (same run)',
       replication,
-      [clusterRow, noWavesRow, localRow],
+      [clusterRow, beforeRow, localRow],
     );
     printFigure('cluster: provisioning (registry, initialization jobs)', cluster.provisionMs / 1000, 's');
     printFigure(
@@ -432,11 +484,24 @@ async function main(): Promise<void> {
     printFigure('cluster: actor calls per second', (cluster.calls * 1000) / cluster.elapsedMs, 'calls/s');
     printFigure('cluster vs in-process, same span', rate(clusterRow) / rate(localRow), 'x');
     printFigure(
-      'cluster with waves vs without, same span',
-      rate(clusterRow) / rate(noWavesRow),
+      'cluster, this driver vs as before, same span',
+      rate(clusterRow) / rate(beforeRow),
       'x',
-      `actor calls ${cluster.calls} vs ${noWaves.calls}`,
+      `actor calls ${cluster.calls} vs ${before.calls}`,
     );
+    const simHours = (cluster.endMs - originMs) / hourMs;
+    console.log('rounds of commits per simulated hour (longest chain of calls one after another)');
+    for (const [label, span, timing] of [
+      ['this driver (folded rounds)', cluster, timed],
+      ['as before', before, timedBefore],
+      ...(withWaves ? [['folded rounds and waves', withWaves, timedWaves] as const] : []),
+    ] as const)
+      printFigure(
+        label,
+        timing.rounds / simHours,
+        'rounds',
+        `${((span.readings * 1000) / span.elapsedMs).toFixed(0)} readings/s, ${span.calls} calls, ${(span.elapsedMs / timing.rounds).toFixed(0)} ms per round`,
+      );
     printFigure('target 100,000 readings/s reached at', (100 * rate(clusterRow)) / 100_000, '%');
     printBreakdown(cluster, serial, timed, metricsBefore, metricsAfter);
 

@@ -43,24 +43,24 @@ export type LaneOptions = {
   maxConcurrentCalls?: number;
   /** Acknowledgements kept back to ride on a later call before they get a call of their own. */
   ackBatch?: number;
-  /**
-   * Which actors wait for their wave (see `ActorLanes`); default every actor but the devices,
-   * which get one request per hop and so gain nothing from waiting.
-   */
+  /** Which actors wait for their wave (see `ActorLanes`); default none. */
   holdsForWave?: (address: ActorAddress) => boolean;
 };
 
-const defaultHoldsForWave = (address: ActorAddress): boolean => address.service !== 'device';
+/** The fan-in actors: every one but the devices, which get one request per round. */
+export const fanInActors = (address: ActorAddress): boolean => address.service !== 'device';
 
 /**
- * Waves: a fan-in actor (a worker, the jobs manager, a TLog bucket, the integration stream)
- * receives one delivery from each of many calls that run at the same time (forty devices'
- * results for one worker). Calling it as soon as the first arrives costs a whole quorum commit
- * for one delivery, while the rest queue behind it for a second call: on the cluster, where
- * every call is a commit, that doubled the hops of a simulated step. So a lane that gets
- * deliveries waits until the calls already in flight when they arrived have returned (its
- * wave), then takes everything they sent it in one call. Only calls started before it waited
- * hold it, so it cannot starve; a lane with only a tick or acknowledgements does not wait.
+ * Waves (opt-in, `holdsForWave`): a fan-in actor (a worker, the jobs manager, a TLog bucket,
+ * the integration stream) receives one delivery from each of many calls that run at the same
+ * time (forty devices' results for one worker). Called as soon as the first arrives, it spends
+ * a quorum commit on one delivery while the rest queue for a second call. A lane that holds
+ * for its wave waits, for a delivery routed from a returning call, until the calls already in
+ * flight then have returned, and takes everything they sent it in one call. Only calls started
+ * before it waited hold it, so it cannot starve; the driver's own posts never wait. Measured on
+ * the three-node cluster (bench/headend-cluster.bench.ts) it cuts the rounds of commits per
+ * simulated hour by a quarter but makes each round last as long as its slowest call, which on
+ * a loaded machine costs more than the rounds it saves: so it is off unless asked for.
  */
 export class ActorLanes {
   private readonly lanes = new Map<string, Lane>();
@@ -154,8 +154,7 @@ export class ActorLanes {
   private schedule(lane: Lane, acksAlone = false, fromWave = false): void {
     // A delivery routed from a returning call waits for that call's wave (also when the lane
     // is running: its next call then waits).
-    if (fromWave && (this.options.holdsForWave ?? defaultHoldsForWave)(lane.address))
-      lane.holdUntil ??= this.calls;
+    if (fromWave && this.options.holdsForWave?.(lane.address)) lane.holdUntil ??= this.calls;
     if (lane.running) return;
     if (lane.deliveries.length === 0 && !lane.tick && !(acksAlone && lane.acks.length > 0)) return;
     if (this.waiting.includes(lane) || this.held.includes(lane)) return;

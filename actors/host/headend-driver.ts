@@ -12,7 +12,7 @@ import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
-import { ActorLanes, addressId } from './actor-lanes.js';
+import { ActorLanes, addressId, fanInActors } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
 import {
   type Addressing,
@@ -49,7 +49,7 @@ export type HeadendDriverOptions = {
   maxConcurrentCalls?: number;
   /** TLog manager actors (buckets of concentrators); default 8. */
   tlogBuckets?: number;
-  /** Fan-in actors' calls wait for their wave (ActorLanes); default true. False: the bench's comparison. */
+  /** Fan-in actors' calls wait for their wave (ActorLanes: opt-in, see there); default false. */
   waves?: boolean;
   /**
    * The work manager runs on its own day clock (durable reminders on the cluster): this
@@ -96,7 +96,7 @@ export class HeadendDriver {
         this.error ??= err;
       },
       ...(options.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: options.maxConcurrentCalls } : {}),
-      ...(options.waves === false ? { holdsForWave: () => false } : {}),
+      ...(options.waves ? { holdsForWave: fanInActors } : {}),
     });
   }
 
@@ -223,17 +223,28 @@ export class HeadendDriver {
     });
   }
 
-  /** Waits until no call, field request or output write is outstanding; throws the first failure. */
-  async settle(): Promise<void> {
+  /**
+   * Waits until no call, field request or output write is outstanding; throws the first failure.
+   * Then the acknowledgements still held back are sent and waited for, unless `flushAcks` is
+   * false: a driver stepping simulated time sends them with its next tick (`flushAcks()`),
+   * so they cost no round of commits of their own (an entry not yet acknowledged when a driver
+   * dies is delivered again by the next one and dropped by its receivers).
+   */
+  async settle(options: { flushAcks?: boolean } = {}): Promise<void> {
     for (;;) {
       if (this.error !== undefined) throw this.error;
       if (this.lanes.busy || this.fieldPending.size > 0 || this.writesPending > 0) {
         await Promise.all([this.lanes.idle(), ...this.fieldPending, this.writeChain]);
         continue;
       }
-      if (!this.lanes.flushAcks()) return;
+      if (options.flushAcks === false || !this.lanes.flushAcks()) return;
       await this.lanes.idle();
     }
+  }
+
+  /** Sends the acknowledgements held back (riding on calls about to start: call it after `tick`). */
+  flushAcks(): void {
+    this.lanes.flushAcks();
   }
 
   /**

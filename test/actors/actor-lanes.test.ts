@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActorLanes } from '../../actors/host/actor-lanes.js';
+import { ActorLanes, fanInActors } from '../../actors/host/actor-lanes.js';
 import type { ActorAddress, ServicePorts } from '../../actors/host/service-ports.js';
 import type { Delivery } from '../../actors/hosting/outbox.js';
 
@@ -55,7 +55,7 @@ function lanesOver(ports: GatedPorts, waves: boolean) {
     onError: (err) => {
       throw err;
     },
-    ...(waves ? {} : { holdsForWave: () => false }),
+    ...(waves ? { holdsForWave: fanInActors } : {}),
   });
   return lanes;
 }
