@@ -235,8 +235,10 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
         untilSimMs: endMs,
       });
     while (clock.now() < endMs && !options.signal?.aborted) {
-      const moved = await engine.follow((t) => clock.set(t));
-      report();
+      const moved = await engine.follow((t) => {
+        clock.set(t);
+        report();
+      });
       if (!moved) await new Promise((r) => setTimeout(r, followPollMs));
     }
   } else {
