@@ -10,15 +10,18 @@
  * with the steady-state per-row cost including that amortized copy work.
  * The writer fsyncs twice or three times per append (staging, manifest, directory), so the
  * durable floor `appendFile + fsync` is shown too. Rows are pre-encoded for the baselines;
- * the writer encodes its rows itself (csv-stringify), which is part of its figure.
+ * the writer encodes its rows itself (csv-stringify), which is part of its figure; the
+ * "worker pool" line has it encode them in a WorkerPool (columnar rows in, bytes back), as a
+ * node's consumers do when given the node's pool.
  */
 import { constants } from 'node:fs';
 import { appendFile, copyFile, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CsvRow } from '../adapters/csv/codec.js';
 import { encodeCsvRows, headerLine } from '../adapters/csv/codec.js';
-import { DailyCsvWriter } from '../adapters/csv/daily-writer.js';
+import { type CsvEncodePool, DailyCsvWriter } from '../adapters/csv/daily-writer.js';
+import { WorkerPool } from '../cluster/pool/pool.js';
 import { type Measurement, measure, printFigure, printRatios, rate } from './support/report.js';
 
 const ROWS_PER_APPEND = 500;
@@ -44,15 +47,29 @@ async function fsyncFile(path: string): Promise<void> {
   await fh.close();
 }
 
-async function writerRun(dir: string, name: string, maxPartBytes: number, prefillBytes: number) {
-  const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'bench', maxPartBytes });
+async function writerRun(
+  dir: string,
+  name: string,
+  maxPartBytes: number,
+  prefillBytes: number,
+  pool?: CsvEncodePool,
+  rowsPerAppend = ROWS_PER_APPEND,
+) {
+  const writer = await DailyCsvWriter.open({
+    dir,
+    kind: 'S',
+    server: 'bench',
+    maxPartBytes,
+    // poolMinRows 1: every append through the pool, to show what the hand-off costs.
+    ...(pool ? { pool, poolMinRows: 1 } : {}),
+  });
   let seq = 1;
   // Prefill with wide rows (few to encode) so the measured appends land in a big open part.
   while (writer.stats.stagedBytes < prefillBytes)
     await writer.append(rowsOf(seq, 20_000, 400), { seq: seq++, collectedAtMs: DAY_MS });
   const partBytes = writer.stats.stagedBytes;
-  const m = await measure(name, DURATION_MS, ROWS_PER_APPEND, () =>
-    writer.append(rowsOf(seq), { seq: seq++, collectedAtMs: DAY_MS }),
+  const m = await measure(name, DURATION_MS, rowsPerAppend, () =>
+    writer.append(rowsOf(seq, rowsPerAppend), { seq: seq++, collectedAtMs: DAY_MS }),
   );
   return { writer, m: { ...m, unit: 'rows/s' } as Measurement, partBytes };
 }
@@ -104,6 +121,38 @@ async function main(): Promise<void> {
       unit: 'rows/s',
     };
     const small = await writerRun(join(root, 'small'), 'writer, 1 MiB parts', MiB, 0);
+    const pool = new WorkerPool({ mode: 'workers', threads: availableParallelism() });
+    let pooled: Awaited<ReturnType<typeof writerRun>>;
+    let bigInline: Awaited<ReturnType<typeof writerRun>>;
+    let bigPooled: Awaited<ReturnType<typeof writerRun>>;
+    try {
+      pooled = await writerRun(
+        join(root, 'pooled'),
+        'writer, 1 MiB parts, forced through the pool',
+        MiB,
+        0,
+        pool,
+      );
+      // Appends of 5,000 rows into a 256 MiB part: the batch the pool is for (one chunk per worker).
+      bigInline = await writerRun(
+        join(root, 'big-inline'),
+        'writer, 5,000-row appends, inline',
+        256 * MiB,
+        0,
+        undefined,
+        5000,
+      );
+      bigPooled = await writerRun(
+        join(root, 'big-pooled'),
+        `writer, 5,000-row appends, worker pool (${pool.threads} threads)`,
+        256 * MiB,
+        0,
+        pool,
+        5000,
+      );
+    } finally {
+      await pool.close();
+    }
     const large = await writerRun(
       join(root, 'large'),
       `writer, open part of ~${LARGE_PREFILL_BYTES / MiB} MiB (limit 256 MiB)`,
@@ -126,10 +175,16 @@ async function main(): Promise<void> {
       durable,
       encodeOnly,
       small.m,
+      pooled.m,
       large.m,
       cowSmall,
       cowLarge,
     ]);
+    printRatios('Appends of 5,000 S_ rows, encoded inline or in the worker pool', baseline, [
+      bigInline.m,
+      bigPooled.m,
+    ]);
+    printFigure('writer: pool / inline at 5,000-row appends', rate(bigPooled.m) / rate(bigInline.m), 'x');
     printFigure(
       'writer: large-part rate / small-part rate',
       rate(large.m) / rate(small.m),
@@ -162,6 +217,9 @@ async function main(): Promise<void> {
       '(bound: 4)',
     );
     await small.writer.close();
+    await pooled.writer.close();
+    await bigInline.writer.close();
+    await bigPooled.writer.close();
     await large.writer.close();
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -49,7 +49,14 @@ describe('DailyCsvWriter', () => {
   it('encodes through the worker pool when given one, with the same files as inline', async () => {
     const [a, b] = [tempDir(), tempDir()];
     const pool = new WorkerPool({ mode: 'inline', threads: 1 });
-    const pooled = await DailyCsvWriter.open({ dir: a, kind: 'S', server: 'n1', pool, maxPartBytes: 2048 });
+    const pooled = await DailyCsvWriter.open({
+      dir: a,
+      kind: 'S',
+      server: 'n1',
+      pool,
+      poolMinRows: 1,
+      maxPartBytes: 2048,
+    });
     const plain = await DailyCsvWriter.open({ dir: b, kind: 'S', server: 'n1', maxPartBytes: 2048 });
     for (let seq = 1; seq <= 5; seq++) {
       await pooled.append(batch(seq, 7), { seq, collectedAtMs: DAY1_MS });
@@ -100,6 +107,29 @@ describe('DailyCsvWriter', () => {
           .sort(),
       ).toEqual(files);
       for (const f of files) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f)))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('encodes a batch below poolMinRows inline (the hand-off would cost more), and refuses a bad poolMinRows', async () => {
+    const pool = new WorkerPool({ mode: 'inline', threads: 2 });
+    try {
+      const writer = await DailyCsvWriter.open({
+        dir: tempDir(),
+        kind: 'S',
+        server: 'n1',
+        pool,
+        poolMinRows: 10,
+      });
+      await writer.append(batch(1, 9), { seq: 1, collectedAtMs: DAY1_MS });
+      expect(pool.completed).toBe(0);
+      await writer.append(batch(2, 10), { seq: 2, collectedAtMs: DAY1_MS });
+      expect(pool.completed).toBe(1);
+      await writer.close();
+      await expect(
+        DailyCsvWriter.open({ dir: tempDir(), kind: 'S', server: 'n1', pool, poolMinRows: -1 }),
+      ).rejects.toMatchObject({ code: 'MF_CSV_STATE' });
     } finally {
       await pool.close();
     }

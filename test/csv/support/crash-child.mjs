@@ -29,7 +29,8 @@ const writer = await DailyCsvWriter.open({
   kind: 'S',
   server: 'n1',
   maxPartBytes: Number(maxPartText),
-  ...(pool ? { pool } : {}),
+  // Every batch through the pool, small as they are here (the default sends small ones inline).
+  ...(pool ? { pool, poolMinRows: 1 } : {}),
   faultHook: (stage, seq) => {
     if (stage === crashStage && seq === crashSeq) process.kill(process.pid, 'SIGKILL');
   },
