@@ -109,7 +109,9 @@ export function hostMachine<S, C, E>(
           d.from !== undefined && state.seen[d.from] === undefined ? [d.from] : [],
         ),
       );
-      if (Object.keys(state.seen).length + newSources.size > maxSources)
+      // Counted only when a source is new: an actor fed by every concentrator remembers
+      // thousands, and counting them on each call cost more than the call.
+      if (newSources.size > 0 && Object.keys(state.seen).length + newSources.size > maxSources)
         throw new MeterfabricError('MF_HEADEND_QUEUE_FULL', `actor already remembers ${maxSources} sources`);
       state.outbox = outbox;
       const effects: E[] = [];

@@ -61,16 +61,21 @@ export type MeterReadingsTextJob = { readings: readonly CollectedReading[]; opti
 const utf8 = new TextDecoder();
 
 /**
- * Each message's XML text, encoded in `pool` when one is given (the clock is read here, once
- * per message, as `encodeMeterReadings` would), inline otherwise: the same text either way.
+ * Each message's XML text, encoded in `pool` when one is given and the messages hold at least
+ * `minReadings` readings together (below that the hand-off costs more than the encoding it
+ * moves), inline otherwise: the same text either way (the clock is read here, once per
+ * message, as `encodeMeterReadings` would).
  * For callers that keep the XML as a string (CimPublisher retains it for subscribers); the
  * bytes come back moved and are decoded on this thread, cheaper than copying strings back.
  */
 export async function encodeMeterReadingsTexts(
   pool: Pick<WorkerPool, 'runPipelined' | 'threads'> | undefined,
   jobs: readonly MeterReadingsTextJob[],
+  minReadings = 1000,
 ): Promise<string[]> {
-  if (!pool) return jobs.map((job) => encodeMeterReadings(job.readings, job.options));
+  const readings = jobs.reduce((n, j) => n + j.readings.length, 0);
+  if (!pool || readings < minReadings)
+    return jobs.map((job) => encodeMeterReadings(job.readings, job.options));
   const pooled: MeterReadingsMessageJob[] = jobs.map(({ readings, options }) => {
     const { clock, verb, ...rest } = options;
     if (verb !== undefined && verb !== 'created')

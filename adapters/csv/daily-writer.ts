@@ -70,9 +70,10 @@ export type DailyCsvWriterOptions = {
    */
   pool?: CsvEncodePool;
   /**
-   * Batches with fewer rows are encoded inline even with a pool; default 1000. An append is
-   * serial, so the pool cannot make one faster, only take the encoding off this thread; for a
-   * small batch the hand-off to a worker and back costs more than the encoding it moves
+   * Batches with fewer rows are encoded inline even with a pool; default 1000. Appends are
+   * serial, and the pool mainly takes the encoding off this thread (a batch of 4,000 rows or
+   * more is also split over the workers); for a small batch the hand-off to a worker and back
+   * costs more than the encoding it moves
    * (bench/csv-writer.bench.ts: 500-row appends forced through the pool ran at 0.5-0.75x the
    * inline rate; 5,000-row appends at 1.0x, the writer being bound by its fsyncs).
    */

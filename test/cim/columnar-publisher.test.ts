@@ -52,6 +52,10 @@ describe('CIM MeterReadings through the worker pool', () => {
       const want = jobs.map((j) => encodeMeterReadings(j.readings, j.options));
       expect(await encodeMeterReadingsTexts(pool, jobs)).toEqual(want);
       expect(await encodeMeterReadingsTexts(undefined, jobs)).toEqual(want);
+      // Fewer readings than minReadings: encoded inline, not a task more.
+      const before = pool.completed;
+      expect(await encodeMeterReadingsTexts(pool, jobs, 10_000)).toEqual(want);
+      expect(pool.completed).toBe(before);
     } finally {
       await pool.close();
     }
