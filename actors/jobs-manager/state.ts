@@ -54,7 +54,8 @@ export type JobEntry = {
   /** A retry waits for its backoff: not dispatched before this instant. */
   notBeforeMs: number;
   /** backoff: a retry waiting for notBeforeMs, kept out of the queues until then. */
-  phase: 'queued' | 'backoff' | 'inFlight';
+  /** parked: due and its kind has a slot, but its concentrator is busy; back in the queue when it frees. */
+  phase: 'queued' | 'backoff' | 'parked' | 'inFlight';
   dispatchedAtMs?: number;
   lastErrorCode?: string;
   lastErrorMessage?: string;
@@ -71,6 +72,14 @@ export type JobsManagerState = {
    * result cost a scan of 20,000 waiting jobs.
    */
   backoff: string[];
+  /**
+   * Per concentrator, jobs that found it busy (one request at a time): a tick would otherwise
+   * walk past each of them again after every attempt result (10,000 concentrators, each with a
+   * load profile and an initialization job, made a bulk import's dispatch quadratic). They go
+   * back to the end of their queue when the concentrator's slot frees.
+   */
+  parked: Record<string, string[]>;
+  parkedCount: number;
   entries: Record<string, JobEntry>;
   inFlightByKind: Record<JobKind, number>;
   inFlightByConcentrator: Record<string, number>;
@@ -117,6 +126,8 @@ export function newJobsManager(config: Partial<JobsManagerConfig> = {}): JobsMan
     config: merged,
     queues: { high: [], normal: [] },
     backoff: [],
+    parked: {},
+    parkedCount: 0,
     entries: {},
     inFlightByKind: zeroPerKind(),
     inFlightByConcentrator: {},
@@ -134,6 +145,8 @@ function zeroPerKind(): Record<JobKind, number> {
 function ensureIndexes(state: JobsManagerState): void {
   // Older states keep their retries in the queues (phase queued, notBeforeMs ahead): still served.
   state.backoff ??= [];
+  state.parked ??= {};
+  state.parkedCount ??= 0;
   state.config.maxRememberedOutcomes ??= defaultJobsManagerConfig.maxRememberedOutcomes;
   if (state.queuedByKind !== undefined && state.outcomeOrder !== undefined) return;
   state.queuedByKind = zeroPerKind();
@@ -166,7 +179,7 @@ export function applyJobsManagerCommand(
 
 /** Jobs waiting for a slot or for their backoff (what maxQueuedJobs bounds). */
 export function queuedCount(state: JobsManagerState): number {
-  return state.queues.high.length + state.queues.normal.length + state.backoff.length;
+  return state.queues.high.length + state.queues.normal.length + state.backoff.length + state.parkedCount;
 }
 
 function submit(state: JobsManagerState, job: Job, nowMs: number): JobsManagerResult {
@@ -337,6 +350,17 @@ function dispatchQueued(state: JobsManagerState, nowMs: number, effects: JobsMan
         effects.push(deadlineFailure(state, entry, nowMs));
         continue;
       }
+      // Parked only behind an attempt in flight, whose result (or timeout) unparks it; a parked
+      // job past its deadline fails then, never starting another attempt.
+      if (
+        entry.notBeforeMs <= nowMs &&
+        kindHasSlot(state, entry.job) &&
+        !concentratorHasSlot(state, entry.job) &&
+        (state.inFlightByConcentrator[entry.job.concentratorId] ?? 0) > 0
+      ) {
+        park(state, entry);
+        continue;
+      }
       if (entry.notBeforeMs > nowMs || !hasSlot(state, entry.job)) {
         remaining.push(jobId);
         if (deadlineDue) noteQueuedDeadline(state, entry.job.deadlineMs);
@@ -391,11 +415,40 @@ function finish(
   return { type: 'outcome', outcome, job: entry.job };
 }
 
+function kindHasSlot(state: JobsManagerState, job: Job): boolean {
+  return state.inFlightByKind[job.kind] < state.config.maxInFlightPerKind[job.kind];
+}
+
+function concentratorHasSlot(state: JobsManagerState, job: Job): boolean {
+  return (state.inFlightByConcentrator[job.concentratorId] ?? 0) < state.config.maxInFlightPerConcentrator;
+}
+
 function hasSlot(state: JobsManagerState, job: Job): boolean {
-  return (
-    state.inFlightByKind[job.kind] < state.config.maxInFlightPerKind[job.kind] &&
-    (state.inFlightByConcentrator[job.concentratorId] ?? 0) < state.config.maxInFlightPerConcentrator
-  );
+  return kindHasSlot(state, job) && concentratorHasSlot(state, job);
+}
+
+function park(state: JobsManagerState, entry: JobEntry): void {
+  entry.phase = 'parked';
+  state.queuedByKind[entry.job.kind] -= 1;
+  const list = state.parked[entry.job.concentratorId];
+  if (list) list.push(entry.job.id);
+  else state.parked[entry.job.concentratorId] = [entry.job.id];
+  state.parkedCount += 1;
+}
+
+/** The concentrator has a free slot again: its parked jobs rejoin their queues, in parking order. */
+function unpark(state: JobsManagerState, concentratorId: string): void {
+  const list = state.parked[concentratorId];
+  if (!list) return;
+  delete state.parked[concentratorId];
+  state.parkedCount -= list.length;
+  for (const jobId of list) {
+    const entry = state.entries[jobId];
+    if (entry?.phase !== 'parked') continue;
+    entry.phase = 'queued';
+    state.queues[entry.job.priority].push(jobId);
+    noteQueued(state, entry);
+  }
 }
 
 function takeSlot(state: JobsManagerState, job: Job): void {
@@ -412,4 +465,5 @@ function releaseSlot(state: JobsManagerState, job: Job): void {
   });
   if (left === 0) delete state.inFlightByConcentrator[job.concentratorId];
   else state.inFlightByConcentrator[job.concentratorId] = left;
+  if (left < state.config.maxInFlightPerConcentrator) unpark(state, job.concentratorId);
 }

@@ -6,6 +6,7 @@ import {
   type JobsManagerEffect,
   type JobsManagerState,
   newJobsManager,
+  queuedCount,
 } from '../../actors/jobs-manager/state.js';
 import { job, t0 } from './job-fixtures.js';
 
@@ -91,6 +92,32 @@ describe('jobs manager scans', () => {
     );
     expect(dispatched(run(s, { type: 'tick' }, t0 + 6_006))).toHaveLength(1_000 - first.length);
     expect(s.backoff).toEqual([]);
+  });
+
+  it('parks jobs whose concentrator is busy until its attempt ends; one past its deadline then fails', () => {
+    const s = newJobsManager({ maxInFlightPerConcentrator: 1 });
+    run(s, { type: 'submit', job: job('lp', { concentratorId: 'C1' }) });
+    run(s, { type: 'submit', job: job('init', { kind: 'initialization', concentratorId: 'C1' }) });
+    run(s, {
+      type: 'submit',
+      job: job('late', { kind: 'dailyClosure', concentratorId: 'C1', deadlineMs: t0 + 500 }),
+    });
+    run(s, { type: 'submit', job: job('other', { concentratorId: 'C2' }) });
+    expect(dispatched(run(s, { type: 'tick' }))).toEqual(['lp', 'other']);
+    // Nothing left in the queue to walk past: the two C1 jobs wait apart.
+    expect(s.queues.normal).toEqual([]);
+    expect(s.parked).toEqual({ C1: ['init', 'late'] });
+    expect(queuedCount(s)).toBe(2);
+    const effects = run(
+      s,
+      { type: 'attemptResult', jobId: 'lp', attempt: 1, result: { ok: true } },
+      t0 + 1_000,
+    );
+    expect(outcomeIds(effects)).toEqual(['lp']);
+    const next = run(s, { type: 'tick' }, t0 + 1_000);
+    expect(dispatched(next)).toEqual(['init']);
+    expect(outcomeIds(next)).toEqual(['late']);
+    expect(s.parked).toEqual({});
   });
 
   it('counts retries in backoff against maxQueuedJobs', () => {
