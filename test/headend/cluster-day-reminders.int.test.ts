@@ -1,14 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ActorProxyPorts } from '../../actors/host/service-ports.js';
 import { type DayClock, defaultMinTickIntervalMs, wallAt } from '../../actors/work-manager/day-clock.js';
-import type { TestCluster } from '../cluster/support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
-import { expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
-import { type DriverDay, hourMs, startDriverDay } from './support/driver-day.js';
-import { type HeadendCluster, startHeadendCluster, waitForThreeReplicas } from './support/headend-cluster.js';
+import {
+  type DriverDay,
+  expectDayExactlyOnceAndValid,
+  hourMs,
+  startDriverDay,
+} from './support/driver-day.js';
+import { headendClusterPerFile, waitForThreeReplicas } from './support/headend-cluster.js';
 
 /**
  * The head-end on three real nodes with the work manager driven by its durable reminder
@@ -19,18 +22,11 @@ import { type HeadendCluster, startHeadendCluster, waitForThreeReplicas } from '
  * the driver gone for a while (the reminders keep firing, the jobs wait in the outbox, a new
  * driver delivers them once).
  */
-let headend: HeadendCluster | undefined;
-let cluster: TestCluster;
+const headendCluster = headendClusterPerFile(120_000);
 const dirs: string[] = [];
 const rate = 1440;
 
-beforeAll(async () => {
-  headend = await startHeadendCluster(120_000);
-  cluster = headend.cluster;
-}, 300_000);
-
 afterAll(async () => {
-  await headend?.stop();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -38,7 +34,7 @@ async function day(name: string, originMs: number): Promise<DriverDay> {
   const outDir = await mkdtemp(join(tmpdir(), `mf-reminder-day-${name}-`));
   dirs.push(outDir);
   return startDriverDay({
-    ports: new ActorProxyPorts(headend!.proxy),
+    ports: new ActorProxyPorts(headendCluster().proxy),
     outDir,
     name,
     originMs,
@@ -57,13 +53,6 @@ function dayClock(originMs: number, endMs: number): DayClock {
     minIntervalMs: defaultMinTickIntervalMs,
     untilSimMs: endMs,
   };
-}
-
-async function expectExactlyOnceAndValid(run: DriverDay, endMs: number): Promise<void> {
-  const truth = run.truth(endMs);
-  expect(truth.size).toBeGreaterThan(500);
-  await expectExactlyOnceInOutputs(truth, run.outDir, 'IT');
-  await expectValidCim(run.outDir, 20);
 }
 
 /** The work manager's state as the cluster holds it. */
@@ -92,12 +81,12 @@ describe('the work manager driven by durable reminders on a three-node cluster',
       if (Date.now() > giveUpAtMs)
         throw new Error(`the day stopped at ${new Date(run.clock.now()).toISOString()}`);
       if (victim !== undefined || Date.now() < killAtWallMs) return;
-      victim = (await cluster.configs()).get('work-manager/0')!.primary!;
+      victim = (await headendCluster().cluster.configs()).get('work-manager/0')!.primary!;
       lastTickAtKill = (await workManager(run)).lastTickMs;
-      await cluster.signal(victim, 'SIGKILL');
+      await headendCluster().cluster.signal(victim, 'SIGKILL');
     });
     expect(victim).toBeDefined();
-    const successor = (await cluster.configs()).get('work-manager/0')!.primary;
+    const successor = (await headendCluster().cluster.configs()).get('work-manager/0')!.primary;
     expect(successor).toBeDefined();
     expect(successor).not.toBe(victim);
     const wm = await workManager(run);
@@ -112,14 +101,14 @@ describe('the work manager driven by durable reminders on a three-node cluster',
     process.stdout.write(
       `reminder-driven cluster day with the work manager's primary killed: ${((Date.now() - startedAt) / 1000).toFixed(1)} s wall time, ${run.driver.callCount} driver calls\n`,
     );
-    await expectExactlyOnceAndValid(run, endMs);
+    await expectDayExactlyOnceAndValid(run, endMs);
     const ids = run.driver.outcomes.map((o) => o.jobId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids.filter((id) => id.startsWith('dc:')).map((id) => id.replace(/#r\d+$/, ''))).size).toBe(
       6,
     );
-    await cluster.startNode(victim!);
-    await waitForThreeReplicas(cluster);
+    await headendCluster().cluster.startNode(victim!);
+    await waitForThreeReplicas(headendCluster().cluster);
   });
 
   it('with the driver gone for hours of the day the reminders keep firing into the outbox; a new driver delivers those jobs once', {
@@ -132,7 +121,7 @@ describe('the work manager driven by durable reminders on a three-node cluster',
     await run.followUntil(originMs + 4 * hourMs);
     // The driver stops here (as if its process died): nobody delivers or acknowledges.
     const leftAtMs = run.clock.now();
-    const ports = new ActorProxyPorts(headend!.proxy);
+    const ports = new ActorProxyPorts(headendCluster().proxy);
     const pendingJobs = async () =>
       (await ports.outbox({ service: 'work-manager', key: 'rem-b' })).flatMap((e) =>
         e.effects.map((x) => x.job),
@@ -151,7 +140,7 @@ describe('the work manager driven by durable reminders on a three-node cluster',
     expect(resumedAfter).toBeGreaterThanOrEqual(originMs + 4 * hourMs);
     await run.followUntil(endMs);
     expect((await workManager(run)).lastTickMs).toBe(endMs);
-    await expectExactlyOnceAndValid(run, endMs);
+    await expectDayExactlyOnceAndValid(run, endMs);
     // Each job that waited in the outbox ran once: one recorded outcome, and the new driver
     // saw each outcome once.
     const outcomes = (await run.driver.singletonState('jobs-manager')).inner.outcomes;

@@ -1,13 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ActorProxyPorts } from '../../actors/host/service-ports.js';
-import type { TestCluster } from '../cluster/support/test-cluster.js';
-import { expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
 import { CrashingPorts } from './support/crashing-ports.js';
-import { type DriverDay, hourMs, startDriverDay } from './support/driver-day.js';
-import { type HeadendCluster, startHeadendCluster, waitForThreeReplicas } from './support/headend-cluster.js';
+import { expectDayExactlyOnceAndValid, hourMs, startDriverDay } from './support/driver-day.js';
+import { headendClusterPerFile, waitForThreeReplicas } from './support/headend-cluster.js';
 
 /**
  * The whole head-end on a three-node cluster (registry, work manager, jobs manager, workers,
@@ -19,17 +17,10 @@ import { type HeadendCluster, startHeadendCluster, waitForThreeReplicas } from '
  * resuming from the cluster. Each day has its own head-end name and date, so the days do
  * not share actors' state.
  */
-let headend: HeadendCluster | undefined;
-let cluster: TestCluster;
+const headendCluster = headendClusterPerFile(120_000);
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  headend = await startHeadendCluster(120_000);
-  cluster = headend.cluster;
-}, 300_000);
-
 afterAll(async () => {
-  await headend?.stop();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -39,37 +30,30 @@ async function day(name: string, originMs: number, ports: ConstructorParameters<
   return startDriverDay({ ports, outDir, name, originMs, concentrators: 6, meters: 4, organization: 'IT' });
 }
 
-async function expectExactlyOnceAndValid(run: DriverDay, endMs: number): Promise<void> {
-  const truth = run.truth(endMs);
-  expect(truth.size).toBeGreaterThan(500);
-  await expectExactlyOnceInOutputs(truth, run.outDir, 'IT');
-  await expectValidCim(run.outDir, 20);
-}
-
 describe('the head-end hosted on a three-node cluster', () => {
   it('a day provisioned through CIM with the jobs-manager primary SIGKILLed at midday: every value exactly once in CSV and valid CIM', {
     timeout: 900_000,
   }, async () => {
     const originMs = Date.UTC(2026, 2, 10);
-    const run = await day('a', originMs, new ActorProxyPorts(headend!.proxy));
+    const run = await day('a', originMs, new ActorProxyPorts(headendCluster().proxy));
     const startedAt = Date.now();
     await run.runUntil(originMs + 12 * hourMs);
-    const victim = (await cluster.configs()).get('jobs-manager/0')!.primary!;
-    await cluster.signal(victim, 'SIGKILL');
+    const victim = (await headendCluster().cluster.configs()).get('jobs-manager/0')!.primary!;
+    await headendCluster().cluster.signal(victim, 'SIGKILL');
     const endMs = originMs + 25 * hourMs;
     await run.runUntil(endMs);
-    const successor = (await cluster.configs()).get('jobs-manager/0')!.primary;
+    const successor = (await headendCluster().cluster.configs()).get('jobs-manager/0')!.primary;
     expect(successor).toBeDefined();
     expect(successor).not.toBe(victim);
     process.stdout.write(
       `cluster day with failover: ${((Date.now() - startedAt) / 1000).toFixed(1)} s wall time, ${run.driver.callCount} actor calls\n`,
     );
-    await expectExactlyOnceAndValid(run, endMs);
+    await expectDayExactlyOnceAndValid(run, endMs);
     const ids = run.driver.outcomes.map((o) => o.jobId);
     expect(new Set(ids).size).toBe(ids.length);
     // The killed node comes back for the next day.
-    await cluster.startNode(victim);
-    await waitForThreeReplicas(cluster);
+    await headendCluster().cluster.startNode(victim);
+    await waitForThreeReplicas(headendCluster().cluster);
   });
 
   const crashes: [string, string, number, (service: string, entries: unknown[]) => boolean][] = [
@@ -90,7 +74,7 @@ describe('the head-end hosted on a three-node cluster', () => {
     it(`a day whose driver is dropped mid-day (${when}, its reply lost) and rebuilt from the cluster: still exactly once`, {
       timeout: 900_000,
     }, async () => {
-      const ports = new ActorProxyPorts(headend!.proxy);
+      const ports = new ActorProxyPorts(headendCluster().proxy);
       const crashing = new CrashingPorts(ports);
       const run = await day(name, originMs, crashing);
       await run.runUntil(originMs + 12 * hourMs);
@@ -101,7 +85,7 @@ describe('the head-end hosted on a three-node cluster', () => {
       expect(resumedAfter).toBeGreaterThanOrEqual(originMs + 12 * hourMs);
       const endMs = originMs + 25 * hourMs;
       await run.runUntil(endMs);
-      await expectExactlyOnceAndValid(run, endMs);
+      await expectDayExactlyOnceAndValid(run, endMs);
     });
   }
 });

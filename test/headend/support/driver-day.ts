@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { HeadendDriver } from '../../../actors/host/headend-driver.js';
 import type { ServicePorts } from '../../../actors/host/service-ports.js';
 import { handleCimRequest } from '../../../actors/integration/bridge/execute.js';
@@ -8,6 +9,7 @@ import { groundTruth, truthKey } from '../../../actors/simulation/ground-truth.j
 import type { DayClock } from '../../../actors/work-manager/day-clock.js';
 import { ManualClock } from '../../../core/clock.js';
 import { linkageConfig, soapMeterConfig, usagePointConfig } from '../cim-requests.js';
+import { expectExactlyOnceInOutputs, expectValidCim } from '../output-check.js';
 
 /**
  * A simulated day through the HeadendDriver (every service behind ServicePorts: in process
@@ -155,4 +157,12 @@ async function provisionThroughCim(day: DriverDay): Promise<void> {
     if (reply.result !== 'OK') throw new Error(`provisioning refused: ${JSON.stringify(reply.errors)}`);
   }
   await day.driver.settle();
+}
+
+/** A cluster day's outputs: more than 500 truth values, each exactly once in CSV and CIM, and valid CIM. */
+export async function expectDayExactlyOnceAndValid(run: DriverDay, endMs: number): Promise<void> {
+  const truth = run.truth(endMs);
+  expect(truth.size).toBeGreaterThan(500);
+  await expectExactlyOnceInOutputs(truth, run.outDir, 'IT');
+  await expectValidCim(run.outDir, 20);
 }

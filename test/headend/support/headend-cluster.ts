@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { packageRoot } from '../../../core/paths.js';
 import {
   type StableCluster,
@@ -24,4 +25,19 @@ export function startHeadendCluster(defaultDeadlineMs: number): Promise<HeadendC
 
 export async function waitForThreeReplicas(cluster: TestCluster): Promise<void> {
   await cluster.waitStable(3, 180_000);
+}
+
+/** startHeadendCluster before the file's tests, stopped after them; read it through the getter. */
+export function headendClusterPerFile(defaultDeadlineMs: number): () => HeadendCluster {
+  let headend: HeadendCluster | undefined;
+  beforeAll(async () => {
+    headend = await startHeadendCluster(defaultDeadlineMs);
+  }, 300_000);
+  afterAll(async () => {
+    await headend?.stop();
+  });
+  return () => {
+    if (!headend) throw new Error('the head-end cluster did not start');
+    return headend;
+  };
 }
