@@ -1,3 +1,4 @@
+import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
 import { HeadendDriver } from '../host/headend-driver.js';
 import { LocalHeadend } from '../host/local-headend.js';
@@ -113,7 +114,7 @@ export async function localEngine(options: EngineOptions): Promise<DayEngine> {
 
 /** `name` keys the singletons and prefixes device and TLog actors (one head-end per name on a cluster). */
 export async function driverEngine(
-  options: EngineOptions & { ports: ServicePorts; name: string; dayClock?: boolean },
+  options: EngineOptions & { ports: ServicePorts; name: string; dayClock?: boolean; pool?: WorkerPool },
 ): Promise<DayEngine> {
   const { clock, fleet } = options;
   let driver: HeadendDriver | undefined;
@@ -125,6 +126,9 @@ export async function driverEngine(
     registry: () => driver?.registry ?? emptyRegistry(),
     maxPartBytes,
     onWritten: options.onWritten,
+    // This process is the integration host: its CSV and CIM encoding runs in the worker pool
+    // (batches under 1,000 rows stay inline, where the hand-off costs more than it moves).
+    ...(options.pool ? { pool: options.pool } : {}),
   });
   driver = new HeadendDriver({
     ports: options.ports,

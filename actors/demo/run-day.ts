@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
+import { WorkerPool } from '../../cluster/pool/pool.js';
 import { ManualClock } from '../../core/clock.js';
 import type { ServicePorts } from '../host/service-ports.js';
 import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
@@ -164,8 +165,14 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
     }
   };
   const engineOptions = { outDir: options.outDir, clock, fleet, onWritten };
+  // On the cluster this process hosts the integration outputs: one worker pool for their
+  // encoding (MF_POOL_MODE=inline keeps it on the main thread), closed on every path.
+  const pool = options.services
+    ? new WorkerPool({ mode: process.env.MF_POOL_MODE === 'inline' ? 'inline' : 'workers' })
+    : undefined;
+  if (pool) day.closeOnExit(() => pool.close());
   const engine = options.services
-    ? await driverEngine({ ...engineOptions, ...options.services })
+    ? await driverEngine({ ...engineOptions, ...options.services, ...(pool ? { pool } : {}) })
     : await localEngine(engineOptions);
   const bridgeOptions = {
     clock,
