@@ -58,9 +58,10 @@ export const fanInActors = (address: ActorAddress): boolean => address.service !
  * for its wave waits, for a delivery routed from a returning call, until the calls already in
  * flight then have returned, and takes everything they sent it in one call. Only calls started
  * before it waited hold it, so it cannot starve; the driver's own posts never wait. Measured on
- * the three-node cluster (bench/headend-cluster.bench.ts) it cuts the rounds of commits per
- * simulated hour by a quarter but makes each round last as long as its slowest call, which on
- * a loaded machine costs more than the rounds it saves: so it is off unless asked for.
+ * the three-node cluster (bench/headend-cluster.bench.ts, MF_BENCH_WAVES=1) it cuts the rounds
+ * of commits per simulated hour from about 18 to 13 but makes each round last as long as its
+ * slowest call, which cost more than the rounds it saved, idle box or loaded: so it is off
+ * unless asked for.
  */
 export class ActorLanes {
   private readonly lanes = new Map<string, Lane>();
