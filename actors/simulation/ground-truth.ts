@@ -37,6 +37,26 @@ export type TruthValue = {
   value: number;
 };
 
+/**
+ * Every OBIS code a 'dailyClosure' truth value may carry: the energy registers (total and six
+ * tariffs) and what is collected with the closure, maximum demand per direction (kW, at its
+ * peak time) and a prepayment meter's credit and charge (EUR). Output checkers map the CIM
+ * ReadingTypes of exactly these codes back to truth.
+ */
+export const dailyClosureCodes = [
+  '1.8.0',
+  '1.8.1',
+  '1.8.2',
+  '1.8.3',
+  '1.8.4',
+  '1.8.5',
+  '1.8.6',
+  '1.6.0',
+  '2.6.0',
+  '19.10.0',
+  '19.20.0',
+] as const;
+
 export function truthKey(v: Pick<TruthValue, 'kind' | 'meterSerial' | 'code' | 'timestampMs'>): string {
   return `${v.kind}|${v.meterSerial}|${v.code}|${v.timestampMs}`;
 }

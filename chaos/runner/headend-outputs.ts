@@ -7,7 +7,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TruthValue } from '../../actors/simulation/ground-truth.js';
+import { dailyClosureCodes, type TruthValue } from '../../actors/simulation/ground-truth.js';
 import { parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
 import { readingTypeFor, unitOfCode } from '../../adapters/cim/reading-type-map.js';
 import { parseCsvFile, parseCsvTimestamp } from '../../adapters/csv/codec.js';
@@ -113,21 +113,8 @@ function cimCodeMeanings(): Map<string, string> {
       'interval/profile',
     ],
     [readingTypeFor({ source: 'obis', code: '32.7.0' }, 'instantaneous'), 'voltage/32.7.0'],
-    // Daily closure registers, and what is collected with the closure: maximum demand (kW)
-    // and prepayment registers (EUR).
-    ...[
-      '1.8.0',
-      '1.8.1',
-      '1.8.2',
-      '1.8.3',
-      '1.8.4',
-      '1.8.5',
-      '1.8.6',
-      '1.6.0',
-      '2.6.0',
-      '19.10.0',
-      '19.20.0',
-    ].map(
+    // Daily closure registers, and what is collected with the closure (maximum demand, prepayment).
+    ...dailyClosureCodes.map(
       (code) => [readingTypeFor({ source: 'obis', code }, 'dailyClosure'), `dailyClosure/${code}`] as const,
     ),
   ]);

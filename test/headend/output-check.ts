@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
-import { truthKey } from '../../actors/simulation/ground-truth.js';
+import { dailyClosureCodes, truthKey } from '../../actors/simulation/ground-truth.js';
 import { deviceEventKeyOf, parseEndDeviceEventsMessage } from '../../adapters/cim/end-device-events.js';
 import { dateTimeMs, parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
 import { readingTypeFor, unitOfCode } from '../../adapters/cim/reading-type-map.js';
@@ -162,19 +162,7 @@ const codeMeaning = ((): Map<string, Meaning> => {
     [{ source: 'obis', code: '32.7.0' }, 'instantaneous', { kind: 'voltage', code: '32.7.0' }],
     // Daily closure registers, and what is collected with the closure: maximum demand (kW)
     // and prepayment registers (EUR).
-    ...[
-      '1.8.0',
-      '1.8.1',
-      '1.8.2',
-      '1.8.3',
-      '1.8.4',
-      '1.8.5',
-      '1.8.6',
-      '1.6.0',
-      '2.6.0',
-      '19.10.0',
-      '19.20.0',
-    ].map((code): [InternalQuantity, ReadingKind, Meaning] => [
+    ...dailyClosureCodes.map((code): [InternalQuantity, ReadingKind, Meaning] => [
       { source: 'obis', code },
       'dailyClosure',
       { kind: 'dailyClosure', code },
