@@ -1,0 +1,156 @@
+import type { ServicePorts } from '../../actors/host/service-ports.js';
+import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import { printFigure } from './report.js';
+
+/**
+ * Where the head-end's time goes on the cluster (bench/headend-cluster.bench.ts): per-actor
+ * calls and latency as the driver sees them, rounds of calls one after another, the nodes'
+ * Prometheus counters, one actor's serial call latency, and the printed breakdown.
+ */
+export type Span = {
+  readings: number;
+  elapsedMs: number;
+  endMs: number;
+  calls: number;
+  provisionMs: number;
+  steps: number;
+  /** Steps that wrote readings (the hourly collections) and the wall time they took. */
+  activeSteps: number;
+  activeMs: number;
+  /** CPU time of this process (driver, field simulation, CSV and CIM writers) while stepping. */
+  driverCpuMs: number;
+};
+
+/** Per actor: calls and the wall time they took, as the driver saw them (where the time goes). */
+export class TimedPorts implements ServicePorts {
+  readonly byActor = new Map<string, { calls: number; totalMs: number }>();
+  recording = false;
+  private readonly spans: { startMs: number; endMs: number }[] = [];
+
+  /** Rounds of calls one after another (each at least one quorum commit) over the span. */
+  get rounds(): number {
+    return longestChain(this.spans);
+  }
+
+  constructor(private readonly inner: ServicePorts) {}
+
+  deliver: ServicePorts['deliver'] = async (address, command, atMs, key) => {
+    const started = performance.now();
+    try {
+      return await this.inner.deliver(address, command, atMs, key);
+    } finally {
+      if (this.recording) {
+        this.spans.push({ startMs: started, endMs: performance.now() });
+        const id = address.service === 'device' ? 'device (any)' : `${address.service}/${address.key}`;
+        const row = this.byActor.get(id) ?? { calls: 0, totalMs: 0 };
+        row.calls++;
+        row.totalMs += performance.now() - started;
+        this.byActor.set(id, row);
+      }
+    }
+  };
+  outbox: ServicePorts['outbox'] = (address) => this.inner.outbox(address);
+  state: ServicePorts['state'] = (address) => this.inner.state(address);
+}
+
+/**
+ * The longest sequence of calls each of which started after the one before it returned: a
+ * lower bound on the rounds of quorum commits the step waited for, whatever each one cost.
+ */
+export function longestChain(calls: readonly { startMs: number; endMs: number }[]): number {
+  const byEnd = [...calls].sort((a, b) => a.endMs - b.endMs);
+  const depth: number[] = [];
+  let best = 0;
+  for (const [i, call] of byEnd.entries()) {
+    let d = 1;
+    for (let j = 0; j < i && byEnd[j]!.endMs <= call.startMs; j++) d = Math.max(d, depth[j]! + 1);
+    depth.push(d);
+    best = Math.max(best, d);
+  }
+  return best;
+}
+
+/** Sums of a node's Prometheus counters the figures below need. */
+export async function scrape(metricsAddress: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  const wanted = [
+    'mf_actor_call_duration_seconds_sum',
+    'mf_actor_call_duration_seconds_count',
+    'process_cpu_seconds_total',
+  ];
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const name = line.split(/[ {]/, 1)[0]!;
+    if (wanted.includes(name)) out[name] = (out[name] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+
+/**
+ * One actor called strictly in sequence (the runtime's counter): ms per write call (a quorum
+ * commit) and per read call (the RPC and the actor's turn, nothing persisted). A chain of
+ * serial calls per simulated step cannot go faster than this.
+ */
+export async function serialCallMs(proxy: ActorProxy): Promise<{ writeMs: number; readMs: number }> {
+  const timeOf = async (method: string, count: number) => {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) await proxy.call('counter', 'bench-serial', method, { by: 1 });
+    return (performance.now() - started) / count;
+  };
+  await timeOf('increment', 20);
+  return { writeMs: await timeOf('increment', 200), readMs: await timeOf('get', 200) };
+}
+
+/** Where the cluster span's time went: per actor (driver side), per node (metrics). */
+export function printBreakdown(
+  span: Span,
+  serial: { writeMs: number; readMs: number },
+  timed: TimedPorts,
+  before: Record<string, number>[],
+  after: Record<string, number>[],
+): void {
+  console.log(
+    `where the time goes (cluster span: ${span.steps} steps, ${(span.elapsedMs / span.steps).toFixed(0)} ms per step)`,
+  );
+  const idleSteps = Math.max(1, span.steps - span.activeSteps);
+  printFigure(
+    'driver process CPU (field simulation, writers, calls)',
+    (100 * span.driverCpuMs) / span.elapsedMs,
+    '% of a core',
+  );
+  printFigure(
+    'steps with collections: ms per step',
+    span.activeMs / Math.max(1, span.activeSteps),
+    'ms',
+    `${span.activeSteps} steps; the others (clock ticks only) ${((span.elapsedMs - span.activeMs) / idleSteps).toFixed(0)} ms per step`,
+  );
+  printFigure(
+    'one actor, serial calls: ms per write / per read',
+    serial.writeMs,
+    'ms',
+    `read ${serial.readMs.toFixed(1)} ms`,
+  );
+  printFigure(
+    'span / (steps x serial write)',
+    span.elapsedMs / span.steps / serial.writeMs,
+    'serial writes per step',
+  );
+  const rows = [...timed.byActor.entries()].sort((a, b) => b[1].totalMs - a[1].totalMs);
+  for (const [id, row] of rows.slice(0, 12))
+    printFigure(
+      `${id}: calls per step / ms per call`,
+      row.calls / span.steps,
+      'calls',
+      `${(row.totalMs / row.calls).toFixed(1)} ms per call, busy ${((100 * row.totalMs) / span.elapsedMs).toFixed(0)}% of the span`,
+    );
+  const delta = (i: number, name: string) => (after[i]?.[name] ?? 0) - (before[i]?.[name] ?? 0);
+  for (const [i, node] of ['n1', 'n2', 'n3'].entries()) {
+    const calls = delta(i, 'mf_actor_call_duration_seconds_count');
+    printFigure(
+      `${node}: actor calls served / ms per call (primary)`,
+      calls,
+      'calls',
+      `${((1000 * delta(i, 'mf_actor_call_duration_seconds_sum')) / Math.max(1, calls)).toFixed(1)} ms per call; CPU ${((100 * delta(i, 'process_cpu_seconds_total') * 1000) / span.elapsedMs).toFixed(0)}% of the span`,
+    );
+  }
+}
