@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../actors/integration/webhook-signature.js';
-import { packageRoot } from '../../core/paths.js';
-import { consecutiveFreePorts, freePort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
+import { startUp } from './support/up-process.js';
 import { startReceiver } from './webhook-receiver.js';
 
 /**
@@ -14,7 +13,6 @@ import { startReceiver } from './webhook-receiver.js';
  * webhook subscriber from a config file (secret from a file), and the webhook metrics on the
  * process's metrics endpoint, during a real day on etcd + three nodes. Needs dist/.
  */
-const bin = join(packageRoot, 'bin', 'meterfabric.js');
 
 describe('meterfabric up with the integration flags', () => {
   it('serves the bridge with the file token, delivers signed webhooks and exposes their metrics', {
@@ -32,21 +30,11 @@ describe('meterfabric up with the integration flags', () => {
       join(dir, 'hooks.json'),
       JSON.stringify([{ name: 'rx', url: receiver.url, secretFile: 'hook.secret' }]),
     );
-    const etcdPort = await freePort();
-    const basePort = await consecutiveFreePorts(3);
     const httpPort = await freePort();
     const metricsPort = await freePort();
-    const up = spawn(
-      process.execPath,
+    const up = await startUp(
+      dir,
       [
-        bin,
-        'up',
-        '--data',
-        join(dir, 'data'),
-        '--etcd',
-        `127.0.0.1:${etcdPort}`,
-        '--base-port',
-        String(basePort),
         '--http-port',
         String(httpPort),
         '--token-file',
@@ -57,30 +45,16 @@ describe('meterfabric up with the integration flags', () => {
         `127.0.0.1:${metricsPort}`,
       ],
       {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          MF_LOG_LEVEL: 'warn',
-          MF_BRIDGE_TOKEN: 'not-this-one',
-          MF_DEMO_OUT: join(dir, 'out'),
-          MF_DEMO_CONCENTRATORS: '2',
-          MF_DEMO_METERS: '2',
-        },
+        MF_BRIDGE_TOKEN: 'not-this-one',
+        MF_DEMO_OUT: join(dir, 'out'),
+        MF_DEMO_CONCENTRATORS: '2',
+        MF_DEMO_METERS: '2',
       },
     );
-    let out = '';
-    up.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    up.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-    const pids = () => [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+    const out = up.output;
     try {
       await waitFor(
-        () => out.includes(`CIM bridge http://127.0.0.1:${httpPort}/cim`),
+        () => out().includes(`CIM bridge http://127.0.0.1:${httpPort}/cim`),
         'the bridge',
         300_000,
         200,
@@ -112,26 +86,21 @@ describe('meterfabric up with the integration flags', () => {
       expect(Number(delivered?.[1])).toBeGreaterThan(0);
       expect(metrics).toMatch(/^meterfabric_webhook_last_success_age_seconds\{subscriber="rx"\} [\d.e-]+$/m);
       expect(metrics).toMatch(/^meterfabric_webhook_queued_messages\{subscriber="rx"\} \d+$/m);
-      expect(out).not.toMatch(/visible in ps/);
+      expect(out()).not.toMatch(/visible in ps/);
 
       await waitFor(
-        () => out.includes('demo finished') || out.includes('demo failed'),
+        () => out().includes('demo finished') || out().includes('demo failed'),
         'the day',
         300_000,
         500,
       );
-      expect(out).not.toContain('demo failed');
-      expect(out).toMatch(/webhook rx: delivered \d+/);
-      up.kill('SIGINT');
-      expect(await exited).toBe(0);
-      for (const pid of pids()) expect(() => process.kill(pid, 0)).toThrow();
+      expect(out()).not.toContain('demo failed');
+      expect(out()).toMatch(/webhook rx: delivered \d+/);
+      up.child.kill('SIGINT');
+      expect(await up.exited).toBe(0);
+      for (const pid of up.pids()) expect(() => process.kill(pid, 0)).toThrow();
     } finally {
-      up.kill('SIGKILL');
-      for (const pid of pids()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {}
-      }
+      up.killAll();
       await receiver.close();
       rmSync(dir, { recursive: true, force: true });
     }

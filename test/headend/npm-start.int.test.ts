@@ -1,11 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
-import { consecutiveFreePorts, freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
+import { meterfabricBin, startUp } from './support/up-process.js';
 
 /**
  * The README's main job (`npm start` = `meterfabric up`): etcd + three nodes + the head-end
@@ -14,7 +14,6 @@ import { waitFor } from '../support/wait.js';
  * the output directory. A small fleet keeps it quick; the day itself runs
  * at 1440x, about a minute. Needs dist/ (npm test builds first).
  */
-const bin = join(packageRoot, 'bin', 'meterfabric.js');
 const validate = join(packageRoot, '..', 'shared', 'cim-xsd', 'validate.sh');
 
 function filesUnder(dir: string): string[] {
@@ -29,49 +28,22 @@ describe('npm start (meterfabric up with the head-end demo)', () => {
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-npm-start-'));
     const outDir = join(dir, 'out');
-    const etcdPort = await freePort();
-    const basePort = await consecutiveFreePorts(3);
-    const up = spawn(
-      process.execPath,
-      [
-        bin,
-        'up',
-        '--data',
-        join(dir, 'data'),
-        '--etcd',
-        `127.0.0.1:${etcdPort}`,
-        '--base-port',
-        String(basePort),
-      ],
-      {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          MF_LOG_LEVEL: 'warn',
-          MF_DEMO_OUT: outDir,
-          MF_DEMO_CONCENTRATORS: '4',
-          MF_DEMO_METERS: '3',
-        },
-      },
-    );
-    let out = '';
-    up.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
+    const up = await startUp(dir, [], {
+      MF_DEMO_OUT: outDir,
+      MF_DEMO_CONCENTRATORS: '4',
+      MF_DEMO_METERS: '3',
     });
-    up.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    const out = up.output;
+    const etcdPort = up.etcdPort;
     try {
       await waitFor(
-        () => out.includes('demo finished') || out.includes('demo failed'),
+        () => out().includes('demo finished') || out().includes('demo failed'),
         'the demo day',
         360_000,
         500,
       );
-      expect(out).not.toContain('demo failed');
-      expect(out).toMatch(/jobs: +\d+ succeeded, 0 failed/);
+      expect(out()).not.toContain('demo failed');
+      expect(out()).toMatch(/jobs: +\d+ succeeded, 0 failed/);
 
       const files = filesUnder(outDir);
       const loadProfiles = files.filter((f) => /[/]pload[/]S_\d{4}-\d{2}-\d{2}_n1\.csv$/.test(f));
@@ -94,7 +66,7 @@ describe('npm start (meterfabric up with the head-end demo)', () => {
       // Every head-end service wrote its state through the cluster's replication.
       const status = spawnSync(
         process.execPath,
-        [bin, 'status', '--json', '--etcd', `127.0.0.1:${etcdPort}`],
+        [meterfabricBin, 'status', '--json', '--etcd', `127.0.0.1:${etcdPort}`],
         { encoding: 'utf8', timeout: 60_000 },
       );
       const report = JSON.parse(status.stdout) as {
@@ -119,13 +91,13 @@ describe('npm start (meterfabric up with the head-end demo)', () => {
       ])
         expect(committed(service), service).toBeGreaterThan(0);
 
-      const pids = [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+      const pids = up.pids();
       expect(pids).toHaveLength(4); // etcd + three nodes
-      up.kill('SIGINT');
-      expect(await exited).toBe(0);
+      up.child.kill('SIGINT');
+      expect(await up.exited).toBe(0);
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     } finally {
-      up.kill('SIGKILL');
+      up.killAll();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../../../core/paths.js';
+import { consecutiveFreePorts, freePort } from '../../support/ports.js';
+
+/** The CLI entry point the README's quick start runs (needs dist/: npm test builds first). */
+export const meterfabricBin = join(packageRoot, 'bin', 'meterfabric.js');
+
+export type UpProcess = {
+  child: ChildProcess;
+  etcdPort: number;
+  /** Everything `up` printed so far (stdout and stderr interleaved). */
+  output(): string;
+  /** The PIDs `up` reported for what it started (etcd + the nodes). */
+  pids(): number[];
+  /** Resolves with the exit code once `up` has exited. */
+  exited: Promise<number | null>;
+  /** SIGKILLs `up` and every PID it reported: for `finally`, after a failure too. */
+  killAll(): void;
+};
+
+/**
+ * `meterfabric up` on loopback ports picked here, in `dir` (data under `dir/data`), with the
+ * demo's output at `MF_DEMO_OUT` if the caller sets it. `extraArgs` follow the standard ones.
+ */
+export async function startUp(
+  dir: string,
+  extraArgs: readonly string[],
+  env: Record<string, string>,
+): Promise<UpProcess> {
+  const etcdPort = await freePort();
+  const basePort = await consecutiveFreePorts(3);
+  const child = spawn(
+    process.execPath,
+    [
+      meterfabricBin,
+      'up',
+      '--data',
+      join(dir, 'data'),
+      '--etcd',
+      `127.0.0.1:${etcdPort}`,
+      '--base-port',
+      String(basePort),
+      ...extraArgs,
+    ],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MF_LOG_LEVEL: 'warn', ...env } },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const pids = () => [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+  return {
+    child,
+    etcdPort,
+    output: () => out,
+    pids,
+    exited,
+    killAll() {
+      child.kill('SIGKILL');
+      for (const pid of pids()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
