@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { PartitionActorStore } from '../actors/actor-host.js';
@@ -8,6 +9,7 @@ import { ReplicatedReminderStore } from '../actors/replicated-reminder-store.js'
 import type { NodeConfig } from '../config/node-config.js';
 import type { NodeId, PartitionId, PartitionReplica } from '../replicator/contract.js';
 import { ReplicaHost } from '../replicator/host.js';
+import { registerReplicatorMetrics } from '../replicator/metrics.js';
 import type { ReplicatedStore } from '../replicator/store-api.js';
 import type { LocalReplicas } from './local-replicas.js';
 
@@ -22,6 +24,8 @@ export type DataPlaneOptions = {
   clock: Clock;
   logger: Logger;
   addressOf: (node: NodeId) => string | undefined;
+  /** The node's Prometheus registry: replica progress and group-commit counters go there. */
+  metrics?: Registry;
 };
 
 export type NodeDataPlane = LocalReplicas & {
@@ -38,6 +42,7 @@ export async function openLocalReplicas(options: DataPlaneOptions): Promise<Node
     // The same shared secret guards replication streams and ReplicaControl as the node's own services.
     ...(options.config.clusterToken ? { clusterToken: options.config.clusterToken } : {}),
   });
+  if (options.metrics) registerReplicatorMetrics(options.metrics, host);
   const opened = new Map<PartitionId, ReplicatedStore>();
   const open = async (partition: PartitionId): Promise<ReplicatedStore> => {
     const replica = await host.replica(partition);

@@ -123,6 +123,7 @@ export class ClusterNode {
       clock: this.clock,
       logger: logger.child({ component: 'replicas' }),
       addressOf: (node: NodeId) => peers.dialAddress(node),
+      metrics: this.metrics.registry,
     });
     this.replicas = replicas;
     this.actors = new ActorHost({

@@ -132,6 +132,10 @@ describe('a three-node cluster forms', () => {
     const metrics = await (await fetch(`http://${record.metricsAddress}/metrics`)).text();
     expect(metrics).toContain('mf_lease_valid_for_ms');
     expect(metrics).toContain('mf_actor_calls_total');
+    // The data plane's gauges: replica progress and group commit (operations per fsync).
+    expect(metrics).toMatch(/mf_replica_committed_lsn\{partition="[^"]+"\} [1-9]/);
+    expect(metrics).toMatch(/^mf_replica_log_fsyncs [1-9]/m);
+    expect(metrics).toMatch(/^mf_replica_log_writes [1-9]/m);
     const health = (await (await fetch(`http://${record.metricsAddress}/health`)).json()) as {
       status: string;
       node: string;
