@@ -8,7 +8,9 @@ import { MeterfabricError } from '../../core/errors.js';
  * the primary after the quorum commit and again on any new primary replaying the log. Since
  * the machines are deterministic given (state, command, nowMs), replay rebuilds the same state.
  * Effects travel back in the reply: a driver delivers them to the next service through
- * ActorProxy, with idempotency keys, so a retried call is answered from the dedup table.
+ * ActorProxy, with idempotency keys, so a retried call is answered from the dedup table
+ * (which, for machines with `storeEffects`, holds a reference that `replyFrom` resolves
+ * against the current state: the effects are not stored twice).
  */
 
 export type CommandEvent<C> = { command: C; nowMs: number };
@@ -26,7 +28,22 @@ export type CommandMachine<S, C, E> = {
   /** Commands that only read: answered without persisting. */
   isRead?(command: C): boolean;
   read?(state: S, command: C): unknown;
+  /**
+   * What the actor persists and remembers for a change instead of its reply `{ effects }`
+   * (a reference to what the state holds already, e.g. outbox entry ids); the reply still
+   * carries the effects. Requires `replyFrom`.
+   */
+  storeEffects?(effects: E[]): unknown;
+  /** The reply to a retried change, from what `storeEffects` returned and the current state. */
+  replyFrom?(state: S, stored: unknown): unknown;
 };
+
+/** A stored result that is the reply itself (every record written before references). */
+function isFullReply(stored: unknown): boolean {
+  return (
+    typeof stored === 'object' && stored !== null && Array.isArray((stored as { effects?: unknown }).effects)
+  );
+}
 
 /**
  * Events whose change `handle` already made in place (hosted machines only): `apply` on the
@@ -45,7 +62,15 @@ export function commandActor<S, C, E>(
   machine: CommandMachine<S, C, E>,
   options: { inPlace?: boolean } = {},
 ): ActorBehaviour<S, CommandEvent<C>> {
+  const { storeEffects, replyFrom } = machine;
+  const stored = (effects: E[]) => (storeEffects ? { storedResult: storeEffects(effects) } : {});
   return {
+    ...(replyFrom
+      ? {
+          // Records written before the machine stored references hold the reply itself.
+          replyFrom: (state: S, result: unknown) => (isFullReply(result) ? result : replyFrom(state, result)),
+        }
+      : {}),
     initialState: (key) => machine.initialState(key),
     handle(state, method, arg, ctx) {
       if (method !== 'command')
@@ -63,11 +88,11 @@ export function commandActor<S, C, E>(
         const { effects } = machine.apply(state, command, nowMs);
         const event = { command, nowMs };
         appliedInPlace.add(event);
-        return { event, result: { effects } };
+        return { event, result: { effects }, ...stored(effects) };
       }
       // Decide on a copy: a refused command throws here and nothing is persisted.
       const { effects } = machine.apply(structuredClone(state), command, nowMs);
-      return { event: { command, nowMs }, result: { effects } };
+      return { event: { command, nowMs }, result: { effects }, ...stored(effects) };
     },
     apply: (state, event) => {
       if (appliedInPlace.delete(event)) return state;

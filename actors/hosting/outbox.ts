@@ -40,6 +40,18 @@ export type Refusal = { code: string; message: string };
 
 export type OutboxEntry<E> = { id: number; effects: E[]; refused?: Refusal[] };
 
+/**
+ * A change's reply. `acknowledged` appears only in the reply to a retried call whose entry
+ * the driver has acknowledged since: it was delivered on, so it is not in `effects` again.
+ */
+export type HostedReply<E> = { effects: OutboxEntry<E>[]; acknowledged?: number[] };
+
+/**
+ * What the actor persists and remembers for a change: the ids of the entries it made (at
+ * most one), not the entries, which the replicated state holds already in its outbox.
+ */
+export type StoredEntries = { entries: number[] };
+
 export type HostedState<S, E> = {
   inner: S;
   outbox: OutboxEntry<E>[];
@@ -73,6 +85,32 @@ export function isHostedRead(command: { type: string }): boolean {
   return command.type === 'outbox' || command.type === 'state';
 }
 
+export function storeEntries<E>(effects: OutboxEntry<E>[]): StoredEntries {
+  return { entries: effects.map((e) => e.id) };
+}
+
+/**
+ * The reply to a retried change from its stored entry ids: each entry still in the outbox
+ * as it was first returned (entries never change once made); one no longer there was
+ * acknowledged, i.e. delivered on by the driver that acknowledged it, and is reported as such.
+ */
+export function replyFromEntries<S, E>(state: HostedState<S, E>, stored: unknown): HostedReply<E> {
+  const ids = (stored as Partial<StoredEntries> | null)?.entries;
+  if (!Array.isArray(ids) || !ids.every(Number.isSafeInteger))
+    throw new MeterfabricError(
+      'MF_BAD_STORED_RESULT',
+      `a stored head-end result is neither {effects} nor {entries: ids}: ${JSON.stringify(stored)?.slice(0, 200)}`,
+    );
+  const effects: OutboxEntry<E>[] = [];
+  const acknowledged: number[] = [];
+  for (const id of ids as number[]) {
+    const entry = state.outbox.find((e) => e.id === id);
+    if (entry) effects.push(entry);
+    else acknowledged.push(id);
+  }
+  return acknowledged.length > 0 ? { effects, acknowledged } : { effects };
+}
+
 export function hostMachine<S, C, E>(
   machine: CommandMachine<S, C, E>,
   options: HostingOptions<S, C, E> = {},
@@ -83,6 +121,8 @@ export function hostMachine<S, C, E>(
     initialState: (key) => hostedState(machine.initialState(key)),
     isRead: isHostedRead,
     read: (state, command) => (command.type === 'outbox' ? state.outbox : state),
+    storeEffects: storeEntries,
+    replyFrom: replyFromEntries,
     apply(state, command, nowMs) {
       if (command.type !== 'deliver')
         throw new MeterfabricError('MF_BAD_REQUEST', `"${command.type}" is a read, not a change`);

@@ -33,6 +33,12 @@ export type Decision<E> = {
   event?: E;
   /** JSON-serialisable reply. */
   result: unknown;
+  /**
+   * What the persisted record and the dedup table keep in place of `result` (defaults to
+   * `result`): a behaviour whose reply repeats what its state already holds (an outbox entry)
+   * stores a reference to it, and rebuilds the reply with `replyFrom` on a retried call.
+   */
+  storedResult?: unknown;
   /** Durable reminders to register once the event is committed. */
   reminders?: ReminderRequest[];
   /**
@@ -49,6 +55,13 @@ export type ActorBehaviour<S, E> = {
   initialState(key: string): S;
   handle(state: S, method: string, arg: unknown, ctx: ActorCallContext): Decision<E>;
   apply(state: S, event: E): S;
+  /**
+   * The reply to a retried call (same idempotency key) from what was stored for it
+   * (`Decision.storedResult`, or `result` when none was given, e.g. in records written before
+   * the behaviour stored references) and the actor's current state. Without it the stored
+   * result is the reply.
+   */
+  replyFrom?(state: S, storedResult: unknown): unknown;
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: behaviours of every state/event type live in one registry

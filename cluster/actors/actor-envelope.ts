@@ -4,7 +4,9 @@ import type { AnyActorBehaviour } from './actor-definition.js';
  * The state an actor keeps around its behaviour's state: the results of its most recent
  * calls by idempotency key. A persisted record carries its idempotency key and result, so the
  * dedup table is rebuilt by the same replay that rebuilds the state, and an actor's change
- * and its idempotency key are committed in one replicated operation.
+ * and its idempotency key are committed in one replicated operation. `result` is what the
+ * behaviour chose to store (`Decision.storedResult`: the reply itself, or a reference into
+ * the state that `replyFrom` turns back into the reply on a retried call).
  */
 export type PersistedRecord = { idem: string; event: unknown; result: unknown };
 

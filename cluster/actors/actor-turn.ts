@@ -21,7 +21,7 @@ import type { ReminderScheduler } from './reminders.js';
 
 /**
  * One actor turn: dedup by idempotency key, the behaviour's pure decision, persist (quorum
- * commit) of the event together with the key and result, then the reply and the decision's
+ * commit) of the event together with the key and stored result, then the reply and the decision's
  * effects (reminders, volatile timers, sends). One handler per (partition, service), shared
  * by all its actors: per-actor closures would cost more memory than the actors at 100,000.
  */
@@ -115,7 +115,7 @@ export function createSpawnOptions(
     const key = active.keyByName.get(ctx.name) ?? ctx.name;
     const call = msg as CallMsg;
     if (dedup && envelope.recent?.has(call.idem)) {
-      dispatch(call.sender, { ok: true, result: envelope.recent.get(call.idem) });
+      dispatch(call.sender, dedupReply(behaviour, envelope.user, envelope.recent.get(call.idem)));
       return envelope;
     }
     let decision: ReturnType<AnyActorBehaviour['handle']>;
@@ -139,7 +139,11 @@ export function createSpawnOptions(
       for (const send of decision.sends ?? []) deps.send(send);
       return envelope;
     }
-    const record: PersistedRecord = { idem: call.idem, event: decision.event, result: decision.result };
+    const record: PersistedRecord = {
+      idem: call.idem,
+      event: decision.event,
+      result: 'storedResult' in decision ? decision.storedResult : decision.result,
+    };
     try {
       await ctx.persist(record);
     } catch (err) {
@@ -170,6 +174,16 @@ export function createSpawnOptions(
     },
   };
 }
+/** The reply to a retried call: the stored result, or what the behaviour rebuilds from it. */
+export function dedupReply(behaviour: AnyActorBehaviour, user: unknown, stored: unknown): CallReply {
+  if (!behaviour.replyFrom) return { ok: true, result: stored };
+  try {
+    return { ok: true, result: behaviour.replyFrom(user, stored) };
+  } catch (err) {
+    return replyOf(err);
+  }
+}
+
 /**
  * For a caller, a fenced replica (stale epoch) and a node whose lease ran out both mean
  * "this is no longer the primary": one code, so clients refresh and retry elsewhere.
