@@ -46,6 +46,9 @@ export function nextReminder(state: ClockedWorkManagerState): ReminderRequest | 
 export const hostedWorkManagerActor: ActorBehaviour<WorkManagerHosted, WorkManagerCall> = {
   initialState: (key) => base.initialState(key),
   apply: (state, event) => base.apply(state, event),
+  // Its records store the outbox entry's id (outbox.ts storeEntries): a retried call is
+  // answered from the outbox by the hosted machine's replyFrom.
+  replyFrom: (state, stored) => (base.replyFrom ? base.replyFrom(state, stored) : stored),
   handle(state, method, arg, ctx): Decision<WorkManagerCall> {
     let decision: Decision<WorkManagerCall>;
     if (method === 'reminder') {

@@ -37,6 +37,7 @@ export type Decision<E> = {
    * What the persisted record and the dedup table keep in place of `result` (defaults to
    * `result`): a behaviour whose reply repeats what its state already holds (an outbox entry)
    * stores a reference to it, and rebuilds the reply with `replyFrom` on a retried call.
+   * Ignored when the behaviour has no `replyFrom`.
    */
   storedResult?: unknown;
   /** Durable reminders to register once the event is committed. */

@@ -142,7 +142,9 @@ export function createSpawnOptions(
     const record: PersistedRecord = {
       idem: call.idem,
       event: decision.event,
-      result: 'storedResult' in decision ? decision.storedResult : decision.result,
+      // A stored result only a `replyFrom` can turn back into the reply: a behaviour without
+      // one (e.g. a wrapper that did not pass it on) stores the reply itself.
+      result: behaviour.replyFrom && 'storedResult' in decision ? decision.storedResult : decision.result,
     };
     try {
       await ctx.persist(record);

@@ -2,6 +2,7 @@ import { type ActorSystemRef, type Ref, spawnStateless, start, stop } from 'nact
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandActor } from '../../actors/hosting/command-actor.js';
 import { hostMachine } from '../../actors/hosting/outbox.js';
+import { hostedWorkManagerActor } from '../../actors/hosting/work-manager-actor.js';
 import type { AnyActorBehaviour } from '../../cluster/actors/actor-definition.js';
 import {
   applyRecord,
@@ -217,6 +218,32 @@ describe('actor turn with a stored reference (Decision.storedResult, replyFrom)'
       ok: true,
       result: { effects: [{ id: 1, effects: ['+2'] }] },
     });
+  });
+
+  it('a wrapper that stores a reference but has no replyFrom persists the reply itself (a retry gets the reply)', async () => {
+    const { replyFrom: _dropped, ...wrapper } = hosted;
+    const a = actor(wrapper as AnyActorBehaviour);
+    const first = await a.call('command', add('s', 1, 2), 'k1');
+    expect(a.persisted[0]!.result).toEqual({ effects: [{ id: 1, effects: ['+2'] }] });
+    expect(await a.call('command', add('s', 1, 2), 'k1')).toEqual(first);
+  });
+
+  it('the work manager (a wrapper adding its day-clock reminder) passes replyFrom on', async () => {
+    const a = actor(hostedWorkManagerActor as AnyActorBehaviour);
+    const ackNone = { command: { type: 'deliver', deliveries: [], ack: [] }, atMs: 1000 };
+    const tick = {
+      command: {
+        type: 'deliver',
+        deliveries: [{ commands: [{ type: 'tick' }] }],
+      },
+      atMs: 1000,
+    };
+    const reply = await a.call('command', tick, 'w1');
+    expect(reply).toEqual({ ok: true, result: { effects: [] } });
+    expect(a.persisted[0]!.result).toEqual({ entries: [] });
+    expect(await a.call('command', tick, 'w1')).toEqual(reply);
+    await a.call('command', ackNone, 'w2');
+    expect(a.persisted).toHaveLength(2);
   });
 
   it('behaviours without the hook persist and return the result itself (counter actor)', async () => {
