@@ -21,7 +21,7 @@ describe('two of three nodes down', () => {
     await writeOncePerKey(proxy, keys, 'ql');
 
     await Promise.all([cluster.signal('n2', 'SIGKILL'), cluster.signal('n3', 'SIGKILL')]);
-    await waitForQuorumLoss(cluster, 'every partition to report quorum loss', 60_000);
+    await waitForQuorumLoss(cluster, 'every partition to report quorum loss', 60_000, ['n2', 'n3']);
     await expectQuorumLossRefusal(proxy, keys[0]!, 'ql-refused');
 
     const report = statusDuringOutage(cluster);

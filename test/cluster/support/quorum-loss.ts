@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
+import { keys } from '../../../cluster/membership/etcd-client.js';
 import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
 import { packageRoot } from '../../../core/paths.js';
 import { waitFor } from '../../support/wait.js';
@@ -40,12 +41,28 @@ export async function writeOncePerKey(
   }
 }
 
-/** Waits until every partition reports quorum loss with no primary; returns the configurations. */
-export function waitForQuorumLoss(
+/**
+ * Waits until every partition reports quorum loss with no primary; returns the configurations.
+ * `down`: nodes killed for the outage. Until etcd has dropped each one's membership (its lease
+ * ran out), the FM rightly counts it as live and may try again, turning a partition from
+ * quorum loss back to reconfiguring for a moment: the state is only settled after that.
+ */
+export async function waitForQuorumLoss(
   cluster: TestCluster,
   what: string,
   timeoutMs: number,
+  down: readonly string[] = [],
 ): Promise<Map<string, PartitionConfiguration>> {
+  await waitFor(
+    async () => {
+      for (const id of down)
+        if ((await cluster.client.get(keys.node('meterfabric', id)).string()) !== null) return false;
+      return true;
+    },
+    `the membership of ${down.join(', ')} to expire`,
+    timeoutMs,
+    250,
+  );
   return waitFor(
     async () => {
       const configs = await cluster.configs();
