@@ -10,7 +10,9 @@
  *    (MF_BENCH_WAVES=1; ActorLanes), and with the same machines in this process
  *    (InProcessPorts) to show what hosting costs. Then where the
  *    time went: rounds of commits per simulated hour, per-actor calls and latency, the nodes'
- *    call latency and CPU, the driver's CPU, one actor's serial call latency.
+ *    call latency and CPU, the driver's CPU, one actor's serial call latency, and per service
+ *    the bytes of the record an actor persists per call (sampled): with the full result as
+ *    before issue 7, and with the outbox entry's id it stores now.
  * 2. The runtime's replicated-write rate in the same run (bench/replication.bench.ts's own
  *    code, imported): the head-end figure as a ratio to it, in readings per replicated write.
  * 3. Device actors per node and the node processes' RSS with 10,000 concentrators' device

@@ -1,4 +1,5 @@
 import type { ServicePorts } from '../../actors/host/service-ports.js';
+import { storeEntries } from '../../actors/hosting/outbox.js';
 import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { printFigure } from './report.js';
 
@@ -21,10 +22,28 @@ export type Span = {
   driverCpuMs: number;
 };
 
+/**
+ * Per service, over sampled calls: bytes of the record an actor persists (JSON, as the node
+ * encodes it) with the call's full result, as before issue 7, and with the entry reference
+ * it stores now (actors/hosting/outbox.ts storeEntries); `resultBytes`/`referenceBytes` are
+ * also what one dedup-table entry holds, in memory and in each snapshot.
+ */
+export type RecordBytes = {
+  calls: number;
+  commandBytes: number;
+  resultBytes: number;
+  referenceBytes: number;
+};
+
+/** One call in this many is measured: stringifying every call would slow the driver. */
+const recordSampleEvery = 8;
+
 /** Per actor: calls and the wall time they took, as the driver saw them (where the time goes). */
 export class TimedPorts implements ServicePorts {
   readonly byActor = new Map<string, { calls: number; totalMs: number }>();
+  readonly recordBytes = new Map<string, RecordBytes>();
   recording = false;
+  private callsSeen = 0;
   private readonly spans: { startMs: number; endMs: number }[] = [];
 
   /** Rounds of calls one after another (each at least one quorum commit) over the span. */
@@ -37,7 +56,22 @@ export class TimedPorts implements ServicePorts {
   deliver: ServicePorts['deliver'] = async (address, command, atMs, key) => {
     const started = performance.now();
     try {
-      return await this.inner.deliver(address, command, atMs, key);
+      const entries = await this.inner.deliver(address, command, atMs, key);
+      if (this.recording && this.callsSeen++ % recordSampleEvery === 0) {
+        const row = this.recordBytes.get(address.service) ?? {
+          calls: 0,
+          commandBytes: 0,
+          resultBytes: 0,
+          referenceBytes: 0,
+        };
+        const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
+        row.calls++;
+        row.commandBytes += bytes({ idem: key, event: { command, nowMs: atMs } });
+        row.resultBytes += bytes({ effects: entries });
+        row.referenceBytes += bytes(storeEntries(entries));
+        this.recordBytes.set(address.service, row);
+      }
+      return entries;
     } finally {
       if (this.recording) {
         this.spans.push({ startMs: started, endMs: performance.now() });
@@ -143,6 +177,20 @@ export function printBreakdown(
       'calls',
       `${(row.totalMs / row.calls).toFixed(1)} ms per call, busy ${((100 * row.totalMs) / span.elapsedMs).toFixed(0)}% of the span`,
     );
+  const sizes = [...timed.recordBytes.entries()].sort(
+    (a, b) => b[1].resultBytes / b[1].calls - a[1].resultBytes / a[1].calls,
+  );
+  for (const [service, row] of sizes) {
+    const kb = (total: number) => total / row.calls / 1024;
+    const full = kb(row.commandBytes + row.resultBytes);
+    const now = kb(row.commandBytes + row.referenceBytes);
+    printFigure(
+      `${service}: persisted record per call, full result -> entry id`,
+      now,
+      'KB',
+      `was ${full.toFixed(1)} KB (${(now / full).toFixed(2)}x); dedup entry ${(row.resultBytes / row.calls).toFixed(0)} -> ${(row.referenceBytes / row.calls).toFixed(0)} B; ${row.calls} calls sampled`,
+    );
+  }
   const delta = (i: number, name: string) => (after[i]?.[name] ?? 0) - (before[i]?.[name] ?? 0);
   for (const [i, node] of ['n1', 'n2', 'n3'].entries()) {
     const calls = delta(i, 'mf_actor_call_duration_seconds_count');
