@@ -1,4 +1,5 @@
 import type { AnyActorBehaviour } from './actor-definition.js';
+import type { Reminder } from './reminders.js';
 
 /**
  * The state an actor keeps around its behaviour's state: the results of its most recent
@@ -8,7 +9,17 @@ import type { AnyActorBehaviour } from './actor-definition.js';
  * behaviour chose to store (`Decision.storedResult`: the reply itself, or a reference into
  * the state that `replyFrom` turns back into the reply on a retried call).
  */
-export type PersistedRecord = { idem: string; event: unknown; result: unknown };
+export type PersistedRecord = {
+  idem: string;
+  event: unknown;
+  result: unknown;
+  /**
+   * The decision's reminders, committed by the persistence engine in the same replicated
+   * operation as the event (as `__reminders/...` keys, not inside the stored event), so an
+   * event is never committed without the reminders it asked for. Absent on replayed records.
+   */
+  reminders?: Reminder[];
+};
 
 /** `recent` is created on the first persisted call: most actors are read far more than written. */
 export type Envelope = { user: unknown; recent: Map<string, unknown> | null };

@@ -17,7 +17,7 @@ import {
   encodeEnvelope,
   type PersistedRecord,
 } from './actor-envelope.js';
-import type { ReminderScheduler } from './reminders.js';
+import type { Reminder, ReminderScheduler } from './reminders.js';
 
 /**
  * One actor turn: dedup by idempotency key, the behaviour's pure decision, persist (quorum
@@ -69,10 +69,9 @@ export function createSpawnOptions(
   deps: TurnDeps,
 ): SpawnOptions {
   const { dedup, clock, logger } = deps;
-  const scheduleReminders = (key: string, reminders: ReminderRequest[]): Promise<void> =>
-    active.reminders.register(
-      reminders.map((r) => ({ ...r, service, key, idem: `reminder:${key}:${r.name}@${r.dueAtMs}` })),
-    );
+  // The idem names the reminder and its due time, so a fire repeated after failover dedups.
+  const remindersOf = (key: string, reminders: readonly ReminderRequest[]): Reminder[] =>
+    reminders.map((r) => ({ ...r, service, key, idem: `reminder:${key}:${r.name}@${r.dueAtMs}` }));
   const armTimers = (key: string, timers: readonly TimerRequest[]): void => {
     for (const t of timers) {
       const id = `${key}|${t.name}`;
@@ -128,7 +127,7 @@ export function createSpawnOptions(
     if (decision.event === undefined) {
       if (decision.reminders?.length) {
         try {
-          await scheduleReminders(key, decision.reminders);
+          await active.reminders.register(remindersOf(key, decision.reminders));
         } catch (err) {
           dispatch(call.sender, replyOf(err));
           return envelope;
@@ -139,8 +138,19 @@ export function createSpawnOptions(
       for (const send of decision.sends ?? []) deps.send(send);
       return envelope;
     }
+    // The reminders are committed with the event (one replicated operation, see
+    // ReplicatedPersistenceEngine) and scheduled only once that commit succeeded.
+    let reminders: Reminder[] = [];
+    try {
+      if (decision.reminders?.length)
+        reminders = active.reminders.admit(remindersOf(key, decision.reminders));
+    } catch (err) {
+      dispatch(call.sender, replyOf(err));
+      return envelope;
+    }
     const record: PersistedRecord = {
       idem: call.idem,
+      ...(reminders.length > 0 ? { reminders } : {}),
       event: decision.event,
       // A stored result only a `replyFrom` can turn back into the reply: a behaviour without
       // one (e.g. a wrapper that did not pass it on) stores the reply itself.
@@ -157,7 +167,7 @@ export function createSpawnOptions(
       stop(ctx.self);
       return envelope;
     }
-    if (decision.reminders?.length) await scheduleReminders(key, decision.reminders).catch(() => undefined);
+    if (reminders.length > 0) active.reminders.scheduleCommitted(reminders);
     dispatch(call.sender, { ok: true, result: decision.result });
     if (decision.timers?.length) armTimers(key, decision.timers);
     for (const send of decision.sends ?? []) deps.send(send);

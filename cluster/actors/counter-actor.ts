@@ -4,7 +4,8 @@ import type { ActorBehaviour } from './actor-definition.js';
 /**
  * The runtime's own test service: a counter per key. `increment {by}` persists and returns the
  * new value; `get` reads; `remind {name, dueAtMs, by}` registers a durable reminder that
- * increments the counter when it fires; `tick {afterMs, by}` a volatile timer that does. Used by the acceptance tests and benchmarks.
+ * increments the counter when it fires; `incrementAndRemind {name, dueAtMs, by}` increments now
+ * and registers that reminder in the same decision; `tick {afterMs, by}` a volatile timer that does. Used by the acceptance tests and benchmarks.
  */
 export type CounterState = { value: number; increments: number };
 export type CounterEvent = { by: number };
@@ -42,6 +43,22 @@ export const counterActor: ActorBehaviour<CounterState, CounterEvent> = {
           reminders: [{ name: a.name, dueAtMs: a.dueAtMs, method: 'increment', arg: { by: incrementOf(a) } }],
         };
       }
+      case 'incrementAndRemind': {
+        // An event and a reminder from one decision: committed in one replicated operation.
+        const a = (arg ?? {}) as { name?: unknown; dueAtMs?: unknown; by?: unknown };
+        if (typeof a.name !== 'string' || typeof a.dueAtMs !== 'number') {
+          throw new MeterfabricError(
+            'MF_BAD_REQUEST',
+            'incrementAndRemind needs {name: string, dueAtMs: number, by?: number}',
+          );
+        }
+        const by = incrementOf(a);
+        return {
+          event: { by },
+          result: { value: state.value + by },
+          reminders: [{ name: a.name, dueAtMs: a.dueAtMs, method: 'increment', arg: { by } }],
+        };
+      }
       case 'tick': {
         const a = (arg ?? {}) as { afterMs?: unknown; by?: unknown };
         if (typeof a.afterMs !== 'number' || a.afterMs < 0) {
@@ -76,7 +93,7 @@ export const counterActor: ActorBehaviour<CounterState, CounterEvent> = {
       default:
         throw new MeterfabricError(
           'MF_UNKNOWN_METHOD',
-          `counter has no method "${method}" (use increment, get, remind, tick, forward)`,
+          `counter has no method "${method}" (use increment, get, remind, incrementAndRemind, tick, forward)`,
         );
     }
   },

@@ -1,4 +1,5 @@
 import type { Clock } from '../../core/clock.js';
+import { MeterfabricError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 
 /**
@@ -52,17 +53,37 @@ export class ReminderScheduler {
     for (const reminder of await this.store.list()) this.schedule(reminder);
   }
 
+  /** Stores (one replicated write each) and schedules reminders: for a decision without an event. */
   async register(reminders: readonly Reminder[]): Promise<void> {
-    for (const reminder of reminders) {
-      // Registering the reminder already scheduled (same id and idem) is a no-op: an actor may
-      // re-arm its reminder on every call without a replicated write each time.
-      if (this.idems.get(reminderId(reminder)) === reminder.idem) continue;
-      if (this.timers.size >= maxRemindersPerPartition && !this.timers.has(reminderId(reminder))) {
-        throw new Error(`partition already holds ${maxRemindersPerPartition} reminders`);
-      }
+    for (const reminder of this.admit(reminders)) {
       await this.store.put(reminder);
       this.schedule(reminder);
     }
+  }
+
+  /**
+   * The reminders that need a write, checked against the bound before anything is written:
+   * registering the reminder already scheduled (same id and idem) is a no-op, so an actor may
+   * re-arm its reminder on every call without a replicated write each time.
+   */
+  admit(reminders: readonly Reminder[]): Reminder[] {
+    const fresh = reminders.filter((r) => this.idems.get(reminderId(r)) !== r.idem);
+    const newIds = new Set(fresh.map(reminderId).filter((id) => !this.timers.has(id)));
+    if (this.timers.size + newIds.size > maxRemindersPerPartition) {
+      throw new MeterfabricError(
+        'MF_REMINDER_LIMIT',
+        `partition already holds ${this.timers.size} of at most ${maxRemindersPerPartition} reminders`,
+      );
+    }
+    return fresh;
+  }
+
+  /**
+   * Schedules reminders already committed to the store by someone else (the persistence
+   * engine, in the event's replicated operation). Never call it before that commit.
+   */
+  scheduleCommitted(reminders: readonly Reminder[]): void {
+    for (const reminder of reminders) this.schedule(reminder);
   }
 
   get scheduled(): number {

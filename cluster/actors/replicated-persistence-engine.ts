@@ -2,12 +2,17 @@ import type { EventStream, PersistedEvent, PersistedSnapshot, PersistenceEngine 
 import { MeterfabricError } from '../../core/errors.js';
 import { encodeStateOp } from '../replicator/state-ops.js';
 import type { ReplicatedStore } from '../replicator/store-api.js';
+import type { PersistedRecord } from './actor-envelope.js';
+import type { Reminder } from './reminders.js';
+import { reminderPutOp } from './replicated-reminder-store.js';
 
 /**
  * nact persistence over one partition's replicated state: an event is one replicated
  * operation (so `ctx.persist` resolves after a quorum commit), a snapshot replaces the
  * previous one and deletes the events it covers in the same transaction (bounded log per
  * actor). Reads go to the primary's applied state, which holds every committed operation.
+ * A record's reminders (PersistedRecord.reminders) are put in the same replicated operation
+ * as its event and left out of the stored event: they live in the reminder dictionary.
  *
  * Keys: `__actors/<persistenceKey>/e/<seq, 12 digits>` and `__actors/<persistenceKey>/s`.
  */
@@ -85,7 +90,7 @@ export class ReplicatedPersistenceEngine implements PersistenceEngine {
   }
 
   async persist(event: PersistedEvent): Promise<void> {
-    const e = event as unknown as StoredEvent;
+    const { stored: e, reminders } = splitReminders(event as unknown as StoredEvent);
     const value = encoder.encode(JSON.stringify(e));
     if (value.length > 1024 * 1024) {
       throw new MeterfabricError(
@@ -95,6 +100,18 @@ export class ReplicatedPersistenceEngine implements PersistenceEngine {
     }
     await this.store.replicate([
       encodeStateOp({ kind: 'put', key: eventKey(e.key, e.sequenceNumber), value }),
+      ...reminders.map(reminderPutOp),
     ]);
   }
+}
+
+/** The event as stored (its record without reminders) and the reminders to put with it. */
+function splitReminders(event: StoredEvent): { stored: StoredEvent; reminders: Reminder[] } {
+  const data = event.data as Partial<PersistedRecord> | null;
+  if (data === null || typeof data !== 'object' || !Array.isArray(data.reminders)) {
+    return { stored: event, reminders: [] };
+  }
+  // A copy: nact keeps the record it passed, and the turn still needs its reminders.
+  const { reminders, ...record } = data;
+  return { stored: { ...event, data: record }, reminders };
 }

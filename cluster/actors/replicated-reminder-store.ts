@@ -7,6 +7,16 @@ const prefix = '__reminders/';
 /** One past the prefix's last character, for an exclusive range end. */
 const prefixEnd = '__reminders0';
 
+/**
+ * The replicated put that stores `reminder`: the one place its key and JSON format are made,
+ * shared by `put` and by the persistence engine, which commits a decision's reminders in the
+ * same replicated operation as its event.
+ */
+export function reminderPutOp(reminder: Reminder): Uint8Array {
+  const value = new TextEncoder().encode(JSON.stringify(reminder));
+  return encodeStateOp({ kind: 'put', key: prefix + reminderId(reminder), value });
+}
+
 export class ReplicatedReminderStore implements ReminderStore {
   constructor(private readonly store: ReplicatedStore) {}
 
@@ -16,8 +26,7 @@ export class ReplicatedReminderStore implements ReminderStore {
   }
 
   async put(reminder: Reminder): Promise<void> {
-    const value = new TextEncoder().encode(JSON.stringify(reminder));
-    await this.store.replicate([encodeStateOp({ kind: 'put', key: prefix + reminderId(reminder), value })]);
+    await this.store.replicate([reminderPutOp(reminder)]);
   }
 
   async remove(reminder: Reminder): Promise<void> {
