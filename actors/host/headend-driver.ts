@@ -8,6 +8,7 @@ import { type Job, type JobOutcome, jobKinds } from '../domain/jobs.js';
 import type { OutboxEntry } from '../hosting/outbox.js';
 import type { HeadendServiceName } from '../hosting/services.js';
 import type { StreamBatch } from '../integration/checkpoint-stream.js';
+import type { JobsTimings } from '../jobs-manager/reminder-clock.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
@@ -36,6 +37,9 @@ import type { ActorAddress, ServicePorts } from './service-ports.js';
  */
 
 export type StreamWriter = (position: number, batches: readonly StreamBatch[]) => Promise<void>;
+
+/** The jobs manager's part of a day clock: reminders forced on/off, and its timings (ms). */
+export type JobsClockOptions = { reminders?: boolean; timings?: Partial<JobsTimings> };
 
 export type HeadendDriverOptions = {
   ports: ServicePorts;
@@ -168,10 +172,14 @@ export class HeadendDriver {
 
   /**
    * Starts the work manager's day clock (`followWorkManager` drivers): from now on its durable
-   * reminder runs its schedule on the cluster, whether this driver runs or not.
+   * reminder runs its schedule on the cluster, whether this driver runs or not. The jobs
+   * manager gets it too (actors/jobs-manager/reminder-clock.ts).
    */
-  async startDayClock(clock: DayClock): Promise<void> {
+  async startDayClock(clock: DayClock, jobs: JobsClockOptions = {}): Promise<void> {
     this.lanes.post(this.singleton('work-manager'), { commands: [{ type: 'setClock', clock }] });
+    // The jobs manager gets the same clock: at rate 1 (or with jobs.reminders) its own reminder
+    // runs its retries, timeouts and deadlines; otherwise it only keeps it and this driver ticks.
+    this.lanes.post(this.singleton('jobs-manager'), { commands: [{ type: 'setClock', clock, ...jobs }] });
     await this.settle();
   }
 

@@ -15,6 +15,12 @@ import {
   type StreamBatch,
 } from '../integration/checkpoint-stream.js';
 import {
+  applyClockedJobsCommand,
+  type ClockedJobsManagerCommand,
+  type ClockedJobsManagerState,
+  newClockedJobsManager,
+} from '../jobs-manager/reminder-clock.js';
+import {
   applyJobsManagerCommand,
   type JobsManagerCommand,
   type JobsManagerEffect,
@@ -181,8 +187,10 @@ export const hostedMachines = {
     initialState: () => newClockedWorkManager(),
     apply: applyClockedCommand,
   }),
-  'jobs-manager': hostMachine<JobsManagerState, JobsManagerCommand, JobsManagerEffect>(
-    { initialState: () => newJobsManager(), apply: applyJobsManagerCommand },
+  // With a day clock at rate 1, durable reminders run its ticks too
+  // (actors/jobs-manager/reminder-clock.ts, actors/hosting/jobs-manager-actor.ts).
+  'jobs-manager': hostMachine<ClockedJobsManagerState, ClockedJobsManagerCommand, JobsManagerEffect>(
+    { initialState: () => newClockedJobsManager(), apply: applyClockedJobsCommand },
     { tick: { type: 'tick' } },
   ),
   worker: hostMachine<WorkerState, WorkerCommand, WorkerEffect>({

@@ -70,7 +70,8 @@ export function newClockedWorkManager(config: Partial<WorkManagerConfig> = {}): 
   return newWorkManager(config);
 }
 
-function validClock(value: unknown): DayClock {
+/** Validates a day clock from a command (shared by the work and jobs managers). */
+export function validClock(value: unknown): DayClock {
   const c = value as Partial<DayClock> | null;
   if (!c || typeof c !== 'object')
     throw invalidInput('setClock takes a clock {simAtMs, wallAtMs, rate, minIntervalMs}');
