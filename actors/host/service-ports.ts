@@ -1,5 +1,5 @@
 import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
-import type { HostedCommand, HostedState, OutboxEntry } from '../hosting/outbox.js';
+import type { HostedCommand, HostedReply, HostedState, OutboxEntry } from '../hosting/outbox.js';
 import { type HeadendServiceName, type HostedMachines, hostedMachines } from '../hosting/services.js';
 
 /**
@@ -58,16 +58,38 @@ type AnyHosted = {
     nowMs: number,
   ): { effects: OutboxEntry<unknown>[] };
   read?(state: HostedState<unknown, unknown>, command: HostedCommand<unknown>): unknown;
+  storeEffects?(effects: OutboxEntry<unknown>[]): unknown;
+  replyFrom?(state: HostedState<unknown, unknown>, stored: unknown): unknown;
 };
 
 /**
+ * The reply to a retried call from what was stored for it: the same rule as the cluster's
+ * actor turn (cluster/actors/actor-turn.ts `dedupReply`, which works on actor behaviours, not
+ * on the hosted machines this class runs, so it is not reused here): a machine that stores a
+ * reference (`storeEffects`) rebuilds the reply with `replyFrom`; otherwise the reply itself
+ * was stored.
+ */
+function replyFromStored(
+  machine: AnyHosted,
+  state: HostedState<unknown, unknown>,
+  stored: unknown,
+): HostedReply<unknown> {
+  return (
+    machine.storeEffects && machine.replyFrom ? machine.replyFrom(state, stored) : stored
+  ) as HostedReply<unknown>;
+}
+
+/**
  * The services in this process: the hosted machines' states in a map, a call applied at once
- * (a refused call changes nothing, as on the cluster). Calls may be retried
- * with the same key: the last results per actor are remembered like the actors' dedup table.
+ * (a refused call changes nothing, as on the cluster). Calls may be retried with the same
+ * key: the last results per actor are remembered like the actors' dedup table, and the same
+ * way: what the machine stores (`storeEffects`: the outbox entry's id, not its effects), the
+ * reply to a retry rebuilt from the current state (`replyFrom`), so a retry after the entry
+ * was acknowledged gets `{effects: [], acknowledged: [id]}` here as on the cluster.
  */
 export class InProcessPorts implements ServicePorts {
   private readonly states = new Map<string, HostedState<unknown, unknown>>();
-  private readonly recent = new Map<string, Map<string, OutboxEntry<unknown>[]>>();
+  private readonly recent = new Map<string, Map<string, unknown>>();
 
   private machine(service: HeadendServiceName): AnyHosted {
     return hostedMachines[service] as unknown as AnyHosted;
@@ -89,21 +111,34 @@ export class InProcessPorts implements ServicePorts {
     atMs: number,
     idempotencyKey: string,
   ): Promise<OutboxEntry<ServiceEffect<N>>[]> {
+    return (await this.deliverReply(address, command, atMs, idempotencyKey)).effects;
+  }
+
+  /** `deliver` with the whole reply, `acknowledged` included (what the cluster's actor answers). */
+  async deliverReply<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+    command: Extract<HostedCommand<ServiceCommand<N>>, { type: 'deliver' }>,
+    atMs: number,
+    idempotencyKey: string,
+  ): Promise<HostedReply<ServiceEffect<N>>> {
     const id = `${address.service}/${address.key}`;
-    const recent = this.recent.get(id) ?? new Map<string, OutboxEntry<unknown>[]>();
+    const recent = this.recent.get(id) ?? new Map<string, unknown>();
     this.recent.set(id, recent);
-    const known = recent.get(idempotencyKey);
-    if (known) return known as OutboxEntry<ServiceEffect<N>>[];
+    const machine = this.machine(address.service);
+    const state = this.stateOf(address);
+    if (recent.has(idempotencyKey))
+      return structuredClone(replyFromStored(machine, state, recent.get(idempotencyKey))) as HostedReply<
+        ServiceEffect<N>
+      >;
     // Commands cross an actor boundary: copied, as the cluster's JSON encoding would. The
     // machines validate before they change anything, so no copy of the state is needed.
-    const { effects } = this.machine(address.service).apply(
-      this.stateOf(address),
-      structuredClone(command) as HostedCommand<unknown>,
-      atMs,
+    const { effects } = machine.apply(state, structuredClone(command) as HostedCommand<unknown>, atMs);
+    recent.set(
+      idempotencyKey,
+      machine.storeEffects && machine.replyFrom ? machine.storeEffects(effects) : { effects },
     );
-    recent.set(idempotencyKey, effects);
     if (recent.size > 256) recent.delete(recent.keys().next().value as string);
-    return structuredClone(effects) as OutboxEntry<ServiceEffect<N>>[];
+    return structuredClone({ effects }) as HostedReply<ServiceEffect<N>>;
   }
 
   async outbox<N extends HeadendServiceName>(
