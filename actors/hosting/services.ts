@@ -216,7 +216,7 @@ const inPlace = { inPlace: true };
 
 export const hostedRegistryActor = commandActor(hostedMachines.registry, inPlace);
 // The work manager's actor (with its day-clock reminder) is in work-manager-actor.ts.
-export const hostedJobsManagerActor = commandActor(hostedMachines['jobs-manager'], inPlace);
+// The jobs manager's actor (with its reminder at rate 1) is in jobs-manager-actor.ts.
 export const hostedWorkerActor = commandActor(hostedMachines.worker, inPlace);
 export const hostedDeviceActor = commandActor(hostedMachines.device, inPlace);
 export const hostedTlogActor = commandActor(hostedMachines['tlog-manager'], inPlace);
