@@ -56,13 +56,12 @@ export class CheckpointConsumer {
     onWritten?: (routed: readonly RoutedRecord[]) => void;
   }): Promise<CheckpointConsumer> {
     const csv = await CsvConsumer.open(options);
-    const cim = new CimPublisher({
+    const cim = await CimPublisher.open({
       outDir: options.outDir,
       source: options.server,
       clock: options.clock,
       ...(options.pool ? { pool: options.pool } : {}),
     });
-    await cim.restoreFromDisk();
     return new CheckpointConsumer(csv, cim, options);
   }
 

@@ -108,6 +108,13 @@ export class CimPublisher {
 
   constructor(private readonly options: CimPublisherOptions) {}
 
+  /** A publisher over `outDir` that has restored what an earlier process wrote there (restoreFromDisk). */
+  static async open(options: CimPublisherOptions): Promise<CimPublisher> {
+    const publisher = new CimPublisher(options);
+    await publisher.restoreFromDisk();
+    return publisher;
+  }
+
   /** Position of the last message published (0 if none), or found on disk by restoreFromDisk. */
   get lastPosition(): number {
     return this.position;

@@ -63,13 +63,12 @@ export class IntegrationConsumer {
     maxStatusWordSamples?: number;
   }): Promise<IntegrationConsumer> {
     const csv = await CsvConsumer.open(options);
-    const cim = new CimPublisher({
+    const cim = await CimPublisher.open({
       outDir: options.outDir,
       source: options.server,
       clock: options.clock,
       ...(options.pool ? { pool: options.pool } : {}),
     });
-    await cim.restoreFromDisk();
     const consumer = new IntegrationConsumer(csv, cim, options.registry, options);
     // Seqs continue after the highest one written: a writer that skipped empty seqs
     // must not mistake new input for input it already has.
