@@ -1,34 +1,22 @@
 import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../../chaos/nemesis/ports.js';
 
-/** A TCP port that was free a moment ago on `host` (the OS picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/**
+ * Free loopback ports for tests. One implementation, in product code (chaos harnesses need it
+ * too, and product code must not import from test/); tests keep their short names.
+ */
+export { freeLoopbackPort as freePort, freeLoopbackPorts as freePorts } from '../../chaos/nemesis/ports.js';
 
-/** `count` distinct free ports. */
-export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort(host));
-  return [...ports];
-}
-
-/** The first of `count` consecutive ports that were all free a moment ago (for `up --base-port`). */
-export async function consecutiveFreePorts(count: number, host = '127.0.0.1'): Promise<number> {
+/** The first of `count` consecutive loopback ports that were all free a moment ago (for `up --base-port`). */
+export async function consecutiveFreePorts(count: number): Promise<number> {
+  const host = '127.0.0.1';
   const isFree = (port: number) =>
     new Promise<boolean>((resolve) => {
       const server = createServer().once('error', () => resolve(false));
       server.listen(port, host, () => server.close(() => resolve(true)));
     });
   for (let attempt = 0; attempt < 100; attempt++) {
-    const base = await freePort(host);
+    const base = await freeLoopbackPort();
     if (base + count > 65_000) continue;
     const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => isFree(base + 1 + i)));
     if (rest.every(Boolean)) return base;
