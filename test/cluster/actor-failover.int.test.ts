@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait.js';
-import { TestCluster } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 
 describe('persistent nact actors across the death of their primary', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const started = stableClusterPerFile();
 
   it("keeps an actor's state and fires a reminder due during the failover exactly once", {
     timeout: 240_000,
   }, async () => {
+    const cluster = started();
     const proxy = await cluster.proxy();
     const configs = await cluster.configs();
     const victim = configs.get('counter/0')!.primary!;

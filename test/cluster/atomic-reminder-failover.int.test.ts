@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait.js';
-import { TestCluster } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 
 /**
  * A call whose decision has an event and a reminder, its primary SIGKILLed right after the
@@ -8,16 +8,10 @@ import { TestCluster } from './support/test-cluster.js';
  * primary loads it and it fires there, once.
  */
 describe('a reminder committed with its event survives the death of the primary right after the reply', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const started = stableClusterPerFile();
 
   it('fires the reminder on the new primary', { timeout: 240_000 }, async () => {
+    const cluster = started();
     const proxy = await cluster.proxy();
     const configs = await cluster.configs();
     const victim = configs.get('counter/0')!.primary!;

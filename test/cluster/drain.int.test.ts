@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
-import { TestCluster } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 import { keysPerPartition, runIncrements } from './support/workload.js';
 
 describe('graceful drain', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const started = stableClusterPerFile();
 
   it('SIGTERM hands every primary over before the node exits, with no failed client call', {
     timeout: 240_000,
   }, async () => {
+    const cluster = started();
     const proxy = await cluster.proxy();
     const keys = keysPerPartition(proxy, 2, 'drain');
     const victim = 'n2';

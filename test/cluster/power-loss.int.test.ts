@@ -6,11 +6,11 @@ import type { PartitionConfiguration } from '../../cluster/replicator/contract.j
 import {
   expectQuorumLossRefusal,
   expectWritesKeptAndServiceBack,
-  stableClusterPerFile,
   statusDuringOutage,
   waitForQuorumLoss,
   writeOncePerKey,
 } from './support/quorum-loss.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 import { keysPerPartition } from './support/workload.js';
 
 /** Every service of the runtime manifest keeps the default target 3, so the minimum is 2. */

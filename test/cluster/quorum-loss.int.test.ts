@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   expectQuorumLossRefusal,
   expectWritesKeptAndServiceBack,
-  stableClusterPerFile,
   statusDuringOutage,
   waitForQuorumLoss,
   writeOncePerKey,
 } from './support/quorum-loss.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 import { keysPerPartition } from './support/workload.js';
 
 describe('two of three nodes down', () => {

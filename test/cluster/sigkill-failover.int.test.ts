@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collectStatus } from '../../cluster/cli/status-command.js';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
 import { waitFor } from '../support/wait.js';
-import { TestCluster } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 import { keysPerPartition, runIncrements } from './support/workload.js';
 
 describe('SIGKILL of the node with the most primaries during 10,000 increments', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const started = stableClusterPerFile();
 
   it('keeps every acknowledged increment exactly once, resumes writes, and the restarted node rebuilds and rejoins', {
     timeout: 400_000,
   }, async () => {
+    const cluster = started();
     const proxy = await cluster.proxy();
     const keys = keysPerPartition(proxy, 4, 'kill');
     const before = await cluster.configs();

@@ -1,23 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { callUnary, channelOptions, NodeService } from '../../cluster/node/grpc-contracts.js';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
 import { waitFor } from '../support/wait.js';
-import { TestCluster } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/test-cluster.js';
 
 describe('a primary frozen with SIGSTOP past its lease', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const started = stableClusterPerFile();
 
   it('is replaced; after SIGCONT its pending writes fail with NOT_PRIMARY and are never visible; one primary per partition and epoch', {
     timeout: 240_000,
   }, async () => {
+    const cluster = started();
     const proxy = await cluster.proxy();
     const configs = await cluster.configs();
     let key = '';

@@ -1,34 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import type { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
 import { keys } from '../../../cluster/membership/etcd-client.js';
 import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
 import { packageRoot } from '../../../core/paths.js';
 import { waitFor } from '../../support/wait.js';
-import { TestCluster } from './test-cluster.js';
+import type { TestCluster } from './test-cluster.js';
 
 /**
- * What the quorum-loss tests share: a stable three-node cluster per file, acknowledged
+ * What the quorum-loss tests share (with stableClusterPerFile from test-cluster.ts): acknowledged
  * writes before the outage, the waiting state and its refusal, `status --json` during it,
  * and every acknowledged write back afterwards.
  */
-
-/** A three-node cluster, stable, for the file's tests (stopped after them); read it through the getter. */
-export function stableClusterPerFile(): () => TestCluster {
-  let cluster: TestCluster | undefined;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  return () => {
-    if (!cluster) throw new Error('the cluster did not start');
-    return cluster;
-  };
-}
 
 /** Key i is incremented by i + 1 once (idempotency key `<prefix>-<key>`), acknowledged. */
 export async function writeOncePerKey(

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll } from 'vitest';
 import { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
 import {
   defaultManifestPaths,
@@ -211,6 +212,22 @@ export class TestCluster {
     await this.etcd.cleanup();
     if (!process.env.MF_KEEP_TEST_DIRS) rmSync(this.baseDir, { recursive: true, force: true });
   }
+}
+
+/** A three-node cluster, stable, for the file's tests (stopped after them); read it through the getter. */
+export function stableClusterPerFile(): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ nodes: 3 });
+    await cluster.waitStable(3);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster did not start');
+    return cluster;
+  };
 }
 
 /** A started cluster, every partition stable, and an ActorProxy to call it. */
