@@ -31,12 +31,22 @@ export type LaunchedNode = {
   address: string;
 };
 
+/**
+ * Extra node flags for every launched node, e.g. `MF_NODE_EXEC_ARGV='--cpu-prof
+ * --cpu-prof-dir=/tmp/prof'` to profile the nodes under a benchmark (space-separated).
+ */
+function extraExecArgv(env: Record<string, string | undefined>): string[] {
+  return (env.MF_NODE_EXEC_ARGV ?? '').split(/\s+/).filter((a) => a.length > 0);
+}
+
 export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
   mkdirSync(options.dataDir, { recursive: true });
   const log = openSync(options.logPath, 'a');
+  const env = { ...process.env, ...options.env };
   const child = spawn(
     process.execPath,
     [
+      ...extraExecArgv(env),
       join(packageRoot, 'bin', 'meterfabric.js'),
       'node',
       '--id',
@@ -48,7 +58,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
       '--etcd',
       options.etcd,
     ],
-    { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } },
+    { stdio: ['ignore', log, log], env },
   );
   closeSync(log); // the child has its own copy
   const pid = child.pid;
