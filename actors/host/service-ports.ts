@@ -1,4 +1,5 @@
 import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import { packValue, unpackValue } from '../hosting/compact-records.js';
 import type { HostedCommand, HostedReply, HostedState, OutboxEntry } from '../hosting/outbox.js';
 import { type HeadendServiceName, type HostedMachines, hostedMachines } from '../hosting/services.js';
 
@@ -48,6 +49,33 @@ export interface ServicePorts {
   state<N extends HeadendServiceName>(
     address: ActorAddress<N>,
   ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>>;
+}
+
+/**
+ * The argument of a call as it crosses to the actor: the command packed
+ * (actors/hosting/compact-records.ts), which the actor persists as it arrives, so the node's
+ * record, the replication traffic and replay all carry the compact form. The actor answers a
+ * packed call with `{c: packed reply}`.
+ */
+export function commandCall(command: HostedCommand<unknown>, atMs: number): { c: unknown; atMs: number } {
+  return { c: packValue(command), atMs };
+}
+
+/** A reply from the actor: packed (a packed call's), or plain (records written before). */
+export function replyOf<T>(reply: unknown): T {
+  return (
+    typeof reply === 'object' && reply !== null && 'c' in reply && !('effects' in reply)
+      ? unpackValue<T>((reply as { c: unknown }).c)
+      : reply
+  ) as T;
+}
+
+/**
+ * What crosses an actor boundary in this process: packed, copied and unpacked, as the
+ * cluster's JSON encoding would (so in-process tests run the same codec).
+ */
+function crossBoundary<T>(value: T): T {
+  return unpackValue<T>(structuredClone(packValue(value)));
 }
 
 type AnyHosted = {
@@ -127,30 +155,30 @@ export class InProcessPorts implements ServicePorts {
     const machine = this.machine(address.service);
     const state = this.stateOf(address);
     if (recent.has(idempotencyKey))
-      return structuredClone(replyFromStored(machine, state, recent.get(idempotencyKey))) as HostedReply<
+      return crossBoundary(replyFromStored(machine, state, recent.get(idempotencyKey))) as HostedReply<
         ServiceEffect<N>
       >;
-    // Commands cross an actor boundary: copied, as the cluster's JSON encoding would. The
-    // machines validate before they change anything, so no copy of the state is needed.
-    const { effects } = machine.apply(state, structuredClone(command) as HostedCommand<unknown>, atMs);
+    // Commands cross an actor boundary: packed and copied, as on the cluster. The machines
+    // validate before they change anything, so no copy of the state is needed.
+    const { effects } = machine.apply(state, crossBoundary(command) as HostedCommand<unknown>, atMs);
     recent.set(
       idempotencyKey,
       machine.storeEffects && machine.replyFrom ? machine.storeEffects(effects) : { effects },
     );
     if (recent.size > 256) recent.delete(recent.keys().next().value as string);
-    return structuredClone({ effects }) as HostedReply<ServiceEffect<N>>;
+    return crossBoundary({ effects }) as HostedReply<ServiceEffect<N>>;
   }
 
   async outbox<N extends HeadendServiceName>(
     address: ActorAddress<N>,
   ): Promise<OutboxEntry<ServiceEffect<N>>[]> {
-    return structuredClone(this.stateOf(address).outbox) as OutboxEntry<ServiceEffect<N>>[];
+    return crossBoundary(this.stateOf(address).outbox) as OutboxEntry<ServiceEffect<N>>[];
   }
 
   async state<N extends HeadendServiceName>(
     address: ActorAddress<N>,
   ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>> {
-    return structuredClone(this.stateOf(address)) as HostedState<ServiceState<N>, ServiceEffect<N>>;
+    return crossBoundary(this.stateOf(address)) as HostedState<ServiceState<N>, ServiceEffect<N>>;
   }
 }
 
@@ -161,17 +189,18 @@ export class ActorProxyPorts implements ServicePorts {
     private readonly options: { deadlineMs?: number } = {},
   ) {}
 
-  private call<T>(address: ActorAddress, command: HostedCommand<unknown>, atMs: number, key?: string) {
-    return this.proxy.call<T>(
+  private async call<T>(address: ActorAddress, command: HostedCommand<unknown>, atMs: number, key?: string) {
+    const reply = await this.proxy.call<unknown>(
       address.service,
       address.key,
       'command',
-      { command, atMs },
+      commandCall(command, atMs),
       {
         ...(key !== undefined ? { idempotencyKey: key } : {}),
         ...(this.options.deadlineMs !== undefined ? { deadlineMs: this.options.deadlineMs } : {}),
       },
     );
+    return replyOf<T>(reply);
   }
 
   async deliver<N extends HeadendServiceName>(

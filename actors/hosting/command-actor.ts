@@ -1,5 +1,6 @@
 import type { ActorBehaviour } from '../../cluster/actors/actor-definition.js';
 import { MeterfabricError } from '../../core/errors.js';
+import { packValue, unpackValue } from './compact-records.js';
 
 /**
  * Hosts a pure head-end state machine as an event-sourced cluster actor. The persisted event
@@ -13,14 +14,35 @@ import { MeterfabricError } from '../../core/errors.js';
  * against the current state: the effects are not stored twice).
  */
 
-export type CommandEvent<C> = { command: C; nowMs: number };
+/**
+ * The persisted event. `c` is the command in its compact form (actors/hosting/compact-records.ts),
+ * persisted as it arrived, so replication and replay carry the compact bytes; `command` is the
+ * plain form (calls that send it, and every record written before the compact form).
+ */
+export type CommandEvent<C> = { command: C; nowMs: number } | { c: unknown; nowMs: number };
 
 /**
  * The call argument: the command, and optionally the instant to decide it at. A head-end
  * driving simulated time passes its clock's instant (the machines take an injected clock);
- * otherwise the node's clock decides.
+ * otherwise the node's clock decides. A call that sends the command packed (`c`, from
+ * `packValue`) gets its reply packed too (`{c: packValue(reply)}`).
  */
-export type CommandCall<C> = { command: C; atMs?: number };
+export type CommandCall<C> = { command: C; atMs?: number } | { c: unknown; atMs?: number };
+
+/** The reply to a packed call: the plain reply packed. */
+export type PackedReply = { c: unknown };
+
+/** What a packed call's change stores for a retry: the machine's own stored result, marked. */
+type PackedStored = { c: unknown };
+
+function isPacked(x: unknown): x is { c: unknown } {
+  return typeof x === 'object' && x !== null && 'c' in x && !('command' in x);
+}
+
+/** The command of a call or event, in either form. */
+export function commandOf<C>(x: CommandCall<C> | CommandEvent<C>): C {
+  return isPacked(x) ? unpackValue<C>(x.c) : (x as { command: C }).command;
+}
 
 export type CommandMachine<S, C, E> = {
   initialState(key: string): S;
@@ -63,12 +85,23 @@ export function commandActor<S, C, E>(
   options: { inPlace?: boolean } = {},
 ): ActorBehaviour<S, CommandEvent<C>> {
   const { storeEffects, replyFrom } = machine;
-  const stored = (effects: E[]) => (storeEffects ? { storedResult: storeEffects(effects) } : {});
+  const stored = (effects: E[], packed: boolean) => {
+    if (!storeEffects) return {};
+    const s = storeEffects(effects);
+    return { storedResult: packed ? ({ c: s } satisfies PackedStored) : s };
+  };
+  const reply = (result: unknown, packed: boolean) =>
+    packed ? ({ c: packValue(result) } satisfies PackedReply) : result;
   return {
     ...(replyFrom
       ? {
-          // Records written before the machine stored references hold the reply itself.
-          replyFrom: (state: S, result: unknown) => (isFullReply(result) ? result : replyFrom(state, result)),
+          // Records written before the machine stored references hold the reply itself; a
+          // packed call's stored reference is marked, so its retry is answered packed.
+          replyFrom: (state: S, result: unknown) => {
+            if (isFullReply(result)) return result;
+            if (isPacked(result)) return reply(replyFrom(state, result.c), true);
+            return replyFrom(state, result);
+          },
         }
       : {}),
     initialState: (key) => machine.initialState(key),
@@ -79,24 +112,30 @@ export function commandActor<S, C, E>(
           `head-end actors take method "command", not "${method}"`,
         );
       const call = arg as CommandCall<C> | null;
-      if (!call || typeof call !== 'object' || !('command' in call))
-        throw new MeterfabricError('MF_BAD_REQUEST', 'head-end actor calls take {command, atMs?}');
-      const { command } = call;
+      if (!call || typeof call !== 'object' || !('command' in call || 'c' in call))
+        throw new MeterfabricError(
+          'MF_BAD_REQUEST',
+          'head-end actor calls take {command, atMs?} or {c, atMs?}',
+        );
+      const packed = isPacked(call);
+      // A malformed packed command throws MF_COMPACT_INVALID here: nothing is persisted.
+      const command = commandOf(call);
       const nowMs = typeof call.atMs === 'number' && Number.isFinite(call.atMs) ? call.atMs : ctx.nowMs;
-      if (machine.isRead?.(command)) return { result: machine.read?.(state, command) };
+      if (machine.isRead?.(command)) return { result: reply(machine.read?.(state, command), packed) };
+      // The event keeps the form the command came in: a packed one is persisted packed.
+      const event: CommandEvent<C> = packed ? { c: (call as { c: unknown }).c, nowMs } : { command, nowMs };
       if (options.inPlace) {
         const { effects } = machine.apply(state, command, nowMs);
-        const event = { command, nowMs };
         appliedInPlace.add(event);
-        return { event, result: { effects }, ...stored(effects) };
+        return { event, result: reply({ effects }, packed), ...stored(effects, packed) };
       }
       // Decide on a copy: a refused command throws here and nothing is persisted.
       const { effects } = machine.apply(structuredClone(state), command, nowMs);
-      return { event: { command, nowMs }, result: { effects }, ...stored(effects) };
+      return { event, result: reply({ effects }, packed), ...stored(effects, packed) };
     },
     apply: (state, event) => {
       if (appliedInPlace.delete(event)) return state;
-      return machine.apply(state, event.command, event.nowMs).state;
+      return machine.apply(state, commandOf(event), event.nowMs).state;
     },
   };
 }
