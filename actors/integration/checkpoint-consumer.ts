@@ -82,8 +82,14 @@ export class CheckpointConsumer {
     const batch = buildOutputBatch(routed, (serial, atMs) => usagePointAt(registry, serial, atMs));
     // Positions are written in order: one at or below the highest any writer has is a replay.
     const fresh = position > this.csv.highestSeq;
-    await this.csv.consume(batch, position, batches[0]?.atMs ?? 0);
-    await this.cim.publish(batch, position);
+    // The CSV writers and the CIM publisher each skip positions they have written, so they
+    // need no order between them: their encoding, file writes and fsyncs overlap.
+    const written = await Promise.allSettled([
+      this.csv.consume(batch, position, batches[0]?.atMs ?? 0),
+      this.cim.publish(batch, position),
+    ]);
+    const failed = written.find((w) => w.status === 'rejected');
+    if (failed) throw failed.reason;
     await this.webhook?.flush();
     if (fresh) {
       this.written.positions++;

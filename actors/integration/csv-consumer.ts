@@ -52,15 +52,28 @@ export class CsvConsumer {
     return Math.max(...[...this.writers.values()].map((w) => w.lastSeq));
   }
 
+  /**
+   * Appends the batch's rows to each kind's writer. The kinds are independent files with their
+   * own seq, so their writes and fsyncs run concurrently; this resolves once every kind's rows
+   * are durable (a failed kind rejects it, and the caller's replay rewrites only what that kind
+   * lacks). Calls may overlap: each writer commits them in call order, in groups.
+   */
   async consume(batch: OutputBatch, seq: number, collectedAtMs: number): Promise<void> {
+    const appends: Promise<void>[] = [];
     for (const [kind, writer] of this.writers) {
       const rows = batch.csv[kind] ?? [];
       // A writer with nothing to write skips the seq (no manifest fsync): on replay it skips
       // what it wrote itself and gets nothing from the rest, so each row is still written once.
       if (rows.length === 0) continue;
-      const result = await writer.append(rows, { seq, collectedAtMs });
-      if (!result.skipped) this.rowsByKind[kind] = (this.rowsByKind[kind] ?? 0) + result.rows;
+      appends.push(
+        writer.append(rows, { seq, collectedAtMs }).then((result) => {
+          if (!result.skipped) this.rowsByKind[kind] = (this.rowsByKind[kind] ?? 0) + result.rows;
+        }),
+      );
     }
+    const settled = await Promise.allSettled(appends);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Makes every row written so far visible in the files (the writers coalesce publishing). */

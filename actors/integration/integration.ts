@@ -118,7 +118,13 @@ export class IntegrationConsumer {
         });
     // The CSV writers and the CIM publisher each skip positions they have written, so they
     // need no order between them: their file writes and fsyncs overlap.
-    await Promise.all([this.csv.consume(batch, seq, collectedAtMs), this.cim.publish(batch, seq)]);
+    // allSettled: a failure is reported only once both are done, never while one still writes.
+    const written = await Promise.allSettled([
+      this.csv.consume(batch, seq, collectedAtMs),
+      this.cim.publish(batch, seq),
+    ]);
+    const failed = written.find((w) => w.status === 'rejected');
+    if (failed) throw failed.reason;
     await this.webhook?.flush();
   }
 

@@ -35,10 +35,24 @@ export async function sizeOrAbsent(path: string): Promise<number> {
  * itself survives a power cut).
  */
 export async function replaceAtomically(path: string, content: string): Promise<void> {
+  await stageReplacement(path, content);
+  await commitReplacement(path);
+}
+
+/**
+ * The first half of `replaceAtomically`: the new content durable in the temp file, the target
+ * untouched. Split so a caller can overlap it with other fsyncs the rename must wait for
+ * (the CSV writer's staged rows), and rename only once all of them are done.
+ */
+export async function stageReplacement(path: string, content: string): Promise<void> {
   const tmp = tempPathOf(path);
   await writeFile(tmp, content);
   await fsyncPath(tmp);
-  await rename(tmp, path);
+}
+
+/** The second half: rename the staged temp file over the target and fsync the directory. */
+export async function commitReplacement(path: string): Promise<void> {
+  await rename(tempPathOf(path), path);
   await fsyncPath(dirname(path));
 }
 

@@ -1,23 +1,39 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { publishCopy, publishRename, writeAtAndSync } from './atomic-file.js';
 import { type CsvRow, encodeCsvRows, headerLine } from './codec.js';
 import { encodeCsvRowsInPool } from './columnar-pool.js';
-import type { DailyKind } from './formats.js';
-import { assertTimeZone, localDayOf } from './local-time.js';
+import {
+  type AppendOptions,
+  type AppendResult,
+  checkLimits,
+  type DailyCsvWriterOptions,
+  type WriterStats,
+} from './daily-writer-options.js';
+import { localDayOf } from './local-time.js';
+import { nextManifest, stagingWrites } from './manifest-next.js';
 import { type PartChange, type PartState, planParts } from './part-plan.js';
 import {
   CsvWriterStateError,
+  commitManifest,
   loadManifest,
   type Manifest,
   saveManifest,
+  stageManifest,
   stagingName,
 } from './writer-manifest.js';
 import { recoverParts } from './writer-recovery.js';
 
+export type {
+  AppendOptions,
+  AppendResult,
+  CsvEncodePool,
+  DailyCsvWriterOptions,
+  WriterStage,
+  WriterStats,
+} from './daily-writer-options.js';
 export { CsvWriterStateError } from './writer-manifest.js';
 
 /**
@@ -36,64 +52,19 @@ export { CsvWriterStateError } from './writer-manifest.js';
  *   bytes appended, plus at most one per `maxPublishLagMs`, `flush()` and `close()`.
  * On open, a staging tail beyond the committed size (a crash mid-append) is cut and the
  * visible files are brought up to the committed state. `seq` makes replays exactly once.
+ *
+ * Group commit: appends that arrive while a commit is in flight wait in a queue and are
+ * committed together by the next one (one write and one fsync per staging file, one manifest
+ * for all of them, whose lastSeq is the group's last seq). Each append's promise resolves only
+ * after the commit that covers it, so a caller that acknowledges on resolve acknowledges only
+ * durable rows. The manifest's temp file is fsynced while the rows are, and renamed only once
+ * both are durable: two fsync latencies per commit instead of three.
  */
-/** Stages of an append, for fault injection; `copied`: a publish copy is written, not yet renamed. */
-export type WriterStage = 'staged' | 'committed' | 'copied' | 'published';
-
-export type DailyCsvWriterOptions = {
-  dir: string;
-  kind: DailyKind;
-  /** Server (node) name in file names; letters, digits, '-' and '_' only. */
-  server: string;
-  /** Roll to a new part once a part would exceed this; default 256 MiB. */
-  maxPartBytes?: number;
-  /** Upper bound of rows per append; default 200,000. */
-  maxBatchRows?: number;
-  /** Days kept in the manifest (older, finished days are never appended to again); default 14. */
-  manifestDays?: number;
-  /**
-   * After an append, publish an open part's new rows at once when copying the part costs at
-   * most this many times the bytes appended since its last copy. Default 4 (copies add at most
-   * 4x the bytes written); `Infinity` publishes after every append (O(part size) each on
-   * filesystems without reflinks).
-   */
-  publishCopyRatio?: number;
-  /** Rows appended but not yet visible are published after at most this long; default 300,000 (5 min). */
-  maxPublishLagMs?: number;
-  /** IANA zone whose calendar day names the files (the server's); default UTC. */
-  timeZone?: string;
-  clock?: Clock;
-  /**
-   * Encode batches in the node's worker pool instead of inline: rows packed into columns,
-   * one chunk per worker (adapters/csv/columnar-pool.ts), UTF-8 bytes moved back and written
-   * as they are. The same bytes as inline encoding, the same errors.
-   */
-  pool?: CsvEncodePool;
-  /**
-   * Batches with fewer rows are encoded inline even with a pool; default 1000. Appends are
-   * serial, and the pool mainly takes the encoding off this thread (a batch of 4,000 rows or
-   * more is also split over the workers); for a small batch the hand-off to a worker and back
-   * costs more than the encoding it moves
-   * (bench/csv-writer.bench.ts: 500-row appends forced through the pool ran at 0.5-0.75x the
-   * inline rate; 5,000-row appends at 1.0x, the writer being bound by its fsyncs).
-   */
-  poolMinRows?: number;
-  /** Fault injection for crash tests: called after each stage of an append. */
-  faultHook?: (stage: WriterStage, seq: number) => void;
+type QueuedAppend = AppendOptions & {
+  rows: readonly CsvRow[];
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
 };
-
-/** What the writer needs of a WorkerPool. */
-export type CsvEncodePool = Pick<WorkerPool, 'runPipelined' | 'threads'>;
-
-export type AppendOptions = { seq: number; collectedAtMs?: number };
-/** Bytes this writer moved since it was opened: what the cost claims in the README are checked against. */
-export type WriterStats = {
-  stagedBytes: number;
-  copies: number;
-  copiedBytes: number;
-  renames: number;
-};
-export type AppendResult = { skipped: boolean; rows: number; files: string[] };
 
 const serverPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -105,6 +76,14 @@ export class DailyCsvWriter {
   private lagTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly counters: WriterStats = { stagedBytes: 0, copies: 0, copiedBytes: 0, renames: 0 };
+  /** Appends waiting for the next group commit, in call order. */
+  private pending: QueuedAppend[] = [];
+  /** Appends held back by maxQueuedRows, in call order. */
+  private readonly waiting: QueuedAppend[] = [];
+  private rowsQueued = 0;
+  private groupScheduled = false;
+  private maxQueued = 0;
+  private groups = 0;
 
   private constructor(
     private readonly options: DailyCsvWriterOptions,
@@ -145,6 +124,11 @@ export class DailyCsvWriter {
     return { ...this.counters };
   }
 
+  /** Rows queued or being committed now; the most ever queued; group commits so far. */
+  get queue(): { rows: number; maxRows: number; groups: number } {
+    return { rows: this.rowsQueued, maxRows: this.maxQueued, groups: this.groups };
+  }
+
   /** Committed rows not yet in a visible file (0 after flush()). */
   get unpublishedBytes(): number {
     let bytes = 0;
@@ -153,8 +137,13 @@ export class DailyCsvWriter {
     return bytes;
   }
 
+  /** Resolves once the rows are durable (committed) and published where due; see group commit above. */
   append(rows: readonly CsvRow[], options: AppendOptions): Promise<AppendResult> {
-    return this.enqueue(() => this.appendNow(rows, options));
+    return new Promise<AppendResult>((resolve, reject) => {
+      const entry: QueuedAppend = { rows, ...options, resolve, reject };
+      if (this.waiting.length === 0 && this.fits(rows.length)) this.queueAppend(entry);
+      else this.waiting.push(entry);
+    });
   }
 
   /** Makes every committed row visible now. */
@@ -176,48 +165,136 @@ export class DailyCsvWriter {
     return run;
   }
 
-  private async appendNow(
-    rows: readonly CsvRow[],
-    { seq, collectedAtMs }: AppendOptions,
-  ): Promise<AppendResult> {
-    if (this.closed) throw new CsvWriterStateError('the writer is closed; open a new one');
+  private fits(rows: number): boolean {
+    return this.rowsQueued === 0 || this.rowsQueued + rows <= (this.options.maxQueuedRows ?? 400_000);
+  }
+
+  private queueAppend(entry: QueuedAppend): void {
+    this.rowsQueued += entry.rows.length;
+    this.maxQueued = Math.max(this.maxQueued, this.rowsQueued);
+    this.pending.push(entry);
+    this.scheduleGroup();
+  }
+
+  private scheduleGroup(): void {
+    if (this.groupScheduled || this.pending.length === 0) return;
+    this.groupScheduled = true;
+    void this.enqueue(() => this.commitGroup());
+  }
+
+  /** Takes what is queued now (up to maxGroupRows rows) and commits it as one group. */
+  private async commitGroup(): Promise<void> {
+    this.groupScheduled = false;
+    const maxGroupRows = this.options.maxGroupRows ?? 200_000;
+    let take = 1;
+    let rows = this.pending[0]?.rows.length ?? 0;
+    while (take < this.pending.length && rows + this.pending[take]!.rows.length <= maxGroupRows)
+      rows += this.pending[take++]!.rows.length;
+    const group = this.pending.splice(0, take);
+    this.scheduleGroup();
+    try {
+      await this.writeGroup(group);
+    } finally {
+      this.rowsQueued -= rows;
+      while (this.waiting.length > 0 && this.fits(this.waiting[0]!.rows.length))
+        this.queueAppend(this.waiting.shift()!);
+    }
+  }
+
+  /**
+   * Validates and encodes each append of the group (one that fails is rejected alone), folds
+   * them into one manifest in order, writes each staging file once, fsyncs, commits, publishes.
+   */
+  private async writeGroup(group: readonly QueuedAppend[]): Promise<void> {
+    const { dir, kind } = this.options;
+    const accepted: QueuedAppend[] = [];
+    let lastSeq = this.manifest.lastSeq;
+    for (const entry of group) {
+      const invalid = this.invalid(entry);
+      if (invalid) entry.reject(invalid);
+      else if (entry.seq <= lastSeq) entry.resolve({ skipped: true, rows: 0, files: [] });
+      else {
+        accepted.push(entry);
+        lastSeq = entry.seq;
+      }
+    }
+    const encoded = await Promise.allSettled(accepted.map((e) => this.encode(e.rows)));
+    let next = this.manifest;
+    const planned: { entry: QueuedAppend; changes: PartChange[] }[] = [];
+    for (const [i, entry] of accepted.entries()) {
+      const whole = encoded[i]!;
+      if (whole.status === 'rejected') {
+        entry.reject(whole.reason);
+        continue;
+      }
+      const day = localDayOf(entry.collectedAtMs ?? this.clock.now(), this.options.timeZone ?? 'UTC');
+      const changes = planParts({
+        parts: next.days[day] ?? [],
+        header: headerLine(kind),
+        maxPartBytes: this.maxPartBytes,
+        whole: whole.value,
+        rowCount: entry.rows.length,
+        encodeRow: (r) => encodeCsvRows(kind, [entry.rows[r]!]),
+        nameOf: (n) => partName(this.options, day, n),
+      });
+      const clash = changes.find(
+        (c) =>
+          c.sizeBefore === 0 && (existsSync(join(dir, c.file)) || existsSync(join(dir, stagingName(c.file)))),
+      );
+      if (clash) {
+        entry.reject(
+          new CsvWriterStateError(
+            `${clash.file} already exists but is not in the writer's manifest (is ${day} older than the ${this.options.manifestDays ?? 14} days it keeps?); refusing to overwrite it`,
+            { file: clash.file, day },
+          ),
+        );
+        continue;
+      }
+      next = nextManifest(next, entry.seq, day, changes, this.options.manifestDays ?? 14);
+      planned.push({ entry, changes });
+    }
+    if (planned.length === 0) return;
+    this.groups++;
+    try {
+      const writes = stagingWrites(planned.flatMap((p) => p.changes));
+      // The rows and the new manifest's temp file are fsynced together; the rename that commits
+      // them waits for both, so a manifest never names rows that are not durable.
+      await Promise.all([
+        ...writes.map((w) =>
+          writeAtAndSync(join(dir, stagingName(w.file)), w.offsetBytes, w.bytes, w.create),
+        ),
+        stageManifest(dir, next),
+      ]);
+      for (const w of writes) this.counters.stagedBytes += w.bytes.byteLength;
+      for (const p of planned) this.options.faultHook?.('staged', p.entry.seq);
+      await commitManifest(dir, next);
+      this.manifest = next;
+      for (const p of planned) this.options.faultHook?.('committed', p.entry.seq);
+      await this.publish(false);
+      for (const p of planned) this.options.faultHook?.('published', p.entry.seq);
+    } catch (err) {
+      for (const p of planned) p.entry.reject(err);
+      return;
+    }
+    for (const { entry, changes } of planned)
+      entry.resolve({
+        skipped: false,
+        rows: entry.rows.length,
+        files: changes.map((c) => join(dir, c.file)),
+      });
+  }
+
+  private invalid({ rows, seq }: QueuedAppend): CsvWriterStateError | undefined {
+    if (this.closed) return new CsvWriterStateError('the writer is closed; open a new one');
     if (!Number.isSafeInteger(seq) || seq < 0)
-      throw new CsvWriterStateError(`append seq must be a non-negative integer, got ${seq}`);
+      return new CsvWriterStateError(`append seq must be a non-negative integer, got ${seq}`);
     const maxBatchRows = this.options.maxBatchRows ?? 200_000;
     if (rows.length > maxBatchRows)
-      throw new CsvWriterStateError(
+      return new CsvWriterStateError(
         `a batch of ${rows.length} rows is over the ${maxBatchRows}-row limit; split it`,
         { rows: rows.length, maxBatchRows },
       );
-    if (seq <= this.manifest.lastSeq) return { skipped: true, rows: 0, files: [] };
-    const { dir, kind } = this.options;
-    const day = localDayOf(collectedAtMs ?? this.clock.now(), this.options.timeZone ?? 'UTC');
-    const whole = await this.encode(rows);
-    const changes = planParts({
-      parts: this.manifest.days[day] ?? [],
-      header: headerLine(kind),
-      maxPartBytes: this.maxPartBytes,
-      whole,
-      rowCount: rows.length,
-      encodeRow: (i) => encodeCsvRows(kind, [rows[i]!]),
-      nameOf: (n) => partName(this.options, day, n),
-    });
-    for (const c of changes)
-      if (c.sizeBefore === 0 && (existsSync(join(dir, c.file)) || existsSync(join(dir, stagingName(c.file)))))
-        throw new CsvWriterStateError(
-          `${c.file} already exists but is not in the writer's manifest (is ${day} older than the ${this.options.manifestDays ?? 14} days it keeps?); refusing to overwrite it`,
-          { file: c.file, day },
-        );
-    for (const c of changes) {
-      await writeAtAndSync(join(dir, stagingName(c.file)), c.sizeBefore, c.text, c.sizeBefore === 0);
-      this.counters.stagedBytes += c.sizeAfter - c.sizeBefore;
-      this.options.faultHook?.('staged', seq);
-    }
-    await this.commit(seq, day, changes);
-    this.options.faultHook?.('committed', seq);
-    await this.publish(false);
-    this.options.faultHook?.('published', seq);
-    return { skipped: false, rows: rows.length, files: changes.map((c) => join(dir, c.file)) };
+    return undefined;
   }
 
   private async encode(rows: readonly CsvRow[]): Promise<string | Uint8Array> {
@@ -226,50 +303,6 @@ export class DailyCsvWriter {
       return encodeCsvRows(this.options.kind, rows);
     const chunks = await encodeCsvRowsInPool(pool, this.options.kind, rows);
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  }
-
-  /**
-   * The new manifest after a staged append: sizes of the changed parts; every part of the day
-   * but the last is full; open parts of earlier days are full (their day is over). Days beyond
-   * `manifestDays` are dropped only once they were closed in the manifest before this one, so
-   * a part is never forgotten while its staging file still holds rows.
-   */
-  private async commit(seq: number, day: string, changes: readonly PartChange[]): Promise<void> {
-    const previous = this.manifest;
-    const days: Record<string, PartState[]> = {};
-    for (const [d, parts] of Object.entries(previous.days))
-      days[d] = parts.map((p) => (d < day && p.state === 'open' ? { ...p, state: 'full' } : { ...p }));
-    const parts = days[day] ?? [];
-    for (const c of changes) {
-      const i = parts.findIndex((p) => p.file === c.file);
-      const publishedBytes = i >= 0 ? parts[i]!.publishedBytes : 0;
-      const state: PartState = {
-        file: c.file,
-        sizeBytes: c.sizeAfter,
-        rows: c.rowsAfter,
-        state: 'open',
-        publishedBytes,
-      };
-      if (i >= 0) parts[i] = state;
-      else parts.push(state);
-    }
-    parts.forEach((p, i) => {
-      if (i < parts.length - 1 && p.state === 'open') p.state = 'full';
-    });
-    days[day] = parts;
-    const keep = new Set(
-      Object.keys(days)
-        .sort()
-        .slice(-(this.options.manifestDays ?? 14)),
-    );
-    const wasClosed = (d: string) => (previous.days[d] ?? []).every((p) => p.state === 'closed');
-    const next: Manifest = {
-      ...previous,
-      lastSeq: seq,
-      days: Object.fromEntries(Object.entries(days).filter(([d]) => keep.has(d) || !wasClosed(d))),
-    };
-    await saveManifest(this.options.dir, next);
-    this.manifest = next;
   }
 
   /**
@@ -328,27 +361,6 @@ export class DailyCsvWriter {
     }, this.options.maxPublishLagMs ?? 300_000);
     this.lagTimer.unref();
   }
-}
-
-function checkLimits(o: DailyCsvWriterOptions): void {
-  if (o.timeZone !== undefined) assertTimeZone(o.timeZone);
-  const bad = (name: string, value: unknown, rule: string) =>
-    new CsvWriterStateError(`${name} must be ${rule}, got ${String(value)}`, { [name]: value });
-  if (o.maxPartBytes !== undefined && !(Number.isSafeInteger(o.maxPartBytes) && o.maxPartBytes >= 256))
-    throw bad('maxPartBytes', o.maxPartBytes, 'an integer of at least 256');
-  if (o.maxBatchRows !== undefined && !(Number.isSafeInteger(o.maxBatchRows) && o.maxBatchRows >= 1))
-    throw bad('maxBatchRows', o.maxBatchRows, 'a positive integer');
-  if (o.poolMinRows !== undefined && !(Number.isSafeInteger(o.poolMinRows) && o.poolMinRows >= 0))
-    throw bad('poolMinRows', o.poolMinRows, 'a non-negative integer');
-  if (o.manifestDays !== undefined && !(Number.isSafeInteger(o.manifestDays) && o.manifestDays >= 1))
-    throw bad('manifestDays', o.manifestDays, 'a positive integer');
-  if (o.publishCopyRatio !== undefined && !(o.publishCopyRatio >= 0))
-    throw bad('publishCopyRatio', o.publishCopyRatio, '0 or more (Infinity: publish every append)');
-  if (
-    o.maxPublishLagMs !== undefined &&
-    !(Number.isFinite(o.maxPublishLagMs) && o.maxPublishLagMs > 0 && o.maxPublishLagMs <= 2 ** 31 - 1)
-  )
-    throw bad('maxPublishLagMs', o.maxPublishLagMs, 'a positive number of ms below 2^31');
 }
 
 export function partName(

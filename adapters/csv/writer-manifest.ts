@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
-import { replaceAtomically } from './atomic-file.js';
+import { commitReplacement, replaceAtomically, stageReplacement } from './atomic-file.js';
 import type { DailyKind } from './formats.js';
 import type { PartState } from './part-plan.js';
 
@@ -85,4 +85,20 @@ export async function loadManifest(dir: string, kind: DailyKind, server: string)
 
 export async function saveManifest(dir: string, manifest: Manifest): Promise<void> {
   await replaceAtomically(manifestPath(dir, manifest.kind, manifest.server), JSON.stringify(manifest));
+}
+
+/**
+ * `saveManifest` in two steps: `stageManifest` makes the new manifest durable beside the old
+ * one (may run while the rows it commits are still being fsynced), `commitManifest` renames it
+ * into place; call it only once those rows are durable.
+ */
+export async function stageManifest(dir: string, manifest: Manifest): Promise<void> {
+  await stageReplacement(manifestPath(dir, manifest.kind, manifest.server), JSON.stringify(manifest));
+}
+
+export async function commitManifest(
+  dir: string,
+  manifest: Pick<Manifest, 'kind' | 'server'>,
+): Promise<void> {
+  await commitReplacement(manifestPath(dir, manifest.kind, manifest.server));
 }
