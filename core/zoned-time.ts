@@ -63,3 +63,25 @@ export function wallClock(
     second: fields.second!,
   };
 }
+
+/**
+ * The instants (UTC ms, ascending) whose wall clock in `timeZone` reads `wallMs`, given as the
+ * wall-clock fields taken as if they were UTC (`Date.UTC(year, month - 1, day, hour, ...)`).
+ * Usually one; two in the hour repeated when summer time ends; none in the hour skipped when it
+ * begins. Callers decide what each case means for their data.
+ */
+export function instantsOfWallClock(
+  wallMs: number,
+  timeZone: string,
+  invalidZone?: (timeZone: string) => Error,
+): number[] {
+  const wallAsUtc = (t: number): number => {
+    const w = wallClock(t, timeZone, invalidZone);
+    const wholeSeconds = Math.floor(t / 1000) * 1000;
+    return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) + (t - wholeSeconds);
+  };
+  // The offsets in force around that wall time (zones change offset at most once in two days).
+  const offsets = new Set([-36, 0, 36].map((h) => wallMs + h * 3_600_000).map((t) => wallAsUtc(t) - t));
+  const matches = [...offsets].map((offset) => wallMs - offset).filter((t) => wallAsUtc(t) === wallMs);
+  return [...new Set(matches)].sort((a, b) => a - b);
+}

@@ -51,6 +51,7 @@ export async function readRegistersOverIec62056(
       meterSerial: meter.serial,
       // Tariffs 5 and 6 have no OBIS entry in the modem adapter's readout table yet.
       unknownObis: 'ignore',
+      meterTimeZone: timeZone,
       stepTimeoutMs,
       clock,
     });
@@ -66,8 +67,8 @@ export async function readRegistersOverIec62056(
  * The meter's readout: serial, total and tariff registers, and the maximum demand of the
  * current day so far (since local midnight in `timeZone`) as `1.6.0(kW)(YYMMDDhhmm)`: value
  * and the time of the peak quarter's end in separate brackets, meter local time. The modem
- * adapter's reader takes the value from the first bracket and (for now) stamps it with the
- * read time; the daily closure carries the peak's own time.
+ * adapter's reader stamps the reading with that time (read in `timeZone`), as the daily
+ * closure does.
  */
 export function readoutLines(meter: MeterModel, nowMs: number, timeZone = 'UTC'): string[] {
   const registers = meter.registersAt(nowMs);

@@ -1,5 +1,6 @@
 import { parseReadoutMessage } from './iec62056/codec.js';
 import { parseDataLine } from './iec62056/data-sets.js';
+import { assertMeterTimeZone } from './iec62056/meter-time.js';
 import { interpretDataSets, type RegisterValue } from './iec62056/obis.js';
 
 /**
@@ -23,17 +24,22 @@ export const maxBatchItems = 10_000;
 export function interpretReadouts(payload: {
   items: ReadoutBatchItem[];
   maxMessageBytes?: number;
+  /** IANA zone of the meters' clocks, for their time stamps (default UTC). */
+  meterTimeZone?: string;
 }): ReadoutBatchResult[] {
   if (payload.items.length > maxBatchItems) {
     throw new RangeError(`at most ${maxBatchItems} readouts per batch, got ${payload.items.length}`);
   }
+  assertMeterTimeZone(payload.meterTimeZone ?? 'UTC');
   return payload.items.map(({ id, bytes }) => {
     try {
       const parsed = parseReadoutMessage(bytes, payload.maxMessageBytes ?? 64 * 1024);
       if (parsed.status === 'incomplete') {
         return { id, ok: false, code: 'MF_IEC62056_TRUNCATED', message: 'readout ends before ETX and BCC' };
       }
-      const r = interpretDataSets(parsed.value.lines.flatMap(parseDataLine));
+      const r = interpretDataSets(parsed.value.lines.flatMap(parseDataLine), {
+        meterTimeZone: payload.meterTimeZone ?? 'UTC',
+      });
       return { id, ok: true, registers: r.registers, metadata: r.metadata, unknownObis: r.unknownObis };
     } catch (err) {
       const e = err as { code?: string; message: string };

@@ -106,6 +106,15 @@ describe('IEC 62056-21 messages', () => {
     ]);
   });
 
+  it('reads an address with a billing-period suffix and refuses one with two', () => {
+    expect(parseDataLine('1-1:1.8.0*62(0018750.0)')).toEqual([
+      { address: '1-1:1.8.0*62', values: [{ value: '0018750.0' }] },
+    ]);
+    expect(() => parseDataLine('1.8.0*62*1(0018750.0)')).toThrow(
+      expect.objectContaining({ code: 'MF_IEC62056_MALFORMED' }),
+    );
+  });
+
   it('rejects a data line with an unclosed parenthesis as truncated', () => {
     expect(() => parseDataLine('1.8.0(0123')).toThrow(
       expect.objectContaining({ code: 'MF_IEC62056_TRUNCATED' }),

@@ -119,10 +119,14 @@ describe('maximum demand in the IEC 62056-21 readout', () => {
     const m = new MeterModel({ serial, seed: 7, originMs: origin });
     const readings = await readRegistersOverIec62056(m, clock, 2_000, 'UTC');
     const md = readings.find((r) => r.quantity.source === 'obis' && r.quantity.code === '1.6.0');
+    const peak = m.maximumDemand(origin, clock.now())!;
     expect(md).toMatchObject({
       kind: 'register',
       unit: 'kW',
-      value: m.maximumDemand(origin, clock.now())!.valueW / 1000,
+      value: peak.valueW / 1000,
+      // The peak's own time from the stamp bracket, not the read time.
+      timestampMs: peak.timestampMs,
     });
+    expect(md!.timestampMs).not.toBe(clock.now());
   });
 });

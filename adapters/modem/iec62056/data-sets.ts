@@ -28,7 +28,9 @@ export function parseDataLine(line: string): DataSet[] {
       );
     }
     const address = line.slice(i, open);
-    if (address.length > maxAddressChars || /[()*/!]/.test(address)) {
+    // One `*` or `&` may name a billing period (`1-1:1.8.0*62`: the value at the end of
+    // period 62); obis.ts reports such historic values as unknown rather than current.
+    if (address.length > maxAddressChars || /[()/!]/.test(address) || /[*&].*[*&]/.test(address)) {
       throw new ModemError('MF_IEC62056_MALFORMED', `data set address "${printable(address)}" is not valid`, {
         line: printable(line, 120),
       });

@@ -2,13 +2,20 @@ import type { CollectedReading, ReadingKind } from '../../field-data.js';
 import { ModemError } from '../errors.js';
 import { printable } from '../identification.js';
 import type { DataSet } from './data-sets.js';
+import { parseMeterStamp } from './meter-time.js';
 
 /**
  * The OBIS codes this readout understands, in the reduced `C.D.E` form meters print in
  * IEC 62056-21 readouts. Internal names only: the CIM ReadingType of each comes from the
  * single table in adapters/cim/reading-type-map.ts (quantity `{ source: 'obis', code }`).
  */
-type RegisterSpec = { kind: ReadingKind; units: readonly string[]; description: string };
+type RegisterSpec = {
+  kind: ReadingKind;
+  units: readonly string[];
+  description: string;
+  /** The value's own time follows in a second bracket, YYMMDDhhmm (maximum demand: when the peak ended). */
+  stamped?: true;
+};
 type MetadataSpec = { kind: 'metadata'; description: string };
 type ObisSpec = RegisterSpec | MetadataSpec;
 
@@ -33,11 +40,21 @@ export const knownObis: ReadonlyMap<string, ObisSpec> = new Map<string, ObisSpec
   ...tariffRegisters('15', energyUnits, 'active energy, absolute (|A+| + |A-|)'),
   ...rates.map((t): [string, ObisSpec] => [
     `1.6.${t}`,
-    { kind: 'register', units: ['kW', 'W'], description: `maximum demand, active import, rate ${t}` },
+    {
+      kind: 'register',
+      units: ['kW', 'W'],
+      description: `maximum demand, active import, rate ${t}`,
+      stamped: true,
+    },
   ]),
   ...rates.map((t): [string, ObisSpec] => [
     `2.6.${t}`,
-    { kind: 'register', units: ['kW', 'W'], description: `maximum demand, active export, rate ${t}` },
+    {
+      kind: 'register',
+      units: ['kW', 'W'],
+      description: `maximum demand, active export, rate ${t}`,
+      stamped: true,
+    },
   ]),
   ['1.7.0', { kind: 'instantaneous', units: ['kW', 'W'], description: 'active power import' }],
   ['2.7.0', { kind: 'instantaneous', units: ['kW', 'W'], description: 'active power export' }],
@@ -68,7 +85,20 @@ export function normalizeObis(address: string): string {
   return noMedium.replace(/\*255$/, '');
 }
 
-export type RegisterValue = { obis: string; value: number; unit: string; kind: ReadingKind; raw: string };
+export type RegisterValue = {
+  obis: string;
+  value: number;
+  unit: string;
+  kind: ReadingKind;
+  raw: string;
+  /** When the value happened, from its time stamp bracket (UTC ms); absent: it holds at the read time. */
+  timestampMs?: number;
+};
+
+export type InterpretOptions = {
+  /** IANA zone of the meter's clock, for time stamps like a maximum demand's (default UTC). */
+  meterTimeZone?: string;
+};
 
 export type InterpretedReadout = {
   registers: RegisterValue[];
@@ -78,8 +108,16 @@ export type InterpretedReadout = {
 
 const decimal = /^-?\d{1,15}(\.\d{1,9})?$/;
 
-/** Splits data sets into registers and metadata; collects codes it does not know. */
-export function interpretDataSets(sets: readonly DataSet[]): InterpretedReadout {
+/**
+ * Splits data sets into registers and metadata; collects codes it does not know. A register
+ * whose spec is `stamped` (maximum demand) takes its time from the second bracket; a bad
+ * stamp, unit or value fails the whole readout (MF_IEC62056_MALFORMED), as the reader never
+ * hands over part of one.
+ */
+export function interpretDataSets(
+  sets: readonly DataSet[],
+  options: InterpretOptions = {},
+): InterpretedReadout {
   const registers: RegisterValue[] = [];
   const metadata: Record<string, string> = {};
   const unknownObis: string[] = [];
@@ -117,12 +155,28 @@ export function interpretDataSets(sets: readonly DataSet[]): InterpretedReadout 
         },
       );
     }
-    registers.push({ obis, value: Number(first.value), unit, kind: spec.kind, raw: first.value });
+    const register: RegisterValue = {
+      obis,
+      value: Number(first.value),
+      unit,
+      kind: spec.kind,
+      raw: first.value,
+    };
+    const stamp = spec.stamped ? set.values[1] : undefined;
+    if (stamp) {
+      const text = stamp.unit === undefined ? stamp.value : `${stamp.value}*${stamp.unit}`;
+      const time = parseMeterStamp(text, obis, options.meterTimeZone ?? 'UTC');
+      if (time.kind === 'instant') register.timestampMs = time.timestampMs;
+    }
+    registers.push(register);
   }
   return { registers, metadata, unknownObis };
 }
 
-/** Readings for the head-end: one CollectedReading per register, all stamped with the read time. */
+/**
+ * Readings for the head-end: one CollectedReading per register, stamped with the register's
+ * own time where the meter printed one (a maximum demand's peak), else with the read time.
+ */
 export function toCollectedReadings(
   meterSerial: string,
   registers: readonly RegisterValue[],
@@ -134,6 +188,6 @@ export function toCollectedReadings(
     quantity: { source: 'obis', code: r.obis },
     value: r.value,
     unit: r.unit,
-    timestampMs,
+    timestampMs: r.timestampMs ?? timestampMs,
   }));
 }

@@ -12,6 +12,7 @@ import {
   parseReadoutMessage,
 } from './codec.js';
 import { parseDataLine } from './data-sets.js';
+import { assertMeterTimeZone } from './meter-time.js';
 import { interpretDataSets, type RegisterValue, toCollectedReadings } from './obis.js';
 
 export type ReadMeterOptions = {
@@ -25,6 +26,8 @@ export type ReadMeterOptions = {
   unknownObis?: 'error' | 'ignore';
   /** Serial to stamp readings with; default C.1.0, then 0.0.0, then the identification. */
   meterSerial?: string;
+  /** IANA zone of the meter's clock: its time stamps (a maximum demand's peak) are local (default UTC). */
+  meterTimeZone?: string;
   clock?: Clock;
 };
 
@@ -50,6 +53,7 @@ export async function readMeter(stream: Duplex, options: ReadMeterOptions = {}):
   const stepTimeoutMs = options.stepTimeoutMs ?? 5000;
   const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
   const clock = options.clock ?? systemClock;
+  assertMeterTimeZone(options.meterTimeZone ?? 'UTC');
   const input = new StreamInput(stream);
   try {
     stream.write(encodeRequest(options.deviceAddress ?? ''));
@@ -68,7 +72,9 @@ export async function readMeter(stream: Duplex, options: ReadMeterOptions = {}):
       stepTimeoutMs,
       'data message',
     );
-    const interpreted = interpretDataSets(message.lines.flatMap(parseDataLine));
+    const interpreted = interpretDataSets(message.lines.flatMap(parseDataLine), {
+      meterTimeZone: options.meterTimeZone ?? 'UTC',
+    });
     // The CIM table is the one authority for which OBIS codes become readings: a register it
     // cannot map is as unknown as a code this module never heard of.
     const readingTypes: Record<string, string> = {};
