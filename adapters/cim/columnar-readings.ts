@@ -189,6 +189,10 @@ export function checkReadingColumns(c: ReadingColumns): void {
     throw new ColumnarBatchError('a packed reading batch needs string and type tables');
   if (c.strings.length > maxTableEntries || c.types.length > maxTableEntries)
     throw new ColumnarBatchError(`a packed batch's tables hold at most ${maxTableEntries} entries`);
+  // The encoder writes table entries as text: a forged non-string would not be what any reading held.
+  for (const s of c.strings)
+    if (typeof s !== 'string')
+      throw new ColumnarBatchError("a packed batch's string table holds only strings");
   checkColumn('meter', c.meter, Uint32Array, c.count);
   checkColumn('usagePoint', c.usagePoint, Uint32Array, c.count);
   checkColumn('type', c.type, Uint32Array, c.count);

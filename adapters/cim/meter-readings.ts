@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
+import { ColumnarBatchError, packReadings, type ReadingColumns } from './columnar-readings.js';
 import { CimInvalidError, headerXml, problem, readEnvelope } from './message.js';
+import { encodeMeterReadingsColumns, METER_READINGS_NS, VALID_QUALITY } from './meter-readings-xml.js';
 import type {
   CimIntervalBlock,
   CimMeterReading,
@@ -10,7 +12,7 @@ import type {
   MessageProperty,
   ReplyError,
 } from './model.js';
-import { MESSAGE_NS, payloadNs } from './namespaces.js';
+import { MESSAGE_NS } from './namespaces.js';
 import { objectRefXml, readObjectRef } from './object-ref.js';
 import {
   quantityForReadingType,
@@ -38,8 +40,7 @@ import {
  * order); reading accepts the seed's layout too (payload root in the message namespace,
  * UsagePoint before Readings), because element order is not used to find anything.
  */
-export const METER_READINGS_NS = payloadNs('MeterReadings');
-export const VALID_QUALITY = '1.0.0';
+export { METER_READINGS_NS, VALID_QUALITY };
 
 function qualitiesXml(qualities: string[]): XmlObject[] {
   return qualities.map((q) => ({ ReadingQualityType: { '@_ref': q } }));
@@ -165,8 +166,28 @@ export function meterReadingsFromCollected(
   return [...byMeter.values()];
 }
 
-/** The head-end's entry point: collected readings -> one schema-valid EventMessage. */
+/**
+ * The head-end's entry point: collected readings -> one schema-valid EventMessage. The
+ * readings are packed into columns and encoded by `encodeMeterReadingsColumns`, the same
+ * encoder the pool runs; readings the columns cannot carry (a value or time that is not a
+ * number, more than a batch holds) take the model path, which writes the same XML.
+ */
 export function encodeMeterReadings(
+  readings: readonly CollectedReading[],
+  options: MeterReadingsOptions = {},
+): string {
+  let columns: ReadingColumns;
+  try {
+    columns = packReadings(readings);
+  } catch (err) {
+    if (!(err instanceof ColumnarBatchError)) throw err;
+    return encodeMeterReadingsByModel(readings, options);
+  }
+  return encodeMeterReadingsColumns(columns, outboundHeader('MeterReadings', options), options.profile);
+}
+
+/** The reference encoder: readings -> model -> XML object tree -> text (slower; any input). */
+export function encodeMeterReadingsByModel(
   readings: readonly CollectedReading[],
   options: MeterReadingsOptions = {},
 ): string {

@@ -1,9 +1,10 @@
 import { threadId } from 'node:worker_threads';
 import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import type { CollectedReading } from '../field-data.js';
-import { ColumnarBatchError, type ReadingColumns, unpackReadings } from './columnar-readings.js';
+import { ColumnarBatchError, checkReadingColumns, type ReadingColumns } from './columnar-readings.js';
 import { type EndDeviceEventInput, encodeEndDeviceEvents } from './end-device-events.js';
-import { encodeMeterReadings } from './meter-readings.js';
+import { encodeMeterReadings, outboundHeader } from './meter-readings.js';
+import { encodeMeterReadingsColumns } from './meter-readings-xml.js';
 import type { MessageProperty } from './model.js';
 import type { ReadingTypeProfile } from './reading-type-map.js';
 
@@ -50,10 +51,13 @@ export function encodeEndDeviceEventsMessages(jobs: EndDeviceEventsJob[]): strin
   return jobs.map((job) => encodeEndDeviceEvents(job.events, messageOptions(job.options)));
 }
 
+/** Straight from the columns (no reading objects): the encoder `encodeMeterReadings` runs too. */
 function encodeColumnarJob(job: ColumnarMeterReadingsJob): string {
   if (typeof job !== 'object' || job === null || typeof job.options?.timestampMs !== 'number')
     throw new ColumnarBatchError('a columnar MeterReadings job needs columns and options.timestampMs');
-  return encodeMeterReadings(unpackReadings(job.columns), messageOptions(job.options));
+  checkReadingColumns(job.columns);
+  const options = messageOptions(job.options);
+  return encodeMeterReadingsColumns(job.columns, outboundHeader('MeterReadings', options), options.profile);
 }
 
 /**
@@ -84,10 +88,8 @@ export function encodeMeterReadingsRepeatedly(payload: {
   const repeat = payload?.repeat;
   if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > 1000)
     throw new ColumnarBatchError('repeat must be an integer from 1 to 1000');
-  const readings = unpackReadings(payload.job.columns);
-  const options = messageOptions(payload.job.options);
   let chars = 0;
-  for (let i = 0; i < repeat; i++) chars += encodeMeterReadings(readings, options).length;
+  for (let i = 0; i < repeat; i++) chars += encodeColumnarJob(payload.job).length;
   return chars;
 }
 

@@ -62,6 +62,13 @@ function writeElement(name: string, node: XmlNode, indent: string, out: string[]
   out.push(`${indent}</${name}>\n`);
 }
 
+/** One element (and its children) as text, each line starting with `indent`. */
+export function elementXml(name: string, node: XmlNode, indent: string): string {
+  const out: string[] = [];
+  writeElement(name, node, indent, out);
+  return out.join('');
+}
+
 /** A complete document with an XML declaration. */
 export function buildDocument(rootName: string, root: XmlObject): string {
   const out: string[] = ['<?xml version="1.0" encoding="utf-8"?>\n'];
@@ -81,6 +88,8 @@ export function isoUtc(ms: number): string {
 export function formatValue(n: number): string {
   if (!Number.isFinite(n)) throw new RangeError(`cannot encode ${n} as a decimal value`);
   const s = String(n);
+  // Most values have no exponent: skip the regular expression for them (encoders call this per value).
+  if (s.indexOf('e') === -1) return s;
   const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
   if (!m) return s;
   const [, sign, lead, fraction = '', exp] = m;
