@@ -2,15 +2,17 @@ import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { readMeter } from './iec62056/reader.js';
 
-const usage = `usage: meterfabric iec62056 read <host:port> [--address <device address>] [--timeout-ms N] [--ignore-unknown] [--json]
+const usage = `usage: meterfabric iec62056 read <host:port> [--address <device address>] [--timeout-ms N] [--meter-time-zone <IANA zone>] [--ignore-unknown] [--json]
 
 Reads a meter with an IEC 62056-21 mode C data readout through a bridge port (or any TCP
-endpoint with a meter behind it) and prints its registers.
+endpoint with a meter behind it) and prints its registers. Time stamps the meter prints (a
+maximum demand's peak, YYMMDDhhmm) are read on its clock in --meter-time-zone (default UTC).
 `;
 
 const options = {
   address: { type: 'string', default: '' },
   'timeout-ms': { type: 'string', default: '5000' },
+  'meter-time-zone': { type: 'string', default: 'UTC' },
   'ignore-unknown': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -54,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       deviceAddress: values.address,
       stepTimeoutMs: timeoutMs,
       unknownObis: values['ignore-unknown'] ? 'ignore' : 'error',
+      meterTimeZone: values['meter-time-zone'],
     });
     if (values.json) {
       process.stdout.write(`${JSON.stringify(readout, null, 2)}\n`);
