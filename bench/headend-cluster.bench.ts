@@ -160,7 +160,7 @@ async function driveSpan(
       // The step's first round of calls also carries the last step's completion and the
       // acknowledgements it left (neither takes a round of commits of its own).
       driver.flushAcks();
-      await driver.settle({ flushAcks: false });
+      await driver.settle({ acks: 'none' });
       driver.markStepDone(t);
     }
     if (readings > readingsBefore) {

@@ -163,7 +163,9 @@ export async function driverEngine(
       : {}),
     jobsFinished: () => d.outcomes.length,
     async finish(dayMs) {
-      await d.settle();
+      // Every acknowledgement held back to ride on a later call is sent: the day leaves no
+      // outbox entry for a next driver to deliver again.
+      await d.settle({ acks: 'all' });
       await consumer.flush();
       const integration = (await d.singletonState('integration')).inner;
       const reports = await consumer.writeReports(integration, d.registry, dayMs);

@@ -17,12 +17,22 @@ import type { ActorAddress, ServicePorts } from './service-ports.js';
 
 export type EntryHandler = (address: ActorAddress, entry: OutboxEntry<unknown>) => void;
 
-type Queued = { delivery: Delivery<unknown>; sizeBytes: number; committed: (() => void) | undefined };
+type Queued = {
+  delivery: Delivery<unknown>;
+  sizeBytes: number;
+  committed: (() => void) | undefined;
+  /** Asked as the call starts: an entry id to acknowledge in the same call (see `post`). */
+  tailAck: (() => number | undefined) | undefined;
+};
 
 type Lane = {
   address: ActorAddress;
   deliveries: Queued[];
   acks: number[];
+  /** Bytes of the deliveries the held acknowledgements' entries caused (what the actor still holds). */
+  heldBytes: number;
+  /** Driver-clock instant the oldest held acknowledgement was held from. */
+  heldSinceMs: number | undefined;
   tick: boolean;
   running: boolean;
   /** Held for its wave: dispatched once every call started up to this number has returned. */
@@ -34,6 +44,35 @@ export const maxCallBytes = 256 * 1024;
 
 export const addressId = (a: ActorAddress): string => `${a.service}/${a.key}`;
 
+/**
+ * How long acknowledgements may wait to ride on an actor's next call (issue 7): an
+ * acknowledgement sent in a call of its own costs a quorum commit and carries nothing but
+ * bookkeeping (a device was called three times per collection: request, field response,
+ * acknowledgement). Held, it goes with the actor's next call (a device's next request, a
+ * worker's next job, the stream's next step). Holding costs only state: the actor keeps the
+ * entry in its replicated outbox meanwhile, and a driver replacing this one delivers it again
+ * (its receivers drop the repeat). So the bounds are on what is held: per actor by count and
+ * bytes, over all actors by bytes, and by age on the driver's clock; past any of them the
+ * acknowledgements get a call of their own at the next settle (count and bytes at once).
+ */
+export type AckHold = {
+  /** Held acknowledgements per actor. */
+  maxEntries: number;
+  /** Bytes per actor of what the held entries caused (their deliveries, JSON). */
+  maxBytes: number;
+  /** The same over all actors. */
+  maxTotalBytes: number;
+  /** Age of an actor's oldest held acknowledgement, on the driver's clock (simulated time in a demo). */
+  maxAgeMs: number;
+};
+
+export const defaultAckHold: AckHold = {
+  maxEntries: 64,
+  maxBytes: 256 * 1024,
+  maxTotalBytes: 64 * 1024 * 1024,
+  maxAgeMs: 86_400_000,
+};
+
 export type LaneOptions = {
   ports: ServicePorts;
   now: () => number;
@@ -41,8 +80,13 @@ export type LaneOptions = {
   onError: (err: unknown) => void;
   /** Calls in flight at once over all actors. */
   maxConcurrentCalls?: number;
-  /** Acknowledgements kept back to ride on a later call before they get a call of their own. */
-  ackBatch?: number;
+  /**
+   * Bounds on acknowledgements held back to ride on an actor's next call (default
+   * `defaultAckHold`); `flushAcks('bounded')` sends those past them.
+   */
+  ackHold?: Partial<AckHold>;
+  /** Actors whose acknowledgements may be held (default all): one the driver never calls otherwise must not wait for a bound. */
+  holdsAcks?: (address: ActorAddress) => boolean;
   /** Which actors wait for their wave (see `ActorLanes`); default none. */
   holdsForWave?: (address: ActorAddress) => boolean;
 };
@@ -75,8 +119,13 @@ export class ActorLanes {
   private calls = 0;
   /** True while a returned call's entries are being routed: what they post belongs to its wave. */
   private routing = false;
+  private readonly hold: AckHold;
+  /** `heldBytes` summed over all lanes. */
+  private heldTotalBytes = 0;
 
-  constructor(private readonly options: LaneOptions) {}
+  constructor(private readonly options: LaneOptions) {
+    this.hold = { ...defaultAckHold, ...options.ackHold };
+  }
 
   get callCount(): number {
     return this.calls;
@@ -86,18 +135,33 @@ export class ActorLanes {
     const id = addressId(address);
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { address, deliveries: [], acks: [], tick: false, running: false, holdUntil: undefined };
+      lane = {
+        address,
+        deliveries: [],
+        acks: [],
+        heldBytes: 0,
+        heldSinceMs: undefined,
+        tick: false,
+        running: false,
+        holdUntil: undefined,
+      };
       this.lanes.set(id, lane);
     }
     return lane;
   }
 
-  /** Queues a delivery; `committed` runs once the actor has committed it. */
+  /**
+   * Queues a delivery; `committed` runs once the actor has committed it. `tailAck` is asked
+   * when the call carrying it starts: an entry id it returns is acknowledged in that same
+   * call (a device's field answer completing the entry that asked for it: one atomic commit
+   * instead of two). Returns the delivery's size in bytes (JSON).
+   */
   post<N extends HeadendServiceName>(
     address: ActorAddress<N>,
     delivery: Delivery<unknown>,
     committed?: () => void,
-  ): void {
+    tailAck?: () => number | undefined,
+  ): number {
     const sizeBytes = JSON.stringify(delivery).length;
     if (sizeBytes > maxCallBytes)
       throw new MeterfabricError(
@@ -105,8 +169,9 @@ export class ActorLanes {
         `a delivery of ${sizeBytes} bytes to ${addressId(address)} is over the ${maxCallBytes}-byte call budget`,
       );
     const lane = this.lane(address);
-    lane.deliveries.push({ delivery, sizeBytes, committed });
+    lane.deliveries.push({ delivery, sizeBytes, committed, tailAck });
     this.schedule(lane, false, this.routing);
+    return sizeBytes;
   }
 
   /** Asks for the actor's periodic command (the jobs manager's tick) in its next call. */
@@ -116,20 +181,60 @@ export class ActorLanes {
     this.schedule(lane);
   }
 
-  ack(address: ActorAddress, entryId: number): void {
+  /**
+   * Acknowledges an entry of the actor: it rides on the actor's next call, or gets a call of
+   * its own once the actor's held acknowledgements pass the count or bytes bound.
+   * `sizeBytes`: what the entry caused (its deliveries), i.e. roughly what the actor holds.
+   */
+  ack(address: ActorAddress, entryId: number, sizeBytes = 0): void {
     const lane = this.lane(address);
     lane.acks.push(entryId);
-    if (lane.acks.length >= (this.options.ackBatch ?? 64)) this.schedule(lane, true);
+    lane.heldBytes += sizeBytes;
+    lane.heldSinceMs ??= this.options.now();
+    this.heldTotalBytes += sizeBytes;
+    if (lane.acks.length >= this.hold.maxEntries || lane.heldBytes >= this.hold.maxBytes)
+      this.schedule(lane, true);
   }
 
-  /** Sends the acknowledgements still held back (before settling). */
-  flushAcks(): boolean {
+  /** Acknowledgements held back, over all actors (tests, benches). */
+  get heldAcks(): { entries: number; bytes: number } {
+    let entries = 0;
+    for (const lane of this.lanes.values()) entries += lane.acks.length;
+    return { entries, bytes: this.heldTotalBytes };
+  }
+
+  /**
+   * Sends held acknowledgements, each actor's in a call of its own unless one is about to
+   * start: 'all' of them, or 'bounded': only those past the hold's bounds (an actor that may
+   * not hold, or whose count, bytes or age is over; then the oldest until the total is under
+   * its bound). Returns whether any was sent.
+   */
+  flushAcks(which: 'all' | 'bounded' = 'all'): boolean {
+    const nowMs = this.options.now();
+    const keep: Lane[] = [];
     let any = false;
-    for (const lane of this.lanes.values())
-      if (lane.acks.length > 0) {
-        any = true;
-        this.schedule(lane, true);
-      }
+    let total = this.heldTotalBytes;
+    const send = (lane: Lane) => {
+      any = true;
+      total -= lane.heldBytes;
+      this.schedule(lane, true);
+    };
+    for (const lane of this.lanes.values()) {
+      if (lane.acks.length === 0) continue;
+      const over =
+        which === 'all' ||
+        !(this.options.holdsAcks?.(lane.address) ?? true) ||
+        lane.acks.length >= this.hold.maxEntries ||
+        lane.heldBytes >= this.hold.maxBytes ||
+        nowMs - (lane.heldSinceMs ?? nowMs) >= this.hold.maxAgeMs;
+      if (over) send(lane);
+      else keep.push(lane);
+    }
+    keep.sort((a, b) => (a.heldSinceMs ?? 0) - (b.heldSinceMs ?? 0));
+    for (const lane of keep) {
+      if (total <= this.hold.maxTotalBytes) break;
+      send(lane);
+    }
     return any;
   }
 
@@ -198,6 +303,13 @@ export class ActorLanes {
     const deliveries = batch.map((q) => q.delivery);
     const committed = batch.flatMap((q) => (q.committed ? [q.committed] : []));
     const ack = lane.acks.splice(0);
+    this.heldTotalBytes -= lane.heldBytes;
+    lane.heldBytes = 0;
+    lane.heldSinceMs = undefined;
+    for (const q of batch) {
+      const id = q.tailAck?.();
+      if (id !== undefined) ack.push(id);
+    }
     const tick = lane.tick;
     lane.tick = false;
     const command = {

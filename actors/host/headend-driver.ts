@@ -13,7 +13,7 @@ import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
-import { ActorLanes, addressId, fanInActors } from './actor-lanes.js';
+import { type AckHold, ActorLanes, addressId, fanInActors } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
 import {
   type Addressing,
@@ -60,9 +60,28 @@ export type HeadendDriverOptions = {
    * driver does not tick it, it only delivers what its outbox holds (`follow`).
    */
   followWorkManager?: boolean;
+  /**
+   * Acknowledgements wait to ride on each actor's next call within these bounds (ActorLanes
+   * `AckHold`; default `defaultAckHold`); false: every settle sends them all, each actor's in
+   * a call of its own (the driver before issue 7's change, for comparison).
+   */
+  ackHold?: Partial<AckHold> | false;
 };
 
+/** Which acknowledgements a settle sends: past the hold's bounds, all, or none. */
+export type SettleAcks = 'bounded' | 'all' | 'none';
+
 const importChunkRows = 200;
+
+/** One routed entry's bookkeeping, for the deliveries and driver actions it causes. */
+type EntryDeliveries = {
+  /** One more delivery or action under way. */
+  hold: () => void;
+  /** One committed or done; the last one acknowledges the entry (held, see ActorLanes). */
+  release: () => void;
+  /** For a call carrying the entry's last delivery: its id, to acknowledge in that call. */
+  ackWithLast: () => number | undefined;
+};
 
 /** Readings kept for jobs someone waits on (on-demand reads). */
 const maxRememberedJobReadings = 10_000;
@@ -101,7 +120,17 @@ export class HeadendDriver {
       },
       ...(options.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: options.maxConcurrentCalls } : {}),
       ...(options.waves ? { holdsForWave: fanInActors } : {}),
+      ...(options.ackHold ? { ackHold: options.ackHold } : {}),
+      // A followed work manager gets no call from this driver (its reminders tick it): an
+      // acknowledgement held for it would wait for a bound, and its outbox is what a new
+      // driver reads as the jobs still to deliver.
+      holdsAcks: (address) => !(options.followWorkManager && address.service === 'work-manager'),
     });
+  }
+
+  /** Acknowledgements held back to ride on later calls (ActorLanes). */
+  get heldAcks(): { entries: number; bytes: number } {
+    return this.lanes.heldAcks;
   }
 
   get callCount(): number {
@@ -233,26 +262,33 @@ export class HeadendDriver {
 
   /**
    * Waits until no call, field request or output write is outstanding; throws the first failure.
-   * Then the acknowledgements still held back are sent and waited for, unless `flushAcks` is
-   * false: a driver stepping simulated time sends them with its next tick (`flushAcks()`),
-   * so they cost no round of commits of their own (an entry not yet acknowledged when a driver
-   * dies is delivered again by the next one and dropped by its receivers).
+   * Then acknowledgements still held back are sent and waited for: by default ('bounded') only
+   * those past the hold's bounds (`ackHold`; all of them with `ackHold: false`), the rest ride
+   * on each actor's next call; 'all' leaves no outbox entry behind (the end of a run); 'none'
+   * sends none (a driver stepping simulated time then calls `flushAcks()` with its next tick).
+   * An entry not yet acknowledged when a driver dies is delivered again by the next one and
+   * dropped by its receivers.
    */
-  async settle(options: { flushAcks?: boolean } = {}): Promise<void> {
+  async settle(options: { acks?: SettleAcks } = {}): Promise<void> {
+    const acks = options.acks ?? 'bounded';
     for (;;) {
       if (this.error !== undefined) throw this.error;
       if (this.lanes.busy || this.fieldPending.size > 0 || this.writesPending > 0) {
         await Promise.all([this.lanes.idle(), ...this.fieldPending, this.writeChain]);
         continue;
       }
-      if (options.flushAcks === false || !this.lanes.flushAcks()) return;
+      if (acks === 'none' || !this.flushAcks(acks)) return;
       await this.lanes.idle();
     }
   }
 
-  /** Sends the acknowledgements held back (riding on calls about to start: call it after `tick`). */
-  flushAcks(): void {
-    this.lanes.flushAcks();
+  /**
+   * Sends the acknowledgements held back past the hold's bounds ('bounded', all of them with
+   * `ackHold: false`) or 'all'; those of actors with a call about to start ride on it (call it
+   * after `tick`). Returns whether any was sent.
+   */
+  flushAcks(which: 'bounded' | 'all' = 'bounded'): boolean {
+    return this.lanes.flushAcks(this.options.ackHold === false ? 'all' : which);
   }
 
   /**
@@ -334,6 +370,8 @@ export class HeadendDriver {
       this.logger.warn({ actor: sourceId, code: r.code, reason: r.message }, 'head-end command refused');
     const outstanding = pending;
     outstanding.set(entry.id, 1); // held until every delivery is under way
+    let sizeBytes = 0;
+    let acknowledged = false;
     const hold = () => outstanding.set(entry.id, (outstanding.get(entry.id) ?? 0) + 1);
     const release = () => {
       const left = (outstanding.get(entry.id) ?? 1) - 1;
@@ -342,14 +380,21 @@ export class HeadendDriver {
         return;
       }
       outstanding.delete(entry.id);
-      this.lanes.ack(source, entry.id);
+      if (!acknowledged) this.lanes.ack(source, entry.id, sizeBytes);
+    };
+    // The entry's last delivery going back to the source itself (a field answer to its
+    // device) takes the entry's acknowledgement along: committed together, or not at all.
+    const ackWithLast = () => {
+      if (acknowledged || outstanding.get(entry.id) !== 1) return undefined;
+      acknowledged = true;
+      return entry.id;
     };
     const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
-    for (const action of actions) this.act(action, entry.id, hold, release);
+    for (const action of actions) this.act(action, entry.id, { hold, release, ackWithLast });
     for (const { address, commands } of targets)
       for (const [part, chunk] of splitCommands(commands, maxDeliveryBytes).entries()) {
         hold();
-        this.lanes.post(
+        sizeBytes += this.lanes.post(
           address,
           { from: sourceId, seq: deliverySeq(entry.id, part), commands: chunk },
           release,
@@ -358,11 +403,12 @@ export class HeadendDriver {
     release();
   }
 
-  private act(action: DriverAction, seq: number, hold: () => void, release: () => void): void {
+  private act(action: DriverAction, seq: number, entry: EntryDeliveries): void {
+    const { hold, release } = entry;
     switch (action.type) {
       case 'field':
         hold();
-        this.execute(action.concentratorId, seq, action.requestId, action.request, release);
+        this.execute(action.concentratorId, seq, action.requestId, action.request, entry);
         return;
       case 'write':
         hold();
@@ -397,21 +443,26 @@ export class HeadendDriver {
     }
   }
 
-  /** One field exchange; its answer goes back to the device as source `field` with the entry's seq. */
+  /**
+   * One field exchange; its answer goes back to the device as source `field` with the entry's
+   * seq, acknowledging the entry in the same call when nothing else of it is outstanding.
+   */
   private execute(
     concentratorId: string,
     seq: number,
     requestId: string,
     request: FieldRequest,
-    release: () => void,
+    entry: EntryDeliveries,
   ): void {
     const link = this.options.fieldLink(concentratorId);
-    const answer = (command: DeviceCommand) =>
+    const answer = (command: DeviceCommand) => {
       this.lanes.post(
         this.device(concentratorId),
         { from: 'field', seq: deliverySeq(seq, 0), commands: [command] },
-        release,
+        entry.release,
+        entry.ackWithLast,
       );
+    };
     const pending: Promise<void> = (
       link
         ? link.execute(request).then(

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { HeadendDriver } from '../../../actors/host/headend-driver.js';
+import { HeadendDriver, type HeadendDriverOptions } from '../../../actors/host/headend-driver.js';
 import type { ServicePorts } from '../../../actors/host/service-ports.js';
 import { handleCimRequest } from '../../../actors/integration/bridge/execute.js';
 import { CheckpointConsumer } from '../../../actors/integration/checkpoint-consumer.js';
@@ -54,6 +54,8 @@ export async function startDriverDay(options: {
   organization: string;
   /** The work manager runs on its day clock's reminders; the driver only follows its outbox. */
   followWorkManager?: boolean;
+  /** Acknowledgement hold of every driver of the day (HeadendDriverOptions.ackHold). */
+  ackHold?: HeadendDriverOptions['ackHold'];
 }): Promise<DriverDay> {
   const clock = new ManualClock(options.originMs);
   const fleet = new SimulatedFleet({
@@ -85,6 +87,7 @@ export async function startDriverDay(options: {
       fieldLink: (id) => fleet.concentrator(id),
       writeStream: consumer.write,
       ...(options.followWorkManager ? { followWorkManager: true } : {}),
+      ...(options.ackHold !== undefined ? { ackHold: options.ackHold } : {}),
     });
     return { driver, consumer };
   };

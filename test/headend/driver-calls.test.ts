@@ -1,0 +1,116 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InProcessPorts } from '../../actors/host/service-ports.js';
+import { cimTally, csvTally, expectExactlyOnceInOutputs } from './output-check.js';
+import { CountingPorts } from './support/counting-ports.js';
+import { hourMs, startDriverDay } from './support/driver-day.js';
+
+/**
+ * Issue 7, calls per reading: acknowledgements ride on each actor's next call (ActorLanes'
+ * ack hold) and a device's field answer carries the acknowledgement of the request it
+ * answers, so a collection costs a device two calls (request, field answer) instead of three
+ * (the third carried nothing but the acknowledgements). Counted on the real hosted machines
+ * (InProcessPorts) under a counting wrapper; the outputs must not change.
+ */
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+const originMs = Date.UTC(2026, 2, 10);
+const endMs = originMs + 25 * hourMs;
+
+async function countedDay(ackHold: false | undefined) {
+  const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-calls-'));
+  dirs.push(outDir);
+  const ports = new CountingPorts(new InProcessPorts());
+  const day = await startDriverDay({
+    ports,
+    outDir,
+    name: 'it',
+    originMs,
+    concentrators: 4,
+    meters: 3,
+    organization: 'IT',
+    ackHold,
+  });
+  const before = { total: ports.total, device: ports.of('device').calls, requests: ports.requests };
+  await day.runUntil(endMs);
+  const device = { ...ports.of('device') };
+  const counted = {
+    day,
+    outDir,
+    device,
+    calls: ports.total - before.total,
+    deviceCalls: device.calls - before.device,
+    requests: ports.requests - before.requests,
+  };
+  // The end of a run: every acknowledgement still held is sent (one call per actor holding one).
+  await day.driver.settle({ acks: 'all' });
+  await day.consumer.flush();
+  return counted;
+}
+
+describe('HeadendDriver calls per collection', () => {
+  it('a device request costs two calls, not three, the whole day takes fewer calls, and the CSV and CIM outputs are the same', {
+    timeout: 300_000,
+  }, async () => {
+    const before = await countedDay(false);
+    const after = await countedDay(undefined);
+    const perRequest = (run: typeof before) => run.deviceCalls / run.requests;
+    process.stdout.write(
+      `device calls per request ${perRequest(before).toFixed(2)} -> ${perRequest(after).toFixed(2)}; ` +
+        `calls in the day ${before.calls} -> ${after.calls} (${(after.calls / before.calls).toFixed(2)}x)\n`,
+    );
+    // The same day: the same device requests, one per collection job attempt.
+    expect(after.requests).toBe(before.requests);
+    expect(before.requests).toBeGreaterThan(4 * 24);
+    // Before: request, field answer and a call of acknowledgements alone for nearly every one.
+    expect(before.device.acksAlone).toBeGreaterThan(0.9 * before.requests);
+    expect(perRequest(before)).toBeGreaterThan(2.9);
+    // After: request and field answer; acknowledgements ride on them.
+    expect(after.device.acksAlone).toBe(0);
+    expect(perRequest(after)).toBeLessThanOrEqual(2.05);
+    expect(after.calls).toBeLessThan(0.8 * before.calls);
+    // The outputs: every value once in each run, and the same rows and values in both.
+    const truth = after.day.truth(endMs);
+    await expectExactlyOnceInOutputs(truth, before.outDir, 'IT');
+    await expectExactlyOnceInOutputs(truth, after.outDir, 'IT');
+    expect(await csvTally(after.outDir, 'IT')).toEqual(await csvTally(before.outDir, 'IT'));
+    expect((await cimTally(after.outDir)).tally).toEqual((await cimTally(before.outDir)).tally);
+  });
+
+  it('a driver replaced after a settle that held acknowledgements: the new one delivers the held entries again, their receivers drop them, every value still once', {
+    timeout: 300_000,
+  }, async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-calls-'));
+    dirs.push(outDir);
+    const services = new InProcessPorts();
+    const day = await startDriverDay({
+      ports: services,
+      outDir,
+      name: 'it',
+      originMs,
+      concentrators: 4,
+      meters: 3,
+      organization: 'IT',
+    });
+    await day.runUntil(originMs + 11 * hourMs);
+    // Held: the devices' last results (delivered to their worker, not yet acknowledged).
+    expect(day.driver.heldAcks.entries).toBeGreaterThan(0);
+    let deviceEntriesHeld = 0;
+    for (const c of day.fleet.concentrators)
+      deviceEntriesHeld += (await services.state({ service: 'device', key: `it/${c.id}` })).outbox.length;
+    expect(deviceEntriesHeld).toBeGreaterThan(0);
+    const workerBefore = await services.state({ service: 'worker', key: 'loadprofile' });
+    const resumedAfter = await day.replaceDriver(services);
+    expect(resumedAfter).toBe(originMs + 11 * hourMs);
+    // The worker dropped the repeated device results: nothing new in its state.
+    const workerAfter = await services.state({ service: 'worker', key: 'loadprofile' });
+    expect(workerAfter.inner).toEqual(workerBefore.inner);
+    await day.runUntil(endMs);
+    await expectExactlyOnceInOutputs(day.truth(endMs), outDir, 'IT');
+  });
+});
