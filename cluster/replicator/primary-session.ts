@@ -50,6 +50,9 @@ export class PrimarySession {
   private closed = false;
   private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private commitNoticeTimer: NodeJS.Timeout | null = null;
+  /** Commit-only messages sent (for tests and the benchmark). */
+  commitNotices = 0;
   private drainWaiter: (() => void) | null = null;
 
   constructor(
@@ -82,6 +85,8 @@ export class PrimarySession {
     this.closed = true;
     this.disconnect();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.commitNoticeTimer) clearTimeout(this.commitNoticeTimer);
+    this.commitNoticeTimer = null;
   }
 
   private connect(): void {
@@ -116,6 +121,8 @@ export class PrimarySession {
 
   private disconnect(): void {
     this.generation++;
+    if (this.commitNoticeTimer) clearTimeout(this.commitNoticeTimer);
+    this.commitNoticeTimer = null;
     this.streaming = false;
     this.copying = false;
     if (this.connected) this.disconnectedSinceMs = this.clock.now();
@@ -239,6 +246,36 @@ export class PrimarySession {
     if (!this.send(message) && this.call) await new Promise<void>((r) => (this.drainWaiter = r));
   }
 
+  /**
+   * A commit LSN alone is sent `commitNoticeDelayMs` later, unless an entries message carries
+   * it first: the secondary only applies on it (no write waits for a secondary's apply), so
+   * under load one notice per call per secondary, its ack and its apply write are saved.
+   */
+  private scheduleCommitNotice(): void {
+    if (this.commitNoticeTimer) return;
+    this.commitNoticeTimer = setTimeout(() => {
+      this.commitNoticeTimer = null;
+      const commitLsn = this.owner.commitLsn;
+      if (!this.streaming || commitLsn <= this.sentCommitLsn) return;
+      // Entries not yet sent go first (pump() carries the commit LSN with them).
+      if (this.pumping || this.nextLsn <= this.owner.lastLsn) {
+        this.notify();
+        return;
+      }
+      this.send({
+        entries: {
+          epoch: this.owner.epoch,
+          entries: [],
+          commitLsn,
+          compactBelowLsn: this.owner.compactBelowLsn,
+        },
+      });
+      this.sentCommitLsn = commitLsn;
+      this.commitNotices += 1;
+    }, this.options.commitNoticeDelayMs);
+    this.commitNoticeTimer.unref?.();
+  }
+
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -269,19 +306,7 @@ export class PrimarySession {
           if (!written) await new Promise<void>((r) => (this.drainWaiter = r));
           continue;
         }
-        if (this.owner.commitLsn > this.sentCommitLsn) {
-          const commitLsn = this.owner.commitLsn;
-          this.send({
-            entries: {
-              epoch: this.owner.epoch,
-              entries: [],
-              commitLsn,
-              compactBelowLsn: this.owner.compactBelowLsn,
-            },
-          });
-          this.sentCommitLsn = commitLsn;
-          continue;
-        }
+        if (this.owner.commitLsn > this.sentCommitLsn) this.scheduleCommitNotice();
         break;
       }
     } catch (err) {

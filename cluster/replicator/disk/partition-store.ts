@@ -123,15 +123,19 @@ export class PartitionStore {
    * applied again (puts and deletes are idempotent).
    */
   async apply(entries: readonly LogEntry[], appliedLsn: Lsn): Promise<void> {
-    const batch = this.level.batch();
+    // The root database's native chained batch with the sublevel per operation: the
+    // sublevel's own batch() is abstract-level's JS fallback, which copies every operation
+    // into an array batch (measured 25-40% more CPU per apply write, 2x its wall time).
+    const level = this.level;
+    const batch = level.parent.batch();
     for (const entry of entries) {
       for (const bytes of entry.ops) {
         const op = decodeStateOp(bytes);
-        if (op.kind === 'put') batch.put(STATE_PREFIX + op.key, op.value);
-        else batch.del(STATE_PREFIX + op.key);
+        if (op.kind === 'put') batch.put(STATE_PREFIX + op.key, op.value, { sublevel: level });
+        else batch.del(STATE_PREFIX + op.key, { sublevel: level });
       }
     }
-    batch.put(APPLIED_KEY, json(appliedLsn));
+    batch.put(APPLIED_KEY, json(appliedLsn), { sublevel: level });
     await batch.write();
   }
 

@@ -80,7 +80,12 @@ export function replicationHandler(
       if (!replica) throw new Error('replication stream must begin with start');
       const secondary = replica.secondary;
       if ('entries' in message && message.entries) {
-        secondary.receive(token, message.entries).then(ack, refuse);
+        // A commit-only message changes nothing the primary counts: ack it only if it finds
+        // more persisted than was acknowledged or is about to be (saves an ack per commit notice).
+        const onlyCommit = message.entries.entries.length === 0;
+        secondary
+          .receive(token, message.entries)
+          .then((lsn) => (onlyCommit && lsn <= highestPersisted ? undefined : ack(lsn)), refuse);
       } else if ('truncate' in message && message.truncate) {
         ack(await secondary.truncate(token, message.truncate.epoch, message.truncate.keepThroughLsn));
       } else if ('copyChunk' in message && message.copyChunk) {
