@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 import { readSecretFile } from './bridge/secrets.js';
 import { validateWebhookSubscribers, type WebhookSubscriberConfig } from './webhook-config.js';
 
@@ -10,6 +11,11 @@ import { validateWebhookSubscribers, type WebhookSubscriberConfig } from './webh
  * a command line (visible in `ps`) nor, ideally, in the file: `secretEnv` names an environment
  * variable holding the secret, `secretFile` a file holding it (relative to this file; mode 600).
  * At most one of secret / secretEnv / secretFile. PEM paths are relative to the file.
+ *
+ * An inline `secret` sits in a file that gets copied, committed and attached to tickets: it is
+ * accepted with a warning naming the subscriber (never the secret), and refused outright when
+ * the deployment is configured for production (`production`: the bridge serves a non-loopback
+ * address, see bridge/host-flags.ts), with the two places it belongs instead.
  *
  *   [{ "name": "dso-a", "url": "https://integrator.example/cim", "secretEnv": "DSO_A_SECRET",
  *      "nouns": ["EndDeviceEvents"], "caFile": "ca.pem",
@@ -30,9 +36,16 @@ const entrySchema = z.strictObject({
 });
 const fileSchema = z.array(entrySchema).max(64);
 
+export type WebhookConfigFileOptions = {
+  /** Refuse inline secrets (ConfigError) instead of warning. */
+  production?: boolean;
+  logger?: Logger;
+};
+
 export async function loadWebhookConfigFile(
   path: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  options: WebhookConfigFileOptions = {},
 ): Promise<WebhookSubscriberConfig[]> {
   let raw: unknown;
   try {
@@ -63,6 +76,7 @@ export async function loadWebhookConfigFile(
     const given = (['secret', 'secretEnv', 'secretFile'] as const).filter((k) => e[k] !== undefined);
     if (given.length > 1)
       problems.push(`webhook config ${path}: subscriber ${e.name} has ${given.join(' and ')}; keep one`);
+    if (e.secret !== undefined) inlineSecret(path, e.name, options, problems);
     let secret = e.secretEnv !== undefined ? env[e.secretEnv] : e.secret;
     if (e.secretFile !== undefined && given.length === 1) {
       try {
@@ -99,4 +113,27 @@ export async function loadWebhookConfigFile(
   if (problems.length > 0) throw new ConfigError(problems);
   validateWebhookSubscribers(subscribers);
   return subscribers;
+}
+
+/** Where a secret goes instead of the config file: said the same way in the warning and the refusal. */
+function moveSecretAdvice(name: string): string {
+  return `put it in a file readable only by the service user and name it with "secretFile" (relative to the config file, chmod 600), or in an environment variable named by "secretEnv", and remove "secret" from subscriber ${name}`;
+}
+
+function inlineSecret(
+  path: string,
+  name: string,
+  options: WebhookConfigFileOptions,
+  problems: string[],
+): void {
+  if (options.production) {
+    problems.push(
+      `webhook config ${path}: subscriber ${name} has its shared secret inline, refused in production (the bridge serves a non-loopback address): ${moveSecretAdvice(name)}`,
+    );
+    return;
+  }
+  options.logger?.warn(
+    { subscriber: name, config: path },
+    `webhook config: subscriber ${name} has its shared secret inline in ${path}; ${moveSecretAdvice(name)} (a production deployment refuses it)`,
+  );
 }

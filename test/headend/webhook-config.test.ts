@@ -1,8 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readIntegrationFlags } from '../../actors/integration/bridge/cli-flags.js';
+import { readIntegrationHostFlags } from '../../actors/integration/bridge/host-flags.js';
 import { validateWebhookSubscribers } from '../../actors/integration/webhook-config.js';
 import { loadWebhookConfigFile } from '../../actors/integration/webhook-file-config.js';
 
@@ -95,5 +98,102 @@ describe('webhook subscriber configuration', () => {
         },
       }),
     );
+  });
+});
+
+describe('an inline webhook secret in the config file', () => {
+  const inlineSecret = 'inline-secret-0123456789';
+
+  function capturingLogger(): {
+    logger: Logger;
+    records: () => Array<Record<string, unknown>>;
+    text: () => string;
+  } {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    });
+    const text = () => chunks.join('');
+    return {
+      logger: pino({ level: 'info' }, stream),
+      text,
+      records: () =>
+        text()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+    };
+  }
+
+  const entries = () => [
+    { name: 'dso-inline', url: 'https://127.0.0.1:9443/cim', secret: inlineSecret },
+    { name: 'dso-env', url: 'https://127.0.0.1:9444/cim', secretEnv: 'DSO_ENV_SECRET' },
+  ];
+  const env = { DSO_ENV_SECRET: 'secret-from-the-environment' };
+
+  it('is accepted with a warning that names the subscriber and says where the secret belongs, never the secret', async () => {
+    const { logger, records, text } = capturingLogger();
+    const subscribers = await loadWebhookConfigFile(await configFile(entries()), env, { logger });
+    expect(subscribers.map((s) => [s.name, s.secret])).toEqual([
+      ['dso-inline', inlineSecret],
+      ['dso-env', 'secret-from-the-environment'],
+    ]);
+    const warnings = records().filter((r) => r.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      subscriber: 'dso-inline',
+      msg: expect.stringMatching(/subscriber dso-inline has its shared secret inline.*secretFile.*secretEnv/),
+    });
+    expect(text()).not.toContain(inlineSecret);
+  });
+
+  it('is refused in production with MF_CONFIG_INVALID saying how to pass it instead, without echoing it', async () => {
+    const { logger, text } = capturingLogger();
+    const err = await loadWebhookConfigFile(await configFile(entries()), env, {
+      production: true,
+      logger,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MF_CONFIG_INVALID' });
+    const problems = (err as { details: { problems: string[] } }).details.problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /subscriber dso-inline has its shared secret inline, refused in production.*"secretFile".*chmod 600.*"secretEnv"/,
+    );
+    expect((err as Error).message).not.toContain(inlineSecret);
+    expect(text()).not.toContain(inlineSecret);
+  });
+
+  it('a secret from secretEnv or secretFile loads in production without a warning', async () => {
+    const { logger, records } = capturingLogger();
+    const [s] = await loadWebhookConfigFile(await configFile([entries()[1]]), env, {
+      production: true,
+      logger,
+    });
+    expect(s?.secret).toBe('secret-from-the-environment');
+    expect(records().filter((r) => r.level === 40)).toEqual([]);
+  });
+
+  it('`up` flags: a bridge on a non-loopback address makes it production (refused); on loopback it is warned', async () => {
+    const path = await configFile(entries());
+    const flags = { 'http-port': '0', 'webhook-config': path };
+    const withToken = { ...env, MF_BRIDGE_TOKEN: 'bridge-token-0123456789' };
+    await expect(
+      readIntegrationHostFlags({ ...flags, 'bridge-host': '0.0.0.0' }, { env: withToken }),
+    ).rejects.toMatchObject({
+      code: 'MF_CONFIG_INVALID',
+      message: expect.stringContaining(
+        'subscriber dso-inline has its shared secret inline, refused in production',
+      ),
+    });
+    const { logger, records } = capturingLogger();
+    const local = await readIntegrationHostFlags(
+      { ...flags, 'bridge-host': '127.0.0.1' },
+      { env: withToken, logger },
+    );
+    expect(local.webhooks?.map((s) => s.name)).toEqual(['dso-inline', 'dso-env']);
+    expect(records().filter((r) => r.level === 40 && r.subscriber === 'dso-inline')).toHaveLength(1);
   });
 });

@@ -52,7 +52,12 @@ export { bridgeTokenEnv };
 
 export async function readIntegrationFlags(
   values: IntegrationFlagValues,
-  context: { env?: Readonly<Record<string, string | undefined>>; logger?: Logger } = {},
+  context: {
+    env?: Readonly<Record<string, string | undefined>>;
+    logger?: Logger;
+    /** Configured for production (host-flags.ts: the bridge serves a non-loopback address): inline webhook secrets are refused. */
+    production?: boolean;
+  } = {},
 ): Promise<IntegrationSettings> {
   const env = context.env ?? process.env;
   const token = await resolveBridgeToken({
@@ -83,7 +88,10 @@ export async function readIntegrationFlags(
       : undefined;
   const webhooks =
     values['webhook-config'] !== undefined
-      ? await loadWebhookConfigFile(values['webhook-config'], env)
+      ? await loadWebhookConfigFile(values['webhook-config'], env, {
+          production: context.production ?? false,
+          ...(context.logger ? { logger: context.logger } : {}),
+        })
       : undefined;
   return {
     ...(token ? { token: token.token, tokenSource: token.source } : {}),

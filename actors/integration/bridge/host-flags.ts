@@ -69,8 +69,12 @@ export async function readIntegrationHostFlags(
   }
   if (values['bridge-host'] === '') problems.push('--bridge-host is empty');
   if (problems.length > 0) throw new ConfigError(problems);
-  const settings = await readIntegrationFlags(values, context);
   const host = values['bridge-host'] ?? '127.0.0.1';
+  // Serving beyond this machine is what makes it production here (it must then authenticate).
+  const settings = await readIntegrationFlags(values, {
+    ...context,
+    production: bridged && !isLoopback(host),
+  });
   if (bridged && !isLoopback(host) && settings.token === undefined && settings.tls?.clientCaPem === undefined)
     throw new ConfigError([
       `the bridge on ${host} would take unauthenticated calls: give --token-file (or MF_BRIDGE_TOKEN) and/or --tls-client-ca, or bind it to 127.0.0.1`,
