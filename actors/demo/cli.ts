@@ -4,6 +4,7 @@ import { ConfigError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { integrationFlags, readIntegrationFlags } from '../integration/bridge/cli-flags.js';
 import { startIntegrationMetrics } from '../integration/bridge/metrics-endpoint.js';
+import { demoDayFlags, readDemoDayFlags } from './day-flags.js';
 import { formatSummary, runDemoDay } from './run-day.js';
 
 /**
@@ -23,6 +24,7 @@ export async function run(argv: string[]): Promise<number> {
       'http-port': { type: 'string' },
       'grpc-port': { type: 'string' },
       metrics: { type: 'string' },
+      ...demoDayFlags,
       ...integrationFlags,
     },
   });
@@ -52,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
       problems.push(`${flag} must be a TCP port 0..65535 (0: any free port)`);
   if (problems.length > 0) throw new ConfigError(problems);
+  const dayFlags = readDemoDayFlags(values);
   const security = await readIntegrationFlags(values, { logger: createLogger({ component: 'demo' }) });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -65,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     knxSites,
     batterySites,
     speed,
+    ...dayFlags,
     signal: controller.signal,
     ...(security.webhooks ? { webhooks: security.webhooks } : {}),
     ...(metrics ? { metrics: metrics.registry } : {}),

@@ -53,6 +53,8 @@ export type EngineOptions = {
   fleet: SimulatedFleet;
   /** Every routed batch once, as it is written (progress and summary counts). */
   onWritten: (batch: readonly RoutedRecord[]) => void;
+  /** The work manager's load profile collection period (default 60). */
+  loadProfileEveryMinutes?: number;
 };
 
 const organization = 'SIM';
@@ -65,6 +67,9 @@ export async function localEngine(options: EngineOptions): Promise<DayEngine> {
   let integration: IntegrationConsumer | undefined;
   const headend = new LocalHeadend({
     clock,
+    ...(options.loadProfileEveryMinutes !== undefined
+      ? { workManager: { loadProfileEveryMinutes: options.loadProfileEveryMinutes } }
+      : {}),
     fieldLink: (id) => fleet.concentrator(id),
     sink: (batch) => {
       options.onWritten(batch);
@@ -144,6 +149,9 @@ export async function driverEngine(
     cim: consumer.cim,
     attachWebhook: (webhook) => consumer.attachWebhook(webhook),
     async provision(commands) {
+      // The period first: each concentrator's first slot is placed by it.
+      if (options.loadProfileEveryMinutes !== undefined)
+        d.configureWorkManager(options.loadProfileEveryMinutes);
       // One import call: 2,000 meters are one replicated command, not 6,000.
       d.importRegistry([...commands]);
       await d.settle();

@@ -5,6 +5,7 @@ import { loadManifests } from '../../cluster/config/manifest.js';
 import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { ActorProxyPorts } from '../host/service-ports.js';
+import type { DemoDayFlags } from './day-flags.js';
 import { type DemoOptions, formatSummary, runDemoDay } from './run-day.js';
 
 /**
@@ -28,6 +29,8 @@ export type UpContext = {
   say?: (line: string) => void;
   /** The integration outputs this process hosts (`up`'s bridge, webhook and metrics flags). */
   integration?: Pick<DemoOptions, 'bridges' | 'webhooks' | 'metrics'>;
+  /** The day's own flags (day-flags.ts: `--load-profile-every-minutes`). */
+  day?: DemoDayFlags;
 };
 
 export async function up(ctx: UpContext): Promise<void> {
@@ -55,7 +58,7 @@ export async function up(ctx: UpContext): Promise<void> {
   await proxy.start();
   try {
     say(
-      `demo: ${concentrators} concentrators x ${meters} meters, ${knxSites} KNX and ${batterySites} battery sites, one simulated day, output in ${outDir}`,
+      `demo: ${concentrators} concentrators x ${meters} meters, ${knxSites} KNX and ${batterySites} battery sites, one simulated day, load profiles every ${ctx.day?.loadProfileEveryMinutes ?? 60} min, output in ${outDir}`,
     );
     say(
       `demo: head-end "${name}" (if this process dies, MF_DEMO_NAME=${name} with the same --data resumes its day)`,
@@ -67,6 +70,7 @@ export async function up(ctx: UpContext): Promise<void> {
       knxSites,
       batterySites,
       speed: 1440,
+      ...ctx.day,
       signal: ctx.signal,
       progress: (line) => say(`demo: ${line}`),
       // The work manager's durable reminders run the day on the cluster (its day clock);

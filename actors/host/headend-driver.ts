@@ -12,6 +12,7 @@ import type { JobsTimings } from '../jobs-manager/reminder-clock.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
+import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
 import { type AckHold, ActorLanes, addressId, fanInActors } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
@@ -121,10 +122,14 @@ export class HeadendDriver {
       ...(options.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: options.maxConcurrentCalls } : {}),
       ...(options.waves ? { holdsForWave: fanInActors } : {}),
       ...(options.ackHold ? { ackHold: options.ackHold } : {}),
-      // A followed work manager gets no call from this driver (its reminders tick it): an
-      // acknowledgement held for it would wait for a bound, and its outbox is what a new
-      // driver reads as the jobs still to deliver.
-      holdsAcks: (address) => !(options.followWorkManager && address.service === 'work-manager'),
+      // Not held, so their outboxes are empty after every settle: a followed work manager
+      // gets no call from this driver (its reminders tick it), so a held acknowledgement would
+      // wait for a bound, and its outbox is what a new driver reads as the jobs still to
+      // deliver; a worker is keyed by job kind alone, shared by every head-end name on the
+      // cluster, and another head-end's driver resuming would deliver its held entries again
+      // into that head-end.
+      holdsAcks: (address) =>
+        address.service !== 'worker' && !(options.followWorkManager && address.service === 'work-manager'),
     });
   }
 
@@ -197,6 +202,18 @@ export class HeadendDriver {
       commands: [{ type: 'tick' }],
     });
     this.lanes.tick(this.singleton('jobs-manager'));
+  }
+
+  /**
+   * Sets the work manager's load profile collection period (minutes dividing 1440; it is
+   * replicated state: a resumed driver need not send it again). Validated here first, so a
+   * wrong period throws its HeadendError and nothing is sent.
+   */
+  configureWorkManager(loadProfileEveryMinutes: number): void {
+    validLoadProfileEveryMinutes(loadProfileEveryMinutes);
+    this.lanes.post(this.singleton('work-manager'), {
+      commands: [{ type: 'configure', loadProfileEveryMinutes }],
+    });
   }
 
   /**

@@ -1,7 +1,13 @@
 import { invalidInput } from '../domain/errors.js';
-import { type Job, type JobKind, type JobOutcome, maxMetersPerJob } from '../domain/jobs.js';
+import { type Job, type JobOutcome, maxMetersPerJob } from '../domain/jobs.js';
 import { localTime, previousDate } from '../domain/local-time.js';
 import { requireId, requireInstant, requireTimeZone } from '../domain/validate.js';
+import {
+  defaultWorkManagerConfig,
+  gapThresholdFor,
+  validLoadProfileEveryMinutes,
+  type WorkManagerConfig,
+} from './config.js';
 import {
   addCommissioned,
   dropConcentrator,
@@ -20,46 +26,12 @@ import {
  * jobs manager drops the duplicates. A durable reminder calls tick() at nextDueMs().
  */
 
-export type WorkManagerConfig = {
-  /** Load profile collection period, minutes; slots are aligned to the epoch. */
-  loadProfileEveryMinutes: number;
-  /** Daily closures start this long after local midnight (the meter needs time to close). */
-  dailyClosureDelayMinutes: number;
-  /** How long each job kind may take before it fails with a timeout. */
-  jobDeadlineMs: Record<JobKind, number>;
-  maxAttempts: number;
-  /** After a collection job has finally failed, try it again as a new job this much later... */
-  collectionRetryDelayMs: number;
-  /** ...at most this many times. */
-  maxCollectionRetries: number;
-  /** A concentrator whose oldest collected load profile lags more than this gets an N2Pload recovery job. */
-  gapThresholdMs: number;
-  /** Bound on remembered outstanding jobs (retries and recoveries), against unbounded growth. */
-  maxTrackedJobs: number;
-  /**
-   * Meters one initialization job carries: a concentrator's meters commissioned in one tick
-   * (or a bulk import) go out as one job, split when there are more than this.
-   */
-  maxMetersPerInitJob: number;
-};
-
-export const defaultWorkManagerConfig: WorkManagerConfig = {
-  loadProfileEveryMinutes: 60,
-  dailyClosureDelayMinutes: 5,
-  jobDeadlineMs: {
-    meterReading: 60_000,
-    loadProfile: 30 * 60_000,
-    dailyClosure: 4 * 3_600_000,
-    initialization: 3_600_000,
-    deviceControl: 15 * 60_000,
-  },
-  maxAttempts: 3,
-  collectionRetryDelayMs: 15 * 60_000,
-  maxCollectionRetries: 3,
-  gapThresholdMs: 3 * 3_600_000,
-  maxTrackedJobs: 100_000,
-  maxMetersPerInitJob: 250,
-};
+export {
+  defaultWorkManagerConfig,
+  gapThresholdFor,
+  validLoadProfileEveryMinutes,
+  type WorkManagerConfig,
+} from './config.js';
 
 export type ConcentratorSchedule = {
   timeZone: string;
@@ -93,6 +65,12 @@ export type WorkManagerCommand =
   | { type: 'removeConcentrator'; concentratorId: string }
   | { type: 'meterCommissioned'; meterSerial: string; concentratorId: string; atMs: number }
   | { type: 'jobOutcome'; outcome: JobOutcome }
+  /**
+   * Sets the load profile collection period (a job reads everything since the meter's last
+   * collected value, so a longer period means fewer, larger collections), and the gap
+   * threshold with it (`gapThresholdFor`) unless given.
+   */
+  | { type: 'configure'; loadProfileEveryMinutes: number; gapThresholdMs?: number }
   | { type: 'tick' };
 
 export type WorkManagerEffect = { type: 'submitJob'; job: Job };
@@ -101,8 +79,9 @@ export type WorkManagerResult = { state: WorkManagerState; effects: WorkManagerE
 
 export function newWorkManager(config: Partial<WorkManagerConfig> = {}): WorkManagerState {
   const merged = { ...defaultWorkManagerConfig, ...config };
-  if (!(Number.isInteger(merged.loadProfileEveryMinutes) && merged.loadProfileEveryMinutes > 0))
-    throw invalidInput('loadProfileEveryMinutes must be a positive integer');
+  validLoadProfileEveryMinutes(merged.loadProfileEveryMinutes);
+  if (config.gapThresholdMs === undefined)
+    merged.gapThresholdMs = gapThresholdFor(merged.loadProfileEveryMinutes);
   const perJob = merged.maxMetersPerInitJob;
   if (!(Number.isInteger(perJob) && perJob >= 1 && perJob <= maxMetersPerJob))
     throw invalidInput(`maxMetersPerInitJob must be an integer 1..${maxMetersPerJob}`);
@@ -173,6 +152,17 @@ export function applyWorkManagerCommand(
     }
     case 'jobOutcome':
       return onOutcome(state, command.outcome, nowMs);
+    case 'configure': {
+      const minutes = validLoadProfileEveryMinutes(command.loadProfileEveryMinutes);
+      const gap = command.gapThresholdMs ?? gapThresholdFor(minutes);
+      if (!(Number.isInteger(gap) && gap > minutes * 60_000))
+        throw invalidInput('gapThresholdMs must be a whole number of ms longer than the collection period');
+      // Each concentrator's next slot is the first one after its last: a period changed mid-day
+      // neither repeats a collection nor skips data (the device reads from its cursors).
+      state.config.loadProfileEveryMinutes = minutes;
+      state.config.gapThresholdMs = gap;
+      return { state, effects: [] };
+    }
     case 'tick':
       return tick(state, nowMs);
   }

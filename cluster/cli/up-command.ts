@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type DemoDayFlags, demoDayFlags, readDemoDayFlags } from '../../actors/demo/day-flags.js';
 import {
   integrationHostFlags,
   readIntegrationHostFlags,
@@ -19,6 +20,7 @@ import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { collectStatus } from './status-command.js';
 
 const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101] [--no-demo]
+  [--load-profile-every-minutes 60]
   [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
   [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
   [--webhook-config hooks.json] [--metrics 127.0.0.1:9464]
@@ -28,6 +30,8 @@ This process drives the head-end and writes its outputs, so it is the integratio
 --http-port/--grpc-port it serves the CIM bridge and gRPC API (callers authenticated by the
 bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
 CIM messages to receivers (queues under <out>/.webhook-state), --metrics serves their metrics.
+--load-profile-every-minutes sets the demo's load profile collection period (minutes dividing
+1440; 360 collects six hours of intervals per job).
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */
@@ -44,6 +48,7 @@ type DemoHook = {
       webhooks?: readonly WebhookSubscriberConfig[];
       metrics?: IntegrationMetrics['registry'];
     };
+    day?: DemoDayFlags;
   }): Promise<void>;
 };
 
@@ -65,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-demo': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...integrationHostFlags,
+      ...demoDayFlags,
     },
     strict: true,
   });
@@ -85,6 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   const integration = await readIntegrationHostFlags(values, {
     logger: createLogger({ component: 'up' }),
   });
+  const day = readDemoDayFlags(values);
   const hosting = integration.bridges || integration.webhooks || integration.metricsListen;
   if (hosting && values['no-demo'])
     throw new ConfigError([
@@ -211,6 +218,7 @@ export async function run(argv: string[]): Promise<number> {
               ...(integration.webhooks ? { webhooks: integration.webhooks } : {}),
               ...(metrics ? { metrics: metrics.registry } : {}),
             },
+            day,
           })
           .catch((err: unknown) => say(`demo failed: ${String(err)}`));
       }

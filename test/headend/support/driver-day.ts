@@ -56,6 +56,8 @@ export async function startDriverDay(options: {
   followWorkManager?: boolean;
   /** Acknowledgement hold of every driver of the day (HeadendDriverOptions.ackHold). */
   ackHold?: HeadendDriverOptions['ackHold'];
+  /** The work manager's load profile collection period, set before provisioning (default 60). */
+  loadProfileEveryMinutes?: number;
 }): Promise<DriverDay> {
   const clock = new ManualClock(options.originMs);
   const fleet = new SimulatedFleet({
@@ -135,6 +137,8 @@ export async function startDriverDay(options: {
       return new Map(groundTruth(fleet, options.originMs, endMs).map((v) => [truthKey(v), v.value]));
     },
   };
+  if (options.loadProfileEveryMinutes !== undefined)
+    day.driver.configureWorkManager(options.loadProfileEveryMinutes);
   await provisionThroughCim(day);
   return day;
 }
