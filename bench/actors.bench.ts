@@ -97,6 +97,58 @@ async function replicatedBaseline(base: string): Promise<{ perSecond: number; cp
   });
 }
 
+type Transport = 'unary' | 'stream';
+type Phase = { calls: number; elapsedMs: number; nodeCpuS: number[]; callerCpuS: number };
+
+/** `callsInFlight` workers calling their own counter for `durationMs`, with CPU of nodes and caller. */
+async function callPhase(
+  proxy: ActorProxy,
+  nodes: readonly LaunchedNode[],
+  prefix: string,
+  durationMs: number,
+): Promise<Phase> {
+  const nodeBefore = nodes.map((n) => cpuSeconds(n.pid));
+  const callerBefore = process.cpuUsage();
+  let calls = 0;
+  const started = performance.now();
+  const until = started + durationMs;
+  await Promise.all(
+    Array.from({ length: callsInFlight }, async (_, w) => {
+      while (performance.now() < until) {
+        await proxy.call('counter', `${prefix}-${w}`, 'increment', { by: 1 });
+        calls++;
+      }
+    }),
+  );
+  const caller = process.cpuUsage(callerBefore);
+  return {
+    calls,
+    elapsedMs: performance.now() - started,
+    nodeCpuS: nodes.map((n, i) => cpuSeconds(n.pid) - nodeBefore[i]!),
+    callerCpuS: (caller.user + caller.system) / 1e6,
+  };
+}
+
+function addPhases(a: Phase, b: Phase): Phase {
+  return {
+    calls: a.calls + b.calls,
+    elapsedMs: a.elapsedMs + b.elapsedMs,
+    nodeCpuS: a.nodeCpuS.map((s, i) => s + b.nodeCpuS[i]!),
+    callerCpuS: a.callerCpuS + b.callerCpuS,
+  };
+}
+
+async function serialLatencies(proxy: ActorProxy, method: string, durationMs: number): Promise<number[]> {
+  const latencies: number[] = [];
+  const end = performance.now() + durationMs;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    await proxy.call('counter', 'serial', method, method === 'increment' ? { by: 1 } : null);
+    latencies.push(performance.now() - t0);
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
 async function callCost(base: string): Promise<void> {
   const loadBefore = loadAverage();
   const baseline = await replicatedBaseline(base);
@@ -108,7 +160,10 @@ async function callCost(base: string): Promise<void> {
   });
   const client = createEtcdClient([etcd.endpoint]);
   const nodes: LaunchedNode[] = [];
-  const proxy = new ActorProxy({ client, cluster: 'meterfabric', services });
+  const proxies: Record<Transport, ActorProxy> = {
+    unary: new ActorProxy({ client, cluster: 'meterfabric', services, transport: 'unary' }),
+    stream: new ActorProxy({ client, cluster: 'meterfabric', services, transport: 'stream' }),
+  };
   try {
     for (const [i, id] of ['n1', 'n2', 'n3'].entries()) {
       nodes.push(
@@ -123,78 +178,61 @@ async function callCost(base: string): Promise<void> {
       );
     }
     await untilConfigured(client, 3);
-    await proxy.start();
-    const call = (key: string, method: string) =>
-      proxy.call('counter', key, method, method === 'increment' ? { by: 1 } : null);
-    // Warm-up: every partition's actors active, JIT warm.
-    await Promise.all(Array.from({ length: callsInFlight }, (_, w) => call(`warm-${w}`, 'increment')));
-    const warmUntil = performance.now() + 1_500;
-    await Promise.all(
-      Array.from({ length: callsInFlight }, async (_, w) => {
-        while (performance.now() < warmUntil) await call(`c-${w}`, 'increment');
-      }),
-    );
-    const cpuBefore = nodes.map((n) => cpuSeconds(n.pid));
-    let calls = 0;
-    const started = performance.now();
-    const until = started + callWindowMs;
-    await Promise.all(
-      Array.from({ length: callsInFlight }, async (_, w) => {
-        while (performance.now() < until) {
-          await call(`c-${w}`, 'increment');
-          calls++;
-        }
-      }),
-    );
-    const elapsedMs = performance.now() - started;
-    const nodeCpu = nodes.map((n, i) => cpuSeconds(n.pid) - cpuBefore[i]!);
-    const cpuMsPerCall = (nodeCpu.reduce((a, b) => a + b, 0) * 1000) / calls;
-    const serial = async (method: string, durationMs: number): Promise<number[]> => {
-      const latencies: number[] = [];
-      const end = performance.now() + durationMs;
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        await call('serial', method);
-        latencies.push(performance.now() - t0);
+    for (const proxy of Object.values(proxies)) await proxy.start();
+    // Warm-up: every worker's actor active, JIT warm, both transports connected.
+    await callPhase(proxies.unary, nodes, 'c', 750);
+    await callPhase(proxies.stream, nodes, 'c', 750);
+    // Alternating halves, so a change of the box's load during the run hits both transports.
+    const phases: Record<Transport, Phase | null> = { unary: null, stream: null };
+    for (let round = 0; round < 2; round++) {
+      for (const transport of ['unary', 'stream'] as const) {
+        const phase = await callPhase(proxies[transport], nodes, 'c', callWindowMs / 4);
+        const sum = phases[transport];
+        phases[transport] = sum ? addPhases(sum, phase) : phase;
       }
-      return latencies.sort((a, b) => a - b);
+    }
+    const serial = {
+      unaryWrites: await serialLatencies(proxies.unary, 'increment', 1_000),
+      streamWrites: await serialLatencies(proxies.stream, 'increment', 1_000),
+      unaryReads: await serialLatencies(proxies.unary, 'get', 500),
+      streamReads: await serialLatencies(proxies.stream, 'get', 500),
     };
-    const writes = await serial('increment', 2_000);
-    const reads = await serial('get', 1_000);
     console.log(
-      `actor call cost: counter.increment on three nodes (load average ${loadBefore} -> ${loadAverage()})`,
+      `actor call cost: counter.increment on three nodes, ${callsInFlight} in flight (load average ${loadBefore} -> ${loadAverage()})`,
     );
+    const rows = (['unary', 'stream'] as const).map((t) => ({
+      name: `actor calls (${t === 'unary' ? 'one CallActor RPC each' : 'CallActors stream'})`,
+      ops: phases[t]!.calls,
+      elapsedMs: phases[t]!.elapsedMs,
+      unit: 'calls/s',
+    }));
     printRatios(
       "actor calls vs the runtime's replicated writes (same run)",
-      {
-        name: 'replicated writes, 3 replicas (baseline)',
-        ops: baseline.perSecond,
-        elapsedMs: 1000,
-        unit: 'writes/s',
-      },
-      [{ name: `actor calls, ${callsInFlight} in flight`, ops: calls, elapsedMs, unit: 'calls/s' }],
+      { name: 'replicated writes, 3 replicas', ops: baseline.perSecond, elapsedMs: 1000, unit: 'writes/s' },
+      rows,
     );
     printFigure('CPU per replicated write, 3 processes (baseline)', baseline.cpuMsPerWrite, 'ms', 'baseline');
-    printFigure(
-      'node CPU per actor call, 3 nodes',
-      cpuMsPerCall,
-      'ms',
-      `${(cpuMsPerCall / baseline.cpuMsPerWrite).toFixed(1)}x a replicated write; nodes ${nodeCpu.map((s) => `${((100 * s * 1000) / elapsedMs).toFixed(0)}%`).join(' ')} of a core`,
-    );
-    printFigure(
-      'one actor, serial write p50',
-      percentile(writes, 50),
-      'ms',
-      `p90 ${percentile(writes, 90).toFixed(2)} ms`,
-    );
-    printFigure(
-      'one actor, serial read p50',
-      percentile(reads, 50),
-      'ms',
-      `p90 ${percentile(reads, 90).toFixed(2)} ms`,
-    );
+    for (const t of ['unary', 'stream'] as const) {
+      const p = phases[t]!;
+      const nodeMs = (p.nodeCpuS.reduce((a, b) => a + b, 0) * 1000) / p.calls;
+      printFigure(
+        `node CPU per actor call (${t}), 3 nodes`,
+        nodeMs,
+        'ms',
+        `${(nodeMs / baseline.cpuMsPerWrite).toFixed(1)}x a replicated write; nodes ${p.nodeCpuS.map((s) => `${((100 * s * 1000) / p.elapsedMs).toFixed(0)}%`).join(' ')} of a core`,
+      );
+      printFigure(`caller CPU per actor call (${t})`, (p.callerCpuS * 1000) / p.calls, 'ms');
+    }
+    for (const [name, list] of Object.entries(serial)) {
+      printFigure(
+        `one actor, serial ${name} p50`,
+        percentile(list, 50),
+        'ms',
+        `p90 ${percentile(list, 90).toFixed(2)} ms`,
+      );
+    }
   } finally {
-    await proxy.close();
+    for (const proxy of Object.values(proxies)) await proxy.close();
     // SIGTERM twice: the node exits at once on the second (and writes a --cpu-prof profile).
     for (const node of nodes) node.process.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));

@@ -8,6 +8,7 @@ import { keys } from '../membership/etcd-client.js';
 import type { NodeRecord } from '../membership/membership.js';
 import { callUnary, channelOptions, NodeService } from '../node/grpc-contracts.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
+import { ActorCallChannel } from './actor-call-channel.js';
 
 export type ActorProxyOptions = {
   client: Etcd3;
@@ -23,6 +24,12 @@ export type ActorProxyOptions = {
   token?: string;
   /** Cap of the jittered exponential backoff between attempts. */
   maxBackoffMs?: number;
+  /**
+   * 'stream' (default): calls multiplexed on one `Node.CallActors` stream per node
+   * (actor-call-channel.ts); 'unary': one `Node.CallActor` RPC per call (kept for comparison
+   * in bench/actors.bench.ts).
+   */
+  transport?: 'stream' | 'unary';
 };
 
 export type CallOptions = { idempotencyKey?: string; deadlineMs?: number };
@@ -38,6 +45,7 @@ const retryable = new Set([
   'MF_QUORUM_LOSS',
   'MF_REPLICATION_QUEUE_FULL',
   'MF_DRAINING',
+  'MF_CALL_STREAM_FULL',
 ]);
 
 const defaultMaxBackoffMs = 1000;
@@ -54,6 +62,7 @@ export class ActorProxy {
   private readonly configs = new Map<PartitionId, PartitionConfiguration>();
   private readonly nodes = new Map<NodeId, NodeRecord>();
   private readonly clients = new Map<string, grpc.Client>();
+  private readonly channels = new Map<string, ActorCallChannel>();
   private readonly serviceByName: Map<string, ServiceSpec>;
   private watchers: Watcher[] = [];
   private readonly store: ConfigStore;
@@ -153,14 +162,21 @@ export class ActorProxy {
       if (address) {
         const remaining = deadline - Date.now();
         try {
-          const reply = await callUnary<{ result: Buffer }>(
-            this.client(address),
-            'CallActor',
-            { service, key, method, payload, idempotencyKey, partition },
-            Math.max(1, Math.min(remaining, this.options.attemptTimeoutMs ?? 5000)),
-            this.options.token,
-          );
-          return (reply.result.length === 0 ? null : JSON.parse(reply.result.toString('utf8'))) as T;
+          const request = { service, key, method, payload, idempotencyKey, partition };
+          const attemptMs = Math.max(1, Math.min(remaining, this.options.attemptTimeoutMs ?? 5000));
+          const result =
+            this.options.transport === 'unary'
+              ? (
+                  await callUnary<{ result: Buffer }>(
+                    this.client(address),
+                    'CallActor',
+                    request,
+                    attemptMs,
+                    this.options.token,
+                  )
+                ).result
+              : await this.channel(address).call(request, attemptMs);
+          return (result.length === 0 ? null : JSON.parse(result.toString('utf8'))) as T;
         } catch (err) {
           if (!isMeterfabricError(err) || !retryable.has(err.code)) throw err;
           lastError = err;
@@ -195,8 +211,19 @@ export class ActorProxy {
     return client;
   }
 
+  private channel(address: string): ActorCallChannel {
+    let channel = this.channels.get(address);
+    if (!channel) {
+      channel = new ActorCallChannel(this.client(address), this.options.token);
+      this.channels.set(address, channel);
+    }
+    return channel;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.watchers.map((w) => w.cancel().catch(() => undefined)));
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

@@ -77,7 +77,8 @@ export function fromGrpcError(err: unknown): MeterfabricError {
 /** Metadata key of the cluster token. */
 export const tokenMetadataKey = 'mf-token';
 
-function tokenMatches(expected: string, got: unknown): boolean {
+/** Constant-time comparison of a presented cluster token with the expected one. */
+export function tokenMatches(expected: string, got: unknown): boolean {
   if (typeof got !== 'string') return false;
   const a = Buffer.from(expected);
   const b = Buffer.from(got);

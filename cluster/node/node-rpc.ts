@@ -2,13 +2,14 @@ import type * as grpc from '@grpc/grpc-js';
 import { MeterfabricError } from '../../core/errors.js';
 import type { ActorHost } from '../actors/actor-host.js';
 import type { ServiceSpec } from '../config/manifest.js';
+import { actorCallStreamHandler } from './actor-call-stream.js';
 import type { NodeDataPlane } from './data-plane.js';
 import { AdminService, NodeService, unary } from './grpc-contracts.js';
 import { toWireStatus } from './peers.js';
 import type { ReplicaLifecycle } from './replica-lifecycle.js';
 
 /**
- * The node's gRPC surface: `protos/node.proto` (Fence, ReplicaStatuses, CallActor: what
+ * The node's gRPC surface: `protos/node.proto` (Fence, ReplicaStatuses, CallActor, CallActors: what
  * peers and routers call) and `protos/admin.proto` (Status, Drain: what operators call),
  * every method behind the cluster token when one is configured. The running node's parts
  * are handed in; this module only maps requests onto them.
@@ -55,6 +56,7 @@ export function registerNodeServices(server: grpc.Server, deps: NodeRpcDeps): vo
       const result = await actors.call(req);
       return { result };
     }, token),
+    CallActors: actorCallStreamHandler(actors, token),
   });
   server.addService(AdminService.service, {
     Status: unary(
