@@ -36,20 +36,30 @@ const escapeMark = '~esc';
 type Level = 0 | 1 | 2;
 
 /**
- * A packed list: tables, then runs of `[meter, type, context, t0Ms, stepMs, ...values]`
- * (timestamps t0 + k * step), then the list's other elements with their indexes.
+ * A packed list: tables, then runs of readings of one meter, type and context whose instants
+ * are t0 + k * step, then the list's other elements with their indexes.
  */
 export type PackedList = {
   [listMark]: Level;
   /** Length of the whole list. */
   n: number;
-  /** [meterSerial] or [meterSerial, usagePoint]. */
-  m: ([string] | [string, string])[];
+  /**
+   * Meters, each as [p, serial suffix] or [p, serial suffix, q, usage point suffix]: p (q) is
+   * the length of the prefix shared with the previous row's serial (usage point), since a
+   * concentrator's serials mostly differ in their last digits.
+   */
+  m: ([number, string] | [number, string, number, string])[];
   /** [kind, quantity, unit, intervalSeconds | null, qualities | null]. */
   t: [string, unknown, string, number | null, string[] | null][];
   /** Record context, levels 1 and 2: [concentratorId, collectedAtMs] or with correlationId. */
   c: ([string, number] | [string, number, string])[];
-  r: number[][];
+  /**
+   * The runs, flat: per run `meter - previous run's meter, type, context, t0, stepMs, count`,
+   * then `count` values. t0 is the difference to the previous run's t0 (the first: to 0),
+   * unless `a` is set: then every t0 is absolute (instants that are not safe integers).
+   */
+  r: number[];
+  a?: 1;
   /** [index, packed element] of the elements that are not readings of this level. */
   o: [number, unknown][];
 };
@@ -61,8 +71,8 @@ export class CompactRecordsError extends MeterfabricError {
   }
 }
 
-/** Runs are rows of numbers; the first five are indexes and times. */
-const runHeader = 5;
+/** A run's header: meter, type, context, t0, step, count. */
+const runHeader = 6;
 const maxDepth = 200;
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -201,9 +211,9 @@ function packList(list: readonly unknown[], level: Level, depth: number): Packed
   const meters = new Table<[string] | [string, string]>();
   const types = new Table<PackedList['t'][number]>();
   const contexts = new Table<PackedList['c'][number]>();
-  const runs: number[][] = [];
+  const runs: Run[] = [];
   const others: [number, unknown][] = [];
-  let run: number[] | undefined;
+  let run: Run | undefined;
   let count = 0;
   let prev: CollectedReading | undefined;
   let prevRecord: ReadingRecord | undefined;
@@ -261,33 +271,76 @@ function packList(list: readonly unknown[], level: Level, depth: number): Packed
     lastT = t;
     const ts = r.timestampMs;
     count++;
-    if (run && run[0] === m && run[1] === t && run[2] === c) {
-      const k = run.length - runHeader;
-      const t0 = run[3]!;
-      if (k === 1 && t0 + (ts - t0) === ts) {
-        run[4] = ts - t0;
-        run.push(r.value);
+    if (run && run.m === m && run.t === t && run.c === c) {
+      const k = run.values.length;
+      // The decoder computes t0 + k * step: the run goes on only if that is this instant exactly.
+      if (k === 1 && run.t0 + (ts - run.t0) === ts) {
+        run.step = ts - run.t0;
+        run.values.push(r.value);
         continue;
       }
-      // The decoder computes t0 + k * step: the run goes on only if that is this instant exactly.
-      if (k > 1 && t0 + k * run[4]! === ts) {
-        run.push(r.value);
+      if (k > 1 && run.t0 + k * run.step === ts) {
+        run.values.push(r.value);
         continue;
       }
     }
-    run = [m, t, c, ts, 0, r.value];
+    run = { m, t, c, t0: ts, step: 0, values: [r.value] };
     runs.push(run);
   }
   if (count + others.length !== list.length) throw new Error('compact-records: lost an element');
-  return {
+  const packed: PackedList = {
     [listMark]: level,
     n: list.length,
-    m: meters.rows,
+    m: prefixCoded(meters.rows),
     t: types.rows,
     c: contexts.rows,
-    r: runs,
+    r: flatRuns(runs),
     o: others,
   };
+  if (
+    !runs.every(
+      (x, i) => Number.isSafeInteger(x.t0) && (i === 0 || Number.isSafeInteger(x.t0 - runs[i - 1]!.t0)),
+    )
+  ) {
+    packed.r = flatRuns(runs, true);
+    packed.a = 1;
+  }
+  return packed;
+}
+
+type Run = { m: number; t: number; c: number; t0: number; step: number; values: number[] };
+
+function flatRuns(runs: readonly Run[], absolute = false): number[] {
+  const out: number[] = [];
+  let prevM = 0;
+  let prevT0 = 0;
+  for (const { m, t, c, t0, step, values } of runs) {
+    out.push(m - prevM, t, c, absolute ? t0 : t0 - prevT0, step, values.length);
+    for (const v of values) out.push(v);
+    prevM = m;
+    prevT0 = t0;
+  }
+  return out;
+}
+
+function sharedPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+function prefixCoded(rows: readonly ([string] | [string, string])[]): PackedList['m'] {
+  let serial = '';
+  let up = '';
+  return rows.map(([s, u]) => {
+    const p = sharedPrefix(serial, s);
+    serial = s;
+    if (u === undefined) return [p, s.slice(p)];
+    const q = sharedPrefix(up, u);
+    up = u;
+    return [p, s.slice(p), q, u.slice(q)];
+  });
 }
 
 function packAt(x: unknown, depth: number): unknown {
@@ -350,13 +403,25 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad('n must be a count');
   if (!Array.isArray(m) || !Array.isArray(t) || !Array.isArray(c) || !Array.isArray(r) || !Array.isArray(o))
     bad('m, t, c, r and o must be lists');
-  for (const row of m)
-    if (
-      !Array.isArray(row) ||
-      (row.length !== 1 && row.length !== 2) ||
-      !row.every((s: unknown) => typeof s === 'string')
-    )
-      bad('a meter row must be [serial] or [serial, usagePoint]');
+  // Meter rows back to [serial, usagePoint?], each against the row before it.
+  const meterRows: [string, string | undefined][] = [];
+  let serial = '';
+  let up = '';
+  for (const row of m) {
+    const ok =
+      Array.isArray(row) &&
+      (row.length === 2 || row.length === 4) &&
+      Number.isInteger(row[0]) &&
+      row[0] >= 0 &&
+      row[0] <= serial.length &&
+      typeof row[1] === 'string' &&
+      (row.length === 2 ||
+        (Number.isInteger(row[2]) && row[2] >= 0 && row[2] <= up.length && typeof row[3] === 'string'));
+    if (!ok) bad('a meter row must be [prefix, serial suffix] or with [prefix, usage point suffix]');
+    serial = serial.slice(0, row[0]) + row[1];
+    if (row.length === 4) up = up.slice(0, row[2]) + row[3];
+    meterRows.push([serial, row.length === 4 ? up : undefined]);
+  }
   for (const row of t)
     if (
       !Array.isArray(row) ||
@@ -392,24 +457,29 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
     if (next >= n) bad(`more elements than n = ${n}`);
     out[next++] = value;
   };
-  for (const run of r) {
-    if (!Array.isArray(run) || run.length <= runHeader || !run.every((v: unknown) => typeof v === 'number'))
-      bad('a run must be numbers [meter, type, context, t0Ms, stepMs, value, ...]');
-    const [meterRow, typeRow] = [
-      m[checkIndex(run[0], m.length, 'meter')],
-      t[checkIndex(run[1], t.length, 'type')],
-    ];
-    const ctx = level === 0 ? undefined : c[checkIndex(run[2], c.length, 'context')];
-    const [serial, usagePoint] = meterRow as [string, string?];
+  if (!r.every((v: unknown) => typeof v === 'number')) bad('runs must be numbers');
+  const runs = r as number[];
+  const absolute = p.a === 1;
+  let prevM = 0;
+  let prevT0 = 0;
+  for (let pos = 0; pos < runs.length; ) {
+    if (pos + runHeader > runs.length) bad('a run is cut short');
+    const meter = checkIndex(prevM + runs[pos]!, meterRows.length, 'meter');
+    const typeRow = t[checkIndex(runs[pos + 1], t.length, 'type')];
+    const ctx = level === 0 ? undefined : c[checkIndex(runs[pos + 2], c.length, 'context')];
+    const t0 = absolute ? runs[pos + 3]! : prevT0 + runs[pos + 3]!;
+    const step = runs[pos + 4]!;
+    const count = runs[pos + 5]!;
+    if (!Number.isInteger(count) || count < 1 || pos + runHeader + count > runs.length)
+      bad(`a run's count ${count} does not fit the runs`);
+    const [serial, usagePoint] = meterRows[meter]!;
     const [kind, quantity, unit, interval, qualities] = typeRow as PackedList['t'][number];
-    const t0 = run[3] as number;
-    const step = run[4] as number;
-    for (let k = 0; k < run.length - runHeader; k++) {
+    for (let k = 0; k < count; k++) {
       const reading: Record<string, unknown> = { meterSerial: serial };
       if (usagePoint !== undefined) reading.usagePoint = usagePoint;
       reading.kind = kind;
       reading.quantity = quantity;
-      reading.value = run[runHeader + k];
+      reading.value = runs[pos + runHeader + k];
       reading.unit = unit;
       reading.timestampMs = k === 0 ? t0 : t0 + k * step;
       if (interval !== null) reading.intervalSeconds = interval;
@@ -429,6 +499,9 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
       if (level === 1) place(record);
       else place({ id: recordId(record), ...classify(record), record });
     }
+    prevM = meter;
+    prevT0 = t0;
+    pos += runHeader + count;
   }
   while (next < n && taken[next]) next++;
   if (next !== n) bad(`fewer elements than n = ${n}`);

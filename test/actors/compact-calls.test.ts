@@ -134,9 +134,9 @@ describe('packed head-end calls', () => {
     actor.handle(state, 'command', wire(commandCall(route(records(3, 4), 'w', 1), t0)), ctx);
     const before = structuredClone(state);
     const call = wire(commandCall(route(records(3, 4, 4), 'w', 2), t0 + 1)) as {
-      c: { deliveries: { commands: { records: { r: number[][] } }[] }[] };
+      c: { deliveries: { commands: { records: { r: number[] } }[] }[] };
     };
-    call.c.deliveries[0]!.commands[0]!.records.r[0]![0] = 99;
+    call.c.deliveries[0]!.commands[0]!.records.r[0] = 99;
     expect(() => actor.handle(state, 'command', call, ctx)).toThrow(
       expect.objectContaining({ code: 'MF_COMPACT_INVALID' }),
     );

@@ -224,25 +224,31 @@ describe('compact records: malformed packed input', () => {
           },
         ],
       }),
-    ) as { readings: { m: unknown[]; t: unknown[]; r: unknown[][]; n: number } };
+    ) as { readings: { m: unknown[]; t: unknown[]; r: number[]; n: number } };
 
   const cases: [string, (p: ReturnType<typeof packed>) => void][] = [
     [
       'a meter index past its table',
       (p) => {
-        p.readings.r[0]![0] = 7;
+        p.readings.r[0] = 7;
       },
     ],
     [
       'a type index past its table',
       (p) => {
-        p.readings.r[0]![1] = -1;
+        p.readings.r[1] = -1;
       },
     ],
     [
       'a run that is not numbers',
       (p) => {
-        p.readings.r[0]![5] = 'x';
+        p.readings.r[6] = 'x' as never;
+      },
+    ],
+    [
+      'a run count past the end of the runs',
+      (p) => {
+        p.readings.r[5] = 99;
       },
     ],
     [
@@ -261,6 +267,12 @@ describe('compact records: malformed packed input', () => {
       'a meter row of the wrong shape',
       (p) => {
         p.readings.m[0] = [1];
+      },
+    ],
+    [
+      'a meter prefix longer than the previous serial',
+      (p) => {
+        p.readings.m[0] = [3, 'M1'];
       },
     ],
   ];
