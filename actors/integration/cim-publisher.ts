@@ -90,6 +90,8 @@ export class CimPublisher {
   /** Directories known to exist: one mkdir per noun, not per message. */
   private readonly madeDirs = new Set<string>();
   private readonly listeners = new Set<Listener>();
+  /** Overlapping publish calls write and announce one batch at a time, in call order. */
+  private ordered: Promise<unknown> = Promise.resolve();
   private lastSeq = -1;
   private position = 0;
   private published = 0;
@@ -188,10 +190,35 @@ export class CimPublisher {
     return window;
   }
 
-  async publish(batch: OutputBatch, seq: number): Promise<PublishedMessage[]> {
-    if (seq <= this.lastSeq) return [];
+  /**
+   * Publishes the batch at stream position `seq`; a seq at or below the last one published is a
+   * replay and publishes nothing. Calls may overlap: each batch is encoded at once (in the pool
+   * when given one, so several batches encode in parallel), while writing its files, logging it
+   * and announcing it to subscribers happen one batch at a time in call order, so positions
+   * reach files, `batches.log` and subscribers strictly in order.
+   */
+  publish(batch: OutputBatch, seq: number): Promise<PublishedMessage[]> {
+    if (seq <= this.lastSeq) return Promise.resolve([]);
     // Checked before any file is written: a bad seq must not leave files behind.
-    messagePosition(seq, 0);
+    try {
+      messagePosition(seq, 0);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const encoding = this.encode(batch, seq);
+    // Awaited in turn below; marked handled now so a failure while earlier batches are still
+    // being written is not reported as unhandled.
+    encoding.catch(() => undefined);
+    const run = this.ordered.then(async () => {
+      const messages = await encoding;
+      // An overlapping call with the same seq (a replay racing its original) publishes once.
+      return seq <= this.lastSeq ? [] : this.writeAndAnnounce(messages, seq);
+    });
+    this.ordered = run.catch(() => undefined);
+    return run;
+  }
+
+  private async encode(batch: OutputBatch, seq: number): Promise<Omit<PublishedMessage, 'position'>[]> {
     const messages: Omit<PublishedMessage, 'position'>[] = [];
     const perMessage = this.options.maxReadingsPerMessage ?? 5_000;
     const readingJobs = [];
@@ -221,6 +248,13 @@ export class CimPublisher {
       });
       messages.push({ noun: 'EndDeviceEvents', messageId, xml, ...(correlationId ? { correlationId } : {}) });
     }
+    return messages;
+  }
+
+  private async writeAndAnnounce(
+    messages: readonly Omit<PublishedMessage, 'position'>[],
+    seq: number,
+  ): Promise<PublishedMessage[]> {
     const outDir = this.options.outDir;
     if (outDir) {
       // The files of one batch are independent: written concurrently, all before it counts as published.

@@ -81,6 +81,17 @@ export class CsvConsumer {
     for (const writer of this.writers.values()) await writer.flush();
   }
 
+  /** Appends the writers committed, and in how many group commits (fewer: appends were grouped). */
+  get commits(): { appends: number; groups: number } {
+    let appends = 0;
+    let groups = 0;
+    for (const w of this.writers.values()) {
+      appends += w.queue.appends;
+      groups += w.queue.groups;
+    }
+    return { appends, groups };
+  }
+
   partsOf(kind: DailyKind, day: string): string[] {
     return this.writers.get(kind)?.partsOf(day) ?? [];
   }

@@ -84,6 +84,7 @@ export class DailyCsvWriter {
   private groupScheduled = false;
   private maxQueued = 0;
   private groups = 0;
+  private committed = 0;
 
   private constructor(
     private readonly options: DailyCsvWriterOptions,
@@ -124,9 +125,9 @@ export class DailyCsvWriter {
     return { ...this.counters };
   }
 
-  /** Rows queued or being committed now; the most ever queued; group commits so far. */
-  get queue(): { rows: number; maxRows: number; groups: number } {
-    return { rows: this.rowsQueued, maxRows: this.maxQueued, groups: this.groups };
+  /** Rows queued or being committed now; the most ever queued; appends committed, in how many group commits. */
+  get queue(): { rows: number; maxRows: number; appends: number; groups: number } {
+    return { rows: this.rowsQueued, maxRows: this.maxQueued, appends: this.committed, groups: this.groups };
   }
 
   /** Committed rows not yet in a visible file (0 after flush()). */
@@ -276,6 +277,7 @@ export class DailyCsvWriter {
       for (const p of planned) p.entry.reject(err);
       return;
     }
+    this.committed += planned.length;
     for (const { entry, changes } of planned)
       entry.resolve({
         skipped: false,
