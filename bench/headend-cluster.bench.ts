@@ -5,54 +5,71 @@
  *    manager, jobs manager, workers, devices, TLog managers, integration stream:
  *    actors/hosting/headend-services.json) and this process as the HeadendDriver (field links
  *    and output writers). Real etcd, three real node processes, every partition with three
- *    replicas. The same simulated span runs again on the cluster with folded rounds (each
- *    step's completion and its acknowledgements sent with the next tick), with waves
- *    (MF_BENCH_WAVES=1; ActorLanes), and with the same machines in this process
- *    (InProcessPorts) to show what hosting costs. Then where the
- *    time went: rounds of commits per simulated hour, per-actor calls and latency, the nodes'
- *    call latency and CPU, the driver's CPU, one actor's serial call latency, and per service
- *    the bytes of the record an actor persists per call (sampled): with the full result as
- *    before issue 7, and with the outbox entry's id it stores now.
+ *    replicas. Two scenarios, each measured after an unmeasured first step (a day of history
+ *    per meter, the device's initial lookback):
+ *    - today's: 40 concentrators x 20 meters, hourly load profiles, for MF_BENCH_SPAN_MS of
+ *      wall time; run with the driver as it is and, over the same simulated span, as it was
+ *      before issue 7's call cuts (`ackHold: false`: every settle sends every acknowledgement,
+ *      each actor's in a call of its own), and with the same machines in this process
+ *      (InProcessPorts) to show what hosting costs; optionally with folded rounds
+ *      (MF_BENCH_FOLDED=1) and waves (MF_BENCH_WAVES=1);
+ *    - a national-scale shape: more concentrators (MF_BENCH_WIDE_CONCENTRATORS, 200) and
+ *      longer collection windows (MF_BENCH_WIDE_EVERY_MINUTES, 360: SMMePlus collects in
+ *      batches) over one window of simulated time, against the same fleet collected hourly by
+ *      the driver as before, over the same span (the same readings).
+ *    Per scenario: readings per actor call, device calls per concentrator per collecting
+ *    step, readings/s and the ratio to the replicated-write rate; the target line for the
+ *    best. Then where the time went (today's scenario): rounds of commits per simulated hour,
+ *    per-actor calls and latency, the nodes' call latency and CPU, the driver's CPU, one
+ *    actor's serial call latency, and per service the bytes of the record an actor persists
+ *    per call (sampled).
  * 2. The runtime's replicated-write rate in the same run (bench/replication.bench.ts's own
- *    code, imported): the head-end figure as a ratio to it, in readings per replicated write.
+ *    code, imported): the head-end figures as a ratio to it, in readings per replicated write.
  * 3. Device actors per node and the node processes' RSS with 10,000 concentrators' device
  *    actors hosted (each given 20 meters).
- * Sizes: MF_BENCH_CONCENTRATORS (default 40) x MF_BENCH_METERS (20) for 1.;
+ * Sizes: MF_BENCH_CONCENTRATORS (default 40) x MF_BENCH_METERS (20) for today's scenario;
  * MF_BENCH_STEP_MINUTES (15): simulated time per settled step; MF_BENCH_CALLS_IN_FLIGHT (64);
- * MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (8000): wall time spent stepping in 1.
+ * MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (8000): wall time spent stepping.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadendDriver } from '../actors/host/headend-driver.js';
 import { ActorProxyPorts, InProcessPorts, type ServicePorts } from '../actors/host/service-ports.js';
-import { CheckpointConsumer } from '../actors/integration/checkpoint-consumer.js';
-import { SimulatedFleet } from '../actors/simulation/fleet.js';
 import { ActorProxy } from '../cluster/actors/actor-proxy.js';
 import { loadManifests, partitionIds } from '../cluster/config/manifest.js';
 import { startEtcd } from '../cluster/etcd/launcher.js';
 import { ConfigStore } from '../cluster/failover/config-store.js';
 import { createEtcdClient } from '../cluster/membership/etcd-client.js';
 import { type LaunchedNode, launchNode } from '../cluster/node/node-launcher.js';
-import { ManualClock } from '../core/clock.js';
 import { packageRoot } from '../core/paths.js';
 import { replicated, withReplicaSet } from './replication.bench.js';
 import { printBreakdown, type Span, scrape, serialCallMs, TimedPorts } from './support/headend-probe.js';
+import { driveSpan, hourMs, originMs, type Scenario, type Variant } from './support/headend-span.js';
 import { type Measurement, printFigure, printRatios, rate } from './support/report.js';
 
-const concentrators = Number(process.env.MF_BENCH_CONCENTRATORS ?? 40);
 const meters = Number(process.env.MF_BENCH_METERS ?? 20);
+const stepMs = Number(process.env.MF_BENCH_STEP_MINUTES ?? 15) * 60_000;
+const today: Scenario = {
+  concentrators: Number(process.env.MF_BENCH_CONCENTRATORS ?? 40),
+  meters,
+  everyMinutes: 60,
+  stepMs,
+};
+const wide: Scenario = {
+  concentrators: Number(process.env.MF_BENCH_WIDE_CONCENTRATORS ?? 200),
+  meters,
+  everyMinutes: Number(process.env.MF_BENCH_WIDE_EVERY_MINUTES ?? 360),
+  stepMs,
+};
 const deviceCount = Number(process.env.MF_BENCH_DEVICES ?? 10_000);
 const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 8_000);
 const compareWaves = process.env.MF_BENCH_WAVES === '1';
+const compareFolded = process.env.MF_BENCH_FOLDED === '1';
 const replicationMs = 3_000;
 const devicesInFlight = 256;
 /** The driver's bound on actor calls in flight (HeadendDriver's default is 64). */
 const callsInFlight = Number(process.env.MF_BENCH_CALLS_IN_FLIGHT ?? 64);
-const hourMs = 3_600_000;
-const stepMs = Number(process.env.MF_BENCH_STEP_MINUTES ?? 15) * 60_000;
-const originMs = Date.UTC(2026, 2, 10);
 const manifests = [
   join(packageRoot, 'cluster', 'config', 'runtime-services.json'),
   join(packageRoot, 'actors', 'hosting', 'headend-services.json'),
@@ -79,112 +96,16 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number, what: str
   }
 }
 
+type Stop = { wallBudgetMs: number } | { endMs: number };
+
+function rowOf(rows: readonly { row: Measurement; span: Span }[], span: Span): Measurement {
+  return rows.find((r) => r.span === span)!.row;
+}
+
 /** Resident set of a process, from /proc (Linux). */
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : Number.NaN;
-}
-
-/**
- * Provisions the fleet through the driver, then steps simulated time (15-minute steps, each
- * settled and recorded done) until `wallBudgetMs` has passed or `endMs` is reached; counts the
- * readings the consumer wrote while stepping.
- */
-async function driveSpan(
-  ports: ServicePorts,
-  name: string,
-  outDir: string,
-  stop: { wallBudgetMs: number } | { endMs: number },
-  /**
-   * `waves`: fan-in actors wait for their wave (ActorLanes); `folded`: a step's completion and
-   * the acknowledgements go with the next step's tick instead of rounds of their own. Both
-   * false: the driver as it was before them (the comparison in the same run).
-   */
-  variant: { waves: boolean; folded: boolean } = { waves: false, folded: false },
-): Promise<Span> {
-  const clock = new ManualClock(originMs);
-  const fleet = new SimulatedFleet({
-    concentrators,
-    metersPerConcentrator: meters,
-    seed: 11,
-    originMs,
-    clock,
-    timeZones: ['UTC'],
-  });
-  let readings = 0;
-  let driver: HeadendDriver | undefined;
-  const consumer = await CheckpointConsumer.open({
-    outDir,
-    organization: 'BENCH',
-    server: 'n1',
-    clock,
-    registry: () => driver!.registry,
-    onWritten: (routed) => {
-      for (const { record } of routed) if (record.type === 'reading') readings++;
-    },
-  });
-  driver = new HeadendDriver({
-    ports,
-    clock,
-    name,
-    fieldLink: (id) => fleet.concentrator(id),
-    writeStream: consumer.write,
-    maxConcurrentCalls: callsInFlight,
-    waves: variant.waves,
-  });
-  const provisionStart = performance.now();
-  for (const command of fleet.provisioning()) driver.applyRegistry(command);
-  await driver.settle();
-  await consumer.flush();
-  const provisionMs = performance.now() - provisionStart;
-  readings = 0;
-  const callsBefore = driver.callCount;
-  const start = performance.now();
-  const cpuBefore = process.cpuUsage();
-  let t = originMs;
-  let steps = 0;
-  let activeSteps = 0;
-  let activeMs = 0;
-  if (ports instanceof TimedPorts) ports.recording = true;
-  for (;;) {
-    steps++;
-    t += stepMs;
-    clock.set(t);
-    const stepStart = performance.now();
-    const readingsBefore = readings;
-    driver.tick();
-    if (!variant.folded) {
-      await driver.settle();
-      await driver.stepDone(t);
-    } else {
-      // The step's first round of calls also carries the last step's completion and the
-      // acknowledgements it left (neither takes a round of commits of its own).
-      driver.flushAcks();
-      await driver.settle({ acks: 'none' });
-      driver.markStepDone(t);
-    }
-    if (readings > readingsBefore) {
-      activeSteps++;
-      activeMs += performance.now() - stepStart;
-    }
-    if ('endMs' in stop ? t >= stop.endMs : performance.now() - start >= stop.wallBudgetMs) break;
-    if (t >= originMs + 25 * hourMs) break;
-  }
-  await driver.settle();
-  await consumer.flush();
-  if (ports instanceof TimedPorts) ports.recording = false;
-  const cpu = process.cpuUsage(cpuBefore);
-  return {
-    driverCpuMs: (cpu.user + cpu.system) / 1000,
-    steps,
-    activeSteps,
-    activeMs,
-    readings,
-    elapsedMs: performance.now() - start,
-    endMs: t,
-    calls: driver.callCount - callsBefore,
-    provisionMs,
-  };
 }
 
 async function replicatedWriteRate(base: string, label: string): Promise<Measurement> {
@@ -265,39 +186,44 @@ async function main(): Promise<void> {
     proxy = new ActorProxy({ client, cluster: 'meterfabric', services, defaultDeadlineMs: 120_000 });
     await proxy.start();
     const ports = new ActorProxyPorts(proxy);
-    const timed = new TimedPorts(ports);
 
     // Warm-up, not measured: the first span after the nodes start paid up to twice as much per
     // round as the later ones (JIT, partitions' first writes), whichever driver ran it.
-    await driveSpan(ports, 'warm', join(base, 'out-warm'), { wallBudgetMs: 3_000 });
+    const span = (ports: ServicePorts, name: string, scenario: Scenario, stop: Stop, variant: Variant = {}) =>
+      driveSpan(ports, name, join(base, `out-${name}`), scenario, stop, {
+        maxConcurrentCalls: callsInFlight,
+        ...variant,
+      });
+    await span(ports, 'warm', today, { wallBudgetMs: 3_000 });
     const serial = await serialCallMs(proxy);
     const metricsBefore = await Promise.all(metricsAddresses.map(scrape));
-    const cluster = await driveSpan(timed, 'bench', join(base, 'out-cluster'), { wallBudgetMs: spanWallMs });
+    const timed = new TimedPorts(ports);
+    const cluster = await span(timed, 'bench', today, { wallBudgetMs: spanWallMs });
     const metricsAfter = await Promise.all(metricsAddresses.map(scrape));
-    // The same span with folded rounds (HeadendDriver.markStepDone, settle({flushAcks: false})):
-    // fewer rounds of commits per simulated hour, each with more writes in it. Same load,
-    // fresh actors.
+    const sameSpan = { endMs: cluster.endMs };
+    // The same span, fresh actors, with the driver as before issue 7's call cuts.
+    const timedBefore = new TimedPorts(ports);
+    const before = await span(timedBefore, 'before', today, sameSpan, { ackHold: false });
+    // Options compared on request: folded rounds (HeadendDriver.markStepDone, settle({acks:
+    // 'none'})) and waves (ActorLanes): fewer rounds of commits, each with more in it.
     const timedFolded = new TimedPorts(ports);
-    const folded = await driveSpan(
-      timedFolded,
-      'folded',
-      join(base, 'out-folded'),
-      { endMs: cluster.endMs },
-      { waves: false, folded: true },
-    );
-    // And with waves too (ActorLanes, opt-in): fewer rounds, each as slow as its slowest call.
+    const folded = compareFolded
+      ? await span(timedFolded, 'folded', today, sameSpan, { folded: true })
+      : undefined;
     const timedWaves = new TimedPorts(ports);
     const withWaves = compareWaves
-      ? await driveSpan(
-          timedWaves,
-          'waves',
-          join(base, 'out-waves'),
-          { endMs: cluster.endMs },
-          { waves: true, folded: true },
-        )
+      ? await span(timedWaves, 'waves', today, sameSpan, { waves: true, folded: true })
       : undefined;
-    const local = await driveSpan(new InProcessPorts(), 'bench', join(base, 'out-local'), {
-      endMs: cluster.endMs,
+    const local = await span(new InProcessPorts(), 'local', today, sameSpan);
+    // The national-scale shape: one collection window of simulated time (whole windows, so
+    // both runs collect the same readings), collected every window by the driver as it is,
+    // and hourly by the driver as it was.
+    const wideSpan = { endMs: originMs + wide.stepMs + wide.everyMinutes * 60_000 };
+    const timedWide = new TimedPorts(ports);
+    const wideNow = await span(timedWide, 'wide', wide, wideSpan);
+    const timedWideBefore = new TimedPorts(ports);
+    const wideBefore = await span(timedWideBefore, 'wide-before', { ...wide, everyMinutes: 60 }, wideSpan, {
+      ackHold: false,
     });
     const replicationAfter = await replicatedWriteRate(base, 'after');
     const replication: Measurement = {
@@ -306,55 +232,112 @@ async function main(): Promise<void> {
       elapsedMs: replicationBefore.elapsedMs + replicationAfter.elapsedMs,
       unit: 'writes/s',
     };
-    const hours = (cluster.endMs - originMs) / hourMs;
-    const clusterRow: Measurement = {
-      name: `head-end on 3 nodes, ${concentrators}x${meters} meters, ${hours} h`,
-      ops: cluster.readings,
-      elapsedMs: cluster.elapsedMs,
+    const label = (sc: Scenario, every = sc.everyMinutes) =>
+      `${sc.concentrators}x${sc.meters}, load profiles every ${every} min`;
+    const row = (name: string, sp: Span): Measurement => ({
+      name,
+      ops: sp.readings,
+      elapsedMs: sp.elapsedMs,
       unit: 'readings/s',
-    };
-    const foldedRow: Measurement = {
-      name: 'same span on 3 nodes, folded rounds',
-      ops: folded.readings,
-      elapsedMs: folded.elapsedMs,
-      unit: 'readings/s',
-    };
-    const localRow: Measurement = {
-      name: 'same span, same machines in this process',
-      ops: local.readings,
-      elapsedMs: local.elapsedMs,
-      unit: 'readings/s',
-    };
+    });
+    const hours = (sp: Span) => (sp.endMs - sp.startMs) / hourMs;
+    const rows: { row: Measurement; span: Span; timing: TimedPorts | undefined; scenario: Scenario }[] = [
+      {
+        row: row(`3 nodes, ${label(today)}, ${hours(cluster)} h`, cluster),
+        span: cluster,
+        timing: timed,
+        scenario: today,
+      },
+      {
+        row: row('  same span, driver before the call cuts', before),
+        span: before,
+        timing: timedBefore,
+        scenario: today,
+      },
+      ...(folded
+        ? [
+            {
+              row: row('  same span, folded rounds', folded),
+              span: folded,
+              timing: timedFolded,
+              scenario: today,
+            },
+          ]
+        : []),
+      ...(withWaves
+        ? [
+            {
+              row: row('  same span, folded rounds + waves', withWaves),
+              span: withWaves,
+              timing: timedWaves,
+              scenario: today,
+            },
+          ]
+        : []),
+      {
+        row: row('  same span, same machines in this process', local),
+        span: local,
+        timing: undefined,
+        scenario: today,
+      },
+      {
+        row: row(`3 nodes, ${label(wide)}, ${hours(wideNow)} h`, wideNow),
+        span: wideNow,
+        timing: timedWide,
+        scenario: wide,
+      },
+      {
+        row: row(`  same span, every 60 min, driver before the cuts`, wideBefore),
+        span: wideBefore,
+        timing: timedWideBefore,
+        scenario: wide,
+      },
+    ];
     console.log(
-      `cluster ready in ${(clusterReadyMs / 1000).toFixed(1)} s (etcd + 3 nodes, ${expected.length} partitions x 3 replicas)`,
+      `cluster ready in ${(clusterReadyMs / 1000).toFixed(1)} s (etcd + 3 nodes, ${expected.length} partitions x 3 replicas); load average at the end ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
     );
     printRatios(
       'end-to-end readings, simulated concentrators -> CSV + CIM, vs the runtime replicated-write rate (same run)',
       replication,
-      [clusterRow, foldedRow, localRow],
+      rows.map((r) => r.row),
     );
-    printFigure('cluster: provisioning (registry, initialization jobs)', cluster.provisionMs / 1000, 's');
-    printFigure(
-      'cluster: readings per actor call',
-      cluster.readings / Math.max(1, cluster.calls),
-      'readings',
+    console.log(
+      'calls per reading (driver-side counts; a collecting step is one where readings were written)',
     );
-    printFigure('cluster: actor calls per second', (cluster.calls * 1000) / cluster.elapsedMs, 'calls/s');
-    printFigure('cluster vs in-process, same span', rate(clusterRow) / rate(localRow), 'x');
-    const simHours = (cluster.endMs - originMs) / hourMs;
-    console.log('rounds of commits per simulated hour (longest chain of calls one after another)');
-    for (const [label, span, timing] of [
-      ['the driver (a round for acknowledgements, one for the step)', cluster, timed],
-      ['folded rounds', folded, timedFolded],
-      ...(withWaves ? [['folded rounds and waves', withWaves, timedWaves] as const] : []),
-    ] as const)
+    for (const { row: m, span: sp, timing, scenario } of rows) {
+      if (!timing) continue;
+      const deviceCalls = timing.byActor.get('device (any)')?.calls ?? 0;
       printFigure(
-        label,
-        timing.rounds / simHours,
-        'rounds',
-        `${((span.readings * 1000) / span.elapsedMs).toFixed(0)} readings/s, ${span.calls} calls, ${(span.elapsedMs / timing.rounds).toFixed(0)} ms per round`,
+        `${m.name.trim().slice(0, 40)}: readings per call`,
+        sp.readings / Math.max(1, sp.calls),
+        'readings',
+        `${((1000 * sp.calls) / Math.max(1, sp.readings)).toFixed(1)} calls per 1,000 readings, ${sp.calls} calls, ` +
+          `${(deviceCalls / Math.max(1, sp.activeSteps * scenario.concentrators)).toFixed(2)} device calls per concentrator per collecting step (${sp.activeSteps} steps), ` +
+          `${((sp.calls * 1000) / sp.elapsedMs).toFixed(0)} calls/s`,
       );
-    printFigure('target 100,000 readings/s reached at', (100 * rate(clusterRow)) / 100_000, '%');
+    }
+    printFigure('cluster: provisioning (registry, initialization jobs)', cluster.provisionMs / 1000, 's');
+    printFigure('cluster vs in-process, same span', rate(rows[0]!.row) / rate(rowOf(rows, local)), 'x');
+    const best = rows
+      .filter((r) => r.timing !== undefined)
+      .reduce((a, b) => (rate(b.row) > rate(a.row) ? b : a));
+    printFigure(
+      'target 100,000 readings/s reached at',
+      (100 * rate(best.row)) / 100_000,
+      '%',
+      `best scenario: ${best.row.name.trim()}`,
+    );
+    console.log('rounds of commits per simulated hour (longest chain of calls one after another)');
+    for (const { row: m, span: sp, timing } of rows)
+      if (timing)
+        printFigure(
+          m.name.trim().slice(0, 48),
+          timing.rounds / hours(sp),
+          'rounds',
+          `${((sp.readings * 1000) / sp.elapsedMs).toFixed(0)} readings/s, ${sp.calls} calls, ${(sp.elapsedMs / Math.max(1, timing.rounds)).toFixed(0)} ms per round`,
+        );
     printBreakdown(cluster, serial, timed, metricsBefore, metricsAfter);
 
     const deviceMs = await hostDevices(ports, 'dev10k', deviceCount);

@@ -11,6 +11,8 @@ import { printFigure } from './report.js';
 export type Span = {
   readings: number;
   elapsedMs: number;
+  /** Simulated instants the measured span ran over (after the unmeasured first step). */
+  startMs: number;
   endMs: number;
   calls: number;
   provisionMs: number;

@@ -1,0 +1,144 @@
+import { HeadendDriver, type HeadendDriverOptions } from '../../actors/host/headend-driver.js';
+import type { ServicePorts } from '../../actors/host/service-ports.js';
+import { CheckpointConsumer } from '../../actors/integration/checkpoint-consumer.js';
+import { SimulatedFleet } from '../../actors/simulation/fleet.js';
+import { ManualClock } from '../../core/clock.js';
+import { type Span, TimedPorts } from './headend-probe.js';
+
+/**
+ * One measured span of the head-end (bench/headend-cluster.bench.ts): a simulated fleet
+ * provisioned through a HeadendDriver over `ports` (the cluster's actors or the same machines
+ * in process), primed, then stepped through simulated time while the readings the checkpoint
+ * consumer writes are counted.
+ */
+
+export const hourMs = 3_600_000;
+export const originMs = Date.UTC(2026, 2, 10);
+
+export type Scenario = {
+  concentrators: number;
+  meters: number;
+  /** The work manager's load profile period (minutes). */
+  everyMinutes: number;
+  /** Simulated time per settled step. */
+  stepMs: number;
+};
+
+export type Variant = {
+  /** Fan-in actors wait for their wave (ActorLanes). */
+  waves?: boolean;
+  /** A step's completion and acknowledgements go with the next step's tick. */
+  folded?: boolean;
+  /** HeadendDriverOptions.ackHold (false: every settle sends every acknowledgement, as before issue 7's change). */
+  ackHold?: HeadendDriverOptions['ackHold'];
+  maxConcurrentCalls?: number;
+};
+
+/**
+ * Provisions the fleet, then runs the first step unmeasured: it collects each meter's day of
+ * history (the device's initial lookback) and the previous day's closure, a one-off whose
+ * size depends on neither the collection period nor the driver. Then steps simulated time
+ * until `wallBudgetMs` has passed or `endMs` is reached (each step settled and recorded done),
+ * counting the readings written meanwhile.
+ */
+export async function driveSpan(
+  ports: ServicePorts,
+  name: string,
+  outDir: string,
+  scenario: Scenario,
+  stop: { wallBudgetMs: number } | { endMs: number },
+  variant: Variant = {},
+): Promise<Span> {
+  const clock = new ManualClock(originMs);
+  const fleet = new SimulatedFleet({
+    concentrators: scenario.concentrators,
+    metersPerConcentrator: scenario.meters,
+    seed: 11,
+    originMs,
+    clock,
+    timeZones: ['UTC'],
+  });
+  let readings = 0;
+  let driver: HeadendDriver | undefined;
+  const consumer = await CheckpointConsumer.open({
+    outDir,
+    organization: 'BENCH',
+    server: 'n1',
+    clock,
+    registry: () => driver!.registry,
+    onWritten: (routed) => {
+      for (const { record } of routed) if (record.type === 'reading') readings++;
+    },
+  });
+  driver = new HeadendDriver({
+    ports,
+    clock,
+    name,
+    fieldLink: (id) => fleet.concentrator(id),
+    writeStream: consumer.write,
+    ...(variant.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: variant.maxConcurrentCalls } : {}),
+    waves: variant.waves ?? false,
+    ...(variant.ackHold !== undefined ? { ackHold: variant.ackHold } : {}),
+  });
+  const provisionStart = performance.now();
+  driver.configureWorkManager(scenario.everyMinutes);
+  for (const command of fleet.provisioning()) driver.applyRegistry(command);
+  await driver.settle();
+  await consumer.flush();
+  const provisionMs = performance.now() - provisionStart;
+  const step = async (t: number) => {
+    clock.set(t);
+    driver.tick();
+    if (!variant.folded) {
+      await driver.settle();
+      await driver.stepDone(t);
+    } else {
+      // The step's first round of calls also carries the last step's completion and the
+      // acknowledgements it left (neither takes a round of commits of its own).
+      driver.flushAcks();
+      await driver.settle({ acks: 'none' });
+      driver.markStepDone(t);
+    }
+  };
+  let t = originMs + scenario.stepMs;
+  await step(t);
+  await driver.settle();
+  await consumer.flush();
+  readings = 0;
+  const callsBefore = driver.callCount;
+  const start = performance.now();
+  const cpuBefore = process.cpuUsage();
+  let steps = 0;
+  let activeSteps = 0;
+  let activeMs = 0;
+  if (ports instanceof TimedPorts) ports.recording = true;
+  for (;;) {
+    steps++;
+    t += scenario.stepMs;
+    const stepStart = performance.now();
+    const readingsBefore = readings;
+    await step(t);
+    if (readings > readingsBefore) {
+      activeSteps++;
+      activeMs += performance.now() - stepStart;
+    }
+    if ('endMs' in stop ? t >= stop.endMs : performance.now() - start >= stop.wallBudgetMs) break;
+    if (t >= originMs + 25 * hourMs) break;
+  }
+  await driver.settle();
+  await consumer.flush();
+  if (ports instanceof TimedPorts) ports.recording = false;
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    driverCpuMs: (cpu.user + cpu.system) / 1000,
+    steps,
+    activeSteps,
+    activeMs,
+    readings,
+    elapsedMs: performance.now() - start,
+    startMs: originMs + scenario.stepMs,
+    endMs: t,
+    calls: driver.callCount - callsBefore,
+    provisionMs,
+  };
+}
