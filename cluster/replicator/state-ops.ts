@@ -51,7 +51,9 @@ export function decodeStateOp(bytes: Uint8Array): StateOp {
     throw new StateOpError(`state operation has an invalid key length ${keyLength}`);
   }
   const key = decoder.decode(bytes.subarray(5, 5 + keyLength));
-  if (kind === PUT) return { kind: 'put', key, value: bytes.slice(5 + keyLength) };
+  // A view, not a copy: operations are never mutated once encoded, and the one consumer
+  // (PartitionStore.apply) hands the value to leveldb, which copies it into its batch.
+  if (kind === PUT) return { kind: 'put', key, value: bytes.subarray(5 + keyLength) };
   if (kind === DEL) {
     if (bytes.length !== 5 + keyLength) throw new StateOpError('delete operation carries a value');
     return { kind: 'del', key };
