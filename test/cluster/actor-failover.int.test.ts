@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait.js';
 import { stableClusterPerFile } from './support/test-cluster.js';
+import { keysWithPrimary } from './support/workload.js';
 
 describe('persistent nact actors across the death of their primary', () => {
   const started = stableClusterPerFile();
@@ -12,12 +13,7 @@ describe('persistent nact actors across the death of their primary', () => {
     const proxy = await cluster.proxy();
     const configs = await cluster.configs();
     const victim = configs.get('counter/0')!.primary!;
-    const keysOnVictim: string[] = [];
-    for (let i = 0; keysOnVictim.length < 2; i++) {
-      const key = `actor-${i}`;
-      if (configs.get(proxy.partitionOf('counter', key))?.primary === victim) keysOnVictim.push(key);
-    }
-    const [stateKey, reminderKey] = keysOnVictim as [string, string];
+    const [stateKey, reminderKey] = keysWithPrimary(proxy, configs, victim, 'actor', 2) as [string, string];
     for (let i = 0; i < 7; i++)
       await proxy.call('counter', stateKey, 'increment', { by: 1 }, { idempotencyKey: `s-${i}` });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait.js';
 import { stableClusterPerFile } from './support/test-cluster.js';
+import { keysWithPrimary } from './support/workload.js';
 
 /**
  * A call whose decision has an event and a reminder, its primary SIGKILLed right after the
@@ -15,10 +16,7 @@ describe('a reminder committed with its event survives the death of the primary 
     const proxy = await cluster.proxy();
     const configs = await cluster.configs();
     const victim = configs.get('counter/0')!.primary!;
-    let key = '';
-    for (let i = 0; !key; i++) {
-      if (configs.get(proxy.partitionOf('counter', `atomic-${i}`))?.primary === victim) key = `atomic-${i}`;
-    }
+    const [key] = keysWithPrimary(proxy, configs, victim, 'atomic') as [string];
     const dueAtMs = Date.now() + 3000;
     const reply = await proxy.call('counter', key, 'incrementAndRemind', { name: 'next', dueAtMs, by: 10 });
     expect(reply).toEqual({ value: 10 });

@@ -6,6 +6,7 @@ import { primaryConflicts } from '../../cluster/node/role-log.js';
 import { waitFor } from '../support/wait.js';
 import { TcpLink } from './support/tcp-link.js';
 import { TestCluster } from './support/test-cluster.js';
+import { keysWithPrimary } from './support/workload.js';
 
 describe('a primary isolated from etcd and its peers (its lease expires while it runs)', () => {
   let cluster: TestCluster;
@@ -37,11 +38,7 @@ describe('a primary isolated from etcd and its peers (its lease expires while it
     const configs = await cluster.configs();
     const mine = [...configs.values()].filter((c) => c.primary === 'n3').map((c) => c.partition);
     expect(mine.length).toBeGreaterThan(0);
-    let key = '';
-    for (let i = 0; !key; i++) {
-      const candidate = `cut-${i}`;
-      if (configs.get(proxy.partitionOf('counter', candidate))?.primary === 'n3') key = candidate;
-    }
+    const [key] = keysWithPrimary(proxy, configs, 'n3', 'cut') as [string];
     const partition = proxy.partitionOf('counter', key);
     const oldEpoch = configs.get(partition)!.epoch;
     await proxy.call('counter', key, 'increment', { by: 1 }, { idempotencyKey: 'cut-before' });

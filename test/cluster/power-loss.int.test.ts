@@ -6,12 +6,11 @@ import type { PartitionConfiguration } from '../../cluster/replicator/contract.j
 import {
   expectQuorumLossRefusal,
   expectWritesKeptAndServiceBack,
+  keysWrittenBeforeOutage,
   statusDuringOutage,
   waitForQuorumLoss,
-  writeOncePerKey,
 } from './support/quorum-loss.js';
 import { stableClusterPerFile } from './support/test-cluster.js';
-import { keysPerPartition } from './support/workload.js';
 
 /** Every service of the runtime manifest keeps the default target 3, so the minimum is 2. */
 const minReplicas = 2;
@@ -29,9 +28,7 @@ describe('power loss: every node killed, restarted one at a time', () => {
     timeout: 400_000,
   }, async () => {
     const cluster = started();
-    const proxy = await cluster.proxy();
-    const keys = keysPerPartition(proxy, 1, 'pl');
-    await writeOncePerKey(proxy, keys, 'pl');
+    const { proxy, keys } = await keysWrittenBeforeOutage(cluster, 1, 'pl');
 
     watcher = await new ConfigStore(cluster.client, 'meterfabric').watch(
       (v) => history.push(v.config),

@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   expectQuorumLossRefusal,
   expectWritesKeptAndServiceBack,
+  keysWrittenBeforeOutage,
   statusDuringOutage,
   waitForQuorumLoss,
-  writeOncePerKey,
 } from './support/quorum-loss.js';
 import { stableClusterPerFile } from './support/test-cluster.js';
-import { keysPerPartition } from './support/workload.js';
 
 describe('two of three nodes down', () => {
   const started = stableClusterPerFile();
@@ -16,9 +15,7 @@ describe('two of three nodes down', () => {
     timeout: 300_000,
   }, async () => {
     const cluster = started();
-    const proxy = await cluster.proxy();
-    const keys = keysPerPartition(proxy, 2, 'ql');
-    await writeOncePerKey(proxy, keys, 'ql');
+    const { proxy, keys } = await keysWrittenBeforeOutage(cluster, 2, 'ql');
 
     await Promise.all([cluster.signal('n2', 'SIGKILL'), cluster.signal('n3', 'SIGKILL')]);
     await waitForQuorumLoss(cluster, 'every partition to report quorum loss', 60_000, ['n2', 'n3']);

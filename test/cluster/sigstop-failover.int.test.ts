@@ -4,6 +4,7 @@ import { callUnary, channelOptions, NodeService } from '../../cluster/node/grpc-
 import { primaryConflicts } from '../../cluster/node/role-log.js';
 import { waitFor } from '../support/wait.js';
 import { stableClusterPerFile } from './support/test-cluster.js';
+import { keysWithPrimary } from './support/workload.js';
 
 describe('a primary frozen with SIGSTOP past its lease', () => {
   const started = stableClusterPerFile();
@@ -14,11 +15,7 @@ describe('a primary frozen with SIGSTOP past its lease', () => {
     const cluster = started();
     const proxy = await cluster.proxy();
     const configs = await cluster.configs();
-    let key = '';
-    for (let i = 0; !key; i++) {
-      const candidate = `frozen-${i}`;
-      if (configs.get(proxy.partitionOf('counter', candidate))?.primary === 'n1') key = candidate;
-    }
+    const [key] = keysWithPrimary(proxy, configs, 'n1', 'frozen') as [string];
     const partition = proxy.partitionOf('counter', key);
     const oldEpoch = configs.get(partition)!.epoch;
     await proxy.call('counter', key, 'increment', { by: 1 }, { idempotencyKey: 'before-1' });

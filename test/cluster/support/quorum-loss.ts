@@ -7,12 +7,25 @@ import type { PartitionConfiguration } from '../../../cluster/replicator/contrac
 import { packageRoot } from '../../../core/paths.js';
 import { waitFor } from '../../support/wait.js';
 import type { TestCluster } from './test-cluster.js';
+import { keysPerPartition } from './workload.js';
 
 /**
  * What the quorum-loss tests share (with stableClusterPerFile from test-cluster.ts): acknowledged
  * writes before the outage, the waiting state and its refusal, `status --json` during it,
  * and every acknowledged write back afterwards.
  */
+
+/** A proxy and `perPartition` keys of every counter partition, each written once (writeOncePerKey). */
+export async function keysWrittenBeforeOutage(
+  cluster: TestCluster,
+  perPartition: number,
+  prefix: string,
+): Promise<{ proxy: ActorProxy; keys: string[] }> {
+  const proxy = await cluster.proxy();
+  const keys = keysPerPartition(proxy, perPartition, prefix);
+  await writeOncePerKey(proxy, keys, prefix);
+  return { proxy, keys };
+}
 
 /** Key i is incremented by i + 1 once (idempotency key `<prefix>-<key>`), acknowledged. */
 export async function writeOncePerKey(

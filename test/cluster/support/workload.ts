@@ -1,4 +1,5 @@
 import type { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
+import type { PartitionConfiguration } from '../../../cluster/replicator/contract.js';
 import { isMeterfabricError } from '../../../core/errors.js';
 
 /** `perPartition` counter keys for every one of the counter service's partitions. */
@@ -16,6 +17,24 @@ export function keysPerPartition(proxy: ActorProxy, perPartition: number, prefix
     byPartition.set(p, list);
   }
   return [...byPartition.values()].flat();
+}
+
+/** The first `count` counter keys `<prefix>-<i>` whose partition has `node` as primary in `configs`. */
+export function keysWithPrimary(
+  proxy: ActorProxy,
+  configs: ReadonlyMap<string, PartitionConfiguration>,
+  node: string,
+  prefix: string,
+  count = 1,
+): string[] {
+  if (![...configs.values()].some((c) => c.primary === node))
+    throw new Error(`node ${node} is primary of no partition; no key can be found on it`);
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) {
+    const key = `${prefix}-${i}`;
+    if (configs.get(proxy.partitionOf('counter', key))?.primary === node) keys.push(key);
+  }
+  return keys;
 }
 
 export type IncrementHistory = {
