@@ -442,6 +442,9 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
       (row.length === 3 && typeof row[2] !== 'string')
     )
       bad('a context row must be [concentratorId, collectedAtMs] or with a correlationId');
+  // Every element takes at least one number of the runs or one other entry: a larger n is a
+  // lie, refused before anything of its size is allocated.
+  if (n > r.length + o.length) bad(`n = ${n} is more than the runs and others can hold`);
   const out: unknown[] = new Array(n);
   const taken = new Uint8Array(n);
   for (const entry of o) {

@@ -254,7 +254,13 @@ describe('compact records: malformed packed input', () => {
     [
       'a count that does not match the runs',
       (p) => {
-        p.readings.n = 5;
+        p.readings.n = 3;
+      },
+    ],
+    [
+      'a huge count (refused before it is allocated)',
+      (p) => {
+        p.readings.n = 2 ** 40;
       },
     ],
     [
