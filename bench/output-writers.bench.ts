@@ -27,12 +27,14 @@ import { loadProfileRows, registerRows } from '../adapters/csv/rows.js';
 import type { CollectedReading } from '../adapters/field-data.js';
 import { WorkerPool } from '../cluster/pool/pool.js';
 import { ManualClock } from '../core/clock.js';
-import { type Measurement, printFigure, printRatios, rate } from './support/report.js';
+import { type Measurement, printFigure, printRatios } from './support/report.js';
 
 const DAY_MS = Date.UTC(2026, 10, 22);
 const SIZES = [20, 480, 5000] as const;
 const IN_FLIGHT = 4;
-const RUN_MS = 2500;
+/** Each configuration runs ROUNDS slices of SLICE_MS, interleaved with the baseline's. */
+const ROUNDS = 6;
+const SLICE_MS = 400;
 const DISTINCT_BATCHES = 8;
 const registers = ['1.8.0', '1.8.1', '1.8.2', '1.8.3', '1.8.4', '2.8.0'];
 
@@ -74,12 +76,15 @@ function batchOf(readings: CollectedReading[]): OutputBatch {
   return { csv, readings, events: [] };
 }
 
-/** The yardstick: every kind's rows through csv-stringify and the readings into CIM XML, no files. */
-function bareEncoders(size: number, batches: readonly OutputBatch[]): Measurement {
+/**
+ * The yardstick: every kind's rows through csv-stringify and the readings into CIM XML, no
+ * files. Runs for about `sliceMs` per call, so it can be interleaved with the writers.
+ */
+function bareSlice(batches: readonly OutputBatch[], sliceMs: number, into: Tally): void {
   const clock = new ManualClock(DAY_MS);
-  let ops = 0;
   const start = performance.now();
-  for (let i = 0; performance.now() - start < RUN_MS / 2; i++) {
+  const cpu = process.cpuUsage();
+  for (let i = 0; performance.now() - start < sliceMs; i++) {
     const batch = batches[i % batches.length]!;
     for (const [kind, rows] of Object.entries(batch.csv)) encodeCsvRows(kind as DailyKind, rows);
     for (let r = 0; r < batch.readings.length; r += 5000)
@@ -88,57 +93,98 @@ function bareEncoders(size: number, batches: readonly OutputBatch[]): Measuremen
         source: 'n1',
         clock,
       });
-    ops += batch.readings.length;
+    into.ops += batch.readings.length;
   }
-  return {
-    name: `bare encoders, ${size}-reading batches`,
-    ops,
-    elapsedMs: performance.now() - start,
-    unit: 'readings/s',
-  };
+  into.elapsedMs += performance.now() - start;
+  into.cpuMs += cpuMsSince(cpu);
 }
 
-async function writers(
-  root: string,
-  size: number,
-  batches: readonly OutputBatch[],
-  inFlight: number,
-  pool?: WorkerPool,
-): Promise<Measurement & { groups: number; appends: number }> {
+type Tally = { ops: number; elapsedMs: number; cpuMs: number };
+const tally = (): Tally => ({ ops: 0, elapsedMs: 0, cpuMs: 0 });
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+/** CsvConsumer + CimPublisher over a fresh out dir; `slice` runs `inFlight` callers for about `sliceMs`. */
+async function openWriters(root: string, size: number, batches: readonly OutputBatch[], pool?: WorkerPool) {
   const outDir = await mkdtemp(join(root, `w${size}-`));
   const clock = new ManualClock(DAY_MS);
   const options = { outDir, organization: 'BENCH', server: 'n1', clock, ...(pool ? { pool } : {}) };
   const csv = await CsvConsumer.open(options);
   const cim = await CimPublisher.open({ outDir, source: 'n1', clock, ...(pool ? { pool } : {}) });
   let seq = 0;
-  let ops = 0;
-  const one = async (): Promise<void> => {
+  const one = async (into: Tally): Promise<void> => {
     const s = ++seq;
     const batch = batches[s % batches.length]!;
     const written = await Promise.allSettled([csv.consume(batch, s, DAY_MS), cim.publish(batch, s)]);
     for (const w of written) if (w.status === 'rejected') throw w.reason;
-    ops += batch.readings.length;
+    into.ops += batch.readings.length;
   };
-  const start = performance.now();
-  // `inFlight` callers, each starting its next batch when its last one is written.
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() - start < RUN_MS) await one();
-    }),
-  );
-  const elapsedMs = performance.now() - start;
-  await csv.flush();
-  // Older writers (before group commit) have no counters: one commit per append.
-  const commits = (csv as Partial<Pick<CsvConsumer, 'commits'>>).commits;
-  const mode = inFlight === 1 ? 'one at a time' : `${inFlight} in flight`;
   return {
-    name: `writers, ${size}-reading batches, ${mode}${pool ? `, pool ${pool.threads}` : ''}`,
-    ops,
-    elapsedMs,
-    unit: 'readings/s',
-    groups: commits?.groups ?? 1,
-    appends: commits?.appends ?? 1,
+    csv,
+    async slice(inFlight: number, sliceMs: number, into: Tally): Promise<void> {
+      const start = performance.now();
+      const cpu = process.cpuUsage();
+      // `inFlight` callers, each handing in its next batch when its last one is written.
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (performance.now() - start < sliceMs) await one(into);
+        }),
+      );
+      into.elapsedMs += performance.now() - start;
+      into.cpuMs += cpuMsSince(cpu);
+    },
   };
+}
+
+type Config = { name: string; inFlight: number; pool?: WorkerPool };
+
+/**
+ * Slices of the bare encoders and of each writer configuration, taken in turn, so a change of
+ * the machine's load during the run shifts the baseline and the subjects alike.
+ */
+async function compare(root: string, size: number, configs: readonly Config[]): Promise<void> {
+  const batches = Array.from({ length: DISTINCT_BATCHES }, (_, b) => batchOf(readingsOf(size, b)));
+  const base = tally();
+  const subjects = await Promise.all(
+    configs.map(async (c) => ({
+      config: c,
+      tally: tally(),
+      writers: await openWriters(root, size, batches, c.pool),
+    })),
+  );
+  for (let round = 0; round < ROUNDS; round++) {
+    bareSlice(batches, SLICE_MS, base);
+    for (const s of subjects) await s.writers.slice(s.config.inFlight, SLICE_MS, s.tally);
+  }
+  const measurement = (name: string, t: Tally): Measurement => ({
+    name,
+    ops: t.ops,
+    elapsedMs: t.elapsedMs,
+    unit: 'readings/s',
+  });
+  const baseline = measurement(`bare encoders, ${size}-reading batches`, base);
+  printRatios(
+    `${size} readings per batch: writers vs the bare encoders`,
+    baseline,
+    subjects.map((s) => measurement(`writers, ${s.config.name}`, s.tally)),
+  );
+  const cpuPerReading = (t: Tally) => (t.cpuMs * 1000) / Math.max(1, t.ops);
+  printFigure('bare encoders: CPU per reading', cpuPerReading(base), 'us');
+  for (const s of subjects) {
+    const { appends, groups } = s.writers.csv.commits;
+    printFigure(
+      `${s.config.name}: CPU per reading`,
+      cpuPerReading(s.tally),
+      'us',
+      `${(cpuPerReading(s.tally) / cpuPerReading(base)).toFixed(2)}x encoders (process, incl. workers)`,
+    );
+    if (groups > 0 && appends !== groups)
+      printFigure(`${s.config.name}: appends per commit`, appends / groups, 'x');
+  }
+  await Promise.all(subjects.map((s) => s.writers.csv.flush()));
 }
 
 async function main(): Promise<void> {
@@ -151,21 +197,17 @@ async function main(): Promise<void> {
   const pool = new WorkerPool({ mode: 'workers', threads: 2 });
   try {
     for (const size of SIZES) {
-      const batches = Array.from({ length: DISTINCT_BATCHES }, (_, b) => batchOf(readingsOf(size, b)));
-      const base = bareEncoders(size, batches);
-      const rows: (Measurement & { groups: number; appends: number })[] = [];
-      rows.push(await writers(root, size, batches, 1));
-      rows.push(await writers(root, size, batches, IN_FLIGHT));
-      if (size >= 480) rows.push(await writers(root, size, batches, IN_FLIGHT, pool));
-      printRatios(`${size} readings per batch: writers vs the bare encoders`, base, rows);
-      for (const r of rows)
-        if (r.appends !== r.groups)
-          printFigure(
-            `${r.name.replace('writers, ', '')}: appends per commit`,
-            r.appends / Math.max(1, r.groups),
-            'x',
-          );
-      printFigure('best writer rate / bare encoders', Math.max(...rows.map(rate)) / rate(base), 'x');
+      const configs: Config[] = [
+        { name: `${size}-reading batches, one at a time`, inFlight: 1 },
+        { name: `${size}-reading batches, ${IN_FLIGHT} in flight`, inFlight: IN_FLIGHT },
+      ];
+      if (size >= 480)
+        configs.push({
+          name: `${size}-reading batches, ${IN_FLIGHT} in flight, pool 2`,
+          inFlight: IN_FLIGHT,
+          pool,
+        });
+      await compare(root, size, configs);
     }
   } finally {
     await pool.close();
