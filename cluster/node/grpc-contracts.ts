@@ -35,6 +35,9 @@ export const channelOptions: grpc.ChannelOptions = {
   // Fail fast on a dead peer: the caller retries elsewhere after refreshing the configuration.
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1000,
+  // Callers retry themselves (ActorProxy with idempotency keys, the FM's reconcile loop);
+  // grpc-js's own retry layer (on by default) only added CPU to every call and stream message.
+  'grpc.enable_retries': 0,
 };
 
 const statusByCode: Record<string, grpc.status> = {
