@@ -6,13 +6,11 @@ import { readMeter } from '../../adapters/modem/iec62056/reader.js';
 import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
 import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
-import { freePort } from '../support/ports.js';
 import {
   dial,
-  freePortRange,
   nextEvent,
   readUntilClose,
-  startCollector,
+  startLoopbackCollector,
   type TestCollector,
   tempDir,
 } from './support.js';
@@ -49,14 +47,8 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
   };
 
   beforeAll(async () => {
-    modemPort = await freePort();
-    node = await startCollector(dir.path, {
-      nodeId: 'n1',
-      modemListen: { host: '127.0.0.1', port: modemPort },
-      portRange: await freePortRange(10),
-      identTimeoutMs: 400,
-      pollerQueueTimeoutMs: 1500,
-    });
+    node = await startLoopbackCollector(dir.path, 10, { identTimeoutMs: 400, pollerQueueTimeoutMs: 1500 });
+    modemPort = node.collector.modemPort;
     healthy = new SimulatedModem({
       imei: fleetImei(100),
       servers: [{ host: '127.0.0.1', port: modemPort }],
@@ -212,14 +204,11 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
 describe('modem collector: configured policies', () => {
   it('refuses unknown IMEIs when so configured, and a second poller at once under the refuse policy', async () => {
     const dir = tempDir();
-    const modemPort = await freePort();
-    const node = await startCollector(dir.path, {
-      nodeId: 'n1',
-      modemListen: { host: '127.0.0.1', port: modemPort },
-      portRange: await freePortRange(5),
+    const node = await startLoopbackCollector(dir.path, 5, {
       unknownModems: 'refuse',
       pollerPolicy: 'refuse',
     });
+    const modemPort = node.collector.modemPort;
     const clock = new ManualClock(0);
     const known = new SimulatedModem({
       imei: fleetImei(7),
@@ -265,13 +254,8 @@ describe('modem collector: configured policies', () => {
 
   it('closes a modem that stays idle past the idle timeout and records it offline', async () => {
     const dir = tempDir();
-    const modemPort = await freePort();
-    const node = await startCollector(dir.path, {
-      nodeId: 'n1',
-      modemListen: { host: '127.0.0.1', port: modemPort },
-      portRange: await freePortRange(3),
-      idleTimeoutMs: 300,
-    });
+    const node = await startLoopbackCollector(dir.path, 3, { idleTimeoutMs: 300 });
+    const modemPort = node.collector.modemPort;
     try {
       const online = nextEvent(node.collector, 'modem-online');
       const silent = await dial(modemPort);

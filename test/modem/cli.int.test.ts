@@ -8,7 +8,7 @@ import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { systemClock } from '../../core/clock.js';
 import { packageRoot } from '../../core/paths.js';
 import { freePort } from '../support/ports.js';
-import { freePortRange, nextEvent, startCollector, type TestCollector, tempDir } from './support.js';
+import { nextEvent, startLoopbackCollector, type TestCollector, tempDir } from './support.js';
 
 const run = promisify(execFile);
 const bin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -101,12 +101,8 @@ describe('meterfabric modems / iec62056 CLI', () => {
     let port: number;
     const collectorDir = tempDir();
     beforeAll(async () => {
-      const modemPort = await freePort();
-      node = await startCollector(collectorDir.path, {
-        nodeId: 'n1',
-        modemListen: { host: '127.0.0.1', port: modemPort },
-        portRange: await freePortRange(3),
-      });
+      node = await startLoopbackCollector(collectorDir.path, 3);
+      const modemPort = node.collector.modemPort;
       modem = new SimulatedModem({
         imei: fleetImei(7),
         servers: [{ host: '127.0.0.1', port: modemPort }],

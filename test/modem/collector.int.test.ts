@@ -6,7 +6,15 @@ import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
 import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
 import { freePort } from '../support/ports.js';
-import { dial, freePortRange, nextEvent, startCollector, type TestCollector, tempDir } from './support.js';
+import {
+  dial,
+  freePortRange,
+  nextEvent,
+  startCollector,
+  startLoopbackCollector,
+  type TestCollector,
+  tempDir,
+} from './support.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -119,12 +127,8 @@ describe('modem collector: dial in, bridge, read the meter', () => {
   });
 
   it('bridges bytes unchanged both ways, and a poller that stops reading holds the modem back (backpressure)', async () => {
-    const modemPort = await freePort();
-    node = await startCollector(dir.path, {
-      nodeId: 'n1',
-      modemListen: { host: '127.0.0.1', port: modemPort },
-      portRange: await freePortRange(3),
-    });
+    node = await startLoopbackCollector(dir.path, 3);
+    const modemPort = node.collector.modemPort;
     const online = nextEvent(node.collector, 'modem-online');
     const modem = await dial(modemPort);
     modem.write(`${fleetImei(3)}\r\n`);
@@ -170,12 +174,8 @@ describe('modem collector: dial in, bridge, read the meter', () => {
   });
 
   it('a modem that drops and redials at once, again and again, ends up recorded online with its port', async () => {
-    const modemPort = await freePort();
-    node = await startCollector(dir.path, {
-      nodeId: 'n1',
-      modemListen: { host: '127.0.0.1', port: modemPort },
-      portRange: await freePortRange(3),
-    });
+    node = await startLoopbackCollector(dir.path, 3);
+    const modemPort = node.collector.modemPort;
     // A registry whose "offline" writes are slow (as an etcd round trip can be): they must still
     // not land after the "online" write of the connection that replaced the dropped one.
     const update = node.store.update.bind(node.store);

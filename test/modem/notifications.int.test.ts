@@ -9,7 +9,7 @@ import { systemClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
-import { freePortRange, nextEvent, startCollector, type TestCollector, tempDir } from './support.js';
+import { nextEvent, startLoopbackCollector, type TestCollector, tempDir } from './support.js';
 
 type Mail = { subject: string; body: string; to: string[] };
 
@@ -59,12 +59,8 @@ describe('modem notifications to a real SMTP server and a webhook receiver', () 
     });
     await new Promise<void>((r) => webhook.listen(hookPort, '127.0.0.1', () => r()));
 
-    const modemPort = await freePort();
-    node = await startCollector(dir.path, {
-      nodeId: 'n1',
-      modemListen: { host: '127.0.0.1', port: modemPort },
-      portRange: await freePortRange(3),
-    });
+    node = await startLoopbackCollector(dir.path, 3);
+    const modemPort = node.collector.modemPort;
     notifier = new ModemNotifier({
       collector: node.collector,
       clock: systemClock,

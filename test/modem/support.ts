@@ -1,31 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CollectorOptions, ModemCollector } from '../../adapters/modem/collector/collector.js';
 import type { CollectorEvents } from '../../adapters/modem/collector/events.js';
 import { LevelModemStore } from '../../adapters/modem/registry/level-store.js';
 import type { PortRange } from '../../adapters/modem/registry/types.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 
 /** A contiguous range of `count` ports that were all free on `host` a moment ago. */
 export async function freePortRange(count: number, host = '127.0.0.1'): Promise<PortRange> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below the ephemeral range (32768+), so no outgoing socket takes a port of the range meanwhile.
-    const first = 20_000 + Math.floor(Math.random() * 12_000);
-    const servers = [];
-    let ok = true;
-    for (let p = first; p < first + count && ok; p++) {
-      const server = createServer();
-      ok = await new Promise<boolean>((resolve) => {
-        server.once('error', () => resolve(false));
-        server.listen(p, host, () => resolve(true));
-      });
-      if (ok) servers.push(server);
-    }
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    if (ok) return { first, last: first + count - 1 };
-  }
-  throw new Error('no free port range');
+  const first = await consecutiveFreePorts(count, host);
+  return { first, last: first + count - 1 };
 }
 
 export function tempDir(prefix = 'mf-modem-'): { path: string; remove(): void } {
@@ -51,6 +37,29 @@ export async function startCollector(
       await store.close();
     },
   };
+}
+
+/**
+ * A collector (node n1) whose modem listener binds a loopback port of its own (port 0, read
+ * back as `collector.modemPort`: no other process can take a port chosen beforehand) with `bridgePorts`
+ * consecutive bridge ports; `config` adds to or overrides that.
+ */
+export async function startLoopbackCollector(
+  dataDir: string,
+  bridgePorts: number,
+  config: Partial<CollectorOptions['config']> = {},
+  extra: Omit<CollectorOptions, 'config' | 'store'> = {},
+): Promise<TestCollector> {
+  return startCollector(
+    dataDir,
+    {
+      nodeId: 'n1',
+      modemListen: { host: '127.0.0.1', port: 0 },
+      portRange: await freePortRange(bridgePorts),
+      ...config,
+    },
+    extra,
+  );
 }
 
 /** Resolves with the first event of `name` that satisfies `match`. */
