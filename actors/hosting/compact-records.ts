@@ -500,7 +500,10 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
         collectedAtMs,
       } as ReadingRecord;
       if (level === 1) place(record);
-      else place({ id: recordId(record), ...classify(record), record });
+      else {
+        const { stream, typed } = classify(record);
+        place({ id: recordId(record), stream, typed, record });
+      }
     }
     prevM = meter;
     prevT0 = t0;

@@ -175,7 +175,8 @@ describe('compact records: decode(encode(x)) is x', () => {
           readings,
         });
         expect(roundTrip(value)).toStrictEqual(value);
-        expect(roundTrip(json)).toStrictEqual(json);
+        // JSON itself turns -0 into 0: compared with what the wire gives.
+        expect(roundTrip(json)).toStrictEqual(wire(json));
       }),
       { numRuns: 300 },
     );
