@@ -5,7 +5,7 @@
  * reaching connections that are already open.
  */
 import type { Socket } from 'node:net';
-import type { Proxy as ClientProxy } from 'toxiproxy-node-client';
+import type { Proxy as ClientProxy, ICreateToxicBody, Toxic } from 'toxiproxy-node-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   echo,
@@ -55,6 +55,16 @@ async function open(proxy: ClientProxy): Promise<RecordingClient> {
   clients.push(client);
   await client.connected;
   return client;
+}
+
+/** A proxy to `upstreamPort` with `toxic` on it from the start, and a client connected through both. */
+async function openWithToxic<T>(
+  upstreamPort: number,
+  toxic: ICreateToxicBody<T>,
+): Promise<{ proxy: ClientProxy; toxic: Toxic<T>; client: RecordingClient }> {
+  const proxy = await proxyTo(upstreamPort);
+  const added = await proxy.addToxic(toxic);
+  return { proxy, toxic: added, client: await open(proxy) };
 }
 
 async function medianRtt(client: RecordingClient, samples = 5): Promise<number> {
@@ -115,15 +125,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('latency jitter spreads round trips over latency ± jitter', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    await proxy.addToxic({
+    const { client } = await openWithToxic(echoServer.port, {
       name: 'j',
       type: 'latency',
       stream: 'downstream',
       toxicity: 1,
       attributes: { latency: 80, jitter: 40 },
     });
-    const client = await open(proxy);
     const samples: number[] = [];
     for (let i = 0; i < 12; i++) samples.push(await roundTripMs(client));
     expect(Math.min(...samples)).toBeGreaterThanOrEqual(39);
@@ -132,15 +140,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('removing a latency toxic flushes what it holds: no byte is lost', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    const toxic = await proxy.addToxic({
+    const { toxic, client } = await openWithToxic(echoServer.port, {
       name: 'hold',
       type: 'latency',
       stream: 'downstream',
       toxicity: 1,
       attributes: { latency: 5_000, jitter: 0 },
     });
-    const client = await open(proxy);
     const payload = Buffer.alloc(10_000, 0x42);
     client.socket.write(payload);
     await new Promise((r) => setTimeout(r, 100));
@@ -153,15 +159,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('toxicity 0 leaves the link untouched', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    await proxy.addToxic({
+    const { client } = await openWithToxic(echoServer.port, {
       name: 'never',
       type: 'latency',
       stream: 'downstream',
       toxicity: 0,
       attributes: { latency: 1_000, jitter: 0 },
     });
-    const client = await open(proxy);
     expect(await medianRtt(client, 3)).toBeLessThan(200);
   });
 
@@ -169,15 +173,13 @@ describe('toxic effects on real sockets', () => {
     const totalBytes = 300_000;
     const source = await startUpstream(sender(totalBytes));
     try {
-      const proxy = await proxyTo(source.port);
-      await proxy.addToxic({
+      const { client } = await openWithToxic(source.port, {
         name: 'bw',
         type: 'bandwidth',
         stream: 'downstream',
         toxicity: 1,
         attributes: { rate: 300 },
       });
-      const client = await open(proxy);
       const start = performance.now();
       client.socket.write('go');
       const done = await client.waitForBytes(totalBytes, 5_000);
@@ -191,15 +193,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('timeout drops all data and closes the connection after `timeout` ms', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    await proxy.addToxic({
+    const { client } = await openWithToxic(echoServer.port, {
       name: 'to',
       type: 'timeout',
       stream: 'downstream',
       toxicity: 1,
       attributes: { timeout: 300 },
     });
-    const client = await open(proxy);
     const start = performance.now();
     client.socket.write('hello?');
     await client.closed;
@@ -209,15 +209,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('timeout 0 drops data but keeps the connection; removing it closes the affected connection', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    const toxic = await proxy.addToxic({
+    const { toxic, client } = await openWithToxic(echoServer.port, {
       name: 'black',
       type: 'timeout',
       stream: 'upstream',
       toxicity: 1,
       attributes: { timeout: 0 },
     });
-    const client = await open(proxy);
     client.socket.write('lost');
     await new Promise((r) => setTimeout(r, 300));
     expect(client.received().length).toBe(0);
@@ -228,15 +226,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('reset_peer resets the connection: the client gets ECONNRESET', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    await proxy.addToxic({
+    const { client } = await openWithToxic(echoServer.port, {
       name: 'rst',
       type: 'reset_peer',
       stream: 'downstream',
       toxicity: 1,
       attributes: { timeout: 0 },
     });
-    const client = await open(proxy);
     client.socket.write('knock');
     await client.closed;
     expect(client.errorCode).toBe('ECONNRESET');
@@ -244,15 +240,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('reset_peer waits `timeout` ms after the first data before resetting', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    await proxy.addToxic({
+    const { client } = await openWithToxic(echoServer.port, {
       name: 'rst',
       type: 'reset_peer',
       stream: 'upstream',
       toxicity: 1,
       attributes: { timeout: 300 },
     });
-    const client = await open(proxy);
     const start = performance.now();
     client.socket.write('knock');
     await client.closed;
@@ -263,15 +257,13 @@ describe('toxic effects on real sockets', () => {
   it('limit_data forwards exactly `bytes` bytes, then closes the connection', async () => {
     const source = await startUpstream(sender(50_000));
     try {
-      const proxy = await proxyTo(source.port);
-      await proxy.addToxic({
+      const { client } = await openWithToxic(source.port, {
         name: 'lim',
         type: 'limit_data',
         stream: 'downstream',
         toxicity: 1,
         attributes: { bytes: 1_234 },
       });
-      const client = await open(proxy);
       client.socket.write('go');
       await client.closed;
       expect(client.received().length).toBe(1_234);
@@ -292,15 +284,13 @@ describe('toxic effects on real sockets', () => {
   it('slow_close holds the close for `delay` ms while data passes at once', async () => {
     const source = await startUpstream(sender(100));
     try {
-      const proxy = await proxyTo(source.port);
-      await proxy.addToxic({
+      const { client } = await openWithToxic(source.port, {
         name: 'sc',
         type: 'slow_close',
         stream: 'downstream',
         toxicity: 1,
         attributes: { delay: 400 },
       });
-      const client = await open(proxy);
       client.socket.write('go');
       const dataAt = await client.waitForBytes(100);
       await client.closed;
@@ -311,15 +301,13 @@ describe('toxic effects on real sockets', () => {
   });
 
   it('slicer cuts data into pieces of about average_size, all bytes in order', async () => {
-    const proxy = await proxyTo(echoServer.port);
-    await proxy.addToxic({
+    const { client } = await openWithToxic(echoServer.port, {
       name: 'sl',
       type: 'slicer',
       stream: 'downstream',
       toxicity: 1,
       attributes: { average_size: 100, size_variation: 20, delay: 5_000 },
     });
-    const client = await open(proxy);
     const payload = Buffer.from(Array.from({ length: 1_000 }, (_, i) => i % 251));
     client.socket.write(payload);
     await client.waitForBytes(payload.length);

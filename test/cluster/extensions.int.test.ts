@@ -71,15 +71,10 @@ describe('node extensions and actor sends, on a cluster that requires its token'
 
   it("delivers an actor's send after its change commits, once even when the call is retried", async () => {
     const proxy = await cluster.proxy({ token });
-    expect(
-      await proxy.call(
-        'counter',
-        'send-a',
-        'forward',
-        { to: 'send-b', id: 'f1', by: 2 },
-        { idempotencyKey: 'fw-1' },
-      ),
-    ).toEqual({ value: 2 });
+    // Always the same send (id f1); the idempotency key says whether it is a retry of the call.
+    const forward = (idempotencyKey: string) =>
+      proxy.call('counter', 'send-a', 'forward', { to: 'send-b', id: 'f1', by: 2 }, { idempotencyKey });
+    expect(await forward('fw-1')).toEqual({ value: 2 });
     await waitFor(
       async () => (await proxy.call<{ value: number }>('counter', 'send-b', 'get', null)).value === 2,
       'the send to arrive',
@@ -88,20 +83,8 @@ describe('node extensions and actor sends, on a cluster that requires its token'
     );
     // A retried call is answered from the dedup table and sends nothing again; a new call
     // with the same send id is delivered but deduplicated by the receiver.
-    await proxy.call(
-      'counter',
-      'send-a',
-      'forward',
-      { to: 'send-b', id: 'f1', by: 2 },
-      { idempotencyKey: 'fw-1' },
-    );
-    await proxy.call(
-      'counter',
-      'send-a',
-      'forward',
-      { to: 'send-b', id: 'f1', by: 2 },
-      { idempotencyKey: 'fw-2' },
-    );
+    await forward('fw-1');
+    await forward('fw-2');
     await new Promise((r) => setTimeout(r, 1000));
     expect(await proxy.call('counter', 'send-a', 'get', null)).toEqual({ value: 4, increments: 2 });
     expect(await proxy.call('counter', 'send-b', 'get', null)).toEqual({ value: 2, increments: 1 });
