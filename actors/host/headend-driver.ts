@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { FieldLink, FieldRequest } from '../device/field.js';
 import type { DeviceCommand } from '../device/state.js';
-import { type Job, type JobOutcome, jobKinds } from '../domain/jobs.js';
+import type { Job, JobOutcome } from '../domain/jobs.js';
 import type { OutboxEntry } from '../hosting/outbox.js';
 import type { HeadendServiceName } from '../hosting/services.js';
 import type { StreamBatch } from '../integration/checkpoint-stream.js';
@@ -16,15 +16,10 @@ import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
 import { type AckHold, ActorLanes, addressId, fanInActors } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
-import {
-  type Addressing,
-  type DriverAction,
-  deviceOf,
-  routeEntry,
-  singleton,
-  tlogOf,
-  workerOf,
-} from './effect-routes.js';
+import { type Addressing, type DriverAction, deviceOf, routeEntry, singleton } from './effect-routes.js';
+import { EntryDeliveries } from './entry-deliveries.js';
+import { JobWaiters } from './job-waiters.js';
+import { readReplay } from './resume-replay.js';
 import type { ActorAddress, ServicePorts } from './service-ports.js';
 
 /**
@@ -74,19 +69,6 @@ export type SettleAcks = 'bounded' | 'all' | 'none';
 
 const importChunkRows = 200;
 
-/** One routed entry's bookkeeping, for the deliveries and driver actions it causes. */
-type EntryDeliveries = {
-  /** One more delivery or action under way. */
-  hold: () => void;
-  /** One committed or done; the last one acknowledges the entry (held, see ActorLanes). */
-  release: () => void;
-  /** For a call carrying the entry's last delivery: its id, to acknowledge in that call. */
-  ackWithLast: () => number | undefined;
-};
-
-/** Readings kept for jobs someone waits on (on-demand reads). */
-const maxRememberedJobReadings = 10_000;
-
 export class HeadendDriver {
   /** A copy of the registry actor's state, updated in step with it (the bridge reads it synchronously). */
   registry: RegistryState = emptyRegistry();
@@ -97,12 +79,9 @@ export class HeadendDriver {
   private writeChain: Promise<void> = Promise.resolve();
   private writesPending = 0;
   private error: unknown;
-  /** Per source actor: entry id -> deliveries not yet committed. */
-  private readonly outstanding = new Map<string, Map<number, number>>();
   /** Per source actor: the highest entry id routed. */
   private readonly routedUpTo = new Map<string, number>();
-  private readonly outcomeWaiters = new Map<string, ((o: JobOutcome) => void)[]>();
-  private readonly readingsByJob = new Map<string, CollectedReading[]>();
+  private readonly waiters = new JobWaiters();
 
   constructor(private readonly options: HeadendDriverOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -176,17 +155,13 @@ export class HeadendDriver {
 
   /** Submits a job (a work order); resolves with its outcome. */
   submitJob(job: Job): Promise<JobOutcome> {
-    const outcome = new Promise<JobOutcome>((resolve) => {
-      const list = this.outcomeWaiters.get(job.id) ?? [];
-      list.push(resolve);
-      this.outcomeWaiters.set(job.id, list);
-    });
+    const outcome = this.waiters.wait(job.id);
     this.lanes.post(this.singleton('jobs-manager'), { commands: [{ type: 'submit', job }] });
     return outcome;
   }
 
   readingsOf(jobId: string): CollectedReading[] {
-    return this.readingsByJob.get(jobId) ?? [];
+    return this.waiters.readingsOf(jobId);
   }
 
   /**
@@ -324,43 +299,14 @@ export class HeadendDriver {
    * acknowledged written (the writers skip positions they have). Returns the last completed step.
    */
   async resume(): Promise<number | undefined> {
-    const { ports } = this.options;
-    this.registry = (await ports.state(this.singleton('registry'))).inner;
-    const integration = await ports.state(this.singleton('integration'));
-    const concentrators = Object.keys(this.registry.concentrators);
-    const addresses: ActorAddress[] = [
-      this.singleton('registry'),
-      // A following driver takes the work manager's entries in `follow`, each at its instant.
-      ...(this.options.followWorkManager ? [] : [this.singleton('work-manager')]),
-      this.singleton('jobs-manager'),
-      ...jobKinds.map((k) => workerOf(k)),
-      ...[...new Set(concentrators.map((c) => tlogOf(this.addressing, c).key))].map((key) => ({
-        service: 'tlog-manager' as const,
-        key,
-      })),
-    ];
-    // Everything is read before anything is routed: a replayed delivery makes new entries,
-    // and an outbox read after one of them would hold entries older than what was already
-    // routed from that actor (the stream would then be written out of order).
-    const replay: { address: ActorAddress; entries: OutboxEntry<unknown>[] }[] = [];
-    for (const address of addresses) replay.push({ address, entries: await ports.outbox(address) });
-    for (const c of concentrators) {
-      const device = await ports.state(this.device(c));
-      const current = device.inner.current?.requestId;
-      replay.push({
-        address: this.device(c),
-        entries: device.outbox.map((entry) => ({
-          ...entry,
-          // A request no longer current was answered already: executing it again could
-          // operate a relay twice.
-          effects: entry.effects.filter((e) => e.type !== 'send' || e.requestId === current),
-        })),
-      });
-    }
-    replay.push({ address: this.singleton('integration'), entries: integration.outbox });
-    for (const { address, entries } of replay) for (const entry of entries) this.route(address, entry);
+    const replay = await readReplay(this.options.ports, this.addressing, {
+      followWorkManager: this.options.followWorkManager ?? false,
+    });
+    this.registry = replay.registry;
+    for (const { address, entries } of replay.entries)
+      for (const entry of entries) this.route(address, entry);
     await this.settle();
-    return integration.inner.lastStepMs;
+    return replay.integration.lastStepMs;
   }
 
   /** The whole state of one of the singletons (summary, reports). */
@@ -373,11 +319,6 @@ export class HeadendDriver {
   /** Tracks an entry's deliveries; it is acknowledged when the last one is committed. */
   private route(source: ActorAddress, entry: OutboxEntry<unknown>): void {
     const sourceId = addressId(source);
-    let pending = this.outstanding.get(sourceId);
-    if (!pending) {
-      pending = new Map();
-      this.outstanding.set(sourceId, pending);
-    }
     // A source's entries reach the driver in id order (one lane per actor; resume reads them
     // in order), so one it has seen already is a repeated reply: delivering it again would
     // re-run its field requests.
@@ -385,39 +326,21 @@ export class HeadendDriver {
     this.routedUpTo.set(sourceId, entry.id);
     for (const r of entry.refused ?? [])
       this.logger.warn({ actor: sourceId, code: r.code, reason: r.message }, 'head-end command refused');
-    const outstanding = pending;
-    outstanding.set(entry.id, 1); // held until every delivery is under way
-    let sizeBytes = 0;
-    let acknowledged = false;
-    const hold = () => outstanding.set(entry.id, (outstanding.get(entry.id) ?? 0) + 1);
-    const release = () => {
-      const left = (outstanding.get(entry.id) ?? 1) - 1;
-      if (left > 0) {
-        outstanding.set(entry.id, left);
-        return;
-      }
-      outstanding.delete(entry.id);
-      if (!acknowledged) this.lanes.ack(source, entry.id, sizeBytes);
-    };
-    // The entry's last delivery going back to the source itself (a field answer to its
-    // device) takes the entry's acknowledgement along: committed together, or not at all.
-    const ackWithLast = () => {
-      if (acknowledged || outstanding.get(entry.id) !== 1) return undefined;
-      acknowledged = true;
-      return entry.id;
-    };
+    const deliveries = new EntryDeliveries(entry.id, (id, sizeBytes) =>
+      this.lanes.ack(source, id, sizeBytes),
+    );
     const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
-    for (const action of actions) this.act(action, entry.id, { hold, release, ackWithLast });
+    for (const action of actions) this.act(action, entry.id, deliveries);
     for (const { address, commands } of targets)
       for (const [part, chunk] of splitCommands(commands, maxDeliveryBytes).entries()) {
-        hold();
-        sizeBytes += this.lanes.post(
+        deliveries.hold();
+        deliveries.sizeBytes += this.lanes.post(
           address,
           { from: sourceId, seq: deliverySeq(entry.id, part), commands: chunk },
-          release,
+          deliveries.release,
         );
       }
-    release();
+    deliveries.routed();
   }
 
   private act(action: DriverAction, seq: number, entry: EntryDeliveries): void {
@@ -433,24 +356,18 @@ export class HeadendDriver {
         return;
       case 'outcome':
         this.outcomes.push(action.outcome);
-        this.resolveOutcome(action.outcome);
+        this.waiters.resolve(action.outcome);
         return;
       case 'readings':
-        if (!this.outcomeWaiters.has(action.jobId)) return;
-        this.readingsByJob.set(action.jobId, [...this.readingsOf(action.jobId), ...action.readings]);
-        while (this.readingsByJob.size > maxRememberedJobReadings) {
-          const oldest = this.readingsByJob.keys().next().value;
-          if (oldest === undefined) break;
-          this.readingsByJob.delete(oldest);
-        }
+        this.waiters.addReadings(action.jobId, action.readings);
         return;
       case 'duplicate':
-        if (!this.outcomeWaiters.has(action.jobId)) return;
+        if (!this.waiters.waitsFor(action.jobId)) return;
         // A resubmitted job someone waits on: its recorded outcome, if it has one.
         void this.options.ports.state(singleton(this.addressing, 'jobs-manager')).then(
           (s) => {
             const outcome = s.inner.outcomes[action.jobId];
-            if (outcome) this.resolveOutcome(outcome);
+            if (outcome) this.waiters.resolve(outcome);
           },
           (err: unknown) => {
             this.error ??= err;
@@ -510,12 +427,5 @@ export class HeadendDriver {
       .finally(() => {
         this.writesPending--;
       });
-  }
-
-  private resolveOutcome(outcome: JobOutcome): void {
-    const waiters = this.outcomeWaiters.get(outcome.jobId);
-    if (!waiters) return;
-    this.outcomeWaiters.delete(outcome.jobId);
-    for (const resolve of waiters) resolve(outcome);
   }
 }
