@@ -1,3 +1,4 @@
+import { ByteSink, utf8Bytes } from './byte-sink.js';
 import { NO_USAGE_POINT, type ReadingColumns, type ReadingTypeEntry } from './columnar-readings.js';
 import { headerXml } from './message.js';
 import type { MessageHeader } from './model.js';
@@ -16,7 +17,9 @@ import { elementXml, escapeXml, formatValue, isoUtc } from './xml-build.js';
  * tree, key strings, a Date per timestamp); the garbage cost ~6x the string concatenation of
  * the same output, and its collection competes for the second core when two workers encode
  * (cluster/pool/README.md). Here each reading type, string and timestamp is resolved once
- * per message; per reading there is one value text and one template string.
+ * per message and the XML is written as UTF-8 straight into a reused buffer: per reading no
+ * string and no object is made (an integer value is written digit by digit), so there is
+ * next to nothing to collect, and no rope of strings to flatten and convert afterwards.
  */
 export const METER_READINGS_NS = payloadNs('MeterReadings');
 export const VALID_QUALITY = '1.0.0';
@@ -27,9 +30,10 @@ type ResolvedType = {
   code: string;
   codeRef: string;
   scale: number;
-  /** ReadingQualities elements under IntervalReadings (indent 12) and under Readings (indent 10). */
-  qualitiesInInterval: string;
-  qualitiesInReading: string;
+  /** `</value>` to `</IntervalReadings>`: the qualities, at IntervalReadings' depth. */
+  intervalTail: Uint8Array;
+  /** `</value>` to `</Readings>`: the qualities and the ReadingType, at Readings' depth. */
+  readingTail: Uint8Array;
 };
 
 type Block = { code: string; codeRef: string; readings: number[] };
@@ -42,6 +46,9 @@ type Group = {
   lastBlock: Block | undefined;
   readings: number[];
 };
+
+/** A distinct timestamp's text and the two lines it opens (made when first needed). */
+type Time = { text: string; intervalHead?: Uint8Array; readingHead?: Uint8Array };
 
 function qualitiesXml(qualities: readonly string[], indent: string): string {
   let out = '';
@@ -58,13 +65,18 @@ function resolveType(t: ReadingTypeEntry, profile: ReadingTypeProfile): Resolved
   const code = readingTypeFor(t.quantity, t.kind, profile, options);
   const scale = codeUnitScale(t.unit, code);
   const qualities = t.qualities && t.qualities.length > 0 ? t.qualities : [VALID_QUALITY];
+  const codeRef = escapeXml(String(code));
   return {
     interval: t.kind === 'interval',
     code,
-    codeRef: escapeXml(String(code)),
+    codeRef,
     scale,
-    qualitiesInInterval: qualitiesXml(qualities, '            '),
-    qualitiesInReading: qualitiesXml(qualities, '          '),
+    intervalTail: utf8Bytes(
+      `</value>\n${qualitiesXml(qualities, '            ')}          </IntervalReadings>\n`,
+    ),
+    readingTail: utf8Bytes(
+      `</value>\n${qualitiesXml(qualities, '          ')}          <ReadingType ref="${codeRef}"/>\n        </Readings>\n`,
+    ),
   };
 }
 
@@ -84,28 +96,36 @@ function nameRefXml(element: string, text: string): string {
   return `        <${element}>\n          <Names>\n            <name>${text}</name>\n          </Names>\n        </${element}>\n`;
 }
 
+/** Longest value text `formatValue` writes (5e-324 in plain decimals), with room to spare. */
+const maxValueChars = 400;
+const meterReadingOpen = utf8Bytes('      <MeterReading>\n');
+const meterReadingClose = utf8Bytes('      </MeterReading>\n');
+const blockOpen = utf8Bytes('        <IntervalBlocks>\n');
+
+/** A message's readings after the checks: grouped, each value scaled, each time resolved. */
+type Prepared = {
+  groups: Group[];
+  resolved: (ResolvedType | undefined)[];
+  scaled: Float64Array;
+  timeOf: Time[];
+};
+
 /**
- * One EventMessage (declaration included) carrying the packed readings as MeterReadings:
- * one MeterReading per meter and usage point in order of first appearance, load-profile
- * values in IntervalBlocks per ReadingType (in time order), the rest as Readings.
- * `columns` must have passed `checkReadingColumns` (or come from `packReadings`).
+ * In reading order, so the first bad reading throws what the model path throws for it:
+ * unknown quantity or unit (resolveType), a value that is not finite in the code's unit
+ * (formatValue), a time out of Date's range (isoUtc).
  */
-export function encodeMeterReadingsColumns(
-  columns: ReadingColumns,
-  header: MessageHeader,
-  profile: ReadingTypeProfile = 'standard',
-): string {
+function prepare(columns: ReadingColumns, profile: ReadingTypeProfile): Prepared {
   const { count, strings, types, meter, usagePoint, type, value, timestampMs } = columns;
   const resolved: (ResolvedType | undefined)[] = new Array(types.length);
   const groups: Group[] = [];
   const groupIndex = new Map<string, Group>();
-  const times = new Map<number, string>();
-  const valueText: string[] = new Array(count);
-  const timeText: string[] = new Array(count);
+  const times = new Map<number, Time>();
+  const scaled = new Float64Array(count);
+  const timeOf: Time[] = new Array(count);
   let lastMeter = -1;
   let lastUsagePoint = -1;
   let group: Group | undefined;
-  // In reading order, so the first bad reading throws what the model path throws for it.
   for (let i = 0; i < count; i++) {
     const m = meter[i]!;
     const u = usagePoint[i]!;
@@ -134,14 +154,16 @@ export function encodeMeterReadingsColumns(
       rt = resolveType(types[t]!, profile);
       resolved[t] = rt;
     }
-    valueText[i] = formatValue(scaleToCodeUnit(value[i]!, rt.scale));
+    const x = scaleToCodeUnit(value[i]!, rt.scale);
+    if (!Number.isFinite(x)) formatValue(x); // throws the model path's error
+    scaled[i] = x;
     const ms = timestampMs[i]!;
     let time = times.get(ms);
     if (time === undefined) {
-      time = isoUtc(ms);
+      time = { text: isoUtc(ms) };
       times.set(ms, time);
     }
-    timeText[i] = time;
+    timeOf[i] = time;
     if (!rt.interval) {
       group.readings.push(i);
       continue;
@@ -157,26 +179,112 @@ export function encodeMeterReadingsColumns(
     }
     block.readings.push(i);
   }
-  let xml = `<?xml version="1.0" encoding="utf-8"?>\n<EventMessage xmlns="${MESSAGE_NS}">\n${elementXml('Header', headerXml(header), '  ')}  <Payload>\n`;
-  if (groups.length === 0)
-    return `${xml}    <MeterReadings xmlns="${METER_READINGS_NS}"/>\n  </Payload>\n</EventMessage>\n`;
-  xml += `    <MeterReadings xmlns="${METER_READINGS_NS}">\n`;
+  return { groups, resolved, scaled, timeOf };
+}
+
+function intervalHead(time: Time): Uint8Array {
+  if (time.intervalHead === undefined)
+    time.intervalHead = utf8Bytes(
+      `          <IntervalReadings>\n            <timeStamp>${time.text}</timeStamp>\n            <value>`,
+    );
+  return time.intervalHead;
+}
+
+function readingHead(time: Time): Uint8Array {
+  if (time.readingHead === undefined)
+    time.readingHead = utf8Bytes(
+      `        <Readings>\n          <timeStamp>${time.text}</timeStamp>\n          <value>`,
+    );
+  return time.readingHead;
+}
+
+function putValue(sink: ByteSink, x: number): void {
+  if (Number.isInteger(x) && x < 1e15 && x > -1e15) sink.putInteger(x);
+  else sink.putAscii(formatValue(x));
+}
+
+function writeMessage(
+  sink: ByteSink,
+  columns: ReadingColumns,
+  header: MessageHeader,
+  profile: ReadingTypeProfile,
+): void {
+  const { groups, resolved, scaled, timeOf } = prepare(columns, profile);
+  const { type, timestampMs } = columns;
+  sink.putText(
+    `<?xml version="1.0" encoding="utf-8"?>\n<EventMessage xmlns="${MESSAGE_NS}">\n${elementXml('Header', headerXml(header), '  ')}  <Payload>\n`,
+  );
+  if (groups.length === 0) {
+    sink.putText(`    <MeterReadings xmlns="${METER_READINGS_NS}"/>\n  </Payload>\n</EventMessage>\n`);
+    return;
+  }
+  sink.putText(`    <MeterReadings xmlns="${METER_READINGS_NS}">\n`);
   for (const g of groups) {
-    xml += '      <MeterReading>\n';
+    sink.put(meterReadingOpen);
     for (const block of g.blocks) {
       inTimeOrder(block, timestampMs);
-      xml += '        <IntervalBlocks>\n';
-      for (const i of block.readings)
-        xml += `          <IntervalReadings>\n            <timeStamp>${timeText[i]}</timeStamp>\n            <value>${valueText[i]}</value>\n${resolved[type[i]!]!.qualitiesInInterval}          </IntervalReadings>\n`;
-      xml += `          <ReadingType ref="${block.codeRef}"/>\n        </IntervalBlocks>\n`;
+      sink.put(blockOpen);
+      for (const i of block.readings) {
+        const time = timeOf[i]!;
+        const head = intervalHead(time);
+        const tail = resolved[type[i]!]!.intervalTail;
+        sink.ensure(head.length + maxValueChars + tail.length);
+        sink.put(head);
+        putValue(sink, scaled[i]!);
+        sink.put(tail);
+      }
+      sink.putText(`          <ReadingType ref="${block.codeRef}"/>\n        </IntervalBlocks>\n`);
     }
-    xml += nameRefXml('Meter', g.meterText);
+    sink.putText(nameRefXml('Meter', g.meterText));
     for (const i of g.readings) {
-      const rt = resolved[type[i]!]!;
-      xml += `        <Readings>\n          <timeStamp>${timeText[i]}</timeStamp>\n          <value>${valueText[i]}</value>\n${rt.qualitiesInReading}          <ReadingType ref="${rt.codeRef}"/>\n        </Readings>\n`;
+      const time = timeOf[i]!;
+      const head = readingHead(time);
+      const tail = resolved[type[i]!]!.readingTail;
+      sink.ensure(head.length + maxValueChars + tail.length);
+      sink.put(head);
+      putValue(sink, scaled[i]!);
+      sink.put(tail);
     }
-    if (g.usagePointText !== undefined) xml += nameRefXml('UsagePoint', g.usagePointText);
-    xml += '      </MeterReading>\n';
+    if (g.usagePointText !== undefined) sink.putText(nameRefXml('UsagePoint', g.usagePointText));
+    sink.put(meterReadingClose);
   }
-  return `${xml}    </MeterReadings>\n  </Payload>\n</EventMessage>\n`;
+  sink.putText('    </MeterReadings>\n  </Payload>\n</EventMessage>\n');
+}
+
+/**
+ * One EventMessage (declaration included) carrying the packed readings as MeterReadings, in
+ * UTF-8, in an ArrayBuffer of its own (movable to another thread): one MeterReading per
+ * meter and usage point in order of first appearance, load-profile values in IntervalBlocks
+ * per ReadingType (in time order), the rest as Readings. `columns` must have passed
+ * `checkReadingColumns` (or come from `packReadings`).
+ */
+export function encodeMeterReadingsColumnsBytes(
+  columns: ReadingColumns,
+  header: MessageHeader,
+  profile: ReadingTypeProfile = 'standard',
+): Uint8Array {
+  const sink = new ByteSink();
+  try {
+    writeMessage(sink, columns, header, profile);
+    return sink.take();
+  } catch (err) {
+    sink.take();
+    throw err;
+  }
+}
+
+/** The same message as text. */
+export function encodeMeterReadingsColumns(
+  columns: ReadingColumns,
+  header: MessageHeader,
+  profile: ReadingTypeProfile = 'standard',
+): string {
+  const sink = new ByteSink();
+  try {
+    writeMessage(sink, columns, header, profile);
+    return sink.takeText();
+  } catch (err) {
+    sink.take();
+    throw err;
+  }
 }

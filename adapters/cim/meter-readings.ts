@@ -3,7 +3,12 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, packReadings, type ReadingColumns } from './columnar-readings.js';
 import { CimInvalidError, headerXml, problem, readEnvelope } from './message.js';
-import { encodeMeterReadingsColumns, METER_READINGS_NS, VALID_QUALITY } from './meter-readings-xml.js';
+import {
+  encodeMeterReadingsColumns,
+  encodeMeterReadingsColumnsBytes,
+  METER_READINGS_NS,
+  VALID_QUALITY,
+} from './meter-readings-xml.js';
 import type {
   CimIntervalBlock,
   CimMeterReading,
@@ -185,6 +190,26 @@ export function encodeMeterReadings(
   }
   return encodeMeterReadingsColumns(columns, outboundHeader('MeterReadings', options), options.profile);
 }
+
+/**
+ * The same message as UTF-8 bytes, written directly (no string in between): for a file or a
+ * socket. `new TextDecoder().decode(bytes)` is exactly `encodeMeterReadings(readings, options)`.
+ */
+export function encodeMeterReadingsBytes(
+  readings: readonly CollectedReading[],
+  options: MeterReadingsOptions = {},
+): Uint8Array {
+  let columns: ReadingColumns;
+  try {
+    columns = packReadings(readings);
+  } catch (err) {
+    if (!(err instanceof ColumnarBatchError)) throw err;
+    return utf8.encode(encodeMeterReadingsByModel(readings, options));
+  }
+  return encodeMeterReadingsColumnsBytes(columns, outboundHeader('MeterReadings', options), options.profile);
+}
+
+const utf8 = new TextEncoder();
 
 /** The reference encoder: readings -> model -> XML object tree -> text (slower; any input). */
 export function encodeMeterReadingsByModel(

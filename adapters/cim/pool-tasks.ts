@@ -1,10 +1,10 @@
 import { threadId } from 'node:worker_threads';
-import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
+import { transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, checkReadingColumns, type ReadingColumns } from './columnar-readings.js';
 import { type EndDeviceEventInput, encodeEndDeviceEvents } from './end-device-events.js';
 import { encodeMeterReadings, outboundHeader } from './meter-readings.js';
-import { encodeMeterReadingsColumns } from './meter-readings-xml.js';
+import { encodeMeterReadingsColumnsBytes } from './meter-readings-xml.js';
 import type { MessageProperty } from './model.js';
 import type { ReadingTypeProfile } from './reading-type-map.js';
 
@@ -51,14 +51,20 @@ export function encodeEndDeviceEventsMessages(jobs: EndDeviceEventsJob[]): strin
   return jobs.map((job) => encodeEndDeviceEvents(job.events, messageOptions(job.options)));
 }
 
-/** Straight from the columns (no reading objects): the encoder `encodeMeterReadings` runs too. */
-function encodeColumnarJob(job: ColumnarMeterReadingsJob): string {
+/** Straight from the columns to UTF-8 (no reading objects, no string): what `encodeMeterReadingsBytes` runs. */
+function encodeColumnarJob(job: ColumnarMeterReadingsJob): Uint8Array {
   if (typeof job !== 'object' || job === null || typeof job.options?.timestampMs !== 'number')
     throw new ColumnarBatchError('a columnar MeterReadings job needs columns and options.timestampMs');
   checkReadingColumns(job.columns);
   const options = messageOptions(job.options);
-  return encodeMeterReadingsColumns(job.columns, outboundHeader('MeterReadings', options), options.profile);
+  return encodeMeterReadingsColumnsBytes(
+    job.columns,
+    outboundHeader('MeterReadings', options),
+    options.profile,
+  );
 }
+
+const utf8 = new TextDecoder();
 
 /**
  * One EventMessage per job as UTF-8 bytes, each in an ArrayBuffer of its own that moves to the
@@ -66,20 +72,21 @@ function encodeColumnarJob(job: ColumnarMeterReadingsJob): string {
  */
 export function encodeMeterReadingsColumnar(jobs: ColumnarMeterReadingsJob[]): WithTransfer<Uint8Array[]> {
   checkJobs(jobs);
-  const out = jobs.map((job) => ownedBytes(encodeColumnarJob(job)));
+  const out = jobs.map(encodeColumnarJob);
   return withTransfer(out, transferListOf(out));
 }
 
 /** The same returning strings, for callers that need text (the copy back costs more). */
 export function encodeMeterReadingsColumnarText(jobs: ColumnarMeterReadingsJob[]): string[] {
   checkJobs(jobs);
-  return jobs.map(encodeColumnarJob);
+  return jobs.map((job) => utf8.decode(encodeColumnarJob(job)));
 }
 
 /**
  * Benchmark probe of the pool's ceiling: encodes one packed message `repeat` times where it
- * runs and returns the characters produced, so nothing but the encoding itself is measured
- * (one small message each way per `repeat` encodes). Bounded like any task.
+ * runs, to UTF-8 bytes as `encodeMeterReadingsColumnar` does, and returns the bytes produced,
+ * so nothing but the encoding itself is measured (one small message each way per `repeat`
+ * encodes). Bounded like any task.
  */
 export function encodeMeterReadingsRepeatedly(payload: {
   job: ColumnarMeterReadingsJob;
@@ -88,9 +95,9 @@ export function encodeMeterReadingsRepeatedly(payload: {
   const repeat = payload?.repeat;
   if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > 1000)
     throw new ColumnarBatchError('repeat must be an integer from 1 to 1000');
-  let chars = 0;
-  for (let i = 0; i < repeat; i++) chars += encodeColumnarJob(payload.job).length;
-  return chars;
+  let bytes = 0;
+  for (let i = 0; i < repeat; i++) bytes += encodeColumnarJob(payload.job).byteLength;
+  return bytes;
 }
 
 /**
@@ -106,6 +113,6 @@ export function encodeMeterReadingsColumnarProbe(jobs: ColumnarMeterReadingsJob[
   const t0 = performance.now();
   checkJobs(jobs);
   let bytes = 0;
-  for (const job of jobs) bytes += ownedBytes(encodeColumnarJob(job)).byteLength;
+  for (const job of jobs) bytes += encodeColumnarJob(job).byteLength;
   return { threadId, busyMs: performance.now() - t0, bytes };
 }

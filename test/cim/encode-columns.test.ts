@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ByteSink } from '../../adapters/cim/byte-sink.js';
 import { packReadings } from '../../adapters/cim/columnar-readings.js';
 import {
   encodeMeterReadings,
   encodeMeterReadingsByModel,
+  encodeMeterReadingsBytes,
   type MeterReadingsOptions,
 } from '../../adapters/cim/meter-readings.js';
 import {
@@ -108,6 +110,46 @@ describe('MeterReadings encoded from columns', () => {
         );
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('writes as bytes exactly the UTF-8 of the text (property)', () => {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    fc.assert(
+      fc.property(fc.array(reading, { maxLength: 30 }), options, (readings, o) => {
+        const text = outcome(() => encodeMeterReadings(readings, o));
+        const bytes = outcome(() => decoder.decode(encodeMeterReadingsBytes(readings, o)));
+        expect(bytes).toBe(text);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes integers digit by digit exactly as String(n) does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -(1e15 - 1), max: 1e15 - 1 }), (n) => {
+        const sink = new ByteSink();
+        sink.putInteger(n);
+        expect(sink.takeText()).toBe(String(n));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const n of [0, -0, 9, 10, 99, 100, 999999999999999, -999999999999999]) {
+      const sink = new ByteSink();
+      sink.putInteger(n);
+      expect(sink.takeText()).toBe(String(n));
+    }
+  });
+
+  it('a message larger than the reused buffer grows it and comes out whole', () => {
+    const readings = Array.from({ length: 4000 }, (_, i) => interval(`M${i % 50}`, `P${i % 50}`, i % 24, i));
+    const o = { messageId: 'm-big', clock: { now: () => 0 } };
+    const bytes = encodeMeterReadingsBytes(readings, o);
+    expect(bytes.byteLength).toBeGreaterThan(256 * 1024);
+    expect(new TextDecoder().decode(bytes)).toBe(encodeMeterReadingsByModel(readings, o));
+    // The next, small message is not polluted by the big one's leftovers.
+    expect(encodeMeterReadings(readings.slice(0, 3), o)).toBe(
+      encodeMeterReadingsByModel(readings.slice(0, 3), o),
     );
   });
 
