@@ -1,5 +1,6 @@
 import type { Etcd3, Namespace } from 'etcd3';
 import { ModemError } from '../errors.js';
+import { lowestFreePort, newModemRecord, patchedModemRecord } from './records.js';
 import type { ModemRegistryStore, RegisterResult } from './store.js';
 import type { ModemImport, ModemPatch, ModemRecord, Organization, PortRange } from './types.js';
 import { validateImport } from './validate-import.js';
@@ -44,12 +45,7 @@ export class EtcdModemStore implements ModemRegistryStore {
   }
 
   private static freePort(range: PortRange, used: ReadonlySet<number>): number {
-    for (let p = range.first; p <= range.last; p++) if (!used.has(p)) return p;
-    throw new ModemError(
-      'MF_MODEM_PORT_RANGE_EXHAUSTED',
-      `every bridge port in ${range.first}-${range.last} is assigned; widen the port range`,
-      { ...range },
-    );
+    return lowestFreePort(range, (p) => used.has(p));
   }
 
   async register(
@@ -62,15 +58,7 @@ export class EtcdModemStore implements ModemRegistryStore {
       const existing = await this.get(imei);
       if (existing) return { record: existing, created: false };
       const port = EtcdModemStore.freePort(range, await this.usedPorts());
-      const record: ModemRecord = {
-        imei,
-        organization,
-        port,
-        online: false,
-        bytesFromModem: 0,
-        bytesToModem: 0,
-        createdAtMs: nowMs,
-      };
+      const record = newModemRecord(imei, organization, port, nowMs);
       const result = await this.ns
         .if(`imei/${imei}`, 'Create', '==', 0)
         .and(`port/${port}`, 'Create', '==', 0)
@@ -94,13 +82,7 @@ export class EtcdModemStore implements ModemRegistryStore {
       if (!kv)
         throw new ModemError('MF_MODEM_NOT_FOUND', `no modem with IMEI ${imei} in the registry`, { imei });
       const existing = JSON.parse(kv.value.toString()) as ModemRecord;
-      const record: ModemRecord = {
-        ...existing,
-        ...patch,
-        imei,
-        port: existing.port,
-        createdAtMs: existing.createdAtMs,
-      };
+      const record = patchedModemRecord(existing, patch);
       const result = await this.ns
         .if(`imei/${imei}`, 'Mod', '==', kv.mod_revision)
         .then(this.ns.put(`imei/${imei}`).value(JSON.stringify(record)))

@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { ModemError } from '../errors.js';
+import { lowestFreePort, newModemRecord, patchedModemRecord } from './records.js';
 import type { ModemRegistryStore, RegisterResult } from './store.js';
 import type { ModemImport, ModemPatch, ModemRecord, Organization, PortRange } from './types.js';
 import { validateImport } from './validate-import.js';
@@ -51,12 +52,7 @@ export class LevelModemStore implements ModemRegistryStore {
   }
 
   private freePort(range: PortRange, taken: ReadonlySet<number> = new Set()): number {
-    for (let p = range.first; p <= range.last; p++) if (!this.usedPorts.has(p) && !taken.has(p)) return p;
-    throw new ModemError(
-      'MF_MODEM_PORT_RANGE_EXHAUSTED',
-      `every bridge port in ${range.first}-${range.last} is assigned; widen the port range`,
-      { ...range },
-    );
+    return lowestFreePort(range, (p) => this.usedPorts.has(p) || taken.has(p));
   }
 
   register(imei: string, organization: string, range: PortRange, nowMs: number): Promise<RegisterResult> {
@@ -64,15 +60,7 @@ export class LevelModemStore implements ModemRegistryStore {
       const existing = await this.get(imei);
       if (existing) return { record: existing, created: false };
       const port = this.freePort(range);
-      const record: ModemRecord = {
-        imei,
-        organization,
-        port,
-        online: false,
-        bytesFromModem: 0,
-        bytesToModem: 0,
-        createdAtMs: nowMs,
-      };
+      const record = newModemRecord(imei, organization, port, nowMs);
       await this.db.batch([
         { type: 'put', key: `modem/${imei}`, value: JSON.stringify(record) },
         { type: 'put', key: `port/${port}`, value: imei },
@@ -87,13 +75,7 @@ export class LevelModemStore implements ModemRegistryStore {
       const existing = await this.get(imei);
       if (!existing)
         throw new ModemError('MF_MODEM_NOT_FOUND', `no modem with IMEI ${imei} in the registry`, { imei });
-      const record: ModemRecord = {
-        ...existing,
-        ...patch,
-        imei,
-        port: existing.port,
-        createdAtMs: existing.createdAtMs,
-      };
+      const record = patchedModemRecord(existing, patch);
       await this.db.put(`modem/${imei}`, JSON.stringify(record));
       return record;
     });

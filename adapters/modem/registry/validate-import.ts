@@ -1,5 +1,6 @@
 import { ModemError } from '../errors.js';
 import { isValidImei } from '../identification.js';
+import { newModemRecord } from './records.js';
 import type { ModemImport, ModemRecord, PortRange } from './types.js';
 
 /**
@@ -37,15 +38,7 @@ export function validateImport(
       }
       claimed.set(row.port, row.imei);
     }
-    const base: ModemRecord = known ?? {
-      imei: row.imei,
-      organization: row.organization,
-      port: row.port ?? -1,
-      online: false,
-      bytesFromModem: 0,
-      bytesToModem: 0,
-      createdAtMs: nowMs,
-    };
+    const base = known ?? newModemRecord(row.imei, row.organization, row.port ?? -1, nowMs);
     const record: ModemRecord = { ...base, organization: row.organization };
     if (row.iccid !== undefined) record.iccid = row.iccid;
     if (row.firmware !== undefined) record.firmware = row.firmware;
