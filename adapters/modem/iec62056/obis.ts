@@ -32,30 +32,27 @@ function tariffRegisters(c: string, units: readonly string[], what: string): Arr
   ]);
 }
 
+/** `C.6.rate`: the rate's maximum demand, its peak's time in a second bracket. */
+function maximumDemandRegisters(c: string, what: string): Array<[string, ObisSpec]> {
+  return rates.map((t) => [
+    `${c}.6.${t}`,
+    {
+      kind: 'register',
+      units: ['kW', 'W'],
+      description: `maximum demand, ${what}, rate ${t}`,
+      stamped: true,
+    },
+  ]);
+}
+
 export const knownObis: ReadonlyMap<string, ObisSpec> = new Map<string, ObisSpec>([
   ...tariffRegisters('1', energyUnits, 'active energy import (A+)'),
   ...tariffRegisters('2', energyUnits, 'active energy export (A-)'),
   ...tariffRegisters('3', reactiveUnits, 'reactive energy import (R+)'),
   ...tariffRegisters('4', reactiveUnits, 'reactive energy export (R-)'),
   ...tariffRegisters('15', energyUnits, 'active energy, absolute (|A+| + |A-|)'),
-  ...rates.map((t): [string, ObisSpec] => [
-    `1.6.${t}`,
-    {
-      kind: 'register',
-      units: ['kW', 'W'],
-      description: `maximum demand, active import, rate ${t}`,
-      stamped: true,
-    },
-  ]),
-  ...rates.map((t): [string, ObisSpec] => [
-    `2.6.${t}`,
-    {
-      kind: 'register',
-      units: ['kW', 'W'],
-      description: `maximum demand, active export, rate ${t}`,
-      stamped: true,
-    },
-  ]),
+  ...maximumDemandRegisters('1', 'active import'),
+  ...maximumDemandRegisters('2', 'active export'),
   ['1.7.0', { kind: 'instantaneous', units: ['kW', 'W'], description: 'active power import' }],
   ['2.7.0', { kind: 'instantaneous', units: ['kW', 'W'], description: 'active power export' }],
   ['14.7.0', { kind: 'instantaneous', units: ['Hz'], description: 'supply frequency' }],
