@@ -8,6 +8,7 @@ import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
 import {
   dial,
+  dialIn,
   nextEvent,
   readUntilClose,
   startLoopbackCollector,
@@ -56,9 +57,7 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
       meterSerial: '70000100',
       seed: 100,
     });
-    const online = nextEvent(node.collector, 'modem-online', (e) => e.imei === healthy.imei);
-    healthy.start();
-    healthyPort = (await online).port;
+    healthyPort = (await dialIn(node.collector, healthy)).port;
   });
 
   it('exposes what happened as Prometheus metrics', async () => {
@@ -112,9 +111,7 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
       seed: 101,
     });
     extra.push(twin);
-    const online = nextEvent(node.collector, 'modem-online', (e) => e.imei === twin.imei);
-    twin.start();
-    const { port } = await online;
+    const { port } = await dialIn(node.collector, twin);
     // The same IMEI dials again from another socket while the first still looks alive.
     const replaced = nextEvent(node.collector, 'modem-replaced', (e) => e.imei === twin.imei);
     const impostor = await sendRaw(`${twin.imei}\r\n`);
@@ -186,9 +183,7 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
       meterSerial: '70000102',
       seed: 102,
     });
-    const online = nextEvent(node.collector, 'modem-online', (e) => e.imei === gone.imei);
-    gone.start();
-    const { port } = await online;
+    const { port } = await dialIn(node.collector, gone);
     const offline = nextEvent(node.collector, 'modem-offline', (e) => e.imei === gone.imei);
     await gone.stop();
     await offline;
@@ -235,9 +230,7 @@ describe('modem collector: configured policies', () => {
       expect(await readUntilClose(stranger)).toBe('');
       expect(await node.store.get(fleetImei(8))).toBeUndefined();
 
-      const online = nextEvent(node.collector, 'modem-online', (e) => e.imei === known.imei);
-      known.start();
-      const { port } = await online;
+      const { port } = await dialIn(node.collector, known);
       const first = await dial(port);
       await new Promise((r) => setTimeout(r, 100));
       const second = await dial(port);

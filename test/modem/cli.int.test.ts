@@ -8,7 +8,7 @@ import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { systemClock } from '../../core/clock.js';
 import { packageRoot } from '../../core/paths.js';
 import { freePort } from '../support/ports.js';
-import { nextEvent, startLoopbackCollector, type TestCollector, tempDir } from './support.js';
+import { dialIn, startLoopbackCollector, type TestCollector, tempDir } from './support.js';
 
 const run = promisify(execFile);
 const bin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -110,9 +110,7 @@ describe('meterfabric modems / iec62056 CLI', () => {
         meterSerial: '77777777',
         seed: 7,
       });
-      const online = nextEvent(node.collector, 'modem-online');
-      modem.start();
-      port = (await online).port;
+      port = (await dialIn(node.collector, modem)).port;
     });
     afterAll(async () => {
       await modem.stop();

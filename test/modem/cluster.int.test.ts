@@ -13,7 +13,7 @@ import { silentLogger } from '../../core/logger.js';
 import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
-import { dial, freePortRange, nextEvent, readUntilClose } from './support.js';
+import { dial, dialIn, freePortRange, nextEvent, readUntilClose } from './support.js';
 
 const secret = 'test-forward-secret-0123456789';
 
@@ -84,9 +84,7 @@ describe('modem collector on two nodes sharing one etcd', () => {
   });
 
   it('a poller on the node without the modem is forwarded to the node that holds it', async () => {
-    const online = nextEvent(n1.collector, 'modem-online', (e) => e.imei === modem.imei);
-    modem.start();
-    const { port } = await online;
+    const { port } = await dialIn(n1.collector, modem);
     // n2 opens the port once it sees the registration in etcd.
     await waitFor(
       async () => {

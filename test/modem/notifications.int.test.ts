@@ -9,7 +9,7 @@ import { systemClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
-import { nextEvent, startLoopbackCollector, type TestCollector, tempDir } from './support.js';
+import { dialIn, nextEvent, startLoopbackCollector, type TestCollector, tempDir } from './support.js';
 
 type Mail = { subject: string; body: string; to: string[] };
 
@@ -84,9 +84,7 @@ describe('modem notifications to a real SMTP server and a webhook receiver', () 
       seed: 300,
       redialMs: windowMs * 3,
     });
-    const online = nextEvent(node.collector, 'modem-online', (e) => e.imei === modem.imei);
-    modem.start();
-    await online;
+    await dialIn(node.collector, modem);
   });
 
   afterAll(async () => {

@@ -62,6 +62,16 @@ export async function startLoopbackCollector(
   );
 }
 
+/** Starts `modem` and resolves with the collector's modem-online event for its IMEI. */
+export async function dialIn(
+  collector: ModemCollector,
+  modem: { imei: string; start(): void },
+): Promise<CollectorEvents['modem-online'][0]> {
+  const online = nextEvent(collector, 'modem-online', (e) => e.imei === modem.imei);
+  modem.start();
+  return online;
+}
+
 /** Resolves with the first event of `name` that satisfies `match`. */
 export function nextEvent<K extends keyof CollectorEvents>(
   collector: ModemCollector,
