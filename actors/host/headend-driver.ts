@@ -14,7 +14,7 @@ import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from 
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
-import { type AckHold, ActorLanes, addressId, fanInActors } from './actor-lanes.js';
+import { type AckHold, ActorLanes, addressId, defaultAckHold, fanInActors } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
 import { type Addressing, type DriverAction, deviceOf, routeEntry, singleton } from './effect-routes.js';
 import { EntryDeliveries } from './entry-deliveries.js';
@@ -82,9 +82,18 @@ export class HeadendDriver {
   /** Per source actor: the highest entry id routed. */
   private readonly routedUpTo = new Map<string, number>();
   private readonly waiters = new JobWaiters();
+  /** Entries routed so far, and at the last recorded step (`stepDone`). */
+  private routedCount = 0;
+  private routedAtMark = 0;
+  /** The last step recorded, and a later one done but not recorded (it routed nothing). */
+  private markedMs: number | undefined;
+  private unmarkedStepMs: number | undefined;
+  private readonly maxStepLagMs: number;
 
   constructor(private readonly options: HeadendDriverOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.maxStepLagMs =
+      (options.ackHold === false ? 0 : options.ackHold?.maxAgeMs) ?? defaultAckHold.maxAgeMs;
     this.lanes = new ActorLanes({
       ports: options.ports,
       now: () => options.clock.now(),
@@ -236,6 +245,15 @@ export class HeadendDriver {
 
   /** Records the step as done on the cluster (after settle): a new driver resumes after it. */
   async stepDone(atMs: number): Promise<void> {
+    // A step that routed nothing (a clock-only step: the schedules had nothing due) changes
+    // nothing a successor needs: recording it would be a call and a round of commits that
+    // carry only bookkeeping. It is recorded with the next step that did route something, or
+    // once it lags the last recorded step by the hold's age; a driver resuming from an older
+    // step re-runs those empty steps (their ticks are dropped by instant) and finds nothing.
+    if (this.routedCount === this.routedAtMark && atMs - (this.markedMs ?? atMs) < this.maxStepLagMs) {
+      this.unmarkedStepMs = atMs;
+      return;
+    }
     this.markStepDone(atMs);
     await this.settle();
   }
@@ -245,6 +263,9 @@ export class HeadendDriver {
    * step's first calls (the tick) instead of taking a round of commits of its own.
    */
   markStepDone(atMs: number): void {
+    this.routedAtMark = this.routedCount;
+    this.markedMs = atMs;
+    this.unmarkedStepMs = undefined;
     this.lanes.post(this.singleton('integration'), {
       from: 'clock',
       seq: atMs,
@@ -263,6 +284,8 @@ export class HeadendDriver {
    */
   async settle(options: { acks?: SettleAcks } = {}): Promise<void> {
     const acks = options.acks ?? 'bounded';
+    // Sending everything: the last step done is recorded too.
+    if (acks === 'all' && this.unmarkedStepMs !== undefined) this.markStepDone(this.unmarkedStepMs);
     for (;;) {
       if (this.error !== undefined) throw this.error;
       if (this.lanes.busy || this.fieldPending.size > 0 || this.writesPending > 0) {
@@ -324,6 +347,7 @@ export class HeadendDriver {
     // re-run its field requests.
     if (entry.id <= (this.routedUpTo.get(sourceId) ?? 0)) return;
     this.routedUpTo.set(sourceId, entry.id);
+    this.routedCount++;
     for (const r of entry.refused ?? [])
       this.logger.warn({ actor: sourceId, code: r.code, reason: r.message }, 'head-end command refused');
     const deliveries = new EntryDeliveries(entry.id, (id, sizeBytes) =>
