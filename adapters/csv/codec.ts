@@ -116,7 +116,7 @@ function unknownColumn(
   });
 }
 
-function missingColumn(kind: CsvKind, column: string, rowIndex: number): CsvRowError {
+export function missingColumn(kind: CsvKind, column: string, rowIndex: number): CsvRowError {
   return new CsvRowError(`${kind} row ${rowIndex}: column "${column}" is missing`, {
     kind,
     column,
@@ -160,14 +160,9 @@ export function encodeCsvRows(
   options: CsvEncodeOptions = {},
 ): string {
   if (rows.length === 0) return '';
-  const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
-  const timeZone = options.timeZone ?? 'UTC';
-  if (localTimeColumns.length > 0) assertTimeZone(timeZone);
-  const columnKinds: ColumnKind[] = columns.map((c) =>
-    localTimeColumns.includes(c) ? 'local' : timeColumns.includes(c) ? 'time' : 'plain',
-  );
+  const { columns } = csvFormats[kind];
+  const cells = new CsvCellWriter(kind, options);
   const known = new Set(columns);
-  const times = new Map<number, string>();
   const width = columns.length;
   let out = '';
   for (let rowIndex = 0; rowIndex < rows.length; rowIndex++) {
@@ -178,20 +173,50 @@ export function encodeCsvRows(
     for (let i = 0; i < width; i++) {
       const column = columns[i]!;
       if (!(column in row)) throw missingColumn(kind, column, rowIndex);
-      const value = row[column];
-      let text: string;
-      if (columnKinds[i] === 'time' && typeof value === 'number' && Number.isFinite(value)) {
-        const cached = times.get(value);
-        if (cached === undefined) {
-          text = formatCsvTimestamp(value);
-          times.set(value, text);
-        } else text = cached;
-      } else text = cell(kind, column, value, columnKinds[i]!, rowIndex, timeZone);
-      line += i === 0 ? csvField(text) : `${CSV_DELIMITER}${csvField(text)}`;
+      const text = cells.text(i, row[column], rowIndex);
+      line += i === 0 ? text : `${CSV_DELIMITER}${text}`;
     }
     out += `${line}${CSV_RECORD_DELIMITER}`;
   }
   return out;
+}
+
+/**
+ * One batch's cells as they appear in a line (formatted, then quoted as csv-stringify would):
+ * the rules and errors of `rowCells`, with each distinct timestamp formatted once per batch.
+ * Shared by `encodeCsvRows` and the packed-cells encoder of the pool (columnar-rows.ts).
+ */
+export class CsvCellWriter {
+  readonly kind: CsvKind;
+  readonly columns: readonly string[];
+  private readonly columnKinds: ColumnKind[];
+  private readonly timeZone: string;
+  private readonly times = new Map<number, string>();
+
+  constructor(kind: CsvKind, options: CsvEncodeOptions = {}) {
+    const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
+    this.kind = kind;
+    this.columns = columns;
+    this.timeZone = options.timeZone ?? 'UTC';
+    if (localTimeColumns.length > 0) assertTimeZone(this.timeZone);
+    this.columnKinds = columns.map((c) =>
+      localTimeColumns.includes(c) ? 'local' : timeColumns.includes(c) ? 'time' : 'plain',
+    );
+  }
+
+  /** Cell `column` (index) of row `rowIndex` holding `value`. */
+  text(column: number, value: CsvValue, rowIndex: number): string {
+    const columnKind = this.columnKinds[column]!;
+    if (columnKind === 'time' && typeof value === 'number' && Number.isFinite(value)) {
+      let cached = this.times.get(value);
+      if (cached === undefined) {
+        cached = formatCsvTimestamp(value);
+        this.times.set(value, cached);
+      }
+      return cached;
+    }
+    return csvField(cell(this.kind, this.columns[column]!, value, columnKind, rowIndex, this.timeZone));
+  }
 }
 
 // csv-stringify quotes a field holding the delimiter, the quote or the record delimiter,

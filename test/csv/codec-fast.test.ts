@@ -8,6 +8,7 @@ import {
   encodeCsvRows,
   encodeCsvRowsWithStringify,
 } from '../../adapters/csv/codec.js';
+import { encodeRowColumns, packRows } from '../../adapters/csv/columnar-rows.js';
 import { type CsvKind, csvFormats, dailyKinds, reportKinds } from '../../adapters/csv/formats.js';
 
 // encodeCsvRows builds its lines itself; csv-stringify (encodeCsvRowsWithStringify) is the
@@ -87,6 +88,20 @@ describe('CSV lines built without csv-stringify', () => {
           },
         ),
         { numRuns: 60 },
+      );
+    });
+
+  for (const kind of ['S', 'DC', 'MeterReport'] as const)
+    it(`give the reference's text or error for ${kind} rows straight from packed cells (property)`, () => {
+      fc.assert(
+        fc.property(fc.array(rowOf(kind), { maxLength: 12 }), (rows) => {
+          const packed = packRows(kind, rows);
+          if (!('columns' in packed)) return; // rows with a key that is not a column travel as they are
+          expect(outcome(() => encodeRowColumns(packed.columns))).toBe(
+            outcome(() => encodeCsvRowsWithStringify(kind, rows)),
+          );
+        }),
+        { numRuns: 150 },
       );
     });
 
