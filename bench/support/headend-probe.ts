@@ -1,4 +1,5 @@
 import type { ServicePorts } from '../../actors/host/service-ports.js';
+import { packValue } from '../../actors/hosting/compact-records.js';
 import { storeEntries } from '../../actors/hosting/outbox.js';
 import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { printFigure } from './report.js';
@@ -68,7 +69,8 @@ export class TimedPorts implements ServicePorts {
         };
         const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
         row.calls++;
-        row.commandBytes += bytes({ idem: key, event: { command, nowMs: atMs } });
+        // As the node persists it: the command packed (actors/hosting/compact-records.ts).
+        row.commandBytes += bytes({ idem: key, event: { c: packValue(command), nowMs: atMs } });
         row.resultBytes += bytes({ effects: entries });
         row.referenceBytes += bytes(storeEntries(entries));
         this.recordBytes.set(address.service, row);
