@@ -47,6 +47,7 @@ export class IntegrationConsumer {
       organization: string;
       clock: Clock;
       maxStatusWordSamples?: number;
+      maxWritesInFlight?: number;
     },
   ) {}
 
@@ -61,6 +62,12 @@ export class IntegrationConsumer {
     pool?: CsvEncodePool;
     /** Status word samples kept for the MeterStatusWordReport; the oldest go first. */
     maxStatusWordSamples?: number;
+    /**
+     * Writes started before the previous ones finished (default 2): the next write encodes
+     * while the last one waits for its fsyncs, and the CSV writers commit them together. 1
+     * writes one at a time. Pending input is held by the caller's records meanwhile.
+     */
+    maxWritesInFlight?: number;
   }): Promise<IntegrationConsumer> {
     const csv = await CsvConsumer.open(options);
     const cim = await CimPublisher.open({
@@ -78,6 +85,10 @@ export class IntegrationConsumer {
 
   private pending: RoutedRecord[] = [];
   private scheduled: Promise<void> | undefined;
+  /** Writes started and not finished; waiters for a free slot. */
+  private readonly running = new Set<Promise<void>>();
+  private readonly slotWaiters: (() => void)[] = [];
+  private mostInFlight = 0;
   private webhook: DurableWebhookQueue | undefined;
 
   /** A webhook dispatcher started on `cim`: a sink call resolves once its messages are in its durable queues. */
@@ -85,26 +96,46 @@ export class IntegrationConsumer {
     this.webhook = webhook;
   }
 
+  /** The most writes that were in flight at once (bounded by maxWritesInFlight). */
+  get writesInFlightHighWater(): number {
+    return this.mostInFlight;
+  }
+
   /**
-   * The sink for LocalHeadend. Batches arriving in the same turn are coalesced into one write
-   * (each CSV append rewrites and fsyncs a part, so many tiny appends would dominate), and
-   * written strictly in arrival order.
+   * The sink for LocalHeadend. Batches arriving while a write waits for a slot are coalesced
+   * into one write (each CSV append costs fsyncs, so many tiny appends would dominate), and
+   * writes start strictly in arrival order (their seqs in order). Up to `maxWritesInFlight`
+   * run at once: the CSV writers and the CIM publisher keep them in seq order. A sink call
+   * resolves once its records are written.
    */
   readonly sink = (routed: RoutedRecord[]): Promise<void> => {
     this.pending.push(...routed);
     if (this.scheduled) return this.scheduled;
-    const run = this.chain
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(() => {
-        const batch = this.pending;
-        this.pending = [];
-        this.scheduled = undefined;
-        return this.write(batch, this.seq++, this.options.clock.now());
+    const started = this.chain
+      .then(() => this.freeSlot())
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const run = started.then(() => {
+      const batch = this.pending;
+      this.pending = [];
+      this.scheduled = undefined;
+      const write = this.write(batch, this.seq++, this.options.clock.now());
+      this.running.add(write);
+      this.mostInFlight = Math.max(this.mostInFlight, this.running.size);
+      return write.finally(() => {
+        this.running.delete(write);
+        this.slotWaiters.shift()?.();
       });
+    });
     this.scheduled = run;
-    this.chain = run.catch(() => undefined);
+    // The next write waits for this one to start (and for a free slot), not to finish.
+    this.chain = started.catch(() => undefined);
     return run;
   };
+
+  private freeSlot(): Promise<void> | undefined {
+    if (this.running.size < Math.max(1, this.options.maxWritesInFlight ?? 2)) return undefined;
+    return new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+  }
 
   private async write(routed: RoutedRecord[], seq: number, collectedAtMs: number): Promise<void> {
     const batch = buildOutputBatch(routed, (serial, atMs) => usagePointAt(this.registry, serial, atMs));
@@ -137,8 +168,11 @@ export class IntegrationConsumer {
   }
 
   /** Waits for every batch handed in so far to be written and visible in the CSV files. */
-  flush(): Promise<void> {
-    return this.chain.then(() => this.csv.flush());
+  async flush(): Promise<void> {
+    await this.chain;
+    await (this.scheduled ?? Promise.resolve()).catch(() => undefined);
+    await Promise.allSettled([...this.running]);
+    await this.csv.flush();
   }
 
   /** Writes the extraction and status-word reports of the day of `dayMs`. */
