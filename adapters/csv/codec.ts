@@ -103,27 +103,6 @@ function cell(
   return value;
 }
 
-function unknownColumn(
-  kind: CsvKind,
-  key: string,
-  rowIndex: number,
-  columns: readonly string[],
-): CsvRowError {
-  return new CsvRowError(`${kind} row ${rowIndex}: unknown column "${key}" (columns: ${columns.join(';')})`, {
-    kind,
-    column: key,
-    rowIndex,
-  });
-}
-
-export function missingColumn(kind: CsvKind, column: string, rowIndex: number): CsvRowError {
-  return new CsvRowError(`${kind} row ${rowIndex}: column "${column}" is missing`, {
-    kind,
-    column,
-    rowIndex,
-  });
-}
-
 /** Rows -> cell arrays in column order; a missing or unknown column is an error naming it. */
 export function rowCells(kind: CsvKind, rows: readonly CsvRow[], options: CsvEncodeOptions = {}): string[][] {
   const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
@@ -134,9 +113,22 @@ export function rowCells(kind: CsvKind, rows: readonly CsvRow[], options: CsvEnc
   );
   return rows.map((row, rowIndex) => {
     for (const key of Object.keys(row))
-      if (!columns.includes(key)) throw unknownColumn(kind, key, rowIndex, columns);
+      if (!columns.includes(key))
+        throw new CsvRowError(
+          `${kind} row ${rowIndex}: unknown column "${key}" (columns: ${columns.join(';')})`,
+          {
+            kind,
+            column: key,
+            rowIndex,
+          },
+        );
     return columns.map((column, i) => {
-      if (!(column in row)) throw missingColumn(kind, column, rowIndex);
+      if (!(column in row))
+        throw new CsvRowError(`${kind} row ${rowIndex}: column "${column}" is missing`, {
+          kind,
+          column,
+          rowIndex,
+        });
       return cell(kind, column, row[column], columnKinds[i]!, rowIndex, timeZone);
     });
   });
@@ -146,92 +138,8 @@ export function headerLine(kind: CsvKind): string {
   return `${csvFormats[kind].columns.join(CSV_DELIMITER)}${CSV_RECORD_DELIMITER}`;
 }
 
-/**
- * Encodes rows (no header) as whole lines, each ending in the record delimiter. The lines are
- * built here rather than by csv-stringify: the same cells (rowCells' rules and errors, in the
- * same order), quoted exactly as csv-stringify quotes them with our options (`csvField`;
- * test/csv/codec-fast.test.ts checks both against `encodeCsvRowsWithStringify` for any
- * cell), but without a cell array per row and a Date per timestamp (a batch's timestamps
- * repeat: each is formatted once). That was ~2x the string concatenation of the same lines.
- */
+/** Encodes rows (no header) as whole lines, each ending in the record delimiter. */
 export function encodeCsvRows(
-  kind: CsvKind,
-  rows: readonly CsvRow[],
-  options: CsvEncodeOptions = {},
-): string {
-  if (rows.length === 0) return '';
-  const { columns } = csvFormats[kind];
-  const cells = new CsvCellWriter(kind, options);
-  const known = new Set(columns);
-  const width = columns.length;
-  let out = '';
-  for (let rowIndex = 0; rowIndex < rows.length; rowIndex++) {
-    const row = rows[rowIndex]!;
-    for (const key of Object.keys(row))
-      if (!known.has(key)) throw unknownColumn(kind, key, rowIndex, columns);
-    let line = '';
-    for (let i = 0; i < width; i++) {
-      const column = columns[i]!;
-      if (!(column in row)) throw missingColumn(kind, column, rowIndex);
-      const text = cells.text(i, row[column], rowIndex);
-      line += i === 0 ? text : `${CSV_DELIMITER}${text}`;
-    }
-    out += `${line}${CSV_RECORD_DELIMITER}`;
-  }
-  return out;
-}
-
-/**
- * One batch's cells as they appear in a line (formatted, then quoted as csv-stringify would):
- * the rules and errors of `rowCells`, with each distinct timestamp formatted once per batch.
- * Shared by `encodeCsvRows` and the packed-cells encoder of the pool (columnar-rows.ts).
- */
-export class CsvCellWriter {
-  readonly kind: CsvKind;
-  readonly columns: readonly string[];
-  private readonly columnKinds: ColumnKind[];
-  private readonly timeZone: string;
-  private readonly times = new Map<number, string>();
-
-  constructor(kind: CsvKind, options: CsvEncodeOptions = {}) {
-    const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
-    this.kind = kind;
-    this.columns = columns;
-    this.timeZone = options.timeZone ?? 'UTC';
-    if (localTimeColumns.length > 0) assertTimeZone(this.timeZone);
-    this.columnKinds = columns.map((c) =>
-      localTimeColumns.includes(c) ? 'local' : timeColumns.includes(c) ? 'time' : 'plain',
-    );
-  }
-
-  /** Cell `column` (index) of row `rowIndex` holding `value`. */
-  text(column: number, value: CsvValue, rowIndex: number): string {
-    const columnKind = this.columnKinds[column]!;
-    if (columnKind === 'time' && typeof value === 'number' && Number.isFinite(value)) {
-      let cached = this.times.get(value);
-      if (cached === undefined) {
-        cached = formatCsvTimestamp(value);
-        this.times.set(value, cached);
-      }
-      return cached;
-    }
-    return csvField(cell(this.kind, this.columns[column]!, value, columnKind, rowIndex, this.timeZone));
-  }
-}
-
-// csv-stringify quotes a field holding the delimiter, the quote or the record delimiter,
-// doubling its quotes (our options: ';', '"', '\n'; escape = quote). With record_delimiter
-// given it does not quote a lone '\r' (quote_record_delimiter defaults to false then).
-const needsQuoting = /[;"\n]/;
-
-/** One cell as csv-stringify writes it with our options. */
-export function csvField(text: string): string {
-  if (!needsQuoting.test(text)) return text;
-  return `"${text.replaceAll('"', '""')}"`;
-}
-
-/** The reference: the same lines through csv-stringify (tests compare encodeCsvRows with it). */
-export function encodeCsvRowsWithStringify(
   kind: CsvKind,
   rows: readonly CsvRow[],
   options: CsvEncodeOptions = {},

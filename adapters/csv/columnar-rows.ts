@@ -1,6 +1,6 @@
 import { MeterfabricError } from '../../core/errors.js';
-import { CsvCellWriter, type CsvRow, type CsvValue, missingColumn } from './codec.js';
-import { CSV_DELIMITER, CSV_RECORD_DELIMITER, type CsvKind, csvFormats } from './formats.js';
+import type { CsvRow, CsvValue } from './codec.js';
+import { type CsvKind, csvFormats } from './formats.js';
 
 /**
  * CSV rows as a compact columnar batch for the worker pool. Cloning thousands of row objects
@@ -142,57 +142,6 @@ function cellValue(tag: number, n: number, strings: readonly string[], at: numbe
     default:
       throw new RowBatchError(`cell ${at} has an unknown tag ${tag}`, { cell: at, tag });
   }
-}
-
-/**
- * Checks a batch that crossed a thread boundary: a known kind, shapes, every tag known and
- * every string index in the table. Returns the kind's columns.
- */
-function checkRowColumns(c: RowColumns): readonly string[] {
-  const format = typeof c === 'object' && c !== null ? csvFormats[c.kind] : undefined;
-  if (!format) throw new RowBatchError('a packed row batch needs a known CSV kind');
-  if (!Number.isSafeInteger(c.count) || c.count < 0 || c.count > maxRowsPerBatch)
-    throw new RowBatchError(`a packed row batch needs a count between 0 and ${maxRowsPerBatch}`);
-  const cells = c.count * format.columns.length;
-  if (!(c.tags instanceof Uint8Array) || c.tags.length !== cells)
-    throw new RowBatchError(`tags must be a Uint8Array of ${cells} cells`);
-  if (!(c.numbers instanceof Float64Array) || c.numbers.length !== cells)
-    throw new RowBatchError(`numbers must be a Float64Array of ${cells} cells`);
-  if (!Array.isArray(c.strings)) throw new RowBatchError('a packed row batch needs a string table');
-  for (let at = 0; at < cells; at++) {
-    const tag = c.tags[at]!;
-    if (tag === CELL_STRING) {
-      if (typeof c.strings[c.numbers[at]!] !== 'string')
-        throw new RowBatchError(`cell ${at} refers past the batch's string table`, { cell: at });
-    } else if (tag > CELL_MISSING)
-      throw new RowBatchError(`cell ${at} has an unknown tag ${tag}`, { cell: at, tag });
-  }
-  return format.columns;
-}
-
-/**
- * The lines `encodeCsvRows(c.kind, unpackRows(c))` writes, straight from the cells (no row
- * objects): the same text and the same errors, row by row.
- */
-export function encodeRowColumns(c: RowColumns): string {
-  const columns = checkRowColumns(c);
-  if (c.count === 0) return '';
-  const { tags, numbers, strings } = c;
-  const writer = new CsvCellWriter(c.kind);
-  const width = columns.length;
-  let out = '';
-  for (let r = 0; r < c.count; r++) {
-    let line = '';
-    for (let col = 0; col < width; col++) {
-      const at = r * width + col;
-      const tag = tags[at]!;
-      if (tag === CELL_MISSING) throw missingColumn(c.kind, columns[col]!, r);
-      const text = writer.text(col, cellValue(tag, numbers[at]!, strings, at), r);
-      line += col === 0 ? text : `${CSV_DELIMITER}${text}`;
-    }
-    out += `${line}${CSV_RECORD_DELIMITER}`;
-  }
-  return out;
 }
 
 /** Rows back from packed cells, after checking shapes (the batch crossed a thread boundary). */

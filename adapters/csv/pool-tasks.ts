@@ -1,6 +1,6 @@
 import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import { type CsvRow, CsvRowError, encodeCsvRows } from './codec.js';
-import { encodeRowColumns, type PackedRows, RowBatchError } from './columnar-rows.js';
+import { type PackedRows, RowBatchError, unpackRows } from './columnar-rows.js';
 import type { CsvKind } from './formats.js';
 
 /**
@@ -22,7 +22,7 @@ export function encodeRowChunks(jobs: CsvEncodeJob[]): string[] {
 export type CsvChunk = PackedRows & { firstRow?: number };
 
 function encodeRows(chunk: CsvChunk): string {
-  if ('columns' in chunk) return encodeRowColumns(chunk.columns);
+  if ('columns' in chunk) return encodeCsvRows(chunk.columns.kind, unpackRows(chunk.columns));
   return encodeCsvRows(chunk.kind, chunk.rows);
 }
 
