@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeMeterReadingsTexts } from '../../adapters/cim/columnar-pool.js';
 import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
-import { logBatch, type RestoredWindow, restoreWindow } from './cim-window.js';
+import { CimBatchCommitter, type CimFileOps, type StagedBatch } from './cim-commit.js';
+import { type RestoredWindow, restoreWindow } from './cim-window.js';
 import type { OutputBatch } from './output-batch.js';
 
 /**
@@ -66,6 +67,8 @@ export type CimPublisherOptions = {
   maxReadingsPerMessage?: number;
   /** The node's worker pool: MeterReadings messages are encoded there (same text), inline without. */
   pool?: Pick<WorkerPool, 'runPipelined' | 'threads'>;
+  /** The file operations behind `outDir` (default node:fs/promises); tests record or fail them. */
+  fileOps?: CimFileOps;
 };
 
 export class CheckpointExpiredError extends MeterfabricError {
@@ -87,12 +90,16 @@ type Listener = (m: PublishedMessage) => void;
 export class CimPublisher {
   private readonly retained: PublishedMessage[] = [];
   private retainedChars = 0;
-  /** Directories known to exist: one mkdir per noun, not per message. */
-  private readonly madeDirs = new Set<string>();
+  /** Makes each batch's files and log line durable before it counts as published (cim-commit.ts). */
+  private readonly committer: CimBatchCommitter | undefined;
   private readonly listeners = new Set<Listener>();
   /** Overlapping publish calls write and announce one batch at a time, in call order. */
   private ordered: Promise<unknown> = Promise.resolve();
   private lastSeq = -1;
+  /** Highest seq whose files are written (announced or waiting for its commit): a replay racing it is skipped. */
+  private stagedSeq = -1;
+  /** The commit of the batch staged last (a racing replay resolves with it). */
+  private lastCommit: Promise<unknown> = Promise.resolve();
   private position = 0;
   private published = 0;
   /** Highest seq found among the CIM files of an earlier process (restoreFromDisk). */
@@ -108,7 +115,9 @@ export class CimPublisher {
   private droppedRecordTrimmed = false;
   readonly countsByNoun: Record<string, number> = {};
 
-  constructor(private readonly options: CimPublisherOptions) {}
+  constructor(private readonly options: CimPublisherOptions) {
+    this.committer = options.outDir ? new CimBatchCommitter(options.outDir, options.fileOps) : undefined;
+  }
 
   /** A publisher over `outDir` that has restored what an earlier process wrote there (restoreFromDisk). */
   static async open(options: CimPublisherOptions): Promise<CimPublisher> {
@@ -125,6 +134,11 @@ export class CimPublisher {
   /** The highest batch seq published by this process or found on disk (-1 if none). */
   get lastPublishedSeq(): number {
     return Math.max(this.lastSeq, this.diskSeq);
+  }
+
+  /** Batches committed to disk by this process, in how many commits (group commit: commits < batches). */
+  get commits(): { batches: number; commits: number } {
+    return this.committer?.commits ?? { batches: 0, commits: 0 };
   }
 
   /** Messages published by this process. */
@@ -192,10 +206,12 @@ export class CimPublisher {
 
   /**
    * Publishes the batch at stream position `seq`; a seq at or below the last one published is a
-   * replay and publishes nothing. Calls may overlap: each batch is encoded at once (in the pool
-   * when given one, so several batches encode in parallel), while writing its files, logging it
-   * and announcing it to subscribers happen one batch at a time in call order, so positions
-   * reach files, `batches.log` and subscribers strictly in order.
+   * replay and publishes nothing. Resolves once the batch is durable: its files, their
+   * directories and its `batches.log` line fsynced (cim-commit.ts); only then does any subscriber
+   * hear of it. Calls may overlap: each batch is encoded at once (in the pool when given one),
+   * its files are written one batch at a time in call order, and batches written while a commit
+   * runs share the next one (one directory fsync and one log fsync for all of them), so
+   * positions reach files, `batches.log` and subscribers strictly in order.
    */
   publish(batch: OutputBatch, seq: number): Promise<PublishedMessage[]> {
     if (seq <= this.lastSeq) return Promise.resolve([]);
@@ -209,13 +225,37 @@ export class CimPublisher {
     // Awaited in turn below; marked handled now so a failure while earlier batches are still
     // being written is not reported as unhandled.
     encoding.catch(() => undefined);
-    const run = this.ordered.then(async () => {
+    const staging = this.ordered.then(async (): Promise<{ published: Promise<PublishedMessage[]> }> => {
       const messages = await encoding;
-      // An overlapping call with the same seq (a replay racing its original) publishes once.
-      return seq <= this.lastSeq ? [] : this.writeAndAnnounce(messages, seq);
+      // An overlapping call with the same seq (a replay racing its original) publishes once,
+      // and resolves only when the original is durable (its caller may acknowledge on resolve).
+      if (seq <= this.stagedSeq) return { published: this.lastCommit.then(() => []) };
+      const previous = this.stagedSeq;
+      this.stagedSeq = seq;
+      let staged: StagedBatch | undefined;
+      try {
+        staged = await this.stage(messages, seq);
+      } catch (err) {
+        this.stagedSeq = previous;
+        throw err;
+      }
+      // Queued here, inside the ordered chain, so commits (and announcements) keep call order.
+      const published =
+        staged && this.committer
+          ? this.committer.commit(staged, () => this.announce(messages, seq))
+          : Promise.resolve(this.announce(messages, seq));
+      const settled = published.catch((err: unknown) => {
+        // Not published: a replay of this seq must write it again.
+        if (this.stagedSeq === seq) this.stagedSeq = this.lastSeq;
+        throw err;
+      });
+      this.lastCommit = settled;
+      settled.catch(() => undefined);
+      // Wrapped: the next batch's files are written while this one waits for its commit.
+      return { published: settled };
     });
-    this.ordered = run.catch(() => undefined);
-    return run;
+    this.ordered = staging.catch(() => undefined);
+    return staging.then((s) => s.published);
   }
 
   private async encode(batch: OutputBatch, seq: number): Promise<Omit<PublishedMessage, 'position'>[]> {
@@ -251,32 +291,26 @@ export class CimPublisher {
     return messages;
   }
 
-  private async writeAndAnnounce(
+  /** Writes the batch's files (durable, not yet logged); undefined without an out dir. */
+  private async stage(
     messages: readonly Omit<PublishedMessage, 'position'>[],
     seq: number,
-  ): Promise<PublishedMessage[]> {
-    const outDir = this.options.outDir;
-    if (outDir) {
-      // The files of one batch are independent: written concurrently, all before it counts as published.
-      await Promise.all(
-        messages.map(async (m) => {
-          const dir = join(outDir, 'cim', m.noun);
-          if (!this.madeDirs.has(dir)) {
-            await mkdir(dir, { recursive: true });
-            this.madeDirs.add(dir);
-          }
-          const path = join(dir, `${String(seq).padStart(10, '0')}-${m.messageId}.xml`);
-          await writeFile(`${path}.tmp`, m.xml);
-          await rename(`${path}.tmp`, path);
-        }),
-      );
-      // After the files, before any subscriber hears of them: a restart rebuilds the window
-      // only from batches logged whole (cim-window.ts).
-      if (messages.length > 0) {
-        const meterReadings = messages.filter((m) => m.noun === 'MeterReadings').length;
-        await logBatch(outDir, seq, { meterReadings, endDeviceEvents: messages.length - meterReadings });
-      }
-    }
+  ): Promise<StagedBatch | undefined> {
+    if (!this.committer) return undefined;
+    const meterReadings = messages.filter((m) => m.noun === 'MeterReadings').length;
+    const files = messages.map((m) => ({
+      noun: m.noun,
+      name: `${String(seq).padStart(10, '0')}-${m.messageId}.xml`,
+      xml: m.xml,
+    }));
+    return this.committer.stage(seq, files, {
+      meterReadings,
+      endDeviceEvents: messages.length - meterReadings,
+    });
+  }
+
+  /** Counts the batch as published: called once it is durable, in call order. */
+  private announce(messages: readonly Omit<PublishedMessage, 'position'>[], seq: number): PublishedMessage[] {
     const published = messages.map((m, index) => ({ ...m, position: messagePosition(seq, index) }));
     this.lastSeq = seq;
     this.position = Math.max(this.position, published.at(-1)?.position ?? 0);

@@ -1,4 +1,4 @@
-import { appendFile, open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PublishedMessage } from './cim-publisher.js';
 
@@ -14,8 +14,8 @@ import type { PublishedMessage } from './cim-publisher.js';
  * So the index is known only if we know how many MeterReadings messages the batch had, and a
  * batch whose files were only partly written by a crash must not be taken for a whole one
  * (positions would be invented). Hence `batches.log`: one line `<seq> <MeterReadings count>
- * <EndDeviceEvents count>` appended after all of a batch's files are in place and before any
- * subscriber hears of it. It grows with the output (about 20 bytes per batch next to files of
+ * <EndDeviceEvents count>` appended (and fsynced) after all of a batch's files are in place and
+ * durable, and before any subscriber hears of it. It grows with the output (about 20 bytes per batch next to files of
  * kilobytes); only its tail is read.
  *
  * Rules (walking from the newest message back):
@@ -37,12 +37,13 @@ const readConcurrency = 32;
 
 export type BatchCounts = { meterReadings: number; endDeviceEvents: number };
 
-/** Records that every file of batch `seq` is in place (called by the publisher). */
-export async function logBatch(outDir: string, seq: number, counts: BatchCounts): Promise<void> {
-  await appendFile(
-    join(outDir, 'cim', batchLogName),
-    `${seq} ${counts.meterReadings} ${counts.endDeviceEvents}\n`,
-  );
+/**
+ * The `batches.log` line recording that every file of batch `seq` is in place. The publisher
+ * appends it (and fsyncs the log) only once those files and their directory are durable
+ * (cim-commit.ts), and before any subscriber hears of the batch.
+ */
+export function batchLogLine(seq: number, counts: BatchCounts): string {
+  return `${seq} ${counts.meterReadings} ${counts.endDeviceEvents}\n`;
 }
 
 export type WindowRestoreOptions = {
