@@ -77,7 +77,7 @@ export class CimBatchCommitter {
   private batchCount = 0;
 
   constructor(
-    private readonly outDir: string,
+    outDir: string,
     private readonly ops: CimFileOps = nodeFileOps,
   ) {
     this.cimDir = join(outDir, 'cim');
@@ -93,7 +93,9 @@ export class CimBatchCommitter {
     const dirs = new Set<string>();
     for (const f of files) dirs.add(join(this.cimDir, f.noun));
     for (const dir of dirs) await this.ensureDir(dir);
-    await Promise.all(
+    // allSettled: a failure is reported only once no write of this batch is still running, so
+    // a replay of the batch cannot race this one's temp files.
+    const written = await Promise.allSettled(
       files.map(async (f) => {
         const path = join(this.cimDir, f.noun, f.name);
         const fh = await this.ops.open(`${path}.tmp`, 'w');
@@ -106,6 +108,7 @@ export class CimBatchCommitter {
         await this.ops.rename(`${path}.tmp`, path);
       }),
     );
+    for (const w of written) if (w.status === 'rejected') throw w.reason;
     return { seq, counts, dirs: [...dirs] };
   }
 
