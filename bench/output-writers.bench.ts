@@ -13,6 +13,10 @@
  * batches are written). The last rows encode in a 2-thread worker pool, as a node does.
  * Each batch: 30 readings per meter (24 hourly intervals -> S_, 6 daily-closure registers ->
  * DC_), so 5,000 readings carry ~4,000 S_ rows and ~330 DC_ rows.
+ *
+ * "CIM only" rows run the CimPublisher alone: its message files (fsync before rename), one
+ * directory fsync per noun and one batches.log append + fsync per commit, batches written while
+ * a commit runs sharing the next one (issue 7: durable before published).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -108,7 +112,13 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
 }
 
 /** CsvConsumer + CimPublisher over a fresh out dir; `slice` runs `inFlight` callers for about `sliceMs`. */
-async function openWriters(root: string, size: number, batches: readonly OutputBatch[], pool?: WorkerPool) {
+async function openWriters(
+  root: string,
+  size: number,
+  batches: readonly OutputBatch[],
+  pool?: WorkerPool,
+  cimOnly = false,
+) {
   const outDir = await mkdtemp(join(root, `w${size}-`));
   const clock = new ManualClock(DAY_MS);
   const options = { outDir, organization: 'BENCH', server: 'n1', clock, ...(pool ? { pool } : {}) };
@@ -118,12 +128,15 @@ async function openWriters(root: string, size: number, batches: readonly OutputB
   const one = async (into: Tally): Promise<void> => {
     const s = ++seq;
     const batch = batches[s % batches.length]!;
-    const written = await Promise.allSettled([csv.consume(batch, s, DAY_MS), cim.publish(batch, s)]);
+    const written = await Promise.allSettled(
+      cimOnly ? [cim.publish(batch, s)] : [csv.consume(batch, s, DAY_MS), cim.publish(batch, s)],
+    );
     for (const w of written) if (w.status === 'rejected') throw w.reason;
     into.ops += batch.readings.length;
   };
   return {
     csv,
+    cim,
     async slice(inFlight: number, sliceMs: number, into: Tally): Promise<void> {
       const start = performance.now();
       const cpu = process.cpuUsage();
@@ -139,7 +152,8 @@ async function openWriters(root: string, size: number, batches: readonly OutputB
   };
 }
 
-type Config = { name: string; inFlight: number; pool?: WorkerPool };
+/** `cimOnly`: the CimPublisher alone (its files, directory and batches.log fsyncs), no CSV. */
+type Config = { name: string; inFlight: number; pool?: WorkerPool; cimOnly?: boolean };
 
 /**
  * Slices of the bare encoders and of each writer configuration, taken in turn, so a change of
@@ -152,7 +166,7 @@ async function compare(root: string, size: number, configs: readonly Config[]): 
     configs.map(async (c) => ({
       config: c,
       tally: tally(),
-      writers: await openWriters(root, size, batches, c.pool),
+      writers: await openWriters(root, size, batches, c.pool, c.cimOnly),
     })),
   );
   for (let round = 0; round < ROUNDS; round++) {
@@ -183,6 +197,9 @@ async function compare(root: string, size: number, configs: readonly Config[]): 
     );
     if (groups > 0 && appends !== groups)
       printFigure(`${s.config.name}: appends per commit`, appends / groups, 'x');
+    const cim = s.writers.cim.commits;
+    if (cim.commits > 0 && cim.batches !== cim.commits)
+      printFigure(`${s.config.name}: CIM batches per commit`, cim.batches / cim.commits, 'x');
   }
   await Promise.all(subjects.map((s) => s.writers.csv.flush()));
 }
@@ -200,6 +217,12 @@ async function main(): Promise<void> {
       const configs: Config[] = [
         { name: `${size}-reading batches, one at a time`, inFlight: 1 },
         { name: `${size}-reading batches, ${IN_FLIGHT} in flight`, inFlight: IN_FLIGHT },
+        { name: `CIM only, ${size}-reading batches, one at a time`, inFlight: 1, cimOnly: true },
+        {
+          name: `CIM only, ${size}-reading batches, ${IN_FLIGHT} in flight`,
+          inFlight: IN_FLIGHT,
+          cimOnly: true,
+        },
       ];
       if (size >= 480)
         configs.push({
