@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
 import { cimTally, csvTally, expectExactlyOnceInOutputs } from './output-check.js';
 import { CountingPorts } from './support/counting-ports.js';
-import { hourMs, startDriverDay } from './support/driver-day.js';
+import { hourMs } from './support/driver-day.js';
+import { smallDayOriginMs, startSmallDay } from './support/small-day.js';
 
 /**
  * Issue 7, calls per reading: acknowledgements ride on each actor's next call (ActorLanes'
@@ -19,23 +18,13 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-const originMs = Date.UTC(2026, 2, 10);
+const originMs = smallDayOriginMs;
 const endMs = originMs + 25 * hourMs;
 
 async function countedDay(ackHold: false | undefined) {
-  const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-calls-'));
-  dirs.push(outDir);
   const ports = new CountingPorts(new InProcessPorts());
-  const day = await startDriverDay({
-    ports,
-    outDir,
-    name: 'it',
-    originMs,
-    concentrators: 4,
-    meters: 3,
-    organization: 'IT',
-    ackHold,
-  });
+  const day = await startSmallDay({ ports, dirs, prefix: 'mf-driver-calls-', ackHold });
+  const { outDir } = day;
   const before = {
     total: ports.total,
     device: ports.of('device').calls,
@@ -95,18 +84,9 @@ describe('HeadendDriver calls per collection', () => {
   it('a driver replaced after a settle that held acknowledgements and after clock-only steps it did not record: the new one delivers the held entries again, their receivers drop them, every value still once', {
     timeout: 300_000,
   }, async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-calls-'));
-    dirs.push(outDir);
     const services = new InProcessPorts();
-    const day = await startDriverDay({
-      ports: services,
-      outDir,
-      name: 'it',
-      originMs,
-      concentrators: 4,
-      meters: 3,
-      organization: 'IT',
-    });
+    const day = await startSmallDay({ ports: services, dirs, prefix: 'mf-driver-calls-' });
+    const { outDir } = day;
     // 11:00 collects; 11:15-11:45 are clock-only steps (nothing due), not recorded on their own.
     await day.runUntil(originMs + 11 * hourMs + 45 * 60_000);
     // Held: the devices' last results (delivered to their worker, not yet acknowledged).

@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
 import { expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
 import { CrashingPorts, JitteryPorts } from './support/crashing-ports.js';
-import { hourMs, startDriverDay, stepMs } from './support/driver-day.js';
+import { hourMs, stepMs } from './support/driver-day.js';
+import { smallDayOriginMs, startSmallDay } from './support/small-day.js';
 
 /**
  * The head-end driver with every service behind ServicePorts (here the in-process
@@ -19,7 +18,7 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-const originMs = Date.UTC(2026, 2, 10);
+const originMs = smallDayOriginMs;
 
 function expectExactlyOnce(outDir: string, truth: Map<string, number>): Promise<void> {
   return expectExactlyOnceInOutputs(truth, outDir, 'IT');
@@ -29,18 +28,9 @@ describe('HeadendDriver over in-process ports', () => {
   it('delivers every simulated value exactly once in CSV and XSD-valid CIM', {
     timeout: 300_000,
   }, async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-'));
-    dirs.push(outDir);
     const ports = new InProcessPorts();
-    const day = await startDriverDay({
-      ports,
-      outDir,
-      name: 'it',
-      originMs,
-      concentrators: 4,
-      meters: 3,
-      organization: 'IT',
-    });
+    const day = await startSmallDay({ ports, dirs, prefix: 'mf-driver-' });
+    const { outDir } = day;
     const endMs = originMs + 25 * hourMs;
     await day.runUntil(endMs);
     const truth = day.truth(endMs);
@@ -62,20 +52,11 @@ describe('HeadendDriver over in-process ports', () => {
   it('with folded rounds (acknowledgements and the step completion sent with the next tick) still exactly once, across a killed driver too; a final settle sending every acknowledgement leaves no outbox entry', {
     timeout: 300_000,
   }, async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-'));
-    dirs.push(outDir);
     const inProcess = new InProcessPorts();
     const services = new JitteryPorts(inProcess, 7);
     const crashing = new CrashingPorts(services);
-    const day = await startDriverDay({
-      ports: crashing,
-      outDir,
-      name: 'it',
-      originMs,
-      concentrators: 4,
-      meters: 3,
-      organization: 'IT',
-    });
+    const day = await startSmallDay({ ports: crashing, dirs, prefix: 'mf-driver-' });
+    const { outDir } = day;
     // The bench's loop (bench/headend-cluster.bench.ts).
     const folded = async (fromMs: number, toMs: number) => {
       for (let t = fromMs; t <= toMs; t += stepMs) {
@@ -128,20 +109,11 @@ describe('HeadendDriver over in-process ports', () => {
     it(`a driver killed ${when} (its reply lost) is replaced by one resuming from the services: still exactly once`, {
       timeout: 300_000,
     }, async () => {
-      const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-'));
-      dirs.push(outDir);
       // Jitter: calls to different actors complete out of order, as on the cluster.
       const services = new JitteryPorts(new InProcessPorts(), 7);
       const crashing = new CrashingPorts(services);
-      const day = await startDriverDay({
-        ports: crashing,
-        outDir,
-        name: 'it',
-        originMs,
-        concentrators: 4,
-        meters: 3,
-        organization: 'IT',
-      });
+      const day = await startSmallDay({ ports: crashing, dirs, prefix: 'mf-driver-' });
+      const { outDir } = day;
       await day.runUntil(originMs + 11 * hourMs);
       arm(crashing);
       await expect(day.runUntil(originMs + 13 * hourMs)).rejects.toThrow(/dead/);

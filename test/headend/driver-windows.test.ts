@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readDemoDayFlags } from '../../actors/demo/day-flags.js';
@@ -9,7 +8,8 @@ import { applyWorkManagerCommand } from '../../actors/work-manager/schedule.js';
 import { run as up } from '../../cluster/cli/up-command.js';
 import { cimTally, csvTally, expectExactlyOnceInOutputs, expectValidCim } from './output-check.js';
 import { CountingPorts } from './support/counting-ports.js';
-import { hourMs, startDriverDay } from './support/driver-day.js';
+import { hourMs } from './support/driver-day.js';
+import { smallDayOriginMs, startSmallDay } from './support/small-day.js';
 
 /**
  * Collection windows (issue 7): the work manager's load profile period decides how many
@@ -23,25 +23,20 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-const originMs = Date.UTC(2026, 2, 10);
+const originMs = smallDayOriginMs;
 // Past both zones' daily closures (Europe/Rome's at 23:05 UTC, UTC's at 00:05) and the last
 // 6-hour slot at 24:00.
 const endMs = originMs + 24 * hourMs + 15 * 60_000;
 
 async function dayEvery(minutes: number) {
-  const outDir = await mkdtemp(join(tmpdir(), `mf-driver-windows-${minutes}-`));
-  dirs.push(outDir);
   const ports = new CountingPorts(new InProcessPorts());
-  const day = await startDriverDay({
+  const day = await startSmallDay({
     ports,
-    outDir,
-    name: 'it',
-    originMs,
-    concentrators: 4,
-    meters: 3,
-    organization: 'IT',
+    dirs,
+    prefix: `mf-driver-windows-${minutes}-`,
     loadProfileEveryMinutes: minutes,
   });
+  const { outDir } = day;
   const callsBefore = ports.total;
   await day.runUntil(endMs);
   await day.driver.settle({ acks: 'all' });
@@ -90,17 +85,14 @@ describe('load profile collection windows', () => {
     // The gap threshold follows: a 6-hour wait is not a gap.
     expect(state.config.gapThresholdMs).toBe(8 * hourMs);
 
-    const outDir = await mkdtemp(join(tmpdir(), 'mf-driver-windows-bad-'));
-    dirs.push(outDir);
-    const day = await startDriverDay({
+    const day = await startSmallDay({
       ports: new InProcessPorts(),
-      outDir,
-      name: 'it',
-      originMs,
+      dirs,
+      prefix: 'mf-driver-windows-bad-',
       concentrators: 1,
       meters: 1,
-      organization: 'IT',
     });
+    const { outDir } = day;
     expect(() => day.driver.configureWorkManager(45.5)).toThrow(
       expect.objectContaining({ code: 'MF_HEADEND_INVALID_INPUT' }),
     );
