@@ -297,4 +297,38 @@ describe('CimPublisher durability', () => {
     for (const [path, bytes] of serialTree) expect(groupedTree.get(path)?.equals(bytes), path).toBe(true);
     expect((await readFile(logPath, 'utf8')).split('\n')).toHaveLength(7);
   });
+  it('a replay racing its original resolves only once the original is durable, and publishes nothing itself', async () => {
+    const outDir = await tempDir();
+    const r = recorder();
+    let release = () => {};
+    r.gateDirSync = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const publisher = await CimPublisher.open({
+      outDir,
+      source: 'n1',
+      clock: new ManualClock(t0),
+      fileOps: r.ops,
+    });
+    const settled: string[] = [];
+    const original = publisher.publish(batchOf(5, ['req-1'], 'A'), 3).then((m) => {
+      settled.push('original');
+      return m;
+    });
+    const replay = publisher.publish(batchOf(5, ['req-1'], 'A'), 3).then((m) => {
+      settled.push('replay');
+      return m;
+    });
+    // Both files of the original are in place, its commit is held at the directory fsync.
+    while (r.log.filter((e) => e.startsWith('rename ')).length < 2)
+      await new Promise((done) => setTimeout(done, 5));
+    await new Promise((done) => setTimeout(done, 50));
+    expect(settled).toEqual([]);
+    release();
+    expect((await original).length).toBe(2);
+    expect(await replay).toEqual([]);
+    expect(settled).toEqual(['original', 'replay']);
+    expect(r.log.filter((e) => e.startsWith('rename '))).toHaveLength(2);
+    expect(await readFile(join(outDir, 'cim', 'batches.log'), 'utf8')).toBe('3 1 1\n');
+  });
 });
