@@ -8,13 +8,8 @@ import {
   encodeMeterReadingsBytes,
   type MeterReadingsOptions,
 } from '../../adapters/cim/meter-readings.js';
-import {
-  knownQuantities,
-  readingKinds,
-  readingTypeFor,
-  unitOfCode,
-} from '../../adapters/cim/reading-type-map.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
+import { collectedReadings } from './support/reading-arbitrary.js';
 import { validateXml } from './support/xsd.js';
 
 // The columnar encoder (meter-readings-xml.ts) against the model path it replaced, which stays
@@ -34,42 +29,21 @@ const timestampMs = fc.oneof(
   fc.constantFrom(8.64e15 + 1),
 );
 
-const reading: fc.Arbitrary<CollectedReading> = fc
-  .record({
-    meterSerial: name,
-    usagePoint: fc.option(name, { nil: undefined }),
-    quantity: fc.constantFrom(...knownQuantities()),
-    kind: fc.constantFrom(...readingKinds),
-    value: fc.oneof(
-      fc.integer({ min: -1e9, max: 1e12 }),
-      fc.double({ noNaN: false, noDefaultInfinity: false }),
-      fc.constantFrom(0, -0, 1e21, 5e-324, 123.456, 14631.051, 1e15, -1e15, 999999999999999),
-    ),
-    timestampMs,
-    intervalSeconds: fc.constantFrom(900, 3600),
-    unitPrefix: fc.constantFrom('', 'k', 'M'),
-    qualities: fc.option(fc.array(fc.constantFrom('1.0.0', '1.4.5', '1.2.32', '3.8.0'), { maxLength: 2 }), {
-      nil: undefined,
-    }),
-  })
-  .map((r) => {
-    const code = readingTypeFor(r.quantity, r.kind, 'standard', { intervalSeconds: r.intervalSeconds });
-    const base = unitOfCode(code);
-    // A unit other than the code's (kWh under a Wh code) makes the encoder scale the value.
-    const unit = base === 'Wh' || base === 'W' ? `${r.unitPrefix}${base}` : base;
-    const out: CollectedReading = {
-      meterSerial: r.meterSerial,
-      kind: r.kind,
-      quantity: { ...r.quantity },
-      value: r.value,
-      unit,
-      timestampMs: r.timestampMs,
-    };
-    if (r.usagePoint !== undefined) out.usagePoint = r.usagePoint;
-    if (r.kind === 'interval') out.intervalSeconds = r.intervalSeconds;
-    if (r.qualities) out.qualities = r.qualities;
-    return out;
-  });
+const reading = collectedReadings({
+  meterSerial: name,
+  usagePoint: fc.option(name, { nil: undefined }),
+  value: fc.oneof(
+    fc.integer({ min: -1e9, max: 1e12 }),
+    fc.double({ noNaN: false, noDefaultInfinity: false }),
+    fc.constantFrom(0, -0, 1e21, 5e-324, 123.456, 14631.051, 1e15, -1e15, 999999999999999),
+  ),
+  timestampMs,
+  qualities: fc.option(fc.array(fc.constantFrom('1.0.0', '1.4.5', '1.2.32', '3.8.0'), { maxLength: 2 }), {
+    nil: undefined,
+  }),
+  // A unit other than the code's (kWh under a Wh code) makes the encoder scale the value.
+  unitPrefixes: ['', 'k', 'M'],
+});
 
 const options: fc.Arbitrary<MeterReadingsOptions> = fc.record({
   source: name,

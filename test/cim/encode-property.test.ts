@@ -3,14 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { encodeEndDeviceEvents, parseEndDeviceEventsMessage } from '../../adapters/cim/end-device-events.js';
 import { deviceEventKeys, eventTypeFor } from '../../adapters/cim/event-type-map.js';
 import { encodeMeterReadings, parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
-import {
-  knownQuantities,
-  readingKinds,
-  readingTypeFor,
-  unitOfCode,
-} from '../../adapters/cim/reading-type-map.js';
-import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
+import type { DeviceEvent } from '../../adapters/field-data.js';
 import { ManualClock } from '../../core/clock.js';
+import { collectedReadings } from './support/reading-arbitrary.js';
 import { validateXml } from './support/xsd.js';
 
 // Names with XML-special characters, so escaping is exercised against the validator.
@@ -20,38 +15,19 @@ const timestampMs = fc
   .integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2040, 0, 1) })
   .map((ms) => ms - (ms % 1000));
 
-const reading: fc.Arbitrary<CollectedReading> = fc
-  .record({
-    meterSerial: name,
-    usagePoint: fc.option(name, { nil: undefined }),
-    quantity: fc.constantFrom(...knownQuantities()),
-    kind: fc.constantFrom(...readingKinds),
-    value: fc.oneof(
-      fc.integer({ min: -1e9, max: 1e12 }),
-      fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }),
-    ),
-    timestampMs,
-    intervalSeconds: fc.constantFrom(900, 3600),
-    qualities: fc.option(
-      fc.array(fc.constantFrom('1.0.0', '1.4.5', '1.2.32', '3.8.0'), { minLength: 1, maxLength: 2 }),
-      { nil: undefined },
-    ),
-  })
-  .map((r) => {
-    const code = readingTypeFor(r.quantity, r.kind, 'standard', { intervalSeconds: r.intervalSeconds });
-    const out: CollectedReading = {
-      meterSerial: r.meterSerial,
-      kind: r.kind,
-      quantity: r.quantity,
-      value: r.value,
-      unit: unitOfCode(code),
-      timestampMs: r.timestampMs,
-    };
-    if (r.usagePoint) out.usagePoint = r.usagePoint;
-    if (r.kind === 'interval') out.intervalSeconds = r.intervalSeconds;
-    if (r.qualities) out.qualities = r.qualities;
-    return out;
-  });
+const reading = collectedReadings({
+  meterSerial: name,
+  usagePoint: fc.option(name, { nil: undefined }),
+  value: fc.oneof(
+    fc.integer({ min: -1e9, max: 1e12 }),
+    fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }),
+  ),
+  timestampMs,
+  qualities: fc.option(
+    fc.array(fc.constantFrom('1.0.0', '1.4.5', '1.2.32', '3.8.0'), { minLength: 1, maxLength: 2 }),
+    { nil: undefined },
+  ),
+});
 
 const event: fc.Arbitrary<DeviceEvent & { usagePoint?: string }> = fc
   .record({

@@ -9,14 +9,9 @@ import {
   unpackReadings,
 } from '../../adapters/cim/columnar-readings.js';
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
-import {
-  knownQuantities,
-  readingKinds,
-  readingTypeFor,
-  unitOfCode,
-} from '../../adapters/cim/reading-type-map.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
+import { collectedReadings } from '../cim/support/reading-arbitrary.js';
 
 // Serials and names with what XML must escape or replace: markup characters, C0 controls,
 // lone surrogates, U+FFFE, and any other code point.
@@ -26,39 +21,20 @@ const name = fc.oneof(
 );
 const timestampMs = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2040, 0, 1) });
 
-const reading: fc.Arbitrary<CollectedReading> = fc
-  .record({
-    meterSerial: fc.oneof(name, fc.constantFrom('M1', 'M2', 'M3')),
-    usagePoint: fc.option(fc.oneof(name, fc.constantFrom('P1', 'P2', '')), { nil: undefined }),
-    quantity: fc.constantFrom(...knownQuantities()),
-    kind: fc.constantFrom(...readingKinds),
-    value: fc.oneof(
-      fc.integer({ min: -1e9, max: 1e12 }),
-      fc.double({ noNaN: true, noDefaultInfinity: true }),
-      fc.constantFrom(0, -0, 1e21, 5e-324, 123.456),
-    ),
-    timestampMs,
-    intervalSeconds: fc.constantFrom(900, 3600),
-    qualities: fc.option(fc.array(fc.constantFrom('1.0.0', '1.4.5', '1.2.32', '3.8.0'), { maxLength: 2 }), {
-      nil: undefined,
-    }),
-  })
-  .map((r) => {
-    const code = readingTypeFor(r.quantity, r.kind, 'standard', { intervalSeconds: r.intervalSeconds });
-    // A fresh quantity object per reading, as decoded records have: packing must not rely on identity.
-    const out: CollectedReading = {
-      meterSerial: r.meterSerial,
-      kind: r.kind,
-      quantity: { ...r.quantity },
-      value: r.value,
-      unit: unitOfCode(code),
-      timestampMs: r.timestampMs,
-    };
-    if (r.usagePoint !== undefined) out.usagePoint = r.usagePoint;
-    if (r.kind === 'interval') out.intervalSeconds = r.intervalSeconds;
-    if (r.qualities) out.qualities = r.qualities;
-    return out;
-  });
+// A fresh quantity object per reading, as decoded records have: packing must not rely on identity.
+const reading = collectedReadings({
+  meterSerial: fc.oneof(name, fc.constantFrom('M1', 'M2', 'M3')),
+  usagePoint: fc.option(fc.oneof(name, fc.constantFrom('P1', 'P2', '')), { nil: undefined }),
+  value: fc.oneof(
+    fc.integer({ min: -1e9, max: 1e12 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(0, -0, 1e21, 5e-324, 123.456),
+  ),
+  timestampMs,
+  qualities: fc.option(fc.array(fc.constantFrom('1.0.0', '1.4.5', '1.2.32', '3.8.0'), { maxLength: 2 }), {
+    nil: undefined,
+  }),
+});
 
 const job: fc.Arbitrary<MeterReadingsMessageJob> = fc.record({
   readings: fc.array(reading, { maxLength: 40 }),
