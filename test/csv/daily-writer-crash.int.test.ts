@@ -98,33 +98,10 @@ describe('DailyCsvWriter after a killed process', () => {
       const total = 2_000;
       const acked: number[] = [];
       for (const delayMs of [400, 800, 1200]) {
-        const p = spawn(process.execPath, [
-          child,
-          dir,
-          'none',
-          '0',
-          String(total),
-          String(rowsPerBatch),
-          String(maxPartBytes),
-          poolMode,
-          '4',
-        ]);
-        const exited = new Promise((r) => p.once('exit', r));
-        let out = '';
-        await new Promise<void>((resolve) => {
-          p.stdout.on('data', (chunk: Buffer) => {
-            out += chunk.toString();
-            if (out.includes('ready\n')) resolve();
-          });
-          void exited.then(() => resolve());
-        });
-        await new Promise((r) => setTimeout(r, delayMs));
-        p.kill('SIGKILL');
-        await exited;
+        const out = await killWriterChild(dir, delayMs, { total, poolMode, inFlight: 4 });
         for (const m of out.matchAll(/^ack (\d+)$/gm)) {
           acked.push(Number(m[1]));
         }
-        checkVisibleAfterKill(dir);
         // Reopening recovers; what it reports as durable covers every acknowledged append.
         const reopened = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
         await reopened.close();
@@ -139,12 +116,7 @@ describe('DailyCsvWriter after a killed process', () => {
       expect(acked.length).toBeGreaterThan(0);
       const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
       expect(writer.lastSeq).toBeLessThan(total);
-      for (let seq = 1; seq <= total; seq++)
-        await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, total) });
-      await writer.close();
-      const ids = allRows(dir).map((r) => r.serialnumber);
-      expect(ids).toHaveLength(total * rowsPerBatch);
-      expect(new Set(ids).size).toBe(ids.length);
+      await appendAllAndCheckOnce(writer, dir, total);
     });
 
   async function killedFromOutside(poolMode: string): Promise<void> {
@@ -152,38 +124,56 @@ describe('DailyCsvWriter after a killed process', () => {
     // Enough batches that an idle machine is still writing when the last kill lands (about
     // 5 ms a batch there); if the child finished first, the lastSeq check below says so.
     const total = 1_000;
-    for (const delayMs of [400, 700, 1000]) {
-      const p = spawn(process.execPath, [
-        child,
-        dir,
-        'none',
-        '0',
-        String(total),
-        String(rowsPerBatch),
-        String(maxPartBytes),
-        poolMode,
-      ]);
-      // Listen before killing: a child that already exited must not leave us waiting forever.
-      const exited = new Promise((r) => p.once('exit', r));
-      // Count from when the child is ready to write: on a busy machine starting it (and its
-      // worker threads) can take longer than all three delays.
-      await new Promise<void>((resolve) => {
-        let out = '';
-        p.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('ready\n')) resolve();
-        });
-        void exited.then(() => resolve());
-      });
-      await new Promise((r) => setTimeout(r, delayMs));
-      p.kill('SIGKILL');
-      await exited;
-      checkVisibleAfterKill(dir);
-    }
+    for (const delayMs of [400, 700, 1000]) await killWriterChild(dir, delayMs, { total, poolMode });
     const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
     // The kills landed while the child was writing, not before it started or after it finished.
     expect(writer.lastSeq).toBeGreaterThan(0);
     expect(writer.lastSeq).toBeLessThan(total);
+    await appendAllAndCheckOnce(writer, dir, total);
+  }
+
+  /**
+   * Runs the child appending `total` batches (no chosen crash stage; `inFlight` appends at once
+   * when given) and kills it `delayMs` after it is ready to write; checks what a reader finds
+   * right after; returns the child's stdout.
+   */
+  async function killWriterChild(
+    dir: string,
+    delayMs: number,
+    run: { total: number; poolMode: string; inFlight?: number },
+  ): Promise<string> {
+    const p = spawn(process.execPath, [
+      child,
+      dir,
+      'none',
+      '0',
+      String(run.total),
+      String(rowsPerBatch),
+      String(maxPartBytes),
+      run.poolMode,
+      ...(run.inFlight === undefined ? [] : [String(run.inFlight)]),
+    ]);
+    // Listen before killing: a child that already exited must not leave us waiting forever.
+    const exited = new Promise((r) => p.once('exit', r));
+    // Count from when the child is ready to write: on a busy machine starting it (and its
+    // worker threads) can take longer than all three delays.
+    let out = '';
+    await new Promise<void>((resolve) => {
+      p.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('ready\n')) resolve();
+      });
+      void exited.then(() => resolve());
+    });
+    await new Promise((r) => setTimeout(r, delayMs));
+    p.kill('SIGKILL');
+    await exited;
+    checkVisibleAfterKill(dir);
+    return out;
+  }
+
+  /** Replays batches 1..total into the reopened writer; then every row is in the files exactly once. */
+  async function appendAllAndCheckOnce(writer: DailyCsvWriter, dir: string, total: number): Promise<void> {
     for (let seq = 1; seq <= total; seq++)
       await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, total) });
     await writer.close();
