@@ -11,18 +11,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadendDriver } from '../actors/host/headend-driver.js';
 import { InProcessPorts, type ServicePorts } from '../actors/host/service-ports.js';
 import { packValue, unpackValue } from '../actors/hosting/compact-records.js';
-import { CheckpointConsumer } from '../actors/integration/checkpoint-consumer.js';
-import { SimulatedFleet } from '../actors/simulation/fleet.js';
-import { ManualClock } from '../core/clock.js';
+import { openBenchDriver, originMs } from './support/headend-span.js';
 import { type Measurement, printFigure, printRatios } from './support/report.js';
 
 const concentrators = Number(process.env.MF_BENCH_CONCENTRATORS ?? 100);
 const meters = Number(process.env.MF_BENCH_METERS ?? 20);
 const hours = Number(process.env.MF_BENCH_HOURS ?? 6);
-const originMs = Date.UTC(2026, 2, 10);
 const stepMs = 15 * 60_000;
 
 type Sizes = {
@@ -71,38 +67,14 @@ class MeasuringPorts implements ServicePorts {
 async function drive(ports: MeasuringPorts): Promise<number> {
   const outDir = mkdtempSync(join(tmpdir(), 'mf-bench-compact-'));
   try {
-    const clock = new ManualClock(originMs);
-    const fleet = new SimulatedFleet({
+    const { clock, fleet, driver, consumer, written } = await openBenchDriver(ports, 'bench', outDir, {
       concentrators,
-      metersPerConcentrator: meters,
-      seed: 11,
-      originMs,
-      clock,
-      timeZones: ['UTC'],
-    });
-    let readings = 0;
-    let driver: HeadendDriver | undefined;
-    const consumer = await CheckpointConsumer.open({
-      outDir,
-      organization: 'BENCH',
-      server: 'n1',
-      clock,
-      registry: () => driver!.registry,
-      onWritten: (routed) => {
-        for (const { record } of routed) if (record.type === 'reading') readings++;
-      },
-    });
-    driver = new HeadendDriver({
-      ports,
-      clock,
-      name: 'bench',
-      fieldLink: (id) => fleet.concentrator(id),
-      writeStream: consumer.write,
+      meters,
     });
     for (const command of fleet.provisioning()) driver.applyRegistry(command);
     await driver.settle();
     await consumer.flush();
-    readings = 0;
+    written.readings = 0;
     ports.recording = true;
     for (let t = originMs + stepMs; t <= originMs + hours * 3_600_000; t += stepMs) {
       clock.set(t);
@@ -112,7 +84,7 @@ async function drive(ports: MeasuringPorts): Promise<number> {
     }
     await driver.settle();
     await consumer.flush();
-    return readings;
+    return written.readings;
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }

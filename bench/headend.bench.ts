@@ -21,30 +21,20 @@ import {
   newJobsManager,
   queuedCount,
 } from '../actors/jobs-manager/state.js';
-import { SimulatedFleet } from '../actors/simulation/fleet.js';
 import { applyWorkManagerCommand, newWorkManager } from '../actors/work-manager/schedule.js';
 import { encodeMeterReadings } from '../adapters/cim/meter-readings.js';
 import { DailyCsvWriter } from '../adapters/csv/daily-writer.js';
 import { loadProfileRows } from '../adapters/csv/rows.js';
 import type { CollectedReading } from '../adapters/field-data.js';
 import { ManualClock } from '../core/clock.js';
+import { benchFleet, hourMs, originMs } from './support/headend-span.js';
 import { type Measurement, printFigure, printRatios } from './support/report.js';
-
-const hourMs = 3_600_000;
-const originMs = Date.UTC(2026, 2, 10);
 
 async function pipelineDay(concentrators: number, meters: number): Promise<Measurement> {
   const outDir = await mkdtemp(join(tmpdir(), 'mf-bench-headend-'));
   try {
     const clock = new ManualClock(originMs);
-    const fleet = new SimulatedFleet({
-      concentrators,
-      metersPerConcentrator: meters,
-      seed: 11,
-      originMs,
-      clock,
-      timeZones: ['UTC'],
-    });
+    const fleet = benchFleet(concentrators, meters, clock);
     let integration: IntegrationConsumer | undefined;
     let values = 0;
     const headend = new LocalHeadend({

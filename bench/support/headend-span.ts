@@ -34,6 +34,64 @@ export type Variant = {
   maxConcurrentCalls?: number;
 };
 
+/** The benches' simulated fleet: seed 11, every meter in UTC, from originMs on `clock`. */
+export function benchFleet(concentrators: number, meters: number, clock: ManualClock): SimulatedFleet {
+  return new SimulatedFleet({
+    concentrators,
+    metersPerConcentrator: meters,
+    seed: 11,
+    originMs,
+    clock,
+    timeZones: ['UTC'],
+  });
+}
+
+export type BenchDriver = {
+  clock: ManualClock;
+  fleet: SimulatedFleet;
+  driver: HeadendDriver;
+  consumer: CheckpointConsumer;
+  /** Readings the consumer has written (a bench zeroes it where its measured span starts). */
+  written: { readings: number };
+};
+
+/**
+ * A HeadendDriver named `name` over `ports` for the bench fleet, writing its stream through a
+ * CheckpointConsumer into `outDir` (organization BENCH) that counts the readings it writes.
+ * Nothing is provisioned yet.
+ */
+export async function openBenchDriver(
+  ports: ServicePorts,
+  name: string,
+  outDir: string,
+  fleetSize: { concentrators: number; meters: number },
+  options: Partial<Pick<HeadendDriverOptions, 'maxConcurrentCalls' | 'waves' | 'ackHold'>> = {},
+): Promise<BenchDriver> {
+  const clock = new ManualClock(originMs);
+  const fleet = benchFleet(fleetSize.concentrators, fleetSize.meters, clock);
+  const written = { readings: 0 };
+  let driver: HeadendDriver | undefined;
+  const consumer = await CheckpointConsumer.open({
+    outDir,
+    organization: 'BENCH',
+    server: 'n1',
+    clock,
+    registry: () => driver!.registry,
+    onWritten: (routed) => {
+      for (const { record } of routed) if (record.type === 'reading') written.readings++;
+    },
+  });
+  driver = new HeadendDriver({
+    ports,
+    clock,
+    name,
+    fieldLink: (id) => fleet.concentrator(id),
+    writeStream: consumer.write,
+    ...options,
+  });
+  return { clock, fleet, driver, consumer, written };
+}
+
 /**
  * Provisions the fleet, then runs the first step unmeasured: it collects each meter's day of
  * history (the device's initial lookback) and the previous day's closure, a one-off whose
@@ -49,33 +107,7 @@ export async function driveSpan(
   stop: { wallBudgetMs: number } | { endMs: number },
   variant: Variant = {},
 ): Promise<Span> {
-  const clock = new ManualClock(originMs);
-  const fleet = new SimulatedFleet({
-    concentrators: scenario.concentrators,
-    metersPerConcentrator: scenario.meters,
-    seed: 11,
-    originMs,
-    clock,
-    timeZones: ['UTC'],
-  });
-  let readings = 0;
-  let driver: HeadendDriver | undefined;
-  const consumer = await CheckpointConsumer.open({
-    outDir,
-    organization: 'BENCH',
-    server: 'n1',
-    clock,
-    registry: () => driver!.registry,
-    onWritten: (routed) => {
-      for (const { record } of routed) if (record.type === 'reading') readings++;
-    },
-  });
-  driver = new HeadendDriver({
-    ports,
-    clock,
-    name,
-    fieldLink: (id) => fleet.concentrator(id),
-    writeStream: consumer.write,
+  const { clock, fleet, driver, consumer, written } = await openBenchDriver(ports, name, outDir, scenario, {
     ...(variant.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: variant.maxConcurrentCalls } : {}),
     waves: variant.waves ?? false,
     ...(variant.ackHold !== undefined ? { ackHold: variant.ackHold } : {}),
@@ -104,7 +136,7 @@ export async function driveSpan(
   await step(t);
   await driver.settle();
   await consumer.flush();
-  readings = 0;
+  written.readings = 0;
   const callsBefore = driver.callCount;
   const start = performance.now();
   const cpuBefore = process.cpuUsage();
@@ -116,9 +148,9 @@ export async function driveSpan(
     steps++;
     t += scenario.stepMs;
     const stepStart = performance.now();
-    const readingsBefore = readings;
+    const readingsBefore = written.readings;
     await step(t);
-    if (readings > readingsBefore) {
+    if (written.readings > readingsBefore) {
       activeSteps++;
       activeMs += performance.now() - stepStart;
     }
@@ -134,7 +166,7 @@ export async function driveSpan(
     steps,
     activeSteps,
     activeMs,
-    readings,
+    readings: written.readings,
     elapsedMs: performance.now() - start,
     startMs: originMs + scenario.stepMs,
     endMs: t,
