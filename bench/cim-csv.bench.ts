@@ -340,21 +340,7 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
   ];
   printRatios('CIM XML encode (all rows produce UTF-8 bytes)', base, [model, main, bytes, ahead, text, pre]);
   printFigure('main thread / model path', rate(main) / rate(model), 'x', 'the encoder itself');
-  printFigure(
-    'pool (one call at a time) / main thread',
-    rate(bytes) / rate(main),
-    'x',
-    'target >= 1.6x on 2 cores',
-  );
-  printFigure(
-    'pool (encoding ahead) / main thread',
-    rate(ahead) / rate(main),
-    'x',
-    'target >= 1.6x on 2 cores',
-  );
-  printFigure('pool (text) / main thread', rate(text) / rate(main), 'x');
-  printFigure('pool (pre-packed) / main thread', rate(pre) / rate(main), 'x');
-  printCpu(main, [bytes, ahead, pre], threads, 1000);
+  printPoolAgainstMain(main, { bytes, ahead, text, pre }, threads);
 }
 
 async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Promise<void> {
@@ -419,21 +405,30 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
     },
   ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement];
   printRatios('CSV encode (all rows produce UTF-8 bytes)', base, [main, bytes, ahead, text, pre]);
+  printPoolAgainstMain(main, { bytes, ahead, text, pre }, threads);
+}
+
+/** Each pool variant's rate against the main thread's, and CPU per item: the same for CIM and CSV. */
+function printPoolAgainstMain(
+  main: CpuMeasurement,
+  pool: { bytes: CpuMeasurement; ahead: CpuMeasurement; text: CpuMeasurement; pre: CpuMeasurement },
+  threads: number,
+): void {
   printFigure(
     'pool (one call at a time) / main thread',
-    rate(bytes) / rate(main),
+    rate(pool.bytes) / rate(main),
     'x',
     'target >= 1.6x on 2 cores',
   );
   printFigure(
     'pool (encoding ahead) / main thread',
-    rate(ahead) / rate(main),
+    rate(pool.ahead) / rate(main),
     'x',
     'target >= 1.6x on 2 cores',
   );
-  printFigure('pool (text) / main thread', rate(text) / rate(main), 'x');
-  printFigure('pool (pre-packed) / main thread', rate(pre) / rate(main), 'x');
-  printCpu(main, [bytes, ahead, pre], threads, 1000);
+  printFigure('pool (text) / main thread', rate(pool.text) / rate(main), 'x');
+  printFigure('pool (pre-packed) / main thread', rate(pool.pre) / rate(main), 'x');
+  printCpu(main, [pool.bytes, pool.ahead, pool.pre], threads, 1000);
 }
 
 /** CPU ms per 1000 items of `work` on this thread, run for about `durationMs`. */
