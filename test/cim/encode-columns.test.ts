@@ -9,7 +9,7 @@ import {
   type MeterReadingsOptions,
 } from '../../adapters/cim/meter-readings.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
-import { collectedReadings } from './support/reading-arbitrary.js';
+import { collectedReadings, unknownQuantityReading } from './support/reading-arbitrary.js';
 import { validateXml } from './support/xsd.js';
 
 // The columnar encoder (meter-readings-xml.ts) against the model path it replaced, which stays
@@ -178,14 +178,7 @@ describe('MeterReadings encoded from columns', () => {
   });
 
   it('names an unknown quantity with the same error as the model path, nothing written', () => {
-    const bad: CollectedReading = {
-      meterSerial: 'M1',
-      kind: 'register',
-      quantity: { source: 'obis', code: '99.99.99' },
-      value: 1,
-      unit: 'kWh',
-      timestampMs: 0,
-    };
+    const bad = unknownQuantityReading();
     const o = { messageId: 'x', clock: { now: () => 0 } };
     const ours = outcome(() => encodeMeterReadings([interval('M1', 'P1', 1, 1), bad], o));
     expect(ours).toMatch(/^threw \S+ MF_/);

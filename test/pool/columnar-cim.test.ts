@@ -11,7 +11,7 @@ import {
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
-import { collectedReadings } from '../cim/support/reading-arbitrary.js';
+import { collectedReadings, unknownQuantityReading } from '../cim/support/reading-arbitrary.js';
 
 // Serials and names with what XML must escape or replace: markup characters, C0 controls,
 // lone surrogates, U+FFFE, and any other code point.
@@ -133,14 +133,7 @@ describe('columnar CIM readings: the pool writes exactly what the main thread wr
   });
 
   it('reports an unknown quantity with the same code as the main-thread encoder, nothing written', async () => {
-    const bad: CollectedReading = {
-      meterSerial: 'M1',
-      kind: 'register',
-      quantity: { source: 'obis', code: '99.99.99' },
-      value: 1,
-      unit: 'kWh',
-      timestampMs: 0,
-    };
+    const bad = unknownQuantityReading();
     const options = { messageId: 'x', timestampMs: 0 };
     let mainCode = '';
     try {

@@ -55,3 +55,15 @@ export function collectedReadings(parts: {
       return out;
     });
 }
+
+/** A reading of an OBIS code no ReadingType is mapped for: every encoder must refuse it by code. */
+export function unknownQuantityReading(): CollectedReading {
+  return {
+    meterSerial: 'M1',
+    kind: 'register',
+    quantity: { source: 'obis', code: '99.99.99' },
+    value: 1,
+    unit: 'kWh',
+    timestampMs: 0,
+  };
+}
