@@ -25,6 +25,7 @@ import { createEtcdClient } from '../cluster/membership/etcd-client.js';
 import { type LaunchedNode, launchNode } from '../cluster/node/node-launcher.js';
 import { replicated, withReplicaSet } from './replication.bench.js';
 import { percentile, printFigure, printRatios, rate } from './support/report.js';
+import { launchThreeNodes } from './support/three-nodes.js';
 
 const actorCount = Number(process.env.MF_BENCH_ACTORS ?? 100_000);
 const activationConcurrency = 256;
@@ -165,18 +166,13 @@ async function callCost(base: string): Promise<void> {
     stream: new ActorProxy({ client, cluster: 'meterfabric', services, transport: 'stream' }),
   };
   try {
-    for (const [i, id] of ['n1', 'n2', 'n3'].entries()) {
-      nodes.push(
-        await launchNode({
-          id,
-          listen: `127.0.0.1:${nodePorts[i]}`,
-          dataDir: join(base, id),
-          etcd: etcd.endpoint,
-          logPath: join(base, `${id}.log`),
-          env: { MF_LOG_LEVEL: 'warn' },
-        }),
-      );
-    }
+    await launchThreeNodes({
+      base,
+      etcd: etcd.endpoint,
+      ports: nodePorts,
+      into: nodes,
+      env: () => ({ MF_LOG_LEVEL: 'warn' }),
+    });
     await untilConfigured(client, 3);
     for (const proxy of Object.values(proxies)) await proxy.start();
     // Warm-up: every worker's actor active, JIT warm, both transports connected.

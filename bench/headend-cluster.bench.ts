@@ -42,12 +42,13 @@ import { loadManifests, partitionIds } from '../cluster/config/manifest.js';
 import { startEtcd } from '../cluster/etcd/launcher.js';
 import { ConfigStore } from '../cluster/failover/config-store.js';
 import { createEtcdClient } from '../cluster/membership/etcd-client.js';
-import { type LaunchedNode, launchNode } from '../cluster/node/node-launcher.js';
+import type { LaunchedNode } from '../cluster/node/node-launcher.js';
 import { packageRoot } from '../core/paths.js';
 import { replicated, withReplicaSet } from './replication.bench.js';
 import { printBreakdown, type Span, scrape, serialCallMs, TimedPorts } from './support/headend-probe.js';
 import { driveSpan, hourMs, originMs, type Scenario, type Variant } from './support/headend-span.js';
 import { type Measurement, printFigure, printRatios, rate } from './support/report.js';
+import { launchThreeNodes } from './support/three-nodes.js';
 
 const meters = Number(process.env.MF_BENCH_METERS ?? 20);
 const stepMs = Number(process.env.MF_BENCH_STEP_MINUTES ?? 15) * 60_000;
@@ -179,21 +180,17 @@ async function main(): Promise<void> {
   try {
     const replicationBefore = await replicatedWriteRate(base, 'before');
     const clusterStart = performance.now();
-    for (const [i, id] of ['n1', 'n2', 'n3'].entries())
-      nodes.push(
-        await launchNode({
-          id,
-          listen: `127.0.0.1:${nodePorts[i]}`,
-          dataDir: join(base, id),
-          etcd: etcd.endpoint,
-          logPath: join(base, `${id}.log`),
-          env: {
-            MF_MANIFESTS: manifests.join(','),
-            MF_LOG_LEVEL: 'warn',
-            MF_METRICS_LISTEN: metricsAddresses[i]!,
-          },
-        }),
-      );
+    await launchThreeNodes({
+      base,
+      etcd: etcd.endpoint,
+      ports: nodePorts,
+      into: nodes,
+      env: (i) => ({
+        MF_MANIFESTS: manifests.join(','),
+        MF_LOG_LEVEL: 'warn',
+        MF_METRICS_LISTEN: metricsAddresses[i]!,
+      }),
+    });
     const store = new ConfigStore(client, 'meterfabric');
     const expected = services.flatMap((s) => partitionIds(s));
     await until(
