@@ -1,8 +1,20 @@
 import type { CollectedReading } from '../../adapters/field-data.js';
-import { MeterfabricError } from '../../core/errors.js';
-import type { TLogRecord } from '../tlog/records.js';
 import { recordId } from '../tlog/records.js';
 import { classify, type RoutedRecord } from '../tlog/router.js';
+import {
+  CompactRecordsError,
+  escapeMark,
+  isObject,
+  isStringList,
+  type Level,
+  listMark,
+  maxDepth,
+  type PackedList,
+  type ReadingRecord,
+} from './compact-format.js';
+
+export { CompactRecordsError, type PackedList } from './compact-format.js';
+export { unpackValue } from './compact-unpack.js';
 
 /**
  * A compact, lossless JSON form of the head-end's calls and replies (issue 7). A reading
@@ -28,57 +40,6 @@ import { classify, type RoutedRecord } from '../tlog/router.js';
  * MF_COMPACT_INVALID and nothing is applied.
  */
 
-/** Marks a packed list. */
-const listMark = '~rl';
-/** Marks an input object that happened to have a marker key: its keys are taken literally. */
-const escapeMark = '~esc';
-
-type Level = 0 | 1 | 2;
-
-/**
- * A packed list: tables, then runs of readings of one meter, type and context whose instants
- * are t0 + k * step, then the list's other elements with their indexes.
- */
-export type PackedList = {
-  [listMark]: Level;
-  /** Length of the whole list. */
-  n: number;
-  /**
-   * Meters, each as [p, serial suffix] or [p, serial suffix, q, usage point suffix]: p (q) is
-   * the length of the prefix shared with the previous row's serial (usage point), since a
-   * concentrator's serials mostly differ in their last digits.
-   */
-  m: ([number, string] | [number, string, number, string])[];
-  /** [kind, quantity, unit, intervalSeconds | null, qualities | null]. */
-  t: [string, unknown, string, number | null, string[] | null][];
-  /** Record context, levels 1 and 2: [concentratorId, collectedAtMs] or with correlationId. */
-  c: ([string, number] | [string, number, string])[];
-  /**
-   * The runs, flat: per run `meter - previous run's meter, type, context, t0, stepMs, count`,
-   * then `count` values. t0 is the difference to the previous run's t0 (the first: to 0),
-   * unless `a` is set: then every t0 is absolute (instants that are not safe integers).
-   */
-  r: number[];
-  a?: 1;
-  /** [index, packed element] of the elements that are not readings of this level. */
-  o: [number, unknown][];
-};
-
-export class CompactRecordsError extends MeterfabricError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('MF_COMPACT_INVALID', message, details);
-    this.name = 'CompactRecordsError';
-  }
-}
-
-/** A run's header: meter, type, context, t0, step, count. */
-const runHeader = 6;
-const maxDepth = 200;
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
 function onlyKeys(x: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
   for (const k in x) if (!allowed.has(k) && x[k] !== undefined) return false;
   return true;
@@ -98,10 +59,6 @@ const readingKeys = new Set([
 const recordKeys = new Set(['type', 'reading', 'concentratorId', 'correlationId', 'collectedAtMs']);
 const routedKeys = new Set(['id', 'stream', 'typed', 'record']);
 
-function isStringList(x: unknown): x is string[] {
-  return Array.isArray(x) && x.every((s) => typeof s === 'string');
-}
-
 function isReading(x: unknown): x is CollectedReading {
   if (!isObject(x) || !onlyKeys(x, readingKeys)) return false;
   return (
@@ -116,8 +73,6 @@ function isReading(x: unknown): x is CollectedReading {
     (x.qualities === undefined || isStringList(x.qualities))
   );
 }
-
-type ReadingRecord = Extract<TLogRecord, { type: 'reading' }>;
 
 function isReadingRecord(x: unknown): x is ReadingRecord {
   if (!isObject(x) || !onlyKeys(x, recordKeys)) return false;
@@ -384,168 +339,4 @@ function packAt(x: unknown, depth: number): unknown {
 /** The compact form of any JSON value (the same value when nothing in it is packed). */
 export function packValue<T>(value: T): unknown {
   return packAt(value, 0);
-}
-
-function bad(message: string, details: Record<string, unknown> = {}): never {
-  throw new CompactRecordsError(`malformed compact record list: ${message}`, details);
-}
-
-function checkIndex(i: unknown, size: number, what: string): number {
-  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= size)
-    bad(`${what} index ${String(i)} is outside its table of ${size}`);
-  return i;
-}
-
-function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
-  const level = p[listMark];
-  const { n, m, t, c, r, o } = p;
-  if (level !== 0 && level !== 1 && level !== 2) bad(`level ${String(level)}`);
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad('n must be a count');
-  if (!Array.isArray(m) || !Array.isArray(t) || !Array.isArray(c) || !Array.isArray(r) || !Array.isArray(o))
-    bad('m, t, c, r and o must be lists');
-  // Meter rows back to [serial, usagePoint?], each against the row before it.
-  const meterRows: [string, string | undefined][] = [];
-  let serial = '';
-  let up = '';
-  for (const row of m) {
-    const ok =
-      Array.isArray(row) &&
-      (row.length === 2 || row.length === 4) &&
-      Number.isInteger(row[0]) &&
-      row[0] >= 0 &&
-      row[0] <= serial.length &&
-      typeof row[1] === 'string' &&
-      (row.length === 2 ||
-        (Number.isInteger(row[2]) && row[2] >= 0 && row[2] <= up.length && typeof row[3] === 'string'));
-    if (!ok) bad('a meter row must be [prefix, serial suffix] or with [prefix, usage point suffix]');
-    serial = serial.slice(0, row[0]) + row[1];
-    if (row.length === 4) up = up.slice(0, row[2]) + row[3];
-    meterRows.push([serial, row.length === 4 ? up : undefined]);
-  }
-  for (const row of t)
-    if (
-      !Array.isArray(row) ||
-      row.length !== 5 ||
-      typeof row[0] !== 'string' ||
-      !isObject(row[1]) ||
-      typeof row[2] !== 'string' ||
-      (row[3] !== null && typeof row[3] !== 'number') ||
-      (row[4] !== null && !isStringList(row[4]))
-    )
-      bad('a type row must be [kind, quantity, unit, intervalSeconds|null, qualities|null]');
-  for (const row of c)
-    if (
-      !Array.isArray(row) ||
-      (row.length !== 2 && row.length !== 3) ||
-      typeof row[0] !== 'string' ||
-      typeof row[1] !== 'number' ||
-      (row.length === 3 && typeof row[2] !== 'string')
-    )
-      bad('a context row must be [concentratorId, collectedAtMs] or with a correlationId');
-  // Every element takes at least one number of the runs or one other entry: a larger n is a
-  // lie, refused before anything of its size is allocated.
-  if (n > r.length + o.length) bad(`n = ${n} is more than the runs and others can hold`);
-  const out: unknown[] = new Array(n);
-  const taken = new Uint8Array(n);
-  for (const entry of o) {
-    if (!Array.isArray(entry) || entry.length !== 2) bad('an other element must be [index, value]');
-    const i = checkIndex(entry[0], n, 'element');
-    if (taken[i]) bad(`element ${i} appears twice`);
-    taken[i] = 1;
-    out[i] = unpackAt(entry[1], depth + 1);
-  }
-  let next = 0;
-  const place = (value: unknown) => {
-    while (next < n && taken[next]) next++;
-    if (next >= n) bad(`more elements than n = ${n}`);
-    out[next++] = value;
-  };
-  if (!r.every((v: unknown) => typeof v === 'number')) bad('runs must be numbers');
-  const runs = r as number[];
-  const absolute = p.a === 1;
-  let prevM = 0;
-  let prevT0 = 0;
-  for (let pos = 0; pos < runs.length; ) {
-    if (pos + runHeader > runs.length) bad('a run is cut short');
-    const meter = checkIndex(prevM + runs[pos]!, meterRows.length, 'meter');
-    const typeRow = t[checkIndex(runs[pos + 1], t.length, 'type')];
-    const ctx = level === 0 ? undefined : c[checkIndex(runs[pos + 2], c.length, 'context')];
-    const t0 = absolute ? runs[pos + 3]! : prevT0 + runs[pos + 3]!;
-    const step = runs[pos + 4]!;
-    const count = runs[pos + 5]!;
-    if (!Number.isInteger(count) || count < 1 || pos + runHeader + count > runs.length)
-      bad(`a run's count ${count} does not fit the runs`);
-    const [serial, usagePoint] = meterRows[meter]!;
-    const [kind, quantity, unit, interval, qualities] = typeRow as PackedList['t'][number];
-    const [concentratorId, collectedAtMs, correlationId] = (ctx ?? []) as [string, number, string?];
-    for (let k = 0; k < count; k++) {
-      const value = runs[pos + runHeader + k];
-      const timestampMs = k === 0 ? t0 : t0 + k * step;
-      // Built as one literal: readings of one list then share a shape (cheaper to make and read).
-      const reading: Record<string, unknown> =
-        usagePoint === undefined
-          ? { meterSerial: serial, kind, quantity, value, unit, timestampMs }
-          : { meterSerial: serial, usagePoint, kind, quantity, value, unit, timestampMs };
-      if (interval !== null) reading.intervalSeconds = interval;
-      if (qualities !== null) reading.qualities = qualities;
-      if (level === 0) {
-        place(reading);
-        continue;
-      }
-      const record = (
-        correlationId === undefined
-          ? { type: 'reading', reading, concentratorId, collectedAtMs }
-          : { type: 'reading', reading, concentratorId, correlationId, collectedAtMs }
-      ) as ReadingRecord;
-      if (level === 1) place(record);
-      else {
-        const { stream, typed } = classify(record);
-        place({ id: recordId(record), stream, typed, record });
-      }
-    }
-    prevM = meter;
-    prevT0 = t0;
-    pos += runHeader + count;
-  }
-  while (next < n && taken[next]) next++;
-  if (next !== n) bad(`fewer elements than n = ${n}`);
-  return out;
-}
-
-function unpackAt(x: unknown, depth: number): unknown {
-  if (typeof x !== 'object' || x === null) return x;
-  if (depth > maxDepth) throw new CompactRecordsError(`a value nested deeper than ${maxDepth} levels`);
-  if (Array.isArray(x)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < x.length; i++) {
-      const u = unpackAt(x[i], depth + 1);
-      if (u !== x[i]) {
-        out ??= x.slice();
-        out[i] = u;
-      }
-    }
-    return out ?? x;
-  }
-  const obj = x as Record<string, unknown>;
-  if (listMark in obj) return unpackList(obj, depth);
-  let source = obj;
-  if (escapeMark in obj) {
-    if (!isObject(obj[escapeMark]) || Object.keys(obj).length !== 1)
-      bad('an escaped object must be {"~esc": {...}}');
-    source = obj[escapeMark] as Record<string, unknown>;
-  }
-  let out: Record<string, unknown> | undefined;
-  for (const k in source) {
-    const u = unpackAt(source[k], depth + 1);
-    if (u !== source[k]) {
-      out ??= { ...source };
-      out[k] = u;
-    }
-  }
-  return out ?? (source === obj ? obj : { ...source });
-}
-
-/** The value `packValue` was given (JSON-equal). Throws MF_COMPACT_INVALID for a malformed one. */
-export function unpackValue<T = unknown>(packed: unknown): T {
-  return unpackAt(packed, 0) as T;
 }
