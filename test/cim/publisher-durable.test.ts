@@ -6,8 +6,8 @@ import type { CimFileHandle, CimFileOps } from '../../actors/integration/cim-com
 import { CimPublisher } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
 import type { EndDeviceEventInput } from '../../adapters/cim/end-device-events.js';
-import type { CollectedReading } from '../../adapters/field-data.js';
 import { ManualClock } from '../../core/clock.js';
+import { hourlyReadings } from './support/hourly-readings.js';
 
 /**
  * Issue 7: a CIM batch is durable before it counts as published. The publisher's file
@@ -29,16 +29,7 @@ async function tempDir(): Promise<string> {
 }
 
 function batchOf(readingCount: number, correlationIds: readonly string[], tag: string): OutputBatch {
-  const readings: CollectedReading[] = Array.from({ length: readingCount }, (_, i) => ({
-    meterSerial: `${tag}${i % 7}`,
-    usagePoint: `P${i % 7}`,
-    kind: 'interval',
-    quantity: { source: 'profile', quantity: 'activeImportInterval' },
-    value: i,
-    unit: 'Wh',
-    timestampMs: t0 + 3_600_000 * (i % 24),
-    intervalSeconds: 3600,
-  }));
+  const readings = hourlyReadings(readingCount, tag, 7, t0);
   const events: EndDeviceEventInput[] = correlationIds.map((correlationId, i) => ({
     deviceId: `${tag}${i}`,
     deviceKind: 'meter',

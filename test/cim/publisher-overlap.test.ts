@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CimPublisher, type PublishedMessage } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
-import type { CollectedReading } from '../../adapters/field-data.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 import { ManualClock } from '../../core/clock.js';
+import { hourlyReadings } from './support/hourly-readings.js';
 
 /**
  * Overlapping CimPublisher.publish calls (several batches in flight): each batch is encoded at
@@ -21,16 +21,7 @@ afterEach(async () => {
 });
 
 function batchOf(n: number, tag: string): OutputBatch {
-  const readings: CollectedReading[] = Array.from({ length: n }, (_, i) => ({
-    meterSerial: `${tag}${i % 40}`,
-    usagePoint: `P${i % 40}`,
-    kind: 'interval',
-    quantity: { source: 'profile', quantity: 'activeImportInterval' },
-    value: i,
-    unit: 'Wh',
-    timestampMs: t0 + 3_600_000 * (i % 24),
-    intervalSeconds: 3600,
-  }));
+  const readings = hourlyReadings(n, tag, 40, t0);
   return { csv: {}, readings, events: [] };
 }
 
