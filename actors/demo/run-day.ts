@@ -305,26 +305,24 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
   };
 }
 
+/** `k v, k v` sorted by key: the counts fill in as concurrent writers finish, so insertion order is not stable. */
+function formatCounts(counts: Readonly<Record<string, number>>): string {
+  return (
+    Object.entries(counts)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  );
+}
+
 export function formatSummary(s: DemoSummary): string {
   const lines = [
     'summary',
-    `  rows per file kind:   ${
-      Object.entries(s.rowsByFileKind)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ') || 'none'
-    }`,
-    `  messages per noun:    ${
-      Object.entries(s.messagesByNoun)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ') || 'none'
-    }`,
+    `  rows per file kind:   ${formatCounts(s.rowsByFileKind)}`,
+    `  messages per noun:    ${formatCounts(s.messagesByNoun)}`,
     `  readings delivered:   ${s.readings}`,
     `  gaps recovered:       ${s.gapsRecovered} interval values collected more than ${s.loadProfileEveryMinutes} min late (${s.concentratorOutages} concentrator outages)`,
-    `  events:               ${
-      Object.entries(s.events)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ') || 'none'
-    }`,
+    `  events:               ${formatCounts(s.events)}`,
     `  jobs:                 ${s.jobs.succeeded} succeeded, ${s.jobs.failed} failed`,
     `  elapsed:              ${(s.elapsedMs / 1000).toFixed(1)} s`,
   ];

@@ -135,4 +135,32 @@ describe('demo day', () => {
     const truth = new Map(groundTruth(fleet, dayStartMs, endMs).map((v) => [truthKey(v), v.value]));
     await expectExactlyOnceInOutputs(truth, outDir, 'SIM');
   });
+
+  it('lists the summary counts in key order, whichever writer finished first', () => {
+    const base = {
+      readings: 0,
+      gapsRecovered: 0,
+      loadProfileEveryMinutes: 60,
+      concentratorOutages: 0,
+      jobs: { succeeded: 1, failed: 0 },
+      elapsedMs: 0,
+      reports: [],
+    };
+    const one = formatSummary({
+      ...base,
+      rowsByFileKind: { S: 9, PP: 2, MP: 4 },
+      messagesByNoun: { MeterReadings: 3, EndDeviceEvents: 1 },
+      events: { 'meter.z': 1, 'meter.a': 2 },
+    });
+    const other = formatSummary({
+      ...base,
+      rowsByFileKind: { MP: 4, S: 9, PP: 2 },
+      messagesByNoun: { EndDeviceEvents: 1, MeterReadings: 3 },
+      events: { 'meter.a': 2, 'meter.z': 1 },
+    });
+    expect(one).toBe(other);
+    expect(one).toContain('rows per file kind:   MP 4, PP 2, S 9');
+    expect(one).toContain('messages per noun:    EndDeviceEvents 1, MeterReadings 3');
+    expect(one).toContain('events:               meter.a 2, meter.z 1');
+  });
 });
