@@ -53,7 +53,7 @@ describe('the battery seam fits the head-end', () => {
     try {
       for (const f of ['355#58005E00', '356#7A13F2FE6B01', '359#0800000001504E'])
         await bms.send(parseCandump(f));
-      await waitFor(() => wired.stats.framesDecoded === 3, 'frames', 2_000);
+      await waitFor(() => wired.stats.framesDecoded === 3, 'frames', 15_000);
       const first = await asFieldLink.execute({ type: 'register', meters: ['site-9'] });
       expect(
         first.readings.map((r) => (r.quantity.source === 'battery' ? r.quantity.quantity : '')).sort(),

@@ -112,7 +112,7 @@ describe('BatteryMonitor over the in-memory bus', () => {
     try {
       await bms.send(parseCandump('356#7A13F2')); // DLC 3
       await bms.send(parseCandump('356#7A13F2FE6B01'));
-      await waitFor(() => readings.length > 0, 'readings', 2_000);
+      await waitFor(() => readings.length > 0, 'readings', 15_000);
       expect(errors).toEqual(['MF_BATTERY_CAN_DLC']);
       expect(readings).toEqual(expect.arrayContaining(['voltage=49.86', 'current=-27', 'temperature=36.3']));
       expect(monitor.stats).toMatchObject({ decodeErrors: 1, framesDecoded: 1 });
@@ -135,15 +135,15 @@ describe('BatteryMonitor over the in-memory bus', () => {
     monitor.start();
     try {
       await bms.send(parseCandump('355#58005E00'));
-      await waitFor(() => monitor.stats.framesDecoded === 1, 'good frame', 2_000);
+      await waitFor(() => monitor.stats.framesDecoded === 1, 'good frame', 15_000);
       const before = monitor.snapshot();
       await bms.send(parseCandump('355#65005E00')); // SOC 101 %
-      await waitFor(() => errors.length === 1, 'rejection', 2_000);
+      await waitFor(() => errors.length === 1, 'rejection', 15_000);
       expect(errors).toEqual(['MF_BATTERY_VALUE_RANGE']);
       expect(monitor.snapshot()).toEqual(before);
       expect(monitor.snapshot()['site-4']).toMatchObject({ stateOfCharge: 88, stateOfHealth: 94 });
       await bms.send(parseCandump('355#59005E00'));
-      await waitFor(() => monitor.stats.framesDecoded === 2, 'next good frame', 2_000);
+      await waitFor(() => monitor.stats.framesDecoded === 2, 'next good frame', 15_000);
       expect(monitor.snapshot()['site-4']).toMatchObject({ stateOfCharge: 89 });
     } finally {
       monitor.stop();
@@ -166,14 +166,14 @@ describe('BatteryMonitor over the in-memory bus', () => {
     monitor.start();
     try {
       await bms.send(parseCandump('355#58005E00'));
-      await waitFor(() => monitor.stats.framesDecoded === 1, 'first frame', 2_000);
+      await waitFor(() => monitor.stats.framesDecoded === 1, 'first frame', 15_000);
       clock.advance(150);
       await new Promise((r) => setTimeout(r, 120));
       expect(events).toEqual([]);
       clock.advance(100);
-      await waitFor(() => events.length === 1, 'link lost', 2_000);
+      await waitFor(() => events.length === 1, 'link lost', 15_000);
       await bms.send(parseCandump('355#58005E00'));
-      await waitFor(() => events.length === 2, 'link back', 2_000);
+      await waitFor(() => events.length === 2, 'link back', 15_000);
       expect(events.map((e) => `${e.key}:${e.phase}`)).toEqual([
         'battery.linkLost:raised',
         'battery.linkLost:cleared',

@@ -76,7 +76,7 @@ describe('battery site polled over RS485 (simulator serial server → Rs485Clien
 
   it('a pack that stops answering raises battery.linkLost after three failed polls, cleared when it answers again', async () => {
     const { sim, events, monitor } = await polledSite('idle');
-    await waitFor(() => monitor.stats.polls >= 2, 'first polls', 5_000);
+    await waitFor(() => monitor.stats.polls >= 2, 'first polls', 20_000);
     sim.setSilent(true);
     await waitFor(() => events.some((e) => e.key === 'battery.linkLost'), 'link lost', 10_000);
     expect(monitor.stats.failedPolls).toBeGreaterThanOrEqual(3);

@@ -132,15 +132,15 @@ describe('battery site end to end over TCP (simulator → CANET → monitor)', (
   it('a pack that needs the inverter heartbeat keeps talking while the monitor sends 0x305, and stops without it', async () => {
     const { sim, transport } = await startSite({ scenario: 'idle', requireHeartbeatMs: 1_500 });
     const { events, monitor } = startMonitor(transport, { heartbeatIntervalMs: 100 });
-    await waitFor(() => sim.heartbeatsSeen >= 5, 'heartbeats at the simulator', 5_000);
+    await waitFor(() => sim.heartbeatsSeen >= 5, 'heartbeats at the simulator', 20_000);
     expect(sim.isSilent).toBe(false);
     monitor.stop();
     const quiet = startMonitor(transport, { heartbeatIntervalMs: 0 });
-    await waitFor(() => sim.isSilent, 'pack silent without heartbeat', 5_000);
+    await waitFor(() => sim.isSilent, 'pack silent without heartbeat', 20_000);
     await waitFor(
       () => quiet.events.some((e) => e.key === 'battery.linkLost' && e.phase === 'raised'),
       'link lost',
-      5_000,
+      20_000,
     );
     expect(events.filter((e) => e.key === 'battery.linkLost')).toEqual([]);
   });
@@ -169,7 +169,7 @@ describe('battery site end to end over TCP (simulator → CANET → monitor)', (
   it('Sofar-extended frames are detected and give one reading series per pack', async () => {
     const { transport } = await startSite({ scenario: 'idle', packCount: 3, variant: 'sofar-extended' });
     const { readings, monitor } = startMonitor(transport);
-    await waitFor(() => new Set(readings.map((r) => r.meterSerial)).size === 3, 'three packs', 5_000);
+    await waitFor(() => new Set(readings.map((r) => r.meterSerial)).size === 3, 'three packs', 20_000);
     expect([...new Set(readings.map((r) => r.meterSerial))].sort()).toEqual([
       'site-7/pack1',
       'site-7/pack2',
@@ -205,7 +205,7 @@ describe('CAN link resilience over TCP', () => {
     cleanups.push(() => transport.close());
     const errors: string[] = [];
     const { readings, monitor } = startMonitor(transport, { onDecodeError: (e) => errors.push(e.code) });
-    await waitFor(() => monitor.stats.framesDecoded === 2, 'two good frames', 5_000);
+    await waitFor(() => monitor.stats.framesDecoded === 2, 'two good frames', 20_000);
     expect(errors).toEqual(['MF_BATTERY_CAN_FRAME']);
     expect(
       readings.find((r) => r.quantity.source === 'battery' && r.quantity.quantity === 'stateOfCharge')?.value,
@@ -238,9 +238,9 @@ describe('CAN link resilience over TCP', () => {
     });
     monitor.start();
     cleanups.push(() => monitor.stop());
-    await waitFor(() => monitor.stats.framesDecoded > 5, 'frames from the first gateway', 5_000);
+    await waitFor(() => monitor.stats.framesDecoded > 5, 'frames from the first gateway', 20_000);
     await first.stop();
-    await waitFor(() => events.some((e) => e.key === 'battery.linkLost'), 'link lost', 5_000);
+    await waitFor(() => events.some((e) => e.key === 'battery.linkLost'), 'link lost', 20_000);
     second = await BatterySiteSimulator.start({ cycleMs: 50, canPort: port, scenario: 'idle' });
     await waitFor(
       () => events.some((e) => e.key === 'battery.linkLost' && e.phase === 'cleared'),
@@ -325,7 +325,7 @@ describe('RS485 over a TCP serial server (simulator)', () => {
     socket.on('data', (d) => received.push(d.toString('latin1')));
     await new Promise((r) => socket.once('connect', r));
     socket.write('\u0000garbage~20024642E00202FD34\r~2002464F0000FD98\r');
-    await waitFor(() => received.join('').includes('\r'), 'a reply', 5_000);
+    await waitFor(() => received.join('').includes('\r'), 'a reply', 20_000);
     await new Promise((r) => setTimeout(r, 200));
     // Exactly one reply: to the good 0x4F request (RTN 00, LENID 0); the corrupted one got none.
     expect(received.join('')).toMatch(/^~200246000000FDB2\r$/);

@@ -105,7 +105,7 @@ describe('socketcand transport against a loopback fake', () => {
     await waitFor(
       () => events.length > 0 && fake.received.some((c) => c.startsWith('< send 305')),
       'event and heartbeat',
-      5_000,
+      15_000,
     );
     expect(fake.received.slice(0, 2)).toEqual(['< open can0 >', '< rawmode >']);
     expect(fake.received).toContain('< send 305 8 00 00 00 00 00 00 00 00 >');

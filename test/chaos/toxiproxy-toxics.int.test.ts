@@ -92,8 +92,9 @@ describe('toxic effects on real sockets', () => {
       attributes: { latency: 100, jitter: 0 },
     });
     const withDown = await medianRtt(client, 3);
+    // Upper bounds sit below the delay applied twice, with room for a loaded box's stalls.
     expect(withDown - base).toBeGreaterThanOrEqual(95);
-    expect(withDown - base).toBeLessThan(160);
+    expect(withDown - base).toBeLessThan(190);
     await proxy.addToxic({
       name: 'up',
       type: 'latency',
@@ -103,7 +104,7 @@ describe('toxic effects on real sockets', () => {
     });
     const withBoth = await medianRtt(client, 3);
     expect(withBoth - base).toBeGreaterThanOrEqual(145);
-    expect(withBoth - base).toBeLessThan(220);
+    expect(withBoth - base).toBeLessThan(290);
   });
 
   it('updating a toxic changes its effect on a connection already open', async () => {
@@ -117,11 +118,11 @@ describe('toxic effects on real sockets', () => {
       toxicity: 1,
       attributes: { latency: 50, jitter: 0 },
     });
-    expect((await medianRtt(client, 3)) - base).toBeLessThan(120);
+    expect((await medianRtt(client, 3)) - base).toBeLessThan(200);
     await toxic.update({ ...toxic.toJson(), attributes: { latency: 250, jitter: 0 } });
     const after = (await medianRtt(client, 3)) - base;
     expect(after).toBeGreaterThanOrEqual(240);
-    expect(after).toBeLessThan(330);
+    expect(after).toBeLessThan(490);
   });
 
   it('latency jitter spreads round trips over latency ± jitter', async () => {
@@ -135,7 +136,8 @@ describe('toxic effects on real sockets', () => {
     const samples: number[] = [];
     for (let i = 0; i < 12; i++) samples.push(await roundTripMs(client));
     expect(Math.min(...samples)).toBeGreaterThanOrEqual(39);
-    expect(Math.max(...samples)).toBeLessThan(180);
+    // The largest of 12 round trips: one scheduling stall on a loaded box must not fail it.
+    expect(Math.max(...samples)).toBeLessThan(240);
     expect(Math.max(...samples) - Math.min(...samples)).toBeGreaterThan(10);
   });
 
@@ -145,7 +147,7 @@ describe('toxic effects on real sockets', () => {
       type: 'latency',
       stream: 'downstream',
       toxicity: 1,
-      attributes: { latency: 5_000, jitter: 0 },
+      attributes: { latency: 60_000, jitter: 0 },
     });
     const payload = Buffer.alloc(10_000, 0x42);
     client.socket.write(payload);
@@ -153,8 +155,10 @@ describe('toxic effects on real sockets', () => {
     expect(client.received().length).toBe(0);
     const removedAt = performance.now();
     await toxic.remove();
-    const arrivedAt = await client.waitForBytes(payload.length, 2_000);
-    expect(arrivedAt - removedAt).toBeLessThan(1_000);
+    // Held, the bytes would arrive a minute after they were sent: far beyond these bounds,
+    // which leave a loaded box room for the removal's HTTP round trip.
+    const arrivedAt = await client.waitForBytes(payload.length, 30_000);
+    expect(arrivedAt - removedAt).toBeLessThan(20_000);
     expect(client.received().equals(payload)).toBe(true);
   });
 
@@ -166,7 +170,7 @@ describe('toxic effects on real sockets', () => {
       toxicity: 0,
       attributes: { latency: 1_000, jitter: 0 },
     });
-    expect(await medianRtt(client, 3)).toBeLessThan(200);
+    expect(await medianRtt(client, 3)).toBeLessThan(500);
   });
 
   it('bandwidth limits the downstream rate to `rate` KB/s', async () => {
@@ -182,10 +186,11 @@ describe('toxic effects on real sockets', () => {
       });
       const start = performance.now();
       client.socket.write('go');
-      const done = await client.waitForBytes(totalBytes, 5_000);
+      const done = await client.waitForBytes(totalBytes, 20_000);
       const kbPerSecond = totalBytes / (done - start);
       // 300 KB/s: 300,000 bytes take about one second.
-      expect(kbPerSecond).toBeGreaterThan(300 * 0.75);
+      // The lower bound gives a loaded box half a second of stalls over the one-second transfer.
+      expect(kbPerSecond).toBeGreaterThan(300 * 0.6);
       expect(kbPerSecond).toBeLessThan(300 * 1.25);
     } finally {
       await source.close();
@@ -289,12 +294,14 @@ describe('toxic effects on real sockets', () => {
         type: 'slow_close',
         stream: 'downstream',
         toxicity: 1,
-        attributes: { delay: 400 },
+        attributes: { delay: 1_000 },
       });
       client.socket.write('go');
       const dataAt = await client.waitForBytes(100);
       await client.closed;
-      expect((client.endedAtMs as number) - dataAt).toBeGreaterThanOrEqual(350);
+      // dataAt is taken when this process reads the bytes: a stall before that read shortens
+      // the measured hold, so the bound leaves 200 ms of it.
+      expect((client.endedAtMs as number) - dataAt).toBeGreaterThanOrEqual(800);
     } finally {
       await source.close();
     }

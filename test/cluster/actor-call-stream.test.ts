@@ -59,14 +59,22 @@ const request = (key: string, method = 'get'): Req => ({
 
 describe('CallActors: actor calls multiplexed on one stream', () => {
   it('answers each call by id, a fast call before a slow one sent earlier', async () => {
+    // The slow call is answered only once the caller has the fast one's answer (not after a
+    // fixed delay, which a stall on a loaded box could outlast): a channel that held the fast
+    // answer behind the slow call would never get there, and the calls' deadlines fail the test.
+    let fastReceived!: () => void;
+    const fastArrived = new Promise<void>((resolve) => (fastReceived = resolve));
     const { address } = await serve(async (req) => {
-      if (req.key === 'slow') await new Promise((r) => setTimeout(r, 300));
+      if (req.key === 'slow') await fastArrived;
       return Buffer.from(JSON.stringify({ key: req.key }));
     });
     const channel = channelTo(address);
     const order: string[] = [];
-    const slow = channel.call(request('slow'), 5_000).then((b) => order.push(JSON.parse(b.toString()).key));
-    const fast = channel.call(request('fast'), 5_000).then((b) => order.push(JSON.parse(b.toString()).key));
+    const slow = channel.call(request('slow'), 15_000).then((b) => order.push(JSON.parse(b.toString()).key));
+    const fast = channel.call(request('fast'), 15_000).then((b) => {
+      order.push(JSON.parse(b.toString()).key);
+      fastReceived();
+    });
     await Promise.all([slow, fast]);
     expect(order).toEqual(['fast', 'slow']);
     expect(channel.inFlight).toBe(0);

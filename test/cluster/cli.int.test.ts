@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
-import { consecutiveFreePorts, freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 const bin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -41,8 +41,10 @@ describe('meterfabric CLI', () => {
     timeout: 180_000,
   }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mf-up-'));
-    const etcdPort = await freePort();
-    const basePort = await consecutiveFreePorts(3);
+    // etcd's client and peer ports (`up` takes client + 1 for the peer) and the nodes' three,
+    // all checked free, below the range the OS hands out for port 0.
+    const etcdPort = await consecutiveFreePorts(5);
+    const basePort = etcdPort + 2;
     const up = spawn(
       process.execPath,
       [

@@ -84,7 +84,7 @@ const config = (
   previousEpochLastLsn: 0,
 });
 
-async function waitUntil(done: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitUntil(done: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error('condition not reached in time');

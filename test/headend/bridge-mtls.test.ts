@@ -13,7 +13,6 @@ import { type BridgeTls, loadBridgeTls } from '../../actors/integration/bridge/t
 import { CimPublisher } from '../../actors/integration/cim-publisher.js';
 import { readReply } from '../../adapters/cim/message.js';
 import { child, parseXml } from '../../adapters/cim/xml-tree.js';
-import { freePort } from '../support/ports.js';
 import { makePki, type Pem, type TestPki } from '../support/tls.js';
 import { usagePointConfig } from './cim-requests.js';
 import { type DayRun, setUpDay } from './day-fixture.js';
@@ -59,7 +58,7 @@ const bridgeOptions = (run: DayRun) => ({
 async function httpBridge(run: DayRun, tls: BridgeTls, withToken = true): Promise<HttpBridge> {
   const bridge = await startHttpBridge(run.headend, {
     host: '127.0.0.1',
-    port: await freePort(),
+    port: 0, // the OS picks; bridge.url carries the bound port
     tls,
     ...(withToken ? { token } : {}),
     ...bridgeOptions(run),
@@ -173,15 +172,14 @@ describe('CIM bridge over HTTPS with mutual TLS', () => {
 type Reply = { result: string; errors: { code: string }[] };
 
 async function grpcBridge(run: DayRun, tls: BridgeTls): Promise<{ bridge: GrpcBridge; port: number }> {
-  const port = await freePort();
   const bridge = await startGrpcBridge(run.headend, new CimPublisher({ source: 'mtls', clock: run.clock }), {
-    address: `127.0.0.1:${port}`,
+    address: '127.0.0.1:0', // the OS picks; bridge.port is the bound port
     token,
     tls,
     ...bridgeOptions(run),
   });
   stops.push(() => bridge.close());
-  return { bridge, port };
+  return { bridge, port: bridge.port };
 }
 
 function grpcCall(

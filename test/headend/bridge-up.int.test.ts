@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../actors/integration/webhook-signature.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { startUp } from './support/up-process.js';
 import { startReceiver } from './webhook-receiver.js';
@@ -30,8 +30,9 @@ describe('meterfabric up with the integration flags', () => {
       join(dir, 'hooks.json'),
       JSON.stringify([{ name: 'rx', url: receiver.url, secretFile: 'hook.secret' }]),
     );
-    const httpPort = await freePort();
-    const metricsPort = await freePort();
+    // Below the OS's port-0 range, so no other process is handed them before `up` binds them.
+    const httpPort = await consecutiveFreePorts(2);
+    const metricsPort = httpPort + 1;
     const up = await startUp(
       dir,
       [

@@ -6,7 +6,6 @@ import { type HttpBridge, startHttpBridge } from '../../actors/integration/bridg
 import { readReply } from '../../adapters/cim/message.js';
 import { parseMeterReadingsMessage } from '../../adapters/cim/meter-readings.js';
 import { child, parseXml } from '../../adapters/cim/xml-tree.js';
-import { freePort } from '../support/ports.js';
 import {
   endDeviceControl,
   getMeterReadings,
@@ -41,7 +40,7 @@ async function start(options: { outage?: boolean; onDemandTimeoutMs?: number } =
     if (command.type === 'upsertConcentrator') run.headend.applyRegistry(command);
   bridge = await startHttpBridge(run.headend, {
     host: '127.0.0.1',
-    port: await freePort(),
+    port: 0, // the OS picks; bridge.url carries the bound port
     token,
     maxBodyBytes: 64 * 1024,
     clock: run.clock,

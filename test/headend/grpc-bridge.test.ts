@@ -10,7 +10,6 @@ import {
 } from '../../actors/integration/bridge/grpc-bridge.js';
 import { CimPublisher } from '../../actors/integration/cim-publisher.js';
 import { buildOutputBatch } from '../../actors/integration/output-batch.js';
-import { freePort } from '../support/ports.js';
 import { soapMeterConfig, usagePointConfig } from './cim-requests.js';
 import { hourMs, originMs, runUntil, setUpDay } from './day-fixture.js';
 
@@ -44,15 +43,17 @@ async function start() {
   };
   for (const command of run.fleet.provisioning())
     if (command.type === 'upsertConcentrator') run.headend.applyRegistry(command);
-  const port = await freePort();
+  // Port 0: the bridge binds a port the OS picks (a port picked in advance can be taken by a
+  // parallel suite before the bridge binds it).
   bridge = await startGrpcBridge(run.headend, publisher, {
-    address: `127.0.0.1:${port}`,
+    address: '127.0.0.1:0',
     token,
     clock: run.clock,
     source: 'grpc-test',
     onDemandTimeoutMs: 2_000,
     controlTimeoutMs: 60_000,
   });
+  const port = bridge.port;
   const client = new HeadendService(
     `127.0.0.1:${port}`,
     grpc.credentials.createInsecure(),

@@ -11,7 +11,7 @@ import {
   type WebhookDispatcherOptions,
 } from '../../actors/integration/webhook-dispatcher.js';
 import { verifyWebhook } from '../../actors/integration/webhook-signature.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { eventBatch, newPublisher, type Receiver, readingBatch, startReceiver } from './webhook-receiver.js';
 
@@ -157,7 +157,9 @@ describe('webhook delivery of CIM EventMessages', () => {
   it('keeps retrying while the receiver is down and delivers everything in order when it is back', async () => {
     const publisher = newPublisher();
     const out = publishing(publisher);
-    const port = await freePort();
+    // Below the range the OS hands out for port 0, so no parallel suite's server takes this
+    // port while the receiver is down (it is bound only later, by `receiver({ port })`).
+    const port = await consecutiveFreePorts(1);
     const d = await dispatcher(
       publisher,
       { url: `http://127.0.0.1:${port}/hook` },

@@ -41,7 +41,7 @@ describe('knxd as KNXnet/IP router', () => {
     await waitFor(
       () => heard.find((t) => t.destination === parseGroupAddress('5/1/20')),
       'the routed telegram',
-      5_000,
+      20_000,
     );
     const t = heard.find((x) => x.destination === parseGroupAddress('5/1/20'))!;
     expect(decodeDpt('13.013', groupPayload(t.tpdu)!)).toBe(12345);

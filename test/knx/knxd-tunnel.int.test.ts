@@ -66,7 +66,11 @@ describe('knxd as tunnelling server', () => {
   });
 
   it('unicast search and description find knxd (IA 1.1.250, Core + Tunnelling)', async () => {
-    const [found] = await searchGateways({ targets: [gateway], localAddress: '127.0.0.1', timeoutMs: 2_000 });
+    const [found] = await searchGateways({
+      targets: [gateway],
+      localAddress: '127.0.0.1',
+      timeoutMs: 15_000,
+    });
     expect(found?.deviceInfo?.friendlyName).toBe('knxd');
     expect(formatIndividualAddress(found?.deviceInfo?.individualAddress ?? 0)).toBe('1.1.250');
     expect(found?.families.map((f) => f.family)).toEqual(expect.arrayContaining([2, 4]));
@@ -111,7 +115,7 @@ describe('knxd as tunnelling server', () => {
     await writer.groupWrite(parseGroupAddress('1/2/4'), encodeDpt('13.010', 4242));
     expect(con?.confirmError).toBe(false);
     expect(formatGroupAddress(con!.destination)).toBe('1/2/4');
-    await waitFor(() => to(heard, '1/2/4').length > 0, 'the write on the second tunnel', 5_000);
+    await waitFor(() => to(heard, '1/2/4').length > 0, 'the write on the second tunnel', 20_000);
     const [r] = to(heard, '1/2/4');
     expect(r!.cemi.source).toBe(writer.individualAddress);
     expect(decodeDpt('13.010', groupPayload(r!.cemi.tpdu)!)).toBe(4242);
@@ -122,7 +126,7 @@ describe('knxd as tunnelling server', () => {
     const received = collect(client);
     await client.connect();
     await knxtool(knxd, 'groupswrite', '1/2/7', '1');
-    await waitFor(() => to(received, '1/2/7').length === 1, 'a telegram over the route-back tunnel', 5_000);
+    await waitFor(() => to(received, '1/2/7').length === 1, 'a telegram over the route-back tunnel', 20_000);
   });
 
   it("CONNECTIONSTATE heartbeats keep the tunnel past knxd's 4 s heartbeat timeout", async () => {
@@ -151,7 +155,7 @@ describe('knxd as tunnelling server', () => {
     expect(client.stats.reconnects).toBeGreaterThanOrEqual(1);
     expect(client.channelId).not.toBe(0);
     await knxtool(knxd, 'groupswrite', '1/2/5', '1');
-    await waitFor(() => to(received, '1/2/5').length === 1, 'a telegram after the reconnect', 5_000);
+    await waitFor(() => to(received, '1/2/5').length === 1, 'a telegram after the reconnect', 20_000);
   });
 
   it('malformed datagrams, a wrong channel and wrong sequence numbers are dropped and the tunnel stays up', async () => {
@@ -182,13 +186,13 @@ describe('knxd as tunnelling server', () => {
     await send(
       encodeFrame({ service: 'TUNNELLING_REQUEST', channelId: ch, sequence: 77, cemi: decodeCemiHex(ind) }),
     );
-    await waitFor(() => dropped.length >= 6, 'six drops', 5_000);
+    await waitFor(() => dropped.length >= 6, 'six drops', 20_000);
     expect(received).toHaveLength(0);
     expect(client.status).toBe('connected');
     expect(client.stats.malformed).toBe(4);
     junk.close();
     await knxtool(knxd, 'groupswrite', '1/2/6', '1');
-    await waitFor(() => to(received, '1/2/6').length === 1, 'a good telegram after the junk', 5_000);
+    await waitFor(() => to(received, '1/2/6').length === 1, 'a good telegram after the junk', 20_000);
     expect(received).toHaveLength(1);
   });
 });

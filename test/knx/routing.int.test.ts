@@ -63,7 +63,7 @@ describe('routing client against the simulator acting as a KNXnet/IP router', ()
     await waitFor(
       () => heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response'),
       'routed response',
-      5_000,
+      20_000,
     );
     const response = heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response')!;
     expect(formatIndividualAddress(response.source)).toBe('1.1.6');
@@ -73,19 +73,19 @@ describe('routing client against the simulator acting as a KNXnet/IP router', ()
 
   it('a routed GroupValue_Write reaches the simulated bus', async () => {
     await client.groupWrite(parseGroupAddress('6/0/2'), encodeDpt('1.001', false));
-    await waitFor(() => sim.bus.meter('KNX-R1')?.relayClosed === false, 'the relay to open', 5_000);
+    await waitFor(() => sim.bus.meter('KNX-R1')?.relayClosed === false, 'the relay to open', 20_000);
   });
 
   it('after ROUTING_BUSY the client holds its next indication for at least the wait time', async () => {
     let busyAt = 0;
     client.on({ busy: () => (busyAt = Date.now()) });
     await sim.sendRoutingBusy(150);
-    await waitFor(() => busyAt > 0, 'the busy frame', 5_000);
+    await waitFor(() => busyAt > 0, 'the busy frame', 20_000);
     await client.groupWrite(parseGroupAddress('6/0/2'), encodeDpt('1.001', true));
     const sentAt = Date.now();
     expect(sentAt - busyAt).toBeGreaterThanOrEqual(145);
     expect(client.stats.busy).toBe(1);
-    await waitFor(() => sim.bus.meter('KNX-R1')?.relayClosed === true, 'the relay to close', 5_000);
+    await waitFor(() => sim.bus.meter('KNX-R1')?.relayClosed === true, 'the relay to close', 20_000);
   });
 });
 
@@ -102,7 +102,10 @@ describe('multicast discovery', () => {
       const found = await searchGateways({
         localAddress: '127.0.0.1',
         multicastPort: port,
-        timeoutMs: 1_500,
+        // Returns at the first answer (only the simulator listens on this port); the budget is
+        // for a loaded box.
+        maxResponses: 1,
+        timeoutMs: 15_000,
       });
       expect(found.map((g) => g.deviceInfo?.friendlyName)).toContain('router-sim');
       expect(found[0]?.families.map((f) => f.family)).toContain(5);

@@ -64,7 +64,7 @@ describe('gateway simulator with our tunnel client', () => {
     const [found] = await searchGateways({
       targets: [sim.address],
       localAddress: '127.0.0.1',
-      timeoutMs: 2_000,
+      timeoutMs: 15_000, // a unicast search returns at the first answer
     });
     expect(found?.deviceInfo?.friendlyName).toBe('meterfabric KNX sim');
     expect(found?.control.port).toBe(sim.address.port);
@@ -78,7 +78,7 @@ describe('gateway simulator with our tunnel client', () => {
     await waitFor(
       () => heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response'),
       'a response',
-      5_000,
+      20_000,
     );
     const response = heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response')!;
     expect(formatIndividualAddress(response.source)).toBe('1.1.5');
@@ -96,7 +96,7 @@ describe('gateway simulator with our tunnel client', () => {
     await waitFor(
       () => heard.some((t) => t.destination === parseGroupAddress('5/1/22')),
       'the write on tunnel 2',
-      5_000,
+      20_000,
     );
     expect(heard.find((t) => t.destination === parseGroupAddress('5/1/22'))?.source).toBe(
       writer.individualAddress,
@@ -113,7 +113,7 @@ describe('gateway simulator with our tunnel client', () => {
     await waitFor(
       () => heard.find((t) => groupService(t.tpdu) === 'GroupValue_Response'),
       'a response',
-      5_000,
+      20_000,
     );
   });
 
@@ -133,8 +133,8 @@ describe('gateway simulator with our tunnel client', () => {
     const statuses: TunnelStatus[] = [];
     c.on({ status: (s) => statuses.push(s) });
     await c.connect();
-    await waitFor(() => statuses.includes('reconnecting'), 'the simulator to drop the silent client', 5_000);
-    await waitFor(() => c.status === 'connected', 'reconnect', 5_000);
+    await waitFor(() => statuses.includes('reconnecting'), 'the simulator to drop the silent client', 20_000);
+    await waitFor(() => c.status === 'connected', 'reconnect', 20_000);
   });
 
   it('a repeated sequence number from the gateway is ACKed again but delivered once; a skipped one is dropped', async () => {
@@ -150,7 +150,7 @@ describe('gateway simulator with our tunnel client', () => {
       { messageCode: 0x29 },
     );
     sim.inject(telegram);
-    await waitFor(() => heard.length === 1, 'the first telegram', 5_000);
+    await waitFor(() => heard.length === 1, 'the first telegram', 20_000);
     // Replay seq 0 (a gateway that missed our ACK) and send seq 9 (out of order) to the client's socket.
     const port = (c as unknown as { socket: { address(): { port: number } } }).socket.address().port;
     const junk = createSocket('udp4');
@@ -163,13 +163,13 @@ describe('gateway simulator with our tunnel client', () => {
       });
       await new Promise<void>((resolve) => junk.send(bytes, port, '127.0.0.1', () => resolve()));
     }
-    await waitFor(() => dropped.length >= 2, 'both to be handled', 5_000);
+    await waitFor(() => dropped.length >= 2, 'both to be handled', 20_000);
     junk.close();
     expect(dropped[0]).toMatch(/duplicate .* ACKed again/);
     expect(dropped[1]).toMatch(/seq 9, expected 1: discarded without ACK/);
     expect(heard).toHaveLength(1);
     sim.inject(telegram);
-    await waitFor(() => heard.length === 2, 'the next in-sequence telegram', 5_000);
+    await waitFor(() => heard.length === 2, 'the next in-sequence telegram', 20_000);
     expect(c.status).toBe('connected');
   });
 
@@ -195,12 +195,12 @@ describe('gateway simulator with our tunnel client', () => {
       cemi: telegram,
     });
     await new Promise<void>((resolve) => stranger.send(bytes, port, '127.0.0.1', () => resolve()));
-    await waitFor(() => dropped.length > 0, 'the drop', 5_000);
+    await waitFor(() => dropped.length > 0, 'the drop', 20_000);
     stranger.close();
     expect(dropped[0]).toMatch(/127\.0\.0\.2.*not the gateway/);
     expect(heard).toHaveLength(0);
     sim.inject(telegram);
-    await waitFor(() => heard.length === 1, 'the genuine telegram with seq 0', 5_000);
+    await waitFor(() => heard.length === 1, 'the genuine telegram with seq 0', 20_000);
   });
 
   it('garbage sent to the simulator is dropped and it keeps serving tunnels', async () => {
@@ -210,7 +210,7 @@ describe('gateway simulator with our tunnel client', () => {
     const before = sim.stats.malformed;
     await send('06 10 02 05 00 1A 08 01'); // truncated CONNECT_REQUEST
     await send('06 10 04 20 00 15 04 63 00 00 11 00 BC E0 00 00 0A 03 01 00 81'); // unknown channel
-    await waitFor(() => sim.stats.malformed > before && sim.stats.dropped > 0, 'both drops', 5_000);
+    await waitFor(() => sim.stats.malformed > before && sim.stats.dropped > 0, 'both drops', 20_000);
     junk.close();
     const c = client({ timers: { heartbeatIntervalMs: 500 } });
     await c.connect();

@@ -66,7 +66,7 @@ describe('KnxSite against the gateway simulator', () => {
     expect(sim.bus.meter('M-1')?.relayClosed).toBe(false);
     readings.length = 0;
     await site.pollNow();
-    await waitFor(() => readings.find((r) => r.unit === 'W'), 'power after disconnect', 5_000);
+    await waitFor(() => readings.find((r) => r.unit === 'W'), 'power after disconnect', 20_000);
     expect(readings.find((r) => r.unit === 'W')?.value).toBe(0);
     await site.execute('M-1', 'connect');
     expect(sim.bus.meter('M-1')?.relayClosed).toBe(true);

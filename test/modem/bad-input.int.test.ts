@@ -6,6 +6,7 @@ import { readMeter } from '../../adapters/modem/iec62056/reader.js';
 import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
 import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
+import { waitFor } from '../support/wait.js';
 import {
   dial,
   dialIn,
@@ -153,11 +154,18 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
   });
 
   it('a second poller waits in the queue and is served when the first leaves', async () => {
+    // Listening before dialling: the first poller must hold the modem before the second comes.
+    const attached = nextEvent(node.collector, 'poller-attached', (e) => e.imei === healthy.imei);
     const first = await dial(healthyPort);
-    await nextEvent(node.collector, 'poller-attached', (e) => e.imei === healthy.imei).catch(() => undefined);
+    await attached;
     const second = await dial(healthyPort);
     const secondRead = readMeter(second, { stepTimeoutMs: 3000 });
-    await new Promise((r) => setTimeout(r, 200));
+    // Polled, not slept: on a loaded box the collector may take a while to queue the second.
+    await waitFor(
+      () => node.collector.sessionOf(healthy.imei)?.queuedPollers === 1,
+      'the second poller queued',
+      20_000,
+    );
     expect(node.collector.sessionOf(healthy.imei)?.queuedPollers).toBe(1);
     first.destroy();
     const readout = await secondRead;
@@ -166,10 +174,11 @@ describe('modem collector: bad input gets the documented behaviour and disturbs 
   });
 
   it('a queued poller is refused with MF_MODEM_BUSY when the queue wait runs out', async () => {
+    const attached = nextEvent(node.collector, 'poller-attached', (e) => e.imei === healthy.imei);
     const first = await dial(healthyPort);
-    await new Promise((r) => setTimeout(r, 100));
+    await attached;
     const second = await dial(healthyPort);
-    const text = await readUntilClose(second, 4000);
+    const text = await readUntilClose(second, 20_000);
     expect(text).toMatch(/^MF-REFUSED MF_MODEM_BUSY modem \d{15} stayed busy/);
     first.destroy();
     await healthyStillFine();
@@ -231,8 +240,9 @@ describe('modem collector: configured policies', () => {
       expect(await node.store.get(fleetImei(8))).toBeUndefined();
 
       const { port } = await dialIn(node.collector, known);
+      const attached = nextEvent(node.collector, 'poller-attached', (e) => e.imei === known.imei);
       const first = await dial(port);
-      await new Promise((r) => setTimeout(r, 100));
+      await attached;
       const second = await dial(port);
       expect(await readUntilClose(second)).toMatch(
         /^MF-REFUSED MF_MODEM_BUSY .*being polled by another client/,
@@ -255,7 +265,12 @@ describe('modem collector: configured policies', () => {
       const closed = readUntilClose(silent);
       silent.write(`${fleetImei(9)}\r\n`);
       await online;
-      const offline = await nextEvent(node.collector, 'modem-offline', (e) => e.imei === fleetImei(9), 3000);
+      const offline = await nextEvent(
+        node.collector,
+        'modem-offline',
+        (e) => e.imei === fleetImei(9),
+        20_000,
+      );
       expect(offline.reason).toBe('connection closed');
       expect(await closed).toBe('');
       expect((await node.store.get(fleetImei(9)))?.online).toBe(false);

@@ -93,7 +93,7 @@ describe('modem collector on two nodes sharing one etcd', () => {
         return s !== null;
       },
       'bridge port on n2',
-      5000,
+      20_000,
     );
     const attached = nextEvent(n1.collector, 'poller-attached', (e) => e.imei === modem.imei && e.forwarded);
     const poller = await dial(port, '127.0.0.3');

@@ -108,15 +108,15 @@ describe('modem notifications to a real SMTP server and a webhook receiver', () 
     await waitFor(
       () => count('modem.disconnected').hooks === 1 && mails.some((m) => /disconnected/.test(m.subject)),
       'disconnect notifications',
-      5000,
+      20_000,
     );
     await reconnected;
-    await waitFor(() => hooks.some((h) => h.event.key === 'modem.reconnected'), 'reconnect webhook', 5000);
-    await waitFor(() => mails.some((m) => /reconnected/.test(m.subject)), 'reconnect mail', 5000);
+    await waitFor(() => hooks.some((h) => h.event.key === 'modem.reconnected'), 'reconnect webhook', 20_000);
+    await waitFor(() => mails.some((m) => /reconnected/.test(m.subject)), 'reconnect mail', 20_000);
 
     await modem.setGpi(0, true);
-    await waitFor(() => hooks.some((h) => h.event.key === 'modem.gpiChanged'), 'GPI webhook', 5000);
-    await waitFor(() => mails.some((m) => /GPI/.test(m.subject)), 'GPI mail', 5000);
+    await waitFor(() => hooks.some((h) => h.event.key === 'modem.gpiChanged'), 'GPI webhook', 20_000);
+    await waitFor(() => mails.some((m) => /GPI/.test(m.subject)), 'GPI mail', 20_000);
 
     // Give any duplicate time to arrive before counting.
     await new Promise((r) => setTimeout(r, windowMs * 3));

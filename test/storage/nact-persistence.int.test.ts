@@ -48,7 +48,7 @@ describe('nact persistence over the replicated store', () => {
     const counter1 = spawnCounter(system1, 'meter-42');
     let last = 0;
     for (let i = 1; i <= 12; i++)
-      last = await query(counter1, (sender) => ({ type: 'add', amount: i, sender }), 5_000);
+      last = await query(counter1, (sender) => ({ type: 'add', amount: i, sender }), 20_000);
     expect(last).toBe(78);
     const snapshot = await ReplicatedPersistenceEngine.forStore(ra).latestSnapshot('meter-42');
     expect(snapshot?.sequenceNumber).toBeGreaterThanOrEqual(5); // snapshots are replicated too
@@ -64,8 +64,8 @@ describe('nact persistence over the replicated store', () => {
     await rb.becomePrimary(cfg2, addressBook(nodes));
     const system2 = start(configurePersistence(ReplicatedPersistenceEngine.forStore(rb).asNact()));
     const counter2 = spawnCounter(system2, 'meter-42');
-    expect(await query(counter2, (sender) => ({ type: 'get', sender }), 5_000)).toBe(78);
-    expect(await query(counter2, (sender) => ({ type: 'add', amount: 2, sender }), 5_000)).toBe(80);
+    expect(await query(counter2, (sender) => ({ type: 'get', sender }), 20_000)).toBe(78);
+    expect(await query(counter2, (sender) => ({ type: 'add', amount: 2, sender }), 20_000)).toBe(80);
     const events = await ReplicatedPersistenceEngine.forStore(rb).events('meter-42', 0);
     expect(events.map((e) => e.sequenceNumber)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
     stop(system2);

@@ -71,7 +71,7 @@ export class RecordingClient {
   }
 
   /** Resolves once `bytes` have arrived (or rejects after `timeoutMs`). */
-  async waitForBytes(bytes: number, timeoutMs = 5_000): Promise<number> {
+  async waitForBytes(bytes: number, timeoutMs = 20_000): Promise<number> {
     const deadline = performance.now() + timeoutMs;
     while (this.received().length < bytes) {
       if (performance.now() > deadline) {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../../core/paths.js';
-import { consecutiveFreePorts, freePort } from '../../support/ports.js';
+import { consecutiveFreePorts } from '../../support/ports.js';
 
 /** The CLI entry point the README's quick start runs (needs dist/: npm test builds first). */
 export const meterfabricBin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -28,8 +28,12 @@ export async function startUp(
   extraArgs: readonly string[],
   env: Record<string, string>,
 ): Promise<UpProcess> {
-  const etcdPort = await freePort();
-  const basePort = await consecutiveFreePorts(3);
+  // etcd's client port, its peer port (`up` takes the next one) and the nodes' three, in one
+  // run below the range the OS hands out for port 0 (a port the OS picked and released is one
+  // it may hand to a parallel test next).
+  const first = await consecutiveFreePorts(5);
+  const etcdPort = first;
+  const basePort = first + 2;
   const child = spawn(
     process.execPath,
     [
