@@ -33,22 +33,35 @@ function meterOf(item: unknown): string | undefined {
   return r.reading?.meterSerial ?? r.meterSerial ?? r.event?.deviceId;
 }
 
-/** The index nearest the middle where the meter changes (undefined: one meter only). */
-function cutNearMiddle(list: readonly unknown[]): number | undefined {
-  const middle = Math.ceil(list.length / 2);
-  for (let d = 0; d < list.length; d++)
+/** The index of list[from, to) nearest its middle where the meter changes (undefined: one meter only). */
+function cutNearMiddle(list: readonly unknown[], from: number, to: number): number | undefined {
+  const length = to - from;
+  const middle = Math.ceil(length / 2);
+  for (let d = 0; d < length; d++)
     for (const i of [middle - d, middle + d])
-      if (i > 0 && i < list.length && meterOf(list[i]) !== meterOf(list[i - 1])) return i;
+      if (i > 0 && i < length && meterOf(list[from + i]) !== meterOf(list[from + i - 1])) return from + i;
   return undefined;
 }
 
 type Listed = { type: string; records?: unknown[]; routed?: unknown[] };
 
+/** One part: its commands and their JSON bytes (summed per command, as `splitCommands` counts them). */
+export type SizedPart = { commands: unknown[]; bytes: number };
+
 /** The commands in parts of at most `limitBytes` (JSON), splitting record lists where one command is too big. */
 export function splitCommands(commands: readonly unknown[], limitBytes: number): unknown[][] {
+  return splitCommandsSized(commands, limitBytes).map((p) => p.commands);
+}
+
+/**
+ * `splitCommands` with each part's bytes. Each record is stringified once: a slice's JSON
+ * length is the command's with an empty list plus its records' lengths and commas, so the
+ * halving below does arithmetic instead of stringifying every half again (it was the driver's
+ * largest cost per reading: bench/headend-cluster.bench.ts profile, session 13).
+ */
+export function splitCommandsSized(commands: readonly unknown[], limitBytes: number): SizedPart[] {
   const pieces: { command: unknown; bytes: number }[] = [];
-  const add = (command: unknown) => {
-    const bytes = JSON.stringify(command).length;
+  for (const command of commands) {
     const listed = command as Listed;
     const field = Array.isArray(listed.records)
       ? 'records'
@@ -56,31 +69,47 @@ export function splitCommands(commands: readonly unknown[], limitBytes: number):
         ? 'routed'
         : undefined;
     const list = field ? (listed[field] as unknown[]) : undefined;
-    if (bytes <= limitBytes || !field || !list || list.length < 2) {
-      pieces.push({ command, bytes });
-      return;
+    if (!field || !list || list.length < 2) {
+      pieces.push({ command, bytes: JSON.stringify(command).length });
+      continue;
     }
-    const cut = cutNearMiddle(list);
-    if (cut === undefined) {
-      pieces.push({ command, bytes });
-      return;
-    }
-    add({ ...listed, [field]: list.slice(0, cut) });
-    add({ ...listed, [field]: list.slice(cut) });
-  };
-  for (const command of commands) add(command);
-  const parts: unknown[][] = [];
+    // JSON.stringify({...listed, [field]: []}) keeps the list's key where it was.
+    const emptyBytes = JSON.stringify({ ...listed, [field]: [] }).length;
+    const prefix = new Float64Array(list.length + 1);
+    for (let i = 0; i < list.length; i++)
+      prefix[i + 1] = prefix[i]! + (JSON.stringify(list[i]) ?? 'null').length;
+    const sliceBytes = (from: number, to: number) =>
+      emptyBytes + prefix[to]! - prefix[from]! + (to - from - 1);
+    const add = (from: number, to: number) => {
+      const bytes = sliceBytes(from, to);
+      const whole = from === 0 && to === list.length;
+      const slice = () => (whole ? command : { ...listed, [field]: list.slice(from, to) });
+      if (bytes <= limitBytes || to - from < 2) {
+        pieces.push({ command: slice(), bytes });
+        return;
+      }
+      const cut = cutNearMiddle(list, from, to);
+      if (cut === undefined) {
+        pieces.push({ command: slice(), bytes });
+        return;
+      }
+      add(from, cut);
+      add(cut, to);
+    };
+    add(0, list.length);
+  }
+  const parts: SizedPart[] = [];
   let current: unknown[] = [];
   let size = 0;
   for (const { command, bytes } of pieces) {
     if (current.length > 0 && size + bytes > limitBytes) {
-      parts.push(current);
+      parts.push({ commands: current, bytes: size });
       current = [];
       size = 0;
     }
     current.push(command);
     size += bytes;
   }
-  if (current.length > 0) parts.push(current);
+  if (current.length > 0) parts.push({ commands: current, bytes: size });
   return parts;
 }

@@ -15,7 +15,7 @@ import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
 import { type AckHold, ActorLanes, addressId, defaultAckHold, fanInActors } from './actor-lanes.js';
-import { deliverySeq, maxDeliveryBytes, splitCommands } from './delivery-parts.js';
+import { deliverySeq, maxDeliveryBytes, splitCommandsSized } from './delivery-parts.js';
 import { type Addressing, type DriverAction, deviceOf, routeEntry, singleton } from './effect-routes.js';
 import { EntryDeliveries } from './entry-deliveries.js';
 import { JobWaiters } from './job-waiters.js';
@@ -62,6 +62,11 @@ export type HeadendDriverOptions = {
    * a call of its own (the driver before issue 7's change, for comparison).
    */
   ackHold?: Partial<AckHold> | false;
+  /**
+   * Stream entries handed to `writeStream` before the earliest of them has been written
+   * (default 4; 1: one at a time, as before session 13). Acknowledged in position order.
+   */
+  streamWritesInFlight?: number;
 };
 
 /** Which acknowledgements a settle sends: past the hold's bounds, all, or none. */
@@ -356,12 +361,14 @@ export class HeadendDriver {
     const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
     for (const action of actions) this.act(action, entry.id, deliveries);
     for (const { address, commands } of targets)
-      for (const [part, chunk] of splitCommands(commands, maxDeliveryBytes).entries()) {
+      for (const [part, chunk] of splitCommandsSized(commands, maxDeliveryBytes).entries()) {
         deliveries.hold();
         deliveries.sizeBytes += this.lanes.post(
           address,
-          { from: sourceId, seq: deliverySeq(entry.id, part), commands: chunk },
+          { from: sourceId, seq: deliverySeq(entry.id, part), commands: chunk.commands },
           deliveries.release,
+          undefined,
+          chunk.bytes,
         );
       }
     deliveries.routed();

@@ -23,6 +23,9 @@ export type Span = {
   activeMs: number;
   /** CPU time of this process (driver, field simulation, CSV and CIM writers) while stepping. */
   driverCpuMs: number;
+  /** Stream entries written (CSV + CIM), and the wall time with at least one being written. */
+  streamEntries: number;
+  writeBusyMs: number;
 };
 
 /**

@@ -1,4 +1,8 @@
-import { HeadendDriver, type HeadendDriverOptions } from '../../actors/host/headend-driver.js';
+import {
+  HeadendDriver,
+  type HeadendDriverOptions,
+  type StreamWriter,
+} from '../../actors/host/headend-driver.js';
 import type { ServicePorts } from '../../actors/host/service-ports.js';
 import { CheckpointConsumer } from '../../actors/integration/checkpoint-consumer.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
@@ -32,6 +36,8 @@ export type Variant = {
   /** HeadendDriverOptions.ackHold (false: every settle sends every acknowledgement, as before issue 7's change). */
   ackHold?: HeadendDriverOptions['ackHold'];
   maxConcurrentCalls?: number;
+  /** HeadendDriverOptions.streamWritesInFlight (1: stream entries written one at a time, as before session 13). */
+  streamWritesInFlight?: number;
 };
 
 /** The benches' simulated fleet: seed 11, every meter in UTC, from originMs on `clock`. */
@@ -51,8 +57,11 @@ export type BenchDriver = {
   fleet: SimulatedFleet;
   driver: HeadendDriver;
   consumer: CheckpointConsumer;
-  /** Readings the consumer has written (a bench zeroes it where its measured span starts). */
-  written: { readings: number };
+  /**
+   * Readings the consumer has written, and the wall time with at least one stream entry being
+   * written (a bench zeroes both where its measured span starts).
+   */
+  written: { readings: number; entries: number; busyMs: number };
 };
 
 /**
@@ -65,11 +74,24 @@ export async function openBenchDriver(
   name: string,
   outDir: string,
   fleetSize: { concentrators: number; meters: number },
-  options: Partial<Pick<HeadendDriverOptions, 'maxConcurrentCalls' | 'waves' | 'ackHold'>> = {},
+  options: Partial<
+    Pick<HeadendDriverOptions, 'maxConcurrentCalls' | 'waves' | 'ackHold' | 'streamWritesInFlight'>
+  > = {},
 ): Promise<BenchDriver> {
   const clock = new ManualClock(originMs);
   const fleet = benchFleet(fleetSize.concentrators, fleetSize.meters, clock);
-  const written = { readings: 0 };
+  const written = { readings: 0, entries: 0, busyMs: 0 };
+  let writing = 0;
+  let busySince = 0;
+  const timedWrite: StreamWriter = async (position, batches) => {
+    if (writing++ === 0) busySince = performance.now();
+    try {
+      await consumer.write(position, batches);
+      written.entries++;
+    } finally {
+      if (--writing === 0) written.busyMs += performance.now() - busySince;
+    }
+  };
   let driver: HeadendDriver | undefined;
   const consumer = await CheckpointConsumer.open({
     outDir,
@@ -86,7 +108,7 @@ export async function openBenchDriver(
     clock,
     name,
     fieldLink: (id) => fleet.concentrator(id),
-    writeStream: consumer.write,
+    writeStream: timedWrite,
     ...options,
   });
   return { clock, fleet, driver, consumer, written };
@@ -111,6 +133,9 @@ export async function driveSpan(
     ...(variant.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: variant.maxConcurrentCalls } : {}),
     waves: variant.waves ?? false,
     ...(variant.ackHold !== undefined ? { ackHold: variant.ackHold } : {}),
+    ...(variant.streamWritesInFlight !== undefined
+      ? { streamWritesInFlight: variant.streamWritesInFlight }
+      : {}),
   });
   const provisionStart = performance.now();
   driver.configureWorkManager(scenario.everyMinutes);
@@ -137,6 +162,8 @@ export async function driveSpan(
   await driver.settle();
   await consumer.flush();
   written.readings = 0;
+  written.entries = 0;
+  written.busyMs = 0;
   const callsBefore = driver.callCount;
   const start = performance.now();
   const cpuBefore = process.cpuUsage();
@@ -167,6 +194,8 @@ export async function driveSpan(
     activeSteps,
     activeMs,
     readings: written.readings,
+    streamEntries: written.entries,
+    writeBusyMs: written.busyMs,
     elapsedMs: performance.now() - start,
     startMs: originMs + scenario.stepMs,
     endMs: t,

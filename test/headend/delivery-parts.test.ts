@@ -15,7 +15,12 @@ function splitByStringifying(commands: readonly unknown[], limitBytes: number): 
     let cut: number | undefined;
     for (let d = 0; d < list.length && cut === undefined; d++)
       for (const i of [middle - d, middle + d])
-        if (cut === undefined && i > 0 && i < list.length && list[i]!.meterSerial !== list[i - 1]!.meterSerial)
+        if (
+          cut === undefined &&
+          i > 0 &&
+          i < list.length &&
+          list[i]!.meterSerial !== list[i - 1]!.meterSerial
+        )
           cut = i;
     if (cut === undefined) return void pieces.push({ command, bytes });
     add({ ...(command as Listed), records: list.slice(0, cut) });
@@ -72,19 +77,29 @@ describe('delivery parts (actors/host/delivery-parts.ts)', () => {
     ]);
   });
 
-  it('cuts exactly the parts that stringifying every half cut, and counts each part\'s JSON bytes', () => {
-    const record = fc.record({ meterSerial: fc.constantFrom('A', 'B', 'C', 'D'), value: fc.double(), note: fc.string() });
+  it("cuts exactly the parts that stringifying every half cut, and counts each part's JSON bytes", () => {
+    const record = fc.record({
+      meterSerial: fc.constantFrom('A', 'B', 'C', 'D'),
+      value: fc.double(),
+      note: fc.string(),
+    });
     const command = fc.oneof(
       fc.record({ type: fc.constant('route'), records: fc.array(record, { maxLength: 40 }), at: fc.nat() }),
       fc.record({ type: fc.constant('tick') }),
     );
     fc.assert(
-      fc.property(fc.array(command, { maxLength: 6 }), fc.integer({ min: 50, max: 3_000 }), (commands, limit) => {
-        const sized = splitCommandsSized(commands, limit);
-        expect(sized.map((p) => p.commands)).toEqual(splitByStringifying(commands, limit));
-        for (const part of sized)
-          expect(part.bytes).toBe(part.commands.reduce((sum: number, c) => sum + JSON.stringify(c).length, 0));
-      }),
+      fc.property(
+        fc.array(command, { maxLength: 6 }),
+        fc.integer({ min: 50, max: 3_000 }),
+        (commands, limit) => {
+          const sized = splitCommandsSized(commands, limit);
+          expect(sized.map((p) => p.commands)).toEqual(splitByStringifying(commands, limit));
+          for (const part of sized)
+            expect(part.bytes).toBe(
+              part.commands.reduce((sum: number, c) => sum + JSON.stringify(c).length, 0),
+            );
+        },
+      ),
       { numRuns: 500 },
     );
   });
