@@ -1,5 +1,5 @@
 import { MeterfabricError } from '../../core/errors.js';
-import { wallClock, zonedFormatter } from '../../core/zoned-time.js';
+import { instantsOfWallClock, wallClock, zonedFormatter } from '../../core/zoned-time.js';
 
 /**
  * Wall-clock timestamps `yyyy-mm-dd HH:MM:SS.fff` in an IANA time zone, for the `*local`
@@ -65,18 +65,8 @@ export function parseCsvLocalTimestamp(
       text,
     });
   const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
-  // Offsets in force around that wall time (zones change offset at most once in two days).
-  const offsets = new Set(
-    [-36, 0, 36].map((h) => {
-      const t = wall + h * 3_600_000;
-      return wallAsUtcMs(t, timeZone) - t;
-    }),
-  );
-  const matches = [...offsets]
-    .map((offset) => wall - offset)
-    .filter((t) => wallAsUtcMs(t, timeZone) === wall)
-    .sort((a, b) => a - b);
-  const unique = [...new Set(matches)];
+  // Every instant that reads `wall` in the zone, ascending: none, one, or two (core's DST search).
+  const unique = instantsOfWallClock(wall, timeZone, invalidZone);
   if (unique.length === 0)
     throw new CsvTimeZoneError(
       `${text} does not exist in ${timeZone} (the clock skipped it when summer time began)`,
