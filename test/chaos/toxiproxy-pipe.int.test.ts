@@ -127,6 +127,9 @@ describe('a link without toxics (straight pipe)', () => {
     c.upstreamLink.addToxic(spec);
     expect(await sendAndWait()).toBeGreaterThanOrEqual(295);
     c.upstreamLink.removeToxic('lat');
-    expect(await sendAndWait()).toBeLessThan(295);
+    // The quickest of three: a toxic still in place delays every one, while one stall of this
+    // process on a loaded box must not pass for it.
+    const straight = [await sendAndWait(), await sendAndWait(), await sendAndWait()];
+    expect(Math.min(...straight)).toBeLessThan(295);
   }, 60_000);
 });

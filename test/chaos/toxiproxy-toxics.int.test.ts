@@ -313,7 +313,9 @@ describe('toxic effects on real sockets', () => {
       type: 'slicer',
       stream: 'downstream',
       toxicity: 1,
-      attributes: { average_size: 100, size_variation: 20, delay: 5_000 },
+      // 50 ms between pieces (delay is in µs): the client reads each piece on its own unless
+      // this process stalls longer than that (5 ms apart, a loaded box's stalls merged pieces).
+      attributes: { average_size: 100, size_variation: 20, delay: 50_000 },
     });
     const payload = Buffer.from(Array.from({ length: 1_000 }, (_, i) => i % 251));
     client.socket.write(payload);
