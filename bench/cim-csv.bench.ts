@@ -62,7 +62,7 @@ import { printFigure, printRatios, rate } from './support/report.js';
 const JOBS_PER_STEP = 64;
 /** Batches per step of the "encoding ahead" rows: a stream long enough that its start and end matter little. */
 const STREAM_BATCHES = 4;
-const DURATION_MS = 3000; // per subject: each table runs its subjects interleaved for (subjects x this)
+const DURATION_MS = 2000; // per subject: each table runs its subjects interleaved for (subjects x this)
 
 const decoder = new TextDecoder();
 const utf8 = new TextEncoder();
@@ -271,14 +271,32 @@ async function main(): Promise<void> {
     }));
     const csvRows = Array.from({ length: JOBS_PER_STEP }, (_, i) => csvRowsFor(i)).flat();
     console.log(`${loadAverage()} on ${threads} cores`);
-    // Warm the workers (module import, JIT) and check the outputs before timing.
-    for (let i = 0; i < 5; i++) await checkSameOutput(pool, jobs, csvRows);
-    await cimTable(pool, jobs, threads);
-    await csvTable(pool, csvRows, threads);
-    phases(jobs, csvRows, csvChunkRows(csvRows.length, threads));
-    await balance(pool, jobs, threads);
-    await ceiling(pool, jobs[0]!, threads, DURATION_MS);
-    console.log(`\n${loadAverage()} at the end`);
+    const started = performance.now();
+    const took = (since: number) => console.log(`  (${((performance.now() - since) / 1000).toFixed(1)} s)`);
+    // Check the outputs, then warm the workers and the main thread alike (module import, JIT).
+    await checkSameOutput(pool, jobs, csvRows);
+    for (let i = 0; i < 4; i++) {
+      await encodeMeterReadingsInPool(pool, jobs);
+      await encodeCsvRowsInPool(pool, 'S', csvRows);
+      for (const job of jobs)
+        encodeMeterReadingsBytes(job.readings, { ...job.options, clock: clockOf(DAY_MS) });
+      utf8.encode(encodeCsvRows('S', csvRows));
+    }
+    took(started);
+    for (const section of [
+      () => cimTable(pool, jobs, threads),
+      () => csvTable(pool, csvRows, threads),
+      () => phases(jobs, csvRows, csvChunkRows(csvRows.length, threads)),
+      () => balance(pool, jobs, threads),
+      () => ceiling(pool, jobs[0]!, threads, DURATION_MS),
+    ]) {
+      const t0 = performance.now();
+      await section();
+      took(t0);
+    }
+    console.log(
+      `\n${loadAverage()} at the end; ${((performance.now() - started) / 1000).toFixed(0)} s in all`,
+    );
   } finally {
     await pool.close();
   }

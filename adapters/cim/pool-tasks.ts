@@ -107,6 +107,8 @@ export function encodeMeterReadingsRepeatedly(payload: {
  */
 export function encodeMeterReadingsColumnarProbe(jobs: ColumnarMeterReadingsJob[]): {
   threadId: number;
+  /** When the work began, ms since the epoch (performance.timeOrigin-based: comparable across threads). */
+  startedAtMs: number;
   busyMs: number;
   bytes: number;
 } {
@@ -114,5 +116,5 @@ export function encodeMeterReadingsColumnarProbe(jobs: ColumnarMeterReadingsJob[
   checkJobs(jobs);
   let bytes = 0;
   for (const job of jobs) bytes += encodeColumnarJob(job).byteLength;
-  return { threadId, busyMs: performance.now() - t0, bytes };
+  return { threadId, startedAtMs: performance.timeOrigin + t0, busyMs: performance.now() - t0, bytes };
 }

@@ -90,7 +90,7 @@ export function phases(
 
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}% of the encode`;
 
-type Probe = { threadId: number; busyMs: number; bytes: number };
+type Probe = { threadId: number; startedAtMs: number; busyMs: number; bytes: number };
 
 /**
  * How evenly the workers share a step: one task per message against the grouping the pool
@@ -113,28 +113,57 @@ export async function balance(
     const splits = new Map<string, number>();
     let busyMs = 0;
     let wallMs = 0;
+    let dispatchMs = 0;
+    let tailMs = 0;
+    let tasks = 0;
+    const now = () => performance.timeOrigin + performance.now();
     for (let step = 0; step < 24; step++) {
       const t0 = performance.now();
+      const postedAt: number[] = [];
       const probes = await pool.runPipelined<Probe>(groups.length, (g) => {
         const [start, end] = groups[g]!;
         const payload = jobs
           .slice(start, end)
           .map((job) => ({ columns: packReadings(job.readings), options: job.options }));
+        postedAt[g] = now();
         return { module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsColumnarProbe', payload };
       });
+      const stepEnd = now();
       wallMs += performance.now() - t0;
       const perWorker = new Map<number, number>();
-      for (const p of probes) {
+      let lastEnd = 0;
+      for (const [g, p] of probes.entries()) {
         perWorker.set(p.threadId, (perWorker.get(p.threadId) ?? 0) + 1);
         busyMs += p.busyMs;
+        dispatchMs += p.startedAtMs - postedAt[g]!;
+        lastEnd = Math.max(lastEnd, p.startedAtMs + p.busyMs);
+        tasks++;
       }
+      tailMs += stepEnd - lastEnd;
       const counts = [...perWorker.values()];
       while (counts.length < threads) counts.push(0);
       const key = counts.sort((a, b) => a - b).join('/');
       splits.set(key, (splits.get(key) ?? 0) + 1);
     }
-    const shown = [...splits].map(([k, n]) => `${k} x${n}`).join(', ');
+    const shown = [...splits]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, n]) => `${k} x${n}`)
+      .join(', ');
     printFigure(`${label}: workers busy`, (100 * busyMs) / (threads * wallMs), '%', `splits: ${shown}`);
+    printFigure('  task encode time', busyMs / tasks, 'ms', `${tasks / 24} tasks per step`);
+    printFigure(
+      '  posted -> started in a worker',
+      dispatchMs / tasks,
+      'ms',
+      'waiting for a worker and a core',
+    );
+    printFigure(
+      '  last task done -> caller resumes',
+      tailMs / 24,
+      'ms',
+      'the result back to the main thread',
+    );
   }
 }
 
