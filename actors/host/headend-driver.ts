@@ -32,6 +32,11 @@ import type { ActorAddress, ServicePorts } from './service-ports.js';
  * (`resume`) reads the outboxes and the last completed step back from the actors.
  */
 
+/**
+ * Writes a stream entry. Called in position order, possibly for the next position before the
+ * last one's promise settled (`streamWritesInFlight`): it must then not make a later position
+ * durable when an earlier one failed (CheckpointConsumer fences itself: output-order.ts).
+ */
 export type StreamWriter = (position: number, batches: readonly StreamBatch[]) => Promise<void>;
 
 /** The jobs manager's part of a day clock: reminders forced on/off, and its timings (ms). */
@@ -73,6 +78,8 @@ export type HeadendDriverOptions = {
 export type SettleAcks = 'bounded' | 'all' | 'none';
 
 const importChunkRows = 200;
+/** Stream entries written at once by default (HeadendDriverOptions.streamWritesInFlight). */
+export const defaultStreamWritesInFlight = 4;
 
 export class HeadendDriver {
   /** A copy of the registry actor's state, updated in step with it (the bridge reads it synchronously). */
@@ -83,6 +90,11 @@ export class HeadendDriver {
   private readonly fieldPending = new Set<Promise<void>>();
   private writeChain: Promise<void> = Promise.resolve();
   private writesPending = 0;
+  /** Stream entries being written now, and those waiting for room (in position order). */
+  private writesInFlight = 0;
+  private readonly writeRoom: (() => void)[] = [];
+  /** A stream entry failed: no later one is written or acknowledged (its replay comes first). */
+  private writeFailed = false;
   private error: unknown;
   /** Per source actor: the highest entry id routed. */
   private readonly routedUpTo = new Map<string, number>();
@@ -446,15 +458,46 @@ export class HeadendDriver {
     this.fieldPending.add(pending);
   }
 
-  /** Stream batches are written strictly in position order, then acknowledged (the checkpoint). */
+  /**
+   * Stream batches are handed to the writer in position order, up to `streamWritesInFlight`
+   * at once (the next is encoded and staged while the last waits for its fsyncs, and the CSV
+   * writers merge what arrives meanwhile into one commit), and acknowledged (the checkpoint)
+   * strictly in position order, each only once it and every earlier one are written. After a
+   * failure nothing later is written or acknowledged: the writers skip positions at or below
+   * their last, so a later position written first would turn the failed one's replay into a
+   * skip (the writers also refuse it themselves: actors/integration/output-order.ts).
+   */
   private write(position: number, batches: StreamBatch[], release: () => void): void {
     const writer = this.options.writeStream;
+    const maxInFlight = Math.max(1, this.options.streamWritesInFlight ?? defaultStreamWritesInFlight);
     this.writesPending++;
-    this.writeChain = this.writeChain
-      .then(() => writer?.(position, batches))
-      .then(release, (err: unknown) => {
-        this.error ??= err;
+    // A slot: taken now if one is free, else handed on by a write that ends (FIFO: position order).
+    let room = Promise.resolve();
+    if (this.writesInFlight < maxInFlight) this.writesInFlight++;
+    else room = new Promise<void>((resolve) => this.writeRoom.push(resolve));
+    const written = room
+      .then(() => {
+        if (this.writeFailed)
+          throw new Error(`stream position ${position} not written: an earlier one failed`);
+        return writer?.(position, batches);
       })
+      .finally(() => {
+        const next = this.writeRoom.shift();
+        if (next) next();
+        else this.writesInFlight--;
+      });
+    written.catch(() => undefined);
+    this.writeChain = this.writeChain
+      .then(() => written)
+      .then(
+        () => {
+          if (!this.writeFailed) release();
+        },
+        (err: unknown) => {
+          this.writeFailed = true;
+          this.error ??= err;
+        },
+      )
       .finally(() => {
         this.writesPending--;
       });

@@ -16,6 +16,7 @@ import type { IntegrationState, StreamBatch } from './checkpoint-stream.js';
 import { CimPublisher } from './cim-publisher.js';
 import { CsvConsumer } from './csv-consumer.js';
 import { buildOutputBatch } from './output-batch.js';
+import { OrderFence } from './output-order.js';
 
 /** The webhook dispatcher's "everything published so far is in the durable queues" step. */
 export type DurableWebhookQueue = { flush(): Promise<void> };
@@ -31,6 +32,8 @@ export class CheckpointConsumer {
   /** What was written in this process (the demo's summary). */
   readonly written = { positions: 0 };
   private webhook: DurableWebhookQueue | undefined;
+  /** A position that failed before the writers saw it: later ones are refused until it is written. */
+  private readonly fence = new OrderFence('the integration consumer');
 
   private constructor(
     readonly csv: CsvConsumer,
@@ -74,22 +77,38 @@ export class CheckpointConsumer {
     this.webhook = webhook;
   }
 
-  /** Writes one stream entry (its batches in order) at `position`. */
+  /**
+   * Writes one stream entry (its batches in order) at `position`. Calls may overlap, in
+   * position order: each is handed to the CSV writers' lanes and the CIM publisher before it
+   * returns its promise, so they see positions in call order, and each of them (and this
+   * consumer, for a failure before they saw the entry) refuses positions after one that failed
+   * until that one is written again (OutputOrderError: actors/integration/output-order.ts).
+   */
   readonly write = async (position: number, batches: readonly StreamBatch[]): Promise<void> => {
-    const routed = batches.flatMap((b) => b.routed);
-    if (routed.length === 0) return;
-    const registry = this.options.registry();
-    const batch = buildOutputBatch(routed, (serial, atMs) => usagePointAt(registry, serial, atMs));
+    this.fence.admit(position);
+    let written: Promise<PromiseSettledResult<unknown>[]>;
+    let routed: RoutedRecord[];
     // Positions are written in order: one at or below the highest any writer has is a replay.
     const fresh = position > this.csv.highestSeq;
-    // The CSV writers and the CIM publisher each skip positions they have written, so they
-    // need no order between them: their encoding, file writes and fsyncs overlap.
-    const written = await Promise.allSettled([
-      this.csv.consume(batch, position, batches[0]?.atMs ?? 0),
-      this.cim.publish(batch, position),
-    ]);
-    const failed = written.find((w) => w.status === 'rejected');
+    try {
+      routed = batches.flatMap((b) => b.routed);
+      if (routed.length === 0) return;
+      const registry = this.options.registry();
+      const batch = buildOutputBatch(routed, (serial, atMs) => usagePointAt(registry, serial, atMs));
+      // The CSV writers and the CIM publisher each skip positions they have written, so they
+      // need no order between them: their encoding, file writes and fsyncs overlap.
+      written = Promise.allSettled([
+        this.csv.consume(batch, position, batches[0]?.atMs ?? 0),
+        this.cim.publish(batch, position),
+      ]);
+    } catch (err) {
+      // Failed before the writers saw it: they would take the next position as the next one.
+      this.fence.failed(position);
+      throw err;
+    }
+    const failed = (await written).find((w) => w.status === 'rejected');
     if (failed) throw failed.reason;
+    this.fence.written(position);
     await this.webhook?.flush();
     if (fresh) {
       this.written.positions++;

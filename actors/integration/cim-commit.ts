@@ -114,8 +114,8 @@ export class CimBatchCommitter {
 
   /**
    * Resolves with `onDurable()` once the batch's directory entries and its log line are durable.
-   * A failed commit rejects every batch in it, logs none of them (the log is cut back) and
-   * calls no `onDurable`.
+   * A failed commit rejects every batch in it and every batch queued behind it, logs none of
+   * them (the log is cut back) and calls no `onDurable`.
    */
   commit<T>(staged: StagedBatch, onDurable: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -132,7 +132,9 @@ export class CimBatchCommitter {
         try {
           await this.commitGroup(group.map((p) => p.staged));
         } catch (err) {
-          for (const p of group) p.reject(err);
+          // What was queued behind the failed group fails with it: committed now, a later seq
+          // would be in the log (and announced) before the earlier one it followed.
+          for (const p of [...group, ...this.queue.splice(0)]) p.reject(err);
           continue;
         }
         this.commitCount++;

@@ -9,6 +9,7 @@ import { MeterfabricError } from '../../core/errors.js';
 import { CimBatchCommitter, type CimFileOps, type StagedBatch } from './cim-commit.js';
 import { type RestoredWindow, restoreWindow } from './cim-window.js';
 import type { OutputBatch } from './output-batch.js';
+import { OrderFence, OutputOrderError } from './output-order.js';
 
 /**
  * Publishes each output batch as CIM EventMessages (MeterReadings; EndDeviceEvents, one
@@ -112,6 +113,8 @@ export class CimPublisher {
   private servedFrom = 0;
   /** Positions of dropped messages (bounded), to count what an expired checkpoint misses. */
   private dropped: number[] = [];
+  /** After a seq failed, later seqs are refused until it is published again (output-order.ts). */
+  private readonly fence = new OrderFence('the CIM messages');
   private droppedRecordTrimmed = false;
   readonly countsByNoun: Record<string, number> = {};
 
@@ -218,6 +221,7 @@ export class CimPublisher {
     // Checked before any file is written: a bad seq must not leave files behind.
     try {
       messagePosition(seq, 0);
+      this.fence.admit(seq);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -226,17 +230,28 @@ export class CimPublisher {
     // being written is not reported as unhandled.
     encoding.catch(() => undefined);
     const staging = this.ordered.then(async (): Promise<{ published: Promise<PublishedMessage[]> }> => {
-      const messages = await encoding;
+      let messages: Awaited<typeof encoding>;
+      try {
+        messages = await encoding;
+      } catch (err) {
+        if (seq > this.lastSeq) this.fence.failed(seq);
+        throw err;
+      }
       // An overlapping call with the same seq (a replay racing its original) publishes once,
       // and resolves only when the original is durable (its caller may acknowledge on resolve).
       if (seq <= this.stagedSeq) return { published: this.lastCommit.then(() => []) };
+      this.fence.check(seq);
       const previous = this.stagedSeq;
       this.stagedSeq = seq;
       let staged: StagedBatch | undefined;
       try {
         staged = await this.stage(messages, seq);
+        // An earlier batch's commit may have failed while this one was being written.
+        this.fence.check(seq);
       } catch (err) {
-        this.stagedSeq = previous;
+        // Back to what it was, or lower: an earlier batch that failed meanwhile has reset it.
+        this.stagedSeq = Math.min(this.stagedSeq, previous);
+        if (!(err instanceof OutputOrderError)) this.fence.failed(seq);
         throw err;
       }
       // Queued here, inside the ordered chain, so commits (and announcements) keep call order.
@@ -245,8 +260,9 @@ export class CimPublisher {
           ? this.committer.commit(staged, () => this.announce(messages, seq))
           : Promise.resolve(this.announce(messages, seq));
       const settled = published.catch((err: unknown) => {
-        // Not published: a replay of this seq must write it again.
-        if (this.stagedSeq === seq) this.stagedSeq = this.lastSeq;
+        // Not published: a replay of this seq must write it again, and no later one before it.
+        if (this.stagedSeq >= seq) this.stagedSeq = this.lastSeq;
+        if (!(err instanceof OutputOrderError)) this.fence.failed(seq);
         throw err;
       });
       this.lastCommit = settled;
@@ -313,6 +329,7 @@ export class CimPublisher {
   private announce(messages: readonly Omit<PublishedMessage, 'position'>[], seq: number): PublishedMessage[] {
     const published = messages.map((m, index) => ({ ...m, position: messagePosition(seq, index) }));
     this.lastSeq = seq;
+    this.fence.written(seq);
     this.position = Math.max(this.position, published.at(-1)?.position ?? 0);
     this.published += published.length;
     for (const m of published) {

@@ -3,6 +3,7 @@ import type { DailyKind } from '../../adapters/csv/formats.js';
 import { csvDir } from '../../adapters/csv/reports.js';
 import type { Clock } from '../../core/clock.js';
 import type { OutputBatch } from './output-batch.js';
+import { KindLane } from './output-order.js';
 
 /**
  * Writes output batches into the SMMePlus daily files, one DailyCsvWriter per kind. The
@@ -12,8 +13,20 @@ import type { OutputBatch } from './output-batch.js';
  */
 export class CsvConsumer {
   readonly rowsByKind: Partial<Record<DailyKind, number>> = {};
+  /** Per kind, appends one at a time, later positions merged into the next (output-order.ts). */
+  private readonly lanes = new Map<DailyKind, KindLane>();
 
-  private constructor(private readonly writers: Map<DailyKind, DailyCsvWriter>) {}
+  private constructor(private readonly writers: Map<DailyKind, DailyCsvWriter>) {
+    for (const [kind, writer] of writers)
+      this.lanes.set(
+        kind,
+        new KindLane(
+          `the ${kind}_ CSV files`,
+          (rows, options) => writer.append(rows, options),
+          () => writer.lastSeq,
+        ),
+      );
+  }
 
   static async open(options: {
     outDir: string;
@@ -56,18 +69,20 @@ export class CsvConsumer {
    * Appends the batch's rows to each kind's writer. The kinds are independent files with their
    * own seq, so their writes and fsyncs run concurrently; this resolves once every kind's rows
    * are durable (a failed kind rejects it, and the caller's replay rewrites only what that kind
-   * lacks). Calls may overlap: each writer commits them in call order, in groups.
+   * lacks). Calls may overlap (in position order): a kind's positions that arrive while its last
+   * append is being written go in its next append together (KindLane), and a kind that failed a
+   * position refuses later ones until that one is written again (OutputOrderError).
    */
   async consume(batch: OutputBatch, seq: number, collectedAtMs: number): Promise<void> {
     const appends: Promise<void>[] = [];
-    for (const [kind, writer] of this.writers) {
+    for (const [kind, lane] of this.lanes) {
       const rows = batch.csv[kind] ?? [];
       // A writer with nothing to write skips the seq (no manifest fsync): on replay it skips
       // what it wrote itself and gets nothing from the rest, so each row is still written once.
       if (rows.length === 0) continue;
       appends.push(
-        writer.append(rows, { seq, collectedAtMs }).then((result) => {
-          if (!result.skipped) this.rowsByKind[kind] = (this.rowsByKind[kind] ?? 0) + result.rows;
+        lane.write(rows, seq, collectedAtMs).then((written) => {
+          if (written > 0) this.rowsByKind[kind] = (this.rowsByKind[kind] ?? 0) + written;
         }),
       );
     }

@@ -1,5 +1,9 @@
 import { expect } from 'vitest';
-import { HeadendDriver, type HeadendDriverOptions } from '../../../actors/host/headend-driver.js';
+import {
+  HeadendDriver,
+  type HeadendDriverOptions,
+  type StreamWriter,
+} from '../../../actors/host/headend-driver.js';
 import type { ServicePorts } from '../../../actors/host/service-ports.js';
 import { handleCimRequest } from '../../../actors/integration/bridge/execute.js';
 import { CheckpointConsumer } from '../../../actors/integration/checkpoint-consumer.js';
@@ -58,6 +62,8 @@ export async function startDriverDay(options: {
   ackHold?: HeadendDriverOptions['ackHold'];
   /** The work manager's load profile collection period, set before provisioning (default 60). */
   loadProfileEveryMinutes?: number;
+  /** Wraps each driver's stream writer (the consumer's `write`): tests watch or fail writes. */
+  wrapWrite?: (write: StreamWriter) => StreamWriter;
 }): Promise<DriverDay> {
   const clock = new ManualClock(options.originMs);
   const fleet = new SimulatedFleet({
@@ -87,7 +93,7 @@ export async function startDriverDay(options: {
       clock,
       name: options.name,
       fieldLink: (id) => fleet.concentrator(id),
-      writeStream: consumer.write,
+      writeStream: options.wrapWrite ? options.wrapWrite(consumer.write) : consumer.write,
       ...(options.followWorkManager ? { followWorkManager: true } : {}),
       ...(options.ackHold !== undefined ? { ackHold: options.ackHold } : {}),
     });

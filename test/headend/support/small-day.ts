@@ -22,6 +22,7 @@ export async function startSmallDay(options: {
   meters?: number;
   ackHold?: Parameters<typeof startDriverDay>[0]['ackHold'];
   loadProfileEveryMinutes?: number;
+  wrapWrite?: Parameters<typeof startDriverDay>[0]['wrapWrite'];
 }): Promise<DriverDay> {
   const outDir = await mkdtemp(join(tmpdir(), options.prefix));
   options.dirs.push(outDir);
@@ -35,5 +36,6 @@ export async function startSmallDay(options: {
     organization: 'IT',
     ackHold: options.ackHold,
     loadProfileEveryMinutes: options.loadProfileEveryMinutes,
+    wrapWrite: options.wrapWrite,
   });
 }
