@@ -3,11 +3,9 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { FieldLink, FieldRequest } from '../device/field.js';
-import type { DeviceCommand } from '../device/state.js';
 import type { Job, JobOutcome } from '../domain/jobs.js';
 import type { OutboxEntry } from '../hosting/outbox.js';
 import type { HeadendServiceName } from '../hosting/services.js';
-import type { StreamBatch } from '../integration/checkpoint-stream.js';
 import type { JobsTimings } from '../jobs-manager/reminder-clock.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
@@ -18,9 +16,11 @@ import { type AckHold, ActorLanes, addressId, defaultAckHold, fanInActors } from
 import { deliverySeq, maxDeliveryBytes, splitCommandsSized } from './delivery-parts.js';
 import { type Addressing, type DriverAction, deviceOf, routeEntry, singleton } from './effect-routes.js';
 import { EntryDeliveries } from './entry-deliveries.js';
+import { FieldExchanges } from './field-exchanges.js';
 import { JobWaiters } from './job-waiters.js';
 import { readReplay } from './resume-replay.js';
 import type { ActorAddress, ServicePorts } from './service-ports.js';
+import { defaultStreamWritesInFlight, type StreamWriter, StreamWrites } from './stream-writes.js';
 
 /**
  * The head-end driver: the process that holds the field links and writes the output, while
@@ -32,12 +32,7 @@ import type { ActorAddress, ServicePorts } from './service-ports.js';
  * (`resume`) reads the outboxes and the last completed step back from the actors.
  */
 
-/**
- * Writes a stream entry. Called in position order, possibly for the next position before the
- * last one's promise settled (`streamWritesInFlight`): it must then not make a later position
- * durable when an earlier one failed (CheckpointConsumer fences itself: output-order.ts).
- */
-export type StreamWriter = (position: number, batches: readonly StreamBatch[]) => Promise<void>;
+export type { StreamWriter } from './stream-writes.js';
 
 /** The jobs manager's part of a day clock: reminders forced on/off, and its timings (ms). */
 export type JobsClockOptions = { reminders?: boolean; timings?: Partial<JobsTimings> };
@@ -78,8 +73,6 @@ export type HeadendDriverOptions = {
 export type SettleAcks = 'bounded' | 'all' | 'none';
 
 const importChunkRows = 200;
-/** Stream entries written at once by default (HeadendDriverOptions.streamWritesInFlight). */
-export const defaultStreamWritesInFlight = 4;
 
 export class HeadendDriver {
   /** A copy of the registry actor's state, updated in step with it (the bridge reads it synchronously). */
@@ -87,14 +80,10 @@ export class HeadendDriver {
   readonly outcomes: JobOutcome[] = [];
   private readonly lanes: ActorLanes;
   private readonly logger: Logger;
-  private readonly fieldPending = new Set<Promise<void>>();
-  private writeChain: Promise<void> = Promise.resolve();
-  private writesPending = 0;
-  /** Stream entries being written now, and those waiting for room (in position order). */
-  private writesInFlight = 0;
-  private readonly writeRoom: (() => void)[] = [];
-  /** A stream entry failed: no later one is written or acknowledged (its replay comes first). */
-  private writeFailed = false;
+  /** Device requests running on the field links (field-exchanges.ts). */
+  private readonly field: FieldExchanges;
+  /** Stream entries handed to the writer, acknowledged in position order (stream-writes.ts). */
+  private readonly writes: StreamWrites;
   private error: unknown;
   /** Per source actor: the highest entry id routed. */
   private readonly routedUpTo = new Map<string, number>();
@@ -109,6 +98,14 @@ export class HeadendDriver {
 
   constructor(private readonly options: HeadendDriverOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.field = new FieldExchanges(options.fieldLink);
+    this.writes = new StreamWrites(
+      options.writeStream,
+      Math.max(1, options.streamWritesInFlight ?? defaultStreamWritesInFlight),
+      (err) => {
+        this.error ??= err;
+      },
+    );
     this.maxStepLagMs =
       (options.ackHold === false ? 0 : options.ackHold?.maxAgeMs) ?? defaultAckHold.maxAgeMs;
     this.lanes = new ActorLanes({
@@ -305,8 +302,8 @@ export class HeadendDriver {
     if (acks === 'all' && this.unmarkedStepMs !== undefined) this.markStepDone(this.unmarkedStepMs);
     for (;;) {
       if (this.error !== undefined) throw this.error;
-      if (this.lanes.busy || this.fieldPending.size > 0 || this.writesPending > 0) {
-        await Promise.all([this.lanes.idle(), ...this.fieldPending, this.writeChain]);
+      if (this.lanes.busy || this.field.size > 0 || this.writes.pending > 0) {
+        await Promise.all([this.lanes.idle(), ...this.field.underWay, this.writes.chain]);
         continue;
       }
       if (acks === 'none' || !this.flushAcks(acks)) return;
@@ -328,8 +325,10 @@ export class HeadendDriver {
    * field requests, output writes): a driver being replaced must not write behind its successor.
    */
   async quiesce(): Promise<void> {
-    while (this.lanes.busy || this.fieldPending.size > 0 || this.writesPending > 0)
-      await Promise.all([this.lanes.idle(), ...this.fieldPending, this.writeChain]).catch(() => undefined);
+    while (this.lanes.busy || this.field.size > 0 || this.writes.pending > 0)
+      await Promise.all([this.lanes.idle(), ...this.field.underWay, this.writes.chain]).catch(
+        () => undefined,
+      );
   }
 
   /**
@@ -395,7 +394,7 @@ export class HeadendDriver {
         return;
       case 'write':
         hold();
-        this.write(seq, action.batches, release);
+        this.writes.write(seq, action.batches, release);
         return;
       case 'outcome':
         this.outcomes.push(action.outcome);
@@ -431,75 +430,13 @@ export class HeadendDriver {
     request: FieldRequest,
     entry: EntryDeliveries,
   ): void {
-    const link = this.options.fieldLink(concentratorId);
-    const answer = (command: DeviceCommand) => {
+    this.field.run(concentratorId, requestId, request, (command) =>
       this.lanes.post(
         this.device(concentratorId),
         { from: 'field', seq: deliverySeq(seq, 0), commands: [command] },
         entry.release,
         entry.ackWithLast,
-      );
-    };
-    const pending: Promise<void> = (
-      link
-        ? link.execute(request).then(
-            (response) => answer({ type: 'fieldResponse', requestId, response }),
-            (err: unknown) =>
-              answer({
-                type: 'fieldFailure',
-                requestId,
-                reason: err instanceof Error ? err.message : String(err),
-              }),
-          )
-        : Promise.resolve().then(() =>
-            answer({ type: 'fieldFailure', requestId, reason: 'no field link configured' }),
-          )
-    ).finally(() => this.fieldPending.delete(pending));
-    this.fieldPending.add(pending);
-  }
-
-  /**
-   * Stream batches are handed to the writer in position order, up to `streamWritesInFlight`
-   * at once (the next is encoded and staged while the last waits for its fsyncs, and the CSV
-   * writers merge what arrives meanwhile into one commit), and acknowledged (the checkpoint)
-   * strictly in position order, each only once it and every earlier one are written. After a
-   * failure nothing later is written or acknowledged: the writers skip positions at or below
-   * their last, so a later position written first would turn the failed one's replay into a
-   * skip (the writers also refuse it themselves: actors/integration/output-order.ts).
-   */
-  private write(position: number, batches: StreamBatch[], release: () => void): void {
-    const writer = this.options.writeStream;
-    const maxInFlight = Math.max(1, this.options.streamWritesInFlight ?? defaultStreamWritesInFlight);
-    this.writesPending++;
-    // A slot: taken now if one is free, else handed on by a write that ends (FIFO: position order).
-    let room = Promise.resolve();
-    if (this.writesInFlight < maxInFlight) this.writesInFlight++;
-    else room = new Promise<void>((resolve) => this.writeRoom.push(resolve));
-    const written = room
-      .then(() => {
-        if (this.writeFailed)
-          throw new Error(`stream position ${position} not written: an earlier one failed`);
-        return writer?.(position, batches);
-      })
-      .finally(() => {
-        const next = this.writeRoom.shift();
-        if (next) next();
-        else this.writesInFlight--;
-      });
-    written.catch(() => undefined);
-    this.writeChain = this.writeChain
-      .then(() => written)
-      .then(
-        () => {
-          if (!this.writeFailed) release();
-        },
-        (err: unknown) => {
-          this.writeFailed = true;
-          this.error ??= err;
-        },
-      )
-      .finally(() => {
-        this.writesPending--;
-      });
+      ),
+    );
   }
 }
