@@ -2,6 +2,7 @@ import { configurePersistence, dispatch, query, spawnPersistent, start, stop } f
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicatedPersistenceEngine } from '../../storage/nact-persistence.js';
 import { addressBook, config, removeNodeData, startNode, type TestNode } from '../replicator/support.js';
+import { waitFor } from '../support/wait.js';
 
 let nodes: TestNode[] = [];
 afterEach(async () => {
@@ -96,7 +97,10 @@ describe('nact persistence over the replicated store', () => {
     });
     await b.stop();
     await c.stop();
-    await new Promise((r) => setTimeout(r, 200)); // past the quorum-loss grace period
+    // The grace period runs from when `a` notices each drop: wait for that (a loaded box may
+    // take a while), then outlast the 100 ms grace.
+    await waitFor(() => ra.progress().every((p) => !p.connected), 'a to see both secondaries gone', 20_000);
+    await new Promise((r) => setTimeout(r, 200));
     await expect(engine.persist(event(2))).rejects.toMatchObject({ code: 'MF_QUORUM_LOSS' });
     expect((await engine.events('k', 0)).map((e) => e.sequenceNumber)).toEqual([1]);
     await expect(engine.persist({ ...event(3), key: 'a/b' })).rejects.toThrow(
