@@ -104,7 +104,12 @@ async function csvTextInPool(pool: WorkerPool, rows: CsvRow[], chunkRows: number
   return out.flat();
 }
 
-async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threads: number): Promise<void> {
+async function cimTable(
+  pool: WorkerPool,
+  queued: WorkerPool,
+  jobs: MeterReadingsMessageJob[],
+  threads: number,
+): Promise<void> {
   const readingsPerStep = jobs.reduce((n, j) => n + j.readings.length, 0);
   const groups = messageGroups(jobs, threads);
   console.log(
@@ -114,7 +119,7 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
     jobs.slice(start, end).map((job) => ({ columns: packReadings(job.readings), options: job.options }));
   const prePacked = groups.map(packGroup);
   const stream = Array.from({ length: STREAM_BATCHES }, () => jobs);
-  const [base, model, main, bytes, ahead, text, pre] = (await interleaved(DURATION_MS * 6, [
+  const [base, model, main, bytes, ahead, queuedAhead, text, pre] = (await interleaved(DURATION_MS * 6, [
     {
       name: 'string concatenation (main thread)',
       unit: 'readings/s',
@@ -160,6 +165,18 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
         ),
     },
     {
+      // The next task already waits in the worker: no hand-off through the main thread between tasks.
+      name: `pool, ${threads} workers, ahead, 2 tasks per worker`,
+      unit: 'readings/s',
+      opsPerStep: readingsPerStep * STREAM_BATCHES,
+      step: () =>
+        encodeAhead(
+          stream,
+          (batch) => encodeMeterReadingsInPool(queued, batch),
+          () => undefined,
+        ),
+    },
+    {
       name: `pool, ${threads} workers, -> text`,
       unit: 'readings/s',
       opsPerStep: readingsPerStep,
@@ -190,13 +207,27 @@ async function cimTable(pool: WorkerPool, jobs: MeterReadingsMessageJob[], threa
     CpuMeasurement,
     CpuMeasurement,
     CpuMeasurement,
+    CpuMeasurement,
   ];
-  printRatios('CIM XML encode (all rows produce UTF-8 bytes)', base, [model, main, bytes, ahead, text, pre]);
+  printRatios('CIM XML encode (all rows produce UTF-8 bytes)', base, [
+    model,
+    main,
+    bytes,
+    ahead,
+    queuedAhead,
+    text,
+    pre,
+  ]);
   printFigure('main thread / model path', rate(main) / rate(model), 'x', 'the encoder itself');
-  printPoolAgainstMain(main, { bytes, ahead, text, pre }, threads);
+  printPoolAgainstMain(main, { bytes, ahead, queuedAhead, text, pre }, threads);
 }
 
-async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Promise<void> {
+async function csvTable(
+  pool: WorkerPool,
+  queued: WorkerPool,
+  rows: CsvRow[],
+  threads: number,
+): Promise<void> {
   const chunkRows = csvChunkRows(rows.length, threads);
   console.log(
     `\nCSV S_ rows: ${rows.length} rows per batch, in chunks of ${chunkRows} rows (the pool's default)`,
@@ -205,7 +236,7 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
   for (let i = 0; i < rows.length; i += chunkRows)
     prePacked.push(packRows('S', rows.slice(i, i + chunkRows)));
   const stream = Array.from({ length: STREAM_BATCHES }, () => rows);
-  const [base, main, bytes, ahead, text, pre] = (await interleaved(DURATION_MS * 6, [
+  const [base, main, bytes, ahead, queuedAhead, text, pre] = (await interleaved(DURATION_MS * 6, [
     {
       name: 'string concatenation (main thread)',
       unit: 'rows/s',
@@ -240,6 +271,17 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
         ),
     },
     {
+      name: `pool, ${threads} workers, ahead, 2 tasks per worker`,
+      unit: 'rows/s',
+      opsPerStep: rows.length * STREAM_BATCHES,
+      step: () =>
+        encodeAhead(
+          stream,
+          (batch) => encodeCsvRowsInPool(queued, 'S', batch),
+          () => undefined,
+        ),
+    },
+    {
       name: `pool, ${threads} workers, -> text`,
       unit: 'rows/s',
       opsPerStep: rows.length,
@@ -256,14 +298,32 @@ async function csvTable(pool: WorkerPool, rows: CsvRow[], threads: number): Prom
           payload: [prePacked[i]!],
         })),
     },
-  ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement];
-  printRatios('CSV encode (all rows produce UTF-8 bytes)', base, [main, bytes, ahead, text, pre]);
-  printPoolAgainstMain(main, { bytes, ahead, text, pre }, threads);
+  ])) as CpuMeasurement[] as [
+    CpuMeasurement,
+    CpuMeasurement,
+    CpuMeasurement,
+    CpuMeasurement,
+    CpuMeasurement,
+    CpuMeasurement,
+    CpuMeasurement,
+  ];
+  printRatios('CSV encode (all rows produce UTF-8 bytes)', base, [
+    main,
+    bytes,
+    ahead,
+    queuedAhead,
+    text,
+    pre,
+  ]);
+  printPoolAgainstMain(main, { bytes, ahead, queuedAhead, text, pre }, threads);
 }
 
 async function main(): Promise<void> {
   const threads = availableParallelism();
   const pool = new WorkerPool({ mode: 'workers', threads });
+  // The pool option for callers that never cancel (tasksPerWorker, cluster/pool/README.md):
+  // measured beside the default to show what the hand-off between tasks costs.
+  const queued = new WorkerPool({ mode: 'workers', threads, tasksPerWorker: 2 });
   try {
     const jobs: MeterReadingsMessageJob[] = Array.from({ length: JOBS_PER_STEP }, (_, i) => ({
       readings: readingsFor(i),
@@ -278,14 +338,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < 4; i++) {
       await encodeMeterReadingsInPool(pool, jobs);
       await encodeCsvRowsInPool(pool, 'S', csvRows);
+      await encodeMeterReadingsInPool(queued, jobs);
+      await encodeCsvRowsInPool(queued, 'S', csvRows);
       for (const job of jobs)
         encodeMeterReadingsBytes(job.readings, { ...job.options, clock: clockOf(DAY_MS) });
       utf8.encode(encodeCsvRows('S', csvRows));
     }
     took(started);
     for (const section of [
-      () => cimTable(pool, jobs, threads),
-      () => csvTable(pool, csvRows, threads),
+      () => cimTable(pool, queued, jobs, threads),
+      () => csvTable(pool, queued, csvRows, threads),
       () => phases(jobs, csvRows, csvChunkRows(csvRows.length, threads)),
       () => balance(pool, jobs, threads),
       () => ceiling(pool, jobs[0]!, threads, DURATION_MS),
@@ -299,6 +361,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await pool.close();
+    await queued.close();
   }
 }
 
