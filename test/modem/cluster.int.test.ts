@@ -11,7 +11,6 @@ import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
-import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { dial, dialIn, freePortRange, nextEvent, readUntilClose } from './support.js';
 
@@ -27,11 +26,11 @@ async function startNode(
 ) {
   const client = new Etcd3({ hosts: `http://${etcd.endpoint}` });
   const directory = new EtcdSessionDirectory(client, 'c1', 2, silentLogger);
-  const modemPort = await freePort();
   const collector = new ModemCollector({
     config: {
       nodeId,
-      modemListen: { host: '127.0.0.1', port: modemPort },
+      // Port 0: the OS picks (a port picked in advance may be taken before the collector binds it).
+      modemListen: { host: '127.0.0.1', port: 0 },
       bridgeHost,
       portRange,
       forwardListen: { host: '127.0.0.1', port: 0 },
@@ -42,7 +41,7 @@ async function startNode(
     directory,
   });
   await collector.start();
-  return { collector, client, directory, modemPort } satisfies Node;
+  return { collector, client, directory, modemPort: collector.modemPort } satisfies Node;
 }
 
 async function stopNode(node: Node): Promise<void> {

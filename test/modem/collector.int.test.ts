@@ -5,7 +5,7 @@ import { readMeter } from '../../adapters/modem/iec62056/reader.js';
 import { fleetImei } from '../../adapters/modem/simulator/fleet.js';
 import { SimulatedModem } from '../../adapters/modem/simulator/modem.js';
 import { ManualClock } from '../../core/clock.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import {
   dial,
   freePortRange,
@@ -52,7 +52,9 @@ describe('modem collector: dial in, bridge, read the meter', () => {
 
   it('a simulated modem dials in, gets a port, the meter reads exactly through it, and after a restart the same IMEI gets the same port', async () => {
     const portRange = await freePortRange(20);
-    const modemPort = await freePort();
+    // Fixed across the restart below (the modems redial it), so picked here: below the OS's
+    // port-0 range, where no other process is handed it meanwhile.
+    const modemPort = await consecutiveFreePorts(1);
     const config = { nodeId: 'n1', modemListen: { host: '127.0.0.1', port: modemPort }, portRange };
     node = await startCollector(dir.path, config);
     const meterClock = new ManualClock(Date.UTC(2026, 10, 23, 8, 0, 0));
