@@ -14,7 +14,7 @@ import { Rs485Client } from '../../adapters/battery/transport/rs485-client.js';
 import { connectTcp, type StreamTransport } from '../../adapters/battery/transport/tcp.js';
 import { canetWireFormat, rs485WireFormat } from '../../adapters/battery/transport/wire-formats.js';
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 // Everything started here is stopped in afterEach, even when an assertion fails.
@@ -216,7 +216,9 @@ describe('CAN link resilience over TCP', () => {
   });
 
   it('a gateway restart: battery.linkLost raised once while it is down, cleared once after reconnecting', async () => {
-    const port = await freePort();
+    // The second gateway takes the first one's port: picked below the OS's port-0 range, where
+    // no other process is handed it while it is free.
+    const port = await consecutiveFreePorts(1);
     const first = await BatterySiteSimulator.start({ cycleMs: 50, canPort: port, scenario: 'idle' });
     let second: BatterySiteSimulator | undefined;
     cleanups.push(async () => {

@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicaControlClient } from '../../cluster/replicator/grpc/control-service.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
 import { distPath } from '../../core/paths.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { config, dec, enc, removeNodeData, startNode, type TestNode } from './support.js';
 
@@ -63,7 +63,12 @@ describe('replication with secondaries in separate processes (SIGKILL, SIGSTOP)'
   it('commits with 2 of 3 after a SIGKILL, refuses writes at quorum loss, and the killed secondary recovers from its disk', async () => {
     base = mkdtempSync(join(tmpdir(), 'mf-repl-proc-'));
     for (const id of ['s1', 's2']) {
-      procs.push({ id, address: `127.0.0.1:${await freePort()}`, dataDir: join(base, id), child: null });
+      procs.push({
+        id,
+        address: `127.0.0.1:${await consecutiveFreePorts(1)}`,
+        dataDir: join(base, id),
+        child: null,
+      });
     }
     await Promise.all(procs.map(launch));
     const [s1, s2] = procs as [Proc, Proc];
@@ -134,7 +139,12 @@ describe('replication with secondaries in separate processes (SIGKILL, SIGSTOP)'
   it('a paused secondary (SIGSTOP) does not block commits; after SIGCONT it catches up', async () => {
     base = mkdtempSync(join(tmpdir(), 'mf-repl-proc-'));
     for (const id of ['s1', 's2']) {
-      procs.push({ id, address: `127.0.0.1:${await freePort()}`, dataDir: join(base, id), child: null });
+      procs.push({
+        id,
+        address: `127.0.0.1:${await consecutiveFreePorts(1)}`,
+        dataDir: join(base, id),
+        child: null,
+      });
     }
     await Promise.all(procs.map(launch));
     const [s1, s2] = procs as [Proc, Proc];

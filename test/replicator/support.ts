@@ -6,7 +6,7 @@ import type { NodeId, PartitionConfiguration } from '../../cluster/replicator/co
 import { NO_FAULTS, type ReplicationFaults } from '../../cluster/replicator/faults.js';
 import { ReplicaHost } from '../../cluster/replicator/host.js';
 import type { ReplicatorOptions } from '../../cluster/replicator/options.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 
 export type TestNode = {
   id: NodeId;
@@ -35,7 +35,9 @@ export async function startNode(
   base = mkdtempSync(join(tmpdir(), `mf-repl-${id}-`)),
   clusterToken?: string,
 ): Promise<TestNode> {
-  const port = await freePort();
+  // Kept across restarts, so picked here: below the OS's port-0 range, where no other process
+  // is handed it while the node is down.
+  const port = await consecutiveFreePorts(1);
   const address = `127.0.0.1:${port}`;
   const dataDir = join(base, 'db');
   const node = { id, address, dataDir } as TestNode;
