@@ -20,7 +20,6 @@ export async function run(argv: string[]): Promise<number> {
       meters: { type: 'string', default: '20' },
       'knx-sites': { type: 'string', default: '2' },
       'battery-sites': { type: 'string', default: '2' },
-      speed: { type: 'string', default: '1440' },
       'http-port': { type: 'string' },
       'grpc-port': { type: 'string' },
       metrics: { type: 'string' },
@@ -30,7 +29,6 @@ export async function run(argv: string[]): Promise<number> {
   });
   const concentrators = Number(values.concentrators);
   const meters = Number(values.meters);
-  const speed = Number(values.speed);
   const knxSites = Number(values['knx-sites']);
   const batterySites = Number(values['battery-sites']);
   const problems: string[] = [];
@@ -44,7 +42,6 @@ export async function run(argv: string[]): Promise<number> {
     problems.push('--concentrators must be an integer 1..100000');
   if (!(Number.isInteger(meters) && meters > 0 && meters <= 1_000))
     problems.push('--meters must be an integer 1..1000');
-  if (!(speed > 0)) problems.push('--speed must be positive (1440 runs a day in a minute)');
   const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
   const grpcPort = values['grpc-port'] === undefined ? undefined : Number(values['grpc-port']);
   for (const [flag, port] of [
@@ -67,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     metersPerConcentrator: meters,
     knxSites,
     batterySites,
-    speed,
+    speed: 1440,
     ...dayFlags,
     signal: controller.signal,
     ...(security.webhooks ? { webhooks: security.webhooks } : {}),

@@ -9,20 +9,36 @@ import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 export const demoDayFlags = {
   /** Load profile collection period, minutes (a positive integer dividing 1440; default 60). */
   'load-profile-every-minutes': { type: 'string' },
+  /** Simulated seconds per wall-clock second (default 1440: a day in about a minute). */
+  speed: { type: 'string' },
 } as const;
 
 export type DemoDayFlags = {
   /** Absent: the work manager's default (60). */
   loadProfileEveryMinutes?: number;
+  /** Absent: 1440. The day never runs faster than this; a slow machine makes it longer. */
+  speed?: number;
 };
+
+/** The fastest day a machine is asked for: a day in about a second. */
+const maxSpeed = 86_400;
 
 export function readDemoDayFlags(values: {
   'load-profile-every-minutes'?: string | undefined;
+  speed?: string | undefined;
 }): DemoDayFlags {
+  const speedText = values.speed;
+  const speed = speedText === undefined ? undefined : Number(speedText);
+  if (speed !== undefined && !(/^\d+(\.\d+)?$/.test(speedText ?? '') && speed > 0 && speed <= maxSpeed))
+    throw new ConfigError([
+      `--speed must be a number above 0 and at most ${maxSpeed} (simulated seconds per second; 1440 runs a day in a minute), not "${speedText}"`,
+    ]);
+  const withSpeed: DemoDayFlags = speed === undefined ? {} : { speed };
   const text = values['load-profile-every-minutes'];
-  if (text === undefined) return {};
+  if (text === undefined) return withSpeed;
   try {
     return {
+      ...withSpeed,
       loadProfileEveryMinutes: validLoadProfileEveryMinutes(/^\d+$/.test(text) ? Number(text) : text),
     };
   } catch (err) {

@@ -20,7 +20,7 @@ import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { collectStatus } from './status-command.js';
 
 const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101] [--no-demo]
-  [--load-profile-every-minutes 60]
+  [--load-profile-every-minutes 60] [--speed 1440]
   [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
   [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
   [--webhook-config hooks.json] [--metrics 127.0.0.1:9464]
@@ -31,7 +31,8 @@ This process drives the head-end and writes its outputs, so it is the integratio
 bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
 CIM messages to receivers (queues under <out>/.webhook-state), --metrics serves their metrics.
 --load-profile-every-minutes sets the demo's load profile collection period (minutes dividing
-1440; 360 collects six hours of intervals per job).
+1440; 360 collects six hours of intervals per job); --speed how many simulated seconds pass
+per second (1440: the day in about a minute; the day is never rushed past what the machine does).
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */

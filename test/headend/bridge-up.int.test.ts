@@ -44,6 +44,10 @@ describe('meterfabric up with the integration flags', () => {
         join(dir, 'hooks.json'),
         '--metrics',
         `127.0.0.1:${metricsPort}`,
+        // The day at twice the default pace (about 30 s): what is checked here is the hosting
+        // flags, and `up` reading --speed; npm-start.int runs the day at the default pace.
+        '--speed',
+        '2880',
       ],
       {
         MF_BRIDGE_TOKEN: 'not-this-one',
