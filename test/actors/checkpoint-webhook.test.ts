@@ -12,7 +12,7 @@ import { emptyRegistry } from '../../actors/registry/types.js';
 import type { TLogRecord } from '../../actors/tlog/records.js';
 import { classify, type RoutedRecord } from '../../actors/tlog/router.js';
 import { ManualClock } from '../../core/clock.js';
-import { freePort } from '../support/ports.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 
 const t0 = Date.UTC(2026, 2, 10);
 const cleanups: (() => Promise<void>)[] = [];
@@ -47,7 +47,8 @@ function reading(meterSerial: string, value: number): RoutedRecord {
 
 /** A receiver nobody listens on: every delivery attempt fails, so messages stay queued. */
 async function downReceiverUrl(): Promise<string> {
-  return `http://127.0.0.1:${await freePort()}/hook`;
+  // Below the OS's port-0 range: a port the OS picked and released could go to a parallel test's listener.
+  return `http://127.0.0.1:${await consecutiveFreePorts(1)}/hook`;
 }
 
 /**
