@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { MeterfabricError } from '../../core/errors.js';
+import { createLogger, type Logger } from '../../core/logger.js';
 import { distPath } from '../../core/paths.js';
 import {
   checkTaskAddress,
@@ -46,6 +47,8 @@ export type WorkerPoolOptions = {
   tasksPerWorker?: number;
   /** Young generation of each worker's heap in MiB (resourceLimits); default: V8's. */
   youngGenerationSizeMb?: number;
+  /** Where the pool reports what piscina emits outside any task (default: a pino logger made on first use). */
+  logger?: Logger;
 };
 
 export type PoolTask<P = unknown> = TaskAddress & { payload: P };
@@ -106,6 +109,7 @@ export class WorkerPool {
   private readonly waiters: { admit: () => void; reject: (err: Error) => void }[] = [];
   private closed = false;
   private completedCount = 0;
+  private strayErrorCount = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
     this.mode = options.mode ?? 'workers';
@@ -137,6 +141,17 @@ export class WorkerPool {
           ? { resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationSizeMb } }
           : {}),
       });
+      // Piscina emits 'error' for what no task is waiting for: a result that arrives for a task
+      // cancelled a moment before (its worker had already posted it), or a worker dying while
+      // idle. Unheard, an EventEmitter 'error' is thrown and would take the whole node down;
+      // neither loses anything (the cancelled caller has its rejection, a dead worker is replaced).
+      this.piscina.on('error', (err: unknown) => {
+        this.strayErrorCount++;
+        (options.logger ?? createLogger({ component: 'pool' })).warn(
+          { err },
+          'worker pool: a worker message or error outside any task (a result for a cancelled task, or an idle worker that died); ignored',
+        );
+      });
     }
   }
 
@@ -151,6 +166,11 @@ export class WorkerPool {
 
   get completed(): number {
     return this.completedCount;
+  }
+
+  /** Worker messages or errors that belonged to no task (logged and ignored; see the constructor). */
+  get strayErrors(): number {
+    return this.strayErrorCount;
   }
 
   /**
