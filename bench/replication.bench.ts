@@ -7,12 +7,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ClassicLevel } from 'classic-level';
+import { freeLoopbackPort as freePort } from '../chaos/nemesis/ports.js';
 import type { PartitionConfiguration } from '../cluster/replicator/contract.js';
 import { ReplicaHost } from '../cluster/replicator/host.js';
 import type { Replica } from '../cluster/replicator/replica.js';
@@ -24,18 +24,6 @@ const PARTITIONS = 4;
 const IN_FLIGHT = 1024;
 const DURATION_MS = 8_000;
 const VALUE = new Uint8Array(100).fill(7);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startHost(
   nodeId: string,

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ServicePorts } from '../../actors/host/service-ports.js';
+import { freeLoopbackPort as freePort } from '../../chaos/nemesis/ports.js';
 import { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { loadManifests, partitionIds } from '../../cluster/config/manifest.js';
 import { type EtcdHandle, startEtcd } from '../../cluster/etcd/launcher.js';
@@ -25,18 +25,6 @@ const manifests = [
   join(packageRoot, 'actors', 'hosting', 'headend-services.json'),
 ];
 const services = loadManifests(manifests);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function until(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
