@@ -23,6 +23,8 @@ type Queued = {
   committed: (() => void) | undefined;
   /** Asked as the call starts: an entry id to acknowledge in the same call (see `post`). */
   tailAck: (() => number | undefined) | undefined;
+  /** What `tailAck` answered: kept with the delivery if a split puts it back in the queue. */
+  ackId: number | undefined;
 };
 
 type Lane = {
@@ -64,8 +66,16 @@ export function callKey(
   return hash.digest('base64url');
 }
 
-/** Bytes of deliveries per call (JSON). */
-export const maxCallBytes = 256 * 1024;
+/**
+ * Bytes of deliveries per call (plain JSON, as `post` measures them). Calls are sent and
+ * persisted packed (service-ports.ts `measuredCall`: 1/10-1/20 of this), and each packed call
+ * is checked against `maxPackedCallBytes` (512 KiB, half the node's 1 MiB payload and event
+ * bounds) before it is sent: one over it is split in halves here (`splitCalls`). So this plain
+ * budget bounds what the actor holds in plain form: its turn, and the outbox entry the call
+ * makes (held in its state and snapshots until acknowledged). 256 KiB until session 13; 1 MiB
+ * cut the integration stream's serial calls per simulated day ~4x (actors/host/README.md).
+ */
+export const maxCallBytes = 1024 * 1024;
 
 export const addressId = (a: ActorAddress): string => `${a.service}/${a.key}`;
 
@@ -147,6 +157,7 @@ export class ActorLanes {
   private readonly hold: AckHold;
   /** `heldBytes` summed over all lanes. */
   private heldTotalBytes = 0;
+  private splits = 0;
 
   constructor(private readonly options: LaneOptions) {
     this.hold = { ...defaultAckHold, ...options.ackHold };
@@ -154,6 +165,11 @@ export class ActorLanes {
 
   get callCount(): number {
     return this.calls;
+  }
+
+  /** Calls refused as over the packed cap and split in halves (tests, benches). */
+  get splitCalls(): number {
+    return this.splits;
   }
 
   private lane(address: ActorAddress): Lane {
@@ -202,7 +218,7 @@ export class ActorLanes {
         `a delivery of ${sizeBytes} bytes to ${addressId(address)} is over the ${maxCallBytes}-byte call budget`,
       );
     const lane = this.lane(address);
-    lane.deliveries.push({ delivery, sizeBytes, committed, tailAck });
+    lane.deliveries.push({ delivery, sizeBytes, committed, tailAck, ackId: undefined });
     this.schedule(lane, false, this.routing);
     return sizeBytes;
   }
@@ -321,8 +337,8 @@ export class ActorLanes {
     lane.running = true;
     lane.holdUntil = undefined;
     this.running++;
-    // As many queued deliveries as fit the budget: an actor's persisted record (the call and
-    // its reply) must stay well under the runtime's 1 MiB event limit.
+    // As many queued deliveries as fit the plain budget; the packed call is checked against
+    // the node's limits as it is sent (`maxPackedCallBytes`) and split below if over.
     let taken = 0;
     let bytes = 0;
     while (
@@ -332,31 +348,49 @@ export class ActorLanes {
       bytes += lane.deliveries[taken]!.sizeBytes;
       taken++;
     }
-    const batch = lane.deliveries.splice(0, taken);
-    const deliveries = batch.map((q) => q.delivery);
-    const committed = batch.flatMap((q) => (q.committed ? [q.committed] : []));
-    const ack = lane.acks.splice(0);
+    let batch = lane.deliveries.splice(0, taken);
+    // A delivery's tail acknowledgement is asked for once and stays with it (a split may put
+    // the delivery back: its entry must not be acknowledged before the delivery commits).
+    for (const q of batch) {
+      if (q.tailAck) q.ackId = q.tailAck();
+      q.tailAck = undefined;
+    }
+    const laneAcks = lane.acks.splice(0);
     this.heldTotalBytes -= lane.heldBytes;
     lane.heldBytes = 0;
     lane.heldSinceMs = undefined;
-    for (const q of batch) {
-      const id = q.tailAck?.();
-      if (id !== undefined) ack.push(id);
-    }
     const tick = lane.tick;
     lane.tick = false;
-    const command = {
-      type: 'deliver' as const,
-      deliveries,
-      ...(ack.length > 0 ? { ack } : {}),
-      ...(tick ? { tick } : {}),
-    };
     const atMs = this.options.now();
-    const key = `${addressId(lane.address)}:${callKey(deliveries, ack, tick, atMs)}`;
     const callNumber = ++this.calls;
     this.inFlight.add(callNumber);
     try {
-      const entries = await this.options.ports.deliver(lane.address, command as never, atMs, key);
+      let entries: OutboxEntry<unknown>[];
+      for (;;) {
+        const deliveries = batch.map((q) => q.delivery);
+        const ack = [...laneAcks, ...batch.flatMap((q) => (q.ackId === undefined ? [] : [q.ackId]))];
+        const command = {
+          type: 'deliver' as const,
+          deliveries,
+          ...(ack.length > 0 ? { ack } : {}),
+          ...(tick ? { tick } : {}),
+        };
+        const key = `${addressId(lane.address)}:${callKey(deliveries, ack, tick, atMs)}`;
+        try {
+          entries = await this.options.ports.deliver(lane.address, command as never, atMs, key);
+          break;
+        } catch (err) {
+          // Over the packed cap (refused before sending) or the node's payload bound: nothing
+          // was persisted, so the later half goes back to the front of the queue (its next
+          // call) and the first half is sent now, under a key of its own.
+          if (batch.length < 2 || (err as { code?: unknown }).code !== 'MF_PAYLOAD_TOO_LARGE') throw err;
+          const half = Math.ceil(batch.length / 2);
+          lane.deliveries.unshift(...batch.slice(half));
+          batch = batch.slice(0, half);
+          this.splits++;
+        }
+      }
+      const committed = batch.flatMap((q) => (q.committed ? [q.committed] : []));
       this.routing = true;
       try {
         for (const done of committed) done();

@@ -1,4 +1,5 @@
 import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
+import { MeterfabricError } from '../../core/errors.js';
 import { packValue, unpackValue } from '../hosting/compact-records.js';
 import type { HostedCommand, HostedReply, HostedState, OutboxEntry } from '../hosting/outbox.js';
 import { type HeadendServiceName, type HostedMachines, hostedMachines } from '../hosting/services.js';
@@ -59,6 +60,37 @@ export interface ServicePorts {
  */
 export function commandCall(command: HostedCommand<unknown>, atMs: number): { c: unknown; atMs: number } {
   return { c: packValue(command), atMs };
+}
+
+/**
+ * Hard cap on a delivering call's argument as it is sent and persisted (packed JSON, UTF-8
+ * bytes): half the node's 1 MiB payload bound (`maxPayloadBytes`) and 1 MiB persisted-event
+ * bound (the event is this argument plus a small stored reference), so no call the driver
+ * builds can be refused by the node or fail its persist mid-day. The driver budgets its calls
+ * on plain JSON (`maxCallBytes`, which also bounds the plain outbox entry a call makes); a call
+ * over this cap is refused here, before it is sent, and ActorLanes splits it.
+ */
+export const maxPackedCallBytes = 512 * 1024;
+
+/**
+ * `commandCall` with its JSON, measured: a `deliver` over `maxPackedCallBytes` throws
+ * MF_PAYLOAD_TOO_LARGE (nothing was sent). Returns the JSON too (in-process ports parse it back).
+ */
+export function measuredCall(
+  command: HostedCommand<unknown>,
+  atMs: number,
+): { call: { c: unknown; atMs: number }; json: string } {
+  const call = commandCall(command, atMs);
+  const json = JSON.stringify(call);
+  if (command.type === 'deliver') {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > maxPackedCallBytes)
+      throw new MeterfabricError(
+        'MF_PAYLOAD_TOO_LARGE',
+        `a call of ${bytes} packed bytes is over the ${maxPackedCallBytes}-byte cap`,
+      );
+  }
+  return { call, json };
 }
 
 /** A reply from the actor: packed (a packed call's), or plain (records written before). */
@@ -160,7 +192,10 @@ export class InProcessPorts implements ServicePorts {
       >;
     // Commands cross an actor boundary: packed and copied, as on the cluster. The machines
     // validate before they change anything, so no copy of the state is needed.
-    const { effects } = machine.apply(state, crossBoundary(command) as HostedCommand<unknown>, atMs);
+    // Measured as the cluster's ports measure it (a call over the packed cap is refused).
+    const { json } = measuredCall(command, atMs);
+    const crossed = unpackValue<HostedCommand<unknown>>((JSON.parse(json) as { c: unknown }).c);
+    const { effects } = machine.apply(state, crossed, atMs);
     recent.set(
       idempotencyKey,
       machine.storeEffects && machine.replyFrom ? machine.storeEffects(effects) : { effects },
@@ -194,7 +229,7 @@ export class ActorProxyPorts implements ServicePorts {
       address.service,
       address.key,
       'command',
-      commandCall(command, atMs),
+      measuredCall(command, atMs).call,
       {
         ...(key !== undefined ? { idempotencyKey: key } : {}),
         ...(this.options.deadlineMs !== undefined ? { deadlineMs: this.options.deadlineMs } : {}),
