@@ -51,6 +51,19 @@ export function wallClock(
   timeZone: string,
   invalidZone?: (timeZone: string) => Error,
 ): WallClock {
+  // UTC needs no zone rules: the Date fields are the wall clock (Intl's formatToParts cost the
+  // head-end driver ~1.4% of its CPU for it).
+  if (timeZone === 'UTC') {
+    const d = new Date(instantMs);
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+    };
+  }
   const fields: Record<string, number> = {};
   for (const part of zonedFormatter(timeZone, invalidZone).formatToParts(instantMs))
     if (part.type !== 'literal') fields[part.type] = Number(part.value);

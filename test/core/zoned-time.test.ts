@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { instantsOfWallClock, wallClock } from '../../core/zoned-time.js';
+import { instantsOfWallClock, wallClock, zonedFormatter } from '../../core/zoned-time.js';
 
 const wallAsUtc = (ms: number, zone: string): number => {
   const w = wallClock(ms, zone);
@@ -47,6 +47,23 @@ describe('instantsOfWallClock', () => {
   it('an unknown zone raises the caller-chosen error', () => {
     expect(() => instantsOfWallClock(0, 'Mars/Olympus', (z) => new RangeError(`no zone ${z}`))).toThrow(
       'no zone Mars/Olympus',
+    );
+  });
+});
+
+describe('wallClock in UTC (read from the Date fields, not Intl)', () => {
+  it('gives the fields Intl gives for UTC, over instants from 1970 to 2100', () => {
+    const byIntl = (ms: number) => {
+      const fields: Record<string, number> = {};
+      for (const part of zonedFormatter('UTC').formatToParts(ms))
+        if (part.type !== 'literal') fields[part.type] = Number(part.value);
+      return fields;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }), (ms) => {
+        expect(wallClock(ms, 'UTC')).toEqual(byIntl(ms));
+      }),
+      { numRuns: 2_000 },
     );
   });
 });
