@@ -110,10 +110,29 @@ export async function launchBenchNodes(cluster: BenchCluster): Promise<number> {
   return readyMs;
 }
 
-/** Stops the proxy, the nodes (SIGKILL, by PID) and etcd. */
+/** How long profiled nodes get to drain and exit on SIGTERM before they are killed. */
+const profiledExitMs = 20_000;
+
+/**
+ * Stops the proxy, the nodes (SIGKILL, by PID) and etcd. Nodes started with `--cpu-prof`
+ * (MF_NODE_EXEC_ARGV) write their profile only when they exit by themselves, so they are asked
+ * first (SIGTERM: they drain and exit) and killed only if still running after `profiledExitMs`.
+ */
 export async function stopBenchCluster(cluster: BenchCluster): Promise<void> {
   await cluster.proxy?.close().catch(() => undefined);
-  for (const node of cluster.nodes) node.process.kill('SIGKILL');
+  if ((process.env.MF_NODE_EXEC_ARGV ?? '').includes('--cpu-prof')) {
+    for (const node of cluster.nodes) node.process.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(cluster.nodes.map((n) => n.exited)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, profiledExitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  for (const node of cluster.nodes)
+    if (node.process.exitCode === null && node.process.signalCode === null) node.process.kill('SIGKILL');
   await Promise.all(cluster.nodes.map((n) => n.exited));
   cluster.client.close();
   await cluster.etcd.stop();
