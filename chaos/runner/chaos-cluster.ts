@@ -340,13 +340,14 @@ export class ChaosCluster implements ProcessControl {
   }
 
   /** A client that routes actor calls to primaries directly (clients are outside the faults). */
-  async actorProxy(attemptTimeoutMs = 2000): Promise<ActorProxy> {
+  async actorProxy(attemptTimeoutMs = 2000, waitOutQuorumLoss = false): Promise<ActorProxy> {
     const proxy = new ActorProxy({
       client: this.etcdClient,
       cluster: clusterName,
       services: this.services,
       attemptTimeoutMs,
       defaultDeadlineMs: 10_000,
+      waitOutQuorumLoss,
     });
     await proxy.start();
     this.proxies.push(proxy);

@@ -39,7 +39,11 @@ export function parseWorkloads(text: string): WorkloadName[] {
 
 /** Every head-end service as the cluster's actors (what `npm start` runs). */
 export const headendManifest = join(packageRoot, 'actors', 'hosting', 'headend-services.json');
-/** A head-end service call may wait out a fault and the failover after it (ActorProxy retries inside). */
+/**
+ * A head-end service call may wait out a fault and the failover after it (ActorProxy retries
+ * inside), a quorum loss included (every node killed at once: the replicas return on restart):
+ * the collection day is a batch process, its next step waits for this one.
+ */
 const headendCallDeadlineMs = 120_000;
 
 /**
@@ -98,7 +102,9 @@ export class ChaosWorkloads {
     const listRng = rng.fork();
     if (workloads.includes('headend')) {
       w.headend = new HeadendDay({
-        ports: new ActorProxyPorts(await cluster.actorProxy(), { deadlineMs: headendCallDeadlineMs }),
+        ports: new ActorProxyPorts(await cluster.actorProxy(2000, true), {
+          deadlineMs: headendCallDeadlineMs,
+        }),
         name: `chaos-${options.seed}`,
         outDir: join(options.outDir, 'headend'),
         seed: options.seed,

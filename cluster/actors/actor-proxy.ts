@@ -30,6 +30,13 @@ export type ActorProxyOptions = {
    * in bench/actors.bench.ts).
    */
   transport?: 'stream' | 'unary';
+  /**
+   * A partition in quorum loss: false (default) fails the call at once with MF_QUORUM_LOSS
+   * (an interactive caller learns it now); true waits for the replicas to return, retrying
+   * until the call's deadline like any transient fault, for batch callers such as the
+   * head-end's collection driver, whose next step needs this one to have happened.
+   */
+  waitOutQuorumLoss?: boolean;
 };
 
 export type CallOptions = { idempotencyKey?: string; deadlineMs?: number };
@@ -56,7 +63,8 @@ const defaultMaxBackoffMs = 1000;
  * codes) it refreshes the configuration and retries with backoff until the deadline, always
  * with the same idempotency key, so a call that did commit before a failover is answered
  * from the actor's dedup table rather than run twice. A partition in quorum loss fails at
- * once with MF_QUORUM_LOSS: retrying cannot help until replicas return.
+ * once with MF_QUORUM_LOSS: retrying cannot help until replicas return (unless the caller
+ * asked to wait for them: `waitOutQuorumLoss`, bounded by the call's deadline).
  */
 export class ActorProxy {
   private readonly configs = new Map<PartitionId, PartitionConfiguration>();
@@ -150,15 +158,18 @@ export class ActorProxy {
       if (config?.status === 'quorum-loss') {
         // Two ways in (cluster/README.md): the old replica set cannot answer with a majority,
         // or fewer replicas are up than the service's minimum replica-set size.
-        throw new MeterfabricError(
+        const quorumLoss = new MeterfabricError(
           'MF_QUORUM_LOSS',
           `partition ${partition} has lost quorum (a majority of its replicas is down, or fewer than its minimum replica-set size are up${
             config.reason ? `: ${config.reason}` : ''
           }); writes are refused until enough replicas return`,
           { partition, epoch: config.epoch },
         );
+        if (!this.options.waitOutQuorumLoss) throw quorumLoss;
+        lastError = quorumLoss;
       }
-      const address = config?.primary ? this.addressOf(config.primary) : undefined;
+      const address =
+        config?.primary && config.status !== 'quorum-loss' ? this.addressOf(config.primary) : undefined;
       if (address) {
         const remaining = deadline - Date.now();
         try {

@@ -160,7 +160,9 @@ export class TestCluster {
   }
 
   /** An ActorProxy over this cluster's services, closed by stop(). */
-  async proxy(options: { token?: string; defaultDeadlineMs?: number } = {}): Promise<ActorProxy> {
+  async proxy(
+    options: { token?: string; defaultDeadlineMs?: number; waitOutQuorumLoss?: boolean } = {},
+  ): Promise<ActorProxy> {
     const proxy = new ActorProxy({
       client: this.client,
       cluster: 'meterfabric',
