@@ -3,6 +3,7 @@
  * runs a seeded chaos scenario against a fresh three-node cluster, prints progress and the
  * report, and exits 0 only with zero anomalies and full recovery.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../core/errors.js';
@@ -80,6 +81,12 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   const seedText = values.seed ?? String(Date.now() % 1_000_000);
   const seed = seedFrom(seedText);
   const outDir = values.out ?? join('data', 'chaos', `${scenario}-${seed}`);
+  // The run's nodes keep their data under outDir: an earlier run's would be reused, and the
+  // checkers would count its writes as this run's (false duplicates, two primaries).
+  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+    throw new ConfigError([
+      `${outDir} already holds an earlier run: remove it or pass another --out (a run needs a fresh cluster)`,
+    ]);
   const report = await runScenario({
     scenario,
     rounds,

@@ -3,6 +3,9 @@
  * for the same seed (so a run replays), text seeds map stably, unknown scenarios and bad
  * flags are refused with clear errors, and the report names the command that reproduces it.
  */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nemesisNames } from '../../chaos/nemesis/nemeses.js';
 import { Prng, seedFrom } from '../../chaos/runner/prng.js';
@@ -56,6 +59,22 @@ describe('chaos runner', () => {
     await expect(runScenarioCommand(['mixed', '--clients', '5000'])).rejects.toMatchObject({
       message: expect.stringContaining('--clients must be at most 256, got 5000'),
     });
+  });
+
+  it("refuses an --out that holds an earlier run (its data would be reused and counted as this run's)", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mf-chaos-out-'));
+    try {
+      writeFileSync(join(out, 'history.jsonl'), '{}\n');
+      await expect(runScenarioCommand(['mixed', '--rounds', '1', '--out', out])).rejects.toMatchObject({
+        code: 'MF_CONFIG_INVALID',
+        message: expect.stringContaining(
+          `${out} already holds an earlier run: remove it or pass another --out`,
+        ),
+      });
+      expect(readdirSync(out)).toEqual(['history.jsonl']);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('mixed runs the counter, list-append and head-end workloads; list and headend one each; a nemesis the counter', () => {
