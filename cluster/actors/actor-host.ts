@@ -215,7 +215,20 @@ export class ActorHost {
       );
     }
     const behaviour = await this.behaviour(service);
-    const actor = this.actorFor(active, behaviour, serviceName, key);
+    let actor: Ref<CallMsg>;
+    try {
+      actor = this.actorFor(active, behaviour, serviceName, key);
+    } catch (err) {
+      if (isMeterfabricError(err)) throw err;
+      // nact refuses to spawn into a stopped actor system ("Actor has stopped or never even
+      // existed"): the partition was deactivated (it moved or closed) after the check above.
+      // Nothing ran, so the caller refreshes and retries elsewhere.
+      throw new MeterfabricError(
+        'MF_NOT_PRIMARY',
+        `node ${this.options.nodeId} stopped hosting ${partition} during the call (${String(err)}); refresh and retry`,
+        { partition },
+      );
+    }
     const reply = await query(
       actor,
       (sender: Ref<CallReply>): CallMsg => ({ kind: 'call', method, arg, idem, sender }),

@@ -161,7 +161,7 @@ export function createSpawnOptions(
     } catch (err) {
       // The outcome is unknown (maybe committed by a quorum, maybe not): this actor's
       // in-memory state can no longer be trusted, so it stops and recovers on next use.
-      dispatch(call.sender, replyOf(err));
+      dispatch(call.sender, isMeterfabricError(err) ? replyOf(err) : unknownOutcomeReply(err));
       active.actors.delete(key);
       active.keyByName.delete(ctx.name);
       stop(ctx.self);
@@ -201,6 +201,20 @@ export function dedupReply(behaviour: AnyActorBehaviour, user: unknown, stored: 
  * "this is no longer the primary": one code, so clients refresh and retry elsewhere.
  */
 const steppedDown = new Set(['MF_STALE_EPOCH', 'MF_LEASE_EXPIRED']);
+
+/**
+ * A write that failed with something other than the store's own errors: nact throws "Actor
+ * has stopped or never even existed" when the partition's actors are stopped (it moved or
+ * closed) while a turn is persisting. Its outcome is unknown, as with a quorum timeout, so the
+ * caller is told to retry with the same idempotency key (a retryable code), not MF_INTERNAL.
+ */
+export function unknownOutcomeReply(err: unknown): CallReply {
+  return {
+    ok: false,
+    code: 'MF_UNAVAILABLE',
+    message: `the write's outcome is unknown (${String(err)}): the actor stopped while persisting, its partition moved or closed; retry with the same idempotency key`,
+  };
+}
 
 export function replyOf(err: unknown): CallReply {
   if (isMeterfabricError(err) && steppedDown.has(err.code)) {
