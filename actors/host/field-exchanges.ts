@@ -2,10 +2,11 @@ import type { FieldLink, FieldRequest } from '../device/field.js';
 import type { DeviceCommand } from '../device/state.js';
 
 /**
- * The driver's field exchanges under way: a device request run on its concentrator's field
- * link (the driver holds the links: a connection belongs to one process, and a device actor
- * must not do I/O in its decision), its outcome turned into the device command that answers it
- * (`fieldResponse`, or `fieldFailure` with the reason), handed to `answer`.
+ * A head-end host's field exchanges under way (HeadendDriver's and LocalHeadend's): a device
+ * request run on its concentrator's field link (the host holds the links: a connection belongs
+ * to one process, and a device actor must not do I/O in its decision), its outcome turned into
+ * the device command that answers it (`fieldResponse`, or `fieldFailure` with the reason),
+ * handed to `answer`.
  */
 export class FieldExchanges {
   private readonly pending = new Set<Promise<void>>();

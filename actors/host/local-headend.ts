@@ -35,6 +35,7 @@ import {
   type WorkManagerState,
 } from '../work-manager/schedule.js';
 import { applyWorkerCommand, newWorker, type WorkerCommand, type WorkerState } from '../workers/state.js';
+import { FieldExchanges } from './field-exchanges.js';
 
 /**
  * The head-end's services wired together in one process: each service's state machine, with
@@ -89,7 +90,10 @@ export class LocalHeadend {
   /** Next message to deliver: an index, since shift() moves the whole array (a bulk import's
    * 600,000 messages made each drain quadratic). */
   private mailboxHead = 0;
-  private readonly pendingField = new Set<Promise<void>>();
+  /** Remote jobs-manager calls under way (one at a time, chained). */
+  private readonly pendingRemote = new Set<Promise<void>>();
+  /** Field requests under way on the concentrators' links. */
+  private readonly field = new FieldExchanges((concentratorId) => this.options.fieldLink(concentratorId));
   private readonly sinkWrites: Promise<void>[] = [];
   private readonly outcomeWaiters = new Map<string, ((o: JobOutcome) => void)[]>();
   private readonly readingsByJob = new Map<string, CollectedReading[]>();
@@ -190,8 +194,8 @@ export class LocalHeadend {
     for (;;) {
       this.drain();
       if (this.remoteError !== undefined) throw this.remoteError;
-      if (this.pendingField.size === 0 && this.sinkWrites.length === 0) return;
-      await Promise.all([...this.pendingField, ...this.sinkWrites.splice(0)]);
+      if (this.pendingRemote.size === 0 && this.field.size === 0 && this.sinkWrites.length === 0) return;
+      await Promise.all([...this.pendingRemote, ...this.field.underWay, ...this.sinkWrites.splice(0)]);
     }
   }
 
@@ -249,9 +253,9 @@ export class LocalHeadend {
               this.remoteError ??= err;
             },
           )
-          .finally(() => this.pendingField.delete(call));
+          .finally(() => this.pendingRemote.delete(call));
         this.remoteChain = call;
-        this.pendingField.add(call);
+        this.pendingRemote.add(call);
         return;
       }
       case 'worker': {
@@ -328,28 +332,10 @@ export class LocalHeadend {
   private onDeviceEffect(concentratorId: string, effect: DeviceEffect): void {
     switch (effect.type) {
       case 'send': {
-        const link = this.options.fieldLink(concentratorId);
-        const requestId = effect.requestId;
-        const done = (command: DeviceCommand) => {
+        this.field.run(concentratorId, effect.requestId, effect.request, (command: DeviceCommand) => {
           this.post({ to: 'device', concentratorId, command });
           this.drain();
-        };
-        const pending: Promise<void> = (
-          link
-            ? link.execute(effect.request).then(
-                (response) => done({ type: 'fieldResponse', requestId, response }),
-                (err: unknown) =>
-                  done({
-                    type: 'fieldFailure',
-                    requestId,
-                    reason: err instanceof Error ? err.message : String(err),
-                  }),
-              )
-            : Promise.resolve().then(() =>
-                done({ type: 'fieldFailure', requestId, reason: 'no field link configured' }),
-              )
-        ).finally(() => this.pendingField.delete(pending));
-        this.pendingField.add(pending);
+        });
         return;
       }
       case 'completed':
