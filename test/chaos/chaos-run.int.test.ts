@@ -1,9 +1,14 @@
 /**
- * A short randomized chaos run (part of `npm test`): a three-node cluster with a proxy on
- * every link, the counter and list-append workloads and the head-end day (every head-end
- * service as the cluster's actors), a few seeded mixed faults, then every checker. The seed
- * is random unless MF_CHAOS_SEED is set, and is printed so that a failure can be replayed with
- * `meterfabric chaos run mixed --rounds 3 --seed <seed>`. Needs the build and Debian's etcd.
+ * A short seeded chaos run (part of `npm test`): a three-node cluster with a proxy on every
+ * link, the counter and list-append workloads and the head-end day (every head-end service as
+ * the cluster's actors), a few seeded mixed faults, then every checker. Needs the build and
+ * Debian's etcd.
+ *
+ * The seed is fixed (`ciChaosSeed`) so that CI judges a change, not the luck of the draw: a
+ * random seed per run turned latent faults into random CI failures on unrelated commits.
+ * Exploring new seeds is the job of `MF_CHAOS_SEED=random` (or a number) and of the long
+ * `npm run chaos`; the seed is printed so a failure replays with
+ * `meterfabric chaos run mixed --rounds 3 --seed <seed>`.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,13 +21,28 @@ import { packageRoot } from '../../core/paths.js';
 
 const ready = existsSync(join(packageRoot, 'dist/cluster/cli/main.js')) && etcdAvailable();
 const outDir = mkdtempSync(join(tmpdir(), 'mf-chaos-run-'));
-const seed = Number(process.env.MF_CHAOS_SEED ?? Math.floor(Math.random() * 1_000_000));
+/**
+ * Draws a 16 KB/s bandwidth cap on every link, kill -9 of every node at once, then kill -9 of
+ * n1: the path that exposed two head-end stalls (a day stopped on quorum loss, and on a
+ * stopped actor system).
+ */
+const ciChaosSeed = 90001;
+const seed = chaosSeed(process.env.MF_CHAOS_SEED);
+
+function chaosSeed(setting: string | undefined): number {
+  if (setting === undefined || setting === '') return ciChaosSeed;
+  if (setting === 'random') return Math.floor(Math.random() * 1_000_000);
+  const n = Number(setting);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`MF_CHAOS_SEED must be a non-negative integer or "random", got "${setting}"`);
+  return n;
+}
 
 afterAll(() => {
   if (!process.env.MF_KEEP_TEST_DIRS) rmSync(outDir, { recursive: true, force: true });
 });
 
-describe.skipIf(!ready)('chaos run (short, randomized)', () => {
+describe.skipIf(!ready)('chaos run (short, seeded)', () => {
   it(`a seeded 3-round mixed-fault run ends with zero anomalies and full recovery (seed ${seed})`, async () => {
     const report = await runScenario({
       scenario: 'mixed',
