@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { MeterfabricError } from '../../core/errors.js';
 import type { Delivery, OutboxEntry } from '../hosting/outbox.js';
 import type { HeadendServiceName } from '../hosting/services.js';
+import { jsonLength } from './json-length.js';
 import type { ActorAddress, ServicePorts } from './service-ports.js';
 
 /**
@@ -196,7 +197,7 @@ export class ActorLanes {
    * when the call carrying it starts: an entry id it returns is acknowledged in that same
    * call (a device's field answer completing the entry that asked for it: one atomic commit
    * instead of two). `commandsBytes`: the commands' JSON bytes summed, when the caller has
-   * measured them (delivery-parts.ts): the delivery is then not stringified again. Returns the
+   * measured them (delivery-parts.ts): the delivery is then not measured again (json-length.ts). Returns the
    * delivery's size in bytes (JSON).
    */
   post<N extends HeadendServiceName>(
@@ -208,8 +209,8 @@ export class ActorLanes {
   ): number {
     const sizeBytes =
       commandsBytes === undefined
-        ? JSON.stringify(delivery).length
-        : JSON.stringify({ ...delivery, commands: [] }).length +
+        ? (jsonLength(delivery) ?? 4)
+        : (jsonLength({ ...delivery, commands: [] }) ?? 4) +
           commandsBytes +
           Math.max(0, delivery.commands.length - 1);
     if (sizeBytes > maxCallBytes)

@@ -1,4 +1,5 @@
 import { MeterfabricError } from '../../core/errors.js';
+import { jsonLength } from './json-length.js';
 
 /**
  * What one outbox entry sends one actor can be large (the midnight's daily closures of a
@@ -45,6 +46,12 @@ function cutNearMiddle(list: readonly unknown[], from: number, to: number): numb
 
 type Listed = { type: string; records?: unknown[]; routed?: unknown[] };
 
+/**
+ * JSON length of a command or record, as `JSON.stringify(v).length` (`null` for what it skips),
+ * counted without building the string (json-length.ts).
+ */
+const jsonBytes = (v: unknown): number => jsonLength(v) ?? 4;
+
 /** One part: its commands and their JSON bytes (summed per command, as `splitCommands` counts them). */
 export type SizedPart = { commands: unknown[]; bytes: number };
 
@@ -54,8 +61,8 @@ export function splitCommands(commands: readonly unknown[], limitBytes: number):
 }
 
 /**
- * `splitCommands` with each part's bytes. A command that fits is stringified once, whole; one
- * that does not has each record stringified once more: a slice's JSON length is the command's
+ * `splitCommands` with each part's bytes. A command that fits is measured once, whole; one
+ * that does not has each record measured once more: a slice's JSON length is the command's
  * with an empty list plus its records' lengths and commas, so the halving below does
  * arithmetic instead of stringifying every half again (sizing was the driver's largest cost
  * per reading: bench/headend-cluster.bench.ts profile, session 13).
@@ -71,23 +78,22 @@ export function splitCommandsSized(commands: readonly unknown[], limitBytes: num
         : undefined;
     const list = field ? (listed[field] as unknown[]) : undefined;
     if (!field || !list || list.length < 2) {
-      pieces.push({ command, bytes: JSON.stringify(command).length });
+      pieces.push({ command, bytes: jsonBytes(command) });
       continue;
     }
-    // A command that likely fits (its first record times their count) is stringified whole
-    // first: one call costs ~15% less than one per record, but twice as much when it does not fit.
-    if ((JSON.stringify(list[0]) ?? 'null').length * list.length <= limitBytes) {
-      const wholeBytes = JSON.stringify(command).length;
+    // A command that likely fits (its first record times their count) is measured whole first:
+    // no prefix sums to keep, but twice the work when it does not fit.
+    if (jsonBytes(list[0]) * list.length <= limitBytes) {
+      const wholeBytes = jsonBytes(command);
       if (wholeBytes <= limitBytes) {
         pieces.push({ command, bytes: wholeBytes });
         continue;
       }
     }
     // JSON.stringify({...listed, [field]: []}) keeps the list's key where it was.
-    const emptyBytes = JSON.stringify({ ...listed, [field]: [] }).length;
+    const emptyBytes = jsonBytes({ ...listed, [field]: [] });
     const prefix = new Float64Array(list.length + 1);
-    for (let i = 0; i < list.length; i++)
-      prefix[i + 1] = prefix[i]! + (JSON.stringify(list[i]) ?? 'null').length;
+    for (let i = 0; i < list.length; i++) prefix[i + 1] = prefix[i]! + jsonBytes(list[i]);
     const sliceBytes = (from: number, to: number) =>
       emptyBytes + prefix[to]! - prefix[from]! + (to - from - 1);
     const add = (from: number, to: number) => {

@@ -1,4 +1,4 @@
-import { unit } from './hash.js';
+import { type HashPrefix, hashPrefix, unit, unitAfter } from './hash.js';
 import type { PrepaymentAccount } from './prepayment.js';
 
 /**
@@ -64,10 +64,13 @@ export class MeterModel {
   /** Payment-metering registers when this is a prepayment meter (set by the fleet). */
   prepayment: PrepaymentAccount | undefined;
   private readonly registerCache = new Map<number, number[]>();
+  /** The hash of (seed, serial): every seeded value of this meter continues from it. */
+  private readonly seeded: HashPrefix;
 
   constructor(private readonly options: MeterModelOptions) {
     if (options.originMs % hourMs !== 0) throw new Error('meter originMs must be on an hour boundary');
     this.serial = options.serial;
+    this.seeded = hashPrefix(options.seed, options.serial);
     this.originMs = options.originMs;
     this.averageW = 150 + Math.floor(unit(options.seed, options.serial, 'avg') * 850);
     this.startRegistersWh = Array.from({ length: tariffCount }, (_, t) =>
@@ -113,7 +116,7 @@ export class MeterModel {
 
   private baseIntervalWh(hourEndMs: number): number {
     const hourOfDay = new Date(hourEndMs - hourMs).getUTCHours();
-    const noise = 0.75 + 0.5 * unit(this.options.seed, this.serial, 'lp', hourEndMs);
+    const noise = 0.75 + 0.5 * unitAfter(this.seeded, 'lp', hourEndMs);
     return Math.round(this.averageW * (dailyShape[hourOfDay] ?? 1) * noise);
   }
 
@@ -179,31 +182,53 @@ export class MeterModel {
   quarterDemandW(quarterEndMs: number): number | undefined {
     if (quarterEndMs % demandPeriodMs !== 0 || quarterEndMs <= this.originMs) return undefined;
     const hourStart = Math.floor((quarterEndMs - 1) / hourMs) * hourMs;
+    return this.quarterDemandInHour(quarterEndMs, hourStart, this.quarterWeights(hourStart));
+  }
+
+  /** The four quarters' seeded weights of the hour starting at `hourStart`, and their sum. */
+  private quarterWeights(hourStart: number): { weights: number[]; sum: number; hourWh: number } {
     const weights = [0, 1, 2, 3].map(
-      (q) => 0.7 + 0.6 * unit(this.options.seed, this.serial, 'q', hourStart + q * demandPeriodMs),
+      (q) => 0.7 + 0.6 * unitAfter(this.seeded, 'q', hourStart + q * demandPeriodMs),
     );
     const sum = weights.reduce((a, b) => a + b, 0);
+    return { weights, sum, hourWh: this.baseIntervalWh(hourStart + hourMs) };
+  }
+
+  private quarterDemandInHour(
+    quarterEndMs: number,
+    hourStart: number,
+    hour: { weights: number[]; sum: number; hourWh: number },
+  ): number {
     const q = Math.round((quarterEndMs - demandPeriodMs - hourStart) / demandPeriodMs);
     const closed = this.closedMs(quarterEndMs - demandPeriodMs, quarterEndMs) / demandPeriodMs;
-    // baseIntervalWh is the hour's energy in Wh, i.e. its average power in W.
-    return Math.round(((this.baseIntervalWh(hourStart + hourMs) * 4 * (weights[q] ?? 1)) / sum) * closed);
+    // The hour's energy in Wh is its average power in W.
+    return Math.round(((hour.hourWh * 4 * (hour.weights[q] ?? 1)) / hour.sum) * closed);
   }
 
   /**
    * Maximum demand over the quarters ending in (afterMs, toMs] (a meter's daily register:
    * after = the previous local midnight, to = this one); the earliest quarter wins a tie.
-   * Undefined when no quarter of the period lies after the origin.
+   * Undefined when no quarter of the period lies after the origin. Each hour's weights are
+   * hashed once for its four quarters (the same values as `quarterDemandW`).
    */
   maximumDemand(afterMs: number, toMs: number): MaximumDemand | undefined {
     const from = Math.max(afterMs, this.originMs);
     let best: MaximumDemand | undefined;
+    let hourStart = Number.NaN;
+    let hour: { weights: number[]; sum: number; hourWh: number } | undefined;
     for (
       let end = Math.floor(from / demandPeriodMs) * demandPeriodMs + demandPeriodMs;
       end <= toMs;
       end += demandPeriodMs
     ) {
-      const valueW = this.quarterDemandW(end);
-      if (valueW !== undefined && (!best || valueW > best.valueW)) best = { valueW, timestampMs: end };
+      if (end <= this.originMs) continue;
+      const start = Math.floor((end - 1) / hourMs) * hourMs;
+      if (start !== hourStart || hour === undefined) {
+        hourStart = start;
+        hour = this.quarterWeights(start);
+      }
+      const valueW = this.quarterDemandInHour(end, start, hour);
+      if (!best || valueW > best.valueW) best = { valueW, timestampMs: end };
     }
     return best;
   }
@@ -214,12 +239,11 @@ export class MeterModel {
     const out: VoltageVariation[] = [];
     for (const end of this.intervalEnds(afterMs - hourMs, toMs)) {
       const start = end - hourMs;
-      if (unit(this.options.seed, this.serial, 'vv', start) >= chance) continue;
-      const timestampMs =
-        start + Math.floor(unit(this.options.seed, this.serial, 'vvt', start) * 3600) * 1000;
+      if (unitAfter(this.seeded, 'vv', start) >= chance) continue;
+      const timestampMs = start + Math.floor(unitAfter(this.seeded, 'vvt', start) * 3600) * 1000;
       if (timestampMs <= afterMs || timestampMs > toMs) continue;
-      const swell = unit(this.options.seed, this.serial, 'vvk', start) < 0.4;
-      const depth = unit(this.options.seed, this.serial, 'vvd', start);
+      const swell = unitAfter(this.seeded, 'vvk', start) < 0.4;
+      const depth = unitAfter(this.seeded, 'vvd', start);
       const valueV = swell
         ? Math.round((254 + depth * 12) * 10) / 10
         : Math.round((185 + depth * 20) * 10) / 10;
@@ -234,14 +258,11 @@ export class MeterModel {
     const out: StatusAlarm[] = [];
     for (const end of this.intervalEnds(afterMs - hourMs, toMs)) {
       const start = end - hourMs;
-      if (unit(this.options.seed, this.serial, 'sw', start) >= chance) continue;
-      const timestampMs =
-        start + Math.floor(unit(this.options.seed, this.serial, 'swt', start) * 3600) * 1000;
+      if (unitAfter(this.seeded, 'sw', start) >= chance) continue;
+      const timestampMs = start + Math.floor(unitAfter(this.seeded, 'swt', start) * 3600) * 1000;
       if (timestampMs <= afterMs || timestampMs > toMs) continue;
       const alarm =
-        statusWordAlarmBits[
-          Math.floor(unit(this.options.seed, this.serial, 'swb', start) * statusWordAlarmBits.length)
-        ];
+        statusWordAlarmBits[Math.floor(unitAfter(this.seeded, 'swb', start) * statusWordAlarmBits.length)];
       if (alarm) out.push({ timestampMs, bit: alarm.bit, name: alarm.name });
     }
     return out;
