@@ -57,9 +57,23 @@ export function formatCsvNumber(n: number): string {
 /** Options of the encoders: the zone of `*local` columns whose cells are still instants (default UTC). */
 export type CsvEncodeOptions = { timeZone?: string };
 
-type ColumnKind = 'plain' | 'time' | 'local';
+/** How a column's cells are written: as given, as a UTC instant, or on a zone's wall clock. */
+export type ColumnKind = 'plain' | 'time' | 'local';
 
-function cell(
+/** Each column's kind, in column order; checks `timeZone` when the kind has `*local` columns. */
+export function columnKindsOf(kind: CsvKind, timeZone: string): ColumnKind[] {
+  const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
+  if (localTimeColumns.length > 0) assertTimeZone(timeZone);
+  return columns.map((c) =>
+    localTimeColumns.includes(c) ? 'local' : timeColumns.includes(c) ? 'time' : 'plain',
+  );
+}
+
+/**
+ * One cell's text, or a CsvRowError naming the row and column. Shared by `rowCells` (row
+ * objects) and the pool's columnar path (columnar-cells.ts), so both write and refuse alike.
+ */
+export function formatCell(
   kind: CsvKind,
   column: string,
   value: CsvValue,
@@ -113,12 +127,9 @@ export function rowCells(
   options: CsvEncodeOptions = {},
   firstRowIndex = 0,
 ): string[][] {
-  const { columns, timeColumns, localTimeColumns } = csvFormats[kind];
+  const { columns } = csvFormats[kind];
   const timeZone = options.timeZone ?? 'UTC';
-  if (localTimeColumns.length > 0) assertTimeZone(timeZone);
-  const columnKinds: ColumnKind[] = columns.map((c) =>
-    localTimeColumns.includes(c) ? 'local' : timeColumns.includes(c) ? 'time' : 'plain',
-  );
+  const columnKinds = columnKindsOf(kind, timeZone);
   return rows.map((row, i) => {
     const rowIndex = firstRowIndex + i;
     for (const key of Object.keys(row))
@@ -138,7 +149,7 @@ export function rowCells(
           column,
           rowIndex,
         });
-      return cell(kind, column, row[column], columnKinds[i]!, rowIndex, timeZone);
+      return formatCell(kind, column, row[column], columnKinds[i]!, rowIndex, timeZone);
     });
   });
 }
@@ -147,29 +158,34 @@ export function headerLine(kind: CsvKind): string {
   return `${csvFormats[kind].columns.join(CSV_DELIMITER)}${CSV_RECORD_DELIMITER}`;
 }
 
-/** Encodes rows (no header) as whole lines, each ending in the record delimiter. */
+/**
+ * Encodes rows (no header) as whole lines, each ending in the record delimiter. `firstRowIndex`:
+ * the index errors give the first row (when `rows` is a slice of a caller's larger batch).
+ */
 export function encodeCsvRows(
   kind: CsvKind,
   rows: readonly CsvRow[],
   options: CsvEncodeOptions = {},
+  firstRowIndex = 0,
 ): string {
   if (rows.length === 0) return '';
-  if (rows.length <= encodeChunkRows) return stringifyCells(rowCells(kind, rows, options));
+  if (rows.length <= encodeChunkRows) return stringifyCells(rowCells(kind, rows, options, firstRowIndex));
   // In chunks: each chunk's cell arrays and csv-stringify's temporaries die young (scavenged),
   // where one call over a day's rows promotes them all and makes V8 mark the old generation on
   // the second core. Rows carry no state between them, so the lines are the same.
   const parts: string[] = [];
   for (let from = 0; from < rows.length; from += encodeChunkRows) {
     const chunk = rows.slice(from, from + encodeChunkRows);
-    parts.push(stringifyCells(rowCells(kind, chunk, options, from)));
+    parts.push(stringifyCells(rowCells(kind, chunk, options, firstRowIndex + from)));
   }
   return parts.join('');
 }
 
-/** Rows per csv-stringify call in `encodeCsvRows`. */
-const encodeChunkRows = 256;
+/** Rows per csv-stringify call in `encodeCsvRows` (and in the pool's columnar path). */
+export const encodeChunkRows = 256;
 
-function stringifyCells(cells: string[][]): string {
+/** Cell arrays -> lines, by csv-stringify (quoting, delimiters): the one place lines are made. */
+export function stringifyCells(cells: string[][]): string {
   return stringify(cells, { delimiter: CSV_DELIMITER, record_delimiter: CSV_RECORD_DELIMITER });
 }
 

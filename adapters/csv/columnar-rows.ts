@@ -121,43 +121,56 @@ export function rowColumnBuffers(packed: PackedRows): ArrayBuffer[] {
   return [packed.columns.tags.buffer as ArrayBuffer, packed.columns.numbers.buffer as ArrayBuffer];
 }
 
-function cellValue(tag: number, n: number, strings: readonly string[], at: number): CsvValue {
-  switch (tag) {
-    case CELL_NULL:
-      return null;
-    case CELL_UNDEFINED:
-      return undefined;
-    case CELL_NUMBER:
-      return n;
-    case CELL_STRING: {
-      const s = strings[n];
-      if (s === undefined)
-        throw new RowBatchError(`cell ${at} refers past the batch's string table`, { cell: at });
-      return s;
-    }
-    case CELL_TRUE:
-      return true;
-    case CELL_FALSE:
-      return false;
-    default:
-      throw new RowBatchError(`cell ${at} has an unknown tag ${tag}`, { cell: at, tag });
-  }
-}
-
-/** Rows back from packed cells, after checking shapes (the batch crossed a thread boundary). */
-export function unpackRows(c: RowColumns): CsvRow[] {
+/**
+ * Checks a packed batch's shapes and every cell's tag and string index (it crossed a thread
+ * boundary, so it may be anything): a forged batch is refused whole, before any row is encoded.
+ * Returns the kind's columns.
+ */
+export function checkRowColumns(c: RowColumns): readonly string[] {
   const format = typeof c === 'object' && c !== null ? csvFormats[c.kind] : undefined;
   if (!format) throw new RowBatchError('a packed row batch needs a known CSV kind');
   if (!Number.isSafeInteger(c.count) || c.count < 0 || c.count > maxRowsPerBatch)
     throw new RowBatchError(`a packed row batch needs a count between 0 and ${maxRowsPerBatch}`);
   const columns = format.columns;
-  const width = columns.length;
-  const cells = c.count * width;
+  const cells = c.count * columns.length;
   if (!(c.tags instanceof Uint8Array) || c.tags.length !== cells)
     throw new RowBatchError(`tags must be a Uint8Array of ${cells} cells`);
   if (!(c.numbers instanceof Float64Array) || c.numbers.length !== cells)
     throw new RowBatchError(`numbers must be a Float64Array of ${cells} cells`);
   if (!Array.isArray(c.strings)) throw new RowBatchError('a packed row batch needs a string table');
+  const { tags, numbers, strings } = c;
+  for (let at = 0; at < cells; at++) {
+    const tag = tags[at]!;
+    if (tag > CELL_MISSING)
+      throw new RowBatchError(`cell ${at} has an unknown tag ${tag}`, { cell: at, tag });
+    if (tag === CELL_STRING && typeof strings[numbers[at]!] !== 'string')
+      throw new RowBatchError(`cell ${at} refers past the batch's string table`, { cell: at });
+  }
+  return columns;
+}
+
+/** The value of a checked cell (CELL_MISSING reads as undefined: test the tag first). */
+export function cellValue(tag: number, n: number, strings: readonly string[]): CsvValue {
+  switch (tag) {
+    case CELL_NUMBER:
+      return n;
+    case CELL_STRING:
+      return strings[n];
+    case CELL_TRUE:
+      return true;
+    case CELL_FALSE:
+      return false;
+    case CELL_NULL:
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+/** Rows back from packed cells, after `checkRowColumns`. */
+export function unpackRows(c: RowColumns): CsvRow[] {
+  const columns = checkRowColumns(c);
+  const width = columns.length;
   const { tags, numbers, strings } = c;
   const rows: CsvRow[] = new Array(c.count);
   for (let r = 0; r < c.count; r++) {
@@ -165,7 +178,7 @@ export function unpackRows(c: RowColumns): CsvRow[] {
     for (let col = 0; col < width; col++) {
       const at = r * width + col;
       const tag = tags[at]!;
-      if (tag !== CELL_MISSING) row[columns[col]!] = cellValue(tag, numbers[at]!, strings, at);
+      if (tag !== CELL_MISSING) row[columns[col]!] = cellValue(tag, numbers[at]!, strings);
     }
     rows[r] = row;
   }

@@ -1,6 +1,7 @@
 import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
-import { type CsvRow, CsvRowError, encodeCsvRows } from './codec.js';
-import { type PackedRows, RowBatchError, unpackRows } from './columnar-rows.js';
+import { type CsvRow, encodeCsvRows } from './codec.js';
+import { encodeRowColumns } from './columnar-cells.js';
+import { type PackedRows, RowBatchError } from './columnar-rows.js';
 import type { CsvKind } from './formats.js';
 
 /**
@@ -21,27 +22,16 @@ export function encodeRowChunks(jobs: CsvEncodeJob[]): string[] {
 /** Packed rows, and where they start in the caller's whole batch (so errors name the caller's row). */
 export type CsvChunk = PackedRows & { firstRow?: number };
 
-function encodeRows(chunk: CsvChunk): string {
-  if ('columns' in chunk) return encodeCsvRows(chunk.columns.kind, unpackRows(chunk.columns));
-  return encodeCsvRows(chunk.kind, chunk.rows);
-}
-
 function encodePacked(chunk: CsvChunk): string {
   if (typeof chunk !== 'object' || chunk === null)
     throw new RowBatchError('a CSV pool chunk must be packed rows');
-  try {
-    return encodeRows(chunk);
-  } catch (err) {
-    const firstRow = chunk.firstRow ?? 0;
-    const rowIndex = err instanceof CsvRowError ? err.details.rowIndex : undefined;
-    if (firstRow === 0 || typeof rowIndex !== 'number') throw err;
-    // The codec counts rows within this chunk; the caller counts them in the batch it handed over.
-    const kind = 'columns' in chunk ? chunk.columns.kind : chunk.kind;
-    throw new CsvRowError(
-      (err as CsvRowError).message.replace(`${kind} row ${rowIndex}:`, `${kind} row ${rowIndex + firstRow}:`),
-      { ...(err as CsvRowError).details, rowIndex: rowIndex + firstRow },
-    );
-  }
+  const firstRow = chunk.firstRow ?? 0;
+  if (!Number.isSafeInteger(firstRow) || firstRow < 0)
+    throw new RowBatchError('a CSV pool chunk starts at a row index >= 0');
+  // Packed cells become csv-stringify's cell arrays directly (columnar-cells.ts); rows the
+  // cells could not express go through the codec as they are.
+  if ('columns' in chunk) return encodeRowColumns(chunk.columns, {}, firstRow);
+  return encodeCsvRows(chunk.kind, chunk.rows, {}, firstRow);
 }
 
 function checkChunks(chunks: unknown): asserts chunks is unknown[] {
