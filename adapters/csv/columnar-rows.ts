@@ -6,9 +6,11 @@ import { type CsvKind, csvFormats } from './formats.js';
  * CSV rows as a compact columnar batch for the worker pool. Cloning thousands of row objects
  * into a worker cost more than encoding them; here each cell is a tag byte plus a float (the
  * number itself, or the index of a string sent once per batch), two typed arrays that move
- * without a copy. `unpackRows` rebuilds rows the CSV codec cannot tell from the originals
- * (same keys in column order, same values, a missing column still missing), so the worker
- * runs the very same `encodeCsvRows` and output and errors are identical to the main thread's.
+ * without a copy. The worker builds csv-stringify's cells straight from them
+ * (columnar-cells.ts, through the codec's own `formatCell`), so output and errors are identical
+ * to the main thread's. `unpackRows` rebuilds rows the codec cannot tell from the originals
+ * (same keys in column order, same values, a missing column still missing): the reference the
+ * tests hold the packing to.
  * Rows the cells cannot express (a key that is not a column, a value that is not a string,
  * number, boolean, null or undefined) make the batch travel as plain rows instead.
  */
