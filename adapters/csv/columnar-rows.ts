@@ -141,12 +141,20 @@ export function checkRowColumns(c: RowColumns): readonly string[] {
     throw new RowBatchError(`numbers must be a Float64Array of ${cells} cells`);
   if (!Array.isArray(c.strings)) throw new RowBatchError('a packed row batch needs a string table');
   const { tags, numbers, strings } = c;
+  for (let i = 0; i < strings.length; i++)
+    if (typeof strings[i] !== 'string')
+      throw new RowBatchError(`string ${i} of the batch's table is not a string`);
+  // Integer indexes within the table, checked by arithmetic (half the cost of reading the table).
+  const stringCount = strings.length;
   for (let at = 0; at < cells; at++) {
     const tag = tags[at]!;
     if (tag > CELL_MISSING)
       throw new RowBatchError(`cell ${at} has an unknown tag ${tag}`, { cell: at, tag });
-    if (tag === CELL_STRING && typeof strings[numbers[at]!] !== 'string')
-      throw new RowBatchError(`cell ${at} refers past the batch's string table`, { cell: at });
+    if (tag === CELL_STRING) {
+      const index = numbers[at]!;
+      if (!(index >= 0 && index < stringCount && Math.floor(index) === index))
+        throw new RowBatchError(`cell ${at} refers past the batch's string table`, { cell: at });
+    }
   }
   return columns;
 }
