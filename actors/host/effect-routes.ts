@@ -77,8 +77,29 @@ export function routeEntry(
     target.commands.push(command);
     targets.set(id, target);
   };
+  // Records go to their concentrator's TLog bucket, all of one bucket in one route command
+  // (what `merged` made of one command per record before): the bucket is looked up once per
+  // concentrator, not per record (addresses and commands per record were 4% of the driver's
+  // allocations at 400x20 daily, session 14).
+  const bucketRecords = new Map<string, TLogRecord[]>();
   const route = (records: TLogRecord[]) => {
-    for (const record of records) to(tlogOf(a, record.concentratorId), { type: 'route', records: [record] });
+    for (const record of records) {
+      let list = bucketRecords.get(record.concentratorId);
+      if (list === undefined) {
+        const address = tlogOf(a, record.concentratorId);
+        const id = addressId(address);
+        const target = targets.get(id) ?? { address, commands: [] };
+        targets.set(id, target);
+        let command = target.commands[0] as { type: 'route'; records: TLogRecord[] } | undefined;
+        if (command === undefined) {
+          command = { type: 'route', records: [] };
+          target.commands.push(command);
+        }
+        list = command.records;
+        bucketRecords.set(record.concentratorId, list);
+      }
+      list.push(record);
+    }
   };
   switch (source.service) {
     case 'registry':
@@ -158,7 +179,7 @@ export function routeEntry(
 
 /** A TLog manager's route commands for one entry become one command (one routing pass). */
 function merged(target: { address: ActorAddress; commands: unknown[] }) {
-  if (target.address.service !== 'tlog-manager') return target;
+  if (target.address.service !== 'tlog-manager' || target.commands.length === 1) return target;
   const records = (target.commands as { records: TLogRecord[] }[]).flatMap((c) => c.records);
   return { address: target.address, commands: [{ type: 'route', records }] };
 }

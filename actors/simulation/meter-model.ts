@@ -23,6 +23,16 @@ export const dailyShape = [
 const tariffBandOfHour = [0, 0, 0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 4, 5, 5, 5, 1, 0];
 
 export const tariffCount = 6;
+
+const dayMs = 86_400_000;
+
+/**
+ * `new Date(ms).getUTCHours()` for an integer instant, without a Date per value (the meter
+ * model asks for every hour it simulates).
+ */
+export function utcHourOf(ms: number): number {
+  return Math.floor((((ms % dayMs) + dayMs) % dayMs) / hourMs);
+}
 export const nominalVoltageV = 230;
 
 /** Status word bits the simulation raises (alarms configured to generate SWE events). */
@@ -115,7 +125,7 @@ export class MeterModel {
   }
 
   private baseIntervalWh(hourEndMs: number): number {
-    const hourOfDay = new Date(hourEndMs - hourMs).getUTCHours();
+    const hourOfDay = utcHourOf(hourEndMs - hourMs);
     const noise = 0.75 + 0.5 * unitAfter(this.seeded, 'lp', hourEndMs);
     return Math.round(this.averageW * (dailyShape[hourOfDay] ?? 1) * noise);
   }
@@ -141,7 +151,7 @@ export class MeterModel {
     const hourStart = Math.floor(at / hourMs) * hourMs;
     const registers = [...this.registersAtHour(hourStart)];
     if (at > hourStart) {
-      const band = tariffBandOfHour[new Date(hourStart).getUTCHours()] ?? 0;
+      const band = tariffBandOfHour[utcHourOf(hourStart)] ?? 0;
       const partial = Math.floor(
         (this.baseIntervalWh(hourStart + hourMs) * this.closedMs(hourStart, at)) / hourMs,
       );
@@ -166,7 +176,7 @@ export class MeterModel {
       from <= this.originMs ? this.startRegistersWh : (this.registerCache.get(from) as number[]);
     for (let end = Math.max(from, this.originMs) + hourMs; end <= hourBoundaryMs; end += hourMs) {
       const next = [...registers];
-      const band = tariffBandOfHour[new Date(end - hourMs).getUTCHours()] ?? 0;
+      const band = tariffBandOfHour[utcHourOf(end - hourMs)] ?? 0;
       next[band] = (next[band] ?? 0) + (this.intervalWh(end) ?? 0);
       this.registerCache.set(end, next);
       registers = next;
@@ -182,27 +192,38 @@ export class MeterModel {
   quarterDemandW(quarterEndMs: number): number | undefined {
     if (quarterEndMs % demandPeriodMs !== 0 || quarterEndMs <= this.originMs) return undefined;
     const hourStart = Math.floor((quarterEndMs - 1) / hourMs) * hourMs;
-    return this.quarterDemandInHour(quarterEndMs, hourStart, this.quarterWeights(hourStart));
+    this.hashQuarters(hourStart);
+    return this.quarterDemandInHour(quarterEndMs, hourStart);
   }
 
-  /** The four quarters' seeded weights of the hour starting at `hourStart`, and their sum. */
-  private quarterWeights(hourStart: number): { weights: number[]; sum: number; hourWh: number } {
-    const weights = [0, 1, 2, 3].map(
-      (q) => 0.7 + 0.6 * unitAfter(this.seeded, 'q', hourStart + q * demandPeriodMs),
-    );
-    const sum = weights.reduce((a, b) => a + b, 0);
-    return { weights, sum, hourWh: this.baseIntervalWh(hourStart + hourMs) };
+  /** The last hour whose quarter weights `hashQuarters` holds (reused: no arrays per hour). */
+  private quartersHourStart = Number.NaN;
+  private readonly quarterWeights = new Float64Array(4);
+  private quarterWeightSum = 0;
+  private quartersHourWh = 0;
+
+  /** The four quarters' seeded weights of the hour starting at `hourStart`, their sum and the hour's energy. */
+  private hashQuarters(hourStart: number): void {
+    if (hourStart === this.quartersHourStart) return;
+    let sum = 0;
+    for (let q = 0; q < 4; q++) {
+      const weight = 0.7 + 0.6 * unitAfter(this.seeded, 'q', hourStart + q * demandPeriodMs);
+      this.quarterWeights[q] = weight;
+      sum += weight;
+    }
+    this.quarterWeightSum = sum;
+    this.quartersHourWh = this.baseIntervalWh(hourStart + hourMs);
+    this.quartersHourStart = hourStart;
   }
 
-  private quarterDemandInHour(
-    quarterEndMs: number,
-    hourStart: number,
-    hour: { weights: number[]; sum: number; hourWh: number },
-  ): number {
+  /** Average power of the quarter ending at `quarterEndMs` of the hour `hashQuarters` holds. */
+  private quarterDemandInHour(quarterEndMs: number, hourStart: number): number {
     const q = Math.round((quarterEndMs - demandPeriodMs - hourStart) / demandPeriodMs);
     const closed = this.closedMs(quarterEndMs - demandPeriodMs, quarterEndMs) / demandPeriodMs;
     // The hour's energy in Wh is its average power in W.
-    return Math.round(((hour.hourWh * 4 * (hour.weights[q] ?? 1)) / hour.sum) * closed);
+    return Math.round(
+      ((this.quartersHourWh * 4 * (this.quarterWeights[q] ?? 1)) / this.quarterWeightSum) * closed,
+    );
   }
 
   /**
@@ -213,24 +234,23 @@ export class MeterModel {
    */
   maximumDemand(afterMs: number, toMs: number): MaximumDemand | undefined {
     const from = Math.max(afterMs, this.originMs);
-    let best: MaximumDemand | undefined;
-    let hourStart = Number.NaN;
-    let hour: { weights: number[]; sum: number; hourWh: number } | undefined;
+    let bestW = -1;
+    let bestAtMs = 0;
     for (
       let end = Math.floor(from / demandPeriodMs) * demandPeriodMs + demandPeriodMs;
       end <= toMs;
       end += demandPeriodMs
     ) {
       if (end <= this.originMs) continue;
-      const start = Math.floor((end - 1) / hourMs) * hourMs;
-      if (start !== hourStart || hour === undefined) {
-        hourStart = start;
-        hour = this.quarterWeights(start);
+      const hourStart = Math.floor((end - 1) / hourMs) * hourMs;
+      this.hashQuarters(hourStart);
+      const valueW = this.quarterDemandInHour(end, hourStart);
+      if (bestW < 0 || valueW > bestW) {
+        bestW = valueW;
+        bestAtMs = end;
       }
-      const valueW = this.quarterDemandInHour(end, start, hour);
-      if (!best || valueW > best.valueW) best = { valueW, timestampMs: end };
     }
-    return best;
+    return bestW < 0 ? undefined : { valueW: bestW, timestampMs: bestAtMs };
   }
 
   /** Voltage variations (outside 230 V +/- 10 %) with instants in (afterMs, toMs]. */

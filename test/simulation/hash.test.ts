@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hash32, hashPrefix, unit, unitAfter } from '../../actors/simulation/hash.js';
+import { utcHourOf } from '../../actors/simulation/meter-model.js';
 
 /**
  * The simulation's hash as first written: FNV-1a over each part's text followed by '|', then
@@ -53,6 +54,22 @@ describe('simulation hash', () => {
     );
   });
 
+  it('feeds integers around every split of their digits the same as their text', () => {
+    const edges = [
+      0,
+      9,
+      10,
+      99_999_999,
+      100_000_000,
+      100_000_001,
+      2 ** 31 - 1,
+      2 ** 31,
+      Number.MAX_SAFE_INTEGER,
+    ];
+    for (let k = 1; k < 90_071_992; k = k * 3 + 1) edges.push(k * 1e8 - 1, k * 1e8, k * 1e8 + 1);
+    for (const n of edges) expect(hash32('s', n)).toBe(textbook('s', n));
+  });
+
   it('unitAfter(hashPrefix(seed, serial), tag, at) equals unit(seed, serial, tag, at)', () => {
     fc.assert(
       fc.property(
@@ -72,5 +89,27 @@ describe('simulation hash', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('utcHourOf', () => {
+  it('equals new Date(ms).getUTCHours() for any integer instant in the Date range', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => {
+        expect(utcHourOf(ms)).toBe(new Date(ms).getUTCHours());
+      }),
+      { numRuns: 5000 },
+    );
+    for (const ms of [
+      0,
+      -1,
+      3_599_999,
+      3_600_000,
+      -3_600_000,
+      -86_400_000,
+      86_399_999,
+      Date.UTC(2026, 2, 29, 1),
+    ])
+      expect(utcHourOf(ms)).toBe(new Date(ms).getUTCHours());
   });
 });
