@@ -12,6 +12,7 @@ import {
   type PackedList,
   type ReadingRecord,
 } from './compact-format.js';
+import { ContextTable, MeterTable, sameStrings, TypeTable } from './compact-tables.js';
 
 export { CompactRecordsError, type PackedList } from './compact-format.js';
 export { unpackValue } from './compact-unpack.js';
@@ -104,21 +105,6 @@ function fitsLevel(x: unknown, level: Level): boolean {
   return level === 0 ? isReading(x) : level === 1 ? isReadingRecord(x) : isDerivedRouted(x);
 }
 
-/** Index tables keyed by an exact string key, remembering the last key for repeated rows. */
-class Table<T> {
-  readonly rows: T[] = [];
-  private readonly index = new Map<string, number>();
-  indexOf(key: string, row: () => T): number {
-    let i = this.index.get(key);
-    if (i === undefined) {
-      i = this.rows.length;
-      this.rows.push(row());
-      this.index.set(key, i);
-    }
-    return i;
-  }
-}
-
 /** Same own properties with the same primitive values, in the same order. */
 function sameFlat(a: object, b: object): boolean {
   if (a === b) return true;
@@ -132,13 +118,6 @@ function sameFlat(a: object, b: object): boolean {
     if (typeof va === 'object' && va !== null) return false;
     if (va !== (b as Record<string, unknown>)[k]) return false;
   }
-  return true;
-}
-
-function sameStrings(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -163,9 +142,9 @@ function recordOf(x: unknown, level: Level): ReadingRecord {
 }
 
 function packList(list: readonly unknown[], level: Level, depth: number): PackedList {
-  const meters = new Table<[string] | [string, string]>();
-  const types = new Table<PackedList['t'][number]>();
-  const contexts = new Table<PackedList['c'][number]>();
+  const meters = new MeterTable();
+  const types = new TypeTable();
+  const contexts = new ContextTable();
   const runs: Run[] = [];
   const others: [number, unknown][] = [];
   let run: Run | undefined;
@@ -183,26 +162,10 @@ function packList(list: readonly unknown[], level: Level, depth: number): Packed
     }
     const r = readingOf(x, level);
     const up = r.usagePoint;
-    // Consecutive readings mostly share meter, type and context: compared before any key is built.
+    // Consecutive readings mostly share meter, type and context: compared before any lookup.
     const sameMeter = prev !== undefined && prev.meterSerial === r.meterSerial && prev.usagePoint === up;
-    const m = sameMeter
-      ? lastM
-      : meters.indexOf(
-          up === undefined ? `s${r.meterSerial}` : `u${JSON.stringify([r.meterSerial, up])}`,
-          () => (up === undefined ? [r.meterSerial] : [r.meterSerial, up]),
-        );
-    const interval = r.intervalSeconds ?? null;
-    const qualities = r.qualities ?? null;
-    const t =
-      prev !== undefined && sameType(prev, r)
-        ? lastT
-        : types.indexOf(JSON.stringify([r.kind, r.quantity, r.unit, interval, qualities]), () => [
-            r.kind,
-            r.quantity,
-            r.unit,
-            interval,
-            qualities,
-          ]);
+    const m = sameMeter ? lastM : meters.indexOf(r.meterSerial, up);
+    const t = prev !== undefined && sameType(prev, r) ? lastT : types.indexOf(r);
     let c = 0;
     if (level > 0) {
       const rec = recordOf(x, level);
@@ -213,11 +176,7 @@ function packList(list: readonly unknown[], level: Level, depth: number): Packed
         prevRecord.collectedAtMs === rec.collectedAtMs &&
         prevRecord.correlationId === corr
           ? lastC
-          : contexts.indexOf(JSON.stringify([rec.concentratorId, rec.collectedAtMs, corr ?? null]), () =>
-              corr === undefined
-                ? [rec.concentratorId, rec.collectedAtMs]
-                : [rec.concentratorId, rec.collectedAtMs, corr],
-            );
+          : contexts.indexOf(rec.concentratorId, rec.collectedAtMs, corr);
       prevRecord = rec;
       lastC = c;
     }

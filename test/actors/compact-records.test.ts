@@ -165,6 +165,41 @@ describe('compact records: decode(encode(x)) is x', () => {
     );
   });
 
+  it('lists whose readings share quantity objects (as unpacked ones do) pack to the same bytes as unshared copies', () => {
+    // The packer finds a reading's type by its quantity object first (issue 7): a reading that
+    // shares the object but differs in kind, unit, interval or qualities must still get its
+    // own row, and a shared object must give the rows and indexes of the JSON-keyed table.
+    const shared = fc
+      .tuple(
+        fc.array(quantity, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(reading, fc.nat()), { minLength: 2, maxLength: 40 }),
+        fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+      )
+      .map(([quantities, rows, level]) => {
+        const readings = rows.map(([r, q]) => ({ ...r, quantity: quantities[q % quantities.length]! }));
+        const records = readingRecords(readings);
+        return level === 0 ? readings : level === 1 ? records : route(newTLog(), records).routed;
+      });
+    fc.assert(
+      fc.property(shared, (list) => {
+        expect(JSON.stringify(packValue(list))).toBe(JSON.stringify(packValue(wire(list))));
+        expect(roundTrip(list)).toStrictEqual(wire(list));
+      }),
+      { numRuns: 400 },
+    );
+    // Unpacked lists share their quantity objects: packing one again gives the packed bytes back.
+    const lp = Array.from({ length: 48 }, (_, i) => ({
+      meterSerial: `M${i % 3}`,
+      kind: i % 2 === 0 ? 'interval' : 'register',
+      quantity: { source: 'obis' as const, code: i % 4 < 2 ? '1.8.0' : '2.8.0' },
+      value: i,
+      unit: i % 8 < 4 ? 'Wh' : 'kWh',
+      timestampMs: t0 + i * 900_000,
+    }));
+    const packed = wire(packValue(lp));
+    expect(JSON.stringify(packValue(unpackValue(packed)))).toBe(JSON.stringify(packed));
+  });
+
   it('any JSON value at all, including objects that use the marker keys', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.array(reading, { minLength: 2, maxLength: 4 }), (json, readings) => {
