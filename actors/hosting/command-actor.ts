@@ -105,6 +105,11 @@ export function commandActor<S, C, E>(
         }
       : {}),
     initialState: (key) => machine.initialState(key),
+    // Snapshots hold the state packed (issue 7): outbox entries carry readings, and a plain
+    // state of a few unacknowledged worker or stream entries passed the replicator's 4 MiB
+    // value limit, so the snapshot was refused and replay grew. JSON-equal on the way back.
+    snapshotOf: (state) => packValue(state),
+    stateFromSnapshot: (snapshot) => unpackValue<S>(snapshot),
     handle(state, method, arg, ctx) {
       if (method !== 'command')
         throw new MeterfabricError(

@@ -50,6 +50,10 @@ export function reminderDriven<S extends ReminderClockState, E>(options: {
     // Records store the outbox entry's id (outbox.ts storeEntries): a retried call is
     // answered from the outbox by the hosted machine's replyFrom.
     replyFrom: (state, stored) => (base.replyFrom ? base.replyFrom(state, stored) : stored),
+    // Snapshots in the base's compact form (command-actor.ts).
+    ...(base.snapshotOf && base.stateFromSnapshot
+      ? { snapshotOf: base.snapshotOf, stateFromSnapshot: base.stateFromSnapshot }
+      : {}),
     handle(state, method, arg, ctx): Decision<HostedCall> {
       let decision: Decision<HostedCall>;
       if (method === 'reminder') {

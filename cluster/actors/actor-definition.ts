@@ -63,6 +63,13 @@ export type ActorBehaviour<S, E> = {
    * result is the reply.
    */
   replyFrom?(state: S, storedResult: unknown): unknown;
+  /**
+   * The state as a snapshot stores it (JSON-serialisable), e.g. in a compact form; with
+   * `stateFromSnapshot`, its inverse. Snapshots written with it are marked, so snapshots
+   * written before (the state itself) still load.
+   */
+  snapshotOf?(state: S): unknown;
+  stateFromSnapshot?(snapshot: unknown): S;
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: behaviours of every state/event type live in one registry

@@ -1,3 +1,4 @@
+import { MeterfabricError } from '../../core/errors.js';
 import type { AnyActorBehaviour } from './actor-definition.js';
 import type { Reminder } from './reminders.js';
 
@@ -42,12 +43,28 @@ export function applyRecord(
   return { user, recent };
 }
 
-export type EncodedEnvelope = { user: unknown; recent: Array<[string, unknown]> };
+/**
+ * A snapshot's form of the envelope. `s: 1` marks a user state in the behaviour's snapshot form
+ * (`snapshotOf`); snapshots without it hold the state itself (every snapshot written before).
+ */
+export type EncodedEnvelope = { user: unknown; recent: Array<[string, unknown]>; s?: 1 };
 
-export function encodeEnvelope(envelope: Envelope): EncodedEnvelope {
-  return { user: envelope.user, recent: [...(envelope.recent ?? [])] };
+export function encodeEnvelope(envelope: Envelope, behaviour?: AnyActorBehaviour): EncodedEnvelope {
+  const recent = [...(envelope.recent ?? [])];
+  if (behaviour?.snapshotOf && behaviour.stateFromSnapshot)
+    return { user: behaviour.snapshotOf(envelope.user), recent, s: 1 };
+  return { user: envelope.user, recent };
 }
 
-export function decodeEnvelope(encoded: EncodedEnvelope): Envelope {
-  return { user: encoded.user, recent: encoded.recent.length > 0 ? new Map(encoded.recent) : null };
+export function decodeEnvelope(encoded: EncodedEnvelope, behaviour?: AnyActorBehaviour): Envelope {
+  let user = encoded.user;
+  if (encoded.s === 1) {
+    if (!behaviour?.stateFromSnapshot)
+      throw new MeterfabricError(
+        'MF_SNAPSHOT_FORM',
+        'the snapshot holds the state in a compact form this behaviour cannot read (stateFromSnapshot missing)',
+      );
+    user = behaviour.stateFromSnapshot(user);
+  }
+  return { user, recent: encoded.recent.length > 0 ? new Map(encoded.recent) : null };
 }

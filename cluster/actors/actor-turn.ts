@@ -181,8 +181,8 @@ export function createSpawnOptions(
         recent: null,
       }),
       snapshotEvery: 200,
-      snapshotEncoder: (e: Envelope) => encodeEnvelope(e),
-      snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e),
+      snapshotEncoder: (e: Envelope) => encodeEnvelope(e, behaviour),
+      snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e, behaviour),
     },
   };
 }
