@@ -4,6 +4,9 @@
  * (encoders are synchronous, so nothing else writes to it meanwhile); `take` copies the
  * result into an ArrayBuffer of its own that can move across threads. A buffer that grew past
  * `retainedScratchBytes` for one huge message is dropped afterwards instead of kept.
+ * A sink made over a `target` (a pool task's region of a shared output arena,
+ * cluster/pool/output-arena.ts) writes there instead, with no copy; a message that outgrows
+ * the target continues in a buffer of its own (`inTarget` is then false).
  */
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -16,18 +19,29 @@ let scratch: Uint8Array | undefined = new Uint8Array(initialScratchBytes);
 export class ByteSink {
   buf: Uint8Array;
   pos = 0;
+  private readonly target: Uint8Array | undefined;
 
-  constructor() {
+  constructor(target?: Uint8Array) {
+    this.target = target;
+    if (target) {
+      this.buf = target;
+      return;
+    }
     // Taken, not shared: a second sink alive at the same time gets a buffer of its own.
     this.buf = scratch ?? new Uint8Array(initialScratchBytes);
     scratch = undefined;
+  }
+
+  /** True while everything written is in the target given to the constructor. */
+  get inTarget(): boolean {
+    return this.target !== undefined && this.buf === this.target;
   }
 
   /** Room for `bytes` more bytes (amortised doubling). */
   ensure(bytes: number): void {
     const need = this.pos + bytes;
     if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(this.buf.length * 2, initialScratchBytes);
     while (size < need) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.buf.subarray(0, this.pos));
@@ -95,8 +109,11 @@ export class ByteSink {
     return out;
   }
 
-  private release(): void {
-    scratch = this.buf.length <= retainedScratchBytes ? this.buf : new Uint8Array(initialScratchBytes);
+  /** Done with the sink (its bytes were used in place, or the encoder failed). */
+  release(): void {
+    // Never keep a target (shared memory the caller owns) as this thread's scratch buffer.
+    if (this.target === undefined)
+      scratch = this.buf.length <= retainedScratchBytes ? this.buf : new Uint8Array(initialScratchBytes);
     this.pos = 0;
   }
 }

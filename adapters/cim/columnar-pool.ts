@@ -1,10 +1,16 @@
+import { type ArenaLayout, arenaMessage, OutputArenas } from '../../cluster/pool/output-arena.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { groupStarts, type TaskSizeLimits, taskCountFor } from '../../cluster/pool/task-plan.js';
 import { systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, packReadings, readingColumnBuffers } from './columnar-readings.js';
 import { encodeMeterReadings, type MeterReadingsOptions } from './meter-readings.js';
-import { type ColumnarMeterReadingsJob, maxJobsPerTask, type PoolMessageOptions } from './pool-tasks.js';
+import {
+  type ArenaMeterReadingsTask,
+  type ColumnarMeterReadingsJob,
+  maxJobsPerTask,
+  type PoolMessageOptions,
+} from './pool-tasks.js';
 
 /**
  * The caller's side of CIM encoding in the pool: one MeterReadings message per job. Messages
@@ -12,7 +18,9 @@ import { type ColumnarMeterReadingsJob, maxJobsPerTask, type PoolMessageOptions 
  * costs the main thread a fixed amount, which on shared cores comes off the workers), each
  * group packed into columns just before its task is submitted (so packing overlaps with the
  * workers' encoding), columns moved rather than copied. Returns each message's UTF-8 bytes,
- * identical to `Buffer.from(encodeMeterReadings(readings, options))`.
+ * identical to `Buffer.from(encodeMeterReadings(readings, options))`, each in an ArrayBuffer
+ * of its own (the workers write into shared arenas and this thread copies each message out:
+ * see `cimOutputArenas`).
  */
 export type MeterReadingsMessageJob = { readings: readonly CollectedReading[]; options: PoolMessageOptions };
 
@@ -35,11 +43,35 @@ export const defaultReadingsPerTask: TaskSizeLimits = {
   maxItemsPerTask: 65_536,
 };
 
-export async function encodeMeterReadingsInPool(
+/**
+ * The output arenas this thread's callers hand to CIM pool tasks (cluster/pool/output-arena.ts):
+ * the workers write the XML into them in place and the caller copies each message out (or
+ * decodes it) and gives the arena back, so no buffer crosses the thread boundary per message.
+ */
+export const cimOutputArenas = new OutputArenas();
+
+/**
+ * Arena room reserved per reading and per message: generous (an IntervalReadings element is
+ * ~200 bytes, a Readings element with its ReadingType ~290; only the pages written become
+ * resident); a message that does not fit comes back in a buffer of its own.
+ */
+const arenaBytesPerReading = 512;
+const arenaBytesPerMessage = 4096;
+
+/**
+ * Messages grouped into tasks, each task's messages packed just before it is submitted and
+ * written by the worker into a shared arena; `take` gets each message's bytes (a view into the
+ * arena, valid only during the call, or bytes of its own when the message did not fit) as its
+ * task's result arrives, and the arena is reused right after.
+ */
+async function encodeThroughArenas<T>(
   pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
   jobs: readonly MeterReadingsMessageJob[],
-  options: PoolEncodeOptions = {},
-): Promise<Uint8Array[]> {
+  options: PoolEncodeOptions,
+  take: (bytes: Uint8Array) => T,
+  /** When given, the arenas are kept here for the caller to release, not released at once. */
+  lent?: Set<SharedArrayBuffer>,
+): Promise<T[]> {
   const pipeline: { signal?: AbortSignal; inFlight?: number } = {};
   if (options.signal) pipeline.signal = options.signal;
   if (options.inFlight) pipeline.inFlight = options.inFlight;
@@ -47,22 +79,91 @@ export async function encodeMeterReadingsInPool(
   const total = weights.reduce((a, b) => a + b, 0);
   const tasks = taskCountFor(total, pool.threads, { ...defaultReadingsPerTask, ...options.taskSize });
   const starts = groupStarts(weights, Math.max(1, tasks), maxJobsPerTask);
-  const results = await pool.runPipelined<Uint8Array[]>(
+  const endOf = (g: number) => starts[g + 1] ?? jobs.length;
+  // A task's arena until its result is taken; a failed or cancelled task's arena is dropped,
+  // never reused (a worker being terminated may still be writing into it).
+  const taskArenas: (SharedArrayBuffer | undefined)[] = new Array(starts.length);
+  const results = await pool.runPipelined<ArenaLayout, T[]>(
     starts.length,
     (g) => {
-      const end = starts[g + 1] ?? jobs.length;
       const payload: ColumnarMeterReadingsJob[] = [];
       const transferList: ArrayBuffer[] = [];
-      for (let i = starts[g]!; i < end; i++) {
+      let readings = 0;
+      for (let i = starts[g]!; i < endOf(g); i++) {
         const columns = packReadings(jobs[i]!.readings);
         payload.push({ columns, options: jobs[i]!.options });
         transferList.push(...readingColumnBuffers(columns));
+        readings += columns.count;
       }
-      return { module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsColumnar', payload, transferList };
+      const arena = cimOutputArenas.acquire(
+        readings * arenaBytesPerReading + payload.length * arenaBytesPerMessage,
+      );
+      taskArenas[g] = arena;
+      const task: ArenaMeterReadingsTask = { jobs: payload, arena };
+      return {
+        module: 'adapters/cim/pool-tasks',
+        fn: 'encodeMeterReadingsColumnarInto',
+        payload: task,
+        transferList,
+      };
     },
-    pipeline,
+    {
+      ...pipeline,
+      onResult: (layout, g) => {
+        const arena = taskArenas[g]!;
+        taskArenas[g] = undefined;
+        const count = endOf(g) - starts[g]!;
+        if (!Array.isArray(layout?.spans) || layout.spans.length !== 2 * count)
+          throw new ColumnarBatchError(
+            `a CIM pool task returned ${layout?.spans?.length} spans for ${count} messages`,
+          );
+        const out: T[] = new Array(count);
+        for (let i = 0; i < count; i++) out[i] = take(arenaMessage(arena, layout, i));
+        if (lent) lent.add(arena);
+        else cimOutputArenas.release(arena);
+        return out;
+      },
+    },
   );
   return results.flat();
+}
+
+/**
+ * Messages encoded in the pool, lent to the caller: `bytes[i]` are views into the output
+ * arenas, valid until `release()`, after which the arenas carry the next tasks' messages.
+ * For a caller that writes the bytes and is done with them (a file, a socket): nothing is
+ * copied or allocated per message on either side. Copy (`slice`) what must outlive the lease.
+ */
+export type LeasedMessages = { readonly bytes: Uint8Array[]; release(): void };
+
+export async function encodeMeterReadingsLeased(
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
+  jobs: readonly MeterReadingsMessageJob[],
+  options: PoolEncodeOptions = {},
+): Promise<LeasedMessages> {
+  const arenas = new Set<SharedArrayBuffer>();
+  const bytes = await encodeThroughArenas(pool, jobs, options, (b) => b, arenas);
+  let released = false;
+  return {
+    bytes,
+    release: () => {
+      if (released) return;
+      released = true;
+      for (const arena of arenas) cimOutputArenas.release(arena);
+    },
+  };
+}
+
+/** Bytes of their own: a copy out of the arena (a message that did not fit already is one). */
+const ownBytes = (bytes: Uint8Array): Uint8Array =>
+  bytes.buffer instanceof SharedArrayBuffer ? bytes.slice() : bytes;
+
+export async function encodeMeterReadingsInPool(
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
+  jobs: readonly MeterReadingsMessageJob[],
+  options: PoolEncodeOptions = {},
+): Promise<Uint8Array[]> {
+  return encodeThroughArenas(pool, jobs, options, ownBytes);
 }
 
 /** A MeterReadings message to encode: readings and options as `encodeMeterReadings` takes them. */
@@ -92,6 +193,6 @@ export async function encodeMeterReadingsTexts(
       throw new ColumnarBatchError(`the pool encodes MeterReadings with verb "created" only, got "${verb}"`);
     return { readings, options: { ...rest, timestampMs: (clock ?? systemClock).now() } };
   });
-  const bytes = await encodeMeterReadingsInPool(pool, pooled);
-  return bytes.map((b) => utf8.decode(b));
+  // Decoded straight out of the arena: no copy of the bytes at all.
+  return encodeThroughArenas(pool, pooled, {}, (bytes) => utf8.decode(bytes));
 }

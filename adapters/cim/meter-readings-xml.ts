@@ -273,6 +273,26 @@ export function encodeMeterReadingsColumnsBytes(
   }
 }
 
+/**
+ * The same message written into `target` from its start (a pool task's region of a shared
+ * output arena): the number of bytes written when it fits, else the message's bytes in an
+ * ArrayBuffer of their own (what is in `target` then is not the message).
+ */
+export function encodeMeterReadingsColumnsInto(
+  columns: ReadingColumns,
+  header: MessageHeader,
+  profile: ReadingTypeProfile,
+  target: Uint8Array,
+): number | Uint8Array {
+  const sink = new ByteSink(target);
+  try {
+    writeMessage(sink, columns, header, profile);
+    return sink.inTarget ? sink.pos : sink.buf.slice(0, sink.pos);
+  } finally {
+    sink.release();
+  }
+}
+
 /** The same message as text. */
 export function encodeMeterReadingsColumns(
   columns: ReadingColumns,

@@ -1,10 +1,11 @@
 import { threadId } from 'node:worker_threads';
+import { type ArenaLayout, checkArena } from '../../cluster/pool/output-arena.js';
 import { transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, checkReadingColumns, type ReadingColumns } from './columnar-readings.js';
 import { type EndDeviceEventInput, encodeEndDeviceEvents } from './end-device-events.js';
 import { encodeMeterReadings, outboundHeader } from './meter-readings.js';
-import { encodeMeterReadingsColumnsBytes } from './meter-readings-xml.js';
+import { encodeMeterReadingsColumnsBytes, encodeMeterReadingsColumnsInto } from './meter-readings-xml.js';
 import type { MessageProperty } from './model.js';
 import type { ReadingTypeProfile } from './reading-type-map.js';
 
@@ -51,17 +52,54 @@ export function encodeEndDeviceEventsMessages(jobs: EndDeviceEventsJob[]): strin
   return jobs.map((job) => encodeEndDeviceEvents(job.events, messageOptions(job.options)));
 }
 
-/** Straight from the columns to UTF-8 (no reading objects, no string): what `encodeMeterReadingsBytes` runs. */
-function encodeColumnarJob(job: ColumnarMeterReadingsJob): Uint8Array {
+function checkedJob(job: ColumnarMeterReadingsJob) {
   if (typeof job !== 'object' || job === null || typeof job.options?.timestampMs !== 'number')
     throw new ColumnarBatchError('a columnar MeterReadings job needs columns and options.timestampMs');
   checkReadingColumns(job.columns);
   const options = messageOptions(job.options);
-  return encodeMeterReadingsColumnsBytes(
-    job.columns,
-    outboundHeader('MeterReadings', options),
-    options.profile,
-  );
+  return { header: outboundHeader('MeterReadings', options), profile: options.profile ?? 'standard' };
+}
+
+/** Straight from the columns to UTF-8 (no reading objects, no string): what `encodeMeterReadingsBytes` runs. */
+function encodeColumnarJob(job: ColumnarMeterReadingsJob): Uint8Array {
+  const { header, profile } = checkedJob(job);
+  return encodeMeterReadingsColumnsBytes(job.columns, header, profile);
+}
+
+/** A task's messages and the shared arena to write them into (cluster/pool/output-arena.ts). */
+export type ArenaMeterReadingsTask = { jobs: ColumnarMeterReadingsJob[]; arena: SharedArrayBuffer };
+
+/**
+ * One EventMessage per job written one after another into the caller's shared arena, in place:
+ * no buffer per message, nothing moved back but the offsets. A message that does not fit in
+ * what is left of the arena comes back in a buffer of its own (moved). The caller reads the
+ * messages with `arenaMessage` and reuses the arena once it has taken them out.
+ */
+export function encodeMeterReadingsColumnarInto(task: ArenaMeterReadingsTask): WithTransfer<ArenaLayout> {
+  if (typeof task !== 'object' || task === null)
+    throw new ColumnarBatchError('an arena task needs jobs and an arena');
+  const arena = checkArena(task.arena);
+  checkJobs(task.jobs);
+  const spans: number[] = [];
+  const spilled: Record<number, Uint8Array> = {};
+  let offset = 0;
+  for (const [i, job] of task.jobs.entries()) {
+    const { header, profile } = checkedJob(job);
+    const written = encodeMeterReadingsColumnsInto(
+      job.columns,
+      header,
+      profile,
+      new Uint8Array(arena, offset),
+    );
+    if (typeof written === 'number') {
+      spans.push(offset, written);
+      offset += written;
+    } else {
+      spans.push(-1, 0);
+      spilled[i] = written;
+    }
+  }
+  return withTransfer({ spans, spilled }, transferListOf(Object.values(spilled)));
 }
 
 const utf8 = new TextDecoder();

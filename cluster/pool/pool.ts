@@ -200,12 +200,20 @@ export class WorkerPool {
    * starts; those in flight finish, and the error of the lowest index is thrown, so the caller
    * hears of the first bad item whatever order the workers finished in.
    */
-  async runPipelined<R>(
+  async runPipelined<R, T = R>(
     count: number,
     taskAt: (index: number) => PoolTaskWithTransfer,
-    options: PipelineOptions = {},
-  ): Promise<R[]> {
-    const results: R[] = new Array(count);
+    options: PipelineOptions & {
+      /**
+       * Applied to each result as it arrives, before its lane builds the next task (e.g. to
+       * copy bytes out of an output arena and give the arena back); what it returns is the
+       * result. Not called for a task that failed.
+       */
+      onResult?: (result: R, index: number) => T;
+    } = {},
+  ): Promise<T[]> {
+    const results: T[] = new Array(count);
+    const onResult = options.onResult;
     const runOptions: PoolRunOptions = { wait: options.wait ?? true };
     if (options.signal) runOptions.signal = options.signal;
     let next = 0;
@@ -218,10 +226,8 @@ export class WorkerPool {
         const index = next++;
         try {
           const { transferList, ...task } = taskAt(index);
-          results[index] = await this.run<R>(
-            task,
-            transferList ? { ...runOptions, transferList } : runOptions,
-          );
+          const result = await this.run<R>(task, transferList ? { ...runOptions, transferList } : runOptions);
+          results[index] = onResult ? onResult(result, index) : (result as unknown as T);
         } catch (error) {
           fail(index, error);
         }

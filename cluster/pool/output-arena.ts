@@ -1,0 +1,127 @@
+import { MeterfabricError } from '../../core/errors.js';
+
+/**
+ * Shared output arenas: where a pool task writes its result bytes instead of allocating a
+ * buffer per message and moving it back. Why: buffers that arrive by transfer count as
+ * external memory of the caller's isolate and are still held (the batch is not complete, the
+ * writer has not written them) when V8 scavenges, so they are promoted and freed only by
+ * mark-compacts, which V8 starts for "external memory pressure" every ~64 MB received. With
+ * 14 MB of XML per 61,440 readings the caller's thread ran a mark-compact every 4-5 batches
+ * (13 ms each over a 17 MB heap, plus V8's concurrent marking on the other core): ~0.15 ms
+ * CPU per 1000 readings, a third of the pool path (cluster/pool/README.md).
+ *
+ * An arena is a SharedArrayBuffer the caller hands to one task at a time: the worker writes
+ * into it in place (no copy, nothing allocated per message), returns offsets, and the caller
+ * takes what it needs out of it and gives the arena back for the next task. Nothing is
+ * transferred, so the caller's isolate sees no new external memory per task. An arena whose
+ * task failed or was cancelled is never reused (a worker being terminated may still write).
+ */
+export class OutputArenaError extends MeterfabricError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('MF_POOL_ARENA_INVALID', message, details);
+    this.name = 'OutputArenaError';
+  }
+}
+
+export type OutputArenaLimits = {
+  /** Smallest arena made (bytes). */
+  minArenaBytes: number;
+  /** Largest arena made (bytes); a task's output beyond it is returned in buffers of its own. */
+  maxArenaBytes: number;
+  /** Arenas kept for reuse at most (each is virtual memory; only the pages written are resident). */
+  maxRetained: number;
+};
+
+export const defaultArenaLimits: OutputArenaLimits = {
+  minArenaBytes: 64 * 1024,
+  maxArenaBytes: 64 * 1024 * 1024,
+  maxRetained: 8,
+};
+
+/** A free list of arenas, sized in powers of two so that tasks of similar size reuse each other's. */
+export class OutputArenas {
+  readonly limits: OutputArenaLimits;
+  private readonly free: SharedArrayBuffer[] = [];
+  private createdCount = 0;
+
+  constructor(limits: Partial<OutputArenaLimits> = {}) {
+    this.limits = { ...defaultArenaLimits, ...limits };
+  }
+
+  /** An arena of at least `bytes` (capped at maxArenaBytes), reused when one is free. */
+  acquire(bytes: number): SharedArrayBuffer {
+    const { minArenaBytes, maxArenaBytes } = this.limits;
+    let size = minArenaBytes;
+    while (size < bytes && size < maxArenaBytes) size *= 2;
+    size = Math.min(size, maxArenaBytes);
+    // The smallest free arena that is big enough.
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const length = this.free[i]!.byteLength;
+      if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    this.createdCount++;
+    return new SharedArrayBuffer(size);
+  }
+
+  /** Gives back an arena whose task has finished and whose bytes the caller no longer reads. */
+  release(arena: SharedArrayBuffer): void {
+    if (this.free.includes(arena)) return;
+    this.free.push(arena);
+    // Over the bound: drop the smallest (the large ones are what big tasks need).
+    if (this.free.length > this.limits.maxRetained) {
+      let smallest = 0;
+      for (let i = 1; i < this.free.length; i++)
+        if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
+      this.free.splice(smallest, 1);
+    }
+  }
+
+  /** Arenas made so far (a steady stream of tasks reuses them instead of making more). */
+  get created(): number {
+    return this.createdCount;
+  }
+
+  get retained(): number {
+    return this.free.length;
+  }
+}
+
+/**
+ * Where a task's messages ended up: `spans[2i]` and `spans[2i + 1]` are message i's offset
+ * and length in the arena, or -1 and 0 when it did not fit and its bytes are `spilled[i]`.
+ */
+export type ArenaLayout = { spans: number[]; spilled: Record<number, Uint8Array> };
+
+/** Checks an arena that came over the thread boundary. */
+export function checkArena(arena: unknown, maxBytes = defaultArenaLimits.maxArenaBytes): SharedArrayBuffer {
+  if (!(arena instanceof SharedArrayBuffer) || arena.byteLength > maxBytes)
+    throw new OutputArenaError(`an output arena must be a SharedArrayBuffer of at most ${maxBytes} bytes`);
+  return arena;
+}
+
+/**
+ * Message `index` of a task's layout: a view into the arena when it fit (valid until the
+ * arena is released), else the bytes of its own. Throws for a layout that does not fit the
+ * arena (a task that broke its contract), so a bad offset never reads stale bytes.
+ */
+export function arenaMessage(arena: SharedArrayBuffer, layout: ArenaLayout, index: number): Uint8Array {
+  const offset = layout.spans[2 * index];
+  const length = layout.spans[2 * index + 1];
+  if (offset === -1) {
+    const own = layout.spilled[index];
+    if (!(own instanceof Uint8Array))
+      throw new OutputArenaError(`message ${index} is neither in the arena nor returned on its own`);
+    return own;
+  }
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset! < 0 ||
+    length! < 0 ||
+    offset! + length! > arena.byteLength
+  )
+    throw new OutputArenaError(`message ${index} lies outside its arena`, { offset, length });
+  return new Uint8Array(arena, offset, length);
+}

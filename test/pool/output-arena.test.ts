@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ByteSink } from '../../adapters/cim/byte-sink.js';
+import {
+  cimOutputArenas,
+  encodeMeterReadingsInPool,
+  encodeMeterReadingsLeased,
+  encodeMeterReadingsTexts,
+  type MeterReadingsMessageJob,
+} from '../../adapters/cim/columnar-pool.js';
+import { packReadings } from '../../adapters/cim/columnar-readings.js';
+import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
+import { encodeMeterReadingsColumnarInto } from '../../adapters/cim/pool-tasks.js';
+import type { CollectedReading } from '../../adapters/field-data.js';
+import { arenaMessage, checkArena, OutputArenaError, OutputArenas } from '../../cluster/pool/output-arena.js';
+import { type PoolMode, WorkerPool } from '../../cluster/pool/pool.js';
+import { hourlyReadings } from '../cim/support/hourly-readings.js';
+import { unknownQuantityReading } from '../cim/support/reading-arbitrary.js';
+
+// Pool tasks write CIM messages into shared output arenas (cluster/pool/output-arena.ts)
+// instead of a buffer per message moved back; the caller copies, lends or decodes them.
+
+const DAY_MS = Date.UTC(2026, 10, 22);
+const smallTasks = { minItemsPerTask: 100, targetItemsPerTask: 3000, maxItemsPerTask: 4000 };
+
+/** Every third message also carries register readings: tasks' type tables differ. */
+function jobsOf(count: number, tag: string, profile: 'standard' | 'seed-compat' = 'standard') {
+  return Array.from({ length: count }, (_, n): MeterReadingsMessageJob => {
+    const readings = hourlyReadings(100 + ((n * 211) % 900), `${tag}${n}-`, 5, DAY_MS);
+    if (n % 3 === 0)
+      for (let k = 0; k < 4; k++)
+        readings.push({
+          meterSerial: `${tag}${n}-${k}`,
+          kind: 'register',
+          quantity: { source: 'obis', code: k % 2 ? '1.8.0' : '2.8.0' },
+          value: 1000 + k,
+          unit: 'kWh',
+          timestampMs: DAY_MS + k,
+          qualities: k === 3 ? ['1.4.5'] : undefined,
+        } as CollectedReading);
+    return { readings, options: { source: 't', messageId: `${tag}-${n}`, timestampMs: DAY_MS, profile } };
+  });
+}
+
+const mainThreadXml = (job: MeterReadingsMessageJob) => {
+  const { timestampMs, ...options } = job.options;
+  return encodeMeterReadings(job.readings, { ...options, clock: { now: () => timestampMs } });
+};
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+describe('output arenas (caller side)', () => {
+  it('sizes arenas in powers of two within the limits and reuses a released one', () => {
+    const arenas = new OutputArenas({ minArenaBytes: 1024, maxArenaBytes: 64 * 1024, maxRetained: 2 });
+    const a = arenas.acquire(1500);
+    expect(a.byteLength).toBe(2048);
+    expect(arenas.acquire(10).byteLength).toBe(1024);
+    expect(arenas.acquire(1e9).byteLength).toBe(64 * 1024); // capped: the rest spills
+    arenas.release(a);
+    expect(arenas.acquire(2000)).toBe(a);
+    expect(arenas.created).toBe(3);
+  });
+
+  it('keeps at most maxRetained arenas, dropping the smallest', () => {
+    const arenas = new OutputArenas({ minArenaBytes: 1024, maxArenaBytes: 64 * 1024, maxRetained: 2 });
+    const [small, mid, big] = [1024, 4096, 16_384].map((n) => arenas.acquire(n));
+    arenas.release(small!);
+    arenas.release(mid!);
+    arenas.release(big!);
+    arenas.release(big!); // twice: kept once
+    expect(arenas.retained).toBe(2);
+    expect(arenas.acquire(100)).toBe(mid); // the smallest left that fits
+  });
+
+  it('refuses what is not an arena, and a layout that points outside its arena', () => {
+    expect(() => checkArena(new ArrayBuffer(8))).toThrow(OutputArenaError);
+    expect(() => checkArena(new SharedArrayBuffer(64), 32)).toThrow(/at most 32 bytes/);
+    const arena = new SharedArrayBuffer(16);
+    expect(() => arenaMessage(arena, { spans: [8, 9], spilled: {} }, 0)).toThrow(/outside its arena/);
+    expect(() => arenaMessage(arena, { spans: [-1, 0], spilled: {} }, 0)).toThrow(/neither/);
+    expect(arenaMessage(arena, { spans: [4, 12], spilled: {} }, 0).byteLength).toBe(12);
+  });
+});
+
+describe('the arena task (worker side)', () => {
+  it('writes messages in place one after another, and returns one that does not fit on its own, byte-identical', () => {
+    const jobs = jobsOf(3, 'in');
+    const columnar = jobs.map((j) => ({ columns: packReadings(j.readings), options: j.options }));
+    const sizes = jobs.map((j) => Buffer.byteLength(mainThreadXml(j)));
+    // Room for the first two messages only (plus the slack the encoder's room checks ask for:
+    // it reserves for the longest value and for 3 bytes per character of a text).
+    const arena = new SharedArrayBuffer(sizes[0]! + sizes[1]! + 4096);
+    expect(sizes[2]).toBeGreaterThan(4096);
+    const layout = encodeMeterReadingsColumnarInto({ jobs: columnar, arena }).value;
+    expect(layout.spans).toEqual([0, sizes[0], sizes[0], sizes[1], -1, 0]);
+    expect(layout.spilled[2]!.buffer).toBeInstanceOf(ArrayBuffer);
+    for (const [i, job] of jobs.entries())
+      expect(text(arenaMessage(arena, layout, i))).toBe(mainThreadXml(job));
+  });
+
+  it("never keeps an arena as the thread's scratch buffer, whether the message fit or failed", () => {
+    const jobs = jobsOf(1, 's');
+    const columnar = jobs.map((j) => ({ columns: packReadings(j.readings), options: j.options }));
+    encodeMeterReadingsColumnarInto({ jobs: columnar, arena: new SharedArrayBuffer(1 << 20) });
+    const bad = packReadings([unknownQuantityReading()]);
+    expect(() =>
+      encodeMeterReadingsColumnarInto({
+        jobs: [{ columns: bad, options: jobs[0]!.options }],
+        arena: new SharedArrayBuffer(1 << 20),
+      }),
+    ).toThrow();
+    const sink = new ByteSink();
+    expect(sink.buf.buffer).toBeInstanceOf(ArrayBuffer);
+    sink.release();
+  });
+
+  it('rejects a task without a shared arena with a clear error', () => {
+    const columnar = jobsOf(1, 'x').map((j) => ({ columns: packReadings(j.readings), options: j.options }));
+    expect(() =>
+      encodeMeterReadingsColumnarInto({
+        jobs: columnar,
+        arena: new ArrayBuffer(1024) as unknown as SharedArrayBuffer,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'MF_POOL_ARENA_INVALID' }));
+  });
+});
+
+// Worker mode runs compiled JS: `npm test` builds first; by hand run `npx tsc -p tsconfig.build.json`.
+for (const mode of ['inline', 'workers'] as PoolMode[])
+  describe(`CIM encoding through arenas (${mode})`, () => {
+    let pool: WorkerPool;
+    beforeAll(() => {
+      pool = new WorkerPool({ mode, threads: 2, maxPendingTasks: 8 });
+    });
+    afterAll(() => pool.close());
+
+    it('gives bytes of their own, leased views and texts byte-identical to the main thread, across tasks with different type tables', async () => {
+      // Two profiles and uneven messages: tasks' type tables and codes differ from task to task.
+      const jobs = [...jobsOf(12, 'a', 'standard'), ...jobsOf(12, 'b', 'seed-compat')];
+      const want = jobs.map(mainThreadXml);
+      const owned = await encodeMeterReadingsInPool(pool, jobs, { taskSize: smallTasks });
+      expect(owned.map(text)).toEqual(want);
+      for (const b of owned) expect(b.buffer).toBeInstanceOf(ArrayBuffer); // not a view into an arena
+      const lease = await encodeMeterReadingsLeased(pool, jobs, { taskSize: smallTasks });
+      expect(lease.bytes.map(text)).toEqual(want);
+      lease.release();
+      lease.release(); // harmless
+      const texts = await encodeMeterReadingsTexts(
+        pool,
+        jobs.map((j) => {
+          const { timestampMs, ...options } = j.options;
+          return { readings: j.readings, options: { ...options, clock: { now: () => timestampMs } } };
+        }),
+      );
+      expect(texts).toEqual(want);
+    });
+
+    it('reuses its arenas from call to call, and never lends one that is still leased', async () => {
+      const jobs = jobsOf(10, 'r');
+      const want = jobs.map(mainThreadXml);
+      await encodeMeterReadingsInPool(pool, jobs, { taskSize: smallTasks });
+      const created = cimOutputArenas.created;
+      for (let k = 0; k < 4; k++) await encodeMeterReadingsInPool(pool, jobs, { taskSize: smallTasks });
+      expect(cimOutputArenas.created).toBe(created);
+      // A lease held while other calls run keeps its bytes.
+      const held = await encodeMeterReadingsLeased(pool, jobs, { taskSize: smallTasks });
+      const other = jobsOf(10, 'o');
+      for (let k = 0; k < 3; k++)
+        expect((await encodeMeterReadingsInPool(pool, other, { taskSize: smallTasks })).map(text)).toEqual(
+          other.map(mainThreadXml),
+        );
+      expect(held.bytes.map(text)).toEqual(want);
+      held.release();
+    });
+
+    it('a failing task rejects only its caller; a concurrent caller gets its bytes', async () => {
+      const good = jobsOf(8, 'g');
+      const bad = jobsOf(8, 'f');
+      bad[5] = { ...bad[5]!, readings: [...bad[5]!.readings, unknownQuantityReading()] };
+      const [failed, ok] = await Promise.allSettled([
+        encodeMeterReadingsInPool(pool, bad, { taskSize: smallTasks }),
+        encodeMeterReadingsInPool(pool, good, { taskSize: smallTasks }),
+      ]);
+      expect(failed.status).toBe('rejected');
+      expect((failed as PromiseRejectedResult).reason).toMatchObject({ code: 'MF_UNKNOWN_QUANTITY' });
+      expect(ok.status).toBe('fulfilled');
+      expect((ok as PromiseFulfilledResult<Uint8Array[]>).value.map(text)).toEqual(good.map(mainThreadXml));
+    });
+  });
