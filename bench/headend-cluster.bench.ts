@@ -18,7 +18,9 @@
  *      collects them in daily batches), over one window of simulated time, with the driver as
  *      it is and, over the same span (the same readings), with its stream entries written one
  *      at a time as before session 13 (`streamWritesInFlight: 1`); optionally
- *      (MF_BENCH_WIDE_HOURLY=1) also collected hourly by the driver before issue 7's cuts.
+ *      (MF_BENCH_WIDE_HOURLY=1) also collected hourly by the driver before issue 7's cuts, and
+ *      (MF_BENCH_WIDE_POOL=1) with CSV and CIM encoded in a worker pool, as `meterfabric up`'s
+ *      driver does.
  *    Per scenario: readings per actor call, device calls per concentrator per collecting
  *    step, readings/s and the ratio to the replicated-write rate; the target line for the
  *    best. Then where the time went: rounds of commits per simulated hour, per-actor calls
@@ -39,6 +41,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorProxyPorts, InProcessPorts, type ServicePorts } from '../actors/host/service-ports.js';
+import { WorkerPool } from '../cluster/pool/pool.js';
 import {
   type BenchCluster,
   launchBenchNodes,
@@ -78,6 +81,7 @@ const spanWallMs = Number(process.env.MF_BENCH_SPAN_MS ?? 8_000);
 const compareWaves = process.env.MF_BENCH_WAVES === '1';
 const compareFolded = process.env.MF_BENCH_FOLDED === '1';
 const compareWideHourly = process.env.MF_BENCH_WIDE_HOURLY === '1';
+const compareWidePool = process.env.MF_BENCH_WIDE_POOL === '1';
 const replicationMs = 3_000;
 const devicesInFlight = 256;
 /** The driver's bound on actor calls in flight (HeadendDriver's default is 64). */
@@ -181,6 +185,23 @@ async function wideRows(ports: ServicePorts, span: SpanOf, metricsNow: MetricsNo
       scenario: wide,
     },
   ];
+  if (compareWidePool) {
+    // As `meterfabric up`'s driver runs (actors/demo/run-day.ts): CSV and CIM encoded in a
+    // worker pool. On this 2-core box the workers take CPU from the nodes.
+    const pool = new WorkerPool();
+    try {
+      const t = new TimedPorts(ports);
+      const pooled = await span(t, 'wide-pool', wide, wideSpan, { pool });
+      rows.push({
+        name: '  same span, CSV and CIM encoded in the worker pool',
+        span: pooled,
+        timing: timingOf(t),
+        scenario: wide,
+      });
+    } finally {
+      await pool.close();
+    }
+  }
   if (compareWideHourly) {
     const t = new TimedPorts(ports);
     const hourly = await span(t, 'wide-hourly', { ...wide, everyMinutes: 60 }, wideSpan, {

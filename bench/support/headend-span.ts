@@ -6,6 +6,7 @@ import {
 import type { ServicePorts } from '../../actors/host/service-ports.js';
 import { CheckpointConsumer } from '../../actors/integration/checkpoint-consumer.js';
 import { SimulatedFleet } from '../../actors/simulation/fleet.js';
+import type { CsvEncodePool } from '../../adapters/csv/daily-writer-options.js';
 import { ManualClock } from '../../core/clock.js';
 import { type Span, TimedPorts } from './headend-probe.js';
 
@@ -38,6 +39,8 @@ export type Variant = {
   maxConcurrentCalls?: number;
   /** HeadendDriverOptions.streamWritesInFlight (1: stream entries written one at a time, as before session 13). */
   streamWritesInFlight?: number;
+  /** CSV rows and CIM MeterReadings encoded in this worker pool, as `meterfabric up`'s driver does. */
+  pool?: CsvEncodePool;
 };
 
 /** The benches' simulated fleet: seed 11, every meter in UTC, from originMs on `clock`. */
@@ -76,8 +79,9 @@ export async function openBenchDriver(
   fleetSize: { concentrators: number; meters: number },
   options: Partial<
     Pick<HeadendDriverOptions, 'maxConcurrentCalls' | 'waves' | 'ackHold' | 'streamWritesInFlight'>
-  > = {},
+  > & { pool?: CsvEncodePool } = {},
 ): Promise<BenchDriver> {
+  const { pool, ...driverOptions } = options;
   const clock = new ManualClock(originMs);
   const fleet = benchFleet(fleetSize.concentrators, fleetSize.meters, clock);
   const written = { readings: 0, entries: 0, busyMs: 0 };
@@ -99,6 +103,7 @@ export async function openBenchDriver(
     server: 'n1',
     clock,
     registry: () => driver!.registry,
+    ...(pool ? { pool } : {}),
     onWritten: (routed) => {
       for (const { record } of routed) if (record.type === 'reading') written.readings++;
     },
@@ -109,7 +114,7 @@ export async function openBenchDriver(
     name,
     fieldLink: (id) => fleet.concentrator(id),
     writeStream: timedWrite,
-    ...options,
+    ...driverOptions,
   });
   return { clock, fleet, driver, consumer, written };
 }
@@ -136,6 +141,7 @@ export async function driveSpan(
     ...(variant.streamWritesInFlight !== undefined
       ? { streamWritesInFlight: variant.streamWritesInFlight }
       : {}),
+    ...(variant.pool ? { pool: variant.pool } : {}),
   });
   const provisionStart = performance.now();
   driver.configureWorkManager(scenario.everyMinutes);
