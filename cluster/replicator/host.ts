@@ -75,7 +75,9 @@ export class ReplicaHost implements ReplicaControlTarget {
     const host = new ReplicaHost(
       config.nodeId,
       db,
-      new GroupCommitWriter(db),
+      new GroupCommitWriter(db, {
+        lingerMs: config.options?.groupCommitLingerMs ?? DEFAULT_REPLICATOR_OPTIONS.groupCommitLingerMs,
+      }),
       config.clock ?? systemClock,
       (config.logger ?? silentLogger).child({ component: 'replicator', nodeId: config.nodeId }),
       config.faults ?? processFaults,
