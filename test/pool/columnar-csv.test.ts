@@ -175,6 +175,33 @@ describe('columnar CSV rows: the pool writes exactly what the main thread writes
 });
 
 describe('columnar CSV rows through worker threads', () => {
+  it('production-sized batch in default tasks: same bytes, and a bad value in the second task names its row in the whole batch', async () => {
+    const pool = new WorkerPool({ mode: 'workers', threads: 2 });
+    try {
+      const rows: CsvRow[] = Array.from({ length: 20_000 }, (_, i) => ({
+        serialnumber: `UAAEEDN${String(Math.floor(i / 24)).padStart(6, '0')}`,
+        pod: i % 97 === 0 ? `POD;${i}` : `POD${Math.floor(i / 24)}`,
+        value: (i * 37) % 9001,
+        state: i % 50 === 0 ? 1 : 0,
+        cimcode: '0.0.7.4.1.1.12.0.0.0.0.0.0.0.0.0.72.0',
+        sampledate: Date.UTC(2026, 10, 22) + (i % 96) * 900_000,
+      }));
+      const chunks = await encodeCsvRowsInPool(pool, 'S', rows);
+      expect(chunks).toHaveLength(2);
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(encodeCsvRows('S', rows));
+      const bad = rows.slice();
+      bad[15_321] = { ...bad[15_321]!, sampledate: Number.NaN };
+      const expected = mainThread('S', bad);
+      expect(expected).toMatchObject({
+        code: 'MF_CSV_ROW',
+        message: expect.stringMatching(/^S row 15321: /),
+      });
+      expect(await inPool(pool, 'S', bad, 10_000)).toEqual(expected);
+    } finally {
+      await pool.close();
+    }
+  }, 120_000);
+
   it('gives byte-identical output and the same errors off the main thread (property, fewer runs)', async () => {
     const pool = new WorkerPool({ mode: 'workers', threads: 2 });
     try {
