@@ -39,7 +39,16 @@ export type ActorProxyOptions = {
   waitOutQuorumLoss?: boolean;
 };
 
-export type CallOptions = { idempotencyKey?: string; deadlineMs?: number };
+export type CallOptions = {
+  idempotencyKey?: string;
+  deadlineMs?: number;
+  /**
+   * `JSON.stringify(arg)` when the caller has built it already (the head-end driver measures
+   * each packed call against its byte cap): sent as the payload instead of stringifying `arg`
+   * again. The caller vouches that it is that JSON; `arg` is then not read.
+   */
+  payloadJson?: string;
+};
 
 /** Errors after which another attempt (same idempotency key) may succeed. */
 const retryable = new Set([
@@ -150,7 +159,7 @@ export class ActorProxy {
     const partition = this.partitionOf(service, key);
     const idempotencyKey = options.idempotencyKey ?? randomUUID();
     const deadline = Date.now() + (options.deadlineMs ?? this.options.defaultDeadlineMs ?? 30_000);
-    const payload = Buffer.from(JSON.stringify(arg ?? null));
+    const payload = Buffer.from(options.payloadJson ?? JSON.stringify(arg ?? null));
     let attempt = 0;
     let lastError: MeterfabricError | null = null;
     for (;;) {

@@ -28,4 +28,28 @@ describe('a one-node dev cluster', () => {
     );
     expect(reply.value).toBe(5);
   });
+
+  it('a call whose caller passes the argument JSON it built (payloadJson) sends that JSON', {
+    timeout: 120_000,
+  }, async () => {
+    await cluster.waitStable(1);
+    const proxy = await cluster.proxy();
+    const json = JSON.stringify({ by: 7 });
+    // `arg` is not read when the JSON is given: what the node gets is the JSON.
+    const reply = await proxy.call<{ value: number }>('counter', 'json', 'increment', null, {
+      idempotencyKey: 'json-1',
+      payloadJson: json,
+    });
+    expect(reply.value).toBe(7);
+    const again = await proxy.call<{ value: number }>(
+      'counter',
+      'json',
+      'increment',
+      { by: 7 },
+      {
+        idempotencyKey: 'json-1',
+      },
+    );
+    expect(again.value).toBe(7);
+  });
 });
