@@ -1,6 +1,6 @@
 import { ownedBytes, transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import { type CsvRow, encodeCsvRows } from './codec.js';
-import { encodeRowColumns } from './columnar-cells.js';
+import { encodeRowColumns, encodeRowColumnsBytes } from './columnar-cells.js';
 import { type PackedRows, RowBatchError } from './columnar-rows.js';
 import type { CsvKind } from './formats.js';
 
@@ -22,16 +22,27 @@ export function encodeRowChunks(jobs: CsvEncodeJob[]): string[] {
 /** Packed rows, and where they start in the caller's whole batch (so errors name the caller's row). */
 export type CsvChunk = PackedRows & { firstRow?: number };
 
-function encodePacked(chunk: CsvChunk): string {
+function firstRowOf(chunk: CsvChunk): number {
   if (typeof chunk !== 'object' || chunk === null)
     throw new RowBatchError('a CSV pool chunk must be packed rows');
   const firstRow = chunk.firstRow ?? 0;
   if (!Number.isSafeInteger(firstRow) || firstRow < 0)
     throw new RowBatchError('a CSV pool chunk starts at a row index >= 0');
-  // Packed cells become csv-stringify's cell arrays directly (columnar-cells.ts); rows the
-  // cells could not express go through the codec as they are.
+  return firstRow;
+}
+
+// Packed cells become csv-stringify's cell arrays directly (columnar-cells.ts); rows the cells
+// could not express go through the codec as they are.
+function encodePacked(chunk: CsvChunk): string {
+  const firstRow = firstRowOf(chunk);
   if ('columns' in chunk) return encodeRowColumns(chunk.columns, {}, firstRow);
   return encodeCsvRows(chunk.kind, chunk.rows, {}, firstRow);
+}
+
+function encodePackedBytes(chunk: CsvChunk): Uint8Array {
+  const firstRow = firstRowOf(chunk);
+  if ('columns' in chunk) return encodeRowColumnsBytes(chunk.columns, {}, firstRow);
+  return ownedBytes(encodeCsvRows(chunk.kind, chunk.rows, {}, firstRow));
 }
 
 function checkChunks(chunks: unknown): asserts chunks is unknown[] {
@@ -42,7 +53,7 @@ function checkChunks(chunks: unknown): asserts chunks is unknown[] {
 /** Each chunk's lines as UTF-8 bytes in an ArrayBuffer of their own, moved to the caller. */
 export function encodeRowsColumnar(chunks: CsvChunk[]): WithTransfer<Uint8Array[]> {
   checkChunks(chunks);
-  const out = chunks.map((c) => ownedBytes(encodePacked(c)));
+  const out = chunks.map(encodePackedBytes);
   return withTransfer(out, transferListOf(out));
 }
 

@@ -6,7 +6,7 @@ import {
   encodeChunkRows,
   encodeCsvRows,
 } from '../../adapters/csv/codec.js';
-import { encodeRowColumns } from '../../adapters/csv/columnar-cells.js';
+import { encodeRowColumns, encodeRowColumnsBytes } from '../../adapters/csv/columnar-cells.js';
 import { packRows, type RowColumns } from '../../adapters/csv/columnar-rows.js';
 import { type CsvKind, csvFormats } from '../../adapters/csv/formats.js';
 
@@ -112,6 +112,52 @@ describe('CSV cells built straight from packed columns (the pool workers path)',
       }),
       { numRuns: 250 },
     );
+  });
+
+  it('gives the UTF-8 bytes of those lines in a buffer of their own, multi-byte text and growth included (property)', () => {
+    const utf8 = new TextEncoder();
+    // Short ASCII rows first, then long rows of 2-4 byte characters: the buffer sized from the
+    // first chunk must grow, and encodeInto must not split a character across the growth.
+    const wide = fc.string({ unit: 'grapheme', minLength: 20, maxLength: 60 });
+    fc.assert(
+      fc.property(batch, wide, fc.nat(), ({ kind, rows, firstRow }, long, from) => {
+        const column = csvFormats[kind].columns.find((c) => !csvFormats[kind].timeColumns.includes(c))!;
+        const start = rows.length === 0 ? 0 : from % rows.length;
+        const mixed = rows.map((row, i) => (i >= start && i % 3 === 0 ? { ...row, [column]: long } : row));
+        const bytes = outcome(() => {
+          const out = encodeRowColumnsBytes(columnsOf(kind, mixed), {}, firstRow);
+          expect(out.byteOffset).toBe(0);
+          expect(out.byteLength).toBe(out.buffer.byteLength);
+          return Buffer.from(out).toString('base64');
+        });
+        const reference = outcome(() =>
+          Buffer.from(utf8.encode(encodeCsvRows(kind, mixed, {}, firstRow))).toString('base64'),
+        );
+        expect(bytes).toEqual(reference);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('grows its buffer when later rows are longer than the first chunk promised, keeping every byte', () => {
+    const short: CsvRow[] = Array.from({ length: encodeChunkRows }, (_, i) => ({
+      serialnumber: `M${i}`,
+      pod: '',
+      type: 'a',
+      value: i,
+      time: 0,
+    }));
+    const long: CsvRow[] = Array.from({ length: 2_000 }, (_, i) => ({
+      serialnumber: `M${i}`,
+      pod: `${'\u{1F50C}é€'.repeat(40)};${i}`, // 4-, 2- and 3-byte characters, quoted for the ';'
+      type: 'sag',
+      value: i / 3,
+      time: Date.UTC(2026, 2, 29, 1) + i * 60_000,
+    }));
+    const rows = [...short, ...long];
+    const bytes = encodeRowColumnsBytes(columnsOf('VV', rows), {}, 5);
+    expect(bytes.byteLength).toBe(bytes.buffer.byteLength);
+    expect(Buffer.from(bytes).equals(Buffer.from(encodeCsvRows('VV', rows), 'utf8'))).toBe(true);
   });
 
   it('writes *local columns on a given zone wall clock like encodeCsvRows (property)', () => {
