@@ -8,7 +8,7 @@ import { checkReadingColumns, packReadings } from '../../adapters/cim/columnar-r
 import { encodeMeterReadingsBytes } from '../../adapters/cim/meter-readings.js';
 import { encodeMeterReadingsRepeatedly } from '../../adapters/cim/pool-tasks.js';
 import { type CsvRow, encodeCsvRows } from '../../adapters/csv/codec.js';
-import { encodeRowColumns } from '../../adapters/csv/columnar-cells.js';
+import { encodeRowColumnsBytes } from '../../adapters/csv/columnar-cells.js';
 import { checkRowColumns, packRows } from '../../adapters/csv/columnar-rows.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { groupStarts, taskCountFor } from '../../cluster/pool/task-plan.js';
@@ -69,7 +69,7 @@ export function phases(
     }),
     utf8: 0,
     worker: cpuPer1000(rows.length, phaseMs * 2, () => {
-      for (const p of packedRows) if ('columns' in p) utf8.encode(encodeRowColumns(p.columns));
+      for (const p of packedRows) if ('columns' in p) encodeRowColumnsBytes(p.columns);
     }),
   };
   csv.utf8 =
