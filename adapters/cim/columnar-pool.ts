@@ -154,9 +154,16 @@ export async function encodeMeterReadingsLeased(
   };
 }
 
-/** Bytes of their own: a copy out of the arena (a message that did not fit already is one). */
-const ownBytes = (bytes: Uint8Array): Uint8Array =>
-  bytes.buffer instanceof SharedArrayBuffer ? bytes.slice() : bytes;
+/**
+ * Bytes of their own: a copy out of the arena (a message that did not fit already is one).
+ * Allocated and set rather than `slice()`d: slice took 2-2.5x as long for 220 KB messages.
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  if (!(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
+  const own = new Uint8Array(bytes.byteLength);
+  own.set(bytes);
+  return own;
+}
 
 export async function encodeMeterReadingsInPool(
   pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
