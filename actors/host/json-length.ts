@@ -35,8 +35,14 @@ function numberLength(n: number): number {
   if (!Number.isSafeInteger(n)) return String(n).length;
   let length = n < 0 ? 2 : 1;
   let rest = Math.abs(n);
+  // Eight digits at once (an instant in ms has 13), then int32 arithmetic for the rest: the
+  // quotient of a safe integer by 1e8 is below 2^27 and never rounds up to the next integer.
+  if (rest >= 1e8) {
+    rest = Math.floor(rest / 1e8);
+    length += 8;
+  }
   while (rest >= 10) {
-    rest = Math.floor(rest / 10);
+    rest = (rest / 10) | 0;
     length++;
   }
   return length;

@@ -47,6 +47,26 @@ describe('jsonLength', () => {
     for (const v of cases) expect(jsonLength(v)).toBe(lengthOf(v));
   });
 
+  it('equals it for integers at every digit boundary, both signs', () => {
+    for (let digits = 1; digits <= 16; digits++) {
+      const power = 10 ** (digits - 1);
+      for (const n of [
+        power - 1,
+        power,
+        power + 1,
+        9 * power,
+        Math.min(10 * power - 1, Number.MAX_SAFE_INTEGER),
+      ])
+        for (const v of [n, -n]) expect(jsonLength(v)).toBe(lengthOf(v));
+    }
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (n) => {
+        expect(jsonLength(n)).toBe(lengthOf(n));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('equals it for a routed load profile record (the driver sizes thousands per call)', () => {
     const record = {
       type: 'reading',
