@@ -156,17 +156,23 @@ for (const mode of ['inline', 'workers'] as PoolMode[])
     it('reuses its arenas from call to call, and never lends one that is still leased', async () => {
       const jobs = jobsOf(10, 'r');
       const want = jobs.map(mainThreadXml);
-      await encodeMeterReadingsInPool(pool, jobs, { taskSize: smallTasks });
+      const once = async () => {
+        const lease = await encodeMeterReadingsLeased(pool, jobs, { taskSize: smallTasks });
+        expect(lease.bytes.map(text)).toEqual(want);
+        lease.release();
+      };
+      await once();
       const created = cimOutputArenas.created;
-      for (let k = 0; k < 4; k++) await encodeMeterReadingsInPool(pool, jobs, { taskSize: smallTasks });
+      for (let k = 0; k < 4; k++) await once();
       expect(cimOutputArenas.created).toBe(created);
       // A lease held while other calls run keeps its bytes.
       const held = await encodeMeterReadingsLeased(pool, jobs, { taskSize: smallTasks });
       const other = jobsOf(10, 'o');
-      for (let k = 0; k < 3; k++)
-        expect((await encodeMeterReadingsInPool(pool, other, { taskSize: smallTasks })).map(text)).toEqual(
-          other.map(mainThreadXml),
-        );
+      for (let k = 0; k < 3; k++) {
+        const lease = await encodeMeterReadingsLeased(pool, other, { taskSize: smallTasks });
+        expect(lease.bytes.map(text)).toEqual(other.map(mainThreadXml));
+        lease.release();
+      }
       expect(held.bytes.map(text)).toEqual(want);
       held.release();
     });
@@ -176,12 +182,15 @@ for (const mode of ['inline', 'workers'] as PoolMode[])
       const bad = jobsOf(8, 'f');
       bad[5] = { ...bad[5]!, readings: [...bad[5]!.readings, unknownQuantityReading()] };
       const [failed, ok] = await Promise.allSettled([
-        encodeMeterReadingsInPool(pool, bad, { taskSize: smallTasks }),
-        encodeMeterReadingsInPool(pool, good, { taskSize: smallTasks }),
+        encodeMeterReadingsLeased(pool, bad, { taskSize: smallTasks }),
+        encodeMeterReadingsLeased(pool, good, { taskSize: smallTasks }),
       ]);
       expect(failed.status).toBe('rejected');
       expect((failed as PromiseRejectedResult).reason).toMatchObject({ code: 'MF_UNKNOWN_QUANTITY' });
       expect(ok.status).toBe('fulfilled');
-      expect((ok as PromiseFulfilledResult<Uint8Array[]>).value.map(text)).toEqual(good.map(mainThreadXml));
+      const lease = (ok as PromiseFulfilledResult<Awaited<ReturnType<typeof encodeMeterReadingsLeased>>>)
+        .value;
+      expect(lease.bytes.map(text)).toEqual(good.map(mainThreadXml));
+      lease.release();
     });
   });
