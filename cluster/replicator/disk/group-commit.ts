@@ -26,8 +26,6 @@ export class GroupCommitWriter {
 
   private readonly maxBatchOps: number;
   private readonly lingerMs: number;
-  /** Writes in the last batch: more than one means concurrent writers, and only then does an idle writer linger. */
-  private lastGroupWrites = 0;
   private readonly schedule: (run: () => void, delayMs: number) => void;
 
   constructor(
@@ -35,12 +33,12 @@ export class GroupCommitWriter {
     options: {
       maxBatchOps?: number;
       /**
-       * An idle writer whose last batch held more than one write (writers are concurrent)
-       * waits this long for more before it starts a batch (0: never). While a batch is in
-       * flight, writes gather for the next one anyway; the linger gathers the writes of
-       * several partitions and calls that arrive a moment apart when none is: fewer fsyncs and
-       * thread wake-ups per write (issue 7). A lone writer (each batch one write) never
-       * lingers, so a serial write's latency stays that of one fsync.
+       * An idle writer waits this long for more writes before it starts a batch (0: at once).
+       * While a batch is in flight, writes gather for the next one anyway; the linger gathers
+       * the writes of several partitions and calls that arrive a moment apart when none is:
+       * fewer fsyncs and thread wake-ups per write (issue 7), for this much more latency, a
+       * lone serial writer's too (lingering only after batches of several writes kept its
+       * latency but lost the gain: measured, reverted).
        */
       lingerMs?: number;
       /** How the linger is timed (tests pass their own); setTimeout by default. */
@@ -58,8 +56,7 @@ export class GroupCommitWriter {
       this.queue.push({ ops, resolve, reject });
       if (this.writing) return;
       this.writing = true;
-      if (this.lingerMs > 0 && this.lastGroupWrites > 1)
-        this.schedule(() => void this.drain(), this.lingerMs);
+      if (this.lingerMs > 0) this.schedule(() => void this.drain(), this.lingerMs);
       else void this.drain();
     });
   }
@@ -94,7 +91,6 @@ export class GroupCommitWriter {
           return;
         }
         this.batches += 1;
-        this.lastGroupWrites = group.length;
         this.opsWritten += count;
         for (const p of group) p.resolve();
       }
