@@ -225,16 +225,13 @@ export class ActorProxyPorts implements ServicePorts {
   ) {}
 
   private async call<T>(address: ActorAddress, command: HostedCommand<unknown>, atMs: number, key?: string) {
-    const reply = await this.proxy.call<unknown>(
-      address.service,
-      address.key,
-      'command',
-      measuredCall(command, atMs).call,
-      {
-        ...(key !== undefined ? { idempotencyKey: key } : {}),
-        ...(this.options.deadlineMs !== undefined ? { deadlineMs: this.options.deadlineMs } : {}),
-      },
-    );
+    // The JSON measured against the packed cap is what is sent (not stringified again).
+    const { call, json } = measuredCall(command, atMs);
+    const reply = await this.proxy.call<unknown>(address.service, address.key, 'command', call, {
+      payloadJson: json,
+      ...(key !== undefined ? { idempotencyKey: key } : {}),
+      ...(this.options.deadlineMs !== undefined ? { deadlineMs: this.options.deadlineMs } : {}),
+    });
     return replyOf<T>(reply);
   }
 
