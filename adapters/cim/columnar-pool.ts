@@ -56,6 +56,24 @@ function planTasks(
   return { starts: groupStarts(weights, Math.max(1, tasks), maxJobsPerTask), pipeline };
 }
 
+/** Jobs `from` to `to` packed into columns for one task, their column buffers to move. */
+function packGroup(
+  jobs: readonly MeterReadingsMessageJob[],
+  from: number,
+  to: number,
+): { payload: ColumnarMeterReadingsJob[]; transferList: ArrayBuffer[]; readings: number } {
+  const payload: ColumnarMeterReadingsJob[] = [];
+  const transferList: ArrayBuffer[] = [];
+  let readings = 0;
+  for (let i = from; i < to; i++) {
+    const columns = packReadings(jobs[i]!.readings);
+    payload.push({ columns, options: jobs[i]!.options });
+    transferList.push(...readingColumnBuffers(columns));
+    readings += columns.count;
+  }
+  return { payload, transferList, readings };
+}
+
 /**
  * The output arenas this thread's callers hand to CIM pool tasks (cluster/pool/output-arena.ts):
  * the workers write the XML into them in place and the caller lends (`encodeMeterReadingsLeased`)
@@ -94,15 +112,7 @@ async function encodeThroughArenas<T>(
   const results = await pool.runPipelined<ArenaLayout, T[]>(
     starts.length,
     (g) => {
-      const payload: ColumnarMeterReadingsJob[] = [];
-      const transferList: ArrayBuffer[] = [];
-      let readings = 0;
-      for (let i = starts[g]!; i < endOf(g); i++) {
-        const columns = packReadings(jobs[i]!.readings);
-        payload.push({ columns, options: jobs[i]!.options });
-        transferList.push(...readingColumnBuffers(columns));
-        readings += columns.count;
-      }
+      const { payload, transferList, readings } = packGroup(jobs, starts[g]!, endOf(g));
       const arena = cimOutputArenas.acquire(
         readings * arenaBytesPerReading + payload.length * arenaBytesPerMessage,
       );
@@ -178,14 +188,7 @@ export async function encodeMeterReadingsInPool(
   const results = await pool.runPipelined<Uint8Array[]>(
     starts.length,
     (g) => {
-      const end = starts[g + 1] ?? jobs.length;
-      const payload: ColumnarMeterReadingsJob[] = [];
-      const transferList: ArrayBuffer[] = [];
-      for (let i = starts[g]!; i < end; i++) {
-        const columns = packReadings(jobs[i]!.readings);
-        payload.push({ columns, options: jobs[i]!.options });
-        transferList.push(...readingColumnBuffers(columns));
-      }
+      const { payload, transferList } = packGroup(jobs, starts[g]!, starts[g + 1] ?? jobs.length);
       return { module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsColumnar', payload, transferList };
     },
     pipeline,
@@ -196,15 +199,16 @@ export async function encodeMeterReadingsInPool(
 /** A MeterReadings message to encode: readings and options as `encodeMeterReadings` takes them. */
 export type MeterReadingsTextJob = { readings: readonly CollectedReading[]; options: MeterReadingsOptions };
 
-const utf8 = new TextDecoder();
+const utf8Decoder = new TextDecoder();
 
 /**
  * Each message's XML text, encoded in `pool` when one is given and the messages hold at least
  * `minReadings` readings together (below that the hand-off costs more than the encoding it
  * moves), inline otherwise: the same text either way (the clock is read here, once per
  * message, as `encodeMeterReadings` would).
- * For callers that keep the XML as a string (CimPublisher retains it for subscribers); the
- * bytes come back moved and are decoded on this thread, cheaper than copying strings back.
+ * For callers that keep the XML as a string (CimPublisher retains it for subscribers): the
+ * workers write the bytes into output arenas and each message is decoded straight out of its
+ * arena on this thread, cheaper than copying strings back.
  */
 export async function encodeMeterReadingsTexts(
   pool: Pick<WorkerPool, 'runPipelined' | 'threads'> | undefined,
@@ -220,6 +224,5 @@ export async function encodeMeterReadingsTexts(
       throw new ColumnarBatchError(`the pool encodes MeterReadings with verb "created" only, got "${verb}"`);
     return { readings, options: { ...rest, timestampMs: (clock ?? systemClock).now() } };
   });
-  // Decoded straight out of the arena: no copy of the bytes at all.
-  return encodeThroughArenas(pool, pooled, {}, (bytes) => utf8.decode(bytes));
+  return encodeThroughArenas(pool, pooled, {}, (bytes) => utf8Decoder.decode(bytes));
 }
