@@ -12,7 +12,7 @@ import {
   type PackedList,
   type ReadingRecord,
 } from './compact-format.js';
-import { ContextTable, MeterTable, sameStrings, TypeTable } from './compact-tables.js';
+import { ContextTable, MeterTable, sameTypeFields, TypeTable } from './compact-tables.js';
 
 export { CompactRecordsError, type PackedList } from './compact-format.js';
 export { unpackValue } from './compact-unpack.js';
@@ -122,13 +122,7 @@ function sameFlat(a: object, b: object): boolean {
 }
 
 function sameType(a: CollectedReading, b: CollectedReading): boolean {
-  return (
-    a.kind === b.kind &&
-    a.unit === b.unit &&
-    a.intervalSeconds === b.intervalSeconds &&
-    sameFlat(a.quantity, b.quantity) &&
-    sameStrings(a.qualities, b.qualities)
-  );
+  return sameTypeFields(a, b) && sameFlat(a.quantity, b.quantity);
 }
 
 function readingOf(x: unknown, level: Level): CollectedReading {

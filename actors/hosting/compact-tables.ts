@@ -8,15 +8,18 @@ import type { PackedList } from './compact-format.js';
  * per reading where it can (issue 7: the keys were a third of the packer's time on the nodes).
  */
 
-export function sameStrings(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+function sameStrings(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-/** sameType for two readings whose quantity is the same object (the type cache's key). */
-function sameTypeFields(a: CollectedReading, b: CollectedReading): boolean {
+/**
+ * Same kind, unit, interval and qualities: a reading type but for its quantity, which callers
+ * compare their own way (the type cache by identity, the packer's run check by value).
+ */
+export function sameTypeFields(a: CollectedReading, b: CollectedReading): boolean {
   return (
     a.kind === b.kind &&
     a.unit === b.unit &&
