@@ -71,11 +71,17 @@ export function routeEntry(
 ): Routes {
   const targets = new Map<string, { address: ActorAddress; commands: unknown[] }>();
   const actions: DriverAction[] = [];
-  const to = (address: ActorAddress, command: unknown) => {
+  const targetOf = (address: ActorAddress) => {
     const id = addressId(address);
-    const target = targets.get(id) ?? { address, commands: [] };
-    target.commands.push(command);
-    targets.set(id, target);
+    let target = targets.get(id);
+    if (target === undefined) {
+      target = { address, commands: [] };
+      targets.set(id, target);
+    }
+    return target;
+  };
+  const to = (address: ActorAddress, command: unknown) => {
+    targetOf(address).commands.push(command);
   };
   // Records go to their concentrator's TLog bucket, all of one bucket in one route command
   // (what `merged` made of one command per record before): the bucket is looked up once per
@@ -86,10 +92,8 @@ export function routeEntry(
     for (const record of records) {
       let list = bucketRecords.get(record.concentratorId);
       if (list === undefined) {
-        const address = tlogOf(a, record.concentratorId);
-        const id = addressId(address);
-        const target = targets.get(id) ?? { address, commands: [] };
-        targets.set(id, target);
+        const target = targetOf(tlogOf(a, record.concentratorId));
+        // A TLog manager gets route commands only: its first one is the bucket's.
         let command = target.commands[0] as { type: 'route'; records: TLogRecord[] } | undefined;
         if (command === undefined) {
           command = { type: 'route', records: [] };
