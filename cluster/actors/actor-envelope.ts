@@ -1,4 +1,5 @@
 import { MeterfabricError } from '../../core/errors.js';
+import { checkReadable, maxReadFormat, persistedFormats } from '../format/persisted-format.js';
 import type { AnyActorBehaviour } from './actor-definition.js';
 import type { Reminder } from './reminders.js';
 
@@ -20,6 +21,8 @@ export type PersistedRecord = {
    * event is never committed without the reminders it asked for. Absent on replayed records.
    */
   reminders?: Reminder[];
+  /** Only in records of a future form (>= 3): its format number; refused above `maxReadFormat`. */
+  f?: number;
 };
 
 /** `recent` is created on the first persisted call: most actors are read far more than written. */
@@ -33,6 +36,7 @@ export function applyRecord(
   envelope: Envelope,
   record: PersistedRecord,
 ): Envelope {
+  if (record.f !== undefined) checkReadable('an actor record', record.f, { idem: record.idem });
   const user = behaviour.apply(envelope.user, record.event);
   const recent = envelope.recent ?? new Map<string, unknown>();
   recent.set(record.idem, record.result);
@@ -45,18 +49,44 @@ export function applyRecord(
 
 /**
  * A snapshot's form of the envelope. `s: 1` marks a user state in the behaviour's snapshot form
- * (`snapshotOf`); snapshots without it hold the state itself (every snapshot written before).
+ * (`snapshotOf`, persisted format 2); snapshots without it hold the state itself (format 1,
+ * every snapshot written before). `f` is carried only by snapshots of a future form (>= 3).
  */
-export type EncodedEnvelope = { user: unknown; recent: Array<[string, unknown]>; s?: 1 };
+export type EncodedEnvelope = { user: unknown; recent: Array<[string, unknown]>; s?: 1; f?: number };
 
-export function encodeEnvelope(envelope: Envelope, behaviour?: AnyActorBehaviour): EncodedEnvelope {
+/** The persisted format a snapshot is in (see cluster/format/persisted-format.ts). */
+export function snapshotFormat(encoded: Partial<EncodedEnvelope> | null | undefined): number {
+  if (encoded && typeof encoded === 'object') {
+    if (encoded.f !== undefined) return typeof encoded.f === 'number' ? encoded.f : Number.NaN;
+    if (encoded.s !== undefined) return encoded.s === 1 ? persistedFormats.compactSnapshots : Number.NaN;
+  }
+  return persistedFormats.plain;
+}
+
+/**
+ * `writeFormat` is the cluster's write format (the lowest format every live node reads): the
+ * compact form is written only when it is >= 2, so a node of a build before 2d1ec81 never
+ * meets a snapshot it would misread. Without it (a lone host, tests) this build's own format.
+ */
+export function encodeEnvelope(
+  envelope: Envelope,
+  behaviour?: AnyActorBehaviour,
+  writeFormat: number = maxReadFormat,
+): EncodedEnvelope {
   const recent = [...(envelope.recent ?? [])];
-  if (behaviour?.snapshotOf && behaviour.stateFromSnapshot)
+  if (
+    writeFormat >= persistedFormats.compactSnapshots &&
+    behaviour?.snapshotOf &&
+    behaviour.stateFromSnapshot
+  )
     return { user: behaviour.snapshotOf(envelope.user), recent, s: 1 };
   return { user: envelope.user, recent };
 }
 
 export function decodeEnvelope(encoded: EncodedEnvelope, behaviour?: AnyActorBehaviour): Envelope {
+  // A form above this build's (or an `s` mark it does not know) is refused, never read as the state.
+  const format = snapshotFormat(encoded);
+  if (format !== persistedFormats.plain) checkReadable('an actor snapshot', format);
   let user = encoded.user;
   if (encoded.s === 1) {
     if (!behaviour?.stateFromSnapshot)

@@ -40,6 +40,8 @@ export type ActorHostOptions = {
   /** TEST ONLY (MF_FAULT_INJECT=double-apply-retries): skip idempotency dedup. */
   doubleApplyRetries: boolean;
   maxPayloadBytes: number;
+  /** The cluster's persisted write format (cluster/format/): snapshots are written in it. */
+  writeFormat?: () => number;
   /** How long one call may wait for its actor (its turn plus the quorum commit). */
   callTimeoutMs?: number;
   clock: Clock;
@@ -285,6 +287,7 @@ export class ActorHost {
         invoke: (key, method, arg, idem) =>
           this.invoke(active.config.partition, service, key, method, arg, idem),
         send: (call) => this.options.send?.(call),
+        ...(this.options.writeFormat ? { writeFormat: this.options.writeFormat } : {}),
       });
       active.spawnOptions.set(service, spawnOptions);
     }

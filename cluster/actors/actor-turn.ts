@@ -58,6 +58,8 @@ export type TurnDeps = {
   /** Calls an actor of this partition (timers fire through it). */
   invoke: (key: string, method: string, arg: unknown, idem: string) => Promise<unknown>;
   send: (call: OutgoingCallRequest) => void;
+  /** The cluster's persisted write format (cluster/format/); absent: this build's own. */
+  writeFormat?: () => number;
 };
 
 const maxTimersPerPartition = 10_000;
@@ -181,7 +183,7 @@ export function createSpawnOptions(
         recent: null,
       }),
       snapshotEvery: 200,
-      snapshotEncoder: (e: Envelope) => encodeEnvelope(e, behaviour),
+      snapshotEncoder: (e: Envelope) => encodeEnvelope(e, behaviour, deps.writeFormat?.()),
       snapshotDecoder: (e: EncodedEnvelope) => decodeEnvelope(e, behaviour),
     },
   };

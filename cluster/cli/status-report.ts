@@ -1,3 +1,4 @@
+import { advertisedFormat, clusterWriteFormat } from '../format/persisted-format.js';
 import type { NodeRecord } from '../membership/membership.js';
 import { partitionHealth, worst } from '../node/health.js';
 import type { NodeId, PartitionConfiguration, ReplicaStatus } from '../replicator/contract.js';
@@ -8,10 +9,14 @@ export type StatusReport = {
   cluster: string;
   health: HealthState;
   failoverManager: NodeId | null;
+  /** The persisted format the cluster writes: the lowest `readsFormat` of the live nodes. */
+  writeFormat: number;
   nodes: Array<{
     id: NodeId;
     address: string;
     draining: boolean;
+    /** The highest persisted format the node reads (1 for registrations without it). */
+    readsFormat: number;
     reachable: boolean;
     replicas: number;
     primaries: number;
@@ -75,6 +80,7 @@ export function buildStatusReport(input: {
       id: n.id,
       address: n.address,
       draining: n.draining,
+      readsFormat: advertisedFormat(n),
       reachable: input.replicaStatuses.has(n.id),
       replicas: input.configs.filter((c) => c.replicas.includes(n.id)).length,
       primaries: input.configs.filter((c) => c.primary === n.id).length,
@@ -84,21 +90,28 @@ export function buildStatusReport(input: {
   );
   const health =
     input.nodes.length === 0 ? 'ERROR' : worst([...partitions.map((p) => p.health), ...nodeHealth]);
-  return { cluster: input.cluster, health, failoverManager: input.failoverManager, nodes, partitions };
+  return {
+    cluster: input.cluster,
+    health,
+    failoverManager: input.failoverManager,
+    writeFormat: clusterWriteFormat(input.nodes),
+    nodes,
+    partitions,
+  };
 }
 
 /** Human-readable rendering of the report. */
 export function renderStatusReport(report: StatusReport): string {
   const lines: string[] = [];
   lines.push(
-    `cluster ${report.cluster}: ${report.health}   failover manager: ${report.failoverManager ?? '(none)'}`,
+    `cluster ${report.cluster}: ${report.health}   failover manager: ${report.failoverManager ?? '(none)'}   persisted write format: ${report.writeFormat}`,
   );
   lines.push('');
-  lines.push('NODE      ADDRESS                 REPLICAS  PRIMARIES  STATE');
+  lines.push('NODE      ADDRESS                 REPLICAS  PRIMARIES  FORMAT  STATE');
   for (const n of report.nodes) {
     const state = !n.reachable ? 'UNREACHABLE' : n.draining ? 'DRAINING' : 'UP';
     lines.push(
-      `${n.id.padEnd(9)} ${n.address.padEnd(23)} ${String(n.replicas).padStart(8)}  ${String(n.primaries).padStart(9)}  ${state}`,
+      `${n.id.padEnd(9)} ${n.address.padEnd(23)} ${String(n.replicas).padStart(8)}  ${String(n.primaries).padStart(9)}  ${String(n.readsFormat).padStart(6)}  ${state}`,
     );
   }
   lines.push('');

@@ -17,6 +17,11 @@ export type NodeRecord = {
   version: string;
   /** Set while the node hands its primaries over before exiting. */
   draining: boolean;
+  /**
+   * The highest persisted format the node reads (cluster/format/persisted-format.ts).
+   * Absent in registrations of builds before the format gate: they read format 1.
+   */
+  readsFormat?: number;
 };
 
 export type MembershipOptions = {

@@ -7,6 +7,7 @@ import type { PartitionActorStore } from '../actors/actor-host.js';
 import { ReplicatedPersistenceEngine } from '../actors/replicated-persistence-engine.js';
 import { ReplicatedReminderStore } from '../actors/replicated-reminder-store.js';
 import type { NodeConfig } from '../config/node-config.js';
+import { FormatGatedEngine } from '../format/store-format.js';
 import type { NodeId, PartitionId, PartitionReplica } from '../replicator/contract.js';
 import { ReplicaHost } from '../replicator/host.js';
 import { registerReplicatorMetrics } from '../replicator/metrics.js';
@@ -55,7 +56,8 @@ export async function openLocalReplicas(options: DataPlaneOptions): Promise<Node
     async actorStore(partition) {
       const store = await open(partition);
       return {
-        engine: new ReplicatedPersistenceEngine(store),
+        // Refuses a store marked above this build's format; raises the mark before a newer form.
+        engine: new FormatGatedEngine(new ReplicatedPersistenceEngine(store), store, partition),
         reminders: new ReplicatedReminderStore(store),
       };
     },

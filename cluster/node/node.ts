@@ -17,8 +17,10 @@ import type { NodeConfig } from '../config/node-config.js';
 import { ConfigStore } from '../failover/config-store.js';
 import { FailoverManager } from '../failover/failover-manager.js';
 import { FmElection } from '../failover/fm-election.js';
+import { maxReadFormat } from '../format/persisted-format.js';
 import { createEtcdClient } from '../membership/etcd-client.js';
 import { Membership, type NodeRecord } from '../membership/membership.js';
+import { WriteFormatWatch } from '../membership/write-format.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
 import { chaosClockFromEnv } from './chaos-clock.js';
 import { type NodeDataPlane, openLocalReplicas } from './data-plane.js';
@@ -99,6 +101,7 @@ export class ClusterNode {
       startedAt: new Date(this.clock.now()).toISOString(),
       version: runtimeVersion,
       draining: false,
+      readsFormat: maxReadFormat,
     };
     this.membership = new Membership({
       client: this.client,
@@ -110,6 +113,7 @@ export class ClusterNode {
       logger: logger.child({ component: 'membership' }),
     });
     const membership = this.membership;
+    const writeFormat = new WriteFormatWatch(membership, logger.child({ component: 'format' }));
     this.peers = new PeerClients(
       (node) => membership.nodes.get(node)?.address,
       config.peerAddressOverrides,
@@ -137,6 +141,7 @@ export class ClusterNode {
       send: (call) => this.send(call),
       doubleApplyRetries: config.faultInject.includes('double-apply-retries'),
       maxPayloadBytes: config.maxPayloadBytes,
+      writeFormat: () => writeFormat.current,
       clock: this.clock,
       logger: logger.child({ component: 'actors' }),
       metrics: this.metrics,
