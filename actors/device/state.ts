@@ -1,7 +1,8 @@
 import type { CollectedReading, DeviceEvent } from '../../adapters/field-data.js';
 import { HeadendError } from '../domain/errors.js';
 import type { Job, MeterInitResult } from '../domain/jobs.js';
-import type { ControlResult, FieldRequest, FieldResponse, MeterCursor, StatusWordSample } from './field.js';
+import type { ControlResult, FieldRequest, FieldResponse, StatusWordSample } from './field.js';
+import { fieldRequestFor, targetMeters } from './field-requests.js';
 
 /**
  * One concentrator's device logic (the seed's single-threaded "Device"): requests run one at
@@ -247,53 +248,6 @@ function startNext(state: DeviceState, nowMs: number): DeviceEffect[] {
   if (!next) return [];
   state.current = next;
   return [{ type: 'send', requestId: next.requestId, request: fieldRequestFor(state, next.job, nowMs) }];
-}
-
-function targetMeters(state: DeviceState, job: Job): string[] {
-  return job.meterSerials.length > 0 ? job.meterSerials : state.meters;
-}
-
-function cursorsFor(
-  state: DeviceState,
-  job: Job,
-  kind: DataKind,
-  nowMs: number,
-  fromMs?: number,
-): MeterCursor[] {
-  return targetMeters(state, job).map((serial) => {
-    const last = lastCollectedOf(state, serial, kind) ?? nowMs - state.config.initialLookbackMs;
-    return { serial, afterMs: fromMs !== undefined ? Math.min(fromMs, last) : last };
-  });
-}
-
-function fieldRequestFor(state: DeviceState, job: Job, nowMs: number): FieldRequest {
-  const params = job.params;
-  switch (params.kind) {
-    case 'loadProfile':
-      return {
-        type: 'loadProfile',
-        meters: cursorsFor(state, job, 'loadProfile', nowMs, params.fromMs),
-        toMs: nowMs,
-      };
-    case 'dailyClosure':
-      return {
-        type: 'dailyClosure',
-        meters: cursorsFor(state, job, 'dailyClosure', nowMs),
-        closureDate: params.closureDate,
-      };
-    case 'meterReading':
-      return { type: 'register', meters: targetMeters(state, job) };
-    case 'initialization':
-      return { type: 'initialize', meters: targetMeters(state, job) };
-    case 'deviceControl':
-      return {
-        type: 'control',
-        action: params.action,
-        meters: targetMeters(state, job),
-        operationId: job.id,
-        ...(params.limitW !== undefined ? { limitW: params.limitW } : {}),
-      };
-  }
 }
 
 export function dataKindOf(reading: CollectedReading): DataKind {

@@ -26,6 +26,8 @@ type Queued = {
   tailAck: (() => number | undefined) | undefined;
   /** What `tailAck` answered: kept with the delivery if a split puts it back in the queue. */
   ackId: number | undefined;
+  /** Still to run before the delivery can be sent (`postPrepared`); cleared once it has. */
+  prepare: (() => Promise<void>) | undefined;
 };
 
 type Lane = {
@@ -159,6 +161,8 @@ export class ActorLanes {
   /** `heldBytes` summed over all lanes. */
   private heldTotalBytes = 0;
   private splits = 0;
+  /** Lanes running a `prepare` (postPrepared). */
+  private preparing = 0;
 
   constructor(private readonly options: LaneOptions) {
     this.hold = { ...defaultAckHold, ...options.ackHold };
@@ -219,9 +223,68 @@ export class ActorLanes {
         `a delivery of ${sizeBytes} bytes to ${addressId(address)} is over the ${maxCallBytes}-byte call budget`,
       );
     const lane = this.lane(address);
-    lane.deliveries.push({ delivery, sizeBytes, committed, tailAck, ackId: undefined });
+    lane.deliveries.push({ delivery, sizeBytes, committed, tailAck, ackId: undefined, prepare: undefined });
     this.schedule(lane, false, this.routing);
     return sizeBytes;
+  }
+
+  /**
+   * Queues a delivery whose commands are completed by `prepare` (issue 7: a device's `plan`
+   * read and the field exchange it decides). The lane is held for it: `prepare` starts once
+   * every delivery queued before it has been committed and no call to the actor is running, and
+   * no call to the actor starts until it has finished; then the delivery is measured and sent
+   * (with what queued behind it). So what `prepare` reads of the actor is what the delivery will
+   * be applied to. A failed `prepare`, or a delivery it makes over the call budget, is reported
+   * to `onError` and the delivery dropped (the driver has failed; its successor delivers the
+   * entry again).
+   */
+  postPrepared<N extends HeadendServiceName>(
+    address: ActorAddress<N>,
+    delivery: Delivery<unknown>,
+    prepare: () => Promise<void>,
+    committed?: () => void,
+  ): void {
+    const lane = this.lane(address);
+    lane.deliveries.push({
+      delivery,
+      sizeBytes: 0,
+      committed,
+      tailAck: undefined,
+      ackId: undefined,
+      prepare,
+    });
+    this.schedule(lane, false, this.routing);
+  }
+
+  /** Runs the prepare of the lane's first delivery, holding the lane meanwhile. */
+  private async prepareHead(lane: Lane): Promise<void> {
+    const head = lane.deliveries[0] as Queued;
+    const prepare = head.prepare as () => Promise<void>;
+    lane.running = true;
+    this.preparing++;
+    try {
+      await prepare();
+      head.prepare = undefined;
+      head.sizeBytes = jsonLength(head.delivery) ?? 4;
+      if (head.sizeBytes > maxCallBytes)
+        throw new MeterfabricError(
+          'MF_PAYLOAD_TOO_LARGE',
+          `a delivery of ${head.sizeBytes} bytes to ${addressId(lane.address)} is over the ${maxCallBytes}-byte call budget`,
+        );
+    } catch (err) {
+      lane.deliveries.splice(lane.deliveries.indexOf(head), 1);
+      this.options.onError(err);
+    } finally {
+      lane.running = false;
+      this.preparing--;
+      this.schedule(lane);
+      if (!this.busy) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Lanes whose first delivery is being prepared (tests). */
+  get preparingLanes(): number {
+    return this.preparing;
   }
 
   /** Asks for the actor's periodic command (the jobs manager's tick) in its next call. */
@@ -289,7 +352,8 @@ export class ActorLanes {
   }
 
   get busy(): boolean {
-    if (this.running > 0 || this.waiting.length > 0 || this.held.length > 0) return true;
+    if (this.running > 0 || this.preparing > 0 || this.waiting.length > 0 || this.held.length > 0)
+      return true;
     for (const lane of this.lanes.values()) if (lane.deliveries.length > 0 || lane.tick) return true;
     return false;
   }
@@ -312,6 +376,12 @@ export class ActorLanes {
     // is running: its next call then waits).
     if (fromWave && this.options.holdsForWave?.(lane.address)) lane.holdUntil ??= this.calls;
     if (lane.running) return;
+    if (lane.deliveries[0]?.prepare) {
+      // Not counted against the calls in flight: it is a read and a field exchange, and
+      // exchanges were never bounded by the call slots (they ran beside the calls before).
+      void this.prepareHead(lane);
+      return;
+    }
     if (lane.deliveries.length === 0 && !lane.tick && !(acksAlone && lane.acks.length > 0)) return;
     if (this.waiting.includes(lane) || this.held.includes(lane)) return;
     if (lane.holdUntil !== undefined && this.waveRunning(lane.holdUntil)) {
@@ -335,6 +405,10 @@ export class ActorLanes {
   }
 
   private async run(lane: Lane): Promise<void> {
+    if (lane.deliveries[0]?.prepare) {
+      void this.prepareHead(lane);
+      return;
+    }
     lane.running = true;
     lane.holdUntil = undefined;
     this.running++;
@@ -344,6 +418,7 @@ export class ActorLanes {
     let bytes = 0;
     while (
       taken < lane.deliveries.length &&
+      !lane.deliveries[taken]!.prepare &&
       (taken === 0 || bytes + lane.deliveries[taken]!.sizeBytes <= maxCallBytes)
     ) {
       bytes += lane.deliveries[taken]!.sizeBytes;

@@ -159,7 +159,15 @@ export function routeEntry(
       break;
     case 'device': {
       const concentratorId = concentratorOfKey(source.key);
-      for (const e of entry.effects as DeviceEffect[]) {
+      const effects = entry.effects as DeviceEffect[];
+      // A request delivered with its field answer in one call (issue 7) was sent before the
+      // call: its `send` is in the entry with the `completed`/`failed` that answers it, and is
+      // not executed again.
+      const answered = new Set<string>();
+      for (const e of effects)
+        if (e.type === 'completed' || e.type === 'failed') answered.add(`${e.job.id}@${e.attempt}`);
+      for (const e of effects) {
+        if (e.type === 'send' && answered.has(e.requestId)) continue;
         if (e.type === 'send')
           actions.push({ type: 'field', concentratorId, requestId: e.requestId, request: e.request });
         else if (e.type === 'completed') {

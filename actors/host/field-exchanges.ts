@@ -28,22 +28,26 @@ export class FieldExchanges {
     request: FieldRequest,
     answer: (command: DeviceCommand) => void,
   ): void {
+    const exchange: Promise<void> = this.exchange(concentratorId, requestId, request).then(answer);
+    const tracked = exchange.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  /**
+   * One exchange, resolved with the device command that answers it (never rejected: a failed
+   * exchange is a `fieldFailure` with the reason). Not tracked here: the caller waits for it.
+   */
+  exchange(concentratorId: string, requestId: string, request: FieldRequest): Promise<DeviceCommand> {
     const link = this.fieldLink(concentratorId);
-    const exchange: Promise<void> = (
-      link
-        ? link.execute(request).then(
-            (response) => answer({ type: 'fieldResponse', requestId, response }),
-            (err: unknown) =>
-              answer({
-                type: 'fieldFailure',
-                requestId,
-                reason: err instanceof Error ? err.message : String(err),
-              }),
-          )
-        : Promise.resolve().then(() =>
-            answer({ type: 'fieldFailure', requestId, reason: 'no field link configured' }),
-          )
-    ).finally(() => this.pending.delete(exchange));
-    this.pending.add(exchange);
+    if (!link)
+      return Promise.resolve({ type: 'fieldFailure', requestId, reason: 'no field link configured' });
+    return link.execute(request).then(
+      (response): DeviceCommand => ({ type: 'fieldResponse', requestId, response }),
+      (err: unknown): DeviceCommand => ({
+        type: 'fieldFailure',
+        requestId,
+        reason: err instanceof Error ? err.message : String(err),
+      }),
+    );
   }
 }

@@ -3,9 +3,10 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { FieldLink, FieldRequest } from '../device/field.js';
+import type { DeviceCommand } from '../device/state.js';
 import type { Job, JobOutcome } from '../domain/jobs.js';
-import type { OutboxEntry } from '../hosting/outbox.js';
-import type { HeadendServiceName } from '../hosting/services.js';
+import type { Delivery, OutboxEntry } from '../hosting/outbox.js';
+import { concentratorOfKey, type HeadendServiceName } from '../hosting/services.js';
 import type { JobsTimings } from '../jobs-manager/reminder-clock.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
@@ -95,6 +96,8 @@ export class HeadendDriver {
   private markedMs: number | undefined;
   private unmarkedStepMs: number | undefined;
   private readonly maxStepLagMs: number;
+  /** Device requests whose exchange ran between a `plan` read and one write (`planned`). */
+  private plannedExchanges = 0;
 
   constructor(private readonly options: HeadendDriverOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -142,6 +145,11 @@ export class HeadendDriver {
 
   get callCount(): number {
     return this.lanes.callCount;
+  }
+
+  /** Device requests delivered with their answer in one call (issue 7), so far. */
+  get oneWriteRequests(): number {
+    return this.plannedExchanges;
   }
 
   private get addressing(): Addressing {
@@ -371,7 +379,12 @@ export class HeadendDriver {
     );
     const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
     for (const action of actions) this.act(action, entry.id, deliveries);
-    for (const { address, commands } of targets)
+    for (const { address, commands } of targets) {
+      if (this.plansRequest(address, commands)) {
+        const seq = deliverySeq(entry.id, 0);
+        this.planned(address, { from: sourceId, seq, commands: commands as DeviceCommand[] }, deliveries);
+        continue;
+      }
       for (const [part, chunk] of splitCommandsSized(commands, maxDeliveryBytes).entries()) {
         deliveries.hold();
         deliveries.sizeBytes += this.lanes.post(
@@ -382,7 +395,61 @@ export class HeadendDriver {
           chunk.bytes,
         );
       }
+    }
     deliveries.routed();
+  }
+
+  /**
+   * Whether a device's delivery takes the one-write path (issue 7): a single `request` (what a
+   * worker's entry sends a device), the ports able to plan. A work order is decided by the
+   * device's plan (always two calls: device/field-requests.ts `planRequest`).
+   */
+  private plansRequest(address: ActorAddress, commands: unknown[]): address is ActorAddress<'device'> {
+    return (
+      address.service === 'device' &&
+      this.options.ports.plan !== undefined &&
+      commands.length === 1 &&
+      (commands[0] as DeviceCommand).type === 'request'
+    );
+  }
+
+  /**
+   * A device request in one persisted call instead of two: the device's lane is held while the
+   * device is asked what it would send (`plan`, a read), that exchange runs, and the delivery
+   * then carries the request and its answer (`fieldResponse` or `fieldFailure`), applied in
+   * that order as the two calls were. When the device says two calls (not idle, a work order,
+   * the delivery applied already), the delivery carries the request alone, as before. A crash
+   * before the call records nothing on the device: the worker's entry is still unacknowledged
+   * (a new driver routes it again) and the jobs manager's attempt timeout retries the job; the
+   * cursors filter whatever the exchange had read.
+   */
+  private planned(
+    address: ActorAddress<'device'>,
+    delivery: Delivery<DeviceCommand> & { from: string; seq: number },
+    entry: EntryDeliveries,
+  ): void {
+    const request = delivery.commands[0] as Extract<DeviceCommand, { type: 'request' }>;
+    const plan = this.options.ports.plan as NonNullable<ServicePorts['plan']>;
+    entry.hold();
+    this.lanes.postPrepared(
+      address,
+      delivery,
+      async () => {
+        const decided = await plan.call(this.options.ports, address, {
+          type: 'plan',
+          job: request.job,
+          attempt: request.attempt,
+          atMs: this.options.clock.now(),
+          from: delivery.from,
+          seq: delivery.seq,
+        });
+        if (decided.type !== 'send') return;
+        this.plannedExchanges++;
+        const concentratorId = concentratorOfKey(address.key);
+        delivery.commands.push(await this.field.exchange(concentratorId, decided.requestId, decided.request));
+      },
+      entry.release,
+    );
   }
 
   private act(action: DriverAction, seq: number, entry: EntryDeliveries): void {

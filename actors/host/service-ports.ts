@@ -2,7 +2,13 @@ import type { ActorProxy } from '../../cluster/actors/actor-proxy.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { packValue, unpackValue } from '../hosting/compact-records.js';
 import type { HostedCommand, HostedReply, HostedState, OutboxEntry } from '../hosting/outbox.js';
-import { type HeadendServiceName, type HostedMachines, hostedMachines } from '../hosting/services.js';
+import {
+  type DevicePlan,
+  type DevicePlanRead,
+  type HeadendServiceName,
+  type HostedMachines,
+  hostedMachines,
+} from '../hosting/services.js';
 
 /**
  * Where the head-end's services run, one port for all of them: each actor is named by
@@ -50,6 +56,11 @@ export interface ServicePorts {
   state<N extends HeadendServiceName>(
     address: ActorAddress<N>,
   ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>>;
+  /**
+   * A device's `plan` read (services.ts `planDevice`: what a request would send now; nothing is
+   * persisted). Ports without it leave every device request on the two-call path.
+   */
+  plan?(address: ActorAddress<'device'>, read: DevicePlanRead): Promise<DevicePlan>;
 }
 
 /**
@@ -215,6 +226,12 @@ export class InProcessPorts implements ServicePorts {
   ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>> {
     return crossBoundary(this.stateOf(address)) as HostedState<ServiceState<N>, ServiceEffect<N>>;
   }
+
+  async plan(address: ActorAddress<'device'>, read: DevicePlanRead): Promise<DevicePlan> {
+    const machine = this.machine('device');
+    const state = this.stateOf(address);
+    return crossBoundary(machine.read?.(state, crossBoundary(read) as never)) as DevicePlan;
+  }
 }
 
 /** The services on the cluster: each call through ActorProxy (routing, retries, dedup by key). */
@@ -258,5 +275,10 @@ export class ActorProxyPorts implements ServicePorts {
     address: ActorAddress<N>,
   ): Promise<HostedState<ServiceState<N>, ServiceEffect<N>>> {
     return this.call(address, { type: 'state' }, 0);
+  }
+
+  plan(address: ActorAddress<'device'>, read: DevicePlanRead): Promise<DevicePlan> {
+    // A read: answered by the device's primary without a commit (command-actor.ts `isRead`).
+    return this.call(address, read as unknown as HostedCommand<unknown>, 0);
   }
 }

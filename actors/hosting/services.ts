@@ -1,4 +1,6 @@
 import { MeterfabricError } from '../../core/errors.js';
+import type { FieldRequest } from '../device/field.js';
+import { planRequest } from '../device/field-requests.js';
 import {
   applyDeviceCommand,
   type DeviceCommand,
@@ -6,7 +8,7 @@ import {
   type DeviceState,
   newDevice,
 } from '../device/state.js';
-import { type JobKind, jobKinds } from '../domain/jobs.js';
+import { type Job, type JobKind, jobKinds } from '../domain/jobs.js';
 import {
   applyIntegrationCommand,
   type IntegrationCommand,
@@ -54,7 +56,7 @@ import {
   type WorkerState,
 } from '../workers/state.js';
 import { type CommandMachine, commandActor } from './command-actor.js';
-import { hostMachine } from './outbox.js';
+import { type HostedCommand, type HostedState, hostMachine, type OutboxEntry } from './outbox.js';
 
 /**
  * The head-end's services as cluster actors (declared in actors/hosting/headend-services.json,
@@ -172,6 +174,59 @@ function deviceRefusal(command: DeviceCommand, err: MeterfabricError): DeviceEff
   ];
 }
 
+/**
+ * The device's `plan` read (issue 7, one write per collection): the field request the device
+ * would send for (job, attempt) at `atMs` (reads get no instant of their own), from its current
+ * cursors; nothing is persisted. `from`/`seq` name the delivery that will carry the request: one
+ * the device has applied already (a driver resuming re-routes its worker's entry) is answered
+ * `delivered`, so its exchange is not run again.
+ */
+export type DevicePlanRead = {
+  type: 'plan';
+  job: Job;
+  attempt: number;
+  atMs: number;
+  from?: string;
+  seq?: number;
+};
+
+/**
+ * `send`: run this exchange, then deliver `request` and its answer in one call. `twoCalls`: deliver
+ * `request` alone, as before (the device not idle, a work order, the delivery applied already).
+ */
+export type DevicePlan =
+  | { type: 'send'; requestId: string; request: FieldRequest }
+  | { type: 'twoCalls'; reason: 'delivered' | 'notIdle' };
+
+type HostedDevice = HostedState<DeviceState, DeviceEffect>;
+
+export function planDevice(state: HostedDevice, read: DevicePlanRead): DevicePlan {
+  if (read.from !== undefined && read.seq !== undefined && read.seq <= (state.seen[read.from] ?? -1))
+    return { type: 'twoCalls', reason: 'delivered' };
+  const planned = planRequest(state.inner, read.job, read.attempt, read.atMs);
+  return planned ? { type: 'send', ...planned } : { type: 'twoCalls', reason: 'notIdle' };
+}
+
+const isPlanRead = (command: { type: string }): boolean => command.type === 'plan';
+
+/**
+ * The hosted device with `plan` among its reads. Its command type stays the hosted one (the
+ * outbox's `HostedCommand`): `plan` is a read the ports send only to devices
+ * (service-ports.ts `plan`), recognised here by its type before anything is applied.
+ */
+function withPlanRead(
+  hosted: CommandMachine<HostedDevice, HostedCommand<DeviceCommand>, OutboxEntry<DeviceEffect>>,
+): CommandMachine<HostedDevice, HostedCommand<DeviceCommand>, OutboxEntry<DeviceEffect>> {
+  return {
+    ...hosted,
+    isRead: (command) => isPlanRead(command) || (hosted.isRead?.(command) ?? false),
+    read: (state, command) =>
+      isPlanRead(command)
+        ? planDevice(state, command as unknown as DevicePlanRead)
+        : hosted.read?.(state, command),
+  };
+}
+
 export type TLogCommand = { type: 'route'; records: TLogRecord[] };
 
 export const tlogMachine: CommandMachine<TLogState, TLogCommand, RoutedRecord> = {
@@ -197,9 +252,11 @@ export const hostedMachines = {
     initialState: (key) => newWorker(jobKindOfPartitionName(key)),
     apply: applyWorkerCommand,
   }),
-  device: hostMachine(
-    { ...deviceMachine, initialState: (key: string) => newDevice(concentratorOfKey(key), []) },
-    { onRefused: deviceRefusal },
+  device: withPlanRead(
+    hostMachine(
+      { ...deviceMachine, initialState: (key: string) => newDevice(concentratorOfKey(key), []) },
+      { onRefused: deviceRefusal },
+    ),
   ),
   'tlog-manager': hostMachine(tlogMachine),
   integration: hostMachine<IntegrationState, IntegrationCommand, StreamBatch>({

@@ -88,7 +88,15 @@ export class TimedPorts implements ServicePorts {
     return out;
   }
 
-  constructor(private readonly inner: ServicePorts) {}
+  constructor(private readonly inner: ServicePorts) {
+    const plan = inner.plan;
+    this.plan =
+      plan &&
+      ((address, read) => {
+        this.plans++;
+        return plan.call(inner, address, read);
+      });
+  }
 
   deliver: ServicePorts['deliver'] = async (address, command, atMs, key) => {
     const started = performance.now();
@@ -113,6 +121,9 @@ export class TimedPorts implements ServicePorts {
   };
   outbox: ServicePorts['outbox'] = (address) => this.inner.outbox(address);
   state: ServicePorts['state'] = (address) => this.inner.state(address);
+  /** Device `plan` reads (issue 7: reads, not persisted calls), counted apart from the calls. */
+  plans = 0;
+  readonly plan: ServicePorts['plan'];
 }
 
 /**

@@ -8,10 +8,11 @@ import { smallDayOriginMs, startSmallDay } from './support/small-day.js';
 
 /**
  * Issue 7, calls per reading: acknowledgements ride on each actor's next call (ActorLanes'
- * ack hold) and a device's field answer carries the acknowledgement of the request it
- * answers, so a collection costs a device two calls (request, field answer) instead of three
- * (the third carried nothing but the acknowledgements). Counted on the real hosted machines
- * (InProcessPorts) under a counting wrapper; the outputs must not change.
+ * ack hold), and a device's request goes with its field answer in one call (a `plan` read
+ * first, session 15), so a collection costs a device one call instead of two (with every
+ * acknowledgement sent in a call of its own: the one write and a call of acknowledgements
+ * alone; before session 15 it was three: request, field answer, acknowledgements). Counted on
+ * the real hosted machines (InProcessPorts) under a counting wrapper; the outputs must not change.
  */
 const dirs: string[] = [];
 afterEach(async () => {
@@ -49,7 +50,7 @@ async function countedDay(ackHold: false | undefined) {
 }
 
 describe('HeadendDriver calls per collection', () => {
-  it('a device request costs two calls, not three, the whole day takes fewer calls, and the CSV and CIM outputs are the same', {
+  it('a device request costs one call (request and field answer together), not two with acknowledgements alone, the whole day takes fewer calls, and the CSV and CIM outputs are the same', {
     timeout: 300_000,
   }, async () => {
     const before = await countedDay(false);
@@ -63,12 +64,15 @@ describe('HeadendDriver calls per collection', () => {
     // The same day: the same device requests, one per collection job attempt.
     expect(after.requests).toBe(before.requests);
     expect(before.requests).toBeGreaterThan(4 * 24);
-    // Before: request, field answer and a call of acknowledgements alone for nearly every one.
+    // Before: request with its field answer, and a call of acknowledgements alone for nearly every one.
     expect(before.device.acksAlone).toBeGreaterThan(0.9 * before.requests);
-    expect(perRequest(before)).toBeGreaterThan(2.9);
-    // After: request and field answer; acknowledgements ride on them.
+    expect(perRequest(before)).toBeGreaterThan(1.9);
+    // After: request with its field answer; acknowledgements ride on it. No field answer in a
+    // call of its own: every request was planned (the devices are idle between collections).
     expect(after.device.acksAlone).toBe(0);
-    expect(perRequest(after)).toBeLessThanOrEqual(2.05);
+    expect(after.device.fieldAnswers).toBe(0);
+    expect(perRequest(after)).toBeLessThanOrEqual(1.05);
+    expect(after.day.driver.oneWriteRequests).toBeGreaterThanOrEqual(after.requests);
     expect(after.calls).toBeLessThan(0.8 * before.calls);
     // The step record (integration's stepDone) only for steps that routed something: about one
     // step in four (hourly collections, 15-minute steps) instead of every one.

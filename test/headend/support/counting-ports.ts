@@ -52,4 +52,17 @@ export class CountingPorts implements ServicePorts {
   };
   outbox: ServicePorts['outbox'] = (address) => this.inner.outbox(address);
   state: ServicePorts['state'] = (address) => this.inner.state(address);
+  /** Device `plan` reads (not calls: nothing is persisted). */
+  plans = 0;
+  plan: NonNullable<ServicePorts['plan']> = (address, read) => {
+    this.plans++;
+    return planOf(this.inner)(address, read);
+  };
+}
+
+/** The inner ports' `plan` (the ports these tests wrap all have one). */
+export function planOf(inner: ServicePorts): NonNullable<ServicePorts['plan']> {
+  const plan = inner.plan;
+  if (!plan) throw new Error('the wrapped ports have no plan read');
+  return (address, read) => plan.call(inner, address, read);
 }

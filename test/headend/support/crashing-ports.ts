@@ -1,4 +1,5 @@
 import type { ServicePorts } from '../../../actors/host/service-ports.js';
+import { planOf } from './counting-ports.js';
 
 /**
  * Ports that let a test kill a driver mid-flight: once armed, the n-th call is committed by
@@ -47,6 +48,11 @@ export class CrashingPorts implements ServicePorts {
     this.check();
     return this.inner.state(address);
   };
+
+  plan: NonNullable<ServicePorts['plan']> = async (address, read) => {
+    this.check();
+    return planOf(this.inner)(address, read);
+  };
 }
 
 /**
@@ -86,5 +92,10 @@ export class JitteryPorts implements ServicePorts {
   state: ServicePorts['state'] = async (address) => {
     await this.delay();
     return this.inner.state(address);
+  };
+
+  plan: NonNullable<ServicePorts['plan']> = async (address, read) => {
+    await this.delay();
+    return planOf(this.inner)(address, read);
   };
 }
