@@ -24,7 +24,7 @@ import { type BatchCounts, batchLogLine, batchLogName } from './cim-window.js';
 
 /** The file handle operations the publisher uses (a subset of node:fs/promises FileHandle). */
 export type CimFileHandle = {
-  writeFile(data: string): Promise<void>;
+  writeFile(data: string | Uint8Array): Promise<void>;
   sync(): Promise<void>;
   stat(): Promise<{ size: number }>;
   truncate(lengthBytes: number): Promise<void>;
@@ -49,7 +49,8 @@ export const nodeFileOps: CimFileOps = {
   },
 };
 
-export type StagedFile = { noun: string; name: string; xml: string };
+/** A message's file: `bytes` are written as they are (the message's UTF-8 XML). */
+export type StagedFile = { noun: string; name: string; bytes: Uint8Array };
 
 /** A batch whose files are in place (renamed) but not yet durable as a whole; see `commit`. */
 export type StagedBatch = { seq: number; counts: BatchCounts; dirs: readonly string[] };
@@ -100,7 +101,7 @@ export class CimBatchCommitter {
         const path = join(this.cimDir, f.noun, f.name);
         const fh = await this.ops.open(`${path}.tmp`, 'w');
         try {
-          await fh.writeFile(f.xml);
+          await fh.writeFile(f.bytes);
           await fh.sync();
         } finally {
           await fh.close();

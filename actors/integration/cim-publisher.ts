@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeMeterReadingsTexts } from '../../adapters/cim/columnar-pool.js';
+import { encodeMeterReadingsMessagesBytes } from '../../adapters/cim/columnar-pool.js';
 import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
@@ -53,8 +53,21 @@ export type PublishedMessage = {
   noun: 'MeterReadings' | 'EndDeviceEvents';
   messageId: string;
   correlationId?: string;
-  xml: string;
+  /**
+   * The message's UTF-8 XML, exactly its file's content and the webhook's body; owned by the
+   * message (shared by every subscriber: read it, never write it). `messageXml(m)` decodes it
+   * for a consumer that truly needs a string.
+   */
+  bytes: Uint8Array;
 };
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** A published message's XML as text (decoded on each call: keep the result if it is used twice). */
+export function messageXml(m: Pick<PublishedMessage, 'bytes'>): string {
+  return utf8Decoder.decode(m.bytes);
+}
 
 export type CimPublisherOptions = {
   outDir?: string;
@@ -62,11 +75,11 @@ export type CimPublisherOptions = {
   clock: Clock;
   /** Messages kept for subscribers that resume; older checkpoints get MF_CHECKPOINT_EXPIRED. */
   maxRetainedMessages?: number;
-  /** ...and at most this many characters of XML among them (a message can carry 5,000 readings). */
-  maxRetainedChars?: number;
+  /** ...and at most this many bytes of XML among them (a message can carry 5,000 readings). */
+  maxRetainedBytes?: number;
   /** Readings per MeterReadings message (bounded message size). */
   maxReadingsPerMessage?: number;
-  /** The node's worker pool: MeterReadings messages are encoded there (same text), inline without. */
+  /** The node's worker pool: MeterReadings messages are encoded there (same bytes), inline without. */
   pool?: Pick<WorkerPool, 'runPipelined' | 'threads'>;
   /** The file operations behind `outDir` (default node:fs/promises); tests record or fail them. */
   fileOps?: CimFileOps;
@@ -90,7 +103,7 @@ type Listener = (m: PublishedMessage) => void;
 
 export class CimPublisher {
   private readonly retained: PublishedMessage[] = [];
-  private retainedChars = 0;
+  private retainedBytes = 0;
   /** Makes each batch's files and log line durable before it counts as published (cim-commit.ts). */
   private readonly committer: CimBatchCommitter | undefined;
   private readonly listeners = new Set<Listener>();
@@ -166,7 +179,7 @@ export class CimPublisher {
             source: this.options.source,
             maxReadingsPerMessage: this.options.maxReadingsPerMessage ?? 5_000,
             maxMessages: this.options.maxRetainedMessages ?? 100_000,
-            maxChars: this.options.maxRetainedChars ?? 256 * 1024 * 1024,
+            maxBytes: this.options.maxRetainedBytes ?? 256 * 1024 * 1024,
             messageIdOf: deterministicUuid,
             positionOf: messagePosition,
           })
@@ -199,7 +212,7 @@ export class CimPublisher {
       return undefined;
     }
     this.retained.push(...window.messages);
-    this.retainedChars = window.chars;
+    this.retainedBytes = window.bytes;
     this.servedFrom = Math.max(this.servedFrom, window.servedFrom);
     // What an expired checkpoint misses, from the log (a lower bound: lostExact stays false).
     this.dropped = window.olderPositions;
@@ -283,9 +296,9 @@ export class CimPublisher {
       const options = { messageId, source: this.options.source, clock: this.options.clock };
       readingJobs.push({ readings: batch.readings.slice(i, i + perMessage), options });
     }
-    const readingXml = await encodeMeterReadingsTexts(this.options.pool, readingJobs);
+    const readingBytes = await encodeMeterReadingsMessagesBytes(this.options.pool, readingJobs);
     for (const [i, job] of readingJobs.entries())
-      messages.push({ noun: 'MeterReadings', messageId: job.options.messageId, xml: readingXml[i]! });
+      messages.push({ noun: 'MeterReadings', messageId: job.options.messageId, bytes: readingBytes[i]! });
     const groups = new Map<string, typeof batch.events>();
     for (const e of batch.events) {
       const key = e.correlationId ?? '';
@@ -302,7 +315,13 @@ export class CimPublisher {
         clock: this.options.clock,
         ...(correlationId ? { correlationId } : {}),
       });
-      messages.push({ noun: 'EndDeviceEvents', messageId, xml, ...(correlationId ? { correlationId } : {}) });
+      const bytes = utf8Encoder.encode(xml);
+      messages.push({
+        noun: 'EndDeviceEvents',
+        messageId,
+        bytes,
+        ...(correlationId ? { correlationId } : {}),
+      });
     }
     return messages;
   }
@@ -317,7 +336,7 @@ export class CimPublisher {
     const files = messages.map((m) => ({
       noun: m.noun,
       name: `${String(seq).padStart(10, '0')}-${m.messageId}.xml`,
-      xml: m.xml,
+      bytes: m.bytes,
     }));
     return this.committer.stage(seq, files, {
       meterReadings,
@@ -349,7 +368,7 @@ export class CimPublisher {
     const last = this.retained.at(-1);
     if (!last || m.position > last.position) {
       this.retained.push(m);
-      this.retainedChars += m.xml.length;
+      this.retainedBytes += m.bytes.byteLength;
       return;
     }
     let lo = 0;
@@ -361,23 +380,23 @@ export class CimPublisher {
     }
     const existing = this.retained[lo];
     if (existing?.position === m.position) {
-      this.retainedChars += m.xml.length - existing.xml.length;
+      this.retainedBytes += m.bytes.byteLength - existing.bytes.byteLength;
       this.retained[lo] = m;
     } else if (m.position > this.servedFrom) {
       this.retained.splice(lo, 0, m);
-      this.retainedChars += m.xml.length;
+      this.retainedBytes += m.bytes.byteLength;
     }
   }
 
   private trimRetained(): void {
     const maxMessages = this.options.maxRetainedMessages ?? 100_000;
-    const maxChars = this.options.maxRetainedChars ?? 256 * 1024 * 1024;
+    const maxBytes = this.options.maxRetainedBytes ?? 256 * 1024 * 1024;
     let drop = Math.max(0, this.retained.length - maxMessages);
-    let chars = this.retainedChars;
-    for (let i = 0; i < drop; i++) chars -= (this.retained[i] as PublishedMessage).xml.length;
+    let bytes = this.retainedBytes;
+    for (let i = 0; i < drop; i++) bytes -= (this.retained[i] as PublishedMessage).bytes.byteLength;
     // The newest message is always kept, however large: a live subscriber has just seen it.
-    while (chars > maxChars && drop < this.retained.length - 1) {
-      chars -= (this.retained[drop] as PublishedMessage).xml.length;
+    while (bytes > maxBytes && drop < this.retained.length - 1) {
+      bytes -= (this.retained[drop] as PublishedMessage).bytes.byteLength;
       drop++;
     }
     if (drop === 0) return;
@@ -385,7 +404,7 @@ export class CimPublisher {
       this.servedFrom = Math.max(this.servedFrom, m.position);
       this.dropped.push(m.position);
     }
-    this.retainedChars = chars;
+    this.retainedBytes = bytes;
     // The record of dropped positions is bounded like the window; beyond it counts are lower bounds.
     const maxRecord = this.options.maxRetainedMessages ?? 100_000;
     if (this.dropped.length > 2 * maxRecord) {

@@ -51,7 +51,7 @@ export type WindowRestoreOptions = {
   source: string;
   maxReadingsPerMessage: number;
   maxMessages: number;
-  maxChars: number;
+  maxBytes: number;
   /** The publisher's MessageID derivation (`deterministicUuid`), injected to avoid an import cycle. */
   messageIdOf: (name: string) => string;
   /** The publisher's position rule (`messagePosition`). */
@@ -61,7 +61,8 @@ export type WindowRestoreOptions = {
 export type RestoredWindow = {
   /** Oldest first. */
   messages: PublishedMessage[];
-  chars: number;
+  /** UTF-8 bytes of XML among them. */
+  bytes: number;
   /** Checkpoints below this cannot be served: a message after them is on disk but not in the window. */
   servedFrom: number;
   /** Files left out: torn or missing messages, partly written batches (for the log). */
@@ -78,7 +79,7 @@ type Candidate = { seq: number; position: number; noun: Noun; messageId: string;
 export async function restoreWindow(options: WindowRestoreOptions): Promise<RestoredWindow> {
   const cimDir = join(options.outDir, 'cim');
   const filesBySeq = await listFiles(cimDir);
-  const empty: RestoredWindow = { messages: [], chars: 0, servedFrom: 0, cut: [], olderPositions: [] };
+  const empty: RestoredWindow = { messages: [], bytes: 0, servedFrom: 0, cut: [], olderPositions: [] };
   const highestPossible = (seq: number) => options.positionOf(seq, 2 ** 20 - 2);
   const log = await readLogTail(join(cimDir, batchLogName), options.maxMessages);
   if (log === undefined) {
@@ -92,7 +93,7 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
   for (const seq of log.keys()) newestLogged = Math.max(newestLogged, seq);
   const cut: RestoredWindow['cut'] = [];
   const window: PublishedMessage[] = [];
-  let chars = 0;
+  let bytes = 0;
   let servedFrom = 0;
   outer: for (const seq of seqs) {
     const files = filesBySeq.get(seq) ?? new Map<string, { noun: Noun; name: string }>();
@@ -116,15 +117,17 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
     const contents = await readAll(batch.map((c) => (files.has(c.messageId) ? c.path : undefined)));
     for (let i = batch.length - 1; i >= 0; i--) {
       const c = batch[i] as Candidate;
-      const xml = contents[i];
-      if (xml === undefined || !isWholeMessage(xml, c.messageId)) {
+      const content = contents[i];
+      // Decoded once here (a restart, not the publishing path) for the checks below.
+      const xml = content === undefined ? undefined : utf8Decoder.decode(content);
+      if (content === undefined || xml === undefined || !isWholeMessage(xml, c.messageId)) {
         servedFrom = c.position;
         cut.push({ seq, reason: `${c.noun} ${c.messageId} torn or missing: window ends here` });
         break outer;
       }
       if (
         window.length >= options.maxMessages ||
-        (window.length > 0 && chars + xml.length > options.maxChars)
+        (window.length > 0 && bytes + content.byteLength > options.maxBytes)
       ) {
         servedFrom = c.position;
         break outer;
@@ -133,10 +136,10 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
         position: c.position,
         noun: c.noun,
         messageId: c.messageId,
-        xml,
+        bytes: content,
         ...correlationOf(c.noun, xml),
       });
-      chars += xml.length;
+      bytes += content.byteLength;
     }
   }
   const olderPositions: number[] = [];
@@ -147,7 +150,7 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
       if (position <= servedFrom) olderPositions.push(position);
     }
   }
-  return { messages: window.reverse(), chars, servedFrom, cut, olderPositions: olderPositions.reverse() };
+  return { messages: window.reverse(), bytes, servedFrom, cut, olderPositions: olderPositions.reverse() };
 }
 
 function expectedMessages(
@@ -226,14 +229,16 @@ async function readLogTail(path: string, maxBatches: number): Promise<Map<number
   }
 }
 
-async function readAll(paths: readonly (string | undefined)[]): Promise<(string | undefined)[]> {
-  const out: (string | undefined)[] = new Array(paths.length);
+async function readAll(paths: readonly (string | undefined)[]): Promise<(Uint8Array | undefined)[]> {
+  const out: (Uint8Array | undefined)[] = new Array(paths.length);
   for (let i = 0; i < paths.length; i += readConcurrency) {
     await Promise.all(
       paths.slice(i, i + readConcurrency).map(async (path, j) => {
         if (path === undefined) return;
         try {
-          out[i + j] = await readFile(path, 'utf8');
+          const file = await readFile(path);
+          // A plain Uint8Array view, like the bytes a publisher makes (same type for subscribers).
+          out[i + j] = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
@@ -242,6 +247,8 @@ async function readAll(paths: readonly (string | undefined)[]): Promise<(string 
   }
   return out;
 }
+
+const utf8Decoder = new TextDecoder();
 
 /** A whole EventMessage as the publisher writes it: ends with its root's end tag and names its MessageID. */
 function isWholeMessage(xml: string, messageId: string): boolean {

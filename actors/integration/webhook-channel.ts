@@ -1,6 +1,11 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { CheckpointExpiredError, type CimPublisher, type PublishedMessage } from './cim-publisher.js';
+import {
+  CheckpointExpiredError,
+  type CimPublisher,
+  messageXml,
+  type PublishedMessage,
+} from './cim-publisher.js';
 import { type BackoffPolicy, retryDelayMs } from './webhook-backoff.js';
 import type { WebhookLimits, WebhookSubscriberConfig } from './webhook-config.js';
 import type { QueuedMessage, WebhookOutbox } from './webhook-outbox.js';
@@ -179,7 +184,7 @@ export class WebhookChannel {
       }
       return;
     }
-    const sizeBytes = Buffer.byteLength(m.xml);
+    const sizeBytes = m.bytes.byteLength;
     if (!skip && sizeBytes > limits.maxMessageBytes) {
       // It can never fit: give it up for good (lost) rather than block the queue behind it.
       this.counts.lost++;
@@ -207,8 +212,9 @@ export class WebhookChannel {
     const meta = { nextSeq: this.nextSeq, sourcePosition: m.position };
     const entries: QueuedMessage[] = [];
     if (!skip && sizeBytes <= limits.maxMessageBytes) {
-      const { position, ...rest } = m;
-      entries.push({ ...rest, position, seq: this.nextSeq++ });
+      const { position, bytes, ...rest } = m;
+      // Text, as the outbox stores it (JSON values; see QueuedMessage), decoded once per subscriber.
+      entries.push({ ...rest, xml: messageXml({ bytes }), position, seq: this.nextSeq++ });
       meta.nextSeq = this.nextSeq;
       this.queued++;
     }

@@ -12,7 +12,12 @@ import type { PublishedMessage } from './cim-publisher.js';
  * the dispatcher resumes exactly where it stood: nothing it accepted is lost or reordered.
  */
 
-export type QueuedMessage = Omit<PublishedMessage, 'position'> & {
+/**
+ * A message as queued: its XML as text, the form the queue has always stored (JSON values), so
+ * queues written before messages were published as bytes replay unchanged.
+ */
+export type QueuedMessage = Omit<PublishedMessage, 'position' | 'bytes'> & {
+  xml: string;
   /** Order within this subscriber's queue. */
   seq: number;
   /** The publisher position the message had (for the receiver's information only). */

@@ -7,6 +7,7 @@ import {
   CimPublisher,
   MAX_POSITION_SEQ,
   messagePosition,
+  messageXml,
   POSITIONS_PER_SEQ,
   type PublishedMessage,
 } from '../../actors/integration/cim-publisher.js';
@@ -67,30 +68,30 @@ describe('CIM publisher', () => {
     ]);
     const events = published.filter((m) => m.noun === 'EndDeviceEvents');
     expect(events.map((m) => m.correlationId)).toEqual(['C-1', undefined, 'C-2']);
-    expect(events[0]?.xml.match(/<EndDeviceEvent>/g)).toHaveLength(2);
+    expect(messageXml(events[0]!).match(/<EndDeviceEvent>/g)).toHaveLength(2);
     const files = async (noun: string) => (await readdir(join(outDir, 'cim', noun))).sort();
     expect(await files('MeterReadings')).toHaveLength(3);
     expect(await files('EndDeviceEvents')).toHaveLength(3);
     for (const m of published) {
       const name = (await files(m.noun)).find((f) => f.includes(m.messageId));
-      expect(await readFile(join(outDir, 'cim', m.noun, name as string), 'utf8')).toBe(m.xml);
+      expect(await readFile(join(outDir, 'cim', m.noun, name as string))).toEqual(Buffer.from(m.bytes));
     }
     // Replayed at the same position: nothing new published or written.
     expect(await publisher.publish(batch, 1)).toEqual([]);
     expect(await files('MeterReadings')).toHaveLength(3);
   });
 
-  it('retains at most maxRetainedChars of XML for resuming subscribers; an older checkpoint expires', async () => {
+  it('retains at most maxRetainedBytes of XML for resuming subscribers; an older checkpoint expires', async () => {
     const publisher = new CimPublisher({
       source: 'n1',
       clock: new ManualClock(t0),
-      maxRetainedChars: 20_000,
+      maxRetainedBytes: 20_000,
     });
     let size = 0;
     const all: PublishedMessage[] = [];
     for (let seq = 1; seq <= 30; seq++) {
       const [m] = await publisher.publish({ csv: {}, readings: readings(5), events: [] }, seq);
-      size = (m as PublishedMessage).xml.length;
+      size = (m as PublishedMessage).bytes.byteLength;
       all.push(m as PublishedMessage);
     }
     const resumed: number[] = [];

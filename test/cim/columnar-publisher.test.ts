@@ -2,9 +2,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CimPublisher } from '../../actors/integration/cim-publisher.js';
+import { CimPublisher, type PublishedMessage } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
-import { encodeMeterReadingsTexts } from '../../adapters/cim/columnar-pool.js';
+import { encodeMeterReadingsMessagesBytes } from '../../adapters/cim/columnar-pool.js';
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
@@ -40,8 +40,13 @@ async function filesOf(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
+/** Bytes as a string of one char per byte: byte-exact, and compared fast (deep-equal over bytes is slow). */
+const latin1 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+const comparable = (m: PublishedMessage) => ({ ...m, bytes: latin1(m.bytes) });
+
 describe('CIM MeterReadings through the worker pool', () => {
-  it('encodeMeterReadingsTexts gives the text encodeMeterReadings gives, with and without a pool', async () => {
+  it('encodeMeterReadingsMessagesBytes gives the UTF-8 bytes of what encodeMeterReadings gives, with and without a pool', async () => {
     const pool = new WorkerPool({ mode: 'inline', threads: 2 });
     try {
       const clock = new ManualClock(t0 + 86_400_000);
@@ -49,12 +54,15 @@ describe('CIM MeterReadings through the worker pool', () => {
         readings: readings(700 + k * 900),
         options: { messageId: `m${k}`, source: 'n1', clock, profile: 'seed-compat' as const },
       }));
-      const want = jobs.map((j) => encodeMeterReadings(j.readings, j.options));
-      expect(await encodeMeterReadingsTexts(pool, jobs)).toEqual(want);
-      expect(await encodeMeterReadingsTexts(undefined, jobs)).toEqual(want);
+      const want = jobs.map((j) => latin1(Buffer.from(encodeMeterReadings(j.readings, j.options), 'utf8')));
+      const asBuffers = (list: Uint8Array[]) => list.map(latin1);
+      const before0 = pool.completed;
+      expect(asBuffers(await encodeMeterReadingsMessagesBytes(pool, jobs))).toEqual(want);
+      expect(pool.completed).toBeGreaterThan(before0); // through the pool's tasks
+      expect(asBuffers(await encodeMeterReadingsMessagesBytes(undefined, jobs))).toEqual(want);
       // Fewer readings than minReadings: encoded inline, not a task more.
       const before = pool.completed;
-      expect(await encodeMeterReadingsTexts(pool, jobs, 10_000)).toEqual(want);
+      expect(asBuffers(await encodeMeterReadingsMessagesBytes(pool, jobs, 10_000))).toEqual(want);
       expect(pool.completed).toBe(before);
     } finally {
       await pool.close();
@@ -77,7 +85,7 @@ describe('CIM MeterReadings through the worker pool', () => {
         const batch: OutputBatch = { csv: {}, readings: readings(5000), events: [] };
         const a = await pooled.publish(batch, seq);
         const b = await plain.publish(batch, seq);
-        expect(a).toEqual(b);
+        expect(a.map(comparable)).toEqual(b.map(comparable));
         expect(a).toHaveLength(3);
       }
       // 3 messages a batch (2000 + 2000 + 1000 readings), grouped into one task per worker.

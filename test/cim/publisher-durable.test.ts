@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CimFileHandle, CimFileOps } from '../../actors/integration/cim-commit.js';
-import { CimPublisher } from '../../actors/integration/cim-publisher.js';
+import { CimPublisher, messageXml } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
 import type { EndDeviceEventInput } from '../../adapters/cim/end-device-events.js';
 import { ManualClock } from '../../core/clock.js';
@@ -166,7 +166,7 @@ describe('CimPublisher durability', () => {
         expect(write).toBeLessThan(sync);
         expect(sync).toBeLessThan(indexOf(r.log, `rename-start ${path}.tmp`));
         expect(rename).toBeLessThan(dirSync);
-        expect(await readFile(path, 'utf8')).toBe(m.xml);
+        expect(await readFile(path)).toEqual(Buffer.from(m.bytes));
       }
     }
     // The directories this process created (cim/, and its entry in the out dir) are durable too.
@@ -211,14 +211,14 @@ describe('CimPublisher durability', () => {
       expect(heard).toEqual(replayed.map((m) => m.position));
       expect(await readFile(logPath, 'utf8')).toBe('1 1 1\n2 1 1\n');
       for (const m of replayed)
-        expect(await readFile(join(outDir, 'cim', m.noun, `0000000002-${m.messageId}.xml`), 'utf8')).toBe(
-          m.xml,
+        expect(await readFile(join(outDir, 'cim', m.noun, `0000000002-${m.messageId}.xml`))).toEqual(
+          Buffer.from(m.bytes),
         );
       // A fresh process restores both batches from disk, the same messages.
       const reopened = await CimPublisher.open({ outDir, source: 'n1', clock: new ManualClock(t0) });
       const restored: string[] = [];
-      reopened.subscribe(0, (m) => restored.push(m.xml));
-      expect(restored.slice(-2)).toEqual(replayed.map((m) => m.xml));
+      reopened.subscribe(0, (m) => restored.push(messageXml(m)));
+      expect(restored.slice(-2)).toEqual(replayed.map((m) => messageXml(m)));
       expect(restored).toHaveLength(4);
     });
   }

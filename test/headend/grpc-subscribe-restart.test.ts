@@ -8,7 +8,7 @@ import {
   HeadendService,
   startGrpcBridge,
 } from '../../actors/integration/bridge/grpc-bridge.js';
-import { CimPublisher, type PublishedMessage } from '../../actors/integration/cim-publisher.js';
+import { CimPublisher, messageXml, type PublishedMessage } from '../../actors/integration/cim-publisher.js';
 import { ManualClock } from '../../core/clock.js';
 import { setUpDay } from './day-fixture.js';
 import { eventBatch, readingBatch } from './webhook-receiver.js';
@@ -77,7 +77,7 @@ const wire = (m: PublishedMessage) => ({
   noun: m.noun,
   messageId: m.messageId,
   correlationId: m.correlationId ?? '',
-  xml: m.xml,
+  xml: messageXml(m),
 });
 
 describe('SubscribeEvents after an integration restart', () => {

@@ -6,6 +6,7 @@ import {
   CheckpointExpiredError,
   CimPublisher,
   type CimPublisherOptions,
+  messageXml,
   type PublishedMessage,
 } from '../../actors/integration/cim-publisher.js';
 import { batchLogName } from '../../actors/integration/cim-window.js';
@@ -121,14 +122,14 @@ describe('CIM publisher window after a restart', () => {
     expect(() => second.subscribe(0, () => undefined)).toThrow(CheckpointExpiredError);
     expect(subscribeAll(second, boundary)).toEqual(all.slice(13));
 
-    const size = (all[19] as PublishedMessage).xml.length;
-    const byChars = new CimPublisher({ ...options, maxRetainedChars: size * 3 + 10 });
-    const restored = await byChars.restoreFromDisk();
-    expect(restored?.chars).toBeLessThanOrEqual(size * 3 + 10);
+    const size = (all[19] as PublishedMessage).bytes.byteLength;
+    const byBytes = new CimPublisher({ ...options, maxRetainedBytes: size * 3 + 10 });
+    const restored = await byBytes.restoreFromDisk();
+    expect(restored?.bytes).toBeLessThanOrEqual(size * 3 + 10);
     const kept = restored?.messages ?? [];
     expect(kept.length).toBeGreaterThan(0);
     expect(kept).toEqual(all.slice(all.length - kept.length));
-    expired(byChars, 0);
+    expired(byBytes, 0);
   });
 
   it('a batch a crash left half written (no log line, a torn file) is left out and replayed; nothing invented', async () => {
@@ -141,7 +142,7 @@ describe('CIM publisher window after a restart', () => {
     const torn = seven[0] as PublishedMessage;
     await writeFile(
       join(outDir, 'cim', 'MeterReadings', `0000000007-${torn.messageId}.xml`),
-      torn.xml.slice(0, 300),
+      messageXml(torn).slice(0, 300),
     );
     const second = new CimPublisher(options);
     const restored = await second.restoreFromDisk();
@@ -154,9 +155,9 @@ describe('CIM publisher window after a restart', () => {
     const replayed = await second.publish(batch(7), 7);
     expect(got).toEqual(replayed);
     expect(replayed.map((m) => m.messageId)).toEqual(seven.map((m) => m.messageId));
-    expect(
-      await readFile(join(outDir, 'cim', 'MeterReadings', `0000000007-${torn.messageId}.xml`), 'utf8'),
-    ).toBe(replayed[0]?.xml);
+    expect(await readFile(join(outDir, 'cim', 'MeterReadings', `0000000007-${torn.messageId}.xml`))).toEqual(
+      Buffer.from(replayed[0]!.bytes),
+    );
   });
 
   it('a torn file in a batch logged whole ends the window there: later messages served, earlier checkpoints expire', async () => {

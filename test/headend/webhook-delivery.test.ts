@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CimPublisher, PublishedMessage } from '../../actors/integration/cim-publisher.js';
+import {
+  type CimPublisher,
+  messageXml,
+  type PublishedMessage,
+} from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
 import type { WebhookSubscriberConfig } from '../../actors/integration/webhook-config.js';
 import {
@@ -76,7 +80,7 @@ describe('webhook delivery of CIM EventMessages', () => {
     await out.publish(readingBatch('M1'), eventBatch('M1', 'corr-1'), readingBatch('M2'), readingBatch('M3'));
     await waitFor(() => d.status()[0]?.delivered === 4 && d.status()[0]?.queued === 0, 'four deliveries');
     expect(ids(r.received)).toEqual(out.all.map((m) => m.messageId));
-    expect(r.received.map((m) => m.body)).toEqual(out.all.map((m) => m.xml));
+    expect(r.received.map((m) => m.body)).toEqual(out.all.map((m) => messageXml(m)));
     for (const [i, m] of r.received.entries()) {
       expect(m.headers['content-type']).toBe('application/xml; charset=utf-8');
       expect(m.headers['x-meterfabric-noun']).toBe(out.all[i]?.noun);
@@ -265,14 +269,14 @@ describe('webhook delivery of CIM EventMessages', () => {
     const big = readingBatch('M-BIG');
     big.readings = Array.from({ length: 50 }, (_, i) => ({ ...big.readings[0]!, value: i }));
     await out.publish(readingBatch('M1'));
-    const limit = Buffer.byteLength(out.all[0]!.xml) + 200;
+    const limit = out.all[0]!.bytes.byteLength + 200;
     const d = await dispatcher(
       publisher,
       { url: r.url },
       { stateDir: await stateDir(), limits: { maxMessageBytes: limit } },
     );
     await out.publish(big, readingBatch('M2'));
-    expect(Buffer.byteLength(out.all[1]!.xml)).toBeGreaterThan(limit);
+    expect(out.all[1]!.bytes.byteLength).toBeGreaterThan(limit);
     await waitFor(() => d.status()[0]?.delivered === 2, 'the two small messages');
     expect(ids(r.received)).toEqual([out.all[0]?.messageId, out.all[2]?.messageId]);
     expect(d.status()[0]).toMatchObject({ lost: 1, refused: 0, queued: 0 });

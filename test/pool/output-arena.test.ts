@@ -4,7 +4,7 @@ import {
   cimOutputArenas,
   encodeMeterReadingsInPool,
   encodeMeterReadingsLeased,
-  encodeMeterReadingsTexts,
+  encodeMeterReadingsMessagesBytes,
   type MeterReadingsMessageJob,
 } from '../../adapters/cim/columnar-pool.js';
 import { packReadings } from '../../adapters/cim/columnar-readings.js';
@@ -132,7 +132,7 @@ for (const mode of ['inline', 'workers'] as PoolMode[])
     });
     afterAll(() => pool.close());
 
-    it('gives bytes of their own, leased views and texts byte-identical to the main thread, across tasks with different type tables', async () => {
+    it("gives bytes of their own, leased views and the publisher's bytes byte-identical to the main thread, across tasks with different type tables", async () => {
       // Two profiles and uneven messages: tasks' type tables and codes differ from task to task.
       const jobs = [...jobsOf(12, 'a', 'standard'), ...jobsOf(12, 'b', 'seed-compat')];
       const want = jobs.map(mainThreadXml);
@@ -143,14 +143,14 @@ for (const mode of ['inline', 'workers'] as PoolMode[])
       expect(lease.bytes.map(text)).toEqual(want);
       lease.release();
       lease.release(); // harmless
-      const texts = await encodeMeterReadingsTexts(
+      const published = await encodeMeterReadingsMessagesBytes(
         pool,
         jobs.map((j) => {
           const { timestampMs, ...options } = j.options;
           return { readings: j.readings, options: { ...options, clock: { now: () => timestampMs } } };
         }),
       );
-      expect(texts).toEqual(want);
+      expect(published.map(text)).toEqual(want);
     });
 
     it('reuses its arenas from call to call, and never lends one that is still leased', async () => {

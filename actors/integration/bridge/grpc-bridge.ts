@@ -55,6 +55,64 @@ const methods: Record<string, InboundOperation> = {
   EndDeviceControl: 'EndDeviceControl',
 };
 
+/**
+ * A PublishedMessage (protos/headend.proto) on the wire, written straight from the message's
+ * UTF-8 bytes: the generic serializer takes the XML only as a string, which would mean decoding
+ * every message and encoding it again per subscriber. Same bytes as protobufjs writes for
+ * `{ position, noun, messageId, correlationId, xml }` (every field, in field order, empty strings
+ * included); test/cim/grpc-published-wire.test.ts compares the two.
+ */
+export function encodePublishedMessageWire(m: PublishedMessage): Buffer {
+  const noun = Buffer.from(m.noun, 'utf8');
+  const messageId = Buffer.from(m.messageId, 'utf8');
+  const correlationId = Buffer.from(m.correlationId ?? '', 'utf8');
+  const fields: [number, Uint8Array][] = [
+    [0x12, noun],
+    [0x1a, messageId],
+    [0x22, correlationId],
+    [0x2a, m.bytes],
+  ];
+  let size = 1 + varintSize(m.position);
+  for (const [, bytes] of fields) size += 1 + varintSize(bytes.byteLength) + bytes.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x08; // field 1 (position), varint
+  let pos = writeVarint(out, 1, m.position);
+  for (const [tag, bytes] of fields) {
+    out[pos++] = tag; // field n, length-delimited
+    pos = writeVarint(out, pos, bytes.byteLength);
+    out.set(bytes, pos);
+    pos += bytes.byteLength;
+  }
+  return out;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  for (let x = n; x >= 128; x = Math.floor(x / 128)) size++;
+  return size;
+}
+
+/** An unsigned safe integer as a protobuf varint (arithmetic, not bit operators: positions exceed 2^32). */
+function writeVarint(out: Buffer, at: number, n: number): number {
+  let pos = at;
+  let x = n;
+  while (x >= 128) {
+    out[pos++] = (x % 128) | 0x80;
+    x = Math.floor(x / 128);
+  }
+  out[pos++] = x;
+  return pos;
+}
+
+/** The service with SubscribeEvents' replies written by `encodePublishedMessageWire`. */
+const headendServiceWithByteStream: grpc.ServiceDefinition = {
+  ...HeadendService.service,
+  SubscribeEvents: {
+    ...(HeadendService.service.SubscribeEvents as grpc.MethodDefinition<SubscribeRequest, PublishedMessage>),
+    responseSerialize: encodePublishedMessageWire,
+  },
+};
+
 export type GrpcBridge = { server: grpc.Server; port: number; close(): Promise<void> };
 
 export async function startGrpcBridge(
@@ -118,13 +176,7 @@ export async function startGrpcBridge(
     const nouns = new Set(call.request.nouns);
     const send = (m: PublishedMessage) => {
       if (nouns.size > 0 && !nouns.has(m.noun)) return;
-      call.write({
-        position: m.position,
-        noun: m.noun,
-        messageId: m.messageId,
-        correlationId: m.correlationId ?? '',
-        xml: m.xml,
-      });
+      call.write(m);
     };
     try {
       const unsubscribe = publisher.subscribe(call.request.afterPosition, send);
@@ -139,7 +191,7 @@ export async function startGrpcBridge(
       );
     }
   }) as grpc.handleServerStreamingCall<SubscribeRequest, unknown>;
-  server.addService(HeadendService.service, implementation);
+  server.addService(headendServiceWithByteStream, implementation);
   new ReflectionService(headendPackage).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.address, serverCredentials(options.tls), (err, bound) =>
