@@ -1,4 +1,5 @@
 import type { ServicePorts } from '../../../actors/host/service-ports.js';
+import type { DevicePlanRead } from '../../../actors/hosting/services.js';
 import { planOf } from './counting-ports.js';
 
 /**
@@ -51,8 +52,24 @@ export class CrashingPorts implements ServicePorts {
 
   plan: NonNullable<ServicePorts['plan']> = async (address, read) => {
     this.check();
-    return planOf(this.inner)(address, read);
+    const plan = await planOf(this.inner)(address, read);
+    if (this.dieAfterPlan && plan.type === 'send') {
+      // Answered: the driver runs the exchange, and its write (every later call) fails.
+      this.dieAfterPlan = false;
+      this.dead = true;
+      this.crashedPlan = { address, read };
+    }
+    return plan;
   };
+
+  private dieAfterPlan = false;
+  /** The plan read answered just before the driver died (`crashAfterPlan`). */
+  crashedPlan: { address: Parameters<ServicePorts['deliver']>[0]; read: DevicePlanRead } | undefined;
+
+  /** The next device plan answering `send` is the driver's last act: its exchange runs, its write is never made. */
+  crashAfterPlan(): void {
+    this.dieAfterPlan = true;
+  }
 }
 
 /**
