@@ -1,7 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { controlJob } from '../../actors/domain/work-orders.js';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
 import { expectExactlyOnceInOutputs } from './output-check.js';
+import { CountingPorts } from './support/counting-ports.js';
 import { CrashingPorts } from './support/crashing-ports.js';
 import { hourMs } from './support/driver-day.js';
 import { smallDayOriginMs, startSmallDay } from './support/small-day.js';
@@ -54,5 +56,38 @@ describe('one device write per collection', () => {
     await day.driver.settle({ acks: 'all' });
     await day.consumer.flush();
     await expectExactlyOnceInOutputs(day.truth(endMs), day.outDir, 'IT');
+  });
+
+  it('a work order keeps the two-call path (the device records the operation before the relay is touched): disconnect operates the relay once, and a repeated order not again', {
+    timeout: 300_000,
+  }, async () => {
+    const ports = new CountingPorts(new InProcessPorts());
+    const day = await startSmallDay({ ports, dirs, prefix: 'mf-one-write-ctl-' });
+    await day.runUntil(originMs + 2 * hourMs);
+    const [serial, fleetMeter] = [...day.fleet.meters][0] ?? [];
+    if (!serial || !fleetMeter) throw new Error('no meter in the fleet');
+    const order = () =>
+      controlJob({
+        meterSerial: serial,
+        concentratorId: fleetMeter.concentratorId,
+        correlationId: 'ONE-WRITE-CTL-1',
+        action: 'disconnect',
+        nowMs: day.clock.now(),
+        timeoutMs: 600_000,
+      });
+    const planned = day.driver.oneWriteRequests;
+    const answersBefore = ports.of('device').fieldAnswers;
+    const first = day.driver.submitJob(order());
+    await day.driver.settle();
+    expect(await first).toMatchObject({ status: 'succeeded' });
+    expect(fleetMeter.meter.relayAt(day.clock.now())).toBe('open');
+    expect(fleetMeter.meter.relayOperations).toBe(1);
+    // Two calls: the request (recorded, then sent), and the field answer in a call of its own.
+    expect(day.driver.oneWriteRequests).toBe(planned);
+    expect(ports.of('device').fieldAnswers).toBe(answersBefore + 1);
+    const second = day.driver.submitJob(order());
+    await day.driver.settle();
+    expect(await second).toMatchObject({ status: 'succeeded' });
+    expect(fleetMeter.meter.relayOperations).toBe(1);
   });
 });
