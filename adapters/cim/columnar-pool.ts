@@ -5,10 +5,11 @@ import { systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, packReadings, readingColumnBuffers } from './columnar-readings.js';
 import { encodeMeterReadingsBytes, type MeterReadingsOptions } from './meter-readings.js';
+import { packedReadingCount } from './packed-readings.js';
 import {
-  type ArenaMeterReadingsTask,
   type ColumnarMeterReadingsJob,
   maxJobsPerTask,
+  type PackedMeterReadingsJob,
   type PoolMessageOptions,
 } from './pool-tasks.js';
 
@@ -44,13 +45,12 @@ export const defaultReadingsPerTask: TaskSizeLimits = {
 /** Messages grouped into tasks of about the target size (cluster/pool/task-plan.ts). */
 function planTasks(
   pool: Pick<WorkerPool, 'threads'>,
-  jobs: readonly MeterReadingsMessageJob[],
+  weights: readonly number[],
   options: PoolEncodeOptions,
 ): { starts: number[]; pipeline: { signal?: AbortSignal; inFlight?: number } } {
   const pipeline: { signal?: AbortSignal; inFlight?: number } = {};
   if (options.signal) pipeline.signal = options.signal;
   if (options.inFlight) pipeline.inFlight = options.inFlight;
-  const weights = jobs.map((j) => j.readings.length);
   const total = weights.reduce((a, b) => a + b, 0);
   const tasks = taskCountFor(total, pool.threads, { ...defaultReadingsPerTask, ...options.taskSize });
   return { starts: groupStarts(weights, Math.max(1, tasks), maxJobsPerTask), pipeline };
@@ -95,32 +95,39 @@ const arenaBytesPerMessage = 4096;
  * arena, valid only during the call, or bytes of its own when the message did not fit) as its
  * task's result arrives, and the arena is reused right after.
  */
+/** How a kind of job becomes arena tasks: its weight in readings, and a group of jobs as one task. */
+type ArenaTaskKind = {
+  fn: 'encodeMeterReadingsColumnarInto' | 'encodeMeterReadingsPackedInto';
+  weights: number[];
+  group(from: number, to: number): { payload: unknown[]; transferList: ArrayBuffer[]; readings: number };
+};
+
 async function encodeThroughArenas<T>(
   pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
-  jobs: readonly MeterReadingsMessageJob[],
+  kind: ArenaTaskKind,
   options: PoolEncodeOptions,
   take: (bytes: Uint8Array) => T,
   /** When given, the arenas are kept here for the caller to release, not released at once. */
   lent?: Set<SharedArrayBuffer>,
 ): Promise<T[]> {
-  const { starts, pipeline } = planTasks(pool, jobs, options);
-  const endOf = (g: number) => starts[g + 1] ?? jobs.length;
+  const jobCount = kind.weights.length;
+  const { starts, pipeline } = planTasks(pool, kind.weights, options);
+  const endOf = (g: number) => starts[g + 1] ?? jobCount;
   // A task's arena until its result is taken; a failed or cancelled task's arena is dropped,
   // never reused (a worker being terminated may still be writing into it).
   const taskArenas: (SharedArrayBuffer | undefined)[] = new Array(starts.length);
   const results = await pool.runPipelined<ArenaLayout, T[]>(
     starts.length,
     (g) => {
-      const { payload, transferList, readings } = packGroup(jobs, starts[g]!, endOf(g));
+      const { payload, transferList, readings } = kind.group(starts[g]!, endOf(g));
       const arena = cimOutputArenas.acquire(
         readings * arenaBytesPerReading + payload.length * arenaBytesPerMessage,
       );
       taskArenas[g] = arena;
-      const task: ArenaMeterReadingsTask = { jobs: payload, arena };
       return {
         module: 'adapters/cim/pool-tasks',
-        fn: 'encodeMeterReadingsColumnarInto',
-        payload: task,
+        fn: kind.fn,
+        payload: { jobs: payload, arena },
         transferList,
       };
     },
@@ -158,8 +165,53 @@ export async function encodeMeterReadingsLeased(
   jobs: readonly MeterReadingsMessageJob[],
   options: PoolEncodeOptions = {},
 ): Promise<LeasedMessages> {
+  return leaseThroughArenas(pool, columnarKind(jobs), options);
+}
+
+/** Reading objects packed into columns on this thread, just before their task is submitted. */
+function columnarKind(jobs: readonly MeterReadingsMessageJob[]): ArenaTaskKind {
+  return {
+    fn: 'encodeMeterReadingsColumnarInto',
+    weights: jobs.map((j) => j.readings.length),
+    group: (from, to) => packGroup(jobs, from, to),
+  };
+}
+
+/**
+ * Messages whose readings are already in the stream's packed form (packed-readings.ts), encoded
+ * in the pool and lent like `encodeMeterReadingsLeased`: the worker reads the runs into columns
+ * itself, so this thread neither unpacks nor packs (the lists are structured-cloned into the
+ * task: plain arrays cannot be moved). Same bytes as `encodeMeterReadingsPackedBytes` on this
+ * thread, and as `encodeMeterReadingsBytes` for the unpacked readings.
+ */
+export async function encodeMeterReadingsPackedLeased(
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
+  jobs: readonly PackedMeterReadingsJob[],
+  options: PoolEncodeOptions = {},
+): Promise<LeasedMessages> {
+  const weights = jobs.map((j) => packedReadingCount(j.packed));
+  return leaseThroughArenas(
+    pool,
+    {
+      fn: 'encodeMeterReadingsPackedInto',
+      weights,
+      group: (from, to) => {
+        let readings = 0;
+        for (let i = from; i < to; i++) readings += weights[i]!;
+        return { payload: jobs.slice(from, to), transferList: [], readings };
+      },
+    },
+    options,
+  );
+}
+
+async function leaseThroughArenas(
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'>,
+  kind: ArenaTaskKind,
+  options: PoolEncodeOptions,
+): Promise<LeasedMessages> {
   const arenas = new Set<SharedArrayBuffer>();
-  const bytes = await encodeThroughArenas(pool, jobs, options, (b) => b, arenas);
+  const bytes = await encodeThroughArenas(pool, kind, options, (b) => b, arenas);
   let released = false;
   return {
     bytes,
@@ -183,7 +235,11 @@ export async function encodeMeterReadingsInPool(
   jobs: readonly MeterReadingsMessageJob[],
   options: PoolEncodeOptions = {},
 ): Promise<Uint8Array[]> {
-  const { starts, pipeline } = planTasks(pool, jobs, options);
+  const { starts, pipeline } = planTasks(
+    pool,
+    jobs.map((j) => j.readings.length),
+    options,
+  );
   const results = await pool.runPipelined<Uint8Array[]>(
     starts.length,
     (g) => {

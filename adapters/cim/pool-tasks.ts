@@ -7,6 +7,7 @@ import { type EndDeviceEventInput, encodeEndDeviceEvents } from './end-device-ev
 import { encodeMeterReadings, outboundHeader } from './meter-readings.js';
 import { encodeMeterReadingsColumnsBytes, encodeMeterReadingsColumnsInto } from './meter-readings-xml.js';
 import type { MessageProperty } from './model.js';
+import { columnsFromPacked, type PackedReadings } from './packed-readings.js';
 import type { ReadingTypeProfile } from './reading-type-map.js';
 
 /**
@@ -52,12 +53,17 @@ export function encodeEndDeviceEventsMessages(jobs: EndDeviceEventsJob[]): strin
   return jobs.map((job) => encodeEndDeviceEvents(job.events, messageOptions(job.options)));
 }
 
-function checkedJob(job: ColumnarMeterReadingsJob) {
+function headerOf(job: { options: PoolMessageOptions }) {
   if (typeof job !== 'object' || job === null || typeof job.options?.timestampMs !== 'number')
-    throw new ColumnarBatchError('a columnar MeterReadings job needs columns and options.timestampMs');
-  checkReadingColumns(job.columns);
+    throw new ColumnarBatchError('a MeterReadings job needs its readings and options.timestampMs');
   const options = messageOptions(job.options);
   return { header: outboundHeader('MeterReadings', options), profile: options.profile ?? 'standard' };
+}
+
+function checkedJob(job: ColumnarMeterReadingsJob) {
+  const header = headerOf(job);
+  checkReadingColumns(job.columns);
+  return header;
 }
 
 /** Straight from the columns to UTF-8 (no reading objects, no string): what `encodeMeterReadingsBytes` runs. */
@@ -76,6 +82,39 @@ export type ArenaMeterReadingsTask = { jobs: ColumnarMeterReadingsJob[]; arena: 
  * messages with `arenaMessage` and reuses the arena once it has taken them out.
  */
 export function encodeMeterReadingsColumnarInto(task: ArenaMeterReadingsTask): WithTransfer<ArenaLayout> {
+  return encodeIntoArena(task, (job: ColumnarMeterReadingsJob) => {
+    checkReadingColumns(job.columns);
+    return job.columns;
+  });
+}
+
+/** One MeterReadings message whose readings are in the cluster's packed form (packed-readings.ts). */
+export type PackedMeterReadingsJob = { packed: PackedReadings; options: PoolMessageOptions };
+export type ArenaPackedMeterReadingsTask = { jobs: PackedMeterReadingsJob[]; arena: SharedArrayBuffer };
+
+/**
+ * The same as `encodeMeterReadingsColumnarInto` for readings in the stream's packed form:
+ * the worker reads the runs straight into the encoder's columns (`columnsFromPacked`), so the
+ * caller neither unpacks reading objects nor packs columns. A malformed or forged list fails
+ * the whole task (MF_POOL_BATCH_INVALID) before anything of it is written.
+ */
+export function encodeMeterReadingsPackedInto(task: ArenaPackedMeterReadingsTask): WithTransfer<ArenaLayout> {
+  if (typeof task !== 'object' || task === null)
+    throw new ColumnarBatchError('an arena task needs jobs and an arena');
+  checkJobs(task.jobs);
+  // Every list is read (and checked) before the first message is written: the task fails whole.
+  const columns = task.jobs.map((job) => {
+    if (typeof job !== 'object' || job === null)
+      throw new ColumnarBatchError('a packed MeterReadings job needs packed and options');
+    return columnsFromPacked(job.packed);
+  });
+  return encodeIntoArena(task, (_, i) => columns[i]!);
+}
+
+function encodeIntoArena<J extends { options: PoolMessageOptions }>(
+  task: { jobs: J[]; arena: SharedArrayBuffer },
+  columnsFor: (job: J, index: number) => ReadingColumns,
+): WithTransfer<ArenaLayout> {
   if (typeof task !== 'object' || task === null)
     throw new ColumnarBatchError('an arena task needs jobs and an arena');
   const arena = checkArena(task.arena);
@@ -84,9 +123,9 @@ export function encodeMeterReadingsColumnarInto(task: ArenaMeterReadingsTask): W
   const spilled: Record<number, Uint8Array> = {};
   let offset = 0;
   for (const [i, job] of task.jobs.entries()) {
-    const { header, profile } = checkedJob(job);
+    const { header, profile } = headerOf(job);
     const written = encodeMeterReadingsColumnsInto(
-      job.columns,
+      columnsFor(job, i),
       header,
       profile,
       new Uint8Array(arena, offset),

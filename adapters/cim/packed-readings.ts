@@ -1,0 +1,237 @@
+import {
+  ColumnarBatchError,
+  maxReadingsPerBatch,
+  NO_USAGE_POINT,
+  type ReadingColumns,
+  type ReadingTypeEntry,
+} from './columnar-readings.js';
+import { type MeterReadingsOptions, outboundHeader } from './meter-readings.js';
+import { encodeMeterReadingsColumnsBytes } from './meter-readings-xml.js';
+
+/**
+ * Readings in the cluster's packed stream-record form (actors/hosting/compact-format.ts,
+ * `PackedList`: per list a meter table, a type table, a context table and runs of one meter,
+ * type and context at t0 + k * step) straight into the encoder's columns, with no reading
+ * object in between. The stream stores readings packed; a caller that unpacked them into
+ * objects only to pack them into columns again (columnar-readings.ts) did the work twice, on
+ * the thread the pool's workers compete with. Here a pool task (pool-tasks.ts
+ * `encodeMeterReadingsPackedInto`) or the main thread (`columnsFromPacked`) reads the runs
+ * directly.
+ *
+ * The shape is restated here rather than imported: an adapter does not depend on actors/.
+ * test/cim/packed-readings.test.ts packs with the real packer (`packValue`) and checks that
+ * every reading shape gives the bytes `encodeMeterReadingsBytes` gives for the unpacked list.
+ *
+ * Only the readings are taken: a list of records (level 1) or routed records (level 2)
+ * contributes its reading records, in list order, as `buildOutputBatch` would. A list whose
+ * other elements hold a reading record the packer could not put in a run (an odd shape), or a
+ * level-0 list with any such element, is refused whole: those readings would be left out.
+ */
+export type PackedReadings = {
+  '~rl': 0 | 1 | 2;
+  n: number;
+  m: ([number, string] | [number, string, number, string])[];
+  t: [string, unknown, string, number | null, string[] | null][];
+  c: ([string, number] | [string, number, string])[];
+  r: number[];
+  a?: 1;
+  o: [number, unknown][];
+};
+
+const listMark = '~rl';
+const escapeMark = '~esc';
+/** A run's header: meter delta, type, context, t0, step, count. */
+const runHeader = 6;
+
+function bad(message: string, details: Record<string, unknown> = {}): never {
+  throw new ColumnarBatchError(`a packed reading list is malformed: ${message}`, details);
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isIndex(i: unknown, size: number): i is number {
+  return typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < size;
+}
+
+/** An element left out of the runs that is a reading record after all (possibly escaped). */
+function holdsReadingRecord(x: unknown, level: 0 | 1 | 2): boolean {
+  let obj = x;
+  if (isObject(obj) && escapeMark in obj) obj = obj[escapeMark];
+  if (!isObject(obj)) return false;
+  if (level === 1) return obj.type === 'reading';
+  let record = obj.record;
+  if (isObject(record) && escapeMark in record) record = record[escapeMark];
+  return isObject(record) && record.type === 'reading';
+}
+
+function checkTables(p: PackedReadings): void {
+  const { n, m, t, c, r, o } = p;
+  if (!isObject(p)) bad('it must be an object');
+  const level = p[listMark];
+  if (level !== 0 && level !== 1 && level !== 2) bad(`level ${String(level)}`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad('n must be a count');
+  if (!Array.isArray(m) || !Array.isArray(t) || !Array.isArray(c) || !Array.isArray(r) || !Array.isArray(o))
+    bad('m, t, c, r and o must be lists');
+  if (n > maxReadingsPerBatch + o.length)
+    bad(`a packed list encodes at most ${maxReadingsPerBatch} readings in one message, n = ${n}`, { n });
+  for (const row of t)
+    if (
+      !Array.isArray(row) ||
+      row.length !== 5 ||
+      typeof row[0] !== 'string' ||
+      !isObject(row[1]) ||
+      typeof row[2] !== 'string' ||
+      (row[3] !== null && typeof row[3] !== 'number') ||
+      (row[4] !== null && !(Array.isArray(row[4]) && row[4].every((q) => typeof q === 'string')))
+    )
+      bad('a type row must be [kind, quantity, unit, intervalSeconds|null, qualities|null]');
+  for (const row of c)
+    if (
+      !Array.isArray(row) ||
+      (row.length !== 2 && row.length !== 3) ||
+      typeof row[0] !== 'string' ||
+      typeof row[1] !== 'number' ||
+      (row.length === 3 && typeof row[2] !== 'string')
+    )
+      bad('a context row must be [concentratorId, collectedAtMs] or with a correlationId');
+  const taken = new Set<number>();
+  for (const entry of o) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !isIndex(entry[0], n))
+      bad('an other element must be [index below n, value]');
+    if (taken.has(entry[0])) bad(`element ${entry[0]} appears twice`);
+    taken.add(entry[0]);
+    if (level === 0 || holdsReadingRecord(entry[1], level))
+      bad(`element ${entry[0]} is a reading outside the packed runs: encode the unpacked list instead`, {
+        index: entry[0],
+      });
+  }
+}
+
+/**
+ * Serials and usage points per meter row, each prefix-coded against the row before it
+ * (compact-format.ts): the strings table and, per row, the indexes into it.
+ */
+function meterRows(m: PackedReadings['m']): {
+  strings: string[];
+  serialOf: Uint32Array;
+  pointOf: Uint32Array;
+} {
+  const strings: string[] = [];
+  const serialOf = new Uint32Array(m.length);
+  const pointOf = new Uint32Array(m.length);
+  let serial = '';
+  let up = '';
+  let upIndex = -1;
+  for (const [i, row] of m.entries()) {
+    const ok =
+      Array.isArray(row) &&
+      (row.length === 2 || row.length === 4) &&
+      Number.isInteger(row[0]) &&
+      row[0] >= 0 &&
+      row[0] <= serial.length &&
+      typeof row[1] === 'string' &&
+      (row.length === 2 ||
+        (Number.isInteger(row[2]) && row[2] >= 0 && row[2] <= up.length && typeof row[3] === 'string'));
+    if (!ok) bad('a meter row must be [prefix, serial suffix] or with [prefix, usage point suffix]');
+    serial = serial.slice(0, row[0]) + row[1];
+    serialOf[i] = strings.length;
+    strings.push(serial);
+    if (row.length === 4) {
+      up = up.slice(0, row[2]) + row[3];
+      upIndex = strings.length;
+      strings.push(up);
+      pointOf[i] = upIndex;
+    } else pointOf[i] = NO_USAGE_POINT;
+  }
+  return { strings, serialOf, pointOf };
+}
+
+/**
+ * The readings of a packed list as the encoder's columns, in list order; the same readings,
+ * field for field, that unpacking the list and `packReadings` would give (the instants by the
+ * unpacker's own arithmetic). Checks everything it reads; a malformed or forged list throws
+ * MF_POOL_BATCH_INVALID before anything is encoded.
+ */
+export function columnsFromPacked(p: PackedReadings): ReadingColumns {
+  checkTables(p);
+  const { n, t, c, r, o } = p;
+  const level = p[listMark];
+  const { strings, serialOf, pointOf } = meterRows(p.m);
+  const types: ReadingTypeEntry[] = t.map(([kind, quantity, unit, intervalSeconds, qualities]) => {
+    const entry = { kind, quantity, unit } as ReadingTypeEntry;
+    if (intervalSeconds !== null) entry.intervalSeconds = intervalSeconds;
+    if (qualities !== null) entry.qualities = qualities;
+    return entry;
+  });
+  // Every element is one reading of the runs or one other element: the count is known up front.
+  const count = n - o.length;
+  if (count > maxReadingsPerBatch)
+    bad(`a packed list encodes at most ${maxReadingsPerBatch} readings in one message, got ${count}`);
+  const meter = new Uint32Array(count);
+  const usagePoint = new Uint32Array(count);
+  const type = new Uint32Array(count);
+  const value = new Float64Array(count);
+  const timestampMs = new Float64Array(count);
+  const absolute = p.a === 1;
+  let prevM = 0;
+  let prevT0 = 0;
+  let i = 0;
+  for (let pos = 0; pos < r.length; ) {
+    if (pos + runHeader > r.length) bad('a run is cut short');
+    const m = prevM + r[pos]!;
+    const ty = r[pos + 1];
+    if (!isIndex(m, p.m.length)) bad(`meter index ${m} is outside its table of ${p.m.length}`);
+    if (!isIndex(ty, t.length)) bad(`type index ${String(ty)} is outside its table of ${t.length}`);
+    if (level !== 0 && !isIndex(r[pos + 2], c.length))
+      bad(`context index ${String(r[pos + 2])} is outside its table of ${c.length}`);
+    const t0 = absolute ? r[pos + 3]! : prevT0 + r[pos + 3]!;
+    const step = r[pos + 4]!;
+    const runCount = r[pos + 5]!;
+    if (typeof t0 !== 'number' || typeof step !== 'number')
+      bad('a run needs a numeric t0 and step', { index: i });
+    if (!Number.isInteger(runCount) || runCount < 1 || pos + runHeader + runCount > r.length)
+      bad(`a run's count ${runCount} does not fit the runs`);
+    if (i + runCount > count) bad(`more readings than n = ${n} leaves room for`, { n });
+    const serial = serialOf[m]!;
+    const point = pointOf[m]!;
+    const first = pos + runHeader;
+    for (let k = 0; k < runCount; k++) {
+      const v = r[first + k];
+      if (typeof v !== 'number') bad('a run value is not a number', { index: i });
+      meter[i] = serial;
+      usagePoint[i] = point;
+      type[i] = ty;
+      value[i] = v;
+      // As the unpacker computes it, so every instant is bit for bit the unpacked one.
+      timestampMs[i] = k === 0 ? t0 : t0 + k * step;
+      i++;
+    }
+    prevM = m;
+    prevT0 = t0;
+    pos = first + runCount;
+  }
+  if (i !== count) bad(`fewer elements than n = ${n}`, { n });
+  return { count, strings, types, meter, usagePoint, type, value, timestampMs };
+}
+
+/** How many readings a packed list holds (for sizing tasks; not a check). */
+export function packedReadingCount(p: PackedReadings): number {
+  return Math.max(0, (p?.n ?? 0) - (Array.isArray(p?.o) ? p.o.length : 0));
+}
+
+/**
+ * One MeterReadings message (UTF-8, a buffer of its own) of a packed list's readings, on this
+ * thread: the same bytes `encodeMeterReadingsBytes` gives for the unpacked readings.
+ */
+export function encodeMeterReadingsPackedBytes(
+  packed: PackedReadings,
+  options: MeterReadingsOptions = {},
+): Uint8Array {
+  return encodeMeterReadingsColumnsBytes(
+    columnsFromPacked(packed),
+    outboundHeader('MeterReadings', options),
+    options.profile,
+  );
+}
