@@ -15,12 +15,37 @@ export type ActorReplyFrame = { id: number; result?: Buffer; errorCode?: string;
 /** Calls one stream may have in flight; a caller over it gets MF_CALL_STREAM_FULL (retryable). */
 export const maxCallsInFlightPerStream = 4096;
 
+/**
+ * Bytes of replies one stream may have queued towards a caller that does not read them (a
+ * reply counts until gRPC has handed it to HTTP/2, i.e. within the peer's flow-control
+ * window). While over it, new calls are refused with MF_CALL_STREAM_FULL (retryable): the
+ * count bound alone let 4096 large replies pile up in the node's memory.
+ */
+export const maxQueuedReplyBytesPerStream = 64 * 1024 * 1024;
+
+/**
+ * Refusals are queued too: once this many bytes of them wait for a caller that does not read,
+ * the stream stops reading its calls (HTTP/2 flow control then holds the caller) until its
+ * replies drain below the budget.
+ */
+const refusalAllowanceBytes = 1024 * 1024;
+/** A reply frame's bytes besides its result and message (id, field tags, gRPC framing). */
+const frameOverheadBytes = 32;
+
+export type CallStreamLimits = {
+  maxQueuedReplyBytes: number;
+  /** Told of each call refused for the byte budget (for metrics and tests). */
+  onRefused?: () => void;
+};
+
 type Stream = grpc.ServerDuplexStream<ActorCallFrame, ActorReplyFrame>;
 
 export function actorCallStreamHandler(
   actors: Pick<ActorHost, 'call'>,
   token: string | undefined,
+  limits: CallStreamLimits = { maxQueuedReplyBytes: maxQueuedReplyBytesPerStream },
 ): (call: Stream) => void {
+  const budget = limits.maxQueuedReplyBytes;
   return (call: Stream) => {
     if (token && !tokenMatches(token, call.metadata.get(tokenMetadataKey)[0])) {
       const metadata = new grpc.Metadata();
@@ -33,8 +58,28 @@ export function actorCallStreamHandler(
     let inFlight = 0;
     let inputEnded = false;
     let closed = false;
-    const reply = (frame: ActorReplyFrame): void => {
-      if (!closed) call.write(frame);
+    let queuedBytes = 0;
+    /** Of those, bytes of refusals (MF_CALL_STREAM_FULL), which a caller that never reads keeps adding. */
+    let refusalBytes = 0;
+    let paused = false;
+    const reply = (frame: ActorReplyFrame, refusal = false): void => {
+      if (closed) return;
+      const size = frameOverheadBytes + (frame.result?.length ?? 0) + (frame.errorMessage?.length ?? 0);
+      queuedBytes += size;
+      if (refusal) refusalBytes += size;
+      // grpc-js calls back once HTTP/2 took the frame (within the caller's flow-control window).
+      call.write(frame, () => {
+        queuedBytes -= size;
+        if (refusal) refusalBytes -= size;
+        if (paused && queuedBytes < budget) {
+          paused = false;
+          call.resume();
+        }
+      });
+      if (!paused && refusalBytes > refusalAllowanceBytes) {
+        paused = true;
+        call.pause();
+      }
     };
     const maybeEnd = (): void => {
       if (inputEnded && inFlight === 0 && !closed) {
@@ -46,6 +91,18 @@ export function actorCallStreamHandler(
       const id = Number(frame.id);
       if (!frame.call) {
         reply({ id, errorCode: 'MF_BAD_REQUEST', errorMessage: 'call frame without a call' });
+        return;
+      }
+      if (queuedBytes >= budget) {
+        limits.onRefused?.();
+        reply(
+          {
+            id,
+            errorCode: 'MF_CALL_STREAM_FULL',
+            errorMessage: `${queuedBytes} bytes of replies already queued to this caller (budget ${budget}); read them, then retry`,
+          },
+          true,
+        );
         return;
       }
       if (inFlight >= maxCallsInFlightPerStream) {

@@ -1,9 +1,15 @@
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorCallChannel } from '../../cluster/actors/actor-call-channel.js';
-import { actorCallStreamHandler } from '../../cluster/node/actor-call-stream.js';
+import {
+  type ActorReplyFrame,
+  actorCallStreamHandler,
+  type CallStreamLimits,
+} from '../../cluster/node/actor-call-stream.js';
 import { channelOptions, NodeService } from '../../cluster/node/grpc-contracts.js';
 import { MeterfabricError } from '../../core/errors.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The CallActors transport on real gRPC over loopback: the node's stream handler and the
@@ -22,7 +28,9 @@ type Req = {
 
 const servers: grpc.Server[] = [];
 const clients: grpc.Client[] = [];
+const sessions: http2.ClientHttp2Session[] = [];
 afterEach(() => {
+  for (const s of sessions.splice(0)) s.destroy();
   for (const c of clients.splice(0)) c.close();
   for (const s of servers.splice(0)) s.forceShutdown();
 });
@@ -30,9 +38,10 @@ afterEach(() => {
 async function serve(
   call: (req: Req) => Promise<Buffer>,
   token?: string,
+  limits?: CallStreamLimits,
 ): Promise<{ server: grpc.Server; address: string }> {
   const server = new grpc.Server(channelOptions);
-  server.addService(NodeService.service, { CallActors: actorCallStreamHandler({ call }, token) });
+  server.addService(NodeService.service, { CallActors: actorCallStreamHandler({ call }, token, limits) });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
@@ -124,5 +133,167 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
     expect(served).toBe(0);
     expect((await channelTo(address, 'secret-token').call(request('a'), 5_000)).toString()).toBe('1');
     expect(served).toBe(1);
+  });
+
+  describe('replies bounded by bytes per stream', () => {
+    const replyBytes = 256 * 1024;
+    const budgetBytes = 4 * 1024 * 1024;
+    const calls = 200; // 50 MiB of replies if all ran, 12.5 times the budget
+
+    it('a caller that does not read its replies gets MF_CALL_STREAM_FULL for new calls once its queued replies pass the budget, and no more replies are queued for it', async () => {
+      let served = 0;
+      let refused = 0;
+      const { address } = await serve(
+        async () => {
+          served++;
+          return Buffer.alloc(replyBytes, 7);
+        },
+        undefined,
+        { maxQueuedReplyBytes: budgetBytes, onRefused: () => refused++ },
+      );
+      // A raw HTTP/2 caller that does not read its stream (grpc-js's client keeps reading
+      // HTTP/2 into its own buffer even when nobody reads the call, so it cannot be that caller).
+      const session = http2.connect(`http://${address}`);
+      sessions.push(session);
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/meterfabric.node.Node/CallActors',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.pause();
+      stream.on('error', () => undefined);
+      const definition = NodeService.service.CallActors!;
+      const send = (id: number): void => {
+        const message = definition.requestSerialize({ id, call: request(`k${id}`) });
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(message.length, 1);
+        stream.write(Buffer.concat([prefix, message]));
+      };
+      // 10 MiB of replies: all run (calls already admitted run whatever their replies weigh),
+      // and all but HTTP/2's 64 KiB window and a reply or two in its queue stay with the node.
+      const first = 40;
+      for (let id = 1; id <= first; id++) send(id);
+      await waitFor(() => served === first, 'the first calls served', 60_000);
+      // Every later call is refused without running while the caller still does not read.
+      for (let id = first + 1; id <= calls; id++) send(id);
+      await waitFor(() => refused === calls - first, 'the later calls refused', 60_000);
+      expect(served).toBe(first);
+      const replies: ActorReplyFrame[] = [];
+      let pending = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          const length = pending.readUInt32BE(1);
+          replies.push(definition.responseDeserialize(pending.subarray(5, 5 + length)) as ActorReplyFrame);
+          pending = pending.subarray(5 + length);
+        }
+      });
+      stream.resume();
+      await waitFor(() => replies.length === calls, 'every reply read', 60_000);
+      const ok = replies.filter((r) => !r.errorCode);
+      const full = replies.filter((r) => r.errorCode === 'MF_CALL_STREAM_FULL');
+      expect(ok).toHaveLength(served);
+      expect(full).toHaveLength(refused);
+      expect(ok.every((r) => r.result?.length === replyBytes)).toBe(true);
+      expect(full[0]?.errorMessage).toContain(`budget ${budgetBytes}`);
+      // Once the caller has read, the stream serves again.
+      send(calls + 1);
+      await waitFor(() => replies.length === calls + 1, 'the reply after draining', 30_000);
+      expect(replies[calls]?.errorCode ?? '').toBe('');
+      stream.end();
+    });
+
+    it('a caller that never reads and keeps calling is stopped being read once its refusals pass 1 MiB, and served again once it reads', async () => {
+      let served = 0;
+      let refused = 0;
+      const { address } = await serve(
+        async () => {
+          served++;
+          return Buffer.alloc(replyBytes, 7);
+        },
+        undefined,
+        { maxQueuedReplyBytes: budgetBytes, onRefused: () => refused++ },
+      );
+      const session = http2.connect(`http://${address}`);
+      sessions.push(session);
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/meterfabric.node.Node/CallActors',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.pause();
+      stream.on('error', () => undefined);
+      const definition = NodeService.service.CallActors!;
+      const frames = (from: number, to: number): Buffer =>
+        Buffer.concat(
+          Array.from({ length: to - from + 1 }, (_, i) => {
+            const message = definition.requestSerialize({ id: from + i, call: request(`k${from + i}`) });
+            const prefix = Buffer.alloc(5);
+            prefix.writeUInt32BE(message.length, 1);
+            return Buffer.concat([prefix, message]);
+          }),
+        );
+      stream.write(frames(1, 40));
+      await waitFor(() => served === 40, 'the first calls served', 60_000);
+      // 30,000 more calls (several MiB of refusals if all were answered).
+      const total = 30_040;
+      stream.write(frames(41, total));
+      await waitFor(() => refused > 0, 'refusals', 60_000);
+      let last = -1;
+      // The node stops reading: the refusals stop growing although calls are still unsent.
+      await waitFor(
+        async () => {
+          const now = refused;
+          await new Promise((r) => setTimeout(r, 500));
+          const stable = now === refused && now === last;
+          last = now;
+          return stable;
+        },
+        'refusals to stop growing',
+        60_000,
+        0,
+      );
+      expect(served).toBe(40);
+      expect(refused).toBeLessThan(total - 40);
+      // Each refusal is ~120 bytes: the node held at most its 1 MiB allowance of them (and a few
+      // that the caller's flow-control window took).
+      expect(refused * 100).toBeLessThan(2 * 1024 * 1024);
+      let replies = 0;
+      let pending = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          replies++;
+          pending = pending.subarray(5 + pending.readUInt32BE(1));
+        }
+      });
+      stream.resume();
+      // Reading drains it: every call is then answered (served or refused), none lost.
+      await waitFor(() => replies === total, 'every call answered', 60_000);
+      expect(served + refused).toBe(total);
+      stream.end();
+    });
+
+    it('a caller that reads its replies gets every one, the same 50 MiB passing through', async () => {
+      let refused = 0;
+      const { address } = await serve(async () => Buffer.alloc(replyBytes, 7), undefined, {
+        maxQueuedReplyBytes: budgetBytes,
+        onRefused: () => refused++,
+      });
+      const channel = channelTo(address);
+      // Eight in flight: at most 2 MiB of replies can be queued at once, whatever the box's load.
+      let received = 0;
+      const worker = async (w: number): Promise<void> => {
+        for (let i = w; i < calls; i += 8) {
+          const reply = await channel.call(request(`k${i}`), 30_000);
+          received += reply.length;
+        }
+      };
+      await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(worker));
+      expect(received).toBe(calls * replyBytes);
+      expect(refused).toBe(0);
+    });
   });
 });
