@@ -1,4 +1,6 @@
 import type { EventStream, PersistedEvent, PersistedSnapshot, PersistenceEngine } from 'nact';
+import { isMeterfabricError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 import { snapshotFormat } from '../actors/actor-envelope.js';
 import { encodeStateOp } from '../replicator/state-ops.js';
 import type { ReplicatedStore } from '../replicator/store-api.js';
@@ -51,11 +53,13 @@ export class FormatGatedEngine implements PersistenceEngine {
   /** The store's mark once read and accepted; null until then. */
   private mark: number | null = null;
   private checking: Promise<number> | null = null;
+  private refusalLogged = false;
 
   constructor(
     private readonly inner: PersistenceEngine,
     private readonly store: Pick<ReplicatedStore, 'get' | 'replicate'>,
     private readonly partition: string,
+    private readonly logger?: Logger,
   ) {}
 
   /** The store's accepted mark; a transient read failure is retried on the next use. */
@@ -68,6 +72,12 @@ export class FormatGatedEngine implements PersistenceEngine {
       },
       (err: unknown) => {
         this.checking = null;
+        // nact turns a failed recovery into a stopped actor (its caller times out): the
+        // operator learns why from this line, once per refusal of this engine.
+        if (isMeterfabricError(err) && err.code === 'MF_PERSISTED_FORMAT' && !this.refusalLogged) {
+          this.refusalLogged = true;
+          this.logger?.error({ partition: this.partition, err: err.message }, 'partition store refused');
+        }
         throw err;
       },
     );

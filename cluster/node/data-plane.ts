@@ -57,7 +57,12 @@ export async function openLocalReplicas(options: DataPlaneOptions): Promise<Node
       const store = await open(partition);
       return {
         // Refuses a store marked above this build's format; raises the mark before a newer form.
-        engine: new FormatGatedEngine(new ReplicatedPersistenceEngine(store), store, partition),
+        engine: new FormatGatedEngine(
+          new ReplicatedPersistenceEngine(store),
+          store,
+          partition,
+          options.logger,
+        ),
         reminders: new ReplicatedReminderStore(store),
       };
     },
