@@ -105,7 +105,8 @@ describe('a three-node cluster forms', () => {
     expect(result.stderr).toBe('');
     const report = JSON.parse(result.stdout) as {
       health: string;
-      nodes: Array<{ id: string; reachable: boolean }>;
+      writeFormat: number;
+      nodes: Array<{ id: string; reachable: boolean; readsFormat: number }>;
       partitions: Array<{
         partition: string;
         epoch: number;
@@ -118,6 +119,9 @@ describe('a three-node cluster forms', () => {
     expect(result.status).toBe(0);
     expect(report.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
     expect(report.nodes.every((n) => n.reachable)).toBe(true);
+    // Every node registers the persisted format it reads; all read 2, so the cluster writes 2.
+    expect(report.nodes.map((n) => n.readsFormat)).toEqual([2, 2, 2]);
+    expect(report.writeFormat).toBe(2);
     expect(report.partitions).toHaveLength(allPartitions.length);
     const p = report.partitions.find((x) => x.partition === 'counter/0')!;
     expect(p.epoch).toBeGreaterThanOrEqual(1);
