@@ -17,9 +17,9 @@ export const maxCallsInFlightPerStream = 4096;
 
 /**
  * Bytes of replies one stream may have queued towards a caller that does not read them (a
- * reply counts until gRPC has handed it to HTTP/2, i.e. within the peer's flow-control
- * window). While over it, new calls are refused with MF_CALL_STREAM_FULL (retryable): the
- * count bound alone let 4096 large replies pile up in the node's memory.
+ * reply counts until grpc-js has handed it to HTTP/2, which holds a reply or two beyond the
+ * caller's flow-control window). While over it, new calls are refused with
+ * MF_CALL_STREAM_FULL (retryable): the count bound alone let 4096 large replies pile up.
  */
 export const maxQueuedReplyBytesPerStream = 64 * 1024 * 1024;
 
@@ -67,7 +67,8 @@ export function actorCallStreamHandler(
       const size = frameOverheadBytes + (frame.result?.length ?? 0) + (frame.errorMessage?.length ?? 0);
       queuedBytes += size;
       if (refusal) refusalBytes += size;
-      // grpc-js calls back once HTTP/2 took the frame (within the caller's flow-control window).
+      // grpc-js calls back once HTTP/2 took the frame (it does not take more while the caller's
+      // flow-control window is full).
       call.write(frame, () => {
         queuedBytes -= size;
         if (refusal) refusalBytes -= size;
