@@ -6,7 +6,7 @@
  * fsync and one stream message carry many operations.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +22,9 @@ import { type Measurement, measure, percentile, printFigure, printRatios } from 
 
 const PARTITIONS = 4;
 const IN_FLIGHT = 1024;
+/** The head-end's spread (issue 7): 62 partitions, about one write in flight on each. */
+const WIDE_PARTITIONS = 62;
+const WIDE_VALUE = new Uint8Array(1024).fill(9);
 const DURATION_MS = 8_000;
 const VALUE = new Uint8Array(100).fill(7);
 
@@ -82,6 +85,7 @@ export async function replicated(
   durationMs: number,
   latencies: number[] | null,
   inFlight = IN_FLIGHT,
+  value: Uint8Array = VALUE,
 ): Promise<Measurement> {
   let ops = 0;
   let n = 0;
@@ -92,7 +96,7 @@ export async function replicated(
     while (performance.now() < deadline) {
       const key = `w${w}-${(n++).toString(16)}`;
       const t0 = performance.now();
-      await replica.replicate([encodeStateOp({ kind: 'put', key, value: VALUE })]);
+      await replica.replicate([encodeStateOp({ kind: 'put', key, value })]);
       latencies?.push(performance.now() - t0);
       ops++;
     }
@@ -113,7 +117,8 @@ export async function replicated(
  */
 export async function withReplicaSet<T>(
   base: string,
-  fn: (replicas: Replica[], primary: ReplicaHost) => Promise<T>,
+  fn: (replicas: Replica[], primary: ReplicaHost, secondaryPids: number[]) => Promise<T>,
+  partitions = PARTITIONS,
 ): Promise<T> {
   const children: ChildProcess[] = [];
   let primaryHost: { host: ReplicaHost; server: grpc.Server } | null = null;
@@ -124,7 +129,7 @@ export async function withReplicaSet<T>(
       s1: `127.0.0.1:${p1}`,
       s2: `127.0.0.1:${p2}`,
     };
-    const configs: PartitionConfiguration[] = Array.from({ length: PARTITIONS }, (_, i) => ({
+    const configs: PartitionConfiguration[] = Array.from({ length: partitions }, (_, i) => ({
       partition: `bench/${i}`,
       epoch: 1,
       primary: 'p',
@@ -142,7 +147,11 @@ export async function withReplicaSet<T>(
       await replica.becomePrimary(config, (node) => addresses[node]);
       replicas.push(replica);
     }
-    return await fn(replicas, primaryHost.host);
+    return await fn(
+      replicas,
+      primaryHost.host,
+      children.map((c) => c.pid ?? 0),
+    );
   } finally {
     for (const child of children) child.stdin?.end();
     await Promise.all(
@@ -165,9 +174,62 @@ export async function withReplicaSet<T>(
   }
 }
 
+/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU per replicated write with the head-end's spread: one writer per partition on 62
+ * partitions (so writes of many partitions meet in each fsync and each tick, as actor calls
+ * do), 1 KiB values. Per process: the primary (this one, replication only) and each secondary.
+ */
+async function wideCpuPerWrite(
+  base: string,
+): Promise<{ m: Measurement; primaryUs: number; secondaryUs: number[] }> {
+  return withReplicaSet(
+    join(base, 'wide'),
+    async (replicas, _host, secondaryPids) => {
+      await replicated(replicas, 1_000, null, WIDE_PARTITIONS, WIDE_VALUE);
+      const cpu0 = process.cpuUsage();
+      const sec0 = secondaryPids.map(processCpuMs);
+      const m = await replicated(replicas, DURATION_MS / 2, null, WIDE_PARTITIONS, WIDE_VALUE);
+      const cpu = process.cpuUsage(cpu0);
+      const sec = secondaryPids.map((pid, i) => processCpuMs(pid) - sec0[i]!);
+      return {
+        m,
+        primaryUs: (cpu.user + cpu.system) / m.ops,
+        secondaryUs: sec.map((ms) => (ms * 1000) / m.ops),
+      };
+    },
+    WIDE_PARTITIONS,
+  );
+}
+
+/** `MF_BENCH_ONLY=wide`: only the head-end-spread CPU figures (quick before/after pairs). */
+async function wideOnly(base: string): Promise<void> {
+  const wide = await wideCpuPerWrite(base);
+  printFigure(`${wide.m.name}`, (wide.m.ops * 1000) / wide.m.elapsedMs, 'writes/s');
+  printWideCpu(wide);
+}
+
+function printWideCpu(wide: { primaryUs: number; secondaryUs: number[] }): void {
+  const name = `${WIDE_PARTITIONS} partitions, 1 KiB values, ${WIDE_PARTITIONS} in flight`;
+  printFigure(`${name}: primary CPU per write`, wide.primaryUs, 'us');
+  for (const [i, us] of wide.secondaryUs.entries()) {
+    printFigure(`${name}: secondary ${i + 1} CPU per write`, us, 'us');
+  }
+}
+
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'mf-bench-repl-'));
   try {
+    if (process.env.MF_BENCH_ONLY === 'wide') {
+      await wideOnly(base);
+      return;
+    }
     const before = await rawBaseline(join(base, 'raw-before'));
     const figures = await withReplicaSet(base, async (replicas, host) => {
       await replicated(replicas, 1_000, null); // warm-up: streams connected, JIT warm
@@ -183,6 +245,7 @@ async function main(): Promise<void> {
       return { latencies, result, opsPerFsync, onePartition, singleLatencies, single };
     });
     const { latencies, result, opsPerFsync, onePartition, singleLatencies, single } = figures;
+    const wide = await wideCpuPerWrite(base);
     // The box is shared: measure the baseline before and after and use both, so a load
     // change during the run shifts baseline and subject alike.
     const after = await rawBaseline(join(base, 'raw-after'));
@@ -197,12 +260,14 @@ async function main(): Promise<void> {
       result,
       onePartition,
       single,
+      wide.m,
     ]);
     printFigure(`commit latency p50, ${IN_FLIGHT} in flight`, percentile(latencies, 50), 'ms');
     printFigure(`commit latency p99, ${IN_FLIGHT} in flight`, percentile(latencies, 99), 'ms');
     printFigure('commit latency p50, 1 in flight', percentile(singleLatencies, 50), 'ms');
     printFigure('commit latency p99, 1 in flight', percentile(singleLatencies, 99), 'ms');
     printFigure(`primary: operations per fsync, ${IN_FLIGHT} in flight`, opsPerFsync, 'ops');
+    printWideCpu(wide);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
