@@ -5,8 +5,8 @@ import { silentLogger } from '../../core/logger.js';
 import type { FieldLink, FieldRequest } from '../device/field.js';
 import type { DeviceCommand } from '../device/state.js';
 import type { Job, JobOutcome } from '../domain/jobs.js';
-import type { Delivery, OutboxEntry } from '../hosting/outbox.js';
-import { concentratorOfKey, type HeadendServiceName } from '../hosting/services.js';
+import type { OutboxEntry } from '../hosting/outbox.js';
+import type { HeadendServiceName } from '../hosting/services.js';
 import type { JobsTimings } from '../jobs-manager/reminder-clock.js';
 import { applyImport } from '../registry/bulk-import.js';
 import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from '../registry/commands.js';
@@ -15,6 +15,7 @@ import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
 import { type AckHold, ActorLanes, addressId, defaultAckHold, fanInActors } from './actor-lanes.js';
 import { deliverySeq, maxDeliveryBytes, splitCommandsSized } from './delivery-parts.js';
+import { DevicePlans } from './device-plans.js';
 import { type Addressing, type DriverAction, deviceOf, routeEntry, singleton } from './effect-routes.js';
 import { EntryDeliveries } from './entry-deliveries.js';
 import { FieldExchanges } from './field-exchanges.js';
@@ -96,8 +97,8 @@ export class HeadendDriver {
   private markedMs: number | undefined;
   private unmarkedStepMs: number | undefined;
   private readonly maxStepLagMs: number;
-  /** Device requests whose exchange ran between a `plan` read and one write (`planned`). */
-  private plannedExchanges = 0;
+  /** Device requests in one write each (device-plans.ts). */
+  private readonly plans: DevicePlans;
 
   constructor(private readonly options: HeadendDriverOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -136,6 +137,7 @@ export class HeadendDriver {
       holdsAcks: (address) =>
         address.service !== 'worker' && !(options.followWorkManager && address.service === 'work-manager'),
     });
+    this.plans = new DevicePlans(options.ports, this.lanes, this.field, () => options.clock.now());
   }
 
   /** Acknowledgements held back to ride on later calls (ActorLanes). */
@@ -149,7 +151,7 @@ export class HeadendDriver {
 
   /** Device requests delivered with their answer in one call (issue 7), so far. */
   get oneWriteRequests(): number {
-    return this.plannedExchanges;
+    return this.plans.oneWriteRequests;
   }
 
   private get addressing(): Addressing {
@@ -380,9 +382,9 @@ export class HeadendDriver {
     const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
     for (const action of actions) this.act(action, entry.id, deliveries);
     for (const { address, commands } of targets) {
-      if (this.plansRequest(address, commands)) {
+      if (this.plans.takes(address, commands)) {
         const seq = deliverySeq(entry.id, 0);
-        this.planned(address, { from: sourceId, seq, commands: commands as DeviceCommand[] }, deliveries);
+        this.plans.post(address, { from: sourceId, seq, commands: commands as DeviceCommand[] }, deliveries);
         continue;
       }
       for (const [part, chunk] of splitCommandsSized(commands, maxDeliveryBytes).entries()) {
@@ -397,59 +399,6 @@ export class HeadendDriver {
       }
     }
     deliveries.routed();
-  }
-
-  /**
-   * Whether a device's delivery takes the one-write path (issue 7): a single `request` (what a
-   * worker's entry sends a device), the ports able to plan. A work order is decided by the
-   * device's plan (always two calls: device/field-requests.ts `planRequest`).
-   */
-  private plansRequest(address: ActorAddress, commands: unknown[]): address is ActorAddress<'device'> {
-    return (
-      address.service === 'device' &&
-      this.options.ports.plan !== undefined &&
-      commands.length === 1 &&
-      (commands[0] as DeviceCommand).type === 'request'
-    );
-  }
-
-  /**
-   * A device request in one persisted call instead of two: the device's lane is held while the
-   * device is asked what it would send (`plan`, a read), that exchange runs, and the delivery
-   * then carries the request and its answer (`fieldResponse` or `fieldFailure`), applied in
-   * that order as the two calls were. When the device says two calls (not idle, a work order,
-   * the delivery applied already), the delivery carries the request alone, as before. A crash
-   * before the call records nothing on the device: the worker's entry is still unacknowledged
-   * (a new driver routes it again) and the jobs manager's attempt timeout retries the job; the
-   * cursors filter whatever the exchange had read.
-   */
-  private planned(
-    address: ActorAddress<'device'>,
-    delivery: Delivery<DeviceCommand> & { from: string; seq: number },
-    entry: EntryDeliveries,
-  ): void {
-    const request = delivery.commands[0] as Extract<DeviceCommand, { type: 'request' }>;
-    const plan = this.options.ports.plan as NonNullable<ServicePorts['plan']>;
-    entry.hold();
-    this.lanes.postPrepared(
-      address,
-      delivery,
-      async () => {
-        const decided = await plan.call(this.options.ports, address, {
-          type: 'plan',
-          job: request.job,
-          attempt: request.attempt,
-          atMs: this.options.clock.now(),
-          from: delivery.from,
-          seq: delivery.seq,
-        });
-        if (decided.type !== 'send') return;
-        this.plannedExchanges++;
-        const concentratorId = concentratorOfKey(address.key);
-        delivery.commands.push(await this.field.exchange(concentratorId, decided.requestId, decided.request));
-      },
-      entry.release,
-    );
   }
 
   private act(action: DriverAction, seq: number, entry: EntryDeliveries): void {

@@ -49,6 +49,9 @@ describe('the head-end hosted on a three-node cluster', () => {
       `cluster day with failover: ${((Date.now() - startedAt) / 1000).toFixed(1)} s wall time, ${run.driver.callCount} actor calls\n`,
     );
     await expectDayExactlyOnceAndValid(run, endMs);
+    // Device requests took the one-write path on the nodes (issue 7: plan reads through the
+    // proxy, request and field answer in one call), also across the failover.
+    expect(run.driver.oneWriteRequests).toBeGreaterThan(6 * 12);
     const ids = run.driver.outcomes.map((o) => o.jobId);
     expect(new Set(ids).size).toBe(ids.length);
     // The killed node comes back for the next day.
