@@ -31,6 +31,8 @@ import { availableParallelism } from 'node:os';
 import {
   encodeMeterReadingsInPool,
   encodeMeterReadingsLeased,
+  encodeMeterReadingsMessagesBytes,
+  type MeterReadingsBytesJob,
   type MeterReadingsMessageJob,
 } from '../adapters/cim/columnar-pool.js';
 import { packReadings } from '../adapters/cim/columnar-readings.js';
@@ -61,6 +63,7 @@ import {
   printCpu,
   printPoolAgainstMain,
 } from './support/cim-csv-measure.js';
+import { packedTable, prePackedLeased } from './support/cim-csv-packed.js';
 import { balance, ceiling, messageGroups, phases } from './support/cim-csv-probes.js';
 import { printFigure, printRatios, rate } from './support/report.js';
 
@@ -92,6 +95,9 @@ async function checkSameOutput(
   if (lease.bytes.some((b, i) => decoder.decode(b) !== decoder.decode(bytes[i]!)))
     throw new Error('bench: the leased pool output is not the same XML');
   lease.release();
+  const published = await encodeMeterReadingsMessagesBytes(pool, publisherJobs(jobs));
+  if (published.some((b, i) => decoder.decode(b) !== decoder.decode(bytes[i]!)))
+    throw new Error("bench: the publisher's pool path does not give the same XML");
   const csv = encodeCsvRows('S', csvRows);
   if (csv !== concatCsv(csvRows)) throw new Error('bench: the CSV baseline does not produce the same text');
   const packed = packRows('S', csvRows);
@@ -100,6 +106,14 @@ async function checkSameOutput(
   const chunks = await encodeCsvRowsInPool(pool, 'S', csvRows);
   if (chunks.map((c) => decoder.decode(c)).join('') !== csv)
     throw new Error('bench: the pool does not produce the same CSV');
+}
+
+/** The jobs as CimPublisher hands them to `encodeMeterReadingsMessagesBytes` (a clock, not a timestamp). */
+function publisherJobs(jobs: readonly MeterReadingsMessageJob[]): MeterReadingsBytesJob[] {
+  return jobs.map(({ readings, options }) => {
+    const { timestampMs, ...rest } = options;
+    return { readings, options: { ...rest, clock: clockOf(timestampMs) } };
+  });
 }
 
 /** CSV chunks as text through the pool (strings copied back instead of bytes moved). */
@@ -128,11 +142,12 @@ async function cimTable(
   console.log(
     `CIM MeterReadings: ${jobs.length} messages x ${readingsPerStep / jobs.length} readings per batch, ${threads} threads, ${groups.length} tasks per batch`,
   );
-  const packGroup = ([start, end]: [number, number]): ColumnarMeterReadingsJob[] =>
-    jobs.slice(start, end).map((job) => ({ columns: packReadings(job.readings), options: job.options }));
-  const prePacked = groups.map(packGroup);
+  const prePacked = groups.map(([start, end]): ColumnarMeterReadingsJob[] =>
+    jobs.slice(start, end).map((job) => ({ columns: packReadings(job.readings), options: job.options })),
+  );
   const stream = Array.from({ length: STREAM_BATCHES }, () => jobs);
-  const [base, model, main, bytes, ahead, queuedAhead, text, pre, leased] = (await interleaved(
+  const publisherStream = Array.from({ length: STREAM_BATCHES }, () => publisherJobs(jobs));
+  const [base, model, main, bytes, ahead, queuedAhead, publisher, pre, leased] = (await interleaved(
     DURATION_MS * 6,
     [
       {
@@ -192,27 +207,25 @@ async function cimTable(
           ),
       },
       {
-        name: `pool, ${threads} workers, -> text`,
+        // CimPublisher's own call (bytes of their own that its retained window keeps, moved
+        // back from the workers), with publishes overlapping as the publisher allows.
+        name: `pool, ${threads} workers, publisher's path, ahead`,
         unit: 'readings/s',
-        opsPerStep: readingsPerStep,
+        opsPerStep: readingsPerStep * STREAM_BATCHES,
         step: () =>
-          pool.runPipelined(groups.length, (g) => ({
-            module: 'adapters/cim/pool-tasks',
-            fn: 'encodeMeterReadingsColumnarText',
-            payload: packGroup(groups[g]!),
-          })),
+          encodeAhead(
+            publisherStream,
+            (batch) => encodeMeterReadingsMessagesBytes(pool, batch),
+            () => undefined,
+          ),
       },
       {
-        // If the caller built columns directly (output-batch could), packing drops out.
-        name: `pool, ${threads} workers, pre-packed`,
+        // If the caller built columns directly, packing drops out; through the arenas, as the
+        // leased row below (the columns are copied into the task so they serve every step).
+        name: `pool, ${threads} workers, pre-packed, leased`,
         unit: 'readings/s',
         opsPerStep: readingsPerStep,
-        step: () =>
-          pool.runPipelined(prePacked.length, (g) => ({
-            module: 'adapters/cim/pool-tasks',
-            fn: 'encodeMeterReadingsColumnar',
-            payload: prePacked[g]!,
-          })),
+        step: () => prePackedLeased(pool, prePacked),
       },
       {
         // A writer that is done with the bytes once written lends them (views into the workers'
@@ -245,19 +258,21 @@ async function cimTable(
     bytes,
     ahead,
     queuedAhead,
-    text,
+    publisher,
     pre,
     leased,
   ]);
   printFigure('main thread / model path', rate(main) / rate(model), 'x', 'the encoder itself');
-  printPoolAgainstMain(main, { bytes, ahead, queuedAhead, text, pre }, threads);
   printFigure(
     'pool (encoding ahead, leased) / main thread',
     rate(leased) / rate(main),
     'x',
     'target >= 1.6x on 2 cores',
   );
-  printCpu(main, [leased], threads, 1000);
+  printPoolAgainstMain(main, { bytes, ahead, queuedAhead, text: publisher, pre }, threads, {
+    textLabel: "publisher's path, ahead",
+    extra: [publisher, leased],
+  });
 }
 
 async function csvTable(
@@ -413,6 +428,7 @@ async function main(): Promise<void> {
     took(started);
     for (const section of [
       () => cimTable(pool, queued, jobs, threads),
+      () => packedTable(pool, jobs, threads, DURATION_MS, STREAM_BATCHES),
       () => csvTable(pool, queued, csvRows, threads),
       () => phases(jobs, csvRows, csvChunkRows(csvRows.length, threads)),
       () => balance(pool, jobs, threads),

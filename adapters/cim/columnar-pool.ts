@@ -5,7 +5,7 @@ import { systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
 import { ColumnarBatchError, packReadings, readingColumnBuffers } from './columnar-readings.js';
 import { encodeMeterReadingsBytes, type MeterReadingsOptions } from './meter-readings.js';
-import { packedReadingCount } from './packed-readings.js';
+import { movableRuns, packedReadingCount } from './packed-readings.js';
 import {
   type ColumnarMeterReadingsJob,
   maxJobsPerTask,
@@ -180,8 +180,8 @@ function columnarKind(jobs: readonly MeterReadingsMessageJob[]): ArenaTaskKind {
 /**
  * Messages whose readings are already in the stream's packed form (packed-readings.ts), encoded
  * in the pool and lent like `encodeMeterReadingsLeased`: the worker reads the runs into columns
- * itself, so this thread neither unpacks nor packs (the lists are structured-cloned into the
- * task: plain arrays cannot be moved). Same bytes as `encodeMeterReadingsPackedBytes` on this
+ * itself, so this thread neither unpacks nor packs (each list's runs are copied into a
+ * Float64Array and moved; the small tables are structured-cloned). Same bytes as `encodeMeterReadingsPackedBytes` on this
  * thread, and as `encodeMeterReadingsBytes` for the unpacked readings.
  */
 export async function encodeMeterReadingsPackedLeased(
@@ -197,8 +197,16 @@ export async function encodeMeterReadingsPackedLeased(
       weights,
       group: (from, to) => {
         let readings = 0;
-        for (let i = from; i < to; i++) readings += weights[i]!;
-        return { payload: jobs.slice(from, to), transferList: [], readings };
+        const payload: PackedMeterReadingsJob[] = [];
+        const transferList: ArrayBuffer[] = [];
+        for (let i = from; i < to; i++) {
+          readings += weights[i]!;
+          // The runs copied into a typed array and moved (the caller's list is left as it was).
+          const { packed, buffer } = movableRuns(jobs[i]!.packed);
+          payload.push({ packed, options: jobs[i]!.options });
+          if (buffer) transferList.push(buffer);
+        }
+        return { payload, transferList, readings };
       },
     },
     options,

@@ -33,7 +33,8 @@ export type PackedReadings = {
   m: ([number, string] | [number, string, number, string])[];
   t: [string, unknown, string, number | null, string[] | null][];
   c: ([string, number] | [string, number, string])[];
-  r: number[];
+  /** As stored: a plain array; a Float64Array after `movableRuns` (the same numbers, movable). */
+  r: number[] | Float64Array;
   a?: 1;
   o: [number, unknown][];
 };
@@ -67,12 +68,18 @@ function holdsReadingRecord(x: unknown, level: 0 | 1 | 2): boolean {
 }
 
 function checkTables(p: PackedReadings): void {
-  const { n, m, t, c, r, o } = p;
   if (!isObject(p)) bad('it must be an object');
+  const { n, m, t, c, r, o } = p;
   const level = p[listMark];
   if (level !== 0 && level !== 1 && level !== 2) bad(`level ${String(level)}`);
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad('n must be a count');
-  if (!Array.isArray(m) || !Array.isArray(t) || !Array.isArray(c) || !Array.isArray(r) || !Array.isArray(o))
+  if (
+    !Array.isArray(m) ||
+    !Array.isArray(t) ||
+    !Array.isArray(c) ||
+    !(Array.isArray(r) || r instanceof Float64Array) ||
+    !Array.isArray(o)
+  )
     bad('m, t, c, r and o must be lists');
   if (n > maxReadingsPerBatch + o.length)
     bad(`a packed list encodes at most ${maxReadingsPerBatch} readings in one message, n = ${n}`, { n });
@@ -214,6 +221,23 @@ export function columnsFromPacked(p: PackedReadings): ReadingColumns {
   }
   if (i !== count) bad(`fewer elements than n = ${n}`, { n });
   return { count, strings, types, meter, usagePoint, type, value, timestampMs };
+}
+
+/**
+ * The list with its runs in a Float64Array (the same numbers), whose buffer a pool task can
+ * move: structured-cloning a plain array of numbers costs the caller's thread per element. A
+ * list whose runs hold anything but numbers is returned as it is (the task refuses it whole).
+ */
+export function movableRuns(p: PackedReadings): { packed: PackedReadings; buffer?: ArrayBuffer } {
+  const r = p?.r;
+  if (!Array.isArray(r)) return { packed: p };
+  const runs = new Float64Array(r.length);
+  for (let i = 0; i < r.length; i++) {
+    const x = r[i];
+    if (typeof x !== 'number') return { packed: p };
+    runs[i] = x;
+  }
+  return { packed: { ...p, r: runs }, buffer: runs.buffer };
 }
 
 /** How many readings a packed list holds (for sizing tasks; not a check). */

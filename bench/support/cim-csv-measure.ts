@@ -121,6 +121,8 @@ export function printPoolAgainstMain(
     pre: CpuMeasurement;
   },
   threads: number,
+  /** The "text" row's name in the figures; more pooled rows for the CPU lines (main's printed once). */
+  more: { textLabel?: string; extra?: readonly CpuMeasurement[] } = {},
 ): void {
   printFigure(
     'pool (one call at a time) / main thread',
@@ -140,9 +142,10 @@ export function printPoolAgainstMain(
     'x',
     'tasksPerWorker 2: callers that never cancel',
   );
-  printFigure('pool (text) / main thread', rate(pool.text) / rate(main), 'x');
+  printFigure(`pool (${more.textLabel ?? 'text'}) / main thread`, rate(pool.text) / rate(main), 'x');
   printFigure('pool (pre-packed) / main thread', rate(pool.pre) / rate(main), 'x');
-  printCpu(main, [pool.bytes, pool.ahead, pool.queuedAhead, pool.pre], threads, 1000);
+  const extra = (more.extra ?? []).filter((m) => m !== pool.bytes && m !== pool.ahead && m !== pool.pre);
+  printCpu(main, [pool.bytes, pool.ahead, pool.queuedAhead, pool.pre, ...extra], threads, 1000);
 }
 
 /** CPU ms per 1000 items of `work` on this thread, run for about `durationMs`. */

@@ -261,6 +261,15 @@ describe.each(['inline', 'workers'] as const)('packed lists through the pool (%s
       code: 'MF_POOL_BATCH_INVALID',
       message: expect.stringMatching(/type index 9/),
     });
+    // A run value that is not a number cannot go into the typed array the runs are moved in: sent as it is, refused.
+    const notNumber = sample();
+    (notNumber.r as unknown[])[6] = '1';
+    await expect(
+      encodeMeterReadingsPackedLeased(pool, [good, { packed: notNumber, options: poolOptions }]),
+    ).rejects.toMatchObject({
+      code: 'MF_POOL_BATCH_INVALID',
+      message: expect.stringMatching(/not a number/),
+    });
     const lease = await encodeMeterReadingsPackedLeased(pool, [good]);
     expect(Buffer.from(lease.bytes[0]!).toString('latin1')).toBe(
       outcome(() => encodeMeterReadingsPackedBytes(sample(), options)),
