@@ -405,6 +405,9 @@ export class ActorLanes {
   }
 
   private async run(lane: Lane): Promise<void> {
+    // A lane that waited for a call slot may have started preparing meanwhile (a prepared
+    // delivery posted behind acknowledgements alone): the prepare's end schedules it again.
+    if (lane.running) return;
     if (lane.deliveries[0]?.prepare) {
       void this.prepareHead(lane);
       return;

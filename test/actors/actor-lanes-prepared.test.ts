@@ -137,4 +137,42 @@ describe('ActorLanes: prepared deliveries hold their lane', () => {
     ports.open('device/h/c1');
     await lanes.idle();
   });
+
+  it('a device lane waiting for a call slot with acknowledgements alone, then given a prepared delivery, prepares it once', async () => {
+    const ports = new GatedPorts();
+    const lanes = new ActorLanes({
+      ports,
+      now: () => 0,
+      onEntry: () => undefined,
+      onError: (err) => {
+        throw err;
+      },
+      maxConcurrentCalls: 1,
+    });
+    // The one call slot is taken by c2's call.
+    lanes.post(c2, { from: 'registry/h', seq: 1, commands: ['setMeters'] });
+    await flush();
+    // c1's acknowledgements sent alone: the lane waits for the slot.
+    lanes.ack(c1, 7);
+    lanes.flushAcks('all');
+    let prepares = 0;
+    const d1: Delivery<unknown> = { from: 'worker/w', seq: 1000, commands: ['request'] };
+    lanes.postPrepared(c1, d1, async () => {
+      prepares++;
+      await flush();
+      d1.commands.push('answer');
+    });
+    ports.open('device/h/c2');
+    await flush();
+    await flush();
+    ports.open('device/h/c1');
+    await flush();
+    ports.open('device/h/c1');
+    await lanes.idle();
+    expect(prepares).toBe(1);
+    const c1Calls = ports.calls.filter((c) => c.id === 'device/h/c1');
+    expect(c1Calls.flatMap((c) => c.deliveries)).toEqual([
+      { from: 'worker/w', seq: 1000, commands: ['request', 'answer'] },
+    ]);
+  });
 });
