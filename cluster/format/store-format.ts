@@ -103,8 +103,9 @@ export class FormatGatedEngine implements PersistenceEngine {
     return gated as unknown as EventStream;
   }
 
-  async persist(event: PersistedEvent): Promise<void> {
-    if (this.mark === null) await this.checked();
+  /** Not async: once the mark was read, a write costs no promise more than the inner engine's. */
+  persist(event: PersistedEvent): Promise<void> {
+    if (this.mark === null) return this.checked().then(() => this.inner.persist(event));
     return this.inner.persist(event);
   }
 
