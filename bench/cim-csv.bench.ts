@@ -17,9 +17,11 @@
  * adapters/csv/columnar-rows.ts) on the main thread, moving the columns, and receiving the
  * output. "one call at a time" is a caller that awaits each batch before the next; "encoding
  * ahead" is a caller that writes batch N while batch N+1 is encoded (cluster/pool/encode-ahead.ts,
- * what the writers can do), measured over streams of STREAM_BATCHES batches. "text" returns
- * strings (copied back); "pre-packed" is a caller that builds columns directly (the columns
- * are copied, not moved, so they can be reused step after step).
+ * what the writers can do), measured over streams of STREAM_BATCHES batches. CIM: "publisher's
+ * path" is CimPublisher's own call (`encodeMeterReadingsMessagesBytes`); "pre-packed" is a
+ * caller that builds columns directly (through the output arenas; the columns are copied, not
+ * moved, so they can be reused step after step); a second table starts from the cluster's packed
+ * stream form (bench/support/cim-csv-packed.ts). CSV: "text" returns strings (copied back).
  *
  * The ceiling section shows what the machine allows at that moment: an empty task's round trip,
  * and two workers encoding with no transfer at all against the main thread doing the same.
