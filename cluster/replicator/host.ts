@@ -9,6 +9,8 @@ import { PartitionStore } from './disk/partition-store.js';
 import { processFaults, type ReplicationFaults } from './faults.js';
 import { tokenMetadata } from './grpc/cluster-token.js';
 import { controlHandlers, type ReplicaControlTarget } from './grpc/control-service.js';
+import { type ManyCall, NodeLink } from './grpc/node-link.js';
+import { replicateManyHandler } from './grpc/replicate-many.js';
 import { replicationHandler, validPartitionId } from './grpc/replication-service.js';
 import {
   NODE_LINK_OPTIONS,
@@ -44,6 +46,8 @@ export class ReplicaHost implements ReplicaControlTarget {
   private readonly replicas = new Map<PartitionId, Promise<Replica>>();
   private readonly opened = new Map<PartitionId, Replica>();
   private readonly channels = new Map<string, grpc.Client>();
+  /** With `multiplexStreams`: one ReplicateMany link per peer address. */
+  private readonly links = new Map<string, NodeLink>();
   private readonly registry;
   readonly options: ReplicatorOptions;
   private closed = false;
@@ -91,8 +95,10 @@ export class ReplicaHost implements ReplicaControlTarget {
   /** Adds the Replication and ReplicaControl services to `server` (call before it starts). */
   register(server: grpc.Server): void {
     const proto = replicatorProto();
+    const serveOne = replicationHandler((p) => this.replica(p), this.logger, this.clusterToken);
     server.addService(proto.Replication.service, {
-      Replicate: replicationHandler((p) => this.replica(p), this.logger, this.clusterToken),
+      Replicate: serveOne,
+      ReplicateMany: replicateManyHandler(serveOne, this.clusterToken),
     });
     server.addService(proto.ReplicaControl.service, controlHandlers(this, this.clusterToken));
   }
@@ -154,19 +160,44 @@ export class ReplicaHost implements ReplicaControlTarget {
     return replicas.map((r) => r.status());
   }
 
+  /** With `multiplexStreams`: each peer's ReplicateMany link (messages and frames sent, fallback). */
+  replicationLinks(): ReadonlyMap<string, NodeLink> {
+    return this.links;
+  }
+
   private openStream(address: string): ReplicationStream {
+    if (!this.options.multiplexStreams) return this.openPlainStream(address);
+    let link = this.links.get(address);
+    if (!link) {
+      const client = this.clientOf(address) as unknown as {
+        ReplicateMany: (metadata: grpc.Metadata) => ManyCall;
+      };
+      link = new NodeLink(
+        () => client.ReplicateMany(tokenMetadata(this.clusterToken)),
+        () => this.openPlainStream(address),
+      );
+      this.links.set(address, link);
+    }
+    return link.open();
+  }
+
+  private clientOf(address: string): grpc.Client {
     let client = this.channels.get(address);
     if (!client) {
       const Ctor = replicatorProto().Replication;
       client = new Ctor(address, grpc.credentials.createInsecure(), NODE_LINK_OPTIONS);
       this.channels.set(address, client);
     }
+    return client;
+  }
+
+  private openPlainStream(address: string): ReplicationStream {
     const replicate = (
-      client as unknown as {
+      this.clientOf(address) as unknown as {
         Replicate: (metadata: grpc.Metadata) => grpc.ClientDuplexStream<PrimaryMessage, SecondaryMessage>;
       }
     ).Replicate;
-    return replicate.call(client, tokenMetadata(this.clusterToken));
+    return replicate.call(this.clientOf(address), tokenMetadata(this.clusterToken));
   }
 
   async close(): Promise<void> {
@@ -174,6 +205,7 @@ export class ReplicaHost implements ReplicaControlTarget {
     this.closed = true;
     const replicas = await Promise.allSettled([...this.replicas.values()]);
     for (const r of replicas) if (r.status === 'fulfilled') await r.value.close();
+    for (const link of this.links.values()) link.close();
     for (const client of this.channels.values()) client.close();
     await this.writer.write([]).catch(() => {});
     await this.db.close();

@@ -39,6 +39,13 @@ export type ReplicatorOptions = {
    * on a node process sets it (0..100).
    */
   groupCommitLingerMs: number;
+  /**
+   * A primary sends every partition's stream to one peer on one `ReplicateMany` call, the
+   * messages of one tick in one gRPC message (grpc/node-link.ts), instead of a `Replicate`
+   * stream per partition; a peer without it gets per-partition streams. Opt-in
+   * (`MF_REPLICATION_MUX=1` on a node process). Every node serves both.
+   */
+  multiplexStreams: boolean;
 };
 
 export const DEFAULT_REPLICATOR_OPTIONS: ReplicatorOptions = {
@@ -57,6 +64,7 @@ export const DEFAULT_REPLICATOR_OPTIONS: ReplicatorOptions = {
   reconnectMinMs: 50,
   reconnectMaxMs: 1_000,
   groupCommitLingerMs: lingerFromEnv(process.env.MF_GROUP_COMMIT_LINGER_MS) ?? 0,
+  multiplexStreams: process.env.MF_REPLICATION_MUX === '1',
 };
 
 function lingerFromEnv(value: string | undefined): number | undefined {

@@ -27,6 +27,12 @@ export type SecondaryMessage =
   | { ack: { epoch: number; persistedLsn: number; appliedLsn: number } }
   | { refused: { code: string; message: string; fencedEpoch: number } };
 
+/** ReplicateMany: one message of one partition's stream (`message` absent on close/ended alone). */
+export type PrimaryFrame = { channel: number; message: PrimaryMessage | null; close: boolean };
+export type PrimaryFrames = { frames: PrimaryFrame[] };
+export type SecondaryFrame = { channel: number; message: SecondaryMessage | null; ended: boolean };
+export type SecondaryFrames = { frames: SecondaryFrame[] };
+
 const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: false,
   longs: Number,
