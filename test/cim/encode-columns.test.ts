@@ -127,6 +127,33 @@ describe('MeterReadings encoded from columns', () => {
     );
   });
 
+  it('instants cached across messages stay right past the cache bound (4096) and after an out-of-range one', () => {
+    // 6,000 distinct instants (the cache is emptied when full), then messages reusing early
+    // ones: every message is what the model path writes.
+    const at = (k: number) => Date.UTC(2026, 0, 1) + k * 900_000;
+    const many = Array.from({ length: 6000 }, (_, k) => ({
+      ...interval('M1', 'P1', 0, k),
+      timestampMs: at(k),
+    }));
+    const o = { messageId: 'm-times', clock: { now: () => 0 } };
+    expect(encodeMeterReadings(many, o)).toBe(encodeMeterReadingsByModel(many, o));
+    const again = [0, 1, 4095, 4096, 5999].map((k) => ({
+      ...interval('M2', undefined, 0, k),
+      timestampMs: at(k),
+    }));
+    expect(encodeMeterReadings(again, o)).toBe(encodeMeterReadingsByModel(again, o));
+    const outOfRange = [{ ...interval('M3', undefined, 0, 1), timestampMs: 9e15 }];
+    let modelError = '';
+    try {
+      encodeMeterReadingsByModel(outOfRange, o);
+    } catch (err) {
+      modelError = (err as Error).message;
+    }
+    expect(modelError).not.toBe('');
+    expect(() => encodeMeterReadings(outOfRange, o)).toThrow(modelError);
+    expect(encodeMeterReadings(again, o)).toBe(encodeMeterReadingsByModel(again, o));
+  });
+
   it('groups by meter and usage point, sorts each block by time (stably), and validates', () => {
     const readings = [
       interval('M1', 'P1', 3, 30),
