@@ -31,7 +31,23 @@ const hourMs = 3_600_000;
 /** Counts the calls that reach the services (evidence that the day really ran on them). */
 class CountingPorts implements ServicePorts {
   calls = 0;
-  constructor(private readonly inner: ServicePorts) {}
+  /** Device plan reads among `calls`: the day's collections took the one-write path. */
+  planReads = 0;
+  /**
+   * Passed through when the inner ports have it, so the day under chaos takes the production
+   * one-write path for device collections (plan read, field exchange, one persisted call).
+   */
+  readonly plan?: ServicePorts['plan'];
+
+  constructor(private readonly inner: ServicePorts) {
+    const innerPlan = inner.plan?.bind(inner);
+    if (innerPlan)
+      this.plan = (address, read) => {
+        this.calls++;
+        this.planReads++;
+        return innerPlan(address, read);
+      };
+  }
 
   deliver<N extends HeadendServiceName>(
     address: ActorAddress<N>,
@@ -178,6 +194,7 @@ export class HeadendDay {
       checkResult('headend-day', day, {
         steps: this.steps,
         serviceCalls: this.ports.calls,
+        planReads: this.ports.planReads,
         jobsFinished: this.engine?.jobsFinished() ?? 0,
       }),
       checkReadingsExactlyOnce('csv', truth, await csvReadings(this.outDir, headendOrganization)),

@@ -56,6 +56,8 @@ describe('the head-end day workload and its output readers', () => {
     expect(checks.flatMap((c) => c.anomalies)).toEqual([]);
     expect(byName.get('headend-day')?.stats.steps).toBe(101);
     expect(byName.get('headend-day')?.stats.serviceCalls).toBeGreaterThan(100);
+    // The collections took the production one-write path (plan read, one persisted call).
+    expect(byName.get('headend-day')?.stats.planReads).toBeGreaterThan(10);
     const truth = truthReadings(groundTruth(day.fleet, day.dayStartMs, day.nowMs));
     expect(truth.length).toBeGreaterThan(100);
     expect(new Set(truth.map((r) => r.readingType))).toEqual(
