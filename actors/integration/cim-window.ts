@@ -1,6 +1,6 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PublishedMessage } from './cim-publisher.js';
+import type { PublishedMessage } from './cim-message.js';
 
 /**
  * Rebuilds the CIM publisher's retained window after a restart from the files the publisher
