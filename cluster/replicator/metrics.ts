@@ -61,6 +61,29 @@ export function registerReplicatorMetrics(registry: Registry, host: ReplicaHost)
       this.set(host.writer.batches);
     },
   });
+  for (const [name, help, value] of [
+    [
+      'mf_replication_link_messages',
+      'ReplicateMany messages sent to the peer since start (multiplexStreams)',
+      (l: { messagesSent: number }) => l.messagesSent,
+    ],
+    [
+      'mf_replication_link_frames',
+      'Partition stream messages sent in them (divide by messages: frames per gRPC message)',
+      (l: { framesSent: number }) => l.framesSent,
+    ],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [peer, link] of host.replicationLinks()) this.set({ peer }, value(link));
+      },
+    });
+  }
   new Gauge({
     name: 'mf_replica_log_writes',
     help: 'Operations written in group-commit batches since start (divide by fsyncs: operations per fsync)',
