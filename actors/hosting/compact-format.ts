@@ -1,4 +1,5 @@
 import { MeterfabricError } from '../../core/errors.js';
+import { listMark } from '../../core/packed-list-tables.js';
 import type { TLogRecord } from '../tlog/records.js';
 
 /**
@@ -6,10 +7,9 @@ import type { TLogRecord } from '../tlog/records.js';
  * (compact-unpack.ts): marker keys, the list's shape, the typed error, and small predicates.
  */
 
-/** Marks a packed list. */
-export const listMark = '~rl';
-/** Marks an input object that happened to have a marker key: its keys are taken literally. */
-export const escapeMark = '~esc';
+// The marker keys, the run header and the table checks are shared with the CIM encoder's
+// reader of this form (core/packed-list-tables.ts).
+export { escapeMark, isObject, isStringList, listMark, runHeader } from '../../core/packed-list-tables.js';
 
 export type Level = 0 | 1 | 2;
 
@@ -49,16 +49,6 @@ export class CompactRecordsError extends MeterfabricError {
   }
 }
 
-/** A run's header: meter, type, context, t0, step, count. */
-export const runHeader = 6;
 export const maxDepth = 200;
-
-export function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-export function isStringList(x: unknown): x is string[] {
-  return Array.isArray(x) && x.every((s) => typeof s === 'string');
-}
 
 export type ReadingRecord = Extract<TLogRecord, { type: 'reading' }>;

@@ -1,10 +1,10 @@
+import { checkContextRows, checkTypeRows, forEachMeterRow } from '../../core/packed-list-tables.js';
 import { recordId } from '../tlog/records.js';
 import { classify } from '../tlog/router.js';
 import {
   CompactRecordsError,
   escapeMark,
   isObject,
-  isStringList,
   listMark,
   maxDepth,
   type PackedList,
@@ -33,43 +33,9 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
     bad('m, t, c, r and o must be lists');
   // Meter rows back to [serial, usagePoint?], each against the row before it.
   const meterRows: [string, string | undefined][] = [];
-  let serial = '';
-  let up = '';
-  for (const row of m) {
-    const ok =
-      Array.isArray(row) &&
-      (row.length === 2 || row.length === 4) &&
-      Number.isInteger(row[0]) &&
-      row[0] >= 0 &&
-      row[0] <= serial.length &&
-      typeof row[1] === 'string' &&
-      (row.length === 2 ||
-        (Number.isInteger(row[2]) && row[2] >= 0 && row[2] <= up.length && typeof row[3] === 'string'));
-    if (!ok) bad('a meter row must be [prefix, serial suffix] or with [prefix, usage point suffix]');
-    serial = serial.slice(0, row[0]) + row[1];
-    if (row.length === 4) up = up.slice(0, row[2]) + row[3];
-    meterRows.push([serial, row.length === 4 ? up : undefined]);
-  }
-  for (const row of t)
-    if (
-      !Array.isArray(row) ||
-      row.length !== 5 ||
-      typeof row[0] !== 'string' ||
-      !isObject(row[1]) ||
-      typeof row[2] !== 'string' ||
-      (row[3] !== null && typeof row[3] !== 'number') ||
-      (row[4] !== null && !isStringList(row[4]))
-    )
-      bad('a type row must be [kind, quantity, unit, intervalSeconds|null, qualities|null]');
-  for (const row of c)
-    if (
-      !Array.isArray(row) ||
-      (row.length !== 2 && row.length !== 3) ||
-      typeof row[0] !== 'string' ||
-      typeof row[1] !== 'number' ||
-      (row.length === 3 && typeof row[2] !== 'string')
-    )
-      bad('a context row must be [concentratorId, collectedAtMs] or with a correlationId');
+  forEachMeterRow(m, bad, (_, serial, usagePoint) => meterRows.push([serial, usagePoint]));
+  checkTypeRows(t, bad);
+  checkContextRows(c, bad);
   // Every element takes at least one number of the runs or one other entry: a larger n is a
   // lie, refused before anything of its size is allocated.
   if (n > r.length + o.length) bad(`n = ${n} is more than the runs and others can hold`);

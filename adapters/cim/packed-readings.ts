@@ -1,4 +1,13 @@
 import {
+  checkContextRows,
+  checkTypeRows,
+  escapeMark,
+  forEachMeterRow,
+  isObject,
+  listMark,
+  runHeader,
+} from '../../core/packed-list-tables.js';
+import {
   ColumnarBatchError,
   maxReadingsPerBatch,
   NO_USAGE_POINT,
@@ -18,7 +27,8 @@ import { encodeMeterReadingsColumnsBytes } from './meter-readings-xml.js';
  * `encodeMeterReadingsPackedInto`) or the main thread (`columnsFromPacked`) reads the runs
  * directly.
  *
- * The shape is restated here rather than imported: an adapter does not depend on actors/.
+ * The marker keys and the table checks come from core/packed-list-tables.ts, shared with the
+ * cluster's unpacker (an adapter does not depend on actors/).
  * test/cim/packed-readings.test.ts packs with the real packer (`packValue`) and checks that
  * every reading shape gives the bytes `encodeMeterReadingsBytes` gives for the unpacked list.
  *
@@ -39,17 +49,8 @@ export type PackedReadings = {
   o: [number, unknown][];
 };
 
-const listMark = '~rl';
-const escapeMark = '~esc';
-/** A run's header: meter delta, type, context, t0, step, count. */
-const runHeader = 6;
-
 function bad(message: string, details: Record<string, unknown> = {}): never {
   throw new ColumnarBatchError(`a packed reading list is malformed: ${message}`, details);
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function isIndex(i: unknown, size: number): i is number {
@@ -83,26 +84,8 @@ function checkTables(p: PackedReadings): void {
     bad('m, t, c, r and o must be lists');
   if (n > maxReadingsPerBatch + o.length)
     bad(`a packed list encodes at most ${maxReadingsPerBatch} readings in one message, n = ${n}`, { n });
-  for (const row of t)
-    if (
-      !Array.isArray(row) ||
-      row.length !== 5 ||
-      typeof row[0] !== 'string' ||
-      !isObject(row[1]) ||
-      typeof row[2] !== 'string' ||
-      (row[3] !== null && typeof row[3] !== 'number') ||
-      (row[4] !== null && !(Array.isArray(row[4]) && row[4].every((q) => typeof q === 'string')))
-    )
-      bad('a type row must be [kind, quantity, unit, intervalSeconds|null, qualities|null]');
-  for (const row of c)
-    if (
-      !Array.isArray(row) ||
-      (row.length !== 2 && row.length !== 3) ||
-      typeof row[0] !== 'string' ||
-      typeof row[1] !== 'number' ||
-      (row.length === 3 && typeof row[2] !== 'string')
-    )
-      bad('a context row must be [concentratorId, collectedAtMs] or with a correlationId');
+  checkTypeRows(t, bad);
+  checkContextRows(c, bad);
   const taken = new Set<number>();
   for (const entry of o) {
     if (!Array.isArray(entry) || entry.length !== 2 || !isIndex(entry[0], n))
@@ -128,30 +111,15 @@ function meterRows(m: PackedReadings['m']): {
   const strings: string[] = [];
   const serialOf = new Uint32Array(m.length);
   const pointOf = new Uint32Array(m.length);
-  let serial = '';
-  let up = '';
-  let upIndex = -1;
-  for (const [i, row] of m.entries()) {
-    const ok =
-      Array.isArray(row) &&
-      (row.length === 2 || row.length === 4) &&
-      Number.isInteger(row[0]) &&
-      row[0] >= 0 &&
-      row[0] <= serial.length &&
-      typeof row[1] === 'string' &&
-      (row.length === 2 ||
-        (Number.isInteger(row[2]) && row[2] >= 0 && row[2] <= up.length && typeof row[3] === 'string'));
-    if (!ok) bad('a meter row must be [prefix, serial suffix] or with [prefix, usage point suffix]');
-    serial = serial.slice(0, row[0]) + row[1];
+  forEachMeterRow(m, bad, (i, serial, usagePoint) => {
     serialOf[i] = strings.length;
     strings.push(serial);
-    if (row.length === 4) {
-      up = up.slice(0, row[2]) + row[3];
-      upIndex = strings.length;
-      strings.push(up);
-      pointOf[i] = upIndex;
-    } else pointOf[i] = NO_USAGE_POINT;
-  }
+    if (usagePoint === undefined) pointOf[i] = NO_USAGE_POINT;
+    else {
+      pointOf[i] = strings.length;
+      strings.push(usagePoint);
+    }
+  });
   return { strings, serialOf, pointOf };
 }
 
