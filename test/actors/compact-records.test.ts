@@ -165,6 +165,39 @@ describe('compact records: decode(encode(x)) is x', () => {
     );
   });
 
+  it('an element of each shape with one key more stays in place as it is; a key whose value is undefined counts as absent', () => {
+    fc.assert(
+      fc.property(
+        profile,
+        fc.constantFrom('extra', 'id2', 'readings', 'toString'),
+        fc.nat(),
+        (lp, key, at) => {
+          fc.pre(lp.length >= 3);
+          const records = readingRecords(lp);
+          const routedList = route(newTLog(), records).routed;
+          const i = at % lp.length;
+          for (const [level, list] of [
+            [0, lp],
+            [1, records],
+            [2, routedList],
+          ] as const) {
+            const odd = list.map((x, j) => (j === i ? { ...x, [key]: 1 } : x));
+            const packed = JSON.stringify(packValue({ list: odd }));
+            expect(packed).toContain(`"~rl":${level}`); // the others still packed
+            expect(packed).toContain(`"${key}":1`); // the odd one kept as it is
+            expect(roundTrip({ list: odd })).toStrictEqual({ list: odd });
+            // undefined is not a JSON value: the same list with it packs like the plain list
+            const withUndefined = list.map((x, j) => (j === i ? { ...x, [key]: undefined } : x));
+            expect(JSON.stringify(packValue({ list: withUndefined }))).toBe(
+              JSON.stringify(packValue({ list })),
+            );
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('lists whose readings share quantity objects (as unpacked ones do) pack to the same bytes as unshared copies', () => {
     // The packer finds a reading's type by its quantity object first (issue 7): a reading that
     // shares the object but differs in kind, unit, interval or qualities must still get its
