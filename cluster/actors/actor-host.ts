@@ -236,6 +236,10 @@ export class ActorHost {
       (sender: Ref<CallReply>): CallMsg => ({ kind: 'call', method, arg, idem, sender }),
       this.options.callTimeoutMs ?? 10_000,
     ).catch(() => {
+      // The actor stopped because it could not recover (e.g. a store this node refuses to read):
+      // that reason, not a timeout. Asked only on this failure path.
+      const failure = active.spawnOptions.get(serviceName)?.failureOf(key);
+      if (failure) return failure;
       throw new MeterfabricError(
         'MF_NO_WRITE_QUORUM',
         `call to ${serviceName}/${key} timed out; its outcome is unknown, retry with the same idempotency key`,

@@ -32,9 +32,19 @@ export type CallMsg = {
   idem: string;
   sender: Ref<CallReply>;
 };
-export type CallReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
+export type CallReply = { ok: true; result: unknown } | CallFailure;
+export type CallFailure = { ok: false; code: string; message: string };
 
-export type SpawnOptions = { handler: unknown; properties: unknown };
+export type SpawnOptions = {
+  handler: unknown;
+  properties: unknown;
+  /**
+   * Why the actor of `key` stopped, from its crash until its callers were answered (then it is
+   * gone and the next call spawns and recovers it afresh): a query that finds it stopped in
+   * that window gets this reply instead of a timeout. Asked only when a query failed.
+   */
+  failureOf: (key: string) => CallFailure | undefined;
+};
 
 export type ActivePartition = {
   config: PartitionConfiguration;
@@ -175,9 +185,51 @@ export function createSpawnOptions(
     for (const send of decision.sends ?? []) deps.send(send);
     return applyRecord(behaviour, envelope, record);
   };
+  // A failed recovery (a store or snapshot this node refuses to read, a read that failed) or a
+  // turn that threw: nact stops the actor and would leave its queued calls unanswered until
+  // their timeout. The failure is kept until the actor has stopped, then every queued caller
+  // gets it and the actor is forgotten, so the next call recovers afresh (after an upgrade it
+  // succeeds; until then it fails the same way). Nothing is written on this path.
+  const failures = new Map<string, CallFailure>();
+  const onCrash = (
+    msg: unknown,
+    err: unknown,
+    ctx: { name: string; self: Ref<CallMsg>; stop: symbol },
+  ): symbol => {
+    const key = active.keyByName.get(ctx.name) ?? ctx.name;
+    const reply = failureReply(err, service, key);
+    if (active.actors.get(key) === ctx.self) failures.set(key, reply);
+    if (reply.code !== 'MF_PERSISTED_FORMAT') {
+      // The format gate logs its refusal once per partition; anything else is logged here.
+      logger.warn(
+        { partition: active.config.partition, key, code: reply.code, err: reply.message },
+        'actor stopped',
+      );
+    }
+    // A turn that threw before answering: its caller learns why now.
+    if ((msg as Partial<CallMsg> | undefined)?.kind === 'call') dispatch((msg as CallMsg).sender, reply);
+    return ctx.stop;
+  };
+  const afterStop = (
+    _state: unknown,
+    ctx: { name: string; self: Ref<CallMsg>; mailbox: { message: unknown }[] },
+  ) => {
+    const key = active.keyByName.get(ctx.name) ?? ctx.name;
+    const reply = failures.get(key);
+    if (!reply || active.actors.get(key) !== ctx.self) return;
+    failures.delete(key);
+    active.actors.delete(key);
+    active.keyByName.delete(ctx.name);
+    for (const { message } of ctx.mailbox) {
+      if ((message as Partial<CallMsg>).kind === 'call') dispatch((message as CallMsg).sender, reply);
+    }
+  };
   return {
     handler,
+    failureOf: (key) => failures.get(key),
     properties: {
+      onCrash,
+      afterStop,
       initialStateFunc: (ctx: { name: string }): Envelope => ({
         user: behaviour.initialState(active.keyByName.get(ctx.name) ?? ctx.name),
         recent: null,
@@ -188,6 +240,16 @@ export function createSpawnOptions(
     },
   };
 }
+/** What the callers of an actor that crashed (mostly: failed to recover its state) are told. */
+export function failureReply(err: unknown, service: string, key: string): CallFailure {
+  if (isMeterfabricError(err)) return replyOf(err);
+  return {
+    ok: false,
+    code: 'MF_INTERNAL',
+    message: `actor ${service}/${key} stopped: ${String(err)}; nothing was written, the next call recovers it afresh`,
+  };
+}
+
 /** The reply to a retried call: the stored result, or what the behaviour rebuilds from it. */
 export function dedupReply(behaviour: AnyActorBehaviour, user: unknown, stored: unknown): CallReply {
   if (!behaviour.replyFrom) return { ok: true, result: stored };
@@ -218,7 +280,7 @@ export function unknownOutcomeReply(err: unknown): CallReply {
   };
 }
 
-export function replyOf(err: unknown): CallReply {
+export function replyOf(err: unknown): CallFailure {
   if (isMeterfabricError(err) && steppedDown.has(err.code)) {
     return {
       ok: false,
