@@ -72,8 +72,8 @@ export class FormatGatedEngine implements PersistenceEngine {
       },
       (err: unknown) => {
         this.checking = null;
-        // nact turns a failed recovery into a stopped actor (its caller times out): the
-        // operator learns why from this line, once per refusal of this engine.
+        // The refused actor's callers get this error (actor-turn.ts answers them when nact
+        // stops it); the operator learns it from this line, once per refusal of this engine.
         if (isMeterfabricError(err) && err.code === 'MF_PERSISTED_FORMAT' && !this.refusalLogged) {
           this.refusalLogged = true;
           this.logger?.error({ partition: this.partition, err: err.message }, 'partition store refused');
