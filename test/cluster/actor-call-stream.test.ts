@@ -135,6 +135,53 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
     expect(served).toBe(1);
   });
 
+  /**
+   * A raw HTTP/2 caller of CallActors, paused (it reads nothing until resumed). grpc-js's client
+   * keeps reading HTTP/2 into its own buffer even when nobody reads the call, so it cannot be a
+   * caller that does not read.
+   */
+  function rawCaller(address: string): http2.ClientHttp2Stream {
+    const session = http2.connect(`http://${address}`);
+    sessions.push(session);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/meterfabric.node.Node/CallActors',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    stream.pause();
+    stream.on('error', () => undefined);
+    return stream;
+  }
+
+  const callActors = NodeService.service.CallActors!;
+
+  /** Calls `from`..`to` as gRPC length-prefixed messages, one buffer. */
+  function callFrames(from: number, to: number): Buffer {
+    return Buffer.concat(
+      Array.from({ length: to - from + 1 }, (_, i) => {
+        const message = callActors.requestSerialize({ id: from + i, call: request(`k${from + i}`) });
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(message.length, 1);
+        return Buffer.concat([prefix, message]);
+      }),
+    );
+  }
+
+  /** Resumes the stream and hands each reply message's bytes to `onReply`. */
+  function readReplies(stream: http2.ClientHttp2Stream, onReply: (message: Buffer) => void): void {
+    let pending = Buffer.alloc(0);
+    stream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+        const length = pending.readUInt32BE(1);
+        onReply(pending.subarray(5, 5 + length));
+        pending = pending.subarray(5 + length);
+      }
+    });
+    stream.resume();
+  }
+
   describe('replies bounded by bytes per stream', () => {
     const replyBytes = 256 * 1024;
     const budgetBytes = 4 * 1024 * 1024;
@@ -151,24 +198,10 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
         undefined,
         { maxQueuedReplyBytes: budgetBytes, onRefused: () => refused++ },
       );
-      // A raw HTTP/2 caller that does not read its stream (grpc-js's client keeps reading
-      // HTTP/2 into its own buffer even when nobody reads the call, so it cannot be that caller).
-      const session = http2.connect(`http://${address}`);
-      sessions.push(session);
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': '/meterfabric.node.Node/CallActors',
-        'content-type': 'application/grpc',
-        te: 'trailers',
-      });
-      stream.pause();
-      stream.on('error', () => undefined);
-      const definition = NodeService.service.CallActors!;
+      // A raw HTTP/2 caller that does not read its stream.
+      const stream = rawCaller(address);
       const send = (id: number): void => {
-        const message = definition.requestSerialize({ id, call: request(`k${id}`) });
-        const prefix = Buffer.alloc(5);
-        prefix.writeUInt32BE(message.length, 1);
-        stream.write(Buffer.concat([prefix, message]));
+        stream.write(callFrames(id, id));
       };
       // 10 MiB of replies: all run (calls already admitted run whatever their replies weigh),
       // and all but HTTP/2's 64 KiB window and a reply or two in its queue stay with the node.
@@ -180,16 +213,9 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
       await waitFor(() => refused === calls - first, 'the later calls refused', 60_000);
       expect(served).toBe(first);
       const replies: ActorReplyFrame[] = [];
-      let pending = Buffer.alloc(0);
-      stream.on('data', (chunk: Buffer) => {
-        pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
-          const length = pending.readUInt32BE(1);
-          replies.push(definition.responseDeserialize(pending.subarray(5, 5 + length)) as ActorReplyFrame);
-          pending = pending.subarray(5 + length);
-        }
-      });
-      stream.resume();
+      readReplies(stream, (message) =>
+        replies.push(callActors.responseDeserialize(message) as ActorReplyFrame),
+      );
       await waitFor(() => replies.length === calls, 'every reply read', 60_000);
       const ok = replies.filter((r) => !r.errorCode);
       const full = replies.filter((r) => r.errorCode === 'MF_CALL_STREAM_FULL');
@@ -215,31 +241,12 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
         undefined,
         { maxQueuedReplyBytes: budgetBytes, onRefused: () => refused++ },
       );
-      const session = http2.connect(`http://${address}`);
-      sessions.push(session);
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': '/meterfabric.node.Node/CallActors',
-        'content-type': 'application/grpc',
-        te: 'trailers',
-      });
-      stream.pause();
-      stream.on('error', () => undefined);
-      const definition = NodeService.service.CallActors!;
-      const frames = (from: number, to: number): Buffer =>
-        Buffer.concat(
-          Array.from({ length: to - from + 1 }, (_, i) => {
-            const message = definition.requestSerialize({ id: from + i, call: request(`k${from + i}`) });
-            const prefix = Buffer.alloc(5);
-            prefix.writeUInt32BE(message.length, 1);
-            return Buffer.concat([prefix, message]);
-          }),
-        );
-      stream.write(frames(1, 40));
+      const stream = rawCaller(address);
+      stream.write(callFrames(1, 40));
       await waitFor(() => served === 40, 'the first calls served', 60_000);
       // 30,000 more calls (several MiB of refusals if all were answered).
       const total = 30_040;
-      stream.write(frames(41, total));
+      stream.write(callFrames(41, total));
       await waitFor(() => refused > 0, 'refusals', 60_000);
       let last = -1;
       // The node stops reading: the refusals stop growing although calls are still unsent.
@@ -261,15 +268,7 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
       // that the caller's flow-control window took).
       expect(refused * 100).toBeLessThan(2 * 1024 * 1024);
       let replies = 0;
-      let pending = Buffer.alloc(0);
-      stream.on('data', (chunk: Buffer) => {
-        pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
-          replies++;
-          pending = pending.subarray(5 + pending.readUInt32BE(1));
-        }
-      });
-      stream.resume();
+      readReplies(stream, () => replies++);
       // Reading drains it: every call is then answered (served or refused), none lost.
       await waitFor(() => replies === total, 'every call answered', 60_000);
       expect(served + refused).toBe(total);
