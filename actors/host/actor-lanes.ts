@@ -133,6 +133,30 @@ export type LaneOptions = {
 export const fanInActors = (address: ActorAddress): boolean => address.service !== 'device';
 
 /**
+ * A delivery's size in bytes (JSON), refused with MF_PAYLOAD_TOO_LARGE over the call budget.
+ * `commandsBytes`: the commands' JSON bytes summed, when the caller has measured them
+ * (delivery-parts.ts): the commands are then not measured again (json-length.ts).
+ */
+function measuredDelivery(
+  address: ActorAddress,
+  delivery: Delivery<unknown>,
+  commandsBytes?: number,
+): number {
+  const sizeBytes =
+    commandsBytes === undefined
+      ? (jsonLength(delivery) ?? 4)
+      : (jsonLength({ ...delivery, commands: [] }) ?? 4) +
+        commandsBytes +
+        Math.max(0, delivery.commands.length - 1);
+  if (sizeBytes > maxCallBytes)
+    throw new MeterfabricError(
+      'MF_PAYLOAD_TOO_LARGE',
+      `a delivery of ${sizeBytes} bytes to ${addressId(address)} is over the ${maxCallBytes}-byte call budget`,
+    );
+  return sizeBytes;
+}
+
+/**
  * Waves (opt-in, `holdsForWave`): a fan-in actor (a worker, the jobs manager, a TLog bucket,
  * the integration stream) receives one delivery from each of many calls that run at the same
  * time (forty devices' results for one worker). Called as soon as the first arrives, it spends
@@ -145,6 +169,7 @@ export const fanInActors = (address: ActorAddress): boolean => address.service !
  * slowest call, which cost more than the rounds it saved, idle box or loaded: so it is off
  * unless asked for.
  */
+
 export class ActorLanes {
   private readonly lanes = new Map<string, Lane>();
   private running = 0;
@@ -211,17 +236,7 @@ export class ActorLanes {
     tailAck?: () => number | undefined,
     commandsBytes?: number,
   ): number {
-    const sizeBytes =
-      commandsBytes === undefined
-        ? (jsonLength(delivery) ?? 4)
-        : (jsonLength({ ...delivery, commands: [] }) ?? 4) +
-          commandsBytes +
-          Math.max(0, delivery.commands.length - 1);
-    if (sizeBytes > maxCallBytes)
-      throw new MeterfabricError(
-        'MF_PAYLOAD_TOO_LARGE',
-        `a delivery of ${sizeBytes} bytes to ${addressId(address)} is over the ${maxCallBytes}-byte call budget`,
-      );
+    const sizeBytes = measuredDelivery(address, delivery, commandsBytes);
     const lane = this.lane(address);
     lane.deliveries.push({ delivery, sizeBytes, committed, tailAck, ackId: undefined, prepare: undefined });
     this.schedule(lane, false, this.routing);
@@ -265,12 +280,7 @@ export class ActorLanes {
     try {
       await prepare();
       head.prepare = undefined;
-      head.sizeBytes = jsonLength(head.delivery) ?? 4;
-      if (head.sizeBytes > maxCallBytes)
-        throw new MeterfabricError(
-          'MF_PAYLOAD_TOO_LARGE',
-          `a delivery of ${head.sizeBytes} bytes to ${addressId(lane.address)} is over the ${maxCallBytes}-byte call budget`,
-        );
+      head.sizeBytes = measuredDelivery(lane.address, head.delivery);
     } catch (err) {
       lane.deliveries.splice(lane.deliveries.indexOf(head), 1);
       this.options.onError(err);
