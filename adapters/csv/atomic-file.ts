@@ -62,32 +62,57 @@ export async function commitReplacement(path: string): Promise<void> {
   await fsyncPath(dirname(path));
 }
 
+/** Buffers handed to one `writev` call at most (Linux IOV_MAX). */
+const maxVectorsPerWrite = 1024;
+
 /**
- * Writes `text` (or bytes already UTF-8) at byte `offsetBytes` of a staging file, cuts anything after it (the torn
- * tail of an append that failed earlier in this process) and fsyncs. Cost: the bytes
- * written, whatever the file's size. `create` starts a new file.
+ * Writes `data` (text, bytes already UTF-8, or a list of byte chunks in order) at byte
+ * `offsetBytes` of a staging file, cuts anything after it (the torn tail of an append that
+ * failed earlier in this process) and fsyncs. Chunks go to the file in one vectored write
+ * (`writev`): the caller never joins them into one buffer, so the bytes the worker pool
+ * encoded are not copied on this thread. A short write continues where it stopped; a kill in
+ * the middle leaves bytes beyond the committed size, which the next write or `open` cuts.
+ * Cost: the bytes written, whatever the file's size. `create` starts a new file.
+ * `afterWrite` runs between the write and the fsync (crash tests kill the process there).
  */
 export async function writeAtAndSync(
   path: string,
   offsetBytes: number,
-  text: string | Uint8Array,
+  data: string | Uint8Array | readonly Uint8Array[],
   create: boolean,
+  afterWrite?: () => void,
 ): Promise<number> {
-  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  let rest: Uint8Array[] =
+    typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : [...data];
+  rest = rest.filter((chunk) => chunk.byteLength > 0);
   const fh = await open(path, create ? 'w' : 'r+');
+  let position = offsetBytes;
   try {
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, offsetBytes + done);
-      done += bytesWritten;
+    while (rest.length > 0) {
+      const batch = rest.slice(0, maxVectorsPerWrite);
+      const { bytesWritten } = await fh.writev(batch, position);
+      if (bytesWritten <= 0) throw new Error(`writev to ${path} wrote nothing at byte ${position}`);
+      position += bytesWritten;
+      rest = advance(rest, bytesWritten);
     }
-    await fh.truncate(offsetBytes + bytes.length);
+    afterWrite?.();
+    await fh.truncate(position);
     await fh.sync();
   } finally {
     await fh.close();
   }
   if (create) await fsyncPath(dirname(path));
-  return offsetBytes + bytes.length;
+  return position;
+}
+
+/** The chunks left after `bytes` of them were written: whole chunks dropped, a partial one as a view. */
+function advance(chunks: Uint8Array[], bytes: number): Uint8Array[] {
+  let left = bytes;
+  let i = 0;
+  while (i < chunks.length && left >= chunks[i]!.byteLength) left -= chunks[i++]!.byteLength;
+  const out = chunks.slice(i);
+  if (left > 0 && out.length > 0) out[0] = out[0]!.subarray(left);
+  return out;
 }
 
 /** Cuts a file back to `sizeBytes` and fsyncs it (recovery of a torn staging tail). */

@@ -6,8 +6,12 @@ import { CsvWriterStateError } from './writer-manifest.js';
 
 /** DailyCsvWriter's options, result types and their checks (the writer is in daily-writer.ts). */
 
-/** Stages of an append, for fault injection; `copied`: a publish copy is written, not yet renamed. */
-export type WriterStage = 'staged' | 'committed' | 'copied' | 'published';
+/**
+ * Stages of an append, for fault injection: `written`: its rows are written to the staging
+ * file (one writev), not yet fsynced or committed; `staged`: fsynced, manifest not yet
+ * committed; `copied`: a publish copy is written, not yet renamed.
+ */
+export type WriterStage = 'written' | 'staged' | 'committed' | 'copied' | 'published';
 
 export type DailyCsvWriterOptions = {
   dir: string;

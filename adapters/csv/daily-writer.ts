@@ -14,7 +14,7 @@ import {
 } from './daily-writer-options.js';
 import { localDayOf } from './local-time.js';
 import { nextManifest, stagingWrites } from './manifest-next.js';
-import { type PartChange, type PartState, planParts } from './part-plan.js';
+import { type EncodedRows, type PartChange, type PartState, planParts } from './part-plan.js';
 import {
   CsvWriterStateError,
   commitManifest,
@@ -64,6 +64,8 @@ type QueuedAppend = AppendOptions & {
   rows: readonly CsvRow[];
   resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
+  /** Its encoding in the pool, started when it was queued (encoding ahead; see queueAppend). */
+  encoded?: Promise<EncodedRows>;
 };
 
 const serverPattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -173,6 +175,15 @@ export class DailyCsvWriter {
   private queueAppend(entry: QueuedAppend): void {
     this.rowsQueued += entry.rows.length;
     this.maxQueued = Math.max(this.maxQueued, this.rowsQueued);
+    // Encoding ahead: with a pool, a queued append's rows go to the workers now, so they encode
+    // while the commit in flight writes and fsyncs (instead of after it, with the workers idle).
+    // Bounded by maxQueuedRows like the queue itself. Only commits stay in call order; an
+    // append found invalid or already written when its group runs just drops its bytes.
+    if (this.usesPool(entry.rows) && this.invalid(entry) === undefined) {
+      entry.encoded = this.encode(entry.rows);
+      // Settled by writeGroup; until then a failure must not count as unhandled.
+      entry.encoded.catch(() => undefined);
+    }
     this.pending.push(entry);
     this.scheduleGroup();
   }
@@ -219,7 +230,7 @@ export class DailyCsvWriter {
         lastSeq = entry.seq;
       }
     }
-    const encoded = await Promise.allSettled(accepted.map((e) => this.encode(e.rows)));
+    const encoded = await Promise.allSettled(accepted.map((e) => e.encoded ?? this.encode(e.rows)));
     let next = this.manifest;
     const planned: { entry: QueuedAppend; changes: PartChange[] }[] = [];
     for (const [i, entry] of accepted.entries()) {
@@ -260,13 +271,19 @@ export class DailyCsvWriter {
       const writes = stagingWrites(planned.flatMap((p) => p.changes));
       // The rows and the new manifest's temp file are fsynced together; the rename that commits
       // them waits for both, so a manifest never names rows that are not durable.
+      const faultHook = this.options.faultHook;
+      const afterWrite =
+        faultHook &&
+        (() => {
+          for (const p of planned) faultHook('written', p.entry.seq);
+        });
       await Promise.all([
         ...writes.map((w) =>
-          writeAtAndSync(join(dir, stagingName(w.file)), w.offsetBytes, w.bytes, w.create),
+          writeAtAndSync(join(dir, stagingName(w.file)), w.offsetBytes, w.chunks, w.create, afterWrite),
         ),
         stageManifest(dir, next),
       ]);
-      for (const w of writes) this.counters.stagedBytes += w.bytes.byteLength;
+      for (const w of writes) this.counters.stagedBytes += w.sizeBytes;
       for (const p of planned) this.options.faultHook?.('staged', p.entry.seq);
       await commitManifest(dir, next);
       this.manifest = next;
@@ -299,12 +316,17 @@ export class DailyCsvWriter {
     return undefined;
   }
 
-  private async encode(rows: readonly CsvRow[]): Promise<string | Uint8Array> {
+  private usesPool(rows: readonly CsvRow[]): boolean {
+    return (
+      this.options.pool !== undefined && rows.length > 0 && rows.length >= (this.options.poolMinRows ?? 1000)
+    );
+  }
+
+  /** Text inline, or the pool's UTF-8 chunks as they came back (written with one writev, never joined). */
+  private async encode(rows: readonly CsvRow[]): Promise<EncodedRows> {
     const pool = this.options.pool;
-    if (!pool || rows.length === 0 || rows.length < (this.options.poolMinRows ?? 1000))
-      return encodeCsvRows(this.options.kind, rows);
-    const chunks = await encodeCsvRowsInPool(pool, this.options.kind, rows);
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    if (!pool || !this.usesPool(rows)) return encodeCsvRows(this.options.kind, rows);
+    return encodeCsvRowsInPool(pool, this.options.kind, rows);
   }
 
   /**

@@ -45,31 +45,39 @@ export function nextManifest(
   };
 }
 
-/** One write per staging file for a group's changes: contiguous byte ranges joined in order. */
-export type StagingWrite = { file: string; offsetBytes: number; bytes: Buffer; create: boolean };
+/**
+ * One write per staging file for a group's changes: contiguous byte ranges in order, as a list
+ * of chunks for one vectored write (the pool's bytes are not copied to join them; text is
+ * encoded to UTF-8 once, which it must be anyway).
+ */
+export type StagingWrite = {
+  file: string;
+  offsetBytes: number;
+  chunks: Uint8Array[];
+  sizeBytes: number;
+  create: boolean;
+};
 
 export function stagingWrites(changes: readonly PartChange[]): StagingWrite[] {
-  const byFile = new Map<string, { offsetBytes: number; end: number; chunks: Buffer[] }>();
+  const byFile = new Map<string, { offsetBytes: number; end: number; chunks: Uint8Array[] }>();
   for (const c of changes) {
-    const bytes =
-      typeof c.text === 'string'
-        ? Buffer.from(c.text)
-        : Buffer.from(c.text.buffer, c.text.byteOffset, c.text.byteLength);
+    const bytes = typeof c.text === 'string' ? [Buffer.from(c.text)] : c.text;
     const w = byFile.get(c.file);
     if (!w) {
-      byFile.set(c.file, { offsetBytes: c.sizeBefore, end: c.sizeAfter, chunks: [bytes] });
+      byFile.set(c.file, { offsetBytes: c.sizeBefore, end: c.sizeAfter, chunks: [...bytes] });
       continue;
     }
     // Folded appends continue where the previous one ended; anything else is a planning bug.
     if (c.sizeBefore !== w.end)
       throw new Error(`staging writes of ${c.file} are not contiguous: ${w.end} then ${c.sizeBefore}`);
-    w.chunks.push(bytes);
+    w.chunks.push(...bytes);
     w.end = c.sizeAfter;
   }
   return [...byFile].map(([file, w]) => ({
     file,
     offsetBytes: w.offsetBytes,
-    bytes: w.chunks.length === 1 ? w.chunks[0]! : Buffer.concat(w.chunks),
+    chunks: w.chunks,
+    sizeBytes: w.end - w.offsetBytes,
     create: w.offsetBytes === 0,
   }));
 }

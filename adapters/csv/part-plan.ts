@@ -17,16 +17,24 @@ export type PartState = {
   publishedBytes: number;
 };
 
+/**
+ * A batch's encoded rows: text (inline encoding), or UTF-8 bytes as one buffer or as the
+ * worker pool's chunks in order. Chunks are never joined: they go to the file in one vectored
+ * write (atomic-file.ts `writeAtAndSync`), so the caller's thread copies no row bytes.
+ */
+export type EncodedRows = string | Uint8Array | readonly Uint8Array[];
+
 export type PartChange = {
   file: string;
   sizeBefore: number;
   sizeAfter: number;
   rowsAfter: number;
   /**
-   * What to write at `sizeBefore` (the header first for a new part): text, or UTF-8 bytes when
-   * the batch came encoded as bytes (from the worker pool) and went to one part whole.
+   * What to write at `sizeBefore` (the header first for a new part): text, or UTF-8 byte
+   * chunks in order (the header's bytes, then the pool's chunks as they came) when the batch
+   * came encoded as bytes and went to one part whole.
    */
-  text: string | Uint8Array;
+  text: string | readonly Uint8Array[];
 };
 
 export type PlanInput = {
@@ -34,10 +42,10 @@ export type PlanInput = {
   header: string;
   maxPartBytes: number;
   /**
-   * The whole batch encoded (text, or its UTF-8 bytes), and each row encoded alone (only asked
-   * for when it must split).
+   * The whole batch encoded (text, or its UTF-8 bytes in one or more chunks), and each row
+   * encoded alone (only asked for when it must split).
    */
-  whole: string | Uint8Array;
+  whole: EncodedRows;
   rowCount: number;
   encodeRow: (index: number) => string;
   nameOf: (partNumber: number) => string;
@@ -58,7 +66,7 @@ export function planParts(input: PlanInput): PartChange[] {
     publishedBytes: 0,
   });
   const startOf = (p: PartState) => (p.sizeBytes === 0 ? headerBytes : p.sizeBytes);
-  const wholeBytes = typeof whole === 'string' ? Buffer.byteLength(whole) : whole.byteLength;
+  const wholeBytes = encodedBytes(whole);
   if (target && startOf(target) + wholeBytes <= maxPartBytes) return [change(target, whole, rowCount)];
   if (!target && headerBytes + wholeBytes <= maxPartBytes) return [change(openNew(), whole, rowCount)];
   // Slow path: fill parts row by row. A row longer than a whole part still gets a part of its own.
@@ -84,17 +92,30 @@ export function planParts(input: PlanInput): PartChange[] {
   out.push(change(current, text, count));
   return out;
 
-  function change(p: PartState, rowsText: string | Uint8Array, rows: number): PartChange {
+  function change(p: PartState, rowsText: EncodedRows, rows: number): PartChange {
     const fresh = p.sizeBytes === 0;
-    let text: string | Uint8Array;
+    let text: string | readonly Uint8Array[];
     if (typeof rowsText === 'string') text = fresh ? header + rowsText : rowsText;
-    else text = fresh ? Buffer.concat([Buffer.from(header), rowsText]) : rowsText;
+    else {
+      const chunks = rowsText instanceof Uint8Array ? [rowsText] : rowsText;
+      // The header is its own chunk: a new part costs no copy of the rows behind it.
+      text = fresh ? [Buffer.from(header), ...chunks] : chunks;
+    }
     return {
       file: p.file,
       sizeBefore: p.sizeBytes,
-      sizeAfter: p.sizeBytes + (typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength),
+      sizeAfter: p.sizeBytes + encodedBytes(text),
       rowsAfter: p.rows + rows,
       text,
     };
   }
+}
+
+/** UTF-8 size of encoded rows. */
+export function encodedBytes(rows: EncodedRows): number {
+  if (typeof rows === 'string') return Buffer.byteLength(rows);
+  if (rows instanceof Uint8Array) return rows.byteLength;
+  let bytes = 0;
+  for (const chunk of rows) bytes += chunk.byteLength;
+  return bytes;
 }

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DailyCsvWriter, type WriterStage } from '../../adapters/csv/daily-writer.js';
+import { manifestPath, stagingName } from '../../adapters/csv/writer-manifest.js';
 import { distPath } from '../../core/paths.js';
 import { batch, collectedAt } from './support/batches.js';
 import { allRows, tempDirs } from './support/files.js';
@@ -28,9 +29,9 @@ describe('DailyCsvWriter after a killed process', () => {
     expect(new Set(ids).size).toBe(ids.length);
   }
 
-  async function replayAndCheck(dir: string): Promise<void> {
+  async function replayAndCheck(dir: string, partBytes = maxPartBytes): Promise<void> {
     checkVisibleAfterKill(dir);
-    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes });
+    const writer = await DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', maxPartBytes: partBytes });
     for (let seq = 1; seq <= batches; seq++)
       await writer.append(batch(seq, rowsPerBatch), { seq, collectedAtMs: collectedAt(seq, batches) });
     await writer.close();
@@ -50,7 +51,8 @@ describe('DailyCsvWriter after a killed process', () => {
     expect(existsSync(distPath('adapters', 'csv', 'daily-writer.js'))).toBe(true);
   });
 
-  const stages: WriterStage[] = ['staged', 'committed', 'copied', 'published'];
+  // 'written': the rows' one writev has returned, nothing is fsynced or committed yet.
+  const stages: WriterStage[] = ['written', 'staged', 'committed', 'copied', 'published'];
   for (const stage of stages)
     for (const crashSeq of [1, 4, 5])
       it(`killed at "${stage}" of batch ${crashSeq}: whole rows only, none lost or duplicated after restart`, async () => {
@@ -79,6 +81,56 @@ describe('DailyCsvWriter after a killed process', () => {
       );
       expect(r.signal).toBe('SIGKILL');
       await replayAndCheck(dir);
+    });
+
+  // A kill inside the writev itself can leave any prefix of its bytes in the staging file (the
+  // kernel stores the vectors in order). Killed after a group's writev of several appends'
+  // chunks (4 in flight, worker pool), the staging tail is then cut at points inside that
+  // uncommitted range, mid-row included: what a kill mid-writev leaves. Reopening must cut it.
+  // Parts large enough that a group's appends go to one part whole: the writev then holds the
+  // pool's chunks as they came back (header + one chunk per append), not a re-encoded text.
+  const wholeGroupPartBytes = 64 * 1024;
+  for (const keepFraction of [0.13, 0.5, 0.91])
+    it(`killed mid-writev (worker pool, 4 appends per group; ${keepFraction} of the uncommitted bytes left): whole rows only, none lost or duplicated`, {
+      timeout: 120_000,
+    }, async () => {
+      const dir = tempDir();
+      const r = spawnSync(
+        process.execPath,
+        [
+          child,
+          dir,
+          'written',
+          '6',
+          String(batches),
+          String(rowsPerBatch),
+          String(wholeGroupPartBytes),
+          'workers',
+          '4',
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.signal).toBe('SIGKILL');
+      const manifest = JSON.parse(readFileSync(manifestPath(dir, 'S', 'n1'), 'utf8')) as {
+        days: Record<string, { file: string; sizeBytes: number; state: string }[]>;
+      };
+      // The parts the uncommitted write went to: staging files longer than their committed size.
+      const committed = new Map(
+        Object.values(manifest.days)
+          .flat()
+          .map((p) => [stagingName(p.file), p.sizeBytes]),
+      );
+      const torn = readdirSync(dir)
+        .filter((f) => f.endsWith('.staging'))
+        .map((f) => ({ f, size: statSync(join(dir, f)).size, committedBytes: committed.get(f) ?? 0 }))
+        .filter((s) => s.size > s.committedBytes);
+      expect(torn.length).toBeGreaterThan(0);
+      for (const s of torn)
+        truncateSync(
+          join(dir, s.f),
+          s.committedBytes + Math.floor((s.size - s.committedBytes) * keepFraction),
+        );
+      await replayAndCheck(dir, wholeGroupPartBytes);
     });
 
   for (const poolMode of ['inline', 'workers'])

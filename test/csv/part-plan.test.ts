@@ -14,7 +14,13 @@ const plan = (parts: PartState[], lines: string[], maxPartBytes: number) =>
     encodeRow: (i) => lines[i]!,
     nameOf,
   });
-const textOf = (t: string | Uint8Array) => (typeof t === 'string' ? t : Buffer.from(t).toString('utf8'));
+const textOf = (t: string | readonly Uint8Array[]) =>
+  typeof t === 'string' ? t : Buffer.concat(t.map((c) => Buffer.from(c))).toString('utf8');
+/** `bytes` cut at the given offsets (sorted, deduplicated): the pool's chunks as they come back. */
+const cutAt = (bytes: Buffer, cuts: number[]): Uint8Array[] => {
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  return [0, ...at].map((from, i) => bytes.subarray(from, at[i] ?? bytes.length));
+};
 const open = (file: string, sizeBytes: number, rows: number): PartState => ({
   file,
   sizeBytes,
@@ -62,7 +68,8 @@ describe('planParts', () => {
       fc.property(
         fc.array(line, { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 8, max: 120 }),
-        (lines, max) => {
+        fc.array(fc.nat(), { maxLength: 5 }),
+        (lines, max, cuts) => {
           const changes = plan([], lines, max);
           expect(changes.map((c) => textOf(c.text).replace(/^a;b\n/, '')).join('')).toBe(lines.join(''));
           // The batch as UTF-8 bytes (as the worker pool returns it) plans the same parts and bytes.
@@ -78,6 +85,25 @@ describe('planParts', () => {
           expect(fromBytes.map((c) => ({ ...c, text: textOf(c.text) }))).toEqual(
             changes.map((c) => ({ ...c, text: textOf(c.text) })),
           );
+          // The same bytes in chunks (how the pool returns them, written by one writev): the same
+          // parts and bytes, and the chunks are passed on as they are, never joined.
+          const chunks = cutAt(Buffer.from(lines.join('')), cuts);
+          const fromChunks = planParts({
+            parts: [],
+            header,
+            maxPartBytes: max,
+            whole: chunks,
+            rowCount: lines.length,
+            encodeRow: (i) => lines[i]!,
+            nameOf,
+          });
+          expect(fromChunks.map((c) => ({ ...c, text: textOf(c.text) }))).toEqual(
+            changes.map((c) => ({ ...c, text: textOf(c.text) })),
+          );
+          const [only] = fromChunks;
+          // Fast path (the batch fits one part): the header's chunk, then the pool's chunks as they are.
+          if (fromChunks.length === 1 && typeof only!.text !== 'string')
+            expect(only!.text.slice(1)).toEqual(chunks);
           for (const c of changes) {
             expect(textOf(c.text).startsWith(header)).toBe(true);
             if (c.sizeAfter > max) expect(c.rowsAfter).toBe(1);
