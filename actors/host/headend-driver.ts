@@ -2,8 +2,7 @@ import type { CollectedReading } from '../../adapters/field-data.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import type { FieldLink, FieldRequest } from '../device/field.js';
-import type { DeviceCommand } from '../device/state.js';
+import type { FieldLink } from '../device/field.js';
 import type { Job, JobOutcome } from '../domain/jobs.js';
 import type { OutboxEntry } from '../hosting/outbox.js';
 import type { HeadendServiceName } from '../hosting/services.js';
@@ -13,13 +12,11 @@ import { applyRegistryCommand, type RegistryCommand, type RegistryEffect } from 
 import { emptyRegistry, type RegistryState } from '../registry/types.js';
 import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 import { type DayClock, entryInstantMs } from '../work-manager/day-clock.js';
-import { type AckHold, ActorLanes, addressId, defaultAckHold, fanInActors } from './actor-lanes.js';
-import { deliverySeq, maxDeliveryBytes, splitCommandsSized } from './delivery-parts.js';
+import { type AckHold, ActorLanes, defaultAckHold, fanInActors } from './actor-lanes.js';
 import { DevicePlans } from './device-plans.js';
-import { type Addressing, type DriverAction, deviceOf, routeEntry, singleton } from './effect-routes.js';
-import { EntryDeliveries } from './entry-deliveries.js';
+import { type Addressing, singleton } from './effect-routes.js';
+import { EntryRouter } from './entry-router.js';
 import { FieldExchanges } from './field-exchanges.js';
-import { JobWaiters } from './job-waiters.js';
 import { readReplay } from './resume-replay.js';
 import type { ActorAddress, ServicePorts } from './service-ports.js';
 import { defaultStreamWritesInFlight, type StreamWriter, StreamWrites } from './stream-writes.js';
@@ -79,7 +76,7 @@ const importChunkRows = 200;
 export class HeadendDriver {
   /** A copy of the registry actor's state, updated in step with it (the bridge reads it synchronously). */
   registry: RegistryState = emptyRegistry();
-  readonly outcomes: JobOutcome[] = [];
+  readonly outcomes: JobOutcome[];
   private readonly lanes: ActorLanes;
   private readonly logger: Logger;
   /** Device requests running on the field links (field-exchanges.ts). */
@@ -87,11 +84,9 @@ export class HeadendDriver {
   /** Stream entries handed to the writer, acknowledged in position order (stream-writes.ts). */
   private readonly writes: StreamWrites;
   private error: unknown;
-  /** Per source actor: the highest entry id routed. */
-  private readonly routedUpTo = new Map<string, number>();
-  private readonly waiters = new JobWaiters();
-  /** Entries routed so far, and at the last recorded step (`stepDone`). */
-  private routedCount = 0;
+  /** Delivering outbox entries on (entry-router.ts). */
+  private readonly router: EntryRouter;
+  /** Entries routed at the last recorded step (`stepDone`). */
   private routedAtMark = 0;
   /** The last step recorded, and a later one done but not recorded (it routed nothing). */
   private markedMs: number | undefined;
@@ -120,7 +115,7 @@ export class HeadendDriver {
       // later one from a reply first would skip them (the per-source high-water mark).
       onEntry: (address, entry) => {
         if (this.options.followWorkManager && address.service === 'work-manager') return;
-        this.route(address, entry);
+        this.router.route(address, entry);
       },
       onError: (err) => {
         this.error ??= err;
@@ -138,6 +133,20 @@ export class HeadendDriver {
         address.service !== 'worker' && !(options.followWorkManager && address.service === 'work-manager'),
     });
     this.plans = new DevicePlans(options.ports, this.lanes, this.field, () => options.clock.now());
+    this.router = new EntryRouter({
+      ports: options.ports,
+      lanes: this.lanes,
+      field: this.field,
+      writes: this.writes,
+      plans: this.plans,
+      addressing: this.addressing,
+      now: () => options.clock.now(),
+      logger: this.logger,
+      onError: (err) => {
+        this.error ??= err;
+      },
+    });
+    this.outcomes = this.router.outcomes;
   }
 
   /** Acknowledgements held back to ride on later calls (ActorLanes). */
@@ -162,10 +171,6 @@ export class HeadendDriver {
     return singleton(this.addressing, service);
   }
 
-  private device(concentratorId: string): ActorAddress<'device'> {
-    return deviceOf(this.addressing, concentratorId);
-  }
-
   /** Applies a registry command (throws its HeadendError, nothing changed) and sends it to the registry actor. */
   applyRegistry(command: RegistryCommand): RegistryEffect[] {
     const nowMs = this.options.clock.now();
@@ -188,13 +193,13 @@ export class HeadendDriver {
 
   /** Submits a job (a work order); resolves with its outcome. */
   submitJob(job: Job): Promise<JobOutcome> {
-    const outcome = this.waiters.wait(job.id);
+    const outcome = this.router.waiters.wait(job.id);
     this.lanes.post(this.singleton('jobs-manager'), { commands: [{ type: 'submit', job }] });
     return outcome;
   }
 
   readingsOf(jobId: string): CollectedReading[] {
-    return this.waiters.readingsOf(jobId);
+    return this.router.readingsOf(jobId);
   }
 
   /**
@@ -250,11 +255,11 @@ export class HeadendDriver {
     await this.settle();
     const address = this.singleton('work-manager');
     const state = await this.options.ports.state(address);
-    const routed = this.routedUpTo.get(addressId(address)) ?? 0;
+    const routed = this.router.routedUpToOf(address);
     let moved = false;
     const stepAt = async (atMs: number, entry?: OutboxEntry<unknown>) => {
       if (atMs > this.options.clock.now()) advance(atMs);
-      if (entry) this.route(address, entry);
+      if (entry) this.router.route(address, entry);
       this.lanes.tick(this.singleton('jobs-manager'));
       await this.settle();
       await this.stepDone(this.options.clock.now());
@@ -274,7 +279,7 @@ export class HeadendDriver {
     // carry only bookkeeping. It is recorded with the next step that did route something, or
     // once it lags the last recorded step by the hold's age; a driver resuming from an older
     // step re-runs those empty steps (their ticks are dropped by instant) and finds nothing.
-    if (this.routedCount === this.routedAtMark && atMs - (this.markedMs ?? atMs) < this.maxStepLagMs) {
+    if (this.router.routedCount === this.routedAtMark && atMs - (this.markedMs ?? atMs) < this.maxStepLagMs) {
       this.unmarkedStepMs = atMs;
       return;
     }
@@ -287,7 +292,7 @@ export class HeadendDriver {
    * step's first calls (the tick) instead of taking a round of commits of its own.
    */
   markStepDone(atMs: number): void {
-    this.routedAtMark = this.routedCount;
+    this.routedAtMark = this.router.routedCount;
     this.markedMs = atMs;
     this.unmarkedStepMs = undefined;
     this.lanes.post(this.singleton('integration'), {
@@ -353,7 +358,7 @@ export class HeadendDriver {
     });
     this.registry = replay.registry;
     for (const { address, entries } of replay.entries)
-      for (const entry of entries) this.route(address, entry);
+      for (const entry of entries) this.router.route(address, entry);
     await this.settle();
     return replay.integration.lastStepMs;
   }
@@ -361,98 +366,5 @@ export class HeadendDriver {
   /** The whole state of one of the singletons (summary, reports). */
   singletonState<N extends 'registry' | 'work-manager' | 'jobs-manager' | 'integration'>(service: N) {
     return this.options.ports.state(this.singleton(service));
-  }
-
-  // --- delivering outbox entries -------------------------------------------------------
-
-  /** Tracks an entry's deliveries; it is acknowledged when the last one is committed. */
-  private route(source: ActorAddress, entry: OutboxEntry<unknown>): void {
-    const sourceId = addressId(source);
-    // A source's entries reach the driver in id order (one lane per actor; resume reads them
-    // in order), so one it has seen already is a repeated reply: delivering it again would
-    // re-run its field requests.
-    if (entry.id <= (this.routedUpTo.get(sourceId) ?? 0)) return;
-    this.routedUpTo.set(sourceId, entry.id);
-    this.routedCount++;
-    for (const r of entry.refused ?? [])
-      this.logger.warn({ actor: sourceId, code: r.code, reason: r.message }, 'head-end command refused');
-    const deliveries = new EntryDeliveries(entry.id, (id, sizeBytes) =>
-      this.lanes.ack(source, id, sizeBytes),
-    );
-    const { targets, actions } = routeEntry(this.addressing, source, entry, this.options.clock.now());
-    for (const action of actions) this.act(action, entry.id, deliveries);
-    for (const { address, commands } of targets) {
-      if (this.plans.takes(address, commands)) {
-        const seq = deliverySeq(entry.id, 0);
-        this.plans.post(address, { from: sourceId, seq, commands: commands as DeviceCommand[] }, deliveries);
-        continue;
-      }
-      for (const [part, chunk] of splitCommandsSized(commands, maxDeliveryBytes).entries()) {
-        deliveries.hold();
-        deliveries.sizeBytes += this.lanes.post(
-          address,
-          { from: sourceId, seq: deliverySeq(entry.id, part), commands: chunk.commands },
-          deliveries.release,
-          undefined,
-          chunk.bytes,
-        );
-      }
-    }
-    deliveries.routed();
-  }
-
-  private act(action: DriverAction, seq: number, entry: EntryDeliveries): void {
-    const { hold, release } = entry;
-    switch (action.type) {
-      case 'field':
-        hold();
-        this.execute(action.concentratorId, seq, action.requestId, action.request, entry);
-        return;
-      case 'write':
-        hold();
-        this.writes.write(seq, action.batches, release);
-        return;
-      case 'outcome':
-        this.outcomes.push(action.outcome);
-        this.waiters.resolve(action.outcome);
-        return;
-      case 'readings':
-        this.waiters.addReadings(action.jobId, action.readings);
-        return;
-      case 'duplicate':
-        if (!this.waiters.waitsFor(action.jobId)) return;
-        // A resubmitted job someone waits on: its recorded outcome, if it has one.
-        void this.options.ports.state(singleton(this.addressing, 'jobs-manager')).then(
-          (s) => {
-            const outcome = s.inner.outcomes[action.jobId];
-            if (outcome) this.waiters.resolve(outcome);
-          },
-          (err: unknown) => {
-            this.error ??= err;
-          },
-        );
-        return;
-    }
-  }
-
-  /**
-   * One field exchange; its answer goes back to the device as source `field` with the entry's
-   * seq, acknowledging the entry in the same call when nothing else of it is outstanding.
-   */
-  private execute(
-    concentratorId: string,
-    seq: number,
-    requestId: string,
-    request: FieldRequest,
-    entry: EntryDeliveries,
-  ): void {
-    this.field.run(concentratorId, requestId, request, (command) =>
-      this.lanes.post(
-        this.device(concentratorId),
-        { from: 'field', seq: deliverySeq(seq, 0), commands: [command] },
-        entry.release,
-        entry.ackWithLast,
-      ),
-    );
   }
 }
