@@ -6,6 +6,7 @@ import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { ActorProxyPorts } from '../host/service-ports.js';
 import type { DemoDayFlags } from './day-flags.js';
+import { OutageWaiter, OutageWaitingPorts } from './outage-wait.js';
 import { type DemoOptions, formatSummary, runDemoDay } from './run-day.js';
 
 /**
@@ -31,6 +32,12 @@ export type UpContext = {
   integration?: Pick<DemoOptions, 'bridges' | 'webhooks' | 'metrics'>;
   /** The day's own flags (day-flags.ts: `--load-profile-every-minutes`). */
   day?: DemoDayFlags;
+  /**
+   * How long the day waits out a cluster outage (a node or etcd briefly away, a partition in
+   * quorum loss) before it fails with MF_CLUSTER_UNAVAILABLE (outage-wait.ts); `up
+   * --max-wait-seconds`, default 300 s.
+   */
+  maxWaitMs?: number;
 };
 
 export async function up(ctx: UpContext): Promise<void> {
@@ -53,6 +60,9 @@ export async function up(ctx: UpContext): Promise<void> {
     cluster: process.env.MF_CLUSTER ?? 'meterfabric',
     services: loadManifests(manifests),
     defaultDeadlineMs: 90_000,
+    // A partition in quorum loss is waited out (within a call's deadline, then by the outage
+    // waiter below) instead of failing the day at once: the next step needs this one.
+    waitOutQuorumLoss: true,
     ...(process.env.MF_CLUSTER_TOKEN ? { token: process.env.MF_CLUSTER_TOKEN } : {}),
   });
   await proxy.start();
@@ -76,7 +86,14 @@ export async function up(ctx: UpContext): Promise<void> {
       // The work manager's durable reminders run the day on the cluster (its day clock);
       // MF_DEMO_DAY_CLOCK=0 steps it from this process instead (the driver's tick, for comparison).
       services: {
-        ports: new ActorProxyPorts(proxy),
+        ports: new OutageWaitingPorts(
+          new ActorProxyPorts(proxy),
+          new OutageWaiter({
+            maxWaitMs: ctx.maxWaitMs ?? 300_000,
+            say: (line) => say(`demo: ${line}`),
+            signal: ctx.signal,
+          }),
+        ),
         name,
         resume: resumeName !== undefined,
         dayClock: process.env.MF_DEMO_DAY_CLOCK !== '0',

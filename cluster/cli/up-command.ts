@@ -18,14 +18,23 @@ import { createLogger } from '../../core/logger.js';
 import { distPath, packageRoot } from '../../core/paths.js';
 import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { collectStatus } from './status-command.js';
+import { checkEtcdPorts, chooseBasePort } from './up-ports.js';
 
-const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port 7101] [--no-demo]
+const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port N] [--no-demo]
+  [--max-wait-seconds 300]
   [--load-profile-every-minutes 60] [--speed 1440]
   [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
   [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
   [--webhook-config hooks.json] [--metrics 127.0.0.1:9464]
 Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
 (logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
+Ports: without --base-port the nodes take the first free run of ports from 7101 (printed);
+with it, a port in use is an error naming the port and a free --base-port to pass. etcd's
+client and peer ports (the --etcd port and the next) in use, with no etcd answering: an error.
+--max-wait-seconds bounds every wait for the cluster: for it to become healthy at start, and
+for the demo day to ride out an outage (a node or etcd briefly away, quorum loss: it waits,
+showing progress, and carries on). Past the bound, or if the demo fails, \`up\` says why,
+stops everything and exits 1.
 This process drives the head-end and writes its outputs, so it is the integration host: with
 --http-port/--grpc-port it serves the CIM bridge and gRPC API (callers authenticated by the
 bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
@@ -50,6 +59,7 @@ type DemoHook = {
       metrics?: IntegrationMetrics['registry'];
     };
     day?: DemoDayFlags;
+    maxWaitMs?: number;
   }): Promise<void>;
 };
 
@@ -67,7 +77,8 @@ export async function run(argv: string[]): Promise<number> {
       data: { type: 'string', default: './data' },
       etcd: { type: 'string', default: '127.0.0.1:2379' },
       nodes: { type: 'string', default: '3' },
-      'base-port': { type: 'string', default: '7101' },
+      'base-port': { type: 'string' },
+      'max-wait-seconds': { type: 'string', default: '300' },
       'no-demo': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...integrationHostFlags,
@@ -81,13 +92,21 @@ export async function run(argv: string[]): Promise<number> {
   }
   const dataDir = resolve(values.data);
   const nodeCount = Number(values.nodes);
-  const basePort = Number(values['base-port']);
+  const requestedBase = values['base-port'] === undefined ? undefined : Number(values['base-port']);
+  const maxWaitSeconds = Number(values['max-wait-seconds']);
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 9) {
     throw new MeterfabricError('MF_CONFIG_INVALID', '--nodes must be an integer from 1 to 9');
   }
-  if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65000) {
+  if (
+    requestedBase !== undefined &&
+    (!Number.isInteger(requestedBase) || requestedBase < 1024 || requestedBase > 65000)
+  ) {
     throw new MeterfabricError('MF_CONFIG_INVALID', '--base-port must be an integer from 1024 to 65000');
   }
+  if (!Number.isFinite(maxWaitSeconds) || maxWaitSeconds < 1 || maxWaitSeconds > 86_400) {
+    throw new MeterfabricError('MF_CONFIG_INVALID', '--max-wait-seconds must be a number from 1 to 86400');
+  }
+  const maxWaitMs = maxWaitSeconds * 1000;
   // Validated before anything starts: a wrong flag must not leave etcd or nodes behind.
   const integration = await readIntegrationHostFlags(values, {
     logger: createLogger({ component: 'up' }),
@@ -103,10 +122,21 @@ export async function run(argv: string[]): Promise<number> {
 
   let etcd: EtcdHandle | null = null;
   const endpoint = values.etcd;
-  if (await etcdHealthy(endpoint)) {
+  const etcdPort = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+  const etcdRunning = await etcdHealthy(endpoint);
+  // Every port checked before anything starts: a taken one is an error naming it and the flag.
+  if (!etcdRunning) await checkEtcdPorts(endpoint, etcdPort);
+  const chosen = await chooseBasePort({
+    ...(requestedBase !== undefined ? { requested: requestedBase } : {}),
+    count: nodeCount,
+    reserved: etcdRunning ? new Set([etcdPort]) : new Set([etcdPort, etcdPort + 1]),
+  });
+  const basePort = chosen.basePort;
+  if (chosen.note) say(chosen.note);
+  if (etcdRunning) {
     say(`using the etcd already answering at ${endpoint}`);
   } else {
-    const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+    const port = etcdPort;
     say(`starting etcd at ${endpoint} (data in ${join(dataDir, 'etcd')})`);
     etcd = await startEtcd({ dataDir: join(dataDir, 'etcd'), clientPort: port, peerPort: port + 1 });
     say(`etcd up (pid ${etcd.pid})`);
@@ -145,6 +175,17 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => done());
     process.once('SIGTERM', () => done());
   });
+  // Set when `up` must end on its own with an error (the cluster never became healthy within
+  // the bound, or the demo failed): it then stops everything and exits 1.
+  let failure: string | undefined;
+  let failed: () => void = () => undefined;
+  const failedOut = new Promise<void>((done) => {
+    failed = done;
+  });
+  const fail = (message: string): void => {
+    failure ??= message;
+    failed();
+  };
 
   // --no-demo starts the bare cluster; otherwise the head-end's demo hook decides which
   // services the nodes host (an explicit MF_MANIFESTS wins).
@@ -189,7 +230,14 @@ export async function run(argv: string[]): Promise<number> {
 
     let healthy = false;
     let lastLine = '';
-    while (!healthy && !stopping) {
+    const healthDeadline = Date.now() + maxWaitMs;
+    while (!healthy && !stopping && failure === undefined) {
+      if (Date.now() > healthDeadline) {
+        fail(
+          `the cluster did not become healthy within ${maxWaitSeconds} s (last: ${lastLine || 'no status from etcd'}); see the node logs in ${dataDir}`,
+        );
+        break;
+      }
       const report = await collectStatus([endpoint], 'meterfabric').catch(() => null);
       if (report) {
         const ok = report.partitions.filter((p) => p.health === 'OK').length;
@@ -198,7 +246,7 @@ export async function run(argv: string[]): Promise<number> {
         lastLine = line;
         healthy = report.health === 'OK' && report.nodes.length === nodeCount && report.partitions.length > 0;
       }
-      if (!healthy) await Promise.race([new Promise((r) => setTimeout(r, 500)), interrupted]);
+      if (!healthy) await Promise.race([new Promise((r) => setTimeout(r, 500)), interrupted, failedOut]);
     }
     if (healthy) {
       say('cluster healthy. `node bin/meterfabric.js status` shows it; Ctrl-C stops everything.');
@@ -220,14 +268,21 @@ export async function run(argv: string[]): Promise<number> {
               ...(metrics ? { metrics: metrics.registry } : {}),
             },
             day,
+            maxWaitMs,
           })
-          .catch((err: unknown) => say(`demo failed: ${String(err)}`));
+          .catch((err: unknown) => {
+            if (!abort.signal.aborted)
+              fail(`demo failed: ${err instanceof Error ? `${err.message}${codeOf(err)}` : String(err)}`);
+          });
       }
     }
-    await interrupted;
+    await Promise.race([interrupted, failedOut]);
   } finally {
+    if (failure !== undefined) process.stderr.write(`[up] ${failure}\n`);
     await stopAll();
     await metrics?.close();
   }
-  return 0;
+  return failure === undefined ? 0 : 1;
 }
+
+const codeOf = (err: Error): string => (err instanceof MeterfabricError ? ` [${err.code}]` : '');
