@@ -16,6 +16,7 @@ import type { LocalReplicas } from '../node/local-replicas.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
 import type { AnyActorBehaviour, OutgoingCallRequest } from './actor-definition.js';
+import { rememberArrivedC } from './arrived-json.js';
 
 export type OutgoingCall = OutgoingCallRequest;
 
@@ -155,11 +156,16 @@ export class ActorHost {
       if (req.idempotencyKey.length === 0 || req.idempotencyKey.length > 128) {
         throw new MeterfabricError('MF_BAD_REQUEST', 'idempotency key must be 1..128 characters');
       }
-      let arg: unknown;
-      try {
-        arg = req.payload.length === 0 ? null : JSON.parse(req.payload.toString('utf8'));
-      } catch {
-        throw new MeterfabricError('MF_BAD_REQUEST', 'payload is not valid JSON');
+      let arg: unknown = null;
+      if (req.payload.length > 0) {
+        const text = req.payload.toString('utf8');
+        try {
+          arg = JSON.parse(text);
+        } catch {
+          throw new MeterfabricError('MF_BAD_REQUEST', 'payload is not valid JSON');
+        }
+        // A packed command is persisted as it arrived: keep its text for the record (issue 7).
+        rememberArrivedC(text, arg);
       }
       const result = await this.invoke(
         req.partition || null,

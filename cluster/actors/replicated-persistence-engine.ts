@@ -1,8 +1,9 @@
 import type { EventStream, PersistedEvent, PersistedSnapshot, PersistenceEngine } from 'nact';
 import { MeterfabricError } from '../../core/errors.js';
-import { encodeStateOp } from '../replicator/state-ops.js';
+import { encodeStateOp, encodeStatePutText } from '../replicator/state-ops.js';
 import type { ReplicatedStore } from '../replicator/store-api.js';
 import type { PersistedRecord } from './actor-envelope.js';
+import { stringifyStoredEvent } from './arrived-json.js';
 import type { Reminder } from './reminders.js';
 import { reminderPutOp } from './replicated-reminder-store.js';
 
@@ -91,17 +92,15 @@ export class ReplicatedPersistenceEngine implements PersistenceEngine {
 
   async persist(event: PersistedEvent): Promise<void> {
     const { stored: e, reminders } = splitReminders(event as unknown as StoredEvent);
-    const value = encoder.encode(JSON.stringify(e));
-    if (value.length > 1024 * 1024) {
-      throw new MeterfabricError(
-        'MF_PAYLOAD_TOO_LARGE',
-        `actor event of ${value.length} bytes exceeds 1 MiB`,
-      );
+    // The record's JSON goes straight into the operation's bytes, a packed command's as it
+    // arrived (arrived-json.ts): no second serialisation of its readings, no extra copy.
+    const text = stringifyStoredEvent(e);
+    const valueBytes = Buffer.byteLength(text);
+    if (valueBytes > 1024 * 1024) {
+      throw new MeterfabricError('MF_PAYLOAD_TOO_LARGE', `actor event of ${valueBytes} bytes exceeds 1 MiB`);
     }
-    await this.store.replicate([
-      encodeStateOp({ kind: 'put', key: eventKey(e.key, e.sequenceNumber), value }),
-      ...reminders.map(reminderPutOp),
-    ]);
+    const op = encodeStatePutText(eventKey(e.key, e.sequenceNumber), text, valueBytes);
+    await this.store.replicate(reminders.length === 0 ? [op] : [op, ...reminders.map(reminderPutOp)]);
   }
 }
 

@@ -43,6 +43,32 @@ export function encodeStateOp(op: StateOp): Uint8Array {
   return out;
 }
 
+/**
+ * `encodeStateOp` of a put whose value is `text` in UTF-8, written straight into the
+ * operation (no intermediate encoded copy, no zero-fill): the same bytes. `valueBytes` is
+ * `Buffer.byteLength(text)` when the caller has it already.
+ */
+export function encodeStatePutText(
+  key: string,
+  text: string,
+  valueBytes: number = Buffer.byteLength(text),
+): Uint8Array {
+  const keyBytes = Buffer.byteLength(key);
+  if (keyBytes === 0 || keyBytes > MAX_STATE_KEY_BYTES) {
+    throw new StateOpError(`state key must be 1..${MAX_STATE_KEY_BYTES} bytes, got ${keyBytes}`);
+  }
+  if (valueBytes > MAX_STATE_VALUE_BYTES) {
+    throw new StateOpError(`state value of ${valueBytes} bytes exceeds ${MAX_STATE_VALUE_BYTES}`, { key });
+  }
+  // Its own ArrayBuffer (not the shared pool): readers take views of `.buffer` at offset 0.
+  const out = Buffer.allocUnsafeSlow(5 + keyBytes + valueBytes);
+  out[0] = PUT;
+  out.writeUInt32BE(keyBytes, 1);
+  out.write(key, 5, 'utf8');
+  out.write(text, 5 + keyBytes, 'utf8');
+  return out;
+}
+
 export function decodeStateOp(bytes: Uint8Array): StateOp {
   if (bytes.length < 5) throw new StateOpError(`state operation of ${bytes.length} bytes is truncated`);
   const kind = bytes[0];
