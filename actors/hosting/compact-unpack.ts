@@ -1,6 +1,6 @@
 import { checkContextRows, checkTypeRows, forEachMeterRow } from '../../core/packed-list-tables.js';
 import { recordId } from '../tlog/records.js';
-import { classify } from '../tlog/router.js';
+import { classify, type RoutedRecord } from '../tlog/router.js';
 import {
   CompactRecordsError,
   escapeMark,
@@ -22,6 +22,12 @@ function checkIndex(i: unknown, size: number, what: string): number {
   if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= size)
     bad(`${what} index ${String(i)} is outside its table of ${size}`);
   return i;
+}
+
+/** The part of a reading's id before its instant, or undefined if the id does not end with it. */
+export function idPrefixOf(id: string, timestampMs: number): string | undefined {
+  const tail = String(timestampMs);
+  return id.endsWith(tail) ? id.slice(0, id.length - tail.length) : undefined;
 }
 
 function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
@@ -72,6 +78,13 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
     const [serial, usagePoint] = meterRows[meter]!;
     const [kind, quantity, unit, interval, qualities] = typeRow as PackedList['t'][number];
     const [concentratorId, collectedAtMs, correlationId] = (ctx ?? []) as [string, number, string?];
+    // A routed reading's id and streams are the router's (tlog/records.ts recordId, router.ts
+    // classify), functions of its meter, kind, quantity and instant: a run shares all but the
+    // instant, so they are derived once per run and the id's instant appended (issue 7: the
+    // id's string, built per reading, was most of unpacking a routed list).
+    let runStream: RoutedRecord['stream'] = 'normal';
+    let runTyped: RoutedRecord['typed'] = null;
+    let idPrefix: string | undefined;
     for (let k = 0; k < count; k++) {
       const value = runs[pos + runHeader + k];
       const timestampMs = k === 0 ? t0 : t0 + k * step;
@@ -92,9 +105,14 @@ function unpackList(p: Record<string, unknown>, depth: number): unknown[] {
           : { type: 'reading', reading, concentratorId, correlationId, collectedAtMs }
       ) as ReadingRecord;
       if (level === 1) place(record);
-      else {
-        const { stream, typed } = classify(record);
-        place({ id: recordId(record), stream, typed, record });
+      else if (k === 0) {
+        ({ stream: runStream, typed: runTyped } = classify(record));
+        const id = recordId(record);
+        idPrefix = idPrefixOf(id, timestampMs);
+        place({ id, stream: runStream, typed: runTyped, record });
+      } else {
+        const id = idPrefix === undefined ? recordId(record) : idPrefix + timestampMs;
+        place({ id, stream: runStream, typed: runTyped, record });
       }
     }
     prevM = meter;
