@@ -16,6 +16,7 @@ import type { RoutedRecord } from '../tlog/router.js';
 import type { WorkManagerEffect } from '../work-manager/schedule.js';
 import type { WorkerEffect } from '../workers/state.js';
 import { addressId } from './actor-lanes.js';
+import type { ForwardedReadings } from './forwarded-readings.js';
 import type { ActorAddress } from './service-ports.js';
 
 /**
@@ -58,7 +59,8 @@ export type DriverAction =
   /** A resubmitted job: someone waiting on it wants its recorded outcome. */
   | { type: 'duplicate'; jobId: string }
   | { type: 'field'; concentratorId: string; requestId: string; request: FieldRequest }
-  | { type: 'readings'; jobId: string; readings: CollectedReading[] }
+  /** A device's readings (kept packed when its reply was: forwarded-readings.ts). */
+  | { type: 'readings'; jobId: string; readings: CollectedReading[] | ForwardedReadings }
   | { type: 'write'; batches: StreamBatch[] };
 
 export type Routes = { targets: { address: ActorAddress; commands: unknown[] }[]; actions: DriverAction[] };

@@ -1,5 +1,6 @@
 import type { CollectedReading } from '../../adapters/field-data.js';
 import type { JobOutcome } from '../domain/jobs.js';
+import { type ForwardedReadings, plainReadings } from './forwarded-readings.js';
 
 /** Readings kept for jobs someone waits on (on-demand reads). */
 const maxRememberedJobReadings = 10_000;
@@ -28,9 +29,9 @@ export class JobWaiters {
     return this.waiters.has(jobId);
   }
 
-  addReadings(jobId: string, readings: readonly CollectedReading[]): void {
+  addReadings(jobId: string, readings: readonly CollectedReading[] | ForwardedReadings): void {
     if (!this.waiters.has(jobId)) return;
-    this.readingsByJob.set(jobId, [...this.readingsOf(jobId), ...readings]);
+    this.readingsByJob.set(jobId, [...this.readingsOf(jobId), ...plainReadings(readings)]);
     while (this.readingsByJob.size > maxRememberedJobReadings) {
       const oldest = this.readingsByJob.keys().next().value;
       if (oldest === undefined) break;

@@ -1,3 +1,5 @@
+import { ForwardedReadings } from './forwarded-readings.js';
+
 /**
  * `JSON.stringify(value).length` without building the string. The driver sizes every delivery
  * against its plain-JSON budgets (delivery-parts.ts, actor-lanes.ts): stringifying each
@@ -73,12 +75,12 @@ function objectLength(value: object): number | undefined {
     for (let i = 0; i < value.length; i++) length += jsonLength(value[i]) ?? 4;
     return length;
   }
-  if (
-    typeof (value as { toJSON?: unknown }).toJSON === 'function' ||
-    value instanceof Number ||
-    value instanceof String ||
-    value instanceof Boolean
-  )
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    // A device's readings passed on packed (forwarded-readings.ts): the plain length they stand for.
+    if (value instanceof ForwardedReadings) return value.plainBytes;
+    return JSON.stringify(value)?.length;
+  }
+  if (value instanceof Number || value instanceof String || value instanceof Boolean)
     return JSON.stringify(value)?.length;
   let length = 2;
   let members = 0;

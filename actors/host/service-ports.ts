@@ -9,6 +9,7 @@ import {
   type HostedMachines,
   hostedMachines,
 } from '../hosting/services.js';
+import { unpackDeviceReply } from './forwarded-readings.js';
 
 /**
  * Where the head-end's services run, one port for all of them: each actor is named by
@@ -104,21 +105,35 @@ export function measuredCall(
   return { call, json };
 }
 
-/** A reply from the actor: packed (a packed call's), or plain (records written before). */
-export function replyOf<T>(reply: unknown): T {
+/**
+ * A reply from the actor: packed (a packed call's), or plain (records written before). A
+ * device's `deliver` reply keeps its collected readings packed (`forwardReadings`:
+ * forwarded-readings.ts), since the driver passes them on to the worker as they are.
+ */
+export function replyOf<T>(reply: unknown, forwardReadings = false): T {
   return (
     typeof reply === 'object' && reply !== null && 'c' in reply && !('effects' in reply)
-      ? unpackValue<T>((reply as { c: unknown }).c)
+      ? (forwardReadings ? unpackDeviceReply : unpackValue)<T>((reply as { c: unknown }).c)
       : reply
   ) as T;
 }
+
+/** Ports options shared by both implementations. */
+export type PortsOptions = {
+  /**
+   * A device's collected readings stay packed from its reply into the worker's call
+   * (forwarded-readings.ts; default true). False: unpacked and packed again, as before.
+   */
+  forwardPackedReadings?: boolean;
+};
 
 /**
  * What crosses an actor boundary in this process: packed, copied and unpacked, as the
  * cluster's JSON encoding would (so in-process tests run the same codec).
  */
-function crossBoundary<T>(value: T): T {
-  return unpackValue<T>(structuredClone(packValue(value)));
+function crossBoundary<T>(value: T, forwardReadings = false): T {
+  const packed = structuredClone(packValue(value));
+  return forwardReadings ? unpackDeviceReply<T>(packed) : unpackValue<T>(packed);
 }
 
 type AnyHosted = {
@@ -162,6 +177,12 @@ export class InProcessPorts implements ServicePorts {
   private readonly states = new Map<string, HostedState<unknown, unknown>>();
   private readonly recent = new Map<string, Map<string, unknown>>();
 
+  constructor(private readonly options: PortsOptions = {}) {}
+
+  private forwards(address: ActorAddress): boolean {
+    return address.service === 'device' && this.options.forwardPackedReadings !== false;
+  }
+
   private machine(service: HeadendServiceName): AnyHosted {
     return hostedMachines[service] as unknown as AnyHosted;
   }
@@ -198,9 +219,10 @@ export class InProcessPorts implements ServicePorts {
     const machine = this.machine(address.service);
     const state = this.stateOf(address);
     if (recent.has(idempotencyKey))
-      return crossBoundary(replyFromStored(machine, state, recent.get(idempotencyKey))) as HostedReply<
-        ServiceEffect<N>
-      >;
+      return crossBoundary(
+        replyFromStored(machine, state, recent.get(idempotencyKey)),
+        this.forwards(address),
+      ) as HostedReply<ServiceEffect<N>>;
     // Commands cross an actor boundary: packed and copied, as on the cluster. The machines
     // validate before they change anything, so no copy of the state is needed.
     // Measured as the cluster's ports measure it (a call over the packed cap is refused).
@@ -212,7 +234,7 @@ export class InProcessPorts implements ServicePorts {
       machine.storeEffects && machine.replyFrom ? machine.storeEffects(effects) : { effects },
     );
     if (recent.size > 256) recent.delete(recent.keys().next().value as string);
-    return crossBoundary({ effects }) as HostedReply<ServiceEffect<N>>;
+    return crossBoundary({ effects }, this.forwards(address)) as HostedReply<ServiceEffect<N>>;
   }
 
   async outbox<N extends HeadendServiceName>(
@@ -238,7 +260,7 @@ export class InProcessPorts implements ServicePorts {
 export class ActorProxyPorts implements ServicePorts {
   constructor(
     private readonly proxy: ActorProxy,
-    private readonly options: { deadlineMs?: number } = {},
+    private readonly options: { deadlineMs?: number } & PortsOptions = {},
   ) {}
 
   private async call<T>(address: ActorAddress, command: HostedCommand<unknown>, atMs: number, key?: string) {
@@ -249,7 +271,12 @@ export class ActorProxyPorts implements ServicePorts {
       ...(key !== undefined ? { idempotencyKey: key } : {}),
       ...(this.options.deadlineMs !== undefined ? { deadlineMs: this.options.deadlineMs } : {}),
     });
-    return replyOf<T>(reply);
+    return replyOf<T>(
+      reply,
+      command.type === 'deliver' &&
+        address.service === 'device' &&
+        this.options.forwardPackedReadings !== false,
+    );
   }
 
   async deliver<N extends HeadendServiceName>(

@@ -1,3 +1,4 @@
+import { ForwardedReadings } from '../../actors/host/forwarded-readings.js';
 import type { ServicePorts } from '../../actors/host/service-ports.js';
 import { packValue } from '../../actors/hosting/compact-records.js';
 import { storeEntries } from '../../actors/hosting/outbox.js';
@@ -75,13 +76,20 @@ export class TimedPorts implements ServicePorts {
   /** Per service, the sampled calls' record bytes (measured now, outside the span). */
   get recordBytes(): Map<string, RecordBytes> {
     const out = new Map<string, RecordBytes>();
+    // Readings a device's reply kept packed (forwarded-readings.ts) are counted as the plain
+    // readings they stand for, as before they were forwarded.
+    const plain = function (this: Record<string, unknown>, key: string, value: unknown) {
+      const own = this[key];
+      return own instanceof ForwardedReadings ? own.readings() : value;
+    };
     const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
+    const plainBytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v, plain));
     for (const { service, key, command, atMs, entries } of this.samples) {
       const row = out.get(service) ?? { calls: 0, commandBytes: 0, resultBytes: 0, referenceBytes: 0 };
       row.calls++;
       // As the node persists it: the command packed (actors/hosting/compact-records.ts).
       row.commandBytes += bytes({ idem: key, event: { c: packValue(command), nowMs: atMs } });
-      row.resultBytes += bytes({ effects: entries });
+      row.resultBytes += plainBytes({ effects: entries });
       row.referenceBytes += bytes(storeEntries(entries as Parameters<typeof storeEntries>[0]));
       out.set(service, row);
     }
