@@ -34,7 +34,8 @@
  * profile: `node --cpu-prof dist/bench/headend-cluster.bench.js`, the nodes with
  * MF_NODE_EXEC_ARGV). Sizes: MF_BENCH_CONCENTRATORS (40) x MF_BENCH_METERS (20) for today's
  * scenario; MF_BENCH_STEP_MINUTES (15): simulated time per settled step;
- * MF_BENCH_CALLS_IN_FLIGHT (64); MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_SPAN_MS (8000):
+ * MF_BENCH_CALLS_IN_FLIGHT (64); MF_BENCH_DEVICES (10000) for 3.; MF_BENCH_FORWARD_READINGS=0
+ * (devices' readings unpacked and packed again by the driver, as before); MF_BENCH_SPAN_MS (8000):
  * wall time spent stepping (today's scenario runs twice per driver: now, before, before, now).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -234,7 +235,11 @@ async function main(): Promise<void> {
     const replicationBefore = await replicatedWriteRate(base, 'before', replicationMs);
     const clusterReadyMs = await launchBenchNodes(cluster);
     const proxy = cluster.proxy!;
-    const ports = new ActorProxyPorts(proxy);
+    // MF_BENCH_FORWARD_READINGS=0: devices' readings unpacked and packed again by the driver,
+    // as before session 16 (forwarded-readings.ts), for a before/after in one build.
+    const ports = new ActorProxyPorts(proxy, {
+      forwardPackedReadings: process.env.MF_BENCH_FORWARD_READINGS !== '0',
+    });
     const span: SpanOf = (ports, name, scenario, stop, variant = {}) =>
       driveSpan(ports, name, join(base, `out-${name}`), scenario, stop, {
         maxConcurrentCalls: callsInFlight,
