@@ -17,8 +17,6 @@ import { ContextTable, MeterTable, sameTypeFields, TypeTable } from './compact-t
 export { CompactRecordsError, type PackedList } from './compact-format.js';
 export { unpackValue } from './compact-unpack.js';
 
-import { idPrefixOf } from './compact-unpack.js';
-
 /**
  * A compact, lossless JSON form of the head-end's calls and replies (issue 7). A reading
  * crosses four actors (device response, worker result, TLog bucket, integration stream) and
@@ -125,43 +123,11 @@ function isReadingRecord(x: unknown): x is ReadingRecord {
   );
 }
 
-/**
- * The router's id and streams of the last routed reading checked, by its meter, kind and
- * quantity: recordId and classify are functions of those and the instant (tlog/records.ts,
- * router.ts), and consecutive readings mostly share them, so the next one's id is this prefix
- * and its instant (issue 7: building each id in full was most of packing a routed list).
- * Only a cache, cleared around each packValue: a miss derives them in full as before.
- */
-type RoutedMemo = {
-  meterSerial: string;
-  kind: string;
-  quantity: object;
-  idPrefix: string;
-  stream: RoutedRecord['stream'];
-  typed: RoutedRecord['typed'];
-};
-let routedMemo: RoutedMemo | undefined;
-
 /** A routed reading whose id and streams are the router's own: only the record is kept. */
 function isDerivedRouted(x: unknown): x is RoutedRecord & { record: ReadingRecord } {
   if (!isObject(x) || !onlyRoutedKeys(x) || !isReadingRecord(x.record)) return false;
-  const r = x.record.reading;
-  const memo = routedMemo;
-  if (
-    memo !== undefined &&
-    memo.meterSerial === r.meterSerial &&
-    memo.kind === r.kind &&
-    (memo.quantity === r.quantity || sameFlat(memo.quantity, r.quantity))
-  )
-    return x.stream === memo.stream && x.typed === memo.typed && x.id === memo.idPrefix + r.timestampMs;
   const { stream, typed } = classify(x.record);
-  const id = recordId(x.record);
-  const idPrefix = idPrefixOf(id, r.timestampMs);
-  routedMemo =
-    idPrefix === undefined
-      ? undefined
-      : { meterSerial: r.meterSerial, kind: r.kind, quantity: r.quantity, idPrefix, stream, typed };
-  return x.id === id && x.stream === stream && x.typed === typed;
+  return x.id === recordId(x.record) && x.stream === stream && x.typed === typed;
 }
 
 function levelOf(x: unknown): Level | undefined {
@@ -362,11 +328,5 @@ function packAt(x: unknown, depth: number): unknown {
 
 /** The compact form of any JSON value (the same value when nothing in it is packed). */
 export function packValue<T>(value: T): unknown {
-  // The routed memo lives for one synchronous pack: nothing can change a value under it.
-  routedMemo = undefined;
-  try {
-    return packAt(value, 0);
-  } finally {
-    routedMemo = undefined;
-  }
+  return packAt(value, 0);
 }

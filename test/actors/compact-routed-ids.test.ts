@@ -6,10 +6,10 @@ import { classify, newTLog, type RoutedRecord, route } from '../../actors/tlog/r
 import type { CollectedReading, InternalQuantity } from '../../adapters/field-data.js';
 
 /**
- * Routed readings' ids and streams are derived once per run of one meter, kind and quantity
- * (unpacking) and checked against the previous reading's (packing) instead of being built in
- * full per reading (issue 7). These pin that the shortcut never keeps an id or a stream that
- * is not the router's, and that unpacked ids are exactly recordId's.
+ * Unpacking derives routed readings' ids and streams once per run of one meter, kind and
+ * quantity instead of building each id in full (issue 7). These pin that unpacked ids and
+ * streams are exactly recordId's and classify's, and that the packer never drops an id or a
+ * stream that is not the router's (a neighbour's id, a prefix match, another stream).
  */
 const t0 = Date.UTC(2026, 2, 11);
 const wire = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
