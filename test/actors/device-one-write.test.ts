@@ -6,7 +6,7 @@ import { type CommandEvent, commandOf } from '../../actors/hosting/command-actor
 import { packValue } from '../../actors/hosting/compact-records.js';
 import type { HostedCommand, HostedState, OutboxEntry } from '../../actors/hosting/outbox.js';
 import { hostedDeviceActor, hostedMachines, planDevice } from '../../actors/hosting/services.js';
-import type { CollectedReading } from '../../adapters/field-data.js';
+import { intervalReading } from '../support/readings.js';
 import { job, t0 } from './job-fixtures.js';
 
 /**
@@ -23,17 +23,7 @@ const hour = 3_600_000;
 const machine = hostedMachines.device;
 const worker = 'worker/loadprofile';
 
-function interval(meterSerial: string, timestampMs: number, value: number): CollectedReading {
-  return {
-    meterSerial,
-    kind: 'interval',
-    quantity: { source: 'profile', quantity: 'activeImportInterval' },
-    value,
-    unit: 'Wh',
-    timestampMs,
-    intervalSeconds: 3600,
-  };
-}
+const interval = intervalReading;
 
 const lp = job('lp-1', { concentratorId: 'C1', meterSerials: [] });
 const request: DeviceCommand = { type: 'request', job: lp, attempt: 2 };

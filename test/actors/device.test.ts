@@ -9,21 +9,12 @@ import {
   newDevice,
 } from '../../actors/device/state.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
+import { intervalReading } from '../support/readings.js';
 import { job, t0 } from './job-fixtures.js';
 
 const hour = 3_600_000;
 
-function interval(meterSerial: string, timestampMs: number, value: number): CollectedReading {
-  return {
-    meterSerial,
-    kind: 'interval',
-    quantity: { source: 'profile', quantity: 'activeImportInterval' },
-    value,
-    unit: 'Wh',
-    timestampMs,
-    intervalSeconds: 3600,
-  };
-}
+const interval = intervalReading;
 
 function respond(
   state: DeviceState,

@@ -187,17 +187,22 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
     const budgetBytes = 4 * 1024 * 1024;
     const calls = 200; // 50 MiB of replies if all ran, 12.5 times the budget
 
-    it('a caller that does not read its replies gets MF_CALL_STREAM_FULL for new calls once its queued replies pass the budget, and no more replies are queued for it', async () => {
-      let served = 0;
-      let refused = 0;
+    /** A node replying `replyBytes` per call under the byte budget, counting calls served and refused. */
+    async function countingServe() {
+      const counts = { served: 0, refused: 0 };
       const { address } = await serve(
         async () => {
-          served++;
+          counts.served++;
           return Buffer.alloc(replyBytes, 7);
         },
         undefined,
-        { maxQueuedReplyBytes: budgetBytes, onRefused: () => refused++ },
+        { maxQueuedReplyBytes: budgetBytes, onRefused: () => counts.refused++ },
       );
+      return { address, counts };
+    }
+
+    it('a caller that does not read its replies gets MF_CALL_STREAM_FULL for new calls once its queued replies pass the budget, and no more replies are queued for it', async () => {
+      const { address, counts } = await countingServe();
       // A raw HTTP/2 caller that does not read its stream.
       const stream = rawCaller(address);
       const send = (id: number): void => {
@@ -207,11 +212,11 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
       // and all but HTTP/2's 64 KiB window and a reply or two in its queue stay with the node.
       const first = 40;
       for (let id = 1; id <= first; id++) send(id);
-      await waitFor(() => served === first, 'the first calls served', 60_000);
+      await waitFor(() => counts.served === first, 'the first calls served', 60_000);
       // Every later call is refused without running while the caller still does not read.
       for (let id = first + 1; id <= calls; id++) send(id);
-      await waitFor(() => refused === calls - first, 'the later calls refused', 60_000);
-      expect(served).toBe(first);
+      await waitFor(() => counts.refused === calls - first, 'the later calls refused', 60_000);
+      expect(counts.served).toBe(first);
       const replies: ActorReplyFrame[] = [];
       readReplies(stream, (message) =>
         replies.push(callActors.responseDeserialize(message) as ActorReplyFrame),
@@ -219,8 +224,8 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
       await waitFor(() => replies.length === calls, 'every reply read', 60_000);
       const ok = replies.filter((r) => !r.errorCode);
       const full = replies.filter((r) => r.errorCode === 'MF_CALL_STREAM_FULL');
-      expect(ok).toHaveLength(served);
-      expect(full).toHaveLength(refused);
+      expect(ok).toHaveLength(counts.served);
+      expect(full).toHaveLength(counts.refused);
       expect(ok.every((r) => r.result?.length === replyBytes)).toBe(true);
       expect(full[0]?.errorMessage).toContain(`budget ${budgetBytes}`);
       // Once the caller has read, the stream serves again.
@@ -231,30 +236,21 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
     });
 
     it('a caller that never reads and keeps calling is stopped being read once its refusals pass 1 MiB, and served again once it reads', async () => {
-      let served = 0;
-      let refused = 0;
-      const { address } = await serve(
-        async () => {
-          served++;
-          return Buffer.alloc(replyBytes, 7);
-        },
-        undefined,
-        { maxQueuedReplyBytes: budgetBytes, onRefused: () => refused++ },
-      );
+      const { address, counts } = await countingServe();
       const stream = rawCaller(address);
       stream.write(callFrames(1, 40));
-      await waitFor(() => served === 40, 'the first calls served', 60_000);
+      await waitFor(() => counts.served === 40, 'the first calls served', 60_000);
       // 30,000 more calls (several MiB of refusals if all were answered).
       const total = 30_040;
       stream.write(callFrames(41, total));
-      await waitFor(() => refused > 0, 'refusals', 60_000);
+      await waitFor(() => counts.refused > 0, 'refusals', 60_000);
       let last = -1;
       // The node stops reading: the refusals stop growing although calls are still unsent.
       await waitFor(
         async () => {
-          const now = refused;
+          const now = counts.refused;
           await new Promise((r) => setTimeout(r, 500));
-          const stable = now === refused && now === last;
+          const stable = now === counts.refused && now === last;
           last = now;
           return stable;
         },
@@ -262,16 +258,16 @@ describe('CallActors: actor calls multiplexed on one stream', () => {
         60_000,
         0,
       );
-      expect(served).toBe(40);
-      expect(refused).toBeLessThan(total - 40);
+      expect(counts.served).toBe(40);
+      expect(counts.refused).toBeLessThan(total - 40);
       // Each refusal is ~120 bytes: the node held at most its 1 MiB allowance of them (and a few
       // that the caller's flow-control window took).
-      expect(refused * 100).toBeLessThan(2 * 1024 * 1024);
+      expect(counts.refused * 100).toBeLessThan(2 * 1024 * 1024);
       let replies = 0;
       readReplies(stream, () => replies++);
       // Reading drains it: every call is then answered (served or refused), none lost.
       await waitFor(() => replies === total, 'every call answered', 60_000);
-      expect(served + refused).toBe(total);
+      expect(counts.served + counts.refused).toBe(total);
       stream.end();
     });
 
