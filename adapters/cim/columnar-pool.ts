@@ -91,7 +91,7 @@ const arenaBytesPerMessage = 4096;
 
 /**
  * Messages grouped into tasks, each task's messages packed just before it is submitted and
- * written by the worker into a shared arena; `take` gets each message's bytes (a view into the
+ * written by the worker into an arena (moved there and back); `take` gets each message's bytes (a view into the
  * arena, valid only during the call, or bytes of its own when the message did not fit) as its
  * task's result arrives, and the arena is reused right after.
  */
@@ -108,14 +108,14 @@ async function encodeThroughArenas<T>(
   options: PoolEncodeOptions,
   take: (bytes: Uint8Array) => T,
   /** When given, the arenas are kept here for the caller to release, not released at once. */
-  lent?: Set<SharedArrayBuffer>,
+  lent?: Set<ArrayBuffer>,
 ): Promise<T[]> {
   const jobCount = kind.weights.length;
   const { starts, pipeline } = planTasks(pool, kind.weights, options);
   const endOf = (g: number) => starts[g + 1] ?? jobCount;
-  // A task's arena until its result is taken; a failed or cancelled task's arena is dropped,
-  // never reused (a worker being terminated may still be writing into it).
-  const taskArenas: (SharedArrayBuffer | undefined)[] = new Array(starts.length);
+  // Each task's arena moves to its worker and back with the result: while the task runs this
+  // thread's handle is detached, so a failed or cancelled task's arena is never reused.
+  const arenaBytes: number[] = new Array(starts.length);
   const results = await pool.runPipelined<ArenaLayout, T[]>(
     starts.length,
     (g) => {
@@ -123,24 +123,25 @@ async function encodeThroughArenas<T>(
       const arena = cimOutputArenas.acquire(
         readings * arenaBytesPerReading + payload.length * arenaBytesPerMessage,
       );
-      taskArenas[g] = arena;
+      arenaBytes[g] = arena.byteLength;
       return {
         module: 'adapters/cim/pool-tasks',
         fn: kind.fn,
         payload: { jobs: payload, arena },
-        transferList,
+        transferList: [...transferList, arena],
       };
     },
     {
       ...pipeline,
       onResult: (layout, g) => {
-        const arena = taskArenas[g]!;
-        taskArenas[g] = undefined;
         const count = endOf(g) - starts[g]!;
         if (!Array.isArray(layout?.spans) || layout.spans.length !== 2 * count)
           throw new ColumnarBatchError(
             `a CIM pool task returned ${layout?.spans?.length} spans for ${count} messages`,
           );
+        const arena = layout.arena;
+        if (!(arena instanceof ArrayBuffer) || arena.byteLength !== arenaBytes[g])
+          throw new ColumnarBatchError('a CIM pool task did not give its arena back');
         const out: T[] = new Array(count);
         for (let i = 0; i < count; i++) out[i] = take(arenaMessage(arena, layout, i));
         if (lent) lent.add(arena);
@@ -218,7 +219,7 @@ async function leaseThroughArenas(
   kind: ArenaTaskKind,
   options: PoolEncodeOptions,
 ): Promise<LeasedMessages> {
-  const arenas = new Set<SharedArrayBuffer>();
+  const arenas = new Set<ArrayBuffer>();
   const bytes = await encodeThroughArenas(pool, kind, options, (b) => b, arenas);
   let released = false;
   return {

@@ -72,12 +72,12 @@ function encodeColumnarJob(job: ColumnarMeterReadingsJob): Uint8Array {
   return encodeMeterReadingsColumnsBytes(job.columns, header, profile);
 }
 
-/** A task's messages and the shared arena to write them into (cluster/pool/output-arena.ts). */
-export type ArenaMeterReadingsTask = { jobs: ColumnarMeterReadingsJob[]; arena: SharedArrayBuffer };
+/** A task's messages and the arena (moved in, moved back) to write them into (cluster/pool/output-arena.ts). */
+export type ArenaMeterReadingsTask = { jobs: ColumnarMeterReadingsJob[]; arena: ArrayBuffer };
 
 /**
- * One EventMessage per job written one after another into the caller's shared arena, in place:
- * no buffer per message, nothing moved back but the offsets. A message that does not fit in
+ * One EventMessage per job written one after another into the caller's arena, in place: no
+ * buffer per message; the arena moves back with the offsets. A message that does not fit in
  * what is left of the arena comes back in a buffer of its own (moved). The caller reads the
  * messages with `arenaMessage` and reuses the arena once it has taken them out.
  */
@@ -90,7 +90,7 @@ export function encodeMeterReadingsColumnarInto(task: ArenaMeterReadingsTask): W
 
 /** One MeterReadings message whose readings are in the cluster's packed form (packed-readings.ts). */
 export type PackedMeterReadingsJob = { packed: PackedReadings; options: PoolMessageOptions };
-export type ArenaPackedMeterReadingsTask = { jobs: PackedMeterReadingsJob[]; arena: SharedArrayBuffer };
+export type ArenaPackedMeterReadingsTask = { jobs: PackedMeterReadingsJob[]; arena: ArrayBuffer };
 
 /**
  * The same as `encodeMeterReadingsColumnarInto` for readings in the stream's packed form:
@@ -112,7 +112,7 @@ export function encodeMeterReadingsPackedInto(task: ArenaPackedMeterReadingsTask
 }
 
 function encodeIntoArena<J extends { options: PoolMessageOptions }>(
-  task: { jobs: J[]; arena: SharedArrayBuffer },
+  task: { jobs: J[]; arena: ArrayBuffer },
   columnsFor: (job: J, index: number) => ReadingColumns,
 ): WithTransfer<ArenaLayout> {
   if (typeof task !== 'object' || task === null)
@@ -138,7 +138,7 @@ function encodeIntoArena<J extends { options: PoolMessageOptions }>(
       spilled[i] = written;
     }
   }
-  return withTransfer({ spans, spilled }, transferListOf(Object.values(spilled)));
+  return withTransfer({ spans, spilled, arena }, [arena, ...transferListOf(Object.values(spilled))]);
 }
 
 const utf8 = new TextDecoder();

@@ -31,24 +31,23 @@ const decoder = new TextDecoder();
  * packing: the columns are copied into each task (not moved) so they serve step after step.
  */
 export async function prePackedLeased(pool: WorkerPool, groups: ColumnarMeterReadingsJob[][]): Promise<void> {
-  const arenas: SharedArrayBuffer[] = [];
   await pool.runPipelined<ArenaLayout>(
     groups.length,
     (g) => {
       const readings = groups[g]!.reduce((n, j) => n + j.columns.count, 0);
       const arena = cimOutputArenas.acquire(readings * 512 + groups[g]!.length * 4096);
-      arenas[g] = arena;
       return {
         module: 'adapters/cim/pool-tasks',
         fn: 'encodeMeterReadingsColumnarInto',
         payload: { jobs: groups[g]!, arena },
+        transferList: [arena],
       };
     },
     {
       onResult: (layout, g) => {
-        // Taken out as a writer would, then the arena goes back.
-        for (let i = 0; i < groups[g]!.length; i++) arenaMessage(arenas[g]!, layout, i);
-        cimOutputArenas.release(arenas[g]!);
+        // Taken out as a writer would, then the arena (moved back) goes back.
+        for (let i = 0; i < groups[g]!.length; i++) arenaMessage(layout.arena, layout, i);
+        cimOutputArenas.release(layout.arena);
         return layout;
       },
     },

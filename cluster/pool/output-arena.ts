@@ -10,11 +10,18 @@ import { MeterfabricError } from '../../core/errors.js';
  * (13 ms each over a 17 MB heap, plus V8's concurrent marking on the other core): ~0.15 ms
  * CPU per 1000 readings, a third of the pool path (cluster/pool/README.md).
  *
- * An arena is a SharedArrayBuffer the caller hands to one task at a time: the worker writes
- * into it in place (no copy, nothing allocated per message), returns offsets, and the caller
- * takes what it needs out of it and gives the arena back for the next task. Nothing is
- * transferred, so the caller's isolate sees no new external memory per task. An arena whose
- * task failed or was cancelled is never reused (a worker being terminated may still write).
+ * An arena is an ArrayBuffer that moves to the task (transfer list), is written by the worker
+ * in place (no copy, nothing allocated per message) and moves back with the offsets; the caller
+ * takes what it needs out of it and gives it back to the free list for the next task. Session
+ * 16 measured why not a SharedArrayBuffer (as in sessions 14-15): V8 has no fast path for
+ * writes into shared memory, and the same encode cost 0.24-0.25 ms CPU per 1000 readings into
+ * a SharedArrayBuffer against 0.17-0.19 into an ArrayBuffer (per-thread CPU, worker and main
+ * thread alike) -- the whole of the workers' penalty against the main thread. The same arenas
+ * move back and forth (a few, reused), so the caller's isolate is not handed new external
+ * memory per message as with a buffer per message (4 mark-compacts in 5 s of two workers
+ * encoding, against 46 in 3 s then). Safety comes with the move: while a task runs the
+ * caller's handle is detached, so a failed or cancelled task's arena (a terminated worker may
+ * still have been writing) is simply never seen again.
  */
 export class OutputArenaError extends MeterfabricError {
   constructor(message: string, details: Record<string, unknown> = {}) {
@@ -41,7 +48,7 @@ export const defaultArenaLimits: OutputArenaLimits = {
 /** A free list of arenas, sized in powers of two so that tasks of similar size reuse each other's. */
 export class OutputArenas {
   readonly limits: OutputArenaLimits;
-  private readonly free: SharedArrayBuffer[] = [];
+  private readonly free: ArrayBuffer[] = [];
   private createdCount = 0;
 
   constructor(limits: Partial<OutputArenaLimits> = {}) {
@@ -49,7 +56,7 @@ export class OutputArenas {
   }
 
   /** An arena of at least `bytes` (capped at maxArenaBytes), reused when one is free. */
-  acquire(bytes: number): SharedArrayBuffer {
+  acquire(bytes: number): ArrayBuffer {
     const { minArenaBytes, maxArenaBytes } = this.limits;
     let size = minArenaBytes;
     while (size < bytes && size < maxArenaBytes) size *= 2;
@@ -62,12 +69,13 @@ export class OutputArenas {
     }
     if (best >= 0) return this.free.splice(best, 1)[0]!;
     this.createdCount++;
-    return new SharedArrayBuffer(size);
+    return new ArrayBuffer(size);
   }
 
   /** Gives back an arena whose task has finished and whose bytes the caller no longer reads. */
-  release(arena: SharedArrayBuffer): void {
-    if (this.free.includes(arena)) return;
+  release(arena: ArrayBuffer): void {
+    // A detached arena (moved to a task that never gave it back) has no bytes: nothing to keep.
+    if (arena.byteLength === 0 || this.free.includes(arena)) return;
     this.free.push(arena);
     // Over the bound: drop the smallest (the large ones are what big tasks need).
     if (this.free.length > this.limits.maxRetained) {
@@ -90,14 +98,17 @@ export class OutputArenas {
 
 /**
  * Where a task's messages ended up: `spans[2i]` and `spans[2i + 1]` are message i's offset
- * and length in the arena, or -1 and 0 when it did not fit and its bytes are `spilled[i]`.
+ * and length in `arena` (the task's arena, moved back), or -1 and 0 when it did not fit and
+ * its bytes are `spilled[i]`.
  */
-export type ArenaLayout = { spans: number[]; spilled: Record<number, Uint8Array> };
+export type ArenaLayout = { spans: number[]; spilled: Record<number, Uint8Array>; arena: ArrayBuffer };
 
 /** Checks an arena that came over the thread boundary. */
-export function checkArena(arena: unknown, maxBytes = defaultArenaLimits.maxArenaBytes): SharedArrayBuffer {
-  if (!(arena instanceof SharedArrayBuffer) || arena.byteLength > maxBytes)
-    throw new OutputArenaError(`an output arena must be a SharedArrayBuffer of at most ${maxBytes} bytes`);
+export function checkArena(arena: unknown, maxBytes = defaultArenaLimits.maxArenaBytes): ArrayBuffer {
+  if (!(arena instanceof ArrayBuffer) || arena.byteLength === 0 || arena.byteLength > maxBytes)
+    throw new OutputArenaError(
+      `an output arena must be a (moved, not shared) ArrayBuffer of 1 to ${maxBytes} bytes`,
+    );
   return arena;
 }
 
@@ -106,7 +117,7 @@ export function checkArena(arena: unknown, maxBytes = defaultArenaLimits.maxAren
  * arena is released), else the bytes of its own. Throws for a layout that does not fit the
  * arena (a task that broke its contract), so a bad offset never reads stale bytes.
  */
-export function arenaMessage(arena: SharedArrayBuffer, layout: ArenaLayout, index: number): Uint8Array {
+export function arenaMessage(arena: ArrayBuffer, layout: ArenaLayout, index: number): Uint8Array {
   const offset = layout.spans[2 * index];
   const length = layout.spans[2 * index + 1];
   if (offset === -1) {

@@ -16,8 +16,8 @@ import { type PoolMode, WorkerPool } from '../../cluster/pool/pool.js';
 import { hourlyReadings } from '../cim/support/hourly-readings.js';
 import { unknownQuantityReading } from '../cim/support/reading-arbitrary.js';
 
-// Pool tasks write CIM messages into shared output arenas (cluster/pool/output-arena.ts)
-// instead of a buffer per message moved back; the caller copies, lends or decodes them.
+// Pool tasks write CIM messages into output arenas (cluster/pool/output-arena.ts), moved to
+// the task and back, instead of a buffer per message; the caller copies, lends or decodes them.
 
 const DAY_MS = Date.UTC(2026, 10, 22);
 const smallTasks = { minItemsPerTask: 100, targetItemsPerTask: 3000, maxItemsPerTask: 4000 };
@@ -71,12 +71,13 @@ describe('output arenas (caller side)', () => {
   });
 
   it('refuses what is not an arena, and a layout that points outside its arena', () => {
-    expect(() => checkArena(new ArrayBuffer(8))).toThrow(OutputArenaError);
-    expect(() => checkArena(new SharedArrayBuffer(64), 32)).toThrow(/at most 32 bytes/);
-    const arena = new SharedArrayBuffer(16);
-    expect(() => arenaMessage(arena, { spans: [8, 9], spilled: {} }, 0)).toThrow(/outside its arena/);
-    expect(() => arenaMessage(arena, { spans: [-1, 0], spilled: {} }, 0)).toThrow(/neither/);
-    expect(arenaMessage(arena, { spans: [4, 12], spilled: {} }, 0).byteLength).toBe(12);
+    expect(() => checkArena(new SharedArrayBuffer(8))).toThrow(OutputArenaError);
+    expect(() => checkArena(new ArrayBuffer(0))).toThrow(OutputArenaError); // detached: moved away
+    expect(() => checkArena(new ArrayBuffer(64), 32)).toThrow(/1 to 32 bytes/);
+    const arena = new ArrayBuffer(16);
+    expect(() => arenaMessage(arena, { spans: [8, 9], spilled: {}, arena }, 0)).toThrow(/outside its arena/);
+    expect(() => arenaMessage(arena, { spans: [-1, 0], spilled: {}, arena }, 0)).toThrow(/neither/);
+    expect(arenaMessage(arena, { spans: [4, 12], spilled: {}, arena }, 0).byteLength).toBe(12);
   });
 });
 
@@ -87,10 +88,11 @@ describe('the arena task (worker side)', () => {
     const sizes = jobs.map((j) => Buffer.byteLength(mainThreadXml(j)));
     // Room for the first two messages only (plus the slack the encoder's room checks ask for:
     // it reserves for the longest value and for 3 bytes per character of a text).
-    const arena = new SharedArrayBuffer(sizes[0]! + sizes[1]! + 4096);
+    const arena = new ArrayBuffer(sizes[0]! + sizes[1]! + 4096);
     expect(sizes[2]).toBeGreaterThan(4096);
     const layout = encodeMeterReadingsColumnarInto({ jobs: columnar, arena }).value;
     expect(layout.spans).toEqual([0, sizes[0], sizes[0], sizes[1], -1, 0]);
+    expect(layout.arena).toBe(arena); // given back (moved back across threads)
     expect(layout.spilled[2]!.buffer).toBeInstanceOf(ArrayBuffer);
     for (const [i, job] of jobs.entries())
       expect(text(arenaMessage(arena, layout, i))).toBe(mainThreadXml(job));
@@ -99,12 +101,12 @@ describe('the arena task (worker side)', () => {
   it("never keeps an arena as the thread's scratch buffer, whether the message fit or failed", () => {
     const jobs = jobsOf(1, 's');
     const columnar = jobs.map((j) => ({ columns: packReadings(j.readings), options: j.options }));
-    encodeMeterReadingsColumnarInto({ jobs: columnar, arena: new SharedArrayBuffer(1 << 20) });
+    encodeMeterReadingsColumnarInto({ jobs: columnar, arena: new ArrayBuffer(1 << 20) });
     const bad = packReadings([unknownQuantityReading()]);
     expect(() =>
       encodeMeterReadingsColumnarInto({
         jobs: [{ columns: bad, options: jobs[0]!.options }],
-        arena: new SharedArrayBuffer(1 << 20),
+        arena: new ArrayBuffer(1 << 20),
       }),
     ).toThrow();
     const sink = new ByteSink();
@@ -112,12 +114,12 @@ describe('the arena task (worker side)', () => {
     sink.release();
   });
 
-  it('rejects a task without a shared arena with a clear error', () => {
+  it('rejects a task whose arena is shared memory (slow to write) with a clear error', () => {
     const columnar = jobsOf(1, 'x').map((j) => ({ columns: packReadings(j.readings), options: j.options }));
     expect(() =>
       encodeMeterReadingsColumnarInto({
         jobs: columnar,
-        arena: new ArrayBuffer(1024) as unknown as SharedArrayBuffer,
+        arena: new SharedArrayBuffer(1024) as unknown as ArrayBuffer,
       }),
     ).toThrow(expect.objectContaining({ code: 'MF_POOL_ARENA_INVALID' }));
   });
@@ -175,6 +177,44 @@ for (const mode of ['inline', 'workers'] as PoolMode[])
       }
       expect(held.bytes.map(text)).toEqual(want);
       held.release();
+    });
+
+    it("moves each arena to its task (the caller's handle is detached meanwhile) and never reuses a failed task's arena", async () => {
+      const jobs = jobsOf(2, 'm');
+      const columnar = jobs.map((j) => ({ columns: packReadings(j.readings), options: j.options }));
+      const arenas = new OutputArenas({ minArenaBytes: 1 << 20, maxArenaBytes: 1 << 20, maxRetained: 4 });
+      const arena = arenas.acquire(1);
+      const running = pool.run<{ spans: number[]; arena: ArrayBuffer }>(
+        {
+          module: 'adapters/cim/pool-tasks',
+          fn: 'encodeMeterReadingsColumnarInto',
+          payload: { jobs: columnar, arena },
+        },
+        { transferList: [arena] },
+      );
+      expect(arena.byteLength).toBe(0); // moved: nothing on this side can read or reuse it now
+      const layout = await running;
+      expect(layout.arena.byteLength).toBe(1 << 20);
+      expect(text(new Uint8Array(layout.arena, layout.spans[0], layout.spans[1]))).toBe(
+        mainThreadXml(jobs[0]!),
+      );
+      arenas.release(layout.arena);
+      expect(arenas.retained).toBe(1);
+      // A failed task never gives its arena back; releasing the detached handle keeps nothing.
+      const lost = arenas.acquire(1);
+      const bad = packReadings([unknownQuantityReading()]);
+      await expect(
+        pool.run(
+          {
+            module: 'adapters/cim/pool-tasks',
+            fn: 'encodeMeterReadingsColumnarInto',
+            payload: { jobs: [{ columns: bad, options: jobs[0]!.options }], arena: lost },
+          },
+          { transferList: [lost] },
+        ),
+      ).rejects.toMatchObject({ code: 'MF_UNKNOWN_QUANTITY' });
+      arenas.release(lost);
+      expect(arenas.retained).toBe(0);
     });
 
     it('a failing task rejects only its caller; a concurrent caller gets its bytes', async () => {
