@@ -272,7 +272,9 @@ export type MeterReadingsBytesJob = { readings: readonly CollectedReading[]; opt
  * For CimPublisher, which writes the bytes to files, subscribers and webhooks and keeps every
  * message in its retained window: bytes that outlive the call are needed, so the workers' own
  * buffers are moved back (`encodeMeterReadingsInPool`) rather than lent from arenas and copied
- * out (0.46 against 0.54 ms CPU per 1000 readings, cluster/pool/README.md), and nothing is
+ * out (0.46 against 0.54 ms CPU per 1000 readings with shared arenas; session 16, with moved
+ * ArrayBuffer arenas and a retained window of 256 messages, 0.654 moved against 0.663 copied,
+ * interleaved, load 4.6: no gain, cluster/pool/README.md), and nothing is
  * decoded to a string (the text path ran at 0.47x the main thread in the bench).
  */
 export async function encodeMeterReadingsMessagesBytes(
