@@ -29,11 +29,13 @@ export function buildOutputBatch(routed: readonly RoutedRecord[], podOf: PodLook
   const events: EndDeviceEventInput[] = [];
   const vv: CsvRow[] = [];
   const swe: CsvRow[] = [];
+  // Inherited enumerable keys would show in the shape check's for-in (not in a spread).
+  const plainPrototype = !hasEnumerableKeys(Object.prototype);
   for (const { record } of routed) {
     if (record.type === 'reading') {
       const r = record.reading;
       const pod = r.usagePoint ?? podOf(r.meterSerial, r.timestampMs);
-      const reading = pod !== undefined ? { ...r, usagePoint: pod } : r;
+      const reading = pod !== undefined ? withUsagePoint(r, pod, plainPrototype) : r;
       readings.push(reading);
       if (r.kind === 'instantaneous' && r.quantity.source === 'obis' && r.quantity.code === '32.7.0')
         vv.push({
@@ -71,6 +73,106 @@ export function buildOutputBatch(routed: readonly RoutedRecord[], podOf: PodLook
   put('VV', vv);
   put('SWE', swe);
   return { csv, readings, events };
+}
+
+/**
+ * `{ ...r, usagePoint }`, built as one object literal when `r` has the unpacker's shape
+ * (actors/hosting/compact-unpack.ts: the six reading keys, then the optional interval and
+ * qualities, in that order, own keys of a plain object): the same own keys in the same order
+ * with the same values as the spread. Measured on the 400x20 bench's readings (unpacked, no
+ * usage point: the driver fills it from the registry), the spread made each copy through a
+ * slow path and left the CSV row builders and the CIM encoder reading objects of many
+ * shapes: `buildOutputBatch` took 3.2 us CPU per reading with it, 0.8 us with the literals
+ * (actors/host/README.md, session 16). Any other shape is spread as before.
+ */
+export function withUsagePoint(
+  r: CollectedReading,
+  usagePoint: string,
+  plainPrototype = !hasEnumerableKeys(Object.prototype),
+): CollectedReading {
+  switch (plainPrototype && Object.getPrototypeOf(r) === Object.prototype ? unpackedShape(r) : -1) {
+    case 3:
+      return {
+        meterSerial: r.meterSerial,
+        kind: r.kind,
+        quantity: r.quantity,
+        value: r.value,
+        unit: r.unit,
+        timestampMs: r.timestampMs,
+        intervalSeconds: r.intervalSeconds,
+        qualities: r.qualities,
+        usagePoint,
+      };
+    case 1:
+      return {
+        meterSerial: r.meterSerial,
+        kind: r.kind,
+        quantity: r.quantity,
+        value: r.value,
+        unit: r.unit,
+        timestampMs: r.timestampMs,
+        intervalSeconds: r.intervalSeconds,
+        usagePoint,
+      };
+    case 2:
+      return {
+        meterSerial: r.meterSerial,
+        kind: r.kind,
+        quantity: r.quantity,
+        value: r.value,
+        unit: r.unit,
+        timestampMs: r.timestampMs,
+        qualities: r.qualities,
+        usagePoint,
+      };
+    case 0:
+      return {
+        meterSerial: r.meterSerial,
+        kind: r.kind,
+        quantity: r.quantity,
+        value: r.value,
+        unit: r.unit,
+        timestampMs: r.timestampMs,
+        usagePoint,
+      };
+    default:
+      return { ...r, usagePoint };
+  }
+}
+
+/** The unpacker's key order; the last two are optional. */
+const unpackedKeys = [
+  'meterSerial',
+  'kind',
+  'quantity',
+  'value',
+  'unit',
+  'timestampMs',
+  'intervalSeconds',
+  'qualities',
+] as const;
+const requiredKeys = 6;
+
+/** -1: not the unpacker's shape; else bit 1 interval present, bit 2 qualities present. */
+function unpackedShape(r: CollectedReading): number {
+  let next = 0;
+  let shape = 0;
+  for (const key in r) {
+    while (next < unpackedKeys.length && unpackedKeys[next] !== key) {
+      if (next < requiredKeys) return -1;
+      next++;
+    }
+    if (next === unpackedKeys.length) return -1;
+    if (next === requiredKeys) shape |= 1;
+    else if (next === requiredKeys + 1) shape |= 2;
+    next++;
+  }
+  return next >= requiredKeys ? shape : -1;
+}
+
+function hasEnumerableKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** A KNX active energy counter (DPT 13.010 Wh / 13.013 kWh) read as a register. */
