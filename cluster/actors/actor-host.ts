@@ -20,7 +20,13 @@ import { rememberArrivedC } from './arrived-json.js';
 
 export type OutgoingCall = OutgoingCallRequest;
 
-import { type ActivePartition, type CallMsg, type CallReply, createSpawnOptions } from './actor-turn.js';
+import {
+  type ActivePartition,
+  type CallMsg,
+  type CallReply,
+  createSpawnOptions,
+  newActivePartition,
+} from './actor-turn.js';
 import { ReminderScheduler, type ReminderStore } from './reminders.js';
 
 /** What the data plane gives the actor host for one partition it is primary of. */
@@ -90,19 +96,13 @@ export class ActorHost {
     const store = await openStore(config.partition);
     if (this.options.primaryEpoch(config.partition) !== config.epoch) return null;
     const system = start(configurePersistence(store.engine));
-    const partition: ActivePartition = {
+    const partition = newActivePartition(
       config,
-      spawnOptions: new Map(),
-      keyByName: new Map(),
-      nextName: 0,
-      timers: new Map(),
-      timerSeq: 0,
       system,
-      actors: new Map(),
-      reminders: new ReminderScheduler(store.reminders, this.options.clock, logger, (r) =>
+      new ReminderScheduler(store.reminders, this.options.clock, logger, (r) =>
         this.invoke(config.partition, r.service, r.key, r.method, r.arg, r.idem),
       ),
-    };
+    );
     this.active.set(config.partition, partition);
     // Reminders are loaded when the replica becomes primary, so one due during a failover
     // fires on the new primary; its idempotency key makes it fire once.

@@ -60,6 +60,25 @@ export type ActivePartition = {
   timerSeq: number;
 };
 
+/** A partition's actor bookkeeping, empty: what ActorHost opens per primary partition (and tests host one turn with). */
+export function newActivePartition(
+  config: PartitionConfiguration,
+  system: ActorSystemRef,
+  reminders: ReminderScheduler,
+): ActivePartition {
+  return {
+    config,
+    spawnOptions: new Map(),
+    keyByName: new Map(),
+    nextName: 0,
+    system,
+    actors: new Map(),
+    reminders,
+    timers: new Map(),
+    timerSeq: 0,
+  };
+}
+
 export type TurnDeps = {
   /** False only under the test-only MF_FAULT_INJECT=double-apply-retries switch. */
   dedup: boolean;

@@ -12,10 +12,10 @@ import {
   type PersistedRecord,
 } from '../../cluster/actors/actor-envelope.js';
 import {
-  type ActivePartition,
   type CallMsg,
   type CallReply,
   createSpawnOptions,
+  newActivePartition,
 } from '../../cluster/actors/actor-turn.js';
 import { counterActor } from '../../cluster/actors/counter-actor.js';
 import type { ReminderScheduler } from '../../cluster/actors/reminders.js';
@@ -70,17 +70,11 @@ afterEach(() => stop(system));
 
 /** One actor driven turn by turn: its envelope, and the records it persisted (JSON round trip). */
 function actor(behaviour: AnyActorBehaviour) {
-  const active: ActivePartition = {
-    config: { partition: 'hosted/0', epoch: 1 } as PartitionConfiguration,
-    spawnOptions: new Map(),
-    keyByName: new Map(),
-    nextName: 0,
+  const active = newActivePartition(
+    { partition: 'hosted/0', epoch: 1 } as PartitionConfiguration,
     system,
-    actors: new Map(),
-    reminders: undefined as unknown as ReminderScheduler,
-    timers: new Map(),
-    timerSeq: 0,
-  };
+    undefined as unknown as ReminderScheduler,
+  );
   const { handler } = createSpawnOptions(active, behaviour, 'hosted', {
     dedup: true,
     clock: new ManualClock(0),

@@ -4,10 +4,10 @@ import { commandActor } from '../../actors/hosting/command-actor.js';
 import { packValue } from '../../actors/hosting/compact-records.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import {
-  type ActivePartition,
   type CallMsg,
   type CallReply,
   createSpawnOptions,
+  newActivePartition,
 } from '../../cluster/actors/actor-turn.js';
 import { rememberArrivedC } from '../../cluster/actors/arrived-json.js';
 import { ReminderScheduler } from '../../cluster/actors/reminders.js';
@@ -81,22 +81,11 @@ async function primary(): Promise<ReplicatedStore> {
 function host(store: ReplicatedStore) {
   const system = start(configurePersistence(new ReplicatedPersistenceEngine(store)));
   systems.push(system);
-  const active: ActivePartition = {
-    config: { partition, epoch: 1 } as PartitionConfiguration,
-    spawnOptions: new Map(),
-    keyByName: new Map(),
-    nextName: 0,
+  const active = newActivePartition(
+    { partition, epoch: 1 } as PartitionConfiguration,
     system,
-    actors: new Map(),
-    reminders: new ReminderScheduler(
-      new ReplicatedReminderStore(store),
-      systemClock,
-      silentLogger,
-      async () => {},
-    ),
-    timers: new Map(),
-    timerSeq: 0,
-  };
+    new ReminderScheduler(new ReplicatedReminderStore(store), systemClock, silentLogger, async () => {}),
+  );
   const options = createSpawnOptions(active, summing, 'sum', {
     dedup: true,
     clock: systemClock,

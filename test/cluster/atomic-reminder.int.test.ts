@@ -1,10 +1,10 @@
 import { configurePersistence, query, type Ref, spawnPersistent, start, stop } from 'nact';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type ActivePartition,
   type CallMsg,
   type CallReply,
   createSpawnOptions,
+  newActivePartition,
 } from '../../cluster/actors/actor-turn.js';
 import { counterActor } from '../../cluster/actors/counter-actor.js';
 import { type Reminder, ReminderScheduler } from '../../cluster/actors/reminders.js';
@@ -47,24 +47,13 @@ function host(store: ReplicatedStore) {
   const system = start(configurePersistence(new ReplicatedPersistenceEngine(store)));
   systems.push(system);
   const fired: Reminder[] = [];
-  const active: ActivePartition = {
-    config: { partition, epoch: 1 } as PartitionConfiguration,
-    spawnOptions: new Map(),
-    keyByName: new Map(),
-    nextName: 0,
+  const active = newActivePartition(
+    { partition, epoch: 1 } as PartitionConfiguration,
     system,
-    actors: new Map(),
-    reminders: new ReminderScheduler(
-      new ReplicatedReminderStore(store),
-      systemClock,
-      silentLogger,
-      async (r) => {
-        fired.push(r);
-      },
-    ),
-    timers: new Map(),
-    timerSeq: 0,
-  };
+    new ReminderScheduler(new ReplicatedReminderStore(store), systemClock, silentLogger, async (r) => {
+      fired.push(r);
+    }),
+  );
   const options = createSpawnOptions(active, counterActor, 'counter', {
     dedup: true,
     clock: systemClock,

@@ -11,7 +11,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActorBehaviour } from '../../cluster/actors/actor-definition.js';
 import type { ActivePartition, CallMsg, CallReply } from '../../cluster/actors/actor-turn.js';
-import { createSpawnOptions } from '../../cluster/actors/actor-turn.js';
+import { createSpawnOptions, newActivePartition } from '../../cluster/actors/actor-turn.js';
 import type { ReminderScheduler } from '../../cluster/actors/reminders.js';
 import { ReplicatedPersistenceEngine } from '../../cluster/actors/replicated-persistence-engine.js';
 import { maxReadFormat } from '../../cluster/format/persisted-format.js';
@@ -80,17 +80,11 @@ function hostTally(store: ReplicatedStore, writeFormat?: () => number) {
     configurePersistence(new FormatGatedEngine(new ReplicatedPersistenceEngine(store), store, partition)),
   );
   systems.push(system);
-  const active: ActivePartition = {
-    config: { partition, epoch: 1 } as PartitionConfiguration,
-    spawnOptions: new Map(),
-    keyByName: new Map(),
-    nextName: 0,
+  const active = newActivePartition(
+    { partition, epoch: 1 } as PartitionConfiguration,
     system,
-    actors: new Map(),
-    reminders: undefined as unknown as ReminderScheduler,
-    timers: new Map(),
-    timerSeq: 0,
-  };
+    undefined as unknown as ReminderScheduler,
+  );
   const { handler, properties } = createSpawnOptions(active, tally, 'tally', {
     dedup: true,
     clock: systemClock,
