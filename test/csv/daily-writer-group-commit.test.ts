@@ -1,11 +1,11 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CsvRow } from '../../adapters/csv/codec.js';
 import { DailyCsvWriter, type DailyCsvWriterOptions } from '../../adapters/csv/daily-writer.js';
 import { manifestPath, stagingName } from '../../adapters/csv/writer-manifest.js';
 import { batch, DAY1_MS, DAY2_MS } from './support/batches.js';
-import { allRows, tempDirs } from './support/files.js';
+import { allRows, tempDirs, visibleFiles } from './support/files.js';
 
 /**
  * Group commit: appends that arrive while a commit is in flight are committed together, each
@@ -17,16 +17,6 @@ const tempDir = tempDirs('mf-csv-group-');
 type Options = Omit<DailyCsvWriterOptions, 'dir' | 'kind' | 'server'>;
 const open = (dir: string, options: Options = {}) =>
   DailyCsvWriter.open({ dir, kind: 'S', server: 'n1', ...options });
-
-/** Every visible CSV file and manifest of `dir`, by name. */
-function visibleFiles(dir: string): Map<string, string> {
-  return new Map(
-    readdirSync(dir)
-      .filter((f) => f.endsWith('.csv'))
-      .sort()
-      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
-  );
-}
 
 function manifestOnDisk(dir: string): {
   lastSeq: number;

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeAtAndSync } from '../../adapters/csv/atomic-file.js';
@@ -6,7 +6,7 @@ import type { CsvRow } from '../../adapters/csv/codec.js';
 import { type CsvEncodePool, DailyCsvWriter } from '../../adapters/csv/daily-writer.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 import { batch, DAY1_MS, DAY2_MS } from './support/batches.js';
-import { allRows, tempDirs } from './support/files.js';
+import { allRows, tempDirs, visibleFiles } from './support/files.js';
 
 /**
  * The writer hands the pool's byte chunks to the file in one vectored write (never joined on
@@ -16,16 +16,6 @@ import { allRows, tempDirs } from './support/files.js';
 const tempDir = tempDirs('mf-csv-writev-');
 const pool = new WorkerPool({ mode: 'inline' });
 afterAll(() => pool.close());
-
-/** Every visible CSV file of `dir` by name, and their bytes. */
-function visibleFiles(dir: string): Map<string, string> {
-  return new Map(
-    readdirSync(dir)
-      .filter((f) => f.endsWith('.csv'))
-      .sort()
-      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
-  );
-}
 
 /** The pool as the writer sees it, counting the encodes it was asked for (each a list of rows). */
 function countingPool(): { pool: CsvEncodePool; encodes: number[] } {

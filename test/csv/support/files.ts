@@ -28,3 +28,13 @@ export function allRows(dir: string): Record<string, string>[] {
       return parseCsvFile('S', text);
     });
 }
+
+/** Every visible CSV file of `dir` by name (sorted), and its text. */
+export function visibleFiles(dir: string): Map<string, string> {
+  return new Map(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.csv'))
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
+}
