@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
@@ -42,6 +42,8 @@ function extraExecArgv(env: Record<string, string | undefined>): string[] {
 export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
   mkdirSync(options.dataDir, { recursive: true });
   const log = openSync(options.logPath, 'a');
+  // This run's ready line is after what earlier runs of the node left in the log.
+  const fromByte = fstatSync(log).size;
   const env = { ...process.env, ...options.env };
   const child = spawn(
     process.execPath,
@@ -78,6 +80,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
       logPath: options.logPath,
       event: 'ready',
       pid,
+      fromByte,
       exited: () => done,
       timeoutMs: options.startTimeoutMs ?? 30_000,
     });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { MeterfabricError } from '../../core/errors.js';
 
 /**
@@ -61,7 +61,31 @@ export type AwaitReportOptions = {
   /** The error code thrown when the node exits or times out (callers keep their own). */
   errorCode?: string;
   pollMs?: number;
+  /**
+   * Where this run's output starts in the log (its size before the spawn): a restarted node
+   * appends to a log that may hold megabytes of earlier runs, read on every poll otherwise.
+   */
+  fromByte?: number;
 };
+
+/** The log's text from `fromByte` on ('' while it does not exist yet). */
+function readLogFrom(logPath: string, fromByte: number): string {
+  let fd: number;
+  try {
+    fd = openSync(logPath, 'r');
+  } catch {
+    return ''; // not created yet
+  }
+  try {
+    const sizeBytes = fstatSync(fd).size;
+    if (sizeBytes <= fromByte) return '';
+    const buffer = Buffer.alloc(sizeBytes - fromByte);
+    const read = readSync(fd, buffer, 0, buffer.length, fromByte);
+    return buffer.toString('utf8', 0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Polls the node's log until its `event` report appears. A node that exits first or takes
@@ -75,12 +99,7 @@ export async function awaitNodeReport(options: AwaitReportOptions): Promise<Node
   for (;;) {
     // Checked before reading so that a report written just before exiting still counts.
     const gone = options.exited();
-    let text = '';
-    try {
-      text = readFileSync(logPath, 'utf8');
-    } catch {
-      // not created yet
-    }
+    const text = readLogFrom(logPath, options.fromByte ?? 0);
     const report = findNodeReport(text, nodeId, event, options.pid);
     if (report) return report;
     if (gone)
