@@ -4,10 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatSummary, runDemoDay } from '../../actors/demo/run-day.js';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
-import { SimulatedFleet } from '../../actors/simulation/fleet.js';
-import { groundTruth, truthKey } from '../../actors/simulation/ground-truth.js';
-import { ManualClock } from '../../core/clock.js';
 import { expectExactlyOnceInOutputs } from './output-check.js';
+import { demoDayTruth } from './support/demo-truth.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -119,20 +117,7 @@ describe('demo day', () => {
     });
     expect(lines[0]).toMatch(/^resumed after 2026-03-10T12:00Z from the cluster/);
     expect(second.jobs.failed).toBe(0);
-    const fleet = new SimulatedFleet({
-      concentrators: 3,
-      metersPerConcentrator: 2,
-      seed: 1,
-      originMs: dayStartMs,
-      clock: new ManualClock(dayStartMs),
-      timeZones: ['UTC', 'Europe/Rome', 'Europe/Madrid'],
-      outageChance: 0.05,
-      outageFromMs: dayStartMs + 2 * 3_600_000,
-      outageToMs: dayStartMs + 20 * 3_600_000,
-      iec62056Every: 10,
-    });
-    const endMs = dayStartMs + 24 * 3_600_000 + 15 * 60_000;
-    const truth = new Map(groundTruth(fleet, dayStartMs, endMs).map((v) => [truthKey(v), v.value]));
+    const truth = demoDayTruth({ concentrators: 3, metersPerConcentrator: 2, dayStartMs });
     await expectExactlyOnceInOutputs(truth, outDir, 'SIM');
   });
 
