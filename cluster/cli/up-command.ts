@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type DemoDayFlags, demoDayFlags, readDemoDayFlags } from '../../actors/demo/day-flags.js';
@@ -13,15 +12,18 @@ import {
 } from '../../actors/integration/bridge/metrics-endpoint.js';
 import type { BridgeTls } from '../../actors/integration/bridge/tls.js';
 import type { WebhookSubscriberConfig } from '../../actors/integration/webhook-config.js';
+import { systemClock } from '../../core/clock.js';
 import { ConfigError, MeterfabricError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { distPath, packageRoot } from '../../core/paths.js';
+import { distPath } from '../../core/paths.js';
 import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
+import { SupervisedNode } from './node-supervisor.js';
+import { defaultRestartPolicy, maxRestartsLimit, RestartPolicy } from './restart-policy.js';
 import { collectStatus } from './status-command.js';
 import { checkEtcdPorts, chooseBasePort } from './up-ports.js';
 
 const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port N] [--no-demo]
-  [--max-wait-seconds 300]
+  [--max-wait-seconds 300] [--max-node-restarts 5 | --no-restart]
   [--load-profile-every-minutes 60] [--speed 1440]
   [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
   [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
@@ -35,6 +37,10 @@ client and peer ports (the --etcd port and the next) in use, with no etcd answer
 for the demo day to ride out an outage (a node or etcd briefly away, quorum loss: it waits,
 showing progress, and carries on). Past the bound, or if the demo fails, \`up\` says why,
 stops everything and exits 1.
+A node process that exits on its own (crash, OOM, kill -9) is restarted with the same id,
+port and data (after 0.5 s, doubling to 8 s), at most --max-node-restarts times (default 5,
+up to 100) in 10 minutes; past that it stays down, and \`up\` says so, naming its log, and
+carries on with the other nodes. --no-restart leaves exited nodes down (to watch failover).
 This process drives the head-end and writes its outputs, so it is the integration host: with
 --http-port/--grpc-port it serves the CIM bridge and gRPC API (callers authenticated by the
 bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
@@ -80,6 +86,8 @@ export async function run(argv: string[]): Promise<number> {
       'base-port': { type: 'string' },
       'max-wait-seconds': { type: 'string', default: '300' },
       'no-demo': { type: 'boolean', default: false },
+      'max-node-restarts': { type: 'string' },
+      'no-restart': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...integrationHostFlags,
       ...demoDayFlags,
@@ -107,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new MeterfabricError('MF_CONFIG_INVALID', '--max-wait-seconds must be a number from 1 to 86400');
   }
   const maxWaitMs = maxWaitSeconds * 1000;
+  const maxNodeRestarts = readMaxNodeRestarts(values['max-node-restarts'], values['no-restart']);
   // Validated before anything starts: a wrong flag must not leave etcd or nodes behind.
   const integration = await readIntegrationHostFlags(values, {
     logger: createLogger({ component: 'up' }),
@@ -142,29 +151,22 @@ export async function run(argv: string[]): Promise<number> {
     say(`etcd up (pid ${etcd.pid})`);
   }
 
-  const children: ChildProcess[] = [];
+  const supervised: SupervisedNode[] = [];
   const ids = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   const abort = new AbortController();
   let stopping = false;
+  // Synchronous, first thing on every way out (signal, failure): a node that exits from then on
+  // (Ctrl-C reaches the nodes too) is expected and must not be restarted.
+  const halt = (): void => {
+    for (const node of supervised) node.halt();
+  };
   const stopAll = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    halt();
     abort.abort();
     say('stopping nodes (they drain first)...');
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done();
-            const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-            child.once('exit', () => {
-              clearTimeout(kill);
-              done();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(supervised.map((node) => node.stop()));
     if (etcd) {
       say('stopping etcd');
       await etcd.stop();
@@ -172,8 +174,12 @@ export async function run(argv: string[]): Promise<number> {
     say('stopped');
   };
   const interrupted = new Promise<void>((done) => {
-    process.once('SIGINT', () => done());
-    process.once('SIGTERM', () => done());
+    const interrupt = (): void => {
+      halt();
+      done();
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
   });
   // Set when `up` must end on its own with an error (the cluster never became healthy within
   // the bound, or the demo failed): it then stops everything and exits 1.
@@ -183,6 +189,7 @@ export async function run(argv: string[]): Promise<number> {
     failed = done;
   });
   const fail = (message: string): void => {
+    halt();
     failure ??= message;
     failed();
   };
@@ -195,37 +202,29 @@ export async function run(argv: string[]): Promise<number> {
       'the bridge, webhook and metrics flags need the head-end (dist/actors/demo/up.js)',
     ]);
   let metrics: IntegrationMetrics | undefined;
-  const nodeEnv =
-    hook?.manifests && !process.env.MF_MANIFESTS
-      ? { ...process.env, MF_MANIFESTS: hook.manifests.join(',') }
-      : process.env;
+  const nodeEnv: Record<string, string> =
+    hook?.manifests && !process.env.MF_MANIFESTS ? { MF_MANIFESTS: hook.manifests.join(',') } : {};
+  const warn = (line: string): void => void process.stderr.write(`[up] ${line}\n`);
 
   try {
     for (const [i, id] of ids.entries()) {
-      const log = openSync(join(dataDir, `${id}.log`), 'a');
-      const child = spawn(
-        process.execPath,
-        [
-          join(packageRoot, 'bin', 'meterfabric.js'),
-          'node',
-          '--id',
-          id,
-          '--listen',
-          `127.0.0.1:${basePort + i}`,
-          '--data',
-          join(dataDir, id),
-          '--etcd',
-          endpoint,
-        ],
-        { stdio: ['ignore', log, log], env: nodeEnv },
-      );
-      children.push(child);
-      child.once('exit', (code, signal) => {
-        if (!stopping) say(`node ${id} exited (${signal ?? code}); see ${join(dataDir, `${id}.log`)}`);
+      const logPath = join(dataDir, `${id}.log`);
+      const node = new SupervisedNode({
+        id,
+        host: '127.0.0.1',
+        port: basePort + i,
+        dataDir: join(dataDir, id),
+        logPath,
+        etcd: endpoint,
+        env: nodeEnv,
+        policy: new RestartPolicy({ ...defaultRestartPolicy, maxRestarts: maxNodeRestarts }, systemClock),
+        say,
+        warn,
+        readyTimeoutMs: maxWaitMs,
       });
-      say(
-        `started node ${id} on 127.0.0.1:${basePort + i} (pid ${child.pid}, log ${join(dataDir, `${id}.log`)})`,
-      );
+      supervised.push(node);
+      const pid = node.start();
+      say(`started node ${id} on 127.0.0.1:${basePort + i} (pid ${pid}, log ${logPath})`);
     }
 
     let healthy = false;
@@ -283,6 +282,22 @@ export async function run(argv: string[]): Promise<number> {
     await metrics?.close();
   }
   return failure === undefined ? 0 : 1;
+}
+
+/** `--max-node-restarts` (default 5 in 10 min), or 0 with `--no-restart`; checked before anything starts. */
+function readMaxNodeRestarts(text: string | undefined, noRestart: boolean | undefined): number {
+  if (noRestart) {
+    if (text !== undefined)
+      throw new ConfigError(['--no-restart and --max-node-restarts contradict each other: pass one of them']);
+    return 0;
+  }
+  if (text === undefined) return defaultRestartPolicy.maxRestarts;
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count > maxRestartsLimit)
+    throw new ConfigError([
+      `--max-node-restarts must be an integer from 0 to ${maxRestartsLimit} (restarts of one node within 10 min; 0 or --no-restart never restarts), not "${text}"`,
+    ]);
+  return count;
 }
 
 const codeOf = (err: Error): string => (err instanceof MeterfabricError ? ` [${err.code}]` : '');

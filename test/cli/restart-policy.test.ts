@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   defaultRestartPolicy,
@@ -5,6 +8,7 @@ import {
   RestartPolicy,
   type RestartPolicyOptions,
 } from '../../cluster/cli/restart-policy.js';
+import { run } from '../../cluster/cli/up-command.js';
 import { ManualClock } from '../../core/clock.js';
 
 /** `up`'s node restart policy (cluster/cli/restart-policy.ts): pure, on an injected clock. */
@@ -112,5 +116,24 @@ describe('node restart policy', () => {
     expect(() => new RestartPolicy({ ...defaultRestartPolicy, ...bad }, new ManualClock(0))).toThrow(
       expect.objectContaining({ code: 'MF_INVARIANT' }),
     );
+  });
+});
+
+describe('up --max-node-restarts / --no-restart', () => {
+  it.each([
+    { args: ['--max-node-restarts', 'x'], says: '--max-node-restarts must be an integer from 0 to 100' },
+    { args: ['--max-node-restarts', '101'], says: '--max-node-restarts must be an integer from 0 to 100' },
+    { args: ['--max-node-restarts', '1.5'], says: '--max-node-restarts must be an integer from 0 to 100' },
+    { args: ['--max-node-restarts', '3', '--no-restart'], says: 'contradict each other' },
+  ])('refuses $args before anything starts', async ({ args, says }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-up-restarts-'));
+    try {
+      const err = await run(['--data', join(dir, 'data'), '--no-demo', ...args]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'MF_CONFIG_INVALID' });
+      expect((err as Error).message).toContain(says);
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,170 @@
+import type { ChildProcess } from 'node:child_process';
+import { invariant } from '../../core/errors.js';
+import { launchNode } from '../node/node-launcher.js';
+import type { RestartDecision, RestartPolicy } from './restart-policy.js';
+import { portFree } from './up-ports.js';
+
+/**
+ * The thin driver of restart-policy.ts: one node process `up` started, restarted with the same
+ * id, port and data directory when it exits on its own, as the policy decides. At most one
+ * process per node id: a restart begins only after the old process's exit was seen and its
+ * port can be bound again, and never once `up` is stopping (`halt`).
+ */
+export type SupervisedNodeOptions = {
+  id: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  logPath: string;
+  etcd: string;
+  env: Record<string, string>;
+  policy: RestartPolicy;
+  /** Progress lines (stdout). */
+  say: (line: string) => void;
+  /** Lines that need a person (stderr): the bound reached, a restart that is not serving. */
+  warn: (line: string) => void;
+  /** How long a restarted node may take to become a member before it is killed (a failed start). */
+  readyTimeoutMs: number;
+  /** How long a restart waits for the old process's port to be free; default 10,000. */
+  portFreeTimeoutMs?: number;
+  /** Pause between port checks; default 250. */
+  portPollMs?: number;
+};
+
+export class SupervisedNode {
+  private child: ChildProcess | null = null;
+  private backoff: NodeJS.Timeout | null = null;
+  private wakeBackoff: (() => void) | null = null;
+  private lastExitAtMs = 0;
+
+  constructor(private readonly options: SupervisedNodeOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the node's first process; returns its PID. */
+  start(): number {
+    return this.spawn();
+  }
+
+  /** `up` is stopping: no restart begins from now on (synchronous, for signal handlers). */
+  halt(): void {
+    this.options.policy.stop();
+    if (this.backoff) clearTimeout(this.backoff);
+    this.backoff = null;
+    this.wakeBackoff?.();
+  }
+
+  /** Halts, then stops the running process (SIGTERM: it drains; SIGKILL after 15 s) and waits for its exit. */
+  async stop(): Promise<void> {
+    this.halt();
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((done) => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        done();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  private spawn(restart?: { restart: number; maxRestarts: number }): number {
+    const { id, host, port } = this.options;
+    invariant(this.child === null, `node ${id} already has a process; a second one must not start`, {
+      pid: this.child?.pid,
+    });
+    let spawned: ChildProcess | undefined;
+    const launched = launchNode({
+      id,
+      listen: `${host}:${port}`,
+      dataDir: this.options.dataDir,
+      etcd: this.options.etcd,
+      logPath: this.options.logPath,
+      env: this.options.env,
+      startTimeoutMs: this.options.readyTimeoutMs,
+      onSpawn: (child) => {
+        spawned = child;
+        this.child = child;
+        child.once('exit', (code, signal) => this.exited(child, signal ?? `code ${code}`));
+      },
+    });
+    invariant(spawned?.pid !== undefined, `node ${id} was not spawned`);
+    const pid = spawned.pid;
+    launched.then(
+      () => {
+        if (restart && this.child === spawned)
+          this.options.say(
+            `node ${id} back, serving: pid ${pid} is a member again ${seconds(Date.now() - this.lastExitAtMs)} s after the exit`,
+          );
+      },
+      // An exit during the start is reported by exited(); a start past the bound was killed
+      // by launchNode, and its exit is handled (and counted) like any other.
+      () => undefined,
+    );
+    return pid;
+  }
+
+  private exited(child: ChildProcess, how: string): void {
+    if (this.child !== child) return;
+    this.child = null;
+    this.lastExitAtMs = Date.now();
+    this.decide(this.options.policy.exited(), `exited (${how})`);
+  }
+
+  private decide(decision: RestartDecision, what: string): void {
+    const { id, logPath } = this.options;
+    switch (decision.action) {
+      case 'stopping':
+        return;
+      case 'disabled':
+        this.options.say(
+          `node ${id} ${what}; not restarting it (restarts are off: --no-restart); see ${logPath}`,
+        );
+        return;
+      case 'give-up':
+        this.options.warn(
+          `node ${id} ${what} after ${decision.restarts} restarts within ${decision.windowMs / 60_000} min, the bound (--max-node-restarts); not restarting it again. Its log says why: ${logPath}. The cluster carries on with the other nodes; restart up to bring ${id} back.`,
+        );
+        return;
+      case 'restart':
+        this.options.say(
+          `node ${id} ${what}; restarting in ${seconds(decision.delayMs)} s (restart ${decision.restart} of ${decision.maxRestarts})`,
+        );
+        void this.restartAfter(decision);
+    }
+  }
+
+  private async restartAfter(decision: Extract<RestartDecision, { action: 'restart' }>): Promise<void> {
+    const { policy, port, host, id } = this.options;
+    await new Promise<void>((resume) => {
+      this.wakeBackoff = resume;
+      this.backoff = setTimeout(resume, decision.delayMs);
+    });
+    this.backoff = null;
+    this.wakeBackoff = null;
+    const deadlineMs = Date.now() + (this.options.portFreeTimeoutMs ?? 10_000);
+    for (;;) {
+      if (policy.stopping) return;
+      if (await portFree(port, host)) break;
+      if (Date.now() > deadlineMs) {
+        this.decide(
+          policy.exited(),
+          `could not restart: port ${host}:${port} is still in use ${seconds(this.options.portFreeTimeoutMs ?? 10_000)} s after its process exited (another process holds it?)`,
+        );
+        return;
+      }
+      await new Promise((r) => setTimeout(r, this.options.portPollMs ?? 250));
+    }
+    // Checked again right before the spawn: a halt while the port was being checked wins.
+    if (policy.stopping) return;
+    const pid = this.spawn(decision);
+    this.options.say(
+      `restarted node ${id} on ${host}:${port} (pid ${pid}, restart ${decision.restart} of ${decision.maxRestarts}, same data ${this.options.dataDir})`,
+    );
+  }
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
