@@ -2,13 +2,15 @@ import { parseArgs } from 'node:util';
 import { loadNodeConfig } from '../config/node-config.js';
 import { ClusterNode } from '../node/node.js';
 import { formatNodeReport } from '../node/ready-report.js';
+import { onShutdownSignal, type ShutdownSignal } from './shutdown-signals.js';
 
 const usage = `usage: meterfabric node --id n1 --listen 127.0.0.1:7101 --data ./data/n1 --etcd 127.0.0.1:2379
   [--config node.json] [--cluster meterfabric] [--advertise host:port] [--metrics 127.0.0.1:0]
   [--lease-ttl-ms 3000] [--manifest services.json ...]
 Every flag can also come from the environment (MF_NODE_ID, MF_LISTEN, MF_DATA_DIR, MF_ETCD,
 MF_LEASE_TTL_MS, MF_PEER_ADDRESS_OVERRIDES, ...) or the JSON config file; flags win.
-SIGTERM/SIGINT drain the node (hand primaries over) and exit; a second signal exits at once.
+SIGTERM/SIGINT drain the node (hand primaries over) and exit; the same signal again, or any
+signal 2 s or more after the first, exits at once (a SIGTERM just after SIGINT joins the drain).
 `;
 
 /** `meterfabric node`: runs one cluster node until SIGTERM/SIGINT. */
@@ -55,13 +57,19 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(formatNodeReport({ event, nodeId: config.nodeId, address, pid: process.pid }));
   };
   const node = new ClusterNode(config, { onListening: (address) => report('listening', address) });
-  let stopping = false;
+  let firstSignal: ShutdownSignal | undefined;
   const shutdown = (signal: string): void => {
-    if (stopping) {
+    const next = { signal, atMs: Date.now() };
+    const decision = onShutdownSignal(firstSignal, next);
+    if (decision === 'join-drain') {
+      node.logger.info({ signal, first: firstSignal?.signal }, 'signal joins the drain under way');
+      return;
+    }
+    if (decision === 'exit-now') {
       node.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
       process.exit(1);
     }
-    stopping = true;
+    firstSignal = next;
     node.logger.info({ signal }, 'draining before exit');
     node.stop({ drain: true }).then(
       () => process.exit(0),

@@ -27,6 +27,8 @@ export async function startUp(
   dir: string,
   extraArgs: readonly string[],
   env: Record<string, string>,
+  /** Run `up` as the leader of its own process group (the nodes join it), as a terminal does. */
+  options: { processGroup?: boolean } = {},
 ): Promise<UpProcess> {
   // etcd's client port, its peer port (`up` takes the next one) and the nodes' three, in one
   // run below the range the OS hands out for port 0 (a port the OS picked and released is one
@@ -47,7 +49,12 @@ export async function startUp(
       String(basePort),
       ...extraArgs,
     ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MF_LOG_LEVEL: 'warn', ...env } },
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MF_LOG_LEVEL: 'warn', ...env },
+      detached: options.processGroup === true,
+    },
   );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
