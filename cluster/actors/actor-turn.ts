@@ -193,6 +193,9 @@ export function createSpawnOptions(
       // The outcome is unknown (maybe committed by a quorum, maybe not): this actor's
       // in-memory state can no longer be trusted, so it stops and recovers on next use.
       dispatch(call.sender, isMeterfabricError(err) ? replyOf(err) : unknownOutcomeReply(err));
+      // Its reminders may have committed with the event: once the outcome is known on this
+      // primary, those in the store get their timers (else they would wait for a failover).
+      if (reminders.length > 0) active.reminders.reconcile(reminders);
       active.actors.delete(key);
       active.keyByName.delete(ctx.name);
       stop(ctx.self);

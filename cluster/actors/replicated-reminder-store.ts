@@ -29,6 +29,16 @@ export class ReplicatedReminderStore implements ReminderStore {
     await this.store.replicate([reminderPutOp(reminder)]);
   }
 
+  async get(reminder: Reminder): Promise<Reminder | undefined> {
+    const value = await this.store.get(prefix + reminderId(reminder));
+    return value ? (JSON.parse(Buffer.from(value).toString('utf8')) as Reminder) : undefined;
+  }
+
+  async settle(): Promise<void> {
+    // An empty operation commits after every one proposed before it on this primary.
+    await this.store.replicate([]);
+  }
+
   async remove(reminder: Reminder): Promise<void> {
     const key = prefix + reminderId(reminder);
     const current = await this.store.get(key);
