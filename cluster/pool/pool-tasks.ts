@@ -23,6 +23,20 @@ export function spin(payload: { ms: number }): number {
   return n >= 0 ? payload.ms : -1;
 }
 
+/**
+ * `spin`, reporting where and when it ran (ms since the epoch, performance.timeOrigin-based:
+ * comparable across threads): for tests of which task a worker runs when.
+ */
+export function spinStamped(payload: { ms: number }): {
+  threadId: number;
+  startedAtMs: number;
+  endedAtMs: number;
+} {
+  const startedAtMs = performance.timeOrigin + performance.now();
+  spin(payload);
+  return { threadId, startedAtMs, endedAtMs: performance.timeOrigin + performance.now() };
+}
+
 export function fail(payload: { code: string }): never {
   throw new MeterfabricError(payload.code, `task failed on purpose with ${payload.code}`);
 }

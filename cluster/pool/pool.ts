@@ -13,6 +13,7 @@ import {
   type TaskAddress,
   type TaskOutcome,
 } from './task-module.js';
+import type { PoolWorkerData } from './worker.js';
 
 /**
  * One worker pool per node (piscina), for CPU-bound batch work: CSV and CIM XML encoding,
@@ -39,10 +40,13 @@ export type WorkerPoolOptions = {
   inlineFlavour?: ModuleFlavour;
   /**
    * Tasks handed to one worker at a time (piscina concurrentTasksPerWorker); default 1. With 2
-   * the next task already waits in the worker's port when one finishes (no idle round trip
-   * through the main thread), but cancelling a running task terminates its worker and with it
-   * the other task queued there, which then fails although nobody cancelled it (its moved
-   * buffers are gone, so it cannot be retried): only for pools whose callers never cancel.
+   * the next task already waits in the worker's port when one finishes (no round trip through
+   * the main thread), and the worker posts each result before it starts the next (worker.ts).
+   * Safe with cancellation: piscina 5's balancer gives a task with a signal only to an idle
+   * worker and nothing else to a worker running one, so a cancel (which terminates that worker)
+   * never takes a task its caller did not cancel (test/pool/tasks-per-worker.test.ts); such
+   * tasks run one per worker. Not the default: measured, 2 cost more CPU per reading than it
+   * saved (cluster/pool/README.md, session 17).
    */
   tasksPerWorker?: number;
   /** Young generation of each worker's heap in MiB (resourceLimits); default: V8's. */
@@ -127,6 +131,7 @@ export class WorkerPool {
             filename,
           },
         );
+      const tasksPerWorker = Math.max(1, options.tasksPerWorker ?? 1);
       this.piscina = new Piscina({
         filename,
         minThreads: this.threads,
@@ -134,7 +139,8 @@ export class WorkerPool {
         // Our admission bound is the real limit; piscina's own queue only has to hold what we admit.
         maxQueue: this.maxPendingTasks,
         idleTimeout: options.idleTimeoutMs ?? 30_000,
-        concurrentTasksPerWorker: Math.max(1, options.tasksPerWorker ?? 1),
+        concurrentTasksPerWorker: tasksPerWorker,
+        workerData: { yieldBeforeTask: tasksPerWorker > 1 } satisfies PoolWorkerData,
         // Per-task run/wait histograms cost main-thread time on every task; nothing reads them.
         recordTiming: false,
         ...(options.youngGenerationSizeMb
