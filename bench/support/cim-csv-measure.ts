@@ -140,7 +140,7 @@ export function printPoolAgainstMain(
     'pool (ahead, 2 tasks per worker) / main thread',
     rate(pool.queuedAhead) / rate(main),
     'x',
-    'tasksPerWorker 2: callers that never cancel',
+    'tasksPerWorker 2 (not the default)',
   );
   printFigure(`pool (${more.textLabel ?? 'text'}) / main thread`, rate(pool.text) / rate(main), 'x');
   printFigure('pool (pre-packed) / main thread', rate(pool.pre) / rate(main), 'x');
