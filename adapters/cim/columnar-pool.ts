@@ -1,4 +1,10 @@
-import { type ArenaLayout, arenaMessage, OutputArenas } from '../../cluster/pool/output-arena.js';
+import {
+  type ArenaLayout,
+  arenaMessage,
+  BytesPerItemEstimate,
+  layoutBytes,
+  OutputArenas,
+} from '../../cluster/pool/output-arena.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { groupStarts, type TaskSizeLimits, taskCountFor } from '../../cluster/pool/task-plan.js';
 import { systemClock } from '../../core/clock.js';
@@ -82,12 +88,15 @@ function packGroup(
 export const cimOutputArenas = new OutputArenas();
 
 /**
- * Arena room reserved per reading and per message: generous (an IntervalReadings element is
- * ~200 bytes, a Readings element with its ReadingType ~290; only the pages written become
- * resident); a message that does not fit comes back in a buffer of its own.
+ * Arena room reserved per reading and per message. Before anything is measured, generous (an
+ * IntervalReadings element is ~200 bytes, a Readings element with its ReadingType ~290); then
+ * what recent tasks wrote per reading plus 12.5% (`BytesPerItemEstimate`): a 32k-reading task
+ * of ~9 MB of XML gets a 10 MiB arena instead of 16 MiB, which kept V8 from a mark-compact on
+ * this thread for nearly every returning pair with two tasks per worker (cluster/pool/README.md,
+ * session 17). A message that does not fit comes back in a buffer of its own.
  */
-const arenaBytesPerReading = 512;
 const arenaBytesPerMessage = 4096;
+export const cimArenaSizing = new BytesPerItemEstimate(512);
 
 /**
  * Messages grouped into tasks, each task's messages packed just before it is submitted and
@@ -116,14 +125,16 @@ async function encodeThroughArenas<T>(
   // Each task's arena moves to its worker and back with the result: while the task runs this
   // thread's handle is detached, so a failed or cancelled task's arena is never reused.
   const arenaBytes: number[] = new Array(starts.length);
+  const groupReadings: number[] = new Array(starts.length);
   const results = await pool.runPipelined<ArenaLayout, T[]>(
     starts.length,
     (g) => {
       const { payload, transferList, readings } = kind.group(starts[g]!, endOf(g));
       const arena = cimOutputArenas.acquire(
-        readings * arenaBytesPerReading + payload.length * arenaBytesPerMessage,
+        readings * cimArenaSizing.bytesPerItem + payload.length * arenaBytesPerMessage,
       );
       arenaBytes[g] = arena.byteLength;
+      groupReadings[g] = readings;
       return {
         module: 'adapters/cim/pool-tasks',
         fn: kind.fn,
@@ -144,6 +155,7 @@ async function encodeThroughArenas<T>(
           throw new ColumnarBatchError('a CIM pool task did not give its arena back');
         const out: T[] = new Array(count);
         for (let i = 0; i < count; i++) out[i] = take(arenaMessage(arena, layout, i));
+        cimArenaSizing.record(layoutBytes(layout), groupReadings[g]!);
         if (lent) lent.add(arena);
         else cimOutputArenas.release(arena);
         return out;

@@ -9,6 +9,7 @@ import type { TLogRecord } from '../../actors/tlog/records.js';
 import { recordId } from '../../actors/tlog/records.js';
 import { classify } from '../../actors/tlog/router.js';
 import {
+  cimArenaSizing,
   cimOutputArenas,
   encodeMeterReadingsPackedLeased,
   type MeterReadingsMessageJob,
@@ -35,7 +36,9 @@ export async function prePackedLeased(pool: WorkerPool, groups: ColumnarMeterRea
     groups.length,
     (g) => {
       const readings = groups[g]!.reduce((n, j) => n + j.columns.count, 0);
-      const arena = cimOutputArenas.acquire(readings * 512 + groups[g]!.length * 4096);
+      const arena = cimOutputArenas.acquire(
+        readings * cimArenaSizing.bytesPerItem + groups[g]!.length * 4096,
+      );
       return {
         module: 'adapters/cim/pool-tasks',
         fn: 'encodeMeterReadingsColumnarInto',

@@ -33,6 +33,14 @@ export class OutputArenaError extends MeterfabricError {
 export type OutputArenaLimits = {
   /** Smallest arena made (bytes). */
   minArenaBytes: number;
+  /**
+   * Arenas grow in powers of two up to this size, then in multiples of it (bytes). Why not
+   * powers of two all the way: an arena that comes back is new external memory of the caller's
+   * isolate, and V8 counts what arrived since its lowest point toward the old generation's
+   * limit; a 16 MiB arena for ~9 MB of XML started a mark-compact on the caller's thread for
+   * nearly every returning pair (session 17, cluster/pool/README.md).
+   */
+  arenaStepBytes: number;
   /** Largest arena made (bytes); a task's output beyond it is returned in buffers of its own. */
   maxArenaBytes: number;
   /** Arenas kept for reuse at most (each is virtual memory; only the pages written are resident). */
@@ -41,6 +49,7 @@ export type OutputArenaLimits = {
 
 export const defaultArenaLimits: OutputArenaLimits = {
   minArenaBytes: 64 * 1024,
+  arenaStepBytes: 1024 * 1024,
   maxArenaBytes: 64 * 1024 * 1024,
   maxRetained: 8,
 };
@@ -57,9 +66,10 @@ export class OutputArenas {
 
   /** An arena of at least `bytes` (capped at maxArenaBytes), reused when one is free. */
   acquire(bytes: number): ArrayBuffer {
-    const { minArenaBytes, maxArenaBytes } = this.limits;
+    const { minArenaBytes, maxArenaBytes, arenaStepBytes } = this.limits;
     let size = minArenaBytes;
-    while (size < bytes && size < maxArenaBytes) size *= 2;
+    while (size < bytes && size < arenaStepBytes) size *= 2;
+    if (size < bytes) size = Math.ceil(bytes / arenaStepBytes) * arenaStepBytes;
     size = Math.min(size, maxArenaBytes);
     // The smallest free arena that is big enough.
     let best = -1;
@@ -94,6 +104,43 @@ export class OutputArenas {
   get retained(): number {
     return this.free.length;
   }
+}
+
+/**
+ * How many bytes per item (reading) to reserve in the next arena: the most any of the last
+ * `window` tasks wrote per item, plus `margin`, never above `initial` (the reservation before
+ * anything was measured). An arena much larger than what is written costs the caller's
+ * isolate mark-compacts (OutputArenaLimits.arenaStepBytes); one too small only makes the
+ * last messages of a task come back in buffers of their own (same bytes).
+ */
+export class BytesPerItemEstimate {
+  private readonly recent: number[] = [];
+
+  constructor(
+    readonly initial: number,
+    readonly window = 16,
+    readonly margin = 1.125,
+  ) {}
+
+  get bytesPerItem(): number {
+    if (this.recent.length === 0) return this.initial;
+    return Math.min(this.initial, Math.ceil(Math.max(...this.recent) * this.margin));
+  }
+
+  /** What a finished task wrote (all its messages, spilled ones too) for `items` items. */
+  record(bytes: number, items: number): void {
+    if (!(items > 0) || !(bytes >= 0)) return;
+    this.recent.push(bytes / items);
+    if (this.recent.length > this.window) this.recent.shift();
+  }
+}
+
+/** Bytes of all messages of a layout: those in the arena and those that came back on their own. */
+export function layoutBytes(layout: ArenaLayout): number {
+  let bytes = 0;
+  for (let i = 1; i < layout.spans.length; i += 2) bytes += layout.spans[i]!;
+  for (const own of Object.values(layout.spilled)) bytes += own.byteLength;
+  return bytes;
 }
 
 /**

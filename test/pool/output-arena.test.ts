@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteSink } from '../../adapters/cim/byte-sink.js';
 import {
+  cimArenaSizing,
   cimOutputArenas,
   encodeMeterReadingsInPool,
   encodeMeterReadingsLeased,
@@ -12,7 +13,13 @@ import { packReadings } from '../../adapters/cim/columnar-readings.js';
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
 import { encodeMeterReadingsColumnarInto } from '../../adapters/cim/pool-tasks.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
-import { arenaMessage, checkArena, OutputArenaError, OutputArenas } from '../../cluster/pool/output-arena.js';
+import {
+  arenaMessage,
+  BytesPerItemEstimate,
+  checkArena,
+  OutputArenaError,
+  OutputArenas,
+} from '../../cluster/pool/output-arena.js';
 import { type PoolMode, WorkerPool } from '../../cluster/pool/pool.js';
 import { hourlyReadings } from '../cim/support/hourly-readings.js';
 import { unknownQuantityReading } from '../cim/support/reading-arbitrary.js';
@@ -49,15 +56,39 @@ const mainThreadXml = (job: MeterReadingsMessageJob) => {
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 describe('output arenas (caller side)', () => {
-  it('sizes arenas in powers of two within the limits and reuses a released one', () => {
-    const arenas = new OutputArenas({ minArenaBytes: 1024, maxArenaBytes: 64 * 1024, maxRetained: 2 });
+  it('sizes arenas in powers of two up to the step, then in steps, within the limits, and reuses a released one', () => {
+    const arenas = new OutputArenas({
+      minArenaBytes: 1024,
+      arenaStepBytes: 8192,
+      maxArenaBytes: 64 * 1024,
+      maxRetained: 2,
+    });
     const a = arenas.acquire(1500);
     expect(a.byteLength).toBe(2048);
     expect(arenas.acquire(10).byteLength).toBe(1024);
+    expect(arenas.acquire(8000).byteLength).toBe(8192);
+    expect(arenas.acquire(20_000).byteLength).toBe(24_576); // 3 steps, not 32 KiB
     expect(arenas.acquire(1e9).byteLength).toBe(64 * 1024); // capped: the rest spills
     arenas.release(a);
     expect(arenas.acquire(2000)).toBe(a);
-    expect(arenas.created).toBe(3);
+    expect(arenas.created).toBe(5);
+  });
+
+  it('reserves per item what recent tasks wrote plus the margin, never more than at first', () => {
+    const estimate = new BytesPerItemEstimate(512, 3, 1.125);
+    expect(estimate.bytesPerItem).toBe(512); // nothing measured yet
+    estimate.record(273_000, 1000);
+    expect(estimate.bytesPerItem).toBe(Math.ceil(273 * 1.125));
+    estimate.record(300_000, 1000);
+    estimate.record(200_000, 1000);
+    expect(estimate.bytesPerItem).toBe(Math.ceil(300 * 1.125)); // the most of the window
+    estimate.record(200_000, 1000);
+    estimate.record(200_000, 1000); // 273 and 300 have left the window of 3
+    expect(estimate.bytesPerItem).toBe(Math.ceil(200 * 1.125));
+    estimate.record(900_000, 1000);
+    expect(estimate.bytesPerItem).toBe(512);
+    estimate.record(5, 0); // no items: nothing learned
+    expect(estimate.bytesPerItem).toBe(512);
   });
 
   it('keeps at most maxRetained arenas, dropping the smallest', () => {
@@ -250,6 +281,25 @@ for (const [mode, tasksPerWorker] of [
         expect(again.bytes.map(text)).toEqual(cancelledJobs.map(mainThreadXml));
         again.release();
       }
+    });
+
+    it('sizes arenas from what earlier tasks wrote; messages much larger than that still come back byte-identical (spilled when they do not fit)', async () => {
+      const small = jobsOf(8, 's');
+      const first = await encodeMeterReadingsLeased(pool, small, { taskSize: smallTasks });
+      first.release();
+      const perReading = cimArenaSizing.bytesPerItem;
+      expect(perReading).toBeLessThan(512); // learned from the bytes written
+      // Long serials and names: many more bytes per reading than the arenas were sized for.
+      const long = jobsOf(8, 'L'.repeat(400));
+      const want = long.map(mainThreadXml);
+      const lease = await encodeMeterReadingsLeased(pool, long, { taskSize: smallTasks });
+      expect(lease.bytes.map(text)).toEqual(want);
+      lease.release();
+      const longBytes = want.reduce((n, xml) => n + Buffer.byteLength(xml), 0);
+      const longReadings = long.reduce((n, j) => n + j.readings.length, 0);
+      expect(cimArenaSizing.bytesPerItem).toBeGreaterThanOrEqual(
+        Math.min(512, Math.ceil((longBytes / longReadings) * 1.125)),
+      );
     });
 
     it('a failing task rejects only its caller; a concurrent caller gets its bytes', async () => {
