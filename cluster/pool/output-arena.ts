@@ -71,13 +71,17 @@ export class OutputArenas {
     while (size < bytes && size < arenaStepBytes) size *= 2;
     if (size < bytes) size = Math.ceil(bytes / arenaStepBytes) * arenaStepBytes;
     size = Math.min(size, maxArenaBytes);
-    // The smallest free arena that is big enough.
+    // The smallest free arena that is big enough; one over 1.5x the size is dropped instead
+    // (tasks now need less: kept, it would cost the mark-compacts the size is chosen to avoid).
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const length = this.free[i]!.byteLength;
       if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
     }
-    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    if (best >= 0) {
+      const arena = this.free.splice(best, 1)[0]!;
+      if (arena.byteLength <= size * 1.5) return arena;
+    }
     this.createdCount++;
     return new ArrayBuffer(size);
   }

@@ -99,7 +99,14 @@ describe('output arenas (caller side)', () => {
     arenas.release(big!);
     arenas.release(big!); // twice: kept once
     expect(arenas.retained).toBe(2);
-    expect(arenas.acquire(100)).toBe(mid); // the smallest left that fits
+    expect(arenas.acquire(3000)).toBe(mid); // the smallest left that fits
+    // One far larger than needed is dropped, not lent: a right-sized one is made.
+    const made = arenas.created;
+    const fresh = arenas.acquire(100);
+    expect(fresh).not.toBe(big);
+    expect(fresh.byteLength).toBe(1024);
+    expect(arenas.created).toBe(made + 1);
+    expect(arenas.retained).toBe(0);
   });
 
   it('refuses what is not an arena, and a layout that points outside its arena', () => {
