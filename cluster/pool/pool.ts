@@ -45,8 +45,8 @@ export type WorkerPoolOptions = {
    * Safe with cancellation: piscina 5's balancer gives a task with a signal only to an idle
    * worker and nothing else to a worker running one, so a cancel (which terminates that worker)
    * never takes a task its caller did not cancel (test/pool/tasks-per-worker.test.ts); such
-   * tasks run one per worker. Not the default: measured, 2 cost more CPU per reading than it
-   * saved (cluster/pool/README.md, session 17).
+   * tasks run one per worker. Not the default: with right-sized output arenas it measured no
+   * better than 1 (cluster/pool/README.md, session 17).
    */
   tasksPerWorker?: number;
   /** Young generation of each worker's heap in MiB (resourceLimits); default: V8's. */
