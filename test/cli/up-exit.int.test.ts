@@ -2,18 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startUp } from '../headend/support/up-process.js';
+import { processAlive as alive, startUp } from '../headend/support/up-process.js';
 import { waitFor } from '../support/wait.js';
-
-/** Is `pid` still running? */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * `meterfabric up` when its demo cannot go on: a clear error on stderr, everything it started

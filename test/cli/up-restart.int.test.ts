@@ -7,7 +7,7 @@ import { createEtcdClient, keys } from '../../cluster/membership/etcd-client.js'
 import type { NodeRecord } from '../../cluster/membership/membership.js';
 import { expectExactlyOnceInOutputs } from '../headend/output-check.js';
 import { demoDayTruth } from '../headend/support/demo-truth.js';
-import { startUp, type UpProcess } from '../headend/support/up-process.js';
+import { processAlive as alive, startUp, type UpProcess } from '../headend/support/up-process.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -23,15 +23,6 @@ function nodePids(up: UpProcess, id: string): number[] {
   return [
     ...up.output().matchAll(new RegExp(`(?:started|restarted) node ${id} on \\S+ \\(pid (\\d+)`, 'g')),
   ].map((m) => Number(m[1]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The record node `id` holds in etcd now (undefined while it is not registered). */

@@ -6,6 +6,16 @@ import { consecutiveFreePorts } from '../../support/ports.js';
 /** The CLI entry point the README's quick start runs (needs dist/: npm test builds first). */
 export const meterfabricBin = join(packageRoot, 'bin', 'meterfabric.js');
 
+/** Is `pid` still running (signal 0 probes without signalling)? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type UpProcess = {
   child: ChildProcess;
   etcdPort: number;
