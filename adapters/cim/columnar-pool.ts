@@ -294,14 +294,42 @@ export async function encodeMeterReadingsMessagesBytes(
   jobs: readonly MeterReadingsBytesJob[],
   minReadings = 1000,
 ): Promise<Uint8Array[]> {
-  const readings = jobs.reduce((n, j) => n + j.readings.length, 0);
-  if (!pool || readings < minReadings)
+  if (!pool || readingCount(jobs) < minReadings)
     return jobs.map((job) => encodeMeterReadingsBytes(job.readings, job.options));
-  const pooled: MeterReadingsMessageJob[] = jobs.map(({ readings, options }) => {
+  return encodeMeterReadingsInPool(pool, pooledJobs(jobs));
+}
+
+/**
+ * The same bytes as `encodeMeterReadingsMessagesBytes`, lent (`encodeMeterReadingsLeased`):
+ * views into the output arenas, valid until `release()`. For CimPublisher with an out dir
+ * (session 17): it writes the bytes to their files and hands them to live subscribers, keeps
+ * only each message's metadata (a resuming subscriber reads the files) and then releases, so
+ * the arenas are reused and nothing is copied or allocated per message. Inline (no pool, or a
+ * batch under `minReadings`) the bytes are the caller's own and `release` does nothing.
+ */
+export async function encodeMeterReadingsMessagesLeased(
+  pool: Pick<WorkerPool, 'runPipelined' | 'threads'> | undefined,
+  jobs: readonly MeterReadingsBytesJob[],
+  minReadings = 1000,
+): Promise<LeasedMessages> {
+  if (!pool || readingCount(jobs) < minReadings)
+    return {
+      bytes: jobs.map((job) => encodeMeterReadingsBytes(job.readings, job.options)),
+      release: () => {},
+    };
+  return encodeMeterReadingsLeased(pool, pooledJobs(jobs));
+}
+
+function readingCount(jobs: readonly MeterReadingsBytesJob[]): number {
+  return jobs.reduce((n, j) => n + j.readings.length, 0);
+}
+
+/** The jobs as the pool takes them: the clock read here, once per message, as the inline encoder would. */
+function pooledJobs(jobs: readonly MeterReadingsBytesJob[]): MeterReadingsMessageJob[] {
+  return jobs.map(({ readings, options }) => {
     const { clock, verb, ...rest } = options;
     if (verb !== undefined && verb !== 'created')
       throw new ColumnarBatchError(`the pool encodes MeterReadings with verb "created" only, got "${verb}"`);
     return { readings, options: { ...rest, timestampMs: (clock ?? systemClock).now() } };
   });
-  return encodeMeterReadingsInPool(pool, pooled);
 }
