@@ -45,6 +45,13 @@ export type PublishedMessage = {
   bytes: Uint8Array;
 };
 
+/**
+ * A published message without its bytes: what `CimPublisher.publish` resolves with and what the
+ * retained window keeps per message when the publisher writes files (the bytes are in the
+ * message's file, read again for a subscriber that resumes; session 17).
+ */
+export type PublishedEntry = Omit<PublishedMessage, 'bytes'> & { byteLength: number };
+
 const utf8Decoder = new TextDecoder();
 
 /** A published message's XML as text (decoded on each call: keep the result if it is used twice). */

@@ -1,17 +1,24 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeMeterReadingsMessagesBytes } from '../../adapters/cim/columnar-pool.js';
+import {
+  encodeMeterReadingsMessagesBytes,
+  encodeMeterReadingsMessagesLeased,
+  type LeasedMessages,
+} from '../../adapters/cim/columnar-pool.js';
 import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
+import { MeterfabricError } from '../../core/errors.js';
 import { CimBatchCommitter, type CimFileOps, type StagedBatch } from './cim-commit.js';
 import {
-  CheckpointExpiredError,
   deterministicUuid,
   messagePosition,
+  type PublishedEntry,
   type PublishedMessage,
 } from './cim-message.js';
-import { type RestoredWindow, restoreWindow } from './cim-window.js';
+import { RetainedWindow } from './cim-retained.js';
+import { catchUp, type Listener, type SubscribeOptions, type Subscription } from './cim-subscription.js';
+import { type RestoredWindow, readMessageFile, restoreWindow } from './cim-window.js';
 import type { OutputBatch } from './output-batch.js';
 import { OrderFence, OutputOrderError } from './output-order.js';
 
@@ -22,8 +29,10 @@ export {
   messagePosition,
   messageXml,
   POSITIONS_PER_SEQ,
+  type PublishedEntry,
   type PublishedMessage,
 } from './cim-message.js';
+export type { SubscribeOptions, Subscription } from './cim-subscription.js';
 
 /**
  * Publishes each output batch as CIM EventMessages (MeterReadings; EndDeviceEvents, one
@@ -35,6 +44,13 @@ export {
  * (seq: the batch's replicated stream position; index: the message's place in the batch), so a
  * replayed batch has the same positions in every process and positions only grow. They are
  * sparse: a subscriber must not do arithmetic on them.
+ *
+ * With an out dir the retained window keeps no bytes (session 17): each message's bytes go to
+ * its file and to the live subscribers at publish time, the window keeps its metadata, and a
+ * subscriber resuming behind the newest message reads the rest from the files
+ * (cim-subscription.ts). So the MeterReadings encoded in the pool are lent from its output
+ * arenas and released once written and announced, instead of each message's buffer being kept.
+ * Without an out dir there are no files: the window keeps the bytes.
  */
 
 const utf8Encoder = new TextEncoder();
@@ -55,11 +71,12 @@ export type CimPublisherOptions = {
   fileOps?: CimFileOps;
 };
 
-type Listener = (m: PublishedMessage) => void;
+/** A batch's messages as encoded: `release` gives lent bytes back once they are written and announced. */
+type Encoded = { messages: Omit<PublishedMessage, 'position'>[]; release(): void };
 
 export class CimPublisher {
-  private readonly retained: PublishedMessage[] = [];
-  private retainedBytes = 0;
+  /** Messages kept for subscribers that resume (cim-retained.ts). */
+  private readonly window: RetainedWindow;
   /** Makes each batch's files and log line durable before it counts as published (cim-commit.ts). */
   private readonly committer: CimBatchCommitter | undefined;
   private readonly listeners = new Set<Listener>();
@@ -74,21 +91,16 @@ export class CimPublisher {
   private published = 0;
   /** Highest seq found among the CIM files of an earlier process (restoreFromDisk). */
   private diskSeq = -1;
-  private diskLastPosition = 0;
-  /**
-   * Checkpoints below this are not served: a message after them was dropped from the retained
-   * window, or was published by an earlier process (its files are on disk, not in memory).
-   */
-  private servedFrom = 0;
-  /** Positions of dropped messages (bounded), to count what an expired checkpoint misses. */
-  private dropped: number[] = [];
   /** After a seq failed, later seqs are refused until it is published again (output-order.ts). */
   private readonly fence = new OrderFence('the CIM messages');
-  private droppedRecordTrimmed = false;
   readonly countsByNoun: Record<string, number> = {};
 
   constructor(private readonly options: CimPublisherOptions) {
     this.committer = options.outDir ? new CimBatchCommitter(options.outDir, options.fileOps) : undefined;
+    this.window = new RetainedWindow({
+      maxMessages: options.maxRetainedMessages ?? 100_000,
+      maxBytes: options.maxRetainedBytes ?? 256 * 1024 * 1024,
+    });
   }
 
   /** A publisher over `outDir` that has restored what an earlier process wrote there (restoreFromDisk). */
@@ -129,7 +141,7 @@ export class CimPublisher {
     const outDir = this.options.outDir;
     if (!outDir) return undefined;
     const window =
-      this.retained.length === 0 && this.lastSeq < 0
+      this.window.length === 0 && this.lastSeq < 0
         ? await restoreWindow({
             outDir,
             source: this.options.source,
@@ -161,18 +173,13 @@ export class CimPublisher {
     const seq = [...countBySeq.keys()].reduce((a, b) => Math.max(a, b));
     const last = messagePosition(seq, (countBySeq.get(seq) as number) - 1);
     this.diskSeq = Math.max(this.diskSeq, seq);
-    this.diskLastPosition = Math.max(this.diskLastPosition, last);
+    this.window.diskLastPosition = Math.max(this.window.diskLastPosition, last);
     this.position = Math.max(this.position, last);
     if (!window) {
-      this.servedFrom = Math.max(this.servedFrom, last);
+      this.window.servedFrom = Math.max(this.window.servedFrom, last);
       return undefined;
     }
-    this.retained.push(...window.messages);
-    this.retainedBytes = window.bytes;
-    this.servedFrom = Math.max(this.servedFrom, window.servedFrom);
-    // What an expired checkpoint misses, from the log (a lower bound: lostExact stays false).
-    this.dropped = window.olderPositions;
-    this.droppedRecordTrimmed = true;
+    this.window.restore(window.messages, window.bytes, window.servedFrom, window.olderPositions);
     return window;
   }
 
@@ -185,7 +192,7 @@ export class CimPublisher {
    * runs share the next one (one directory fsync and one log fsync for all of them), so
    * positions reach files, `batches.log` and subscribers strictly in order.
    */
-  publish(batch: OutputBatch, seq: number): Promise<PublishedMessage[]> {
+  publish(batch: OutputBatch, seq: number): Promise<PublishedEntry[]> {
     if (seq <= this.lastSeq) return Promise.resolve([]);
     // Checked before any file is written: a bad seq must not leave files behind.
     try {
@@ -198,36 +205,50 @@ export class CimPublisher {
     // Awaited in turn below; marked handled now so a failure while earlier batches are still
     // being written is not reported as unhandled.
     encoding.catch(() => undefined);
-    const staging = this.ordered.then(async (): Promise<{ published: Promise<PublishedMessage[]> }> => {
-      let messages: Awaited<typeof encoding>;
+    const staging = this.ordered.then(async (): Promise<{ published: Promise<PublishedEntry[]> }> => {
+      let encoded: Encoded;
       try {
-        messages = await encoding;
+        encoded = await encoding;
       } catch (err) {
         if (seq > this.lastSeq) this.fence.failed(seq);
         throw err;
       }
+      const { messages } = encoded;
       // An overlapping call with the same seq (a replay racing its original) publishes once,
       // and resolves only when the original is durable (its caller may acknowledge on resolve).
-      if (seq <= this.stagedSeq) return { published: this.lastCommit.then(() => []) };
-      this.fence.check(seq);
+      if (seq <= this.stagedSeq) {
+        encoded.release();
+        return { published: this.lastCommit.then(() => []) };
+      }
       const previous = this.stagedSeq;
-      this.stagedSeq = seq;
       let staged: StagedBatch | undefined;
       try {
+        this.fence.check(seq);
+        this.stagedSeq = seq;
         staged = await this.stage(messages, seq);
         // An earlier batch's commit may have failed while this one was being written.
         this.fence.check(seq);
       } catch (err) {
+        // No file of this batch is being written any more (stage settles them all first).
+        encoded.release();
         // Back to what it was, or lower: an earlier batch that failed meanwhile has reset it.
         this.stagedSeq = Math.min(this.stagedSeq, previous);
         if (!(err instanceof OutputOrderError)) this.fence.failed(seq);
         throw err;
       }
       // Queued here, inside the ordered chain, so commits (and announcements) keep call order.
-      const published =
-        staged && this.committer
-          ? this.committer.commit(staged, () => this.announce(messages, seq))
-          : Promise.resolve(this.announce(messages, seq));
+      let published: Promise<PublishedEntry[]>;
+      if (staged && this.committer)
+        published = this.committer.commit(staged, () => this.announce(messages, seq));
+      else {
+        try {
+          published = Promise.resolve(this.announce(messages, seq));
+        } catch (err) {
+          published = Promise.reject(err);
+        }
+      }
+      // Written and announced (or failed): the lent bytes are not read again.
+      published.then(encoded.release, encoded.release);
       const settled = published.catch((err: unknown) => {
         // Not published: a replay of this seq must write it again, and no later one before it.
         if (this.stagedSeq >= seq) this.stagedSeq = this.lastSeq;
@@ -243,7 +264,7 @@ export class CimPublisher {
     return staging.then((s) => s.published);
   }
 
-  private async encode(batch: OutputBatch, seq: number): Promise<Omit<PublishedMessage, 'position'>[]> {
+  private async encode(batch: OutputBatch, seq: number): Promise<Encoded> {
     const messages: Omit<PublishedMessage, 'position'>[] = [];
     const perMessage = this.options.maxReadingsPerMessage ?? 5_000;
     const readingJobs = [];
@@ -252,9 +273,13 @@ export class CimPublisher {
       const options = { messageId, source: this.options.source, clock: this.options.clock };
       readingJobs.push({ readings: batch.readings.slice(i, i + perMessage), options });
     }
-    const readingBytes = await encodeMeterReadingsMessagesBytes(this.options.pool, readingJobs);
+    // With files the window keeps no bytes, so they can be lent (released after announce);
+    // without, the window keeps them: bytes of their own.
+    const lease: LeasedMessages = this.committer
+      ? await encodeMeterReadingsMessagesLeased(this.options.pool, readingJobs)
+      : { bytes: await encodeMeterReadingsMessagesBytes(this.options.pool, readingJobs), release: () => {} };
     for (const [i, job] of readingJobs.entries())
-      messages.push({ noun: 'MeterReadings', messageId: job.options.messageId, bytes: readingBytes[i]! });
+      messages.push({ noun: 'MeterReadings', messageId: job.options.messageId, bytes: lease.bytes[i]! });
     const groups = new Map<string, typeof batch.events>();
     for (const e of batch.events) {
       const key = e.correlationId ?? '';
@@ -279,7 +304,7 @@ export class CimPublisher {
         ...(correlationId ? { correlationId } : {}),
       });
     }
-    return messages;
+    return { messages, release: lease.release };
   }
 
   /** Writes the batch's files (durable, not yet logged); undefined without an out dir. */
@@ -300,85 +325,77 @@ export class CimPublisher {
     });
   }
 
-  /** Counts the batch as published: called once it is durable, in call order. */
-  private announce(messages: readonly Omit<PublishedMessage, 'position'>[], seq: number): PublishedMessage[] {
-    const published = messages.map((m, index) => ({ ...m, position: messagePosition(seq, index) }));
+  /**
+   * Counts the batch as published: called once it is durable, in call order. Live listeners get
+   * the bytes now (they may be lent: a listener that keeps them past its call must copy them);
+   * the window keeps the metadata, and the bytes only when there are no files.
+   */
+  private announce(messages: readonly Omit<PublishedMessage, 'position'>[], seq: number): PublishedEntry[] {
+    const entries: PublishedEntry[] = new Array(messages.length);
     this.lastSeq = seq;
     this.fence.written(seq);
-    this.position = Math.max(this.position, published.at(-1)?.position ?? 0);
-    this.published += published.length;
-    for (const m of published) {
+    this.position = Math.max(
+      this.position,
+      messages.length > 0 ? messagePosition(seq, messages.length - 1) : 0,
+    );
+    this.published += messages.length;
+    for (const [index, m] of messages.entries()) {
+      const message: PublishedMessage = { ...m, position: messagePosition(seq, index) };
+      const { bytes, ...meta } = message;
+      const entry: PublishedEntry = { ...meta, byteLength: bytes.byteLength };
+      entries[index] = entry;
       this.countsByNoun[m.noun] = (this.countsByNoun[m.noun] ?? 0) + 1;
-      this.retain(m);
-      for (const listener of this.listeners) listener(m);
+      this.window.retain(this.committer ? entry : { ...entry, bytes });
+      for (const listener of this.listeners) listener(message);
     }
-    this.trimRetained();
-    return published;
+    this.window.trim();
+    return entries;
   }
 
   /**
-   * Keeps `m` for subscribers that resume. A replayed batch (restored from disk, then replayed by
-   * the stream) replaces its earlier copy, so the window holds each position once, as on disk.
+   * A published message's bytes: read from its file (the window keeps none with an out dir),
+   * or from the window without one. For callers and tests that hold a `publish` result.
    */
-  private retain(m: PublishedMessage): void {
-    const last = this.retained.at(-1);
-    if (!last || m.position > last.position) {
-      this.retained.push(m);
-      this.retainedBytes += m.bytes.byteLength;
-      return;
-    }
-    let lo = 0;
-    let hi = this.retained.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.retained[mid] as PublishedMessage).position < m.position) lo = mid + 1;
-      else hi = mid;
-    }
-    const existing = this.retained[lo];
-    if (existing?.position === m.position) {
-      this.retainedBytes += m.bytes.byteLength - existing.bytes.byteLength;
-      this.retained[lo] = m;
-    } else if (m.position > this.servedFrom) {
-      this.retained.splice(lo, 0, m);
-      this.retainedBytes += m.bytes.byteLength;
-    }
-  }
-
-  private trimRetained(): void {
-    const maxMessages = this.options.maxRetainedMessages ?? 100_000;
-    const maxBytes = this.options.maxRetainedBytes ?? 256 * 1024 * 1024;
-    let drop = Math.max(0, this.retained.length - maxMessages);
-    let bytes = this.retainedBytes;
-    for (let i = 0; i < drop; i++) bytes -= (this.retained[i] as PublishedMessage).bytes.byteLength;
-    // The newest message is always kept, however large: a live subscriber has just seen it.
-    while (bytes > maxBytes && drop < this.retained.length - 1) {
-      bytes -= (this.retained[drop] as PublishedMessage).bytes.byteLength;
-      drop++;
-    }
-    if (drop === 0) return;
-    for (const m of this.retained.splice(0, drop)) {
-      this.servedFrom = Math.max(this.servedFrom, m.position);
-      this.dropped.push(m.position);
-    }
-    this.retainedBytes = bytes;
-    // The record of dropped positions is bounded like the window; beyond it counts are lower bounds.
-    const maxRecord = this.options.maxRetainedMessages ?? 100_000;
-    if (this.dropped.length > 2 * maxRecord) {
-      this.dropped = this.dropped.slice(-maxRecord);
-      this.droppedRecordTrimmed = true;
-    }
+  async bytesOf(m: PublishedEntry): Promise<Uint8Array> {
+    const outDir = this.options.outDir;
+    const bytes = outDir ? await readMessageFile(outDir, m) : this.window.find(m.position)?.bytes;
+    if (bytes === undefined)
+      throw new MeterfabricError(
+        'MF_CIM_MESSAGE_GONE',
+        `message ${m.messageId} (position ${m.position}) is ${outDir ? 'missing or torn under <out>/cim/' : 'no longer retained (no out dir)'}; reconcile it from its source`,
+        { position: m.position, messageId: m.messageId },
+      );
+    return bytes;
   }
 
   /**
    * Messages after `checkpoint` (a position), then live ones until unsubscribe is called.
-   * A checkpoint is served only if no message after it was dropped or is unknown to this process.
+   * A checkpoint is served only if no message after it was dropped or is unknown to this process
+   * (else this throws MF_CHECKPOINT_EXPIRED). Without an out dir, or with nothing after the
+   * checkpoint, the messages after it are delivered before this returns; otherwise they are read
+   * from their files (cim-subscription.ts: in order, a chunk at a time, `options.ready` awaited
+   * between chunks) and `caughtUp` resolves when the subscriber has joined the live ones. A torn or
+   * missing file ends the window there: `options.onError` gets MF_CHECKPOINT_EXPIRED.
+   * The bytes a listener gets may be lent: copy what must outlive the call.
    */
-  subscribe(checkpoint: number, listener: Listener): () => void {
-    if (checkpoint < this.servedFrom) {
-      const lost = this.dropped.filter((p) => p > checkpoint).length;
-      const lostExact = !this.droppedRecordTrimmed && checkpoint >= this.diskLastPosition;
-      throw new CheckpointExpiredError(checkpoint, this.servedFrom, lost, lostExact);
-    }
+  subscribe(checkpoint: number, listener: Listener, options: SubscribeOptions = {}): Subscription {
+    this.window.check(checkpoint);
+    const outDir = this.options.outDir;
+    if (outDir && this.window.newestPosition > checkpoint)
+      return catchUp(
+        {
+          entriesAfter: (position, maxMessages, maxBytes) =>
+            this.window.entriesAfter(position, maxMessages, maxBytes),
+          read: (entry) => readMessageFile(outDir, entry),
+          cut: (position) => this.window.cut(position),
+          check: (position) => this.window.check(position),
+          attach: (l) => this.listeners.add(l),
+          detach: (l) => this.listeners.delete(l),
+        },
+        checkpoint,
+        listener,
+        options,
+      );
     // A replayed batch (a new process republishes what the stream replays) carries positions a
     // subscriber may have seen already: each subscriber gets only positions above its last one.
     let lastDelivered = checkpoint;
@@ -387,8 +404,9 @@ export class CimPublisher {
       lastDelivered = m.position;
       listener(m);
     };
-    for (const m of this.retained) deliver(m);
+    for (const { byteLength: _, bytes, ...m } of this.window.all())
+      deliver({ ...m, bytes: bytes as Uint8Array });
     this.listeners.add(deliver);
-    return () => this.listeners.delete(deliver);
+    return Object.assign(() => void this.listeners.delete(deliver), { caughtUp: Promise.resolve() });
   }
 }

@@ -1,6 +1,6 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PublishedMessage } from './cim-message.js';
+import { POSITIONS_PER_SEQ, type PublishedEntry } from './cim-message.js';
 
 /**
  * Rebuilds the CIM publisher's retained window after a restart from the files the publisher
@@ -26,6 +26,9 @@ import type { PublishedMessage } from './cim-message.js';
  * - a seq that is not logged, or whose files do not match this publisher's source and message
  *   size (another configuration wrote them), ends the window at the highest position it could hold;
  * - the window is bounded by the same count and character limits as the live one.
+ *
+ * The window holds no bytes (session 17): each file is read and checked here, and read again
+ * (`readMessageFile`, the same checks plus its length) when a subscriber resumes from it.
  */
 
 export const batchLogName = 'batches.log';
@@ -59,8 +62,8 @@ export type WindowRestoreOptions = {
 };
 
 export type RestoredWindow = {
-  /** Oldest first. */
-  messages: PublishedMessage[];
+  /** Oldest first: each message's metadata and length (its bytes are in its file). */
+  messages: PublishedEntry[];
   /** UTF-8 bytes of XML among them. */
   bytes: number;
   /** Checkpoints below this cannot be served: a message after them is on disk but not in the window. */
@@ -92,7 +95,7 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
   let newestLogged = -1;
   for (const seq of log.keys()) newestLogged = Math.max(newestLogged, seq);
   const cut: RestoredWindow['cut'] = [];
-  const window: PublishedMessage[] = [];
+  const window: PublishedEntry[] = [];
   let bytes = 0;
   let servedFrom = 0;
   outer: for (const seq of seqs) {
@@ -136,7 +139,7 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
         position: c.position,
         noun: c.noun,
         messageId: c.messageId,
-        bytes: content,
+        byteLength: content.byteLength,
         ...correlationOf(c.noun, xml),
       });
       bytes += content.byteLength;
@@ -151,6 +154,35 @@ export async function restoreWindow(options: WindowRestoreOptions): Promise<Rest
     }
   }
   return { messages: window.reverse(), bytes, servedFrom, cut, olderPositions: olderPositions.reverse() };
+}
+
+/** Where the publisher writes a message's file (`<out>/cim/<Noun>/<seq, 10 digits>-<MessageID>.xml`). */
+export function messageFilePath(
+  outDir: string,
+  m: Pick<PublishedEntry, 'position' | 'noun' | 'messageId'>,
+): string {
+  const seq = Math.floor((m.position - 1) / POSITIONS_PER_SEQ);
+  return join(outDir, 'cim', m.noun, `${String(seq).padStart(10, '0')}-${m.messageId}.xml`);
+}
+
+/**
+ * A window message's bytes, read from its file for a subscriber that resumes: undefined when
+ * the file is missing or is not the whole message the publisher wrote (another length, no end
+ * tag, another MessageID), which ends the window there as at a restart.
+ */
+export async function readMessageFile(outDir: string, m: PublishedEntry): Promise<Uint8Array | undefined> {
+  let file: Buffer;
+  try {
+    file = await readFile(messageFilePath(outDir, m));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (file.byteLength !== m.byteLength) return undefined;
+  // Only the tail is decoded: the checks must not cost a decode of the whole message.
+  const tail = file.toString('latin1', Math.max(0, file.byteLength - 128));
+  if (!wholeMessageEnd.test(tail) || !file.includes(`>${m.messageId}</`, 0, 'latin1')) return undefined;
+  return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
 }
 
 function expectedMessages(
@@ -252,8 +284,10 @@ const utf8Decoder = new TextDecoder();
 
 /** A whole EventMessage as the publisher writes it: ends with its root's end tag and names its MessageID. */
 function isWholeMessage(xml: string, messageId: string): boolean {
-  return /<\/(?:[A-Za-z_][\w.-]*:)?EventMessage>\s*$/.test(xml) && xml.includes(`>${messageId}</`);
+  return wholeMessageEnd.test(xml) && xml.includes(`>${messageId}</`);
 }
+
+const wholeMessageEnd = /<\/(?:[A-Za-z_][\w.-]*:)?EventMessage>\s*$/;
 
 function correlationOf(noun: Noun, xml: string): { correlationId?: string } {
   if (noun !== 'EndDeviceEvents') return {};

@@ -72,6 +72,8 @@ export class WebhookChannel {
   private closed = false;
   private unsubscribe: (() => void) | undefined;
   private writes: Promise<void> = Promise.resolve();
+  /** Settles once the current subscription gets live messages (it may first read a backlog from the files). */
+  private catchingUp: Promise<void> = Promise.resolve();
   private wakeups = 0;
   private wake: (() => void) | undefined;
   private abortRequest: (() => void) | undefined;
@@ -115,8 +117,12 @@ export class WebhookChannel {
     });
   }
 
-  /** Resolves once every message offered so far is in the durable queue. */
+  /**
+   * Resolves once every message offered so far is in the durable queue, and every message
+   * published so far was offered: a subscription catching up from the CIM files first reaches the live ones.
+   */
   async flush(): Promise<void> {
+    await this.catchingUp;
     await this.writes;
   }
 
@@ -145,30 +151,57 @@ export class WebhookChannel {
   }
 
   private subscribeFrom(position: number): void {
-    const { publisher, logger, events } = this.deps;
     this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.closed) return;
     try {
-      this.unsubscribe = publisher.subscribe(position, (m) => this.offer(m));
+      const subscription = this.deps.publisher.subscribe(position, (m) => this.offer(m), {
+        onError: (err) => this.subscriptionEnded(err),
+      });
+      this.unsubscribe = subscription;
+      this.catchingUp = subscription.caughtUp.catch(() => undefined);
     } catch (err) {
       if (!(err instanceof CheckpointExpiredError)) throw err;
-      // Positions are sparse: the publisher counts the messages it dropped after `position`.
-      const resumeFrom = Number(err.details.resumeFrom);
-      const lost = Number(err.details.lost);
-      this.counts.lost += lost;
-      events.lost?.(this.config.name, lost);
-      logger.error(
-        {
-          subscriber: this.config.name,
-          afterPosition: position,
-          throughPosition: resumeFrom,
-          lost,
-          lostExact: err.details.lostExact,
-        },
-        'webhook: messages after this position are no longer retained (or were published by an earlier process); reconcile them from <out>/cim/',
-      );
-      this.sourcePosition = resumeFrom;
-      this.unsubscribe = publisher.subscribe(resumeFrom, (m) => this.offer(m));
+      this.expired(position, err);
     }
+  }
+
+  /** The publisher's window does not hold the messages after `position` (any more): count them lost, go on after them. */
+  private expired(position: number, err: CheckpointExpiredError): void {
+    const { logger, events } = this.deps;
+    // Positions are sparse: the publisher counts the messages it dropped after `position`.
+    const resumeFrom = Number(err.details.resumeFrom);
+    const lost = Number(err.details.lost);
+    this.counts.lost += lost;
+    events.lost?.(this.config.name, lost);
+    logger.error(
+      {
+        subscriber: this.config.name,
+        afterPosition: position,
+        throughPosition: resumeFrom,
+        lost,
+        lostExact: err.details.lostExact,
+      },
+      'webhook: messages after this position are no longer retained (or were published by an earlier process); reconcile them from <out>/cim/',
+    );
+    this.sourcePosition = Math.max(this.sourcePosition, resumeFrom);
+    this.subscribeFrom(this.sourcePosition);
+  }
+
+  /** Catching up from the CIM files stopped: the window ended inside the backlog, or a file could not be read. */
+  private subscriptionEnded(err: unknown): void {
+    if (this.closed) return;
+    // Subscribing again from this channel's own position (behind the subscription's when messages
+    // were refused) gets MF_CHECKPOINT_EXPIRED at once, counting what is lost from there.
+    if (err instanceof CheckpointExpiredError) {
+      this.subscribeFrom(this.sourcePosition);
+      return;
+    }
+    this.deps.logger.error(
+      { err, subscriber: this.config.name, afterPosition: this.sourcePosition },
+      'webhook: reading the CIM files failed; taking messages again from this position in 1 s',
+    );
+    setTimeout(() => this.subscribeFrom(this.sourcePosition), 1000).unref();
   }
 
   /** Called by the publisher (synchronously, in position order). */

@@ -9,6 +9,7 @@ import {
   messagePosition,
   messageXml,
   POSITIONS_PER_SEQ,
+  type PublishedEntry,
   type PublishedMessage,
 } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
@@ -57,7 +58,11 @@ describe('CIM publisher', () => {
       readings: readings(10),
       events: [event('M1', 'C-1'), event('M2'), event('M3', 'C-1'), event('M4', 'C-2')],
     };
+    // What a live subscriber gets (copied: the bytes a listener gets may be lent for the call only).
+    const heard: PublishedMessage[] = [];
+    publisher.subscribe(0, (m) => heard.push({ ...m, bytes: m.bytes.slice() }));
     const published = await publisher.publish(batch, 1);
+    expect(heard.map(({ bytes, ...m }) => ({ ...m, byteLength: bytes.byteLength }))).toEqual(published);
     expect(published.map((m) => m.noun)).toEqual([
       'MeterReadings',
       'MeterReadings',
@@ -68,11 +73,13 @@ describe('CIM publisher', () => {
     ]);
     const events = published.filter((m) => m.noun === 'EndDeviceEvents');
     expect(events.map((m) => m.correlationId)).toEqual(['C-1', undefined, 'C-2']);
-    expect(messageXml(events[0]!).match(/<EndDeviceEvent>/g)).toHaveLength(2);
+    expect(
+      messageXml({ bytes: await publisher.bytesOf(events[0]!) }).match(/<EndDeviceEvent>/g),
+    ).toHaveLength(2);
     const files = async (noun: string) => (await readdir(join(outDir, 'cim', noun))).sort();
     expect(await files('MeterReadings')).toHaveLength(3);
     expect(await files('EndDeviceEvents')).toHaveLength(3);
-    for (const m of published) {
+    for (const m of heard) {
       const name = (await files(m.noun)).find((f) => f.includes(m.messageId));
       expect(await readFile(join(outDir, 'cim', m.noun, name as string))).toEqual(Buffer.from(m.bytes));
     }
@@ -88,11 +95,11 @@ describe('CIM publisher', () => {
       maxRetainedBytes: 20_000,
     });
     let size = 0;
-    const all: PublishedMessage[] = [];
+    const all: PublishedEntry[] = [];
     for (let seq = 1; seq <= 30; seq++) {
       const [m] = await publisher.publish({ csv: {}, readings: readings(5), events: [] }, seq);
-      size = (m as PublishedMessage).bytes.byteLength;
-      all.push(m as PublishedMessage);
+      size = (m as PublishedEntry).byteLength;
+      all.push(m as PublishedEntry);
     }
     const resumed: number[] = [];
     const oldestKept = 30 - Math.floor(20_000 / size);
@@ -156,13 +163,14 @@ describe('CIM publisher', () => {
     // covers its limits and the expiry of checkpoints older than it).
     const older = seen[6]?.position as number;
     const fromOlder: number[] = [];
-    second.subscribe(older, (m) => fromOlder.push(m.position));
+    // Read from the files (the window keeps no bytes with an out dir), then live.
+    await second.subscribe(older, (m) => fromOlder.push(m.position)).caughtUp;
     expect(fromOlder).toEqual([...seen.slice(7).map((m) => m.position), ...fresh.map((m) => m.position)]);
   });
 
   it('an expired checkpoint reports how many messages after it were dropped, with sparse positions', async () => {
     const publisher = new CimPublisher({ source: 'n1', clock: new ManualClock(t0), maxRetainedMessages: 2 });
-    const all: PublishedMessage[] = [];
+    const all: PublishedEntry[] = [];
     for (let seq = 10; seq < 15; seq++)
       all.push(...(await publisher.publish({ csv: {}, readings: readings(1), events: [] }, seq)));
     let error: CheckpointExpiredError | undefined;

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CimPublisher, type PublishedMessage } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
-import { encodeMeterReadingsMessagesBytes } from '../../adapters/cim/columnar-pool.js';
+import {
+  cimOutputArenas,
+  encodeMeterReadingsMessagesBytes,
+  encodeMeterReadingsMessagesLeased,
+} from '../../adapters/cim/columnar-pool.js';
 import { encodeMeterReadings } from '../../adapters/cim/meter-readings.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import { WorkerPool } from '../../cluster/pool/pool.js';
@@ -60,6 +64,12 @@ describe('CIM MeterReadings through the worker pool', () => {
       expect(asBuffers(await encodeMeterReadingsMessagesBytes(pool, jobs))).toEqual(want);
       expect(pool.completed).toBeGreaterThan(before0); // through the pool's tasks
       expect(asBuffers(await encodeMeterReadingsMessagesBytes(undefined, jobs))).toEqual(want);
+      // Lent (the publisher with an out dir): the same bytes, read before the release.
+      for (const p of [pool, undefined]) {
+        const lease = await encodeMeterReadingsMessagesLeased(p, jobs);
+        expect(asBuffers(lease.bytes)).toEqual(want);
+        lease.release();
+      }
       // Fewer readings than minReadings: encoded inline, not a task more.
       const before = pool.completed;
       expect(asBuffers(await encodeMeterReadingsMessagesBytes(pool, jobs, 10_000))).toEqual(want);
@@ -69,7 +79,7 @@ describe('CIM MeterReadings through the worker pool', () => {
     }
   });
 
-  it('CimPublisher writes the same MeterReadings files and announces the same messages with a worker pool', async () => {
+  it('CimPublisher writes the same MeterReadings files and announces the same messages with a worker pool (bytes lent, arenas reused)', async () => {
     const pool = new WorkerPool({ mode: 'workers', threads: 2 });
     try {
       const [pooledDir, plainDir] = [
@@ -81,13 +91,30 @@ describe('CIM MeterReadings through the worker pool', () => {
       const common = { source: 'n1', clock, maxReadingsPerMessage: 2000 };
       const pooled = new CimPublisher({ ...common, outDir: pooledDir, pool });
       const plain = new CimPublisher({ ...common, outDir: plainDir });
+      // Live subscribers take what they keep during the call: the pooled bytes are lent from the arenas.
+      const heard = (p: CimPublisher) => {
+        const out: ReturnType<typeof comparable>[] = [];
+        p.subscribe(0, (m) => out.push(comparable(m)));
+        return out;
+      };
+      const [heardPooled, heardPlain] = [heard(pooled), heard(plain)];
+      let arenasAfterFirst = 0;
       for (let seq = 1; seq <= 3; seq++) {
         const batch: OutputBatch = { csv: {}, readings: readings(5000), events: [] };
         const a = await pooled.publish(batch, seq);
         const b = await plain.publish(batch, seq);
-        expect(a.map(comparable)).toEqual(b.map(comparable));
+        expect(a).toEqual(b);
         expect(a).toHaveLength(3);
+        if (seq === 1) arenasAfterFirst = cimOutputArenas.created;
       }
+      expect(heardPooled).toHaveLength(9);
+      expect(heardPooled).toEqual(heardPlain);
+      // Released after each batch was written and announced: the next batches reuse the arenas.
+      expect(cimOutputArenas.created).toBe(arenasAfterFirst);
+      // And a resuming subscriber reads the same bytes back from the files.
+      const resumed: ReturnType<typeof comparable>[] = [];
+      await pooled.subscribe(0, (m) => resumed.push(comparable(m))).caughtUp;
+      expect(resumed).toEqual(heardPlain);
       // 3 messages a batch (2000 + 2000 + 1000 readings), grouped into one task per worker.
       expect(pool.completed).toBe(3 * 2);
       const want = await filesOf(plainDir);

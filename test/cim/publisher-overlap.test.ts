@@ -33,7 +33,8 @@ describe('CimPublisher with batches in flight', () => {
     try {
       const publisher = await CimPublisher.open({ outDir, source: 'n1', clock: new ManualClock(t0), pool });
       const heard: PublishedMessage[] = [];
-      publisher.subscribe(0, (m) => heard.push(m));
+      // Copied: bytes encoded in the pool are lent for the listener's call only.
+      publisher.subscribe(0, (m) => heard.push({ ...m, bytes: m.bytes.slice() }));
       const results = await Promise.all([
         publisher.publish(batchOf(12_000, 'A'), 1),
         publisher.publish(batchOf(20, 'B'), 2),
@@ -51,7 +52,7 @@ describe('CimPublisher with batches in flight', () => {
       // The retained window after a restart is the same messages, in the same order.
       const reopened = await CimPublisher.open({ outDir, source: 'n1', clock: new ManualClock(t0) });
       const restored: PublishedMessage[] = [];
-      reopened.subscribe(0, (m) => restored.push(m));
+      await reopened.subscribe(0, (m) => restored.push(m)).caughtUp;
       expect(restored.map((m) => [m.position, m.messageId, messageXml(m)])).toEqual(
         heard.map((m) => [m.position, m.messageId, messageXml(m)]),
       );

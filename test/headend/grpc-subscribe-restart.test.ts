@@ -89,12 +89,11 @@ describe('SubscribeEvents after an integration restart', () => {
     await first.restoreFromDisk();
     const all: PublishedMessage[] = [];
     for (let seq = 1; seq <= 6; seq++)
-      all.push(
-        ...(await first.publish(
-          seq % 2 ? readingBatch(`M${seq}`) : eventBatch(`M${seq}`, `corr-${seq}`),
-          seq,
-        )),
-      );
+      for (const m of await first.publish(
+        seq % 2 ? readingBatch(`M${seq}`) : eventBatch(`M${seq}`, `corr-${seq}`),
+        seq,
+      ))
+        all.push({ ...m, bytes: await first.bytesOf(m) });
 
     // The restart: a new process, a new publisher over the same folder, a new bridge.
     const second = new CimPublisher({ ...options, maxRetainedMessages: 4 });

@@ -7,6 +7,7 @@ import {
   CimPublisher,
   type CimPublisherOptions,
   messageXml,
+  type PublishedEntry,
   type PublishedMessage,
 } from '../../actors/integration/cim-publisher.js';
 import { batchLogName } from '../../actors/integration/cim-window.js';
@@ -59,14 +60,23 @@ async function setUp(extra: Partial<CimPublisherOptions> = {}) {
   };
   const first = new CimPublisher(options);
   await first.restoreFromDisk();
-  const all: PublishedMessage[] = [];
-  for (let seq = 3; seq <= 6; seq++) all.push(...(await first.publish(batch(seq), seq)));
+  // What a live subscriber got (copied: the bytes a listener gets may be lent for the call only).
+  const all = await subscribeAll(first, 0);
+  const entries: PublishedEntry[] = [];
+  for (let seq = 3; seq <= 6; seq++) entries.push(...(await first.publish(batch(seq), seq)));
+  expect(all.map(entryOf)).toEqual(entries);
   return { outDir, options, all };
 }
 
-function subscribeAll(publisher: CimPublisher, checkpoint: number): PublishedMessage[] {
+/** A message as `publish` resolves with it and the window keeps it: no bytes, their length. */
+function entryOf({ bytes, ...m }: PublishedMessage): PublishedEntry {
+  return { ...m, byteLength: bytes.byteLength };
+}
+
+/** Every message after `checkpoint`, read from the files, then live ones as they come. */
+async function subscribeAll(publisher: CimPublisher, checkpoint: number): Promise<PublishedMessage[]> {
   const got: PublishedMessage[] = [];
-  publisher.subscribe(checkpoint, (m) => got.push(m));
+  await publisher.subscribe(checkpoint, (m) => got.push({ ...m, bytes: m.bytes.slice() })).caughtUp;
   return got;
 }
 
@@ -90,23 +100,22 @@ describe('CIM publisher window after a restart', () => {
     expect(restored?.cut).toEqual([]);
     for (const from of [0, 7, 19]) {
       const checkpoint = from === 0 ? 0 : (all[from - 1] as PublishedMessage).position;
-      const got = subscribeAll(second, checkpoint);
+      const got = await subscribeAll(second, checkpoint);
       expect(got).toEqual(all.slice(from));
     }
     expect(second.lastPosition).toBe(all.at(-1)?.position);
     // The stream replays the unacknowledged last batch, then new batches: only new ones arrive.
-    const live = subscribeAll(second, (all[9] as PublishedMessage).position);
+    const live = await subscribeAll(second, (all[9] as PublishedMessage).position);
     expect(live).toEqual(all.slice(10));
     live.length = 0;
     await second.publish(batch(6), 6);
     expect(live).toEqual([]);
     const fresh = await second.publish(batch(7), 7);
-    expect(live).toEqual(fresh);
+    expect(live.map(entryOf)).toEqual(fresh);
     // The replay replaced its positions in the window instead of adding copies.
-    expect(subscribeAll(second, (all[14] as PublishedMessage).position).map((m) => m.position)).toEqual([
-      ...all.slice(15).map((m) => m.position),
-      ...fresh.map((m) => m.position),
-    ]);
+    expect(
+      (await subscribeAll(second, (all[14] as PublishedMessage).position)).map((m) => m.position),
+    ).toEqual([...all.slice(15).map((m) => m.position), ...fresh.map((m) => m.position)]);
   });
 
   it('bounds the rebuilt window like the live one: an older checkpoint gets MF_CHECKPOINT_EXPIRED naming where to resume', async () => {
@@ -120,7 +129,7 @@ describe('CIM publisher window after a restart', () => {
     // 13 messages are older than the window; the record of them is bounded like the window (7).
     expect(expired(second, 0).details).toMatchObject({ lost: 7, lostExact: false });
     expect(() => second.subscribe(0, () => undefined)).toThrow(CheckpointExpiredError);
-    expect(subscribeAll(second, boundary)).toEqual(all.slice(13));
+    expect(await subscribeAll(second, boundary)).toEqual(all.slice(13));
 
     const size = (all[19] as PublishedMessage).bytes.byteLength;
     const byBytes = new CimPublisher({ ...options, maxRetainedBytes: size * 3 + 10 });
@@ -128,7 +137,7 @@ describe('CIM publisher window after a restart', () => {
     expect(restored?.bytes).toBeLessThanOrEqual(size * 3 + 10);
     const kept = restored?.messages ?? [];
     expect(kept.length).toBeGreaterThan(0);
-    expect(kept).toEqual(all.slice(all.length - kept.length));
+    expect(kept).toEqual(all.slice(all.length - kept.length).map(entryOf));
     expired(byBytes, 0);
   });
 
@@ -139,24 +148,24 @@ describe('CIM publisher window after a restart', () => {
     dirs.push(scratch);
     const next = new CimPublisher({ ...options, outDir: scratch });
     const seven = await next.publish(batch(7), 7);
-    const torn = seven[0] as PublishedMessage;
+    const torn = seven[0] as PublishedEntry;
     await writeFile(
       join(outDir, 'cim', 'MeterReadings', `0000000007-${torn.messageId}.xml`),
-      messageXml(torn).slice(0, 300),
+      messageXml({ bytes: await next.bytesOf(torn) }).slice(0, 300),
     );
     const second = new CimPublisher(options);
     const restored = await second.restoreFromDisk();
-    expect(restored?.messages).toEqual(all);
+    expect(restored?.messages).toEqual(all.map(entryOf));
     expect(restored?.cut).toEqual([expect.objectContaining({ seq: 7 })]);
-    const got = subscribeAll(second, (all[15] as PublishedMessage).position);
+    const got = await subscribeAll(second, (all[15] as PublishedMessage).position);
     expect(got).toEqual(all.slice(16));
     // The stream replays batch 7 (never acknowledged): the subscriber gets it whole, once.
     got.length = 0;
     const replayed = await second.publish(batch(7), 7);
-    expect(got).toEqual(replayed);
+    expect(got.map(entryOf)).toEqual(replayed);
     expect(replayed.map((m) => m.messageId)).toEqual(seven.map((m) => m.messageId));
     expect(await readFile(join(outDir, 'cim', 'MeterReadings', `0000000007-${torn.messageId}.xml`))).toEqual(
-      Buffer.from(replayed[0]!.bytes),
+      Buffer.from(got[0]!.bytes),
     );
   });
 
@@ -170,11 +179,11 @@ describe('CIM publisher window after a restart', () => {
     await appendFile(join(outDir, 'cim', batchLogName), '9 1');
     const second = new CimPublisher(options);
     const restored = await second.restoreFromDisk();
-    expect(restored?.messages).toEqual(all.slice(13));
+    expect(restored?.messages).toEqual(all.slice(13).map(entryOf));
     expect(expired(second, (all[11] as PublishedMessage).position).details).toMatchObject({
       resumeFrom: victim.position,
     });
-    expect(subscribeAll(second, victim.position)).toEqual(all.slice(13));
+    expect(await subscribeAll(second, victim.position)).toEqual(all.slice(13));
   });
 
   it('a logged batch whose files were removed ends the window there instead of being skipped', async () => {
@@ -186,11 +195,11 @@ describe('CIM publisher window after a restart', () => {
     }
     const second = new CimPublisher(options);
     const restored = await second.restoreFromDisk();
-    expect(restored?.messages).toEqual(all.slice(10));
+    expect(restored?.messages).toEqual(all.slice(10).map(entryOf));
     expect(expired(second, (all[4] as PublishedMessage).position).details).toMatchObject({
       resumeFrom: (all[9] as PublishedMessage).position,
     });
-    expect(subscribeAll(second, (all[9] as PublishedMessage).position)).toEqual(all.slice(10));
+    expect(await subscribeAll(second, (all[9] as PublishedMessage).position)).toEqual(all.slice(10));
   });
 
   it('files another source wrote (other MessageIDs) end the window instead of getting guessed positions', async () => {
@@ -199,6 +208,6 @@ describe('CIM publisher window after a restart', () => {
     const restored = await other.restoreFromDisk();
     expect(restored?.messages).toEqual([]);
     expired(other, (all[18] as PublishedMessage).position);
-    expect(subscribeAll(other, 7 * 2 ** 20 - 1)).toEqual([]);
+    expect(await subscribeAll(other, 7 * 2 ** 20 - 1)).toEqual([]);
   });
 });

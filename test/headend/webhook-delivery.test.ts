@@ -64,7 +64,10 @@ function publishing(publisher: CimPublisher, firstSeq = 0) {
   return {
     all,
     async publish(...batches: OutputBatch[]) {
-      for (const b of batches) all.push(...(await publisher.publish(b, seq++)));
+      // Their bytes as the publisher has them (no out dir: its window keeps them).
+      for (const b of batches)
+        for (const m of await publisher.publish(b, seq++))
+          all.push({ ...m, bytes: await publisher.bytesOf(m) });
     },
   };
 }

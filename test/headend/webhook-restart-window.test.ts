@@ -41,7 +41,8 @@ describe('webhook subscriber across an integration restart', () => {
     const firstDispatcher = await start(first);
     const all: PublishedMessage[] = [];
     for (let seq = 1; seq <= 6; seq++) {
-      all.push(...(await first.publish(readingBatch(`M${seq}`, seq), seq)));
+      for (const m of await first.publish(readingBatch(`M${seq}`, seq), seq))
+        all.push({ ...m, bytes: await first.bytesOf(m) });
       await firstDispatcher.flush();
     }
     expect(firstDispatcher.status()[0]).toMatchObject({ queued: 2, refused: 4, delivered: 0 });

@@ -104,12 +104,16 @@ function writeVarint(out: Buffer, at: number, n: number): number {
   return pos;
 }
 
-/** The service with SubscribeEvents' replies written by `encodePublishedMessageWire`. */
+/**
+ * The service with SubscribeEvents' replies written by `encodePublishedMessageWire`, when the
+ * message is written (`send` below): the publisher's bytes may be lent for the duration of the
+ * listener call only, while grpc-js serializes a reply when the stream gets to it.
+ */
 const headendServiceWithByteStream: grpc.ServiceDefinition = {
   ...HeadendService.service,
   SubscribeEvents: {
-    ...(HeadendService.service.SubscribeEvents as grpc.MethodDefinition<SubscribeRequest, PublishedMessage>),
-    responseSerialize: encodePublishedMessageWire,
+    ...(HeadendService.service.SubscribeEvents as grpc.MethodDefinition<SubscribeRequest, Buffer>),
+    responseSerialize: (wire: Buffer) => wire,
   },
 };
 
@@ -176,19 +180,34 @@ export async function startGrpcBridge(
     const nouns = new Set(call.request.nouns);
     const send = (m: PublishedMessage) => {
       if (nouns.size > 0 && !nouns.has(m.noun)) return;
-      call.write(m);
+      call.write(encodePublishedMessageWire(m));
     };
+    const outOfRange = (err: unknown) =>
+      Object.assign(new Error(isMeterfabricError(err) ? `${err.code}: ${err.message}` : String(err)), {
+        code: isMeterfabricError(err) ? grpc.status.OUT_OF_RANGE : grpc.status.INTERNAL,
+      });
     try {
-      const unsubscribe = publisher.subscribe(call.request.afterPosition, send);
+      const unsubscribe = publisher.subscribe(call.request.afterPosition, send, {
+        // A backlog is read from the files only as fast as the client takes it.
+        ready: () =>
+          call.writableNeedDrain && !call.destroyed
+            ? new Promise<void>((resolve) => {
+                const done = () => {
+                  call.off('drain', done);
+                  call.off('close', done);
+                  resolve();
+                };
+                call.on('drain', done);
+                call.on('close', done);
+              })
+            : undefined,
+        // The window ended inside the backlog (a torn or missing file): OUT_OF_RANGE, as at subscribe.
+        onError: (err) => endStream(call, outOfRange(err)),
+      });
       call.on('cancelled', unsubscribe);
       call.on('close', unsubscribe);
     } catch (err) {
-      endStream(
-        call,
-        Object.assign(new Error(isMeterfabricError(err) ? `${err.code}: ${err.message}` : String(err)), {
-          code: grpc.status.OUT_OF_RANGE,
-        }),
-      );
+      endStream(call, outOfRange(err));
     }
   }) as grpc.handleServerStreamingCall<SubscribeRequest, unknown>;
   server.addService(headendServiceWithByteStream, implementation);
