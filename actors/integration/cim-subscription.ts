@@ -86,6 +86,8 @@ export function catchUp(
         );
       if (stopped) return;
       for (const [i, e] of chunk.entries()) {
+        // Unsubscribed by the listener itself (a subscriber that fell behind): not one more.
+        if (stopped) return;
         const bytes = contents[i];
         if (bytes === undefined) {
           source.cut(e.position);

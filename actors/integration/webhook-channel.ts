@@ -122,7 +122,12 @@ export class WebhookChannel {
    * published so far was offered: a subscription catching up from the CIM files first reaches the live ones.
    */
   async flush(): Promise<void> {
-    await this.catchingUp;
+    // Until no new subscription took over meanwhile (the window ended inside a backlog: resubscribed).
+    let catchingUp: Promise<void>;
+    do {
+      catchingUp = this.catchingUp;
+      await catchingUp;
+    } while (catchingUp !== this.catchingUp);
     await this.writes;
   }
 
