@@ -18,7 +18,9 @@
  * output. "one call at a time" is a caller that awaits each batch before the next; "encoding
  * ahead" is a caller that writes batch N while batch N+1 is encoded (cluster/pool/encode-ahead.ts,
  * what the writers can do), measured over streams of STREAM_BATCHES batches. CIM: "publisher's
- * path" is CimPublisher's own call (`encodeMeterReadingsMessagesBytes`); "pre-packed" is a
+ * path" is CimPublisher's own call with an out dir (`encodeMeterReadingsMessagesLeased` since
+ * session 17: lent, released once the batch is written and announced; before,
+ * `encodeMeterReadingsMessagesBytes`, bytes of their own kept in its window); "pre-packed" is a
  * caller that builds columns directly (through the output arenas; the columns are copied, not
  * moved, so they can be reused step after step); a second table starts from the cluster's packed
  * stream form (bench/support/cim-csv-packed.ts). CSV: "text" returns strings (copied back).
@@ -34,6 +36,7 @@ import {
   encodeMeterReadingsInPool,
   encodeMeterReadingsLeased,
   encodeMeterReadingsMessagesBytes,
+  encodeMeterReadingsMessagesLeased,
   type MeterReadingsBytesJob,
   type MeterReadingsMessageJob,
 } from '../adapters/cim/columnar-pool.js';
@@ -99,6 +102,10 @@ async function checkSameOutput(
   const published = await encodeMeterReadingsMessagesBytes(pool, publisherJobs(jobs));
   if (published.some((b, i) => decoder.decode(b) !== decoder.decode(bytes[i]!)))
     throw new Error("bench: the publisher's pool path does not give the same XML");
+  const lent = await encodeMeterReadingsMessagesLeased(pool, publisherJobs(jobs));
+  if (lent.bytes.some((b, i) => decoder.decode(b) !== decoder.decode(bytes[i]!)))
+    throw new Error("bench: the publisher's leased pool path does not give the same XML");
+  lent.release();
   const csv = encodeCsvRows('S', csvRows);
   if (csv !== concatCsv(csvRows)) throw new Error('bench: the CSV baseline does not produce the same text');
   const packed = packRows('S', csvRows);
@@ -208,16 +215,17 @@ async function cimTable(
           ),
       },
       {
-        // CimPublisher's own call (bytes of their own that its retained window keeps, moved
-        // back from the workers), with publishes overlapping as the publisher allows.
+        // CimPublisher's own call with an out dir (session 17: lent from the arenas, released
+        // once the batch is written and announced, its window keeping no bytes), with
+        // publishes overlapping as the publisher allows.
         name: `pool, ${threads} workers, publisher's path, ahead`,
         unit: 'readings/s',
         opsPerStep: readingsPerStep * STREAM_BATCHES,
         step: () =>
           encodeAhead(
             publisherStream,
-            (batch) => encodeMeterReadingsMessagesBytes(pool, batch),
-            () => undefined,
+            (batch) => encodeMeterReadingsMessagesLeased(pool, batch),
+            (lease) => lease.release(),
           ),
       },
       {
