@@ -45,6 +45,12 @@ export type OutputArenaLimits = {
   maxArenaBytes: number;
   /** Arenas kept for reuse at most (each is virtual memory; only the pages written are resident). */
   maxRetained: number;
+  /**
+   * A free arena not lent for this many acquires is dropped: tasks no longer need its size
+   * (an arena far larger than asked for is kept but not lent, see `acquire`, so it leaves only
+   * this way once tasks that size have stopped).
+   */
+  maxIdleAcquires: number;
 };
 
 export const defaultArenaLimits: OutputArenaLimits = {
@@ -52,13 +58,16 @@ export const defaultArenaLimits: OutputArenaLimits = {
   arenaStepBytes: 1024 * 1024,
   maxArenaBytes: 64 * 1024 * 1024,
   maxRetained: 8,
+  maxIdleAcquires: 64,
 };
 
 /** A free list of arenas, sized in powers of two so that tasks of similar size reuse each other's. */
 export class OutputArenas {
   readonly limits: OutputArenaLimits;
-  private readonly free: ArrayBuffer[] = [];
+  /** Free arenas, each with the acquire count when it was given back (for `maxIdleAcquires`). */
+  private readonly free: { arena: ArrayBuffer; releasedAt: number }[] = [];
   private createdCount = 0;
+  private acquires = 0;
 
   constructor(limits: Partial<OutputArenaLimits> = {}) {
     this.limits = { ...defaultArenaLimits, ...limits };
@@ -66,22 +75,25 @@ export class OutputArenas {
 
   /** An arena of at least `bytes` (capped at maxArenaBytes), reused when one is free. */
   acquire(bytes: number): ArrayBuffer {
-    const { minArenaBytes, maxArenaBytes, arenaStepBytes } = this.limits;
+    const { minArenaBytes, maxArenaBytes, arenaStepBytes, maxIdleAcquires } = this.limits;
+    this.acquires++;
     let size = minArenaBytes;
     while (size < bytes && size < arenaStepBytes) size *= 2;
     if (size < bytes) size = Math.ceil(bytes / arenaStepBytes) * arenaStepBytes;
     size = Math.min(size, maxArenaBytes);
-    // The smallest free arena that is big enough; one over 1.5x the size is dropped instead
-    // (tasks now need less: kept, it would cost the mark-compacts the size is chosen to avoid).
+    for (let i = this.free.length - 1; i >= 0; i--)
+      if (this.acquires - this.free[i]!.releasedAt > maxIdleAcquires) this.free.splice(i, 1);
+    // The smallest free arena that is big enough, unless it is over 1.5x the size: lent, it
+    // would come back as the external memory the size is chosen to keep small (mark-compacts).
+    // Such a one stays free for the tasks of its size (tasks that alternate between small and
+    // large would otherwise drop and remake a large arena at every switch) and leaves once idle.
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
-      const length = this.free[i]!.byteLength;
-      if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
+      const length = this.free[i]!.arena.byteLength;
+      if (length >= size && (best < 0 || length < this.free[best]!.arena.byteLength)) best = i;
     }
-    if (best >= 0) {
-      const arena = this.free.splice(best, 1)[0]!;
-      if (arena.byteLength <= size * 1.5) return arena;
-    }
+    if (best >= 0 && this.free[best]!.arena.byteLength <= size * 1.5)
+      return this.free.splice(best, 1)[0]!.arena;
     this.createdCount++;
     return new ArrayBuffer(size);
   }
@@ -89,13 +101,13 @@ export class OutputArenas {
   /** Gives back an arena whose task has finished and whose bytes the caller no longer reads. */
   release(arena: ArrayBuffer): void {
     // A detached arena (moved to a task that never gave it back) has no bytes: nothing to keep.
-    if (arena.byteLength === 0 || this.free.includes(arena)) return;
-    this.free.push(arena);
+    if (arena.byteLength === 0 || this.free.some((f) => f.arena === arena)) return;
+    this.free.push({ arena, releasedAt: this.acquires });
     // Over the bound: drop the smallest (the large ones are what big tasks need).
     if (this.free.length > this.limits.maxRetained) {
       let smallest = 0;
       for (let i = 1; i < this.free.length; i++)
-        if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
+        if (this.free[i]!.arena.byteLength < this.free[smallest]!.arena.byteLength) smallest = i;
       this.free.splice(smallest, 1);
     }
   }

@@ -100,13 +100,44 @@ describe('output arenas (caller side)', () => {
     arenas.release(big!); // twice: kept once
     expect(arenas.retained).toBe(2);
     expect(arenas.acquire(3000)).toBe(mid); // the smallest left that fits
-    // One far larger than needed is dropped, not lent: a right-sized one is made.
+    // One far larger than needed is not lent: a right-sized one is made, the large one stays free.
     const made = arenas.created;
     const fresh = arenas.acquire(100);
     expect(fresh).not.toBe(big);
     expect(fresh.byteLength).toBe(1024);
     expect(arenas.created).toBe(made + 1);
-    expect(arenas.retained).toBe(0);
+    expect(arenas.retained).toBe(1);
+    expect(arenas.acquire(16_000)).toBe(big); // still there for a task of its size
+  });
+
+  it('does not remake arenas for tasks that alternate between small and large', () => {
+    const arenas = new OutputArenas({ minArenaBytes: 1024, maxArenaBytes: 64 * 1024, maxRetained: 4 });
+    for (let round = 0; round < 50; round++) {
+      const large = arenas.acquire(40_000);
+      arenas.release(large);
+      const small = arenas.acquire(1000);
+      expect(small.byteLength).toBe(1024); // never the 40 KiB one lent for a small task
+      arenas.release(small);
+    }
+    expect(arenas.created).toBe(2);
+  });
+
+  it('drops a free arena once it has not been lent for maxIdleAcquires acquires', () => {
+    const arenas = new OutputArenas({
+      minArenaBytes: 1024,
+      maxArenaBytes: 64 * 1024,
+      maxRetained: 4,
+      maxIdleAcquires: 10,
+    });
+    const large = arenas.acquire(40_000);
+    arenas.release(large);
+    for (let i = 0; i < 10; i++) arenas.release(arenas.acquire(1000));
+    expect(arenas.retained).toBe(2); // 10 acquires since: not idle past the bound yet
+    arenas.release(arenas.acquire(1000));
+    expect(arenas.retained).toBe(1); // the large one has gone, the small one stays
+    const made = arenas.created;
+    expect(arenas.acquire(40_000)).not.toBe(large);
+    expect(arenas.created).toBe(made + 1);
   });
 
   it('refuses what is not an arena, and a layout that points outside its arena', () => {
