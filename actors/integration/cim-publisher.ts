@@ -1,5 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   encodeMeterReadingsMessagesBytes,
   encodeMeterReadingsMessagesLeased,
@@ -18,7 +16,7 @@ import {
 } from './cim-message.js';
 import { RetainedWindow } from './cim-retained.js';
 import { catchUp, type Listener, type SubscribeOptions, type Subscription } from './cim-subscription.js';
-import { type RestoredWindow, readMessageFile, restoreWindow } from './cim-window.js';
+import { newestBatchOnDisk, type RestoredWindow, readMessageFile, restoreWindow } from './cim-window.js';
 import type { OutputBatch } from './output-batch.js';
 import { OrderFence, OutputOrderError } from './output-order.js';
 
@@ -125,6 +123,14 @@ export class CimPublisher {
     return this.committer?.commits ?? { batches: 0, commits: 0 };
   }
 
+  /**
+   * True with an out dir: a subscriber behind the newest message reads the rest from the files,
+   * at its own pace (so a slow one can be detached and caught up again, bridge/subscribe-events.ts).
+   */
+  get writesFiles(): boolean {
+    return this.committer !== undefined;
+  }
+
   /** Messages published by this process. */
   get publishedCount(): number {
     return this.published;
@@ -152,26 +158,9 @@ export class CimPublisher {
             positionOf: messagePosition,
           })
         : undefined;
-    const countBySeq = new Map<number, number>();
-    for (const noun of ['MeterReadings', 'EndDeviceEvents']) {
-      let names: string[];
-      try {
-        names = await readdir(join(outDir, 'cim', noun));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-      for (const name of names) {
-        const match = /^(\d{10,})-[0-9a-f-]{36}\.xml$/.exec(name);
-        if (!match) continue;
-        const seq = Number(match[1]);
-        countBySeq.set(seq, (countBySeq.get(seq) ?? 0) + 1);
-      }
-    }
-    if (countBySeq.size === 0) return window;
-    // A loop, not Math.max(...): an out dir can hold more seqs than a call takes arguments.
-    const seq = [...countBySeq.keys()].reduce((a, b) => Math.max(a, b));
-    const last = messagePosition(seq, (countBySeq.get(seq) as number) - 1);
+    const newest = await newestBatchOnDisk(outDir);
+    if (!newest) return window;
+    const { seq, last } = newest;
     this.diskSeq = Math.max(this.diskSeq, seq);
     this.window.diskLastPosition = Math.max(this.window.diskLastPosition, last);
     this.position = Math.max(this.position, last);

@@ -1,6 +1,6 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { POSITIONS_PER_SEQ, type PublishedEntry } from './cim-message.js';
+import { messagePosition, POSITIONS_PER_SEQ, type PublishedEntry } from './cim-message.js';
 
 /**
  * Rebuilds the CIM publisher's retained window after a restart from the files the publisher
@@ -183,6 +183,34 @@ export async function readMessageFile(outDir: string, m: PublishedEntry): Promis
   const tail = file.toString('latin1', Math.max(0, file.byteLength - 128));
   if (!wholeMessageEnd.test(tail) || !file.includes(`>${m.messageId}</`, 0, 'latin1')) return undefined;
   return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+}
+
+/**
+ * The newest batch whose files an earlier process wrote under `<out>/cim/`, logged or not (its
+ * messages are numbered 1..n, n = its files across nouns), and its last message's position:
+ * where a fresh publisher's positions continue. Undefined when there are none.
+ */
+export async function newestBatchOnDisk(outDir: string): Promise<{ seq: number; last: number } | undefined> {
+  const countBySeq = new Map<number, number>();
+  for (const noun of nouns) {
+    let names: string[];
+    try {
+      names = await readdir(join(outDir, 'cim', noun));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const name of names) {
+      const match = /^(\d{10,})-[0-9a-f-]{36}\.xml$/.exec(name);
+      if (!match) continue;
+      const seq = Number(match[1]);
+      countBySeq.set(seq, (countBySeq.get(seq) ?? 0) + 1);
+    }
+  }
+  if (countBySeq.size === 0) return undefined;
+  // A loop, not Math.max(...): an out dir can hold more seqs than a call takes arguments.
+  const seq = [...countBySeq.keys()].reduce((a, b) => Math.max(a, b));
+  return { seq, last: messagePosition(seq, (countBySeq.get(seq) as number) - 1) };
 }
 
 function expectedMessages(

@@ -1,13 +1,22 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { isMeterfabricError } from '../../../core/errors.js';
+import { ConfigError, isMeterfabricError } from '../../../core/errors.js';
 import { protoPath } from '../../../core/paths.js';
-import type { CimPublisher, PublishedMessage } from '../cim-publisher.js';
+import type { CimPublisher } from '../cim-publisher.js';
 import { type AuthDecision, authorizeCaller } from './auth.js';
 import { type BridgeOptions, type HeadendApi, handleCimRequest } from './execute.js';
 import type { InboundOperation } from './read-request.js';
+import {
+  BoundedSubscriber,
+  defaultMaxSubscriberBufferedBytes,
+  SubscriberOverflowError,
+  type SubscriberStats,
+} from './subscribe-events.js';
 import { type BridgeTls, validateBridgeTls } from './tls.js';
+
+export { encodePublishedMessageWire } from './published-wire.js';
+export { defaultMaxSubscriberBufferedBytes, SubscriberOverflowError, type SubscriberStats };
 
 /**
  * The head-end's public gRPC API (protos/headend.proto) with server reflection: the same
@@ -25,6 +34,12 @@ export type GrpcBridgeOptions = BridgeOptions & {
   /** TLS; with clientCaPem, mutual TLS. */
   tls?: BridgeTls;
   maxMessageBytes?: number;
+  /**
+   * Bytes written to a SubscribeEvents stream and not yet taken by its client, per stream
+   * (subscribe-events.ts). A client further behind is caught up from the files, or without an
+   * out dir its stream ends with RESOURCE_EXHAUSTED (MF_SUBSCRIBER_OVERFLOW). Default 32 MiB.
+   */
+  maxSubscriberBufferedBytes?: number;
 };
 
 type CimRequest = { xml: string };
@@ -56,58 +71,10 @@ const methods: Record<string, InboundOperation> = {
 };
 
 /**
- * A PublishedMessage (protos/headend.proto) on the wire, written straight from the message's
- * UTF-8 bytes: the generic serializer takes the XML only as a string, which would mean decoding
- * every message and encoding it again per subscriber. Same bytes as protobufjs writes for
- * `{ position, noun, messageId, correlationId, xml }` (every field, in field order, empty strings
- * included); test/cim/grpc-published-wire.test.ts compares the two.
- */
-export function encodePublishedMessageWire(m: PublishedMessage): Buffer {
-  const noun = Buffer.from(m.noun, 'utf8');
-  const messageId = Buffer.from(m.messageId, 'utf8');
-  const correlationId = Buffer.from(m.correlationId ?? '', 'utf8');
-  const fields: [number, Uint8Array][] = [
-    [0x12, noun],
-    [0x1a, messageId],
-    [0x22, correlationId],
-    [0x2a, m.bytes],
-  ];
-  let size = 1 + varintSize(m.position);
-  for (const [, bytes] of fields) size += 1 + varintSize(bytes.byteLength) + bytes.byteLength;
-  const out = Buffer.allocUnsafe(size);
-  out[0] = 0x08; // field 1 (position), varint
-  let pos = writeVarint(out, 1, m.position);
-  for (const [tag, bytes] of fields) {
-    out[pos++] = tag; // field n, length-delimited
-    pos = writeVarint(out, pos, bytes.byteLength);
-    out.set(bytes, pos);
-    pos += bytes.byteLength;
-  }
-  return out;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  for (let x = n; x >= 128; x = Math.floor(x / 128)) size++;
-  return size;
-}
-
-/** An unsigned safe integer as a protobuf varint (arithmetic, not bit operators: positions exceed 2^32). */
-function writeVarint(out: Buffer, at: number, n: number): number {
-  let pos = at;
-  let x = n;
-  while (x >= 128) {
-    out[pos++] = (x % 128) | 0x80;
-    x = Math.floor(x / 128);
-  }
-  out[pos++] = x;
-  return pos;
-}
-
-/**
  * The service with SubscribeEvents' replies written by `encodePublishedMessageWire`, when the
- * message is written (`send` below): the publisher's bytes may be lent for the duration of the
- * listener call only, while grpc-js serializes a reply when the stream gets to it.
+ * message is written (`BoundedSubscriber.offer`, subscribe-events.ts): the publisher's bytes may
+ * be lent for the duration of the listener call only, while grpc-js serializes a reply when the
+ * stream gets to it.
  */
 const headendServiceWithByteStream: grpc.ServiceDefinition = {
   ...HeadendService.service,
@@ -117,7 +84,13 @@ const headendServiceWithByteStream: grpc.ServiceDefinition = {
   },
 };
 
-export type GrpcBridge = { server: grpc.Server; port: number; close(): Promise<void> };
+export type GrpcBridge = {
+  server: grpc.Server;
+  port: number;
+  /** The open SubscribeEvents streams: what each has waiting for its client. */
+  subscriberStats(): SubscriberStats[];
+  close(): Promise<void>;
+};
 
 export async function startGrpcBridge(
   api: HeadendApi,
@@ -126,6 +99,12 @@ export async function startGrpcBridge(
 ): Promise<GrpcBridge> {
   validateBridgeTls(options.tls);
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+  const maxSubscriberBufferedBytes = options.maxSubscriberBufferedBytes ?? defaultMaxSubscriberBufferedBytes;
+  if (!(Number.isSafeInteger(maxSubscriberBufferedBytes) && maxSubscriberBufferedBytes > 0))
+    throw new ConfigError([
+      `maxSubscriberBufferedBytes must be a positive integer (got ${maxSubscriberBufferedBytes})`,
+    ]);
+  const subscribers = new Set<BoundedSubscriber>();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': 16 * 1024 * 1024,
@@ -177,38 +156,26 @@ export async function startGrpcBridge(
       endStream(call, refusal(decision));
       return;
     }
-    const nouns = new Set(call.request.nouns);
-    const send = (m: PublishedMessage) => {
-      if (nouns.size > 0 && !nouns.has(m.noun)) return;
-      call.write(encodePublishedMessageWire(m));
+    const subscriber = new BoundedSubscriber(
+      publisher,
+      {
+        write: (wire, taken) => call.write(wire, taken),
+        fail: (err) => endStream(call, subscriptionStatus(err)),
+      },
+      {
+        afterPosition: call.request.afterPosition,
+        nouns: new Set(call.request.nouns),
+        maxSubscriberBufferedBytes,
+      },
+    );
+    subscribers.add(subscriber);
+    const close = () => {
+      subscribers.delete(subscriber);
+      subscriber.close();
     };
-    const outOfRange = (err: unknown) =>
-      Object.assign(new Error(isMeterfabricError(err) ? `${err.code}: ${err.message}` : String(err)), {
-        code: isMeterfabricError(err) ? grpc.status.OUT_OF_RANGE : grpc.status.INTERNAL,
-      });
-    try {
-      const unsubscribe = publisher.subscribe(call.request.afterPosition, send, {
-        // A backlog is read from the files only as fast as the client takes it.
-        ready: () =>
-          call.writableNeedDrain && !call.destroyed
-            ? new Promise<void>((resolve) => {
-                const done = () => {
-                  call.off('drain', done);
-                  call.off('close', done);
-                  resolve();
-                };
-                call.on('drain', done);
-                call.on('close', done);
-              })
-            : undefined,
-        // The window ended inside the backlog (a torn or missing file): OUT_OF_RANGE, as at subscribe.
-        onError: (err) => endStream(call, outOfRange(err)),
-      });
-      call.on('cancelled', unsubscribe);
-      call.on('close', unsubscribe);
-    } catch (err) {
-      endStream(call, outOfRange(err));
-    }
+    call.on('cancelled', close);
+    call.on('close', close);
+    subscriber.start();
   }) as grpc.handleServerStreamingCall<SubscribeRequest, unknown>;
   server.addService(headendServiceWithByteStream, implementation);
   new ReflectionService(headendPackage).addToServer(server);
@@ -220,6 +187,7 @@ export async function startGrpcBridge(
   return {
     server,
     port,
+    subscriberStats: () => [...subscribers].map((s) => s.stats()),
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
@@ -237,6 +205,25 @@ function serverCredentials(tls: BridgeTls | undefined): grpc.ServerCredentials {
     // checkClientCertificate: refuse the handshake of a caller without a certificate from the CA.
     tls.clientCaPem !== undefined,
   );
+}
+
+/**
+ * A SubscribeEvents stream's end as a gRPC status, its MF_* code and (when there is one) the
+ * position to resume from in the trailers (`mf-code`, `mf-resume-from`): a client that fell too
+ * far behind without files gets RESOURCE_EXHAUSTED, a checkpoint the window no longer holds
+ * OUT_OF_RANGE, a file that could not be read INTERNAL.
+ */
+function subscriptionStatus(err: unknown): Partial<grpc.StatusObject> & Error {
+  const metadata = new grpc.Metadata();
+  if (!isMeterfabricError(err))
+    return Object.assign(new Error(String(err)), { code: grpc.status.INTERNAL, metadata });
+  metadata.set('mf-code', err.code);
+  if (typeof err.details.resumeFrom === 'number')
+    metadata.set('mf-resume-from', String(err.details.resumeFrom));
+  return Object.assign(new Error(`${err.code}: ${err.message}`), {
+    code: err instanceof SubscriberOverflowError ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.OUT_OF_RANGE,
+    metadata,
+  });
 }
 
 /**

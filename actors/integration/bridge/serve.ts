@@ -21,6 +21,8 @@ export type IntegrationServeOptions = BridgeOptions & {
   grpcPort: number;
   token?: string;
   tls?: BridgeTls;
+  /** Per SubscribeEvents stream (grpc-bridge.ts); default 32 MiB. */
+  maxSubscriberBufferedBytes?: number;
   webhooks?: { subscribers: readonly WebhookSubscriberConfig[]; stateDir: string };
   logger?: Logger;
 };
