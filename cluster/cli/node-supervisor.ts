@@ -1,14 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { invariant } from '../../core/errors.js';
 import { launchNode } from '../node/node-launcher.js';
+import { watchCatchUp } from './catch-up-watch.js';
 import type { RestartDecision, RestartPolicy } from './restart-policy.js';
+import type { StatusReport } from './status-report.js';
 import { portFree } from './up-ports.js';
 
 /**
  * The thin driver of restart-policy.ts: one node process `up` started, restarted with the same
  * id, port and data directory when it exits on its own, as the policy decides. At most one
  * process per node id: a restart begins only after the old process's exit was seen and its
- * port can be bound again, and never once `up` is stopping (`halt`).
+ * port can be bound again, and never once `up` is stopping (`halt`). A restarted process is
+ * reported back when it registers, and caught up once catch-up.ts says its replicas are in sync.
  */
 export type SupervisedNodeOptions = {
   id: string;
@@ -25,6 +28,17 @@ export type SupervisedNodeOptions = {
   warn: (line: string) => void;
   /** How long a restarted node may take to become a member before it is killed (a failed start). */
   readyTimeoutMs: number;
+  /** `meterfabric status`'s report of the cluster: what tells a restarted node caught up. */
+  status: () => Promise<StatusReport>;
+  /** The target replica count of a service (its manifest's `replicas`), undefined if unknown. */
+  targetReplicas: (service: string) => number | undefined;
+  /**
+   * How long a registered restart may take to catch up before `up` says so on stderr (the
+   * node is left running: catching up may just be slow).
+   */
+  catchUpTimeoutMs: number;
+  /** Pause between status polls while waiting for the catch-up; default 1,000. */
+  catchUpPollMs?: number;
   /** How long a restart waits for the old process's port to be free; default 10,000. */
   portFreeTimeoutMs?: number;
   /** Pause between port checks; default 250. */
@@ -35,6 +49,7 @@ export class SupervisedNode {
   private child: ChildProcess | null = null;
   private backoff: NodeJS.Timeout | null = null;
   private wakeBackoff: (() => void) | null = null;
+  private stopCatchUpWatch: (() => void) | null = null;
   private lastExitAtMs = 0;
 
   constructor(private readonly options: SupervisedNodeOptions) {}
@@ -54,6 +69,7 @@ export class SupervisedNode {
     if (this.backoff) clearTimeout(this.backoff);
     this.backoff = null;
     this.wakeBackoff?.();
+    this.stopCatchUpWatch?.();
   }
 
   /** Halts, then stops the running process (SIGTERM: it drains; SIGKILL after 15 s) and waits for its exit. */
@@ -95,16 +111,42 @@ export class SupervisedNode {
     const pid = spawned.pid;
     launched.then(
       () => {
-        if (restart && this.child === spawned)
-          this.options.say(
-            `node ${id} back, serving: pid ${pid} is a member again ${seconds(Date.now() - this.lastExitAtMs)} s after the exit`,
-          );
+        if (!restart || this.child !== spawned) return;
+        this.options.say(
+          `node ${id} back: pid ${pid} registered in etcd ${seconds(Date.now() - this.lastExitAtMs)} s after the exit; its replicas are catching up`,
+        );
+        this.watchCatchUp(spawned);
       },
       // An exit during the start is reported by exited(); a start past the bound was killed
       // by launchNode, and its exit is handled (and counted) like any other.
       () => undefined,
     );
     return pid;
+  }
+
+  /** The restarted process registered: reports its catch-up (or, past the bound, its lack). */
+  private watchCatchUp(child: ChildProcess): void {
+    const { id, logPath, catchUpTimeoutMs } = this.options;
+    const exitAtMs = this.lastExitAtMs;
+    const watch = new AbortController();
+    this.stopCatchUpWatch = () => watch.abort();
+    child.once('exit', () => watch.abort());
+    void watchCatchUp({
+      node: id,
+      status: this.options.status,
+      targetReplicas: this.options.targetReplicas,
+      timeoutMs: catchUpTimeoutMs,
+      pollMs: this.options.catchUpPollMs ?? 1000,
+      signal: watch.signal,
+      caughtUp: ({ replicas, primaries }) =>
+        this.options.say(
+          `node ${id} caught up: its ${replicas} replicas are in sync${primaries > 0 ? `, primary for ${primaries} of them` : ''}, ${seconds(Date.now() - exitAtMs)} s after the exit`,
+        ),
+      notCaughtUp: (missing) =>
+        this.options.warn(
+          `node ${id} is back but not caught up ${seconds(catchUpTimeoutMs)} s after it registered (--max-wait-seconds): ${missing}. It keeps running; \`meterfabric status\` shows its replicas (persisted/committed LSNs, * = building); its log: ${logPath}`,
+        ),
+    });
   }
 
   private exited(child: ChildProcess, how: string): void {

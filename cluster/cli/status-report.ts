@@ -30,9 +30,10 @@ export type StatusReport = {
     building: NodeId[];
     health: HealthState;
     reason: string;
+    /** Per replica as its node reports it; `epoch`: the epoch the replica is fenced to. */
     progress: Record<
       NodeId,
-      { role: string; lastPersistedLsn: number; committedLsn: number; appliedLsn: number }
+      { role: string; epoch: number; lastPersistedLsn: number; committedLsn: number; appliedLsn: number }
     >;
   }>;
 };
@@ -56,6 +57,7 @@ export function buildStatusReport(input: {
         if (s) {
           progress[node] = {
             role: s.role,
+            epoch: s.epoch,
             lastPersistedLsn: s.lastPersistedLsn,
             committedLsn: s.committedLsn,
             appliedLsn: s.appliedLsn,

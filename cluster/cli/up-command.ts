@@ -16,6 +16,7 @@ import { systemClock } from '../../core/clock.js';
 import { ConfigError, MeterfabricError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { distPath } from '../../core/paths.js';
+import { defaultManifestPaths, loadManifests } from '../config/manifest.js';
 import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { SupervisedNode } from './node-supervisor.js';
 import { defaultRestartPolicy, maxRestartsLimit, RestartPolicy } from './restart-policy.js';
@@ -41,6 +42,9 @@ A node process that exits on its own (crash, OOM, kill -9) is restarted with the
 port and data (after 0.5 s, doubling to 8 s), at most --max-node-restarts times (default 5,
 up to 100) in 10 minutes; past that it stays down, and \`up\` says so, naming its log, and
 carries on with the other nodes. --no-restart leaves exited nodes down (to watch failover).
+A restarted node is reported back when it registers, and caught up once every replica placed
+on it is in sync; not caught up within --max-wait-seconds, it is left running and \`up\` says
+on stderr what it still misses.
 This process drives the head-end and writes its outputs, so it is the integration host: with
 --http-port/--grpc-port it serves the CIM bridge and gRPC API (callers authenticated by the
 bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
@@ -207,6 +211,8 @@ export async function run(argv: string[]): Promise<number> {
   const warn = (line: string): void => void process.stderr.write(`[up] ${line}\n`);
 
   try {
+    const targetReplicas = replicaTargets({ ...process.env, ...nodeEnv });
+    const status = () => collectStatus([endpoint], 'meterfabric');
     for (const [i, id] of ids.entries()) {
       const logPath = join(dataDir, `${id}.log`);
       const node = new SupervisedNode({
@@ -221,6 +227,9 @@ export async function run(argv: string[]): Promise<number> {
         say,
         warn,
         readyTimeoutMs: maxWaitMs,
+        status,
+        targetReplicas,
+        catchUpTimeoutMs: maxWaitMs,
       });
       supervised.push(node);
       const pid = node.start();
@@ -282,6 +291,20 @@ export async function run(argv: string[]): Promise<number> {
     await metrics?.close();
   }
   return failure === undefined ? 0 : 1;
+}
+
+/**
+ * The target replica count of each service, from the manifests the nodes load (MF_MANIFESTS
+ * as they read it, else the defaults): where placement puts a restarted node's replicas.
+ */
+function replicaTargets(env: Record<string, string | undefined>): (service: string) => number | undefined {
+  const listed = (env.MF_MANIFESTS ?? '')
+    .split(',')
+    .map((path) => path.trim())
+    .filter(Boolean);
+  const services = loadManifests(listed.length > 0 ? listed : defaultManifestPaths());
+  const targets = new Map(services.map((service) => [service.name, service.replicas]));
+  return (service) => targets.get(service);
 }
 
 /** `--max-node-restarts` (default 5 in 10 min), or 0 with `--no-restart`; checked before anything starts. */

@@ -53,6 +53,7 @@ describe('status report', () => {
     expect(report.health).toBe('OK');
     expect(report.partitions[0]?.progress.n3).toEqual({
       role: 'active-secondary',
+      epoch: 2,
       lastPersistedLsn: 9,
       committedLsn: 9,
       appliedLsn: 9,
