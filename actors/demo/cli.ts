@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   const security = await readIntegrationFlags(values, { logger: createLogger({ component: 'demo' }) });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  // --metrics host:port: /metrics with the webhook dispatcher's meterfabric_webhook_* while the day runs.
+  // --metrics host:port: /metrics with meterfabric_webhook_* and meterfabric_subscribe_events_* while the day runs.
   const metrics = values.metrics !== undefined ? await startIntegrationMetrics(values.metrics) : undefined;
   if (metrics) process.stdout.write(`metrics at http://${metrics.address}/metrics\n`);
   const summary = await runDemoDay({

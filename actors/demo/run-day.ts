@@ -46,10 +46,16 @@ export type DemoOptions = {
   /** Stops early (Ctrl-C): the summary covers what ran. */
   signal?: AbortSignal;
   /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API on loopback while the day runs. */
-  bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
+  bridges?: {
+    host: string;
+    httpPort: number;
+    grpcPort: number;
+    token?: string;
+    tls?: BridgeTls;
+  };
   /** Push the CIM messages to these webhook receivers (queues under `<outDir>/.webhook-state`). */
   webhooks?: readonly WebhookSubscriberConfig[];
-  /** Registry of this process's metrics endpoint: the webhook dispatcher's meterfabric_webhook_* go there. */
+  /** Registry of this process's metrics endpoint: meterfabric_webhook_* and meterfabric_subscribe_events_* go there. */
   metrics?: Registry;
   /**
    * Run every service behind these ports (the cluster), under this head-end name; `resume`
@@ -221,6 +227,7 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
     ? await startGrpcBridge(engine.api, engine.cim, {
         ...bridgeOptions,
         address: `${options.bridges.host}:${options.bridges.grpcPort}`,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       })
     : undefined;
   const closeGrpc = grpc ? day.closeOnExit(() => grpc.close()) : undefined;

@@ -10,10 +10,12 @@ import {
   HeadendService,
   startGrpcBridge,
 } from '../../actors/integration/bridge/grpc-bridge.js';
+import { startIntegrationMetrics } from '../../actors/integration/bridge/metrics-endpoint.js';
 import { CimPublisher, messageXml, type PublishedEntry } from '../../actors/integration/cim-publisher.js';
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
 import { ManualClock } from '../../core/clock.js';
+import { parsePrometheus } from '../support/prometheus.js';
 import { setUpDay } from './day-fixture.js';
 
 /**
@@ -22,7 +24,8 @@ import { setUpDay } from './day-fixture.js';
  * the transport. With an out dir the subscriber is detached and caught up from the files once the
  * client reads again (every message once, in order, the files' bytes); without one the stream
  * ends with RESOURCE_EXHAUSTED and the position to resume from. Real server, real client, real
- * files.
+ * files. Each scenario also checks meterfabric_subscribe_events_* as scraped from the process's
+ * metrics endpoint.
  */
 
 type Streamed = { position: string | number; noun: string; messageId: string; xml: string };
@@ -64,8 +67,12 @@ function batchOf(seq: number): OutputBatch {
   return { csv: {}, readings, events: [] };
 }
 
-async function serve(publisher: CimPublisher): Promise<{ bridge: GrpcBridge; client: Client }> {
+async function serve(
+  publisher: CimPublisher,
+): Promise<{ bridge: GrpcBridge; client: Client; scrape: () => Promise<Record<string, number>> }> {
   const run = setUpDay({ concentrators: 1, meters: 1, outageChance: 0, provision: false });
+  const metrics = await startIntegrationMetrics('127.0.0.1:0');
+  cleanups.push(() => metrics.close());
   const bridge = await startGrpcBridge(run.headend, publisher, {
     address: '127.0.0.1:0',
     clock: run.clock,
@@ -73,6 +80,7 @@ async function serve(publisher: CimPublisher): Promise<{ bridge: GrpcBridge; cli
     onDemandTimeoutMs: 2_000,
     controlTimeoutMs: 60_000,
     maxSubscriberBufferedBytes,
+    metrics: metrics.registry,
   });
   cleanups.push(() => bridge.close());
   const client = new HeadendService(
@@ -80,7 +88,33 @@ async function serve(publisher: CimPublisher): Promise<{ bridge: GrpcBridge; cli
     grpc.credentials.createInsecure(),
   ) as unknown as Client;
   cleanups.push(() => client.close());
-  return { bridge, client };
+  /** meterfabric_subscribe_events_* from GET /metrics, by name without the prefix (`ended_total{code}`). */
+  const scrape = async (): Promise<Record<string, number>> => {
+    const text = await fetch(`http://${metrics.address}/metrics`).then((r) => r.text());
+    const prefix = 'meterfabric_subscribe_events_';
+    return Object.fromEntries(
+      parsePrometheus(text)
+        .filter((m) => m.name.startsWith(prefix))
+        .map((m) => [
+          `${m.name.slice(prefix.length)}${m.labels.code !== undefined ? `{${m.labels.code}}` : ''}`,
+          m.value,
+        ]),
+    );
+  };
+  return { bridge, client, scrape };
+}
+
+/** Polls the metrics until `probe` holds (streams close a moment after their status is sent). */
+async function scrapeUntil(
+  scrape: () => Promise<Record<string, number>>,
+  probe: (m: Record<string, number>) => boolean,
+): Promise<Record<string, number>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const m = await scrape();
+    if (probe(m) || Date.now() > deadline) return m;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** A subscriber that (when `stall`) reads one message and then stops reading until `resume` is called. */
@@ -125,7 +159,7 @@ const fromWire = (m: Streamed) => ({
 });
 
 describe('SubscribeEvents with a client that stops reading', () => {
-  it('keeps at most maxSubscriberBufferedBytes for it, and catches it up from the files: every message once, in order, the files’ bytes', async () => {
+  it('keeps at most maxSubscriberBufferedBytes for it, and catches it up from the files: every message once, in order, the files’ bytes; /metrics shows the stream, its buffered bytes and each fall-behind', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'mf-grpc-slow-'));
     cleanups.push(() => rm(outDir, { recursive: true, force: true }));
     const publisher = await CimPublisher.open({
@@ -134,7 +168,7 @@ describe('SubscribeEvents with a client that stops reading', () => {
       clock: new ManualClock(t0),
       maxReadingsPerMessage: 500,
     });
-    const { bridge, client } = await serve(publisher);
+    const { bridge, client, scrape } = await serve(publisher);
     const entries: PublishedEntry[] = [...(await publisher.publish(batchOf(1), 1))];
     const subscriber = subscribe(client, 0, true);
     await subscriber.received(1);
@@ -159,6 +193,19 @@ describe('SubscribeEvents with a client that stops reading', () => {
     expect(stats?.peakBufferedBytes).toBeLessThanOrEqual(maxSubscriberBufferedBytes);
     expect(peakSampled).toBeLessThanOrEqual(maxSubscriberBufferedBytes);
     expect(stats?.fellBehind).toBeGreaterThanOrEqual(1);
+    // What the metrics endpoint shows meanwhile: one stream, what it has waiting (the client
+    // reads nothing, so that holds still), the bound, that it fell behind; none ended.
+    const stalled = await scrape();
+    expect(stalled).toEqual({
+      streams: 1,
+      largest_buffered_bytes: bridge.subscriberStats()[0]?.bufferedBytes,
+      max_buffered_bytes: maxSubscriberBufferedBytes,
+      fell_behind_total: stats?.fellBehind,
+      'ended_total{MF_SUBSCRIBER_OVERFLOW}': 0,
+      'ended_total{MF_CHECKPOINT_EXPIRED}': 0,
+      'ended_total{other}': 0,
+    });
+    expect(stalled.largest_buffered_bytes).toBeGreaterThan(0);
 
     subscriber.resume();
     await subscriber.received(entries.length);
@@ -173,6 +220,10 @@ describe('SubscribeEvents with a client that stops reading', () => {
     expect(subscriber.got.slice(entries.length).map((m) => Number(m.position))).toEqual(
       next.map((e) => e.position),
     );
+    // Falling behind again while catching up (chunks from the files pass the bound) counts too.
+    const caughtUp = await scrape();
+    expect(caughtUp.fell_behind_total).toBe(bridge.subscriberStats()[0]?.fellBehind);
+    expect(caughtUp.streams).toBe(1);
   });
 
   it('a client that reads slowly while batches are published falls behind and rejoins live, and gets every message once, in order', async () => {
@@ -184,7 +235,7 @@ describe('SubscribeEvents with a client that stops reading', () => {
       clock: new ManualClock(t0),
       maxReadingsPerMessage: 500,
     });
-    const { bridge, client } = await serve(publisher);
+    const { bridge, client, scrape } = await serve(publisher);
     const got: Streamed[] = [];
     const stream = client.SubscribeEvents({ afterPosition: 0, nouns: [] }, new grpc.Metadata());
     cleanups.push(() => stream.cancel());
@@ -217,12 +268,15 @@ describe('SubscribeEvents with a client that stops reading', () => {
     expect(stats?.peakBufferedBytes).toBeLessThanOrEqual(maxSubscriberBufferedBytes);
     expect(stats?.fellBehind).toBeGreaterThanOrEqual(1);
     expect(failure).toBeUndefined();
+    const metrics = await scrape();
+    expect(metrics.fell_behind_total).toBe(stats?.fellBehind);
+    expect(metrics['ended_total{MF_SUBSCRIBER_OVERFLOW}']).toBe(0);
     expect(got.map((m) => Number(m.position))).toEqual(entries.map((e) => e.position));
     const expected = await Promise.all(entries.map(async (e) => asWire(e, await publisher.bytesOf(e))));
     expect(got.map(fromWire)).toEqual(expected);
   });
 
-  it('a stalled client whose position has left the window meanwhile gets OUT_OF_RANGE with the position to resume from', async () => {
+  it('a stalled client whose position has left the window meanwhile gets OUT_OF_RANGE with the position to resume from, counted as ended with MF_CHECKPOINT_EXPIRED', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'mf-grpc-slow-'));
     cleanups.push(() => rm(outDir, { recursive: true, force: true }));
     const publisher = await CimPublisher.open({
@@ -232,7 +286,7 @@ describe('SubscribeEvents with a client that stops reading', () => {
       maxReadingsPerMessage: 500,
       maxRetainedMessages: 40,
     });
-    const { client } = await serve(publisher);
+    const { client, scrape } = await serve(publisher);
     const entries: PublishedEntry[] = [...(await publisher.publish(batchOf(1), 1))];
     const subscriber = subscribe(client, 0, true);
     await subscriber.received(1);
@@ -242,6 +296,14 @@ describe('SubscribeEvents with a client that stops reading', () => {
     const err = subscriber.failure();
     expect(err?.code).toBe(grpc.status.OUT_OF_RANGE);
     expect(err?.metadata.get('mf-code')).toEqual(['MF_CHECKPOINT_EXPIRED']);
+    const ended = await scrapeUntil(scrape, (m) => m.streams === 0);
+    expect(ended).toMatchObject({
+      streams: 0,
+      largest_buffered_bytes: 0,
+      'ended_total{MF_CHECKPOINT_EXPIRED}': 1,
+      'ended_total{MF_SUBSCRIBER_OVERFLOW}': 0,
+    });
+    expect(ended.fell_behind_total).toBeGreaterThanOrEqual(1);
     // What it got before is a prefix, in order; the window still serves from mf-resume-from.
     const expected = await Promise.all(entries.map(async (e) => asWire(e, await publisher.bytesOf(e))));
     expect(subscriber.got.map(fromWire)).toEqual(expected.slice(0, subscriber.got.length));
@@ -253,13 +315,13 @@ describe('SubscribeEvents with a client that stops reading', () => {
     expect(again.got.map(fromWire)).toEqual(rest);
   });
 
-  it('without an out dir (no files to catch up from) ends the stream with RESOURCE_EXHAUSTED and the position to resume from', async () => {
+  it('without an out dir (no files to catch up from) ends the stream with RESOURCE_EXHAUSTED and the position to resume from, each end counted as MF_SUBSCRIBER_OVERFLOW', async () => {
     const publisher = new CimPublisher({
       source: 'slow-client-test',
       clock: new ManualClock(t0),
       maxReadingsPerMessage: 500,
     });
-    const { bridge, client } = await serve(publisher);
+    const { bridge, client, scrape } = await serve(publisher);
     const entries: PublishedEntry[] = [...(await publisher.publish(batchOf(1), 1))];
     const subscriber = subscribe(client, 0, true);
     await subscriber.received(1);
@@ -285,6 +347,7 @@ describe('SubscribeEvents with a client that stops reading', () => {
     // that resubscribes from each mf-resume-from gets every message once, in order.
     const rest: Streamed[] = [];
     let from = resumeFrom;
+    let overflows = 1;
     for (let attempt = 0; rest.length < entries.length - sent.length && attempt < 50; attempt++) {
       const again = subscribe(client, from, false);
       await again.received(entries.length - sent.length - rest.length);
@@ -292,9 +355,18 @@ describe('SubscribeEvents with a client that stops reading', () => {
       const ended = again.failure();
       if (ended === undefined) break;
       expect(ended.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      overflows++;
       from = Number(ended.metadata.get('mf-resume-from')[0]);
       expect(from).toBe(Number(rest.at(-1)?.position));
     }
     expect(rest.map(fromWire)).toEqual(expected.slice(sent.length));
+    // Each end counted once, as an overflow; without files nothing counts as falling behind.
+    const metrics = await scrapeUntil(scrape, (m) => (m.streams ?? 0) <= 1);
+    expect(metrics).toMatchObject({
+      'ended_total{MF_SUBSCRIBER_OVERFLOW}': overflows,
+      'ended_total{MF_CHECKPOINT_EXPIRED}': 0,
+      fell_behind_total: 0,
+    });
+    expect(metrics.streams).toBeLessThanOrEqual(1);
   });
 });

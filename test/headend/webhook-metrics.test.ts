@@ -6,6 +6,7 @@ import { startIntegrationMetrics } from '../../actors/integration/bridge/metrics
 import type { OutputBatch } from '../../actors/integration/output-batch.js';
 import { WebhookDispatcher } from '../../actors/integration/webhook-dispatcher.js';
 import { ManualClock } from '../../core/clock.js';
+import { parsePrometheus, type Sample } from '../support/prometheus.js';
 import { waitFor } from '../support/wait.js';
 import { newPublisher, readingBatch, startReceiver } from './webhook-receiver.js';
 
@@ -15,23 +16,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-type Sample = { name: string; labels: Record<string, string>; value: number };
-
-/** Prometheus text exposition format 0.0.4: `name{l="v",...} value` lines, # comments. */
-function parsePrometheus(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    if (!m) throw new Error(`not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g))
-      labels[l[1] as string] = l[2] as string;
-    samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
 
 function value(samples: Sample[], name: string, subscriber: string): number | undefined {
   return samples.find((s) => s.name === name && s.labels.subscriber === subscriber)?.value;

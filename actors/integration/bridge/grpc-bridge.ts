@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import type { Registry } from 'prom-client';
 import { ConfigError, isMeterfabricError } from '../../../core/errors.js';
 import { protoPath } from '../../../core/paths.js';
 import type { CimPublisher } from '../cim-publisher.js';
@@ -13,6 +14,7 @@ import {
   SubscriberOverflowError,
   type SubscriberStats,
 } from './subscribe-events.js';
+import { subscriberMetrics } from './subscriber-metrics.js';
 import { type BridgeTls, validateBridgeTls } from './tls.js';
 
 export { encodePublishedMessageWire } from './published-wire.js';
@@ -40,6 +42,8 @@ export type GrpcBridgeOptions = BridgeOptions & {
    * out dir its stream ends with RESOURCE_EXHAUSTED (MF_SUBSCRIBER_OVERFLOW). Default 32 MiB.
    */
   maxSubscriberBufferedBytes?: number;
+  /** The process's metrics registry: meterfabric_subscribe_events_* go there (subscriber-metrics.ts). */
+  metrics?: Registry;
 };
 
 type CimRequest = { xml: string };
@@ -89,6 +93,8 @@ export type GrpcBridge = {
   port: number;
   /** The open SubscribeEvents streams: what each has waiting for its client. */
   subscriberStats(): SubscriberStats[];
+  /** The bound in force per stream (the option, or its default). */
+  maxSubscriberBufferedBytes: number;
   close(): Promise<void>;
 };
 
@@ -105,6 +111,10 @@ export async function startGrpcBridge(
       `maxSubscriberBufferedBytes must be a positive integer (got ${maxSubscriberBufferedBytes})`,
     ]);
   const subscribers = new Set<BoundedSubscriber>();
+  const subscriberStats = () => [...subscribers].map((s) => s.stats());
+  const metrics = options.metrics
+    ? subscriberMetrics(options.metrics, { stats: subscriberStats, maxSubscriberBufferedBytes })
+    : undefined;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': 16 * 1024 * 1024,
@@ -160,12 +170,16 @@ export async function startGrpcBridge(
       publisher,
       {
         write: (wire, taken) => call.write(wire, taken),
-        fail: (err) => endStream(call, subscriptionStatus(err)),
+        fail: (err) => {
+          metrics?.ended(err);
+          endStream(call, subscriptionStatus(err));
+        },
       },
       {
         afterPosition: call.request.afterPosition,
         nouns: new Set(call.request.nouns),
         maxSubscriberBufferedBytes,
+        ...(metrics ? { onFellBehind: metrics.fellBehind } : {}),
       },
     );
     subscribers.add(subscriber);
@@ -183,16 +197,21 @@ export async function startGrpcBridge(
     server.bindAsync(options.address, serverCredentials(options.tls), (err, bound) =>
       err ? reject(err) : resolve(bound),
     ),
-  );
+  ).catch((err: unknown) => {
+    // Not left registered: a retry on another port would find the names taken.
+    metrics?.unregister();
+    throw err;
+  });
   return {
     server,
     port,
-    subscriberStats: () => [...subscribers].map((s) => s.stats()),
+    subscriberStats,
+    maxSubscriberBufferedBytes,
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         setTimeout(() => server.forceShutdown(), 2_000).unref();
-      }),
+      }).finally(() => metrics?.unregister()),
   };
 }
 

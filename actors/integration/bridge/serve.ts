@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../../core/logger.js';
 import type { CimPublisher } from '../cim-publisher.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
@@ -24,6 +25,8 @@ export type IntegrationServeOptions = BridgeOptions & {
   /** Per SubscribeEvents stream (grpc-bridge.ts); default 32 MiB. */
   maxSubscriberBufferedBytes?: number;
   webhooks?: { subscribers: readonly WebhookSubscriberConfig[]; stateDir: string };
+  /** The process's metrics registry (metrics-endpoint.ts): meterfabric_subscribe_events_* and meterfabric_webhook_*. */
+  metrics?: Registry;
   logger?: Logger;
 };
 
@@ -59,6 +62,7 @@ export async function serveIntegration(
       ? await WebhookDispatcher.start(publisher, {
           ...options.webhooks,
           ...(options.logger ? { logger: options.logger } : {}),
+          ...(options.metrics ? { metrics: options.metrics } : {}),
         })
       : undefined;
     const auth = [

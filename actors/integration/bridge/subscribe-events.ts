@@ -78,6 +78,8 @@ export class BoundedSubscriber {
       /** Nouns to send; empty: all. */
       nouns: ReadonlySet<string>;
       maxSubscriberBufferedBytes: number;
+      /** Each time it falls behind (the bridge's fell-behind counter, subscriber-metrics.ts). */
+      onFellBehind?: () => void;
     },
   ) {
     this.lastPosition = options.afterPosition;
@@ -157,6 +159,7 @@ export class BoundedSubscriber {
       return;
     }
     this.fellBehind++;
+    this.options.onFellBehind?.();
     // Room for that message, and hysteresis: not detached again by the next few messages.
     const resumeAt = Math.max(0, Math.min(max / 2, max - messageBytes));
     // Never within the publisher's call of this listener: its listeners are being iterated.
