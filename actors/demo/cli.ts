@@ -77,6 +77,9 @@ export async function run(argv: string[]): Promise<number> {
             grpcPort: grpcPort ?? 0,
             ...(security.token !== undefined ? { token: security.token } : {}),
             ...(security.tls ? { tls: security.tls } : {}),
+            ...(security.maxSubscriberBufferedBytes !== undefined
+              ? { maxSubscriberBufferedBytes: security.maxSubscriberBufferedBytes }
+              : {}),
           },
         }
       : {}),

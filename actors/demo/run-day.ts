@@ -52,6 +52,8 @@ export type DemoOptions = {
     grpcPort: number;
     token?: string;
     tls?: BridgeTls;
+    /** Per SubscribeEvents stream; default 32 MiB (grpc-bridge.ts). */
+    maxSubscriberBufferedBytes?: number;
   };
   /** Push the CIM messages to these webhook receivers (queues under `<outDir>/.webhook-state`). */
   webhooks?: readonly WebhookSubscriberConfig[];
@@ -227,6 +229,9 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
     ? await startGrpcBridge(engine.api, engine.cim, {
         ...bridgeOptions,
         address: `${options.bridges.host}:${options.bridges.grpcPort}`,
+        ...(options.bridges.maxSubscriberBufferedBytes !== undefined
+          ? { maxSubscriberBufferedBytes: options.bridges.maxSubscriberBufferedBytes }
+          : {}),
         ...(options.metrics ? { metrics: options.metrics } : {}),
       })
     : undefined;

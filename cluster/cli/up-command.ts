@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type DemoDayFlags, demoDayFlags, readDemoDayFlags } from '../../actors/demo/day-flags.js';
 import {
+  type IntegrationBridgeSettings,
   integrationHostFlags,
   readIntegrationHostFlags,
 } from '../../actors/integration/bridge/host-flags.js';
@@ -10,7 +11,6 @@ import {
   type IntegrationMetrics,
   startIntegrationMetrics,
 } from '../../actors/integration/bridge/metrics-endpoint.js';
-import type { BridgeTls } from '../../actors/integration/bridge/tls.js';
 import type { WebhookSubscriberConfig } from '../../actors/integration/webhook-config.js';
 import { systemClock } from '../../core/clock.js';
 import { ConfigError, MeterfabricError } from '../../core/errors.js';
@@ -28,7 +28,7 @@ const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--
   [--load-profile-every-minutes 60] [--speed 1440]
   [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
   [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
-  [--webhook-config hooks.json] [--metrics 127.0.0.1:9464]
+  [--webhook-config hooks.json] [--metrics 127.0.0.1:9464] [--max-subscriber-buffered-mib 32]
 Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
 (logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
 Ports: without --base-port the nodes take the first free run of ports from 7101 (printed);
@@ -49,6 +49,8 @@ This process drives the head-end and writes its outputs, so it is the integratio
 --http-port/--grpc-port it serves the CIM bridge and gRPC API (callers authenticated by the
 bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-config pushes the
 CIM messages to receivers (queues under <out>/.webhook-state), --metrics serves their metrics.
+--max-subscriber-buffered-mib (1..1024, default 32) bounds what one SubscribeEvents stream keeps
+for a client that reads slowly: further behind, it is caught up from <out>/cim/ when it reads.
 --load-profile-every-minutes sets the demo's load profile collection period (minutes dividing
 1440; 360 collects six hours of intervals per job); --speed how many simulated seconds pass
 per second (1440: the day in about a minute; the day is never rushed past what the machine does).
@@ -64,7 +66,7 @@ type DemoHook = {
     signal: AbortSignal;
     say: (line: string) => void;
     integration?: {
-      bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
+      bridges?: IntegrationBridgeSettings;
       webhooks?: readonly WebhookSubscriberConfig[];
       metrics?: IntegrationMetrics['registry'];
     };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readIntegrationFlags } from '../../actors/integration/bridge/cli-flags.js';
 import {
   integrationHostFlags,
   readIntegrationHostFlags,
@@ -60,7 +61,13 @@ describe('integration host flags (meterfabric up)', () => {
       { env: {} },
     );
     expect(settings).toEqual({
-      bridges: { host: '127.0.0.1', httpPort: 0, grpcPort: 7443, token: 'host-flags-token' },
+      bridges: {
+        host: '127.0.0.1',
+        httpPort: 0,
+        grpcPort: 7443,
+        token: 'host-flags-token',
+        maxSubscriberBufferedBytes: 32 * 1024 * 1024,
+      },
       webhooks: [
         {
           name: 'dso',
@@ -87,6 +94,10 @@ describe('integration host flags (meterfabric up)', () => {
     [['--bridge-host', '0.0.0.0'], /--bridge-host configure the bridge/],
     [['--http-port', '0', '--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
     [['--http-port', '0', '--bridge-host', '0.0.0.0'], /on 0\.0\.0\.0 would take unauthenticated calls/],
+    [
+      ['--http-port', '0', '--max-subscriber-buffered-mib', '8'],
+      /--max-subscriber-buffered-mib bounds the gRPC SubscribeEvents streams: add --grpc-port/,
+    ],
   ])('refuses %j with MF_CONFIG_INVALID naming the problem', async (args, message) => {
     await expect(readIntegrationHostFlags(parse(args), { env: {} })).rejects.toMatchObject({
       code: 'MF_CONFIG_INVALID',
@@ -102,4 +113,45 @@ describe('integration host flags (meterfabric up)', () => {
     );
     expect(settings.bridges).toMatchObject({ host: '0.0.0.0', token: 'host-flags-token' });
   });
+});
+
+describe('--max-subscriber-buffered-mib', () => {
+  it('sets the bound per SubscribeEvents stream, in MiB', async () => {
+    const settings = await readIntegrationHostFlags(
+      parse(['--grpc-port', '0', '--max-subscriber-buffered-mib', '8']),
+      { env: {} },
+    );
+    expect(settings.bridges?.maxSubscriberBufferedBytes).toBe(8 * 1024 * 1024);
+    expect(
+      (
+        await readIntegrationHostFlags(parse(['--grpc-port', '0', '--max-subscriber-buffered-mib=1024']), {
+          env: {},
+        })
+      ).bridges?.maxSubscriberBufferedBytes,
+    ).toBe(1024 * 1024 * 1024);
+    // The demo CLI's flags (cli-flags.ts) take it the same way.
+    expect(await readIntegrationFlags({ 'max-subscriber-buffered-mib': '1' }, { env: {} })).toEqual({
+      maxSubscriberBufferedBytes: 1024 * 1024,
+    });
+  });
+
+  it('absent: 32 MiB', async () => {
+    const settings = await readIntegrationHostFlags(parse(['--grpc-port', '0']), { env: {} });
+    expect(settings.bridges?.maxSubscriberBufferedBytes).toBe(32 * 1024 * 1024);
+  });
+
+  it.each(['0', '-1', '1.5', '1e3', '0x10', '1025', '', ' 8', 'lots'])(
+    'refuses %j with MF_CONFIG_INVALID naming the flag and its range',
+    async (value) => {
+      const message = `--max-subscriber-buffered-mib must be an integer from 1 to 1024 (MiB one SubscribeEvents stream may have waiting for a slow client; default 32), not "${value}"`;
+      await expect(
+        readIntegrationHostFlags(parse(['--grpc-port', '0', `--max-subscriber-buffered-mib=${value}`]), {
+          env: {},
+        }),
+      ).rejects.toMatchObject({ code: 'MF_CONFIG_INVALID', message: expect.stringContaining(message) });
+      await expect(
+        readIntegrationFlags({ 'max-subscriber-buffered-mib': value }, { env: {} }),
+      ).rejects.toMatchObject({ code: 'MF_CONFIG_INVALID', message: expect.stringContaining(message) });
+    },
+  );
 });

@@ -11,7 +11,8 @@ import { startReceiver } from './webhook-receiver.js';
 /**
  * `meterfabric up` as the integration host: the bridge behind a token read from a file, a
  * webhook subscriber from a config file (secret from a file), and the webhook metrics on the
- * process's metrics endpoint, during a real day on etcd + three nodes. Needs dist/.
+ * process's metrics endpoint, during a real day on etcd + three nodes; the gRPC API with
+ * --max-subscriber-buffered-mib, its bound on the same endpoint. Needs dist/.
  */
 
 describe('meterfabric up with the integration flags', () => {
@@ -31,8 +32,9 @@ describe('meterfabric up with the integration flags', () => {
       JSON.stringify([{ name: 'rx', url: receiver.url, secretFile: 'hook.secret' }]),
     );
     // Below the OS's port-0 range, so no other process is handed them before `up` binds them.
-    const httpPort = await consecutiveFreePorts(2);
+    const httpPort = await consecutiveFreePorts(3);
     const metricsPort = httpPort + 1;
+    const grpcPort = httpPort + 2;
     const up = await startUp(
       dir,
       [
@@ -44,6 +46,10 @@ describe('meterfabric up with the integration flags', () => {
         join(dir, 'hooks.json'),
         '--metrics',
         `127.0.0.1:${metricsPort}`,
+        '--grpc-port',
+        String(grpcPort),
+        '--max-subscriber-buffered-mib',
+        '8',
         // The day at twice the default pace (about 30 s): what is checked here is the hosting
         // flags, and `up` reading --speed; npm-start.int runs the day at the default pace.
         '--speed',
@@ -91,6 +97,12 @@ describe('meterfabric up with the integration flags', () => {
       expect(Number(delivered?.[1])).toBeGreaterThan(0);
       expect(metrics).toMatch(/^meterfabric_webhook_last_success_age_seconds\{subscriber="rx"\} [\d.e-]+$/m);
       expect(metrics).toMatch(/^meterfabric_webhook_queued_messages\{subscriber="rx"\} \d+$/m);
+      // The flag reached the gRPC bridge, whose stream metrics are on the same endpoint.
+      expect(metrics).toMatch(/^meterfabric_subscribe_events_max_buffered_bytes 8388608$/m);
+      expect(metrics).toMatch(/^meterfabric_subscribe_events_streams 0$/m);
+      expect(metrics).toMatch(
+        /^meterfabric_subscribe_events_ended_total\{code="MF_SUBSCRIBER_OVERFLOW"\} 0$/m,
+      );
       expect(out()).not.toMatch(/visible in ps/);
 
       await waitFor(

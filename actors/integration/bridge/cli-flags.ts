@@ -3,6 +3,7 @@ import type { Logger } from '../../../core/logger.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
 import { loadWebhookConfigFile } from '../webhook-file-config.js';
 import { bridgeTokenEnv, resolveBridgeToken, type TokenSource } from './secrets.js';
+import { defaultMaxSubscriberBufferedBytes } from './subscribe-events.js';
 import { type BridgeTls, loadBridgeTls } from './tls.js';
 
 /**
@@ -18,6 +19,8 @@ import { type BridgeTls, loadBridgeTls } from './tls.js';
  *   --tls-allowed-clients <cn,cn>        only these client certificate subject CNs
  *   --webhook-config <json>              webhook subscribers (webhook-file-config.ts; secrets
  *                                        by secretEnv or secretFile, never on the command line)
+ *   --max-subscriber-buffered-mib <n>    MiB one SubscribeEvents stream may have waiting for a
+ *                                        slow client (subscribe-events.ts), 1..1024, default 32
  */
 
 export const integrationFlags = {
@@ -28,6 +31,7 @@ export const integrationFlags = {
   'tls-client-ca': { type: 'string' },
   'tls-allowed-clients': { type: 'string' },
   'webhook-config': { type: 'string' },
+  'max-subscriber-buffered-mib': { type: 'string' },
 } as const;
 
 export type IntegrationFlagValues = {
@@ -38,6 +42,7 @@ export type IntegrationFlagValues = {
   'tls-client-ca'?: string | undefined;
   'tls-allowed-clients'?: string | undefined;
   'webhook-config'?: string | undefined;
+  'max-subscriber-buffered-mib'?: string | undefined;
 };
 
 export type IntegrationSettings = {
@@ -46,9 +51,29 @@ export type IntegrationSettings = {
   tokenSource?: TokenSource;
   tls?: BridgeTls;
   webhooks?: WebhookSubscriberConfig[];
+  /** From --max-subscriber-buffered-mib; absent: the bridge's default (32 MiB). */
+  maxSubscriberBufferedBytes?: number;
 };
 
 export { bridgeTokenEnv };
+
+/**
+ * Upper end of --max-subscriber-buffered-mib. The bound is per stream, so a host with many
+ * subscribers holds up to this times their number; beyond 1 GiB a typo (a byte count given as
+ * MiB) is likelier than a need.
+ */
+export const maxSubscriberBufferedMibLimit = 1024;
+
+/** --max-subscriber-buffered-mib as bytes; undefined when absent. */
+export function readMaxSubscriberBufferedBytes(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const mib = Number(text);
+  if (!/^\d+$/.test(text) || mib < 1 || mib > maxSubscriberBufferedMibLimit)
+    throw new ConfigError([
+      `--max-subscriber-buffered-mib must be an integer from 1 to ${maxSubscriberBufferedMibLimit} (MiB one SubscribeEvents stream may have waiting for a slow client; default ${defaultMaxSubscriberBufferedBytes / 2 ** 20}), not "${text}"`,
+    ]);
+  return mib * 2 ** 20;
+}
 
 export async function readIntegrationFlags(
   values: IntegrationFlagValues,
@@ -60,6 +85,8 @@ export async function readIntegrationFlags(
   } = {},
 ): Promise<IntegrationSettings> {
   const env = context.env ?? process.env;
+  // First: a wrong number is reported before any file is read.
+  const maxSubscriberBufferedBytes = readMaxSubscriberBufferedBytes(values['max-subscriber-buffered-mib']);
   const token = await resolveBridgeToken({
     flag: values.token,
     file: values['token-file'],
@@ -97,5 +124,6 @@ export async function readIntegrationFlags(
     ...(token ? { token: token.token, tokenSource: token.source } : {}),
     ...(tls ? { tls } : {}),
     ...(webhooks ? { webhooks } : {}),
+    ...(maxSubscriberBufferedBytes !== undefined ? { maxSubscriberBufferedBytes } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { ConfigError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
 import { type IntegrationFlagValues, integrationFlags, readIntegrationFlags } from './cli-flags.js';
+import { defaultMaxSubscriberBufferedBytes } from './subscribe-events.js';
 import type { BridgeTls } from './tls.js';
 
 /**
@@ -13,7 +14,8 @@ import type { BridgeTls } from './tls.js';
  *   --bridge-host <addr>        address the bridges bind (default 127.0.0.1)
  *   --http-port <n>             serve POST /cim there (0: any free port)
  *   --grpc-port <n>             serve the gRPC API there (0: any free port)
- *   --metrics <host:port>       GET /metrics (meterfabric_webhook_*, process) and /health
+ *   --metrics <host:port>       GET /metrics (meterfabric_webhook_*, meterfabric_subscribe_events_*,
+ *                               process) and /health
  *
  * A bridge bound to a non-loopback address must authenticate its callers: without a token or
  * a client CA it is refused at start, not left open.
@@ -34,8 +36,19 @@ export type IntegrationHostFlagValues = IntegrationFlagValues & {
   metrics?: string | undefined;
 };
 
+/** The bridges as configured, defaults applied: what the head-end hook starts them with. */
+export type IntegrationBridgeSettings = {
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  token?: string;
+  tls?: BridgeTls;
+  /** Per SubscribeEvents stream (--max-subscriber-buffered-mib; default 32 MiB). */
+  maxSubscriberBufferedBytes: number;
+};
+
 export type IntegrationHostSettings = {
-  bridges?: { host: string; httpPort: number; grpcPort: number; token?: string; tls?: BridgeTls };
+  bridges?: IntegrationBridgeSettings;
   webhooks?: WebhookSubscriberConfig[];
   metricsListen?: string;
 };
@@ -68,6 +81,8 @@ export async function readIntegrationHostFlags(
       );
   }
   if (values['bridge-host'] === '') problems.push('--bridge-host is empty');
+  if (values['max-subscriber-buffered-mib'] !== undefined && values['grpc-port'] === undefined)
+    problems.push('--max-subscriber-buffered-mib bounds the gRPC SubscribeEvents streams: add --grpc-port');
   if (problems.length > 0) throw new ConfigError(problems);
   const host = values['bridge-host'] ?? '127.0.0.1';
   // Serving beyond this machine is what makes it production here (it must then authenticate).
@@ -88,6 +103,8 @@ export async function readIntegrationHostFlags(
             grpcPort: grpcPort ?? 0,
             ...(settings.token !== undefined ? { token: settings.token } : {}),
             ...(settings.tls ? { tls: settings.tls } : {}),
+            maxSubscriberBufferedBytes:
+              settings.maxSubscriberBufferedBytes ?? defaultMaxSubscriberBufferedBytes,
           },
         }
       : {}),
