@@ -69,6 +69,7 @@ function batchOf(seq: number): OutputBatch {
 
 async function serve(
   publisher: CimPublisher,
+  more: { maxSubscribers?: number } = {},
 ): Promise<{ bridge: GrpcBridge; client: Client; scrape: () => Promise<Record<string, number>> }> {
   const run = setUpDay({ concentrators: 1, meters: 1, outageChance: 0, provision: false });
   const metrics = await startIntegrationMetrics('127.0.0.1:0');
@@ -81,6 +82,7 @@ async function serve(
     controlTimeoutMs: 60_000,
     maxSubscriberBufferedBytes,
     metrics: metrics.registry,
+    ...more,
   });
   cleanups.push(() => bridge.close());
   const client = new HeadendService(
@@ -134,6 +136,7 @@ function subscribe(client: Client, afterPosition: number, stall: boolean) {
     got,
     failure: () => failure,
     resume: () => stream.resume(),
+    cancel: () => stream.cancel(),
     /** Resolves once `count` messages have arrived or the stream failed (polled with a deadline). */
     async received(count: number): Promise<void> {
       const deadline = Date.now() + 60_000;
@@ -203,6 +206,7 @@ describe('SubscribeEvents with a client that stops reading', () => {
       fell_behind_total: stats?.fellBehind,
       'ended_total{MF_SUBSCRIBER_OVERFLOW}': 0,
       'ended_total{MF_CHECKPOINT_EXPIRED}': 0,
+      'ended_total{MF_TOO_MANY_SUBSCRIBERS}': 0,
       'ended_total{other}': 0,
     });
     expect(stalled.largest_buffered_bytes).toBeGreaterThan(0);
@@ -368,5 +372,44 @@ describe('SubscribeEvents with a client that stops reading', () => {
       fell_behind_total: 0,
     });
     expect(metrics.streams).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses a stream beyond maxSubscribers with RESOURCE_EXHAUSTED (MF_TOO_MANY_SUBSCRIBERS), counted, and serves one again once a stream closes', async () => {
+    const publisher = new CimPublisher({
+      source: 'slow-client-test',
+      clock: new ManualClock(t0),
+      maxReadingsPerMessage: 500,
+    });
+    const { bridge, client, scrape } = await serve(publisher, { maxSubscribers: 2 });
+    const entries = await publisher.publish(batchOf(1), 1);
+    const first = subscribe(client, 0, false);
+    const second = subscribe(client, 0, false);
+    await first.received(entries.length);
+    await second.received(entries.length);
+    expect(bridge.subscriberStats()).toHaveLength(2);
+
+    const third = subscribe(client, 0, false);
+    const deadline = Date.now() + 10_000;
+    while (third.failure() === undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const err = third.failure();
+    expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err?.details).toMatch(
+      /^MF_TOO_MANY_SUBSCRIBERS: this bridge already serves 2 SubscribeEvents streams/,
+    );
+    expect(err?.metadata.get('mf-resume-from')).toEqual(['0']);
+    expect(third.got).toHaveLength(0);
+    const refused = await scrapeUntil(scrape, (m) => m['ended_total{MF_TOO_MANY_SUBSCRIBERS}'] === 1);
+    expect(refused['ended_total{MF_TOO_MANY_SUBSCRIBERS}']).toBe(1);
+    expect(refused.streams).toBe(2);
+
+    // A stream that closes makes room: the next one is served from its position.
+    first.cancel();
+    const reopened = await scrapeUntil(scrape, (m) => m.streams === 1);
+    expect(reopened.streams).toBe(1);
+    const fourth = subscribe(client, 0, false);
+    await fourth.received(entries.length);
+    expect(fourth.failure()).toBeUndefined();
+    expect(fourth.got.map(fromWire).map((m) => m.position)).toEqual(entries.map((e) => e.position));
   });
 });

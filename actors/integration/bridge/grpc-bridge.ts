@@ -11,8 +11,10 @@ import type { InboundOperation } from './read-request.js';
 import {
   BoundedSubscriber,
   defaultMaxSubscriberBufferedBytes,
+  defaultMaxSubscribers,
   SubscriberOverflowError,
   type SubscriberStats,
+  TooManySubscribersError,
 } from './subscribe-events.js';
 import { subscriberMetrics } from './subscriber-metrics.js';
 import { type BridgeTls, validateBridgeTls } from './tls.js';
@@ -42,6 +44,12 @@ export type GrpcBridgeOptions = BridgeOptions & {
    * out dir its stream ends with RESOURCE_EXHAUSTED (MF_SUBSCRIBER_OVERFLOW). Default 32 MiB.
    */
   maxSubscriberBufferedBytes?: number;
+  /**
+   * SubscribeEvents streams open at once; one more is refused with RESOURCE_EXHAUSTED
+   * (MF_TOO_MANY_SUBSCRIBERS). With the per-stream bound, what all streams may hold is at most
+   * maxSubscribers x maxSubscriberBufferedBytes (16 x 32 MiB by default). Default 16.
+   */
+  maxSubscribers?: number;
   /** The process's metrics registry: meterfabric_subscribe_events_* go there (subscriber-metrics.ts). */
   metrics?: Registry;
 };
@@ -110,6 +118,9 @@ export async function startGrpcBridge(
     throw new ConfigError([
       `maxSubscriberBufferedBytes must be a positive integer (got ${maxSubscriberBufferedBytes})`,
     ]);
+  const maxSubscribers = options.maxSubscribers ?? defaultMaxSubscribers;
+  if (!(Number.isSafeInteger(maxSubscribers) && maxSubscribers > 0))
+    throw new ConfigError([`maxSubscribers must be a positive integer (got ${maxSubscribers})`]);
   const subscribers = new Set<BoundedSubscriber>();
   const subscriberStats = () => [...subscribers].map((s) => s.stats());
   const metrics = options.metrics
@@ -164,6 +175,12 @@ export async function startGrpcBridge(
     const decision = authenticate(call);
     if (!decision.ok) {
       endStream(call, refusal(decision));
+      return;
+    }
+    if (subscribers.size >= maxSubscribers) {
+      const err = new TooManySubscribersError(maxSubscribers, call.request.afterPosition);
+      metrics?.ended(err);
+      endStream(call, subscriptionStatus(err));
       return;
     }
     const subscriber = new BoundedSubscriber(
@@ -240,7 +257,10 @@ function subscriptionStatus(err: unknown): Partial<grpc.StatusObject> & Error {
   if (typeof err.details.resumeFrom === 'number')
     metadata.set('mf-resume-from', String(err.details.resumeFrom));
   return Object.assign(new Error(`${err.code}: ${err.message}`), {
-    code: err instanceof SubscriberOverflowError ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.OUT_OF_RANGE,
+    code:
+      err instanceof SubscriberOverflowError || err instanceof TooManySubscribersError
+        ? grpc.status.RESOURCE_EXHAUSTED
+        : grpc.status.OUT_OF_RANGE,
     metadata,
   });
 }

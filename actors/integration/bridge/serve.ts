@@ -24,6 +24,8 @@ export type IntegrationServeOptions = BridgeOptions & {
   tls?: BridgeTls;
   /** Per SubscribeEvents stream (grpc-bridge.ts); default 32 MiB. */
   maxSubscriberBufferedBytes?: number;
+  /** SubscribeEvents streams open at once (grpc-bridge.ts); default 16. */
+  maxSubscribers?: number;
   webhooks?: { subscribers: readonly WebhookSubscriberConfig[]; stateDir: string };
   /** The process's metrics registry (metrics-endpoint.ts): meterfabric_subscribe_events_* and meterfabric_webhook_*. */
   metrics?: Registry;

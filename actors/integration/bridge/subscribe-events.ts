@@ -25,6 +25,21 @@ import { encodePublishedMessageWire } from './published-wire.js';
 /** Bytes waiting for a slow SubscribeEvents client, per stream, unless configured. */
 export const defaultMaxSubscriberBufferedBytes = 32 * 1024 * 1024;
 
+/** SubscribeEvents streams open at once per bridge, unless configured: each may hold its bound in memory. */
+export const defaultMaxSubscribers = 16;
+
+/** A SubscribeEvents stream refused because the bridge already serves `maxSubscribers` streams. */
+export class TooManySubscribersError extends MeterfabricError {
+  constructor(maxSubscribers: number, afterPosition: number) {
+    super(
+      'MF_TOO_MANY_SUBSCRIBERS',
+      `this bridge already serves ${maxSubscribers} SubscribeEvents streams (maxSubscribers; each may hold maxSubscriberBufferedBytes for its client); close a stream you no longer read, or retry later from position ${afterPosition}`,
+      { maxSubscribers, resumeFrom: afterPosition },
+    );
+    this.name = 'TooManySubscribersError';
+  }
+}
+
 /** The stream's client fell behind by more than its bound and there are no files to catch it up from. */
 export class SubscriberOverflowError extends MeterfabricError {
   constructor(resumeFrom: number, bufferedBytes: number, maxSubscriberBufferedBytes: number) {

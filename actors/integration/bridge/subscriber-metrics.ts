@@ -16,14 +16,20 @@ import type { SubscriberStats } from './subscribe-events.js';
  *   meterfabric_subscribe_events_ended_total{code}        streams the server ended with an error:
  *                                                         MF_SUBSCRIBER_OVERFLOW (too slow, no out
  *                                                         dir), MF_CHECKPOINT_EXPIRED (its position
- *                                                         left the window), other
+ *                                                         left the window), MF_TOO_MANY_SUBSCRIBERS
+ *                                                         (refused: maxSubscribers open), other
  *
  * The gauges are read from the open streams when scraped; the counters count events, so what
  * streams that have since closed did stays counted.
  */
 
 /** The codes `ended_total` is labelled with; anything else is `other` (the label stays bounded). */
-export const subscriberEndCodes = ['MF_SUBSCRIBER_OVERFLOW', 'MF_CHECKPOINT_EXPIRED', 'other'] as const;
+export const subscriberEndCodes = [
+  'MF_SUBSCRIBER_OVERFLOW',
+  'MF_CHECKPOINT_EXPIRED',
+  'MF_TOO_MANY_SUBSCRIBERS',
+  'other',
+] as const;
 
 export type SubscriberMetrics = {
   fellBehind(): void;
