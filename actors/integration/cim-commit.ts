@@ -1,5 +1,6 @@
-import { mkdir, open, rename } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeDirectory } from '../../core/fs/make-directory.js';
 import { type BatchCounts, batchLogLine, batchLogName } from './cim-window.js';
 
 /**
@@ -44,9 +45,7 @@ export type CimFileOps = {
 export const nodeFileOps: CimFileOps = {
   open: (path, flags) => open(path, flags),
   rename: (fromPath, toPath) => rename(fromPath, toPath),
-  mkdir: async (path) => {
-    await mkdir(path, { recursive: true });
-  },
+  mkdir: (path) => makeDirectory(path),
 };
 
 /** A message's file: `bytes` are written as they are (the message's UTF-8 XML). */

@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../../core/clock.js';
+import { makeDirectory } from '../../core/fs/make-directory.js';
 import { type Logger, silentLogger } from '../../core/logger.js';
 import type { CimPublisher } from './cim-publisher.js';
 import { type BackoffPolicy, defaultBackoff } from './webhook-backoff.js';
@@ -45,7 +45,7 @@ export class WebhookDispatcher {
   /** Validates the subscribers (ConfigError lists every problem), opens the store, starts delivering. */
   static async start(publisher: CimPublisher, options: WebhookDispatcherOptions): Promise<WebhookDispatcher> {
     validateWebhookSubscribers(options.subscribers);
-    await mkdir(options.stateDir, { recursive: true });
+    await makeDirectory(options.stateDir);
     const outbox = await WebhookOutbox.open(options.stateDir);
     const clock = options.clock ?? systemClock;
     const metrics = options.metrics

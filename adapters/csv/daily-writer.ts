@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../core/clock.js';
+import { makeDirectory } from '../../core/fs/make-directory.js';
 import { publishCopy, publishRename, writeAtAndSync } from './atomic-file.js';
 import { type CsvRow, encodeCsvRows, headerLine } from './codec.js';
 import { encodeCsvRowsInPool } from './columnar-pool.js';
@@ -104,7 +104,7 @@ export class DailyCsvWriter {
         `server name "${options.server}" must be 1-64 letters, digits, '-' or '_'`,
       );
     checkLimits(options);
-    await mkdir(options.dir, { recursive: true });
+    await makeDirectory(options.dir);
     const loaded = await loadManifest(options.dir, options.kind, options.server);
     const { manifest, changed } = await recoverParts(options.dir, loaded);
     if (changed) await saveManifest(options.dir, manifest);

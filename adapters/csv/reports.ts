@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../../core/fs/make-directory.js';
 import { replaceAtomically } from './atomic-file.js';
 import { type CsvEncodeOptions, type CsvRow, dayOf, encodeCsvFile, localizeRow } from './codec.js';
 import { type CsvFolder, type CsvKind, csvFormats, type ReportKind } from './formats.js';
@@ -29,7 +29,7 @@ export async function writeReport(
       })
     : rows;
   const text = encodeCsvFile(kind, localized, encode);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const path = join(dir, `${kind}_${dayOf(dayMs)}.csv`);
   await replaceAtomically(path, text);
   return path;

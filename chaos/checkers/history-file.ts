@@ -2,9 +2,10 @@
  * Histories on disk as JSON lines, one event per line, appended synchronously so that a
  * crash of the runner leaves every recorded event readable.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import type { HistoryEvent } from './history.js';
 
 export function appendHistoryEvent(path: string, event: HistoryEvent): void {
@@ -12,7 +13,7 @@ export function appendHistoryEvent(path: string, event: HistoryEvent): void {
 }
 
 export function prepareHistoryFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirectorySync(dirname(path));
 }
 
 /** Reads a JSON-lines file; a malformed line is an error naming the line (nothing is guessed). */

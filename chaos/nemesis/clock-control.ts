@@ -4,9 +4,10 @@
  * test-only). The nodes inherit the variable from this process, so a run that may skew
  * clocks sets it before the cluster starts (`ensureClockControl`, done by the runner).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 
 export const clockControlVariable = 'MF_CHAOS_CLOCK_CONTROL';
 
@@ -16,7 +17,7 @@ export const clockControlVariable = 'MF_CHAOS_CLOCK_CONTROL';
  */
 export function ensureClockControl(dir: string): string {
   process.env[clockControlVariable] = dir;
-  mkdirSync(dir, { recursive: true });
+  makeDirectorySync(dir);
   return dir;
 }
 
@@ -34,7 +35,7 @@ function controlDir(): string {
 /** `node`'s clock runs at `rate` × real time from now on (1 = normal). */
 export function setClockRate(node: string, rate: number): void {
   const dir = controlDir();
-  mkdirSync(dir, { recursive: true });
+  makeDirectorySync(dir);
   writeFileSync(join(dir, `${node}.rate`), `${rate}\n`);
 }
 

@@ -5,7 +5,7 @@
  * every one by PID, paused ones included.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { Toxiproxy } from 'toxiproxy-node-client';
@@ -24,6 +24,7 @@ import { createEtcdClient } from '../../cluster/membership/etcd-client.js';
 import { awaitNodeReport } from '../../cluster/node/ready-report.js';
 import type { RoleChange } from '../../cluster/node/role-log.js';
 import { MeterfabricError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { packageRoot } from '../../core/paths.js';
 import { readJsonLines } from '../checkers/history-file.js';
 import type { ProcessControl } from '../nemesis/nemeses.js';
@@ -130,7 +131,7 @@ export class ChaosCluster implements ProcessControl {
         'dist/ is missing: run `npm run build` before a chaos run',
       );
     }
-    mkdirSync(options.baseDir, { recursive: true });
+    makeDirectorySync(options.baseDir);
     const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
     let lab: NetnsLab | undefined;
     if (options.network === 'netns') {
@@ -216,7 +217,7 @@ export class ChaosCluster implements ProcessControl {
   async restart(id: string): Promise<void> {
     const node = this.node(id);
     if (node.proc) return;
-    mkdirSync(node.dataDir, { recursive: true });
+    makeDirectorySync(node.dataDir);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MF_LOG_LEVEL: process.env.MF_CHAOS_NODE_LOG_LEVEL ?? 'info',

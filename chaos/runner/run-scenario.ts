@@ -4,10 +4,11 @@
  * validation), then check the history and the role records. Everything random comes from the
  * seed, so a failing run is reproduced with the same scenario and seed.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RoleChange } from '../../cluster/node/role-log.js';
 import { MeterfabricError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { type Anomaly, type CheckResult, HistoryRecorder } from '../checkers/history.js';
 import { appendHistoryEvent, prepareHistoryFile } from '../checkers/history-file.js';
 import { checkOnePrimary } from '../checkers/primary-checker.js';
@@ -109,7 +110,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
   const rng = new Prng(options.seed);
   const recoveryDeadlineMs = options.recoveryDeadlineMs ?? 60_000;
   const [holdMin, holdMax] = options.faultHoldMs ?? [1_000, 4_000];
-  mkdirSync(options.outDir, { recursive: true });
+  makeDirectorySync(options.outDir);
   const historyPath = join(options.outDir, 'history.jsonl');
   prepareHistoryFile(historyPath);
   writeFileSync(historyPath, '');

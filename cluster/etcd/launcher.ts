@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 
 export type EtcdOptions = {
   /** Directory for etcd's data; its log goes to `<dataDir>.log`. */
@@ -64,7 +65,7 @@ export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
   }
   const host = options.host ?? '127.0.0.1';
   const endpoint = `${host}:${options.clientPort}`;
-  mkdirSync(options.dataDir, { recursive: true });
+  makeDirectorySync(options.dataDir);
   const logFd = openSync(`${options.dataDir}.log`, 'a');
   const child: ChildProcess = spawn(
     'etcd',

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { packageRoot } from '../../core/paths.js';
 import { awaitNodeReport } from './ready-report.js';
 
@@ -40,7 +41,7 @@ function extraExecArgv(env: Record<string, string | undefined>): string[] {
 }
 
 export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
-  mkdirSync(options.dataDir, { recursive: true });
+  makeDirectorySync(options.dataDir);
   const log = openSync(options.logPath, 'a');
   // This run's ready line is after what earlier runs of the node left in the log.
   const fromByte = fstatSync(log).size;

@@ -1,5 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import type { NodeId, PartitionId, ReplicaRole } from '../replicator/contract.js';
 
 /** One role change, as a line of the append-only role history. */
@@ -18,7 +19,7 @@ export type RoleChange = {
  */
 export class RoleLog {
   constructor(private readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectorySync(dirname(path));
   }
 
   record(change: RoleChange): void {

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ClassicLevel } from 'classic-level';
 import { type Clock, systemClock } from '../../core/clock.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { type Logger, silentLogger } from '../../core/logger.js';
 import type { FenceResult, NodeId, PartitionId, ReplicaStatus } from './contract.js';
 import { GroupCommitWriter, type NodeDb } from './disk/group-commit.js';
@@ -70,7 +70,7 @@ export class ReplicaHost implements ReplicaControlTarget {
   }
 
   static async open(config: ReplicaHostConfig): Promise<ReplicaHost> {
-    mkdirSync(config.dataDir, { recursive: true });
+    makeDirectorySync(config.dataDir);
     const db: NodeDb = new ClassicLevel<string, Uint8Array>(config.dataDir, {
       keyEncoding: 'utf8',
       valueEncoding: 'view',
