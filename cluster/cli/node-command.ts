@@ -78,7 +78,14 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await node.start();
+  try {
+    await node.start();
+  } catch (err) {
+    // start() binds the gRPC and metrics ports before it opens the data directory and joins:
+    // a later failure must close them, or the process prints the error and then lives on.
+    await node.stop({ drain: false }).catch(() => undefined);
+    throw err;
+  }
   report('ready', node.grpcAddress);
   await new Promise<never>(() => undefined);
   return 0;
