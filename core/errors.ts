@@ -27,6 +27,17 @@ export class ConfigError extends MeterfabricError {
   }
 }
 
+/**
+ * A command line that cannot be read (an unknown flag, a flag without its value): the message
+ * names the flag and where the flags are listed. Commands exit 2 on it, as on a bad command.
+ */
+export class UsageError extends MeterfabricError {
+  constructor(message: string) {
+    super('MF_USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
 /** An invariant that must hold did not: fail loudly rather than continue with corrupt state. */
 export class InvariantViolation extends MeterfabricError {
   constructor(message: string, details: Record<string, unknown> = {}) {

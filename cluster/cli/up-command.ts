@@ -1,27 +1,24 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { type DemoDayFlags, demoDayFlags, readDemoDayFlags } from '../../actors/demo/day-flags.js';
-import {
-  type IntegrationBridgeSettings,
-  integrationHostFlags,
-  readIntegrationHostFlags,
-} from '../../actors/integration/bridge/host-flags.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DemoDayFlags } from '../../actors/demo/day-flags.js';
+import type { IntegrationBridgeSettings } from '../../actors/integration/bridge/host-flags.js';
 import {
   type IntegrationMetrics,
   startIntegrationMetrics,
 } from '../../actors/integration/bridge/metrics-endpoint.js';
 import type { WebhookSubscriberConfig } from '../../actors/integration/webhook-config.js';
 import { systemClock } from '../../core/clock.js';
-import { ConfigError, MeterfabricError } from '../../core/errors.js';
+import { ConfigError, MeterfabricError, UsageError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { createLogger } from '../../core/logger.js';
 import { distPath } from '../../core/paths.js';
-import { defaultManifestPaths, loadManifests } from '../config/manifest.js';
-import { type EtcdHandle, etcdHealthy, startEtcd } from '../etcd/launcher.js';
+import { etcdHealthy, startEtcd } from '../etcd/launcher.js';
 import { SupervisedNode } from './node-supervisor.js';
-import { defaultRestartPolicy, maxRestartsLimit, RestartPolicy } from './restart-policy.js';
+import { defaultRestartPolicy, RestartPolicy } from './restart-policy.js';
+import { StartedStack } from './started-stack.js';
 import { collectStatus } from './status-command.js';
-import { checkEtcdPorts, chooseBasePort } from './up-ports.js';
+import { etcdBindHost, etcdStartProblems, parseUpArgs, planUp, type UpPlan } from './up-plan.js';
+import { checkEtcdPorts, checkHostedPorts, chooseBasePort } from './up-ports.js';
 
 const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--nodes 3] [--base-port N] [--no-demo]
   [--max-wait-seconds 300] [--max-node-restarts 5 | --no-restart]
@@ -31,6 +28,8 @@ const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--
   [--webhook-config hooks.json] [--metrics 127.0.0.1:9464] [--max-subscriber-buffered-mib 32]
 Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
 (logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
+Every flag is checked before anything starts: a wrong one (or two that contradict) is an
+error naming it, and \`up\` exits 2 having started nothing.
 Ports: without --base-port the nodes take the first free run of ports from 7101 (printed);
 with it, a port in use is an error naming the port and a free --base-port to pass. etcd's
 client and peer ports (the --etcd port and the next) in use, with no etcd answering: an error.
@@ -83,139 +82,138 @@ async function loadDemoHook(): Promise<DemoHook | null> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string', default: './data' },
-      etcd: { type: 'string', default: '127.0.0.1:2379' },
-      nodes: { type: 'string', default: '3' },
-      'base-port': { type: 'string' },
-      'max-wait-seconds': { type: 'string', default: '300' },
-      'no-demo': { type: 'boolean', default: false },
-      'max-node-restarts': { type: 'string' },
-      'no-restart': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-      ...integrationHostFlags,
-      ...demoDayFlags,
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
+  // Step one, nothing started yet: the flags into a plan (up-plan.ts), then the machine's state
+  // the plan depends on (is etcd answering, which ports are free). A flag or config error
+  // (exit 2) or a taken port (MF_PORT_IN_USE, exit 1) ends `up` here, with nothing to stop.
+  let plan: UpPlan;
+  let hook: DemoHook | null;
+  let ports: { etcdRunning: boolean; basePort: number; note?: string };
+  try {
+    const values = parseUpArgs(argv);
+    if (values.help) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    hook = values['no-demo'] ? null : await loadDemoHook();
+    plan = await planUp(values, {
+      env: process.env,
+      hook,
+      cwd: process.cwd(),
+      logger: createLogger({ component: 'up' }),
+    });
+    if (!plan.demo) hook = null;
+    ports = await checkMachine(plan);
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof ConfigError)) throw err;
+    process.stderr.write(`meterfabric up: ${err.message} [${err.code}]\n`);
+    return 2;
   }
-  const dataDir = resolve(values.data);
-  const nodeCount = Number(values.nodes);
-  const requestedBase = values['base-port'] === undefined ? undefined : Number(values['base-port']);
-  const maxWaitSeconds = Number(values['max-wait-seconds']);
-  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 9) {
-    throw new MeterfabricError('MF_CONFIG_INVALID', '--nodes must be an integer from 1 to 9');
-  }
-  if (
-    requestedBase !== undefined &&
-    (!Number.isInteger(requestedBase) || requestedBase < 1024 || requestedBase > 65000)
-  ) {
-    throw new MeterfabricError('MF_CONFIG_INVALID', '--base-port must be an integer from 1024 to 65000');
-  }
-  if (!Number.isFinite(maxWaitSeconds) || maxWaitSeconds < 1 || maxWaitSeconds > 86_400) {
-    throw new MeterfabricError('MF_CONFIG_INVALID', '--max-wait-seconds must be a number from 1 to 86400');
-  }
-  const maxWaitMs = maxWaitSeconds * 1000;
-  const maxNodeRestarts = readMaxNodeRestarts(values['max-node-restarts'], values['no-restart']);
-  // Validated before anything starts: a wrong flag must not leave etcd or nodes behind.
-  const integration = await readIntegrationHostFlags(values, {
-    logger: createLogger({ component: 'up' }),
-  });
-  const day = readDemoDayFlags(values);
-  const hosting = integration.bridges || integration.webhooks || integration.metricsListen;
-  if (hosting && values['no-demo'])
+  return startPlan(plan, hook, ports);
+}
+
+/** What the plan needs of this machine, probed (binds nothing that stays bound). */
+async function checkMachine(
+  plan: UpPlan,
+): Promise<{ etcdRunning: boolean; basePort: number; note?: string }> {
+  const { etcd } = plan;
+  try {
+    makeDirectorySync(plan.dataDir);
+  } catch (err) {
     throw new ConfigError([
-      'the bridge, webhook and metrics flags need the head-end this process drives: drop --no-demo',
+      `--data ${plan.dataDir}: cannot create it (${(err as Error).message}); pass a directory you can write`,
     ]);
-  mkdirSync(dataDir, { recursive: true });
-  const say = (line: string): void => void process.stdout.write(`[up] ${line}\n`);
-
-  let etcd: EtcdHandle | null = null;
-  const endpoint = values.etcd;
-  const etcdPort = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
-  const etcdRunning = await etcdHealthy(endpoint);
-  // Every port checked before anything starts: a taken one is an error naming it and the flag.
-  if (!etcdRunning) await checkEtcdPorts(endpoint, etcdPort);
-  const chosen = await chooseBasePort({
-    ...(requestedBase !== undefined ? { requested: requestedBase } : {}),
-    count: nodeCount,
-    reserved: etcdRunning ? new Set([etcdPort]) : new Set([etcdPort, etcdPort + 1]),
-  });
-  const basePort = chosen.basePort;
-  if (chosen.note) say(chosen.note);
-  if (etcdRunning) {
-    say(`using the etcd already answering at ${endpoint}`);
-  } else {
-    const port = etcdPort;
-    say(`starting etcd at ${endpoint} (data in ${join(dataDir, 'etcd')})`);
-    etcd = await startEtcd({ dataDir: join(dataDir, 'etcd'), clientPort: port, peerPort: port + 1 });
-    say(`etcd up (pid ${etcd.pid})`);
   }
+  const etcdRunning = await etcdHealthy(etcd.endpoint);
+  if (!etcdRunning) {
+    const problems = etcdStartProblems(etcd);
+    if (problems.length > 0) throw new ConfigError(problems);
+    await checkEtcdPorts(etcd.endpoint, etcd.clientPort, etcdBindHost(etcd.host));
+  }
+  const reserved = new Set([etcd.clientPort, ...(etcdRunning ? [] : [etcd.peerPort])]);
+  for (const { port } of plan.hostedPorts) if (port !== 0) reserved.add(port);
+  const chosen = await chooseBasePort({
+    ...(plan.requestedBasePort !== undefined ? { requested: plan.requestedBasePort } : {}),
+    count: plan.nodeIds.length,
+    reserved,
+  });
+  await checkHostedPorts(plan.hostedPorts);
+  return { etcdRunning, ...chosen };
+}
 
+/**
+ * Step two: start what the plan says, each start recorded in one StartedStack; every way out
+ * (a start that failed, the cluster not healthy in time, a failed day, Ctrl-C, SIGTERM) stops
+ * it, last started first. Exit 0 after Ctrl-C / SIGTERM, 1 after a failure.
+ */
+async function startPlan(
+  plan: UpPlan,
+  hook: DemoHook | null,
+  ports: { etcdRunning: boolean; basePort: number; note?: string },
+): Promise<number> {
+  const say = (line: string): void => void process.stdout.write(`[up] ${line}\n`);
+  const warn = (line: string): void => void process.stderr.write(`[up] ${line}\n`);
+  const { etcd, dataDir, nodeIds: ids, maxWaitSeconds } = plan;
+  const endpoint = etcd.endpoint;
+  const maxWaitMs = maxWaitSeconds * 1000;
+  const { basePort } = ports;
+  const stack = new StartedStack({
+    say,
+    warn,
+    stoppingLine: (layer) =>
+      layer === 'nodes' ? 'stopping nodes (they drain first)...' : `stopping ${layer}`,
+  });
   const supervised: SupervisedNode[] = [];
-  const ids = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   const abort = new AbortController();
-  let stopping = false;
   // Synchronous, first thing on every way out (signal, failure): a node that exits from then on
   // (Ctrl-C reaches the nodes too) is expected and must not be restarted.
   const halt = (): void => {
     for (const node of supervised) node.halt();
   };
-  const stopAll = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    halt();
-    abort.abort();
-    say('stopping nodes (they drain first)...');
-    await Promise.all(supervised.map((node) => node.stop()));
-    if (etcd) {
-      say('stopping etcd');
-      await etcd.stop();
-    }
-    say('stopped');
-  };
-  const interrupted = new Promise<void>((done) => {
-    const interrupt = (): void => {
-      halt();
-      done();
-    };
-    process.once('SIGINT', interrupt);
-    process.once('SIGTERM', interrupt);
-  });
   // Set when `up` must end on its own with an error (the cluster never became healthy within
   // the bound, or the demo failed): it then stops everything and exits 1.
   let failure: string | undefined;
-  let failed: () => void = () => undefined;
-  const failedOut = new Promise<void>((done) => {
-    failed = done;
+  let interrupted = false;
+  let end: () => void = () => undefined;
+  const ended = new Promise<void>((done) => {
+    end = done;
   });
+  const over = (): boolean => interrupted || failure !== undefined;
+  const interrupt = (): void => {
+    interrupted = true;
+    halt();
+    end();
+  };
   const fail = (message: string): void => {
     halt();
     failure ??= message;
-    failed();
+    end();
   };
-
-  // --no-demo starts the bare cluster; otherwise the head-end's demo hook decides which
-  // services the nodes host (an explicit MF_MANIFESTS wins).
-  const hook = values['no-demo'] ? null : await loadDemoHook();
-  if (hosting && !hook)
-    throw new ConfigError([
-      'the bridge, webhook and metrics flags need the head-end (dist/actors/demo/up.js)',
-    ]);
-  let metrics: IntegrationMetrics | undefined;
-  const nodeEnv: Record<string, string> =
-    hook?.manifests && !process.env.MF_MANIFESTS ? { MF_MANIFESTS: hook.manifests.join(',') } : {};
-  const warn = (line: string): void => void process.stderr.write(`[up] ${line}\n`);
+  // Installed before the first start: a signal while etcd starts must stop it, not orphan it.
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const lastResort = (): void => stack.killRemaining();
+  process.on('exit', lastResort);
 
   try {
-    const targetReplicas = replicaTargets({ ...process.env, ...nodeEnv });
+    if (ports.note) say(ports.note);
+    if (ports.etcdRunning) {
+      say(`using the etcd already answering at ${endpoint}`);
+    } else {
+      say(`starting etcd at ${endpoint} (data in ${join(dataDir, 'etcd')})`);
+      const started = await startEtcd({
+        dataDir: join(dataDir, 'etcd'),
+        host: etcdBindHost(etcd.host) ?? '127.0.0.1',
+        clientPort: etcd.clientPort,
+        peerPort: etcd.peerPort,
+      });
+      stack.add('etcd', { name: 'etcd', pid: () => started.pid, stop: () => started.stop() });
+      say(`etcd up (pid ${started.pid})`);
+    }
+
     const status = () => collectStatus([endpoint], 'meterfabric');
+    const targetReplicas = (service: string) => plan.replicaTargets.get(service);
     for (const [i, id] of ids.entries()) {
+      if (over()) break;
       const logPath = join(dataDir, `${id}.log`);
       const node = new SupervisedNode({
         id,
@@ -224,8 +222,11 @@ export async function run(argv: string[]): Promise<number> {
         dataDir: join(dataDir, id),
         logPath,
         etcd: endpoint,
-        env: nodeEnv,
-        policy: new RestartPolicy({ ...defaultRestartPolicy, maxRestarts: maxNodeRestarts }, systemClock),
+        env: { ...plan.nodeEnv },
+        policy: new RestartPolicy(
+          { ...defaultRestartPolicy, maxRestarts: plan.maxNodeRestarts },
+          systemClock,
+        ),
         say,
         warn,
         readyTimeoutMs: maxWaitMs,
@@ -234,6 +235,7 @@ export async function run(argv: string[]): Promise<number> {
         catchUpTimeoutMs: maxWaitMs,
       });
       supervised.push(node);
+      stack.add('nodes', { name: `node ${id}`, pid: () => node.pid, stop: () => node.stop() });
       const pid = node.start();
       say(`started node ${id} on 127.0.0.1:${basePort + i} (pid ${pid}, log ${logPath})`);
     }
@@ -241,88 +243,84 @@ export async function run(argv: string[]): Promise<number> {
     let healthy = false;
     let lastLine = '';
     const healthDeadline = Date.now() + maxWaitMs;
-    while (!healthy && !stopping && failure === undefined) {
+    while (!healthy && !over()) {
       if (Date.now() > healthDeadline) {
         fail(
           `the cluster did not become healthy within ${maxWaitSeconds} s (last: ${lastLine || 'no status from etcd'}); see the node logs in ${dataDir}`,
         );
         break;
       }
-      const report = await collectStatus([endpoint], 'meterfabric').catch(() => null);
+      const report = await status().catch(() => null);
       if (report) {
         const ok = report.partitions.filter((p) => p.health === 'OK').length;
-        const line = `${report.nodes.length}/${nodeCount} nodes up, ${ok}/${report.partitions.length} partitions OK, failover manager ${report.failoverManager ?? '(electing)'}`;
+        const line = `${report.nodes.length}/${ids.length} nodes up, ${ok}/${report.partitions.length} partitions OK, failover manager ${report.failoverManager ?? '(electing)'}`;
         if (line !== lastLine) say(line);
         lastLine = line;
-        healthy = report.health === 'OK' && report.nodes.length === nodeCount && report.partitions.length > 0;
+        healthy =
+          report.health === 'OK' && report.nodes.length === ids.length && report.partitions.length > 0;
       }
-      if (!healthy) await Promise.race([new Promise((r) => setTimeout(r, 500)), interrupted, failedOut]);
+      if (!healthy) await Promise.race([new Promise((r) => setTimeout(r, 500)), ended]);
     }
-    if (healthy) {
+    if (healthy && !over()) {
       say('cluster healthy. `node bin/meterfabric.js status` shows it; Ctrl-C stops everything.');
-      if (hook) {
-        say('starting the head-end demo (actors/demo): one simulated day of the field fleet');
-        if (integration.metricsListen) {
-          metrics = await startIntegrationMetrics(integration.metricsListen);
-          say(`integration metrics at http://${metrics.address}/metrics`);
-        }
-        void hook
-          .up({
-            etcd: endpoint,
-            nodes: ids,
-            signal: abort.signal,
-            say,
-            integration: {
-              ...(integration.bridges ? { bridges: integration.bridges } : {}),
-              ...(integration.webhooks ? { webhooks: integration.webhooks } : {}),
-              ...(metrics ? { metrics: metrics.registry } : {}),
-            },
-            day,
-            maxWaitMs,
-          })
-          .catch((err: unknown) => {
-            if (!abort.signal.aborted)
-              fail(`demo failed: ${err instanceof Error ? `${err.message}${codeOf(err)}` : String(err)}`);
-          });
-      }
+      if (hook) await startDemo(plan, hook, { stack, say, signal: abort.signal, fail, maxWaitMs });
     }
-    await Promise.race([interrupted, failedOut]);
+    await ended;
   } finally {
-    if (failure !== undefined) process.stderr.write(`[up] ${failure}\n`);
-    await stopAll();
-    await metrics?.close();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    halt();
+    abort.abort();
+    if (failure !== undefined) warn(failure);
+    await stack.stopAll();
+    say('stopped');
+    process.off('exit', lastResort);
   }
   return failure === undefined ? 0 : 1;
 }
 
-/**
- * The target replica count of each service, from the manifests the nodes load (MF_MANIFESTS
- * as they read it, else the defaults): where placement puts a restarted node's replicas.
- */
-function replicaTargets(env: Record<string, string | undefined>): (service: string) => number | undefined {
-  const listed = (env.MF_MANIFESTS ?? '')
-    .split(',')
-    .map((path) => path.trim())
-    .filter(Boolean);
-  const services = loadManifests(listed.length > 0 ? listed : defaultManifestPaths());
-  const targets = new Map(services.map((service) => [service.name, service.replicas]));
-  return (service) => targets.get(service);
-}
-
-/** `--max-node-restarts` (default 5 in 10 min), or 0 with `--no-restart`; checked before anything starts. */
-function readMaxNodeRestarts(text: string | undefined, noRestart: boolean | undefined): number {
-  if (noRestart) {
-    if (text !== undefined)
-      throw new ConfigError(['--no-restart and --max-node-restarts contradict each other: pass one of them']);
-    return 0;
+/** The head-end demo day, in the background: its metrics endpoint is recorded in `stack`. */
+async function startDemo(
+  plan: UpPlan,
+  hook: DemoHook,
+  run: {
+    stack: StartedStack;
+    say: (line: string) => void;
+    signal: AbortSignal;
+    fail: (message: string) => void;
+    maxWaitMs: number;
+  },
+): Promise<void> {
+  const { integration } = plan;
+  run.say('starting the head-end demo (actors/demo): one simulated day of the field fleet');
+  let metrics: IntegrationMetrics | undefined;
+  if (integration.metricsListen) {
+    metrics = await startIntegrationMetrics(integration.metricsListen);
+    const started = metrics;
+    run.stack.add('the integration metrics endpoint', {
+      name: 'the integration metrics endpoint',
+      stop: () => started.close(),
+    });
+    run.say(`integration metrics at http://${metrics.address}/metrics`);
   }
-  if (text === undefined) return defaultRestartPolicy.maxRestarts;
-  const count = Number(text);
-  if (!/^\d+$/.test(text) || count > maxRestartsLimit)
-    throw new ConfigError([
-      `--max-node-restarts must be an integer from 0 to ${maxRestartsLimit} (restarts of one node within 10 min; 0 or --no-restart never restarts), not "${text}"`,
-    ]);
-  return count;
+  void hook
+    .up({
+      etcd: plan.etcd.endpoint,
+      nodes: [...plan.nodeIds],
+      signal: run.signal,
+      say: run.say,
+      integration: {
+        ...(integration.bridges ? { bridges: integration.bridges } : {}),
+        ...(integration.webhooks ? { webhooks: integration.webhooks } : {}),
+        ...(metrics ? { metrics: metrics.registry } : {}),
+      },
+      day: plan.day,
+      maxWaitMs: run.maxWaitMs,
+    })
+    .catch((err: unknown) => {
+      if (!run.signal.aborted)
+        run.fail(`demo failed: ${err instanceof Error ? `${err.message}${codeOf(err)}` : String(err)}`);
+    });
 }
 
 const codeOf = (err: Error): string => (err instanceof MeterfabricError ? ` [${err.code}]` : '');

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { MeterfabricError } from '../../core/errors.js';
+import { ConfigError, MeterfabricError } from '../../core/errors.js';
 
 /**
  * The loopback ports `meterfabric up` binds, checked before it starts anything, so a taken
@@ -121,5 +121,41 @@ export async function checkEtcdPorts(
       `port ${port} (etcd's ${role} port, from --etcd ${endpoint}) is already in use on ${host}, and no etcd answers at ${endpoint}; pass --etcd 127.0.0.1:<port> with that port and the next one free (or point --etcd at a running etcd)`,
       { port, role, endpoint },
     );
+  }
+}
+
+/** Why `host:port` cannot be bound now: undefined when it can (closed again at once), else the OS's code. */
+export function bindRefusal(port: number, host: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EUNKNOWN'));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/**
+ * Refuses a port the bridge or metrics flags ask for that cannot be bound (in use, or an
+ * address that is not this machine's): found when the head-end binds it, it would end an `up`
+ * whose cluster is already running.
+ */
+export async function checkHostedPorts(
+  ports: readonly { flag: string; host: string; port: number }[],
+): Promise<void> {
+  for (const { flag, host, port } of ports) {
+    const refusal = await bindRefusal(port, host);
+    if (refusal === undefined) continue;
+    if (refusal === 'EADDRINUSE')
+      throw new PortInUseError(
+        `port ${port} (from ${flag} ${port}) is already in use on ${host}; pass another ${flag} (0: any free port)`,
+        { port, host, flag },
+      );
+    // Not the machine's state but the flag's (an address of another machine, a privileged port).
+    throw new ConfigError([
+      `${flag}: cannot bind ${host}:${port} (${refusal}); ${
+        refusal === 'EACCES'
+          ? `pass a port from 1024 on`
+          : `pass ${flag === '--metrics' ? 'a --metrics host' : 'a --bridge-host'} that is an address of this machine (127.0.0.1 for loopback only)`
+      }`,
+    ]);
   }
 }

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../cluster/cli/up-command.js';
-import { checkEtcdPorts, chooseBasePort, freeBasePort, portFree } from '../../cluster/cli/up-ports.js';
+import {
+  checkEtcdPorts,
+  checkHostedPorts,
+  chooseBasePort,
+  freeBasePort,
+  portFree,
+} from '../../cluster/cli/up-ports.js';
 import { consecutiveFreePorts } from '../support/ports.js';
 
 /** `up`'s ports: a taken one is a clear error naming it and the flag to pass; without --base-port free ones are picked. */
@@ -68,6 +74,53 @@ describe('up ports', () => {
       `port ${first + 1} (etcd's peer port, from --etcd 127.0.0.1:${first})`,
     );
     expect((err as Error).message).toContain('pass --etcd');
+  });
+
+  it('a taken bridge or metrics port is refused naming its flag; an address not of this machine names the host flag', async () => {
+    const first = await consecutiveFreePorts(2);
+    await hold(first);
+    const taken = await checkHostedPorts([
+      { flag: '--http-port', host: '127.0.0.1', port: first + 1 },
+      { flag: '--metrics', host: '127.0.0.1', port: first },
+    ]).catch((e: unknown) => e);
+    expect(taken).toMatchObject({ code: 'MF_PORT_IN_USE', details: { port: first, flag: '--metrics' } });
+    expect((taken as Error).message).toBe(
+      `port ${first} (from --metrics ${first}) is already in use on 127.0.0.1; pass another --metrics (0: any free port)`,
+    );
+    // 192.0.2.0/24 is documentation-only (RFC 5737): never an address of this machine.
+    const elsewhere = await checkHostedPorts([{ flag: '--grpc-port', host: '192.0.2.1', port: 0 }]).catch(
+      (e: unknown) => e,
+    );
+    expect(elsewhere).toMatchObject({ code: 'MF_CONFIG_INVALID' });
+    expect((elsewhere as Error).message).toContain(
+      '--grpc-port: cannot bind 192.0.2.1:0 (EADDRNOTAVAIL); pass a --bridge-host that is an address of this machine',
+    );
+  });
+
+  // run() loads the head-end hook from dist/ (npm test builds first): --metrics needs it.
+  it('`up --metrics` on a taken port fails before it starts etcd or any node', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-up-ports-'));
+    try {
+      const first = await consecutiveFreePorts(6);
+      await hold(first + 5);
+      const err = await run([
+        '--data',
+        join(dir, 'data'),
+        '--etcd',
+        `127.0.0.1:${first}`,
+        '--base-port',
+        String(first + 2),
+        '--metrics',
+        `127.0.0.1:${first + 5}`,
+      ]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'MF_PORT_IN_USE', details: { port: first + 5, flag: '--metrics' } });
+      expect(existsSync(join(dir, 'data', 'etcd'))).toBe(false);
+      expect(existsSync(join(dir, 'data', 'n1.log'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('`up --base-port` with a taken port fails before it starts etcd or any node', {

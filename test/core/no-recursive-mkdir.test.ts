@@ -12,10 +12,7 @@ const productFolders = ['actors', 'adapters', 'cluster', 'core', 'storage', 'cha
 const sourceFile = /\.(ts|js|mjs|cjs)$/;
 
 /** Files allowed to keep a recursive mkdir, each with the reason. */
-const allowed = new Map<string, string>([
-  // switched at merge: another branch is restructuring up-command.ts (session 18).
-  ['cluster/cli/up-command.ts', 'switched at merge'],
-]);
+const allowed = new Map<string, string>([]);
 
 /** Calls whose `recursive: true` is harmless (removal, copy, listing), not directory creation. */
 const harmlessRecursiveCalls = new Set(['rm', 'rmSync', 'cp', 'cpSync', 'readdir', 'readdirSync', 'watch']);

@@ -83,6 +83,13 @@ export async function readIntegrationHostFlags(
   if (values['bridge-host'] === '') problems.push('--bridge-host is empty');
   if (values['max-subscriber-buffered-mib'] !== undefined && values['grpc-port'] === undefined)
     problems.push('--max-subscriber-buffered-mib bounds the gRPC SubscribeEvents streams: add --grpc-port');
+  // The same shape startIntegrationMetrics takes, checked with the other flags: found only when
+  // the endpoint starts, a typo would end an `up` whose cluster is already running.
+  const metrics = values.metrics === undefined ? undefined : /^(.+):(\d{1,5})$/.exec(values.metrics);
+  if (metrics !== undefined && !(metrics && Number(metrics[2]) <= 65535))
+    problems.push(
+      `--metrics must be host:port (e.g. 127.0.0.1:9464; port 0: any free port), not "${values.metrics}"`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   const host = values['bridge-host'] ?? '127.0.0.1';
   // Serving beyond this machine is what makes it production here (it must then authenticate).

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../../core/paths.js';
 import { consecutiveFreePorts } from '../../support/ports.js';
@@ -16,6 +17,30 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The processes of process group `pgid` still running (Linux /proc), with their command names:
+ * what `up` spawned is in its group (etcd and the nodes are not detached), so this sees an
+ * orphan even when `up` never printed its PID. Zombies are not counted (they hold no port).
+ */
+export function processGroupMembers(pgid: number): { pid: number; command: string }[] {
+  const members: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
+    const close = stat.lastIndexOf(')');
+    const [state, , group] = stat.slice(close + 2).split(' ');
+    if (Number(group) === pgid && state !== 'Z')
+      members.push({ pid: Number(entry), command: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return members;
+}
+
 export type UpProcess = {
   child: ChildProcess;
   etcdPort: number;
@@ -31,11 +56,12 @@ export type UpProcess = {
 
 /**
  * `meterfabric up` on loopback ports picked here, in `dir` (data under `dir/data`), with the
- * demo's output at `MF_DEMO_OUT` if the caller sets it. `extraArgs` follow the standard ones.
+ * demo's output at `MF_DEMO_OUT` if the caller sets it. `extraArgs` follow the standard ones
+ * (a function: made from the ports picked, for a flag that names one of them).
  */
 export async function startUp(
   dir: string,
-  extraArgs: readonly string[],
+  extraArgs: readonly string[] | ((ports: { etcdPort: number; basePort: number }) => readonly string[]),
   env: Record<string, string>,
   /** Run `up` as the leader of its own process group (the nodes join it), as a terminal does. */
   options: { processGroup?: boolean } = {},
@@ -57,7 +83,7 @@ export async function startUp(
       `127.0.0.1:${etcdPort}`,
       '--base-port',
       String(basePort),
-      ...extraArgs,
+      ...(typeof extraArgs === 'function' ? extraArgs({ etcdPort, basePort }) : extraArgs),
     ],
     {
       cwd: dir,
