@@ -57,6 +57,28 @@ describe('up leaves no process behind when it ends before its cluster is up', ()
     }
   });
 
+  it("a --data under /proc (where Node's recursive mkdir spins forever): exit 2 at once, the error names --data, nothing started", {
+    timeout: 180_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-up-proc-'));
+    const up = await startUp(dir, () => ['--data', '/proc/mf-up-nope/data'], {}, { processGroup: true });
+    const group = up.child.pid!;
+    try {
+      const code = await up.exited;
+      const out = up.output();
+      expect(out).toContain(
+        'meterfabric up: invalid configuration:\n  - --data /proc/mf-up-nope/data: cannot create it',
+      );
+      expect(out).toContain('[MF_CONFIG_INVALID]');
+      expect(code).toBe(2);
+      expect(out).not.toContain('starting etcd');
+      expect(processGroupMembers(group)).toEqual([]);
+    } finally {
+      killGroup(up);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("SIGTERM while etcd is starting: etcd is stopped too, nothing is left in up's process group, its ports are free", {
     timeout: 120_000,
   }, async () => {
