@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   defaultRestartPolicy,
   type RestartDecision,
@@ -120,17 +120,23 @@ describe('node restart policy', () => {
 });
 
 describe('up --max-node-restarts / --no-restart', () => {
+  afterEach(() => vi.restoreAllMocks());
   it.each([
     { args: ['--max-node-restarts', 'x'], says: '--max-node-restarts must be an integer from 0 to 100' },
     { args: ['--max-node-restarts', '101'], says: '--max-node-restarts must be an integer from 0 to 100' },
     { args: ['--max-node-restarts', '1.5'], says: '--max-node-restarts must be an integer from 0 to 100' },
     { args: ['--max-node-restarts', '3', '--no-restart'], says: 'contradict each other' },
-  ])('refuses $args before anything starts', async ({ args, says }) => {
+  ])('refuses $args before anything starts: exit 2, the error on stderr', async ({ args, says }) => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-up-restarts-'));
+    const stderr: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
     try {
-      const err = await run(['--data', join(dir, 'data'), '--no-demo', ...args]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'MF_CONFIG_INVALID' });
-      expect((err as Error).message).toContain(says);
+      expect(await run(['--data', join(dir, 'data'), '--no-demo', ...args])).toBe(2);
+      expect(stderr.join('')).toContain('[MF_CONFIG_INVALID]');
+      expect(stderr.join('')).toContain(says);
       expect(existsSync(join(dir, 'data'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
