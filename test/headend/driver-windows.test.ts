@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readDemoDayFlags } from '../../actors/demo/day-flags.js';
 import { InProcessPorts } from '../../actors/host/service-ports.js';
 import { newClockedWorkManager } from '../../actors/work-manager/day-clock.js';
@@ -111,9 +111,27 @@ describe('load profile collection windows', () => {
           ),
         }),
       );
-    // `meterfabric up` refuses it before it starts etcd or any node (nothing to clean up).
-    await expect(
-      up(['--data', join(outDir, 'data'), '--etcd', '127.0.0.1:1', '--load-profile-every-minutes', '7']),
-    ).rejects.toMatchObject({ code: 'MF_CONFIG_INVALID' });
+    // `meterfabric up` refuses it before it starts etcd or any node (nothing to clean up): exit 2.
+    const stderr: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(
+        await up([
+          '--data',
+          join(outDir, 'data'),
+          '--etcd',
+          '127.0.0.1:1',
+          '--load-profile-every-minutes',
+          '7',
+        ]),
+      ).toBe(2);
+    } finally {
+      write.mockRestore();
+    }
+    expect(stderr.join('')).toContain('--load-profile-every-minutes');
+    expect(stderr.join('')).toContain('[MF_CONFIG_INVALID]');
   });
 });
