@@ -12,6 +12,10 @@ type CommandEntry = { summary: string; module: string };
 const commands: Record<string, CommandEntry> = {
   node: { summary: 'run one cluster node', module: './node-command.js' },
   up: { summary: 'start etcd (if needed), three nodes and the field simulators', module: './up-command.js' },
+  demo: {
+    summary: 'one simulated day of the demo fleet in this process, CSV + CIM under --out',
+    module: '../../actors/demo/cli.js',
+  },
   status: { summary: 'print nodes, partitions, health (--json)', module: './status-command.js' },
   modems: {
     summary: 'modem registry: list | import | export | show <imei>',
