@@ -2,7 +2,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { integrationFlags, readIntegrationFlags } from '../integration/bridge/cli-flags.js';
+import {
+  bridgeFlagsWithoutPort,
+  integrationFlags,
+  readBridgePort,
+  readIntegrationFlags,
+} from '../integration/bridge/cli-flags.js';
 import { startIntegrationMetrics } from '../integration/bridge/metrics-endpoint.js';
 import { demoDayFlags, readDemoDayFlags } from './day-flags.js';
 import { formatSummary, runDemoDay } from './run-day.js';
@@ -42,14 +47,11 @@ export async function run(argv: string[]): Promise<number> {
     problems.push('--concentrators must be an integer 1..100000');
   if (!(Number.isInteger(meters) && meters > 0 && meters <= 1_000))
     problems.push('--meters must be an integer 1..1000');
-  const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
-  const grpcPort = values['grpc-port'] === undefined ? undefined : Number(values['grpc-port']);
-  for (const [flag, port] of [
-    ['--http-port', httpPort],
-    ['--grpc-port', grpcPort],
-  ] as const)
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
-      problems.push(`${flag} must be a TCP port 0..65535 (0: any free port)`);
+  const httpPort = readBridgePort(values, 'http-port', problems);
+  const grpcPort = readBridgePort(values, 'grpc-port', problems);
+  // Refused before anything starts, as `up` does: --token without a port would start no bridge
+  // and leave the user believing callers are authenticated.
+  problems.push(...bridgeFlagsWithoutPort(values));
   if (problems.length > 0) throw new ConfigError(problems);
   const dayFlags = readDemoDayFlags(values);
   const security = await readIntegrationFlags(values, { logger: createLogger({ component: 'demo' }) });

@@ -53,6 +53,9 @@ for a client that reads slowly: further behind, it is caught up from <out>/cim/ 
 --load-profile-every-minutes sets the demo's load profile collection period (minutes dividing
 1440; 360 collects six hours of intervals per job); --speed how many simulated seconds pass
 per second (1440: the day in about a minute; the day is never rushed past what the machine does).
+A flag that would do nothing is refused before anything starts: the token, TLS and
+--bridge-host flags without --http-port or --grpc-port, --max-subscriber-buffered-mib without
+--grpc-port.
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */

@@ -90,8 +90,11 @@ describe('integration host flags (meterfabric up)', () => {
   it.each([
     [['--http-port', '70000'], /--http-port must be a TCP port/],
     [['--grpc-port', 'x'], /--grpc-port must be a TCP port/],
-    [['--token-file', '/nonexistent'], /--token-file configure the bridge: add --http-port/],
-    [['--bridge-host', '0.0.0.0'], /--bridge-host configure the bridge/],
+    [
+      ['--token-file', '/nonexistent'],
+      /--token-file configures the bridge, which only starts with --http-port/,
+    ],
+    [['--bridge-host', '0.0.0.0'], /--bridge-host configures the bridge/],
     [['--http-port', '0', '--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
     [['--http-port', '0', '--bridge-host', '0.0.0.0'], /on 0\.0\.0\.0 would take unauthenticated calls/],
     [

@@ -21,6 +21,10 @@ import { type BridgeTls, loadBridgeTls } from './tls.js';
  *                                        by secretEnv or secretFile, never on the command line)
  *   --max-subscriber-buffered-mib <n>    MiB one SubscribeEvents stream may have waiting for a
  *                                        slow client (subscribe-events.ts), 1..1024, default 32
+ *
+ * The token and TLS flags configure the bridge, so they need --http-port and/or --grpc-port;
+ * --max-subscriber-buffered-mib needs --grpc-port (`bridgeFlagsWithoutPort`). --webhook-config
+ * works without a bridge.
  */
 
 export const integrationFlags = {
@@ -56,6 +60,70 @@ export type IntegrationSettings = {
 };
 
 export { bridgeTokenEnv };
+
+/** Where the bridges listen: `up` has all three, the demo CLI the two ports (always loopback). */
+export type BridgePortFlagValues = {
+  'bridge-host'?: string | undefined;
+  'http-port'?: string | undefined;
+  'grpc-port'?: string | undefined;
+};
+
+/**
+ * Flags that configure the bridges themselves (authentication, TLS, where they bind). No
+ * bridge starts without --http-port or --grpc-port, so without one of those they would do
+ * nothing: a user who passed --token believing callers are authenticated must hear so.
+ */
+const bridgeOnlyFlags = [
+  'bridge-host',
+  'token',
+  'token-file',
+  'tls-cert',
+  'tls-key',
+  'tls-client-ca',
+  'tls-allowed-clients',
+] as const;
+
+/** Flags that only the gRPC API reads (SubscribeEvents): they need --grpc-port. */
+const grpcOnlyFlags = ['max-subscriber-buffered-mib'] as const;
+
+/**
+ * The bridge flags given without the port flag that starts what they configure, as problems
+ * for a ConfigError (empty: none). Shared by `meterfabric up` (host-flags.ts) and
+ * `meterfabric demo` (actors/demo/cli.ts), checked before anything starts.
+ */
+export function bridgeFlagsWithoutPort(values: IntegrationFlagValues & BridgePortFlagValues): string[] {
+  const problems: string[] = [];
+  const bridged = values['http-port'] !== undefined || values['grpc-port'] !== undefined;
+  if (!bridged)
+    for (const flag of bridgeOnlyFlags)
+      if (values[flag] !== undefined)
+        problems.push(
+          `--${flag} configures the bridge, which only starts with --http-port and/or --grpc-port: add one, or drop --${flag} (without a port it would do nothing)`,
+        );
+  for (const flag of grpcOnlyFlags)
+    if (values[flag] !== undefined && values['grpc-port'] === undefined)
+      problems.push(`--${flag} bounds the gRPC SubscribeEvents streams: add --grpc-port`);
+  return problems;
+}
+
+/**
+ * A bridge port flag: undefined when absent, else the port (0: any free port) or a problem
+ * pushed for the ConfigError. Shared so that both CLIs accept the same spellings.
+ */
+export function readBridgePort(
+  values: BridgePortFlagValues,
+  flag: 'http-port' | 'grpc-port',
+  problems: string[],
+): number | undefined {
+  const raw = values[flag];
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (!(raw.trim() !== '' && Number.isInteger(port) && port >= 0 && port < 65536)) {
+    problems.push(`--${flag} must be a TCP port 0..65535 (0: any free port)`);
+    return undefined;
+  }
+  return port;
+}
 
 /**
  * Upper end of --max-subscriber-buffered-mib. The bound is per stream, so a host with many

@@ -1,7 +1,14 @@
 import { ConfigError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
-import { type IntegrationFlagValues, integrationFlags, readIntegrationFlags } from './cli-flags.js';
+import {
+  type BridgePortFlagValues,
+  bridgeFlagsWithoutPort,
+  type IntegrationFlagValues,
+  integrationFlags,
+  readBridgePort,
+  readIntegrationFlags,
+} from './cli-flags.js';
 import { defaultMaxSubscriberBufferedBytes } from './subscribe-events.js';
 import type { BridgeTls } from './tls.js';
 
@@ -29,12 +36,10 @@ export const integrationHostFlags = {
   metrics: { type: 'string' },
 } as const;
 
-export type IntegrationHostFlagValues = IntegrationFlagValues & {
-  'bridge-host'?: string | undefined;
-  'http-port'?: string | undefined;
-  'grpc-port'?: string | undefined;
-  metrics?: string | undefined;
-};
+export type IntegrationHostFlagValues = IntegrationFlagValues &
+  BridgePortFlagValues & {
+    metrics?: string | undefined;
+  };
 
 /** The bridges as configured, defaults applied: what the head-end hook starts them with. */
 export type IntegrationBridgeSettings = {
@@ -58,31 +63,11 @@ export async function readIntegrationHostFlags(
   context: { env?: Readonly<Record<string, string | undefined>>; logger?: Logger } = {},
 ): Promise<IntegrationHostSettings> {
   const problems: string[] = [];
-  const port = (flag: 'http-port' | 'grpc-port'): number | undefined => {
-    const raw = values[flag];
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!(raw.trim() !== '' && Number.isInteger(n) && n >= 0 && n < 65536)) {
-      problems.push(`--${flag} must be a TCP port 0..65535 (0: any free port)`);
-      return undefined;
-    }
-    return n;
-  };
-  const httpPort = port('http-port');
-  const grpcPort = port('grpc-port');
+  const httpPort = readBridgePort(values, 'http-port', problems);
+  const grpcPort = readBridgePort(values, 'grpc-port', problems);
   const bridged = values['http-port'] !== undefined || values['grpc-port'] !== undefined;
-  if (!bridged) {
-    const orphans = (['bridge-host', 'token', 'token-file', 'tls-cert', 'tls-client-ca'] as const).filter(
-      (f) => values[f] !== undefined,
-    );
-    if (orphans.length > 0)
-      problems.push(
-        `${orphans.map((f) => `--${f}`).join(', ')} configure the bridge: add --http-port and/or --grpc-port`,
-      );
-  }
+  problems.push(...bridgeFlagsWithoutPort(values));
   if (values['bridge-host'] === '') problems.push('--bridge-host is empty');
-  if (values['max-subscriber-buffered-mib'] !== undefined && values['grpc-port'] === undefined)
-    problems.push('--max-subscriber-buffered-mib bounds the gRPC SubscribeEvents streams: add --grpc-port');
   // The same shape startIntegrationMetrics takes, checked with the other flags: found only when
   // the endpoint starts, a typo would end an `up` whose cluster is already running.
   const metrics = values.metrics === undefined ? undefined : /^(.+):(\d{1,5})$/.exec(values.metrics);
