@@ -20,6 +20,18 @@ export type DemoDayFlags = {
   speed?: number;
 };
 
+/**
+ * The day flags given, spelled as on the command line: `up --no-demo` runs no day, so it
+ * refuses them instead of ignoring them.
+ */
+export function givenDemoDayFlags(
+  values: Partial<Record<keyof typeof demoDayFlags, string | undefined>>,
+): string[] {
+  return (Object.keys(demoDayFlags) as (keyof typeof demoDayFlags)[])
+    .filter((flag) => values[flag] !== undefined)
+    .map((flag) => `--${flag}`);
+}
+
 /** The fastest day a machine is asked for: a day in about a second. */
 const maxSpeed = 86_400;
 

@@ -55,7 +55,7 @@ for a client that reads slowly: further behind, it is caught up from <out>/cim/ 
 per second (1440: the day in about a minute; the day is never rushed past what the machine does).
 A flag that would do nothing is refused before anything starts: the token, TLS and
 --bridge-host flags without --http-port or --grpc-port, --max-subscriber-buffered-mib without
---grpc-port.
+--grpc-port, and with --no-demo the bridge, webhook, metrics and day flags.
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */

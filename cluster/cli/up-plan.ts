@@ -1,6 +1,11 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type DemoDayFlags, demoDayFlags, readDemoDayFlags } from '../../actors/demo/day-flags.js';
+import {
+  type DemoDayFlags,
+  demoDayFlags,
+  givenDemoDayFlags,
+  readDemoDayFlags,
+} from '../../actors/demo/day-flags.js';
 import {
   type IntegrationHostFlagValues,
   type IntegrationHostSettings,
@@ -141,13 +146,18 @@ export async function planUp(values: UpFlagValues, context: UpPlanContext): Prom
   const day = await collect(() => readDemoDayFlags(values));
 
   const hosting = Boolean(integration?.bridges || integration?.webhooks || integration?.metricsListen);
-  if (hosting && values['no-demo'])
+  // The day flags act only through the demo's head-end: with --no-demo they would do nothing.
+  const dayFlagsGiven = givenDemoDayFlags(values);
+  if (values['no-demo']) {
+    if (hosting)
+      problems.push(
+        'the bridge, webhook and metrics flags need the head-end this process drives: drop --no-demo',
+      );
+    for (const flag of dayFlagsGiven)
+      problems.push(`${flag} configures the demo day, which --no-demo does not run: drop one of them`);
+  } else if ((hosting || dayFlagsGiven.length > 0) && !context.hook)
     problems.push(
-      'the bridge, webhook and metrics flags need the head-end this process drives: drop --no-demo',
-    );
-  else if (hosting && !context.hook)
-    problems.push(
-      'the bridge, webhook and metrics flags need the head-end (dist/actors/demo/up.js): run `npm run build`, or drop those flags',
+      `${[...(hosting ? ['the bridge, webhook and metrics flags'] : []), ...dayFlagsGiven].join(', ')} need the head-end (dist/actors/demo/up.js): run \`npm run build\`, or drop those flags`,
     );
   const hook = values['no-demo'] ? null : context.hook;
   const nodeEnv: Record<string, string> =

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,9 +10,9 @@ import { packageRoot } from '../../core/paths.js';
 /**
  * A flag that would do nothing in the run asked for is refused, with exit 1 and the reason on
  * stderr, before anything starts: `meterfabric demo --token x` without a bridge port (it used
- * to run the day with no bridge and no authentication). Needs dist/ (npm test builds first).
- * Without the refusal the runs below would run a (tiny, fast) day and exit 0; bounded at 20 s
- * all the same.
+ * to run the day with no bridge and no authentication), `up --no-demo --speed N` (it started
+ * the bare cluster, no day to pace). Needs dist/ (npm test builds first). Without the refusal
+ * the demo runs below would run a (tiny, fast) day and exit 0; bounded at 20 s all the same.
  */
 
 const run = promisify(execFile);
@@ -84,6 +85,35 @@ describe.skipIf(!existsSync(join(packageRoot, 'dist/actors/demo/cli.js')))(
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(`invalid configuration:\n  - ${tokenWithoutPort}\n`);
       expect(existsSync(out)).toBe(false);
+    });
+
+    it('meterfabric up --no-demo --speed 2: exit 2 naming --speed, before the data directory is made', async () => {
+      const data = join(tempDir(), 'data');
+      // --etcd at a port taken by something that is not etcd: were the refusal missing, `up`
+      // would stop there (port in use, another message) instead of starting etcd and nodes.
+      const notEtcd = createServer((socket) => socket.destroy());
+      await new Promise<void>((done) => notEtcd.listen(0, '127.0.0.1', done));
+      try {
+        const { port } = notEtcd.address() as AddressInfo;
+        const result = await node([
+          bin,
+          'up',
+          '--no-demo',
+          '--speed',
+          '2',
+          '--data',
+          data,
+          '--etcd',
+          `127.0.0.1:${port}`,
+        ]);
+        expect(result.code).toBe(2);
+        expect(result.stderr).toBe(
+          'meterfabric up: invalid configuration:\n  - --speed configures the demo day, which --no-demo does not run: drop one of them [MF_CONFIG_INVALID]\n',
+        );
+        expect(existsSync(data)).toBe(false);
+      } finally {
+        await new Promise((done) => notEtcd.close(done));
+      }
     });
   },
 );
