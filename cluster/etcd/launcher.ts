@@ -42,13 +42,32 @@ async function servesPeerUrl(endpoint: string, peerUrl: string, timeoutMs = 2000
 
 /** True when an etcd answers /health at `endpoint` (host:port) within `timeoutMs`. */
 export async function etcdHealthy(endpoint: string, timeoutMs = 1000): Promise<boolean> {
+  // A timer of our own, raced and kept referenced: against a listener that is not etcd and
+  // closes each connection at once, Node 20's fetch can stay pending even after an abort, and
+  // AbortSignal.timeout's timer is unreferenced, so `up` ran out of work and exited 13 with no
+  // message instead of answering "no etcd there".
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve(false);
+    }, timeoutMs);
+  });
+  const asked = (async () => {
+    try {
+      const res = await fetch(`http://${endpoint}/health`, { signal: controller.signal });
+      if (!res.ok) return false;
+      const body = (await res.json()) as { health?: string };
+      return body.health === 'true';
+    } catch {
+      return false;
+    }
+  })();
   try {
-    const res = await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return false;
-    const body = (await res.json()) as { health?: string };
-    return body.health === 'true';
-  } catch {
-    return false;
+    return await Promise.race([asked, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
