@@ -8,8 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
 
 /**
- * A flag that would do nothing in the run asked for is refused, with exit 1 and the reason on
- * stderr, before anything starts: `meterfabric demo --token x` without a bridge port (it used
+ * A flag that would do nothing in the run asked for is refused, with the reason on stderr
+ * (exit 1 from the demo CLI, 2 from `up`, whose flag errors are usage errors), before anything
+ * starts: `meterfabric demo --token x` without a bridge port (it used
  * to run the day with no bridge and no authentication), `up --no-demo --speed N` (it started
  * the bare cluster, no day to pace). Needs dist/ (npm test builds first). Without the refusal
  * the demo runs below would run a (tiny, fast) day and exit 0; bounded at 20 s all the same.

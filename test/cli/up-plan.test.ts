@@ -124,13 +124,23 @@ describe('up plan: each flag and combination up refuses, before anything starts'
     { args: ['--grpc-port', 'x'], problem: '--grpc-port must be a TCP port 0..65535' },
     {
       args: ['--token-file', '/nonexistent'],
-      problem: '--token-file configure the bridge: add --http-port and/or --grpc-port',
+      problem:
+        '--token-file configures the bridge, which only starts with --http-port and/or --grpc-port: add one, or drop --token-file (without a port it would do nothing)',
     },
     { args: ['--http-port', '0', '--bridge-host', ''], problem: '--bridge-host is empty' },
     { args: ['--metrics', 'nowhere'], problem: '--metrics must be host:port (e.g. 127.0.0.1:9464' },
     {
       args: ['--http-port', '0', '--no-demo'],
       problem: 'the bridge, webhook and metrics flags need the head-end this process drives: drop --no-demo',
+    },
+    {
+      args: ['--no-demo', '--speed', '2'],
+      problem: '--speed configures the demo day, which --no-demo does not run: drop one of them',
+    },
+    {
+      args: ['--load-profile-every-minutes', '15'],
+      context: { hook: null },
+      problem: '--load-profile-every-minutes need the head-end (dist/actors/demo/up.js)',
     },
     // Found only after etcd had started before session 18, which then stayed running.
     {
