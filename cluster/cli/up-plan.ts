@@ -155,10 +155,12 @@ export async function planUp(values: UpFlagValues, context: UpPlanContext): Prom
       );
     for (const flag of dayFlagsGiven)
       problems.push(`${flag} configures the demo day, which --no-demo does not run: drop one of them`);
-  } else if ((hosting || dayFlagsGiven.length > 0) && !context.hook)
+  } else if ((hosting || dayFlagsGiven.length > 0) && !context.hook) {
+    const needing = [...(hosting ? ['the bridge, webhook and metrics flags'] : []), ...dayFlagsGiven];
     problems.push(
-      `${[...(hosting ? ['the bridge, webhook and metrics flags'] : []), ...dayFlagsGiven].join(', ')} need the head-end (dist/actors/demo/up.js): run \`npm run build\`, or drop those flags`,
+      `${needing.join(', ')} ${needing.length === 1 && !hosting ? 'needs' : 'need'} the head-end (dist/actors/demo/up.js): run \`npm run build\`, or drop ${needing.length === 1 && !hosting ? 'it' : 'those flags'}`,
     );
+  }
   const hook = values['no-demo'] ? null : context.hook;
   const nodeEnv: Record<string, string> =
     hook?.manifests && !context.env.MF_MANIFESTS ? { MF_MANIFESTS: hook.manifests.join(',') } : {};

@@ -140,7 +140,8 @@ describe('up plan: each flag and combination up refuses, before anything starts'
     {
       args: ['--load-profile-every-minutes', '15'],
       context: { hook: null },
-      problem: '--load-profile-every-minutes need the head-end (dist/actors/demo/up.js)',
+      problem:
+        '--load-profile-every-minutes needs the head-end (dist/actors/demo/up.js): run `npm run build`, or drop it',
     },
     // Found only after etcd had started before session 18, which then stayed running.
     {
