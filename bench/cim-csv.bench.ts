@@ -17,7 +17,9 @@
  * adapters/csv/columnar-rows.ts) on the main thread, moving the columns, and receiving the
  * output. "one call at a time" is a caller that awaits each batch before the next; "encoding
  * ahead" is a caller that writes batch N while batch N+1 is encoded (cluster/pool/encode-ahead.ts,
- * what the writers can do), measured over streams of STREAM_BATCHES batches. CIM: "publisher's
+ * what the writers can do), measured over streams of STREAM_BATCHES batches; every row does
+ * the same number of items per step (support/cim-csv-measure.ts `sameWorkPerStep`: a row with
+ * shorter steps was measured ~15% slower per item). CIM: "publisher's
  * path" is CimPublisher's own call with an out dir (`encodeMeterReadingsMessagesLeased` since
  * session 17: lent, released once the batch is written and announced; before,
  * `encodeMeterReadingsMessagesBytes`, bytes of their own kept in its window); "pre-packed" is a
@@ -82,8 +84,13 @@ import { printFigure, printRatios, rate } from './support/report.js';
 
 /** Messages per batch (x 960 readings): 61,440 readings, two ~32k-reading tasks on 2 threads. */
 const JOBS_PER_STEP = 64;
-/** Batches per step of the "encoding ahead" rows: a stream long enough that its start and end matter little. */
-const STREAM_BATCHES = 4;
+/**
+ * Batches per step of the "encoding ahead" rows (and, through `sameWorkPerStep`, the items per
+ * step of every row). Its start and end still cost the pool: session 19 traced a step of 4 (43
+ * ms) and found the first task's packing with both workers idle and the last task running
+ * alone, ~10% of the workers' time. MF_BENCH_STREAM_BATCHES changes it for experiments.
+ */
+const STREAM_BATCHES = Number(process.env.MF_BENCH_STREAM_BATCHES ?? 4);
 const DURATION_MS = 2000; // per subject: each table runs its subjects interleaved for (subjects x this)
 
 const decoder = new TextDecoder();
