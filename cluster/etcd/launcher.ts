@@ -3,6 +3,7 @@ import { existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
 import { makeDirectorySync } from '../../core/fs/make-directory.js';
+import { etcdSpawnPlan, setprivPdeathsigUsable } from './etcd-spawn.js';
 
 export type EtcdOptions = {
   /** Directory for etcd's data; its log goes to `<dataDir>.log`. */
@@ -71,9 +72,26 @@ export async function etcdHealthy(endpoint: string, timeoutMs = 1000): Promise<b
   }
 }
 
+let warnedUntied = false;
+
+/** Said once per process: etcd then runs as before the tie (etcd-spawn.ts), with both risks. */
+function warnUntied(): void {
+  if (warnedUntied) return;
+  warnedUntied = true;
+  process.emitWarning(
+    'setpriv --pdeathsig is not usable here (util-linux 2.33+ is needed): etcd runs in this process group, ' +
+      "so a terminal's Ctrl-C stops it before the nodes have drained, and it is not stopped if this process is killed. " +
+      'Install util-linux (apt-get install -y util-linux) to avoid both.',
+    { code: 'MF_ETCD_UNTIED' },
+  );
+}
+
 /**
  * Starts a single-member etcd on loopback. The process is ours: stop() kills it by PID
- * (SIGTERM, then SIGKILL after 5 s). Used by `meterfabric up` and by tests.
+ * (SIGTERM, then SIGKILL after 5 s). It runs in its own process group, so a terminal's Ctrl-C
+ * does not reach it, and gets SIGTERM from the kernel if the starting process dies without
+ * stopping it (etcd-spawn.ts; without setpriv: neither, with a warning). Used by
+ * `meterfabric up` and by tests.
  */
 export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
   if (!etcdAvailable()) {
@@ -86,32 +104,35 @@ export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
   const endpoint = `${host}:${options.clientPort}`;
   makeDirectorySync(options.dataDir);
   const logFd = openSync(`${options.dataDir}.log`, 'a');
-  const child: ChildProcess = spawn(
-    'etcd',
-    [
-      '--name',
-      'meterfabric',
-      '--data-dir',
-      options.dataDir,
-      '--listen-client-urls',
-      `http://${endpoint}`,
-      '--advertise-client-urls',
-      `http://${endpoint}`,
-      '--listen-peer-urls',
-      `http://${host}:${options.peerPort}`,
-      '--initial-advertise-peer-urls',
-      `http://${host}:${options.peerPort}`,
-      '--initial-cluster',
-      `meterfabric=http://${host}:${options.peerPort}`,
-      '--initial-cluster-state',
-      'new',
-      '--log-level',
-      'warn',
-      '--logger',
-      'zap',
-    ],
-    { stdio: ['ignore', logFd, logFd], detached: false },
-  );
+  const etcdArgs = [
+    '--name',
+    'meterfabric',
+    '--data-dir',
+    options.dataDir,
+    '--listen-client-urls',
+    `http://${endpoint}`,
+    '--advertise-client-urls',
+    `http://${endpoint}`,
+    '--listen-peer-urls',
+    `http://${host}:${options.peerPort}`,
+    '--initial-advertise-peer-urls',
+    `http://${host}:${options.peerPort}`,
+    '--initial-cluster',
+    `meterfabric=http://${host}:${options.peerPort}`,
+    '--initial-cluster-state',
+    'new',
+    '--log-level',
+    'warn',
+    '--logger',
+    'zap',
+  ];
+  const tied = setprivPdeathsigUsable();
+  if (!tied) warnUntied();
+  const plan = etcdSpawnPlan(etcdArgs, { setprivUsable: tied, parentPid: process.pid });
+  const child: ChildProcess = spawn(plan.command, plan.args, {
+    stdio: ['ignore', logFd, logFd],
+    detached: plan.detached,
+  });
   const pid = child.pid;
   if (pid === undefined) throw new MeterfabricError('MF_ETCD_START', 'etcd could not be spawned');
   let exited = false;

@@ -9,7 +9,9 @@ import { waitFor } from '../support/wait.js';
  * Ctrl-C in a terminal sends SIGINT to the whole process group: `up` and the nodes it started
  * all get it, and `up` then sends each node SIGTERM. The nodes must take that SIGTERM as the
  * same request (cluster/cli/shutdown-signals.ts) and finish their drain, not exit at once as on
- * a real second signal. Real etcd and nodes; needs dist/ (npm test builds first).
+ * a real second signal. etcd is not in that group (cluster/etcd/README.md): it keeps serving
+ * the drain until `up` stops it, after the nodes. Real etcd and nodes; needs dist/ (npm test
+ * builds first).
  */
 describe('Ctrl-C on a terminal running up', () => {
   it("every node drains to the end: up's SIGTERM after the group's SIGINT joins the drain", {

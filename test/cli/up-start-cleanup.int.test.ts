@@ -1,18 +1,43 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { portFree } from '../../cluster/cli/up-ports.js';
-import { processGroupMembers, startUp, type UpProcess } from '../headend/support/up-process.js';
+import {
+  childrenOf,
+  processAlive,
+  processGroupMembers,
+  startUp,
+  type UpProcess,
+} from '../headend/support/up-process.js';
 import { waitFor } from '../support/wait.js';
 
 /**
  * `meterfabric up` leaves nothing running when it ends before its cluster is up: a flag error
  * is found before anything starts (before session 18 some were found after etcd and the nodes
  * had started), and a SIGTERM while etcd starts stops etcd too (before, `up` died at once and
- * left etcd bound to its port). What `up` spawned is in its process group, so an orphan is
- * seen there even when `up` never printed its PID. Needs dist/ (npm test builds first).
+ * left etcd bound to its port). The nodes `up` spawned are in its process group, so an orphan
+ * node is seen there even when `up` never printed its PID; etcd has a group of its own
+ * (cluster/etcd/etcd-spawn.ts), so it is found as `up`'s child, and its ports are checked
+ * free. Needs dist/ (npm test builds first).
  */
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Is `pid` an etcd serving a data directory (Linux /proc), not a probe such as `etcd --version`? */
+function servesData(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--data-dir');
+  } catch {
+    return false; // exited meanwhile
+  }
+}
 
 /** SIGKILLs `up`'s whole process group: for `finally`, whatever the test found. */
 function killGroup(up: UpProcess): void {
@@ -85,18 +110,23 @@ describe('up leaves no process behind when it ends before its cluster is up', ()
     const dir = mkdtempSync(join(tmpdir(), 'mf-up-term-'));
     const up = await startUp(dir, ['--no-demo'], {}, { processGroup: true });
     const group = up.child.pid!;
+    let etcdPid: number | undefined;
     try {
-      // etcd spawned (in up's group), `up` still waiting for it to answer: the signal comes now.
-      await waitFor(
-        () => processGroupMembers(group).some((m) => m.command === 'etcd'),
-        "etcd to be spawned in up's process group",
+      // etcd spawned (up's child; not the `etcd --version` probe before it), `up` still waiting
+      // for it to answer: the signal comes now.
+      const etcd = await waitFor(
+        () => childrenOf(up.child.pid!).find((p) => p.command === 'etcd' && servesData(p.pid)),
+        'etcd to be spawned by up',
         60_000,
         10,
       );
+      etcdPid = etcd.pid;
       expect(up.output()).not.toContain('etcd up');
       up.child.kill('SIGTERM');
       const code = await up.exited;
       await waitFor(() => processGroupMembers(group).length === 0, "up's process group to be empty", 15_000);
+      expect(up.output()).toContain(`etcd up (pid ${etcd.pid})`);
+      expect(processAlive(etcd.pid)).toBe(false);
       expect(await portFree(up.etcdPort)).toBe(true);
       expect(await portFree(up.etcdPort + 1)).toBe(true);
       // Stopped as after Ctrl-C once running: the etcd it had started, then exit 0.
@@ -105,6 +135,7 @@ describe('up leaves no process behind when it ends before its cluster is up', ()
       expect(code).toBe(0);
     } finally {
       killGroup(up);
+      if (etcdPid !== undefined) killQuietly(etcdPid);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -17,13 +17,9 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/**
- * The processes of process group `pgid` still running (Linux /proc), with their command names:
- * what `up` spawned is in its group (etcd and the nodes are not detached), so this sees an
- * orphan even when `up` never printed its PID. Zombies are not counted (they hold no port).
- */
-export function processGroupMembers(pgid: number): { pid: number; command: string }[] {
-  const members: { pid: number; command: string }[] = [];
+/** Running processes (Linux /proc) with their parent, group and command name; zombies left out (they hold no port). */
+function runningProcesses(): { pid: number; ppid: number; pgrp: number; command: string }[] {
+  const found: { pid: number; ppid: number; pgrp: number; command: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -34,11 +30,34 @@ export function processGroupMembers(pgid: number): { pid: number; command: strin
     }
     // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
     const close = stat.lastIndexOf(')');
-    const [state, , group] = stat.slice(close + 2).split(' ');
-    if (Number(group) === pgid && state !== 'Z')
-      members.push({ pid: Number(entry), command: stat.slice(stat.indexOf('(') + 1, close) });
+    const [state, ppid, pgrp] = stat.slice(close + 2).split(' ');
+    if (state !== 'Z')
+      found.push({
+        pid: Number(entry),
+        ppid: Number(ppid),
+        pgrp: Number(pgrp),
+        command: stat.slice(stat.indexOf('(') + 1, close),
+      });
   }
-  return members;
+  return found;
+}
+
+/**
+ * The processes of process group `pgid` still running, with their command names: the nodes
+ * `up` spawned are in its group, so this sees an orphan node even when `up` never printed its
+ * PID. etcd is not (it has a group of its own, cluster/etcd/etcd-spawn.ts): see `childrenOf`.
+ */
+export function processGroupMembers(pgid: number): { pid: number; command: string }[] {
+  return runningProcesses()
+    .filter((p) => p.pgrp === pgid)
+    .map(({ pid, command }) => ({ pid, command }));
+}
+
+/** The running children of `ppid`, with their command names (etcd, while `up` lives). */
+export function childrenOf(ppid: number): { pid: number; command: string }[] {
+  return runningProcesses()
+    .filter((p) => p.ppid === ppid)
+    .map(({ pid, command }) => ({ pid, command }));
 }
 
 export type UpProcess = {
