@@ -12,6 +12,7 @@ import { portFree } from './up-ports.js';
  * process per node id: a restart begins only after the old process's exit was seen and its
  * port can be bound again, and never once `up` is stopping (`halt`). A restarted process is
  * reported back when it registers, and caught up once catch-up.ts says its replicas are in sync.
+ * Each process is tied to `up` (node-launcher.ts `tiedToLauncher`): SIGTERM if `up` dies.
  */
 export type SupervisedNodeOptions = {
   id: string;
@@ -101,6 +102,9 @@ export class SupervisedNode {
       logPath: this.options.logPath,
       env: this.options.env,
       startTimeoutMs: this.options.readyTimeoutMs,
+      // A SIGKILLed `up` cannot stop its nodes: the kernel sends them SIGTERM (they drain and
+      // exit) instead of leaving them to hold their ports and leases. In `up`'s process group.
+      tiedToLauncher: true,
       onSpawn: (child) => {
         spawned = child;
         this.child = child;

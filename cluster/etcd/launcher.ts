@@ -3,7 +3,8 @@ import { existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
 import { makeDirectorySync } from '../../core/fs/make-directory.js';
-import { etcdSpawnPlan, setprivPdeathsigUsable } from './etcd-spawn.js';
+import { setprivPdeathsigUsable, warnUntiedOnce } from '../../core/process/tied-spawn.js';
+import { etcdSpawnPlan } from './etcd-spawn.js';
 
 export type EtcdOptions = {
   /** Directory for etcd's data; its log goes to `<dataDir>.log`. */
@@ -72,17 +73,13 @@ export async function etcdHealthy(endpoint: string, timeoutMs = 1000): Promise<b
   }
 }
 
-let warnedUntied = false;
-
 /** Said once per process: etcd then runs as before the tie (etcd-spawn.ts), with both risks. */
 function warnUntied(): void {
-  if (warnedUntied) return;
-  warnedUntied = true;
-  process.emitWarning(
+  warnUntiedOnce(
+    'MF_ETCD_UNTIED',
     'setpriv --pdeathsig is not usable here (util-linux 2.33+ is needed): etcd runs in this process group, ' +
       "so a terminal's Ctrl-C stops it before the nodes have drained, and it is not stopped if this process is killed. " +
       'Install util-linux (apt-get install -y util-linux) to avoid both.',
-    { code: 'MF_ETCD_UNTIED' },
   );
 }
 

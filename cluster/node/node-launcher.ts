@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { MeterfabricError } from '../../core/errors.js';
 import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { packageRoot } from '../../core/paths.js';
+import { setprivPdeathsigUsable, tiedSpawnPlan, warnUntiedOnce } from '../../core/process/tied-spawn.js';
 import { awaitNodeReport } from './ready-report.js';
 
 /**
@@ -21,6 +22,13 @@ export type LaunchOptions = {
   startTimeoutMs?: number;
   /** Called right after the spawn, before the wait: lets the caller own (and kill) the process at once. */
   onSpawn?: (child: ChildProcess) => void;
+  /**
+   * Tie the node to this process (core/process/tied-spawn.ts): it gets SIGTERM, and drains, if
+   * this process dies without stopping it, e.g. a SIGKILLed `up`. It stays in this process
+   * group (a terminal's Ctrl-C reaches it) and the PID is the node's own. Spawn from the main
+   * thread. Default false: the node outlives its launcher, as before.
+   */
+  tiedToLauncher?: boolean;
 };
 
 export type LaunchedNode = {
@@ -40,13 +48,25 @@ function extraExecArgv(env: Record<string, string | undefined>): string[] {
   return (env.MF_NODE_EXEC_ARGV ?? '').split(/\s+/).filter((a) => a.length > 0);
 }
 
+/** setpriv is usable; else warns once that tied nodes run untied (MF_NODES_UNTIED). */
+function tieUsable(): boolean {
+  if (setprivPdeathsigUsable()) return true;
+  warnUntiedOnce(
+    'MF_NODES_UNTIED',
+    'setpriv --pdeathsig is not usable here (util-linux 2.33+ is needed): the nodes started here keep running, ' +
+      'holding their ports and etcd leases, if this process is killed without stopping them. ' +
+      'Install util-linux (apt-get install -y util-linux) to tie them to it.',
+  );
+  return false;
+}
+
 export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
   makeDirectorySync(options.dataDir);
   const log = openSync(options.logPath, 'a');
   // This run's ready line is after what earlier runs of the node left in the log.
   const fromByte = fstatSync(log).size;
   const env = { ...process.env, ...options.env };
-  const child = spawn(
+  const plan = tiedSpawnPlan(
     process.execPath,
     [
       ...extraExecArgv(env),
@@ -61,8 +81,13 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
       '--etcd',
       options.etcd,
     ],
-    { stdio: ['ignore', log, log], env },
+    {
+      setprivUsable: options.tiedToLauncher === true && tieUsable(),
+      parentPid: process.pid,
+      ownProcessGroup: false,
+    },
   );
+  const child = spawn(plan.command, plan.args, { stdio: ['ignore', log, log], env, detached: plan.detached });
   closeSync(log); // the child has its own copy
   const pid = child.pid;
   if (pid === undefined)
