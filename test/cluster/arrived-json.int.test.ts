@@ -1,24 +1,13 @@
-import { configurePersistence, query, type Ref, spawnPersistent, start, stop } from 'nact';
-import { afterEach, describe, expect, it } from 'vitest';
+import { stop } from 'nact';
+import { describe, expect, it } from 'vitest';
 import { commandActor } from '../../actors/hosting/command-actor.js';
 import { packValue } from '../../actors/hosting/compact-records.js';
 import type { CollectedReading } from '../../adapters/field-data.js';
-import {
-  type CallMsg,
-  type CallReply,
-  createSpawnOptions,
-  newActivePartition,
-} from '../../cluster/actors/actor-turn.js';
+import type { CallReply } from '../../cluster/actors/actor-turn.js';
 import { rememberArrivedC } from '../../cluster/actors/arrived-json.js';
-import { ReminderScheduler } from '../../cluster/actors/reminders.js';
-import { ReplicatedPersistenceEngine } from '../../cluster/actors/replicated-persistence-engine.js';
-import { ReplicatedReminderStore } from '../../cluster/actors/replicated-reminder-store.js';
-import type { PartitionConfiguration } from '../../cluster/replicator/contract.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
 import type { ReplicatedStore } from '../../cluster/replicator/store-api.js';
-import { systemClock } from '../../core/clock.js';
-import { silentLogger } from '../../core/logger.js';
-import { addressBook, config, removeNodeData, startNode, type TestNode } from '../replicator/support.js';
+import { replicatedTurnPerTest } from './support/replicated-turn.js';
 
 /**
  * A packed command persisted with its arrived text (cluster/actors/arrived-json.ts), through
@@ -27,17 +16,9 @@ import { addressBook, config, removeNodeData, startNode, type TestNode } from '.
  * from the dedup table, and an event written the old way (the record re-serialised) replays
  * alongside.
  */
-let nodes: TestNode[] = [];
-let systems: ReturnType<typeof start>[] = [];
-afterEach(async () => {
-  for (const s of systems) stop(s);
-  systems = [];
-  for (const n of nodes) await n.stop().catch(() => {});
-  for (const n of nodes) removeNodeData(n);
-  nodes = [];
-});
-
 const partition = 'sum/0';
+const turn = replicatedTurnPerTest(partition);
+
 type Cmd = { type: 'add'; readings: CollectedReading[] } | { type: 'get' };
 type State = { count: number; sumWh: number; last: CollectedReading | null };
 const summing = commandActor<State, Cmd, { type: 'added'; n: number }>({
@@ -70,45 +51,23 @@ function readings(from: number, n: number): CollectedReading[] {
 }
 
 async function primary(): Promise<ReplicatedStore> {
-  const node = await startNode('a');
-  nodes = [node];
-  const replica = await node.host.replica(partition);
-  await replica.becomePrimary(config(partition, 1, 'a', ['a']), addressBook(nodes));
-  return replica as unknown as ReplicatedStore;
+  return (await turn.startPartition(['a'])).store;
 }
 
 /** The runtime's turn for the summing actor `s1` on `store` (a fresh nact system: recovers from the log). */
 function host(store: ReplicatedStore) {
-  const system = start(configurePersistence(new ReplicatedPersistenceEngine(store)));
-  systems.push(system);
-  const active = newActivePartition(
-    { partition, epoch: 1 } as PartitionConfiguration,
-    system,
-    new ReminderScheduler(new ReplicatedReminderStore(store), systemClock, silentLogger, async () => {}),
-  );
-  const options = createSpawnOptions(active, summing, 'sum', {
-    dedup: true,
-    clock: systemClock,
-    logger: silentLogger,
-    invoke: async () => undefined,
-    send: () => undefined,
+  const { call: callTurn, system } = turn.hostActor(store, {
+    service: 'sum',
+    key: 's1',
+    behaviour: summing,
+    onFire: async () => {},
+    callTimeoutMs: 30_000,
   });
-  const ref = spawnPersistent(
-    system,
-    options.handler as never,
-    `${partition}|s1`,
-    's1',
-    options.properties as never,
-  ) as Ref<CallMsg>;
   /** As ActorHost.call does: parse the payload's text and remember its packed command's text. */
   const call = (payload: string, idem: string): Promise<CallReply> => {
     const arg = JSON.parse(payload) as unknown;
     rememberArrivedC(payload, arg);
-    return query(
-      ref,
-      (sender: Ref<CallReply>) => ({ kind: 'call', method: 'command', arg, idem, sender }),
-      30_000,
-    );
+    return callTurn('command', arg, idem);
   };
   return { call, system };
 }

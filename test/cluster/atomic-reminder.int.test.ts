@@ -1,20 +1,10 @@
-import { configurePersistence, query, type Ref, spawnPersistent, start, stop } from 'nact';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type CallMsg,
-  type CallReply,
-  createSpawnOptions,
-  newActivePartition,
-} from '../../cluster/actors/actor-turn.js';
+import { describe, expect, it } from 'vitest';
 import { counterActor } from '../../cluster/actors/counter-actor.js';
-import { type Reminder, ReminderScheduler } from '../../cluster/actors/reminders.js';
-import { ReplicatedPersistenceEngine } from '../../cluster/actors/replicated-persistence-engine.js';
+import type { Reminder } from '../../cluster/actors/reminders.js';
 import { ReplicatedReminderStore } from '../../cluster/actors/replicated-reminder-store.js';
-import type { PartitionConfiguration } from '../../cluster/replicator/contract.js';
 import type { ReplicatedStore } from '../../cluster/replicator/store-api.js';
-import { systemClock } from '../../core/clock.js';
-import { silentLogger } from '../../core/logger.js';
-import { addressBook, config, removeNodeData, startNode, type TestNode } from '../replicator/support.js';
+import { addressBook, config, type TestNode } from '../replicator/support.js';
+import { replicatedTurnPerTest } from './support/replicated-turn.js';
 
 /**
  * A decision's event and reminders are committed in ONE replicated operation (the turn of
@@ -22,54 +12,26 @@ import { addressBook, config, removeNodeData, startNode, type TestNode } from '.
  * disk, through nact's persistence): the committed LSN advances by exactly one and both keys
  * are there, or, when that write fails, neither is there and nothing is scheduled.
  */
-let nodes: TestNode[] = [];
-let systems: ReturnType<typeof start>[] = [];
-afterEach(async () => {
-  for (const s of systems) stop(s);
-  systems = [];
-  for (const n of nodes) await n.stop().catch(() => {});
-  for (const n of nodes) removeNodeData(n);
-  nodes = [];
-});
-
 const partition = 'counter/0';
+const turn = replicatedTurnPerTest(partition);
 
 async function primary(): Promise<{ store: ReplicatedStore; node: TestNode }> {
-  const node = await startNode('a');
-  nodes = [node];
-  const replica = await node.host.replica(partition);
-  await replica.becomePrimary(config(partition, 1, 'a', ['a']), addressBook(nodes));
-  return { store: replica as unknown as ReplicatedStore, node };
+  const { nodes, store } = await turn.startPartition(['a']);
+  return { store, node: nodes[0]! };
 }
 
 /** The runtime's turn for the counter service on `store`, with fired reminders recorded. */
 function host(store: ReplicatedStore) {
-  const system = start(configurePersistence(new ReplicatedPersistenceEngine(store)));
-  systems.push(system);
   const fired: Reminder[] = [];
-  const active = newActivePartition(
-    { partition, epoch: 1 } as PartitionConfiguration,
-    system,
-    new ReminderScheduler(new ReplicatedReminderStore(store), systemClock, silentLogger, async (r) => {
+  const { call, active } = turn.hostActor(store, {
+    service: 'counter',
+    key: 'm1',
+    behaviour: counterActor,
+    onFire: async (r) => {
       fired.push(r);
-    }),
-  );
-  const options = createSpawnOptions(active, counterActor, 'counter', {
-    dedup: true,
-    clock: systemClock,
-    logger: silentLogger,
-    invoke: async () => undefined,
-    send: () => undefined,
+    },
+    callTimeoutMs: 30_000,
   });
-  const ref = spawnPersistent(
-    system,
-    options.handler as never,
-    `${partition}|m1`,
-    'm1',
-    options.properties as never,
-  ) as Ref<CallMsg>;
-  const call = (method: string, arg: unknown, idem: string): Promise<CallReply> =>
-    query(ref, (sender: Ref<CallReply>) => ({ kind: 'call', method, arg, idem, sender }), 30_000);
   return { call, active, fired };
 }
 

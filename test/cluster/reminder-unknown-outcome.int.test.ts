@@ -1,22 +1,10 @@
-import { configurePersistence, query, type Ref, spawnPersistent, start, stop } from 'nact';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type CallMsg,
-  type CallReply,
-  createSpawnOptions,
-  newActivePartition,
-} from '../../cluster/actors/actor-turn.js';
+import { describe, expect, it } from 'vitest';
 import { counterActor } from '../../cluster/actors/counter-actor.js';
-import { maxPendingReconciles, type Reminder, ReminderScheduler } from '../../cluster/actors/reminders.js';
-import { ReplicatedPersistenceEngine } from '../../cluster/actors/replicated-persistence-engine.js';
-import { ReplicatedReminderStore } from '../../cluster/actors/replicated-reminder-store.js';
-import type { PartitionConfiguration } from '../../cluster/replicator/contract.js';
+import { maxPendingReconciles, type Reminder } from '../../cluster/actors/reminders.js';
 import type { ReplicatorOptions } from '../../cluster/replicator/options.js';
 import type { ReplicatedStore } from '../../cluster/replicator/store-api.js';
-import { systemClock } from '../../core/clock.js';
-import { silentLogger } from '../../core/logger.js';
-import { addressBook, config, removeNodeData, startNode, type TestNode } from '../replicator/support.js';
 import { waitFor } from '../support/wait.js';
+import { replicatedTurnPerTest } from './support/replicated-turn.js';
 
 /**
  * A turn whose persist (event + reminder in one replicated operation) fails with an unknown
@@ -26,68 +14,28 @@ import { waitFor } from '../support/wait.js';
  * quorum-loss tests provoke it). When the operation did commit once a secondary returned, the
  * reminder fires once, when due; when it did not, no timer and no fire.
  */
-let nodes: TestNode[] = [];
-let systems: ReturnType<typeof start>[] = [];
-let schedulers: ReminderScheduler[] = [];
-afterEach(async () => {
-  for (const s of schedulers) s.stop();
-  schedulers = [];
-  for (const s of systems) stop(s);
-  systems = [];
-  for (const n of nodes) await n.stop().catch(() => {});
-  for (const n of nodes) removeNodeData(n);
-  nodes = [];
-});
-
 const partition = 'counter/0';
+const turn = replicatedTurnPerTest(partition);
 
 async function threeReplicas(options: Partial<ReplicatorOptions>) {
-  const [a, b, c] = [
-    await startNode('a', options),
-    await startNode('b', options),
-    await startNode('c', options),
-  ];
-  nodes = [a, b, c];
-  const cfg = config(partition, 1, 'a', ['a', 'b', 'c']);
-  await (await b.host.replica(partition)).becomeSecondary(cfg);
-  await (await c.host.replica(partition)).becomeSecondary(cfg);
-  const replica = await a.host.replica(partition);
-  await replica.becomePrimary(cfg, addressBook(nodes));
-  return { b, c, store: replica as unknown as ReplicatedStore };
+  const { nodes, store } = await turn.startPartition(['a', 'b', 'c'], options);
+  const [, b, c] = nodes;
+  return { b: b!, c: c!, store };
 }
 
 /** The runtime's turn for the counter service on `store`; fires are recorded with their time. */
 function host(store: ReplicatedStore) {
-  const system = start(configurePersistence(new ReplicatedPersistenceEngine(store)));
-  systems.push(system);
   const fired: { reminder: Reminder; atMs: number }[] = [];
-  const scheduler = new ReminderScheduler(
-    new ReplicatedReminderStore(store),
-    systemClock,
-    silentLogger,
-    async (reminder) => {
+  const { call, active } = turn.hostActor(store, {
+    service: 'counter',
+    key: 'm1',
+    behaviour: counterActor,
+    onFire: async (reminder) => {
       fired.push({ reminder, atMs: Date.now() });
     },
-  );
-  schedulers.push(scheduler);
-  const active = newActivePartition({ partition, epoch: 1 } as PartitionConfiguration, system, scheduler);
-  const options = createSpawnOptions(active, counterActor, 'counter', {
-    dedup: true,
-    clock: systemClock,
-    logger: silentLogger,
-    invoke: async () => undefined,
-    send: () => undefined,
+    callTimeoutMs: 60_000,
   });
-  const ref = spawnPersistent(
-    system,
-    options.handler as never,
-    `${partition}|m1`,
-    'm1',
-    options.properties as never,
-  ) as Ref<CallMsg>;
-  const call = (method: string, arg: unknown, idem: string): Promise<CallReply> =>
-    query(ref, (sender: Ref<CallReply>) => ({ kind: 'call', method, arg, idem, sender }), 60_000);
-  return { call, scheduler, fired };
+  return { call, scheduler: active.reminders, fired };
 }
 
 const reminderKeys = async (store: ReplicatedStore) =>
@@ -191,15 +139,9 @@ describe('reminders of a persist whose outcome is unknown', () => {
 
     // The next activation's start() loads it from the store and it fires there, once.
     const fired: Reminder[] = [];
-    const next = new ReminderScheduler(
-      new ReplicatedReminderStore(store),
-      systemClock,
-      silentLogger,
-      async (r) => {
-        fired.push(r);
-      },
-    );
-    schedulers.push(next);
+    const next = turn.reminderScheduler(store, async (r) => {
+      fired.push(r);
+    });
     await next.start();
     await waitFor(() => fired.length > 0, 'the reminder to fire after start()');
     expect(fired.map((r) => r.idem)).toEqual([`reminder:m1:wake@${dueAtMs}`]);
