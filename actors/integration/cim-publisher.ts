@@ -1,12 +1,7 @@
-import {
-  encodeMeterReadingsMessagesBytes,
-  encodeMeterReadingsMessagesLeased,
-  type LeasedMessages,
-} from '../../adapters/cim/columnar-pool.js';
-import { encodeEndDeviceEvents } from '../../adapters/cim/end-device-events.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
+import { type EncodedBatch, encodeBatchMessages } from './cim-batch-encoding.js';
 import { CimBatchCommitter, type CimFileOps, type StagedBatch } from './cim-commit.js';
 import {
   deterministicUuid,
@@ -51,8 +46,6 @@ export type { SubscribeOptions, Subscription } from './cim-subscription.js';
  * Without an out dir there are no files: the window keeps the bytes.
  */
 
-const utf8Encoder = new TextEncoder();
-
 export type CimPublisherOptions = {
   outDir?: string;
   source: string;
@@ -68,9 +61,6 @@ export type CimPublisherOptions = {
   /** The file operations behind `outDir` (default node:fs/promises); tests record or fail them. */
   fileOps?: CimFileOps;
 };
-
-/** A batch's messages as encoded: `release` gives lent bytes back once they are written and announced. */
-type Encoded = { messages: Omit<PublishedMessage, 'position'>[]; release(): void };
 
 export class CimPublisher {
   /** Messages kept for subscribers that resume (cim-retained.ts). */
@@ -190,12 +180,13 @@ export class CimPublisher {
     } catch (err) {
       return Promise.reject(err);
     }
-    const encoding = this.encode(batch, seq);
+    // With files the window keeps no bytes, so they can be lent (released after announce).
+    const encoding = encodeBatchMessages(batch, seq, this.options, this.committer !== undefined);
     // Awaited in turn below; marked handled now so a failure while earlier batches are still
     // being written is not reported as unhandled.
     encoding.catch(() => undefined);
     const staging = this.ordered.then(async (): Promise<{ published: Promise<PublishedEntry[]> }> => {
-      let encoded: Encoded;
+      let encoded: EncodedBatch;
       try {
         encoded = await encoding;
       } catch (err) {
@@ -251,49 +242,6 @@ export class CimPublisher {
     });
     this.ordered = staging.catch(() => undefined);
     return staging.then((s) => s.published);
-  }
-
-  private async encode(batch: OutputBatch, seq: number): Promise<Encoded> {
-    const messages: Omit<PublishedMessage, 'position'>[] = [];
-    const perMessage = this.options.maxReadingsPerMessage ?? 5_000;
-    const readingJobs = [];
-    for (let i = 0; i < batch.readings.length; i += perMessage) {
-      const messageId = deterministicUuid(`${this.options.source}|${seq}|MeterReadings|${i}`);
-      const options = { messageId, source: this.options.source, clock: this.options.clock };
-      readingJobs.push({ readings: batch.readings.slice(i, i + perMessage), options });
-    }
-    // With files the window keeps no bytes, so they can be lent (released after announce);
-    // without, the window keeps them: bytes of their own.
-    const lease: LeasedMessages = this.committer
-      ? await encodeMeterReadingsMessagesLeased(this.options.pool, readingJobs)
-      : { bytes: await encodeMeterReadingsMessagesBytes(this.options.pool, readingJobs), release: () => {} };
-    for (const [i, job] of readingJobs.entries())
-      messages.push({ noun: 'MeterReadings', messageId: job.options.messageId, bytes: lease.bytes[i]! });
-    const groups = new Map<string, typeof batch.events>();
-    for (const e of batch.events) {
-      const key = e.correlationId ?? '';
-      const group = groups.get(key);
-      if (group) group.push(e);
-      else groups.set(key, [e]);
-    }
-    let g = 0;
-    for (const [correlationId, events] of groups) {
-      const messageId = deterministicUuid(`${this.options.source}|${seq}|EndDeviceEvents|${g++}`);
-      const xml = encodeEndDeviceEvents(events, {
-        messageId,
-        source: this.options.source,
-        clock: this.options.clock,
-        ...(correlationId ? { correlationId } : {}),
-      });
-      const bytes = utf8Encoder.encode(xml);
-      messages.push({
-        noun: 'EndDeviceEvents',
-        messageId,
-        bytes,
-        ...(correlationId ? { correlationId } : {}),
-      });
-    }
-    return { messages, release: lease.release };
   }
 
   /** Writes the batch's files (durable, not yet logged); undefined without an out dir. */
