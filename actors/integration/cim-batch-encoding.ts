@@ -20,6 +20,13 @@ import type { OutputBatch } from './output-batch.js';
 
 const utf8Encoder = new TextEncoder();
 
+/**
+ * Readings per MeterReadings message unless configured. One constant: a MessageID derives from
+ * its message's first reading's offset, and a restart rebuilds the window's IDs from the same
+ * number (cim-window.ts), so encoding and restoring must not drift apart.
+ */
+export const defaultReadingsPerMessage = 5_000;
+
 export type CimBatchEncodingOptions = {
   source: string;
   clock: Clock;
@@ -45,7 +52,7 @@ export async function encodeBatchMessages(
   lend: boolean,
 ): Promise<EncodedBatch> {
   const messages: Omit<PublishedMessage, 'position'>[] = [];
-  const perMessage = options.maxReadingsPerMessage ?? 5_000;
+  const perMessage = options.maxReadingsPerMessage ?? defaultReadingsPerMessage;
   const readingJobs = [];
   for (let i = 0; i < batch.readings.length; i += perMessage) {
     const messageId = deterministicUuid(`${options.source}|${seq}|MeterReadings|${i}`);

@@ -1,7 +1,7 @@
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import type { Clock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
-import { type EncodedBatch, encodeBatchMessages } from './cim-batch-encoding.js';
+import { defaultReadingsPerMessage, type EncodedBatch, encodeBatchMessages } from './cim-batch-encoding.js';
 import { CimBatchCommitter, type CimFileOps, type StagedBatch } from './cim-commit.js';
 import {
   deterministicUuid,
@@ -141,7 +141,7 @@ export class CimPublisher {
         ? await restoreWindow({
             outDir,
             source: this.options.source,
-            maxReadingsPerMessage: this.options.maxReadingsPerMessage ?? 5_000,
+            maxReadingsPerMessage: this.options.maxReadingsPerMessage ?? defaultReadingsPerMessage,
             maxMessages: this.options.maxRetainedMessages ?? 100_000,
             maxBytes: this.options.maxRetainedBytes ?? 256 * 1024 * 1024,
             messageIdOf: deterministicUuid,
