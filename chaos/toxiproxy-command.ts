@@ -2,13 +2,13 @@
  * `meterfabric chaos toxiproxy [--host H] [--port P]`: runs the Toxiproxy-compatible API on
  * its own (default localhost:8474, Toxiproxy's default) until SIGINT/SIGTERM.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../core/command-line.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { defaultToxiproxyHost, defaultToxiproxyPort, startToxiproxyServer } from './toxiproxy/server.js';
 
 export async function runToxiproxyCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('chaos toxiproxy', {
     args: argv,
     options: {
       host: { type: 'string', default: defaultToxiproxyHost },

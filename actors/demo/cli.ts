@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../../core/errors.js';
+import { exitCodeFor, exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { ConfigError, isMeterfabricError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import {
   bridgeFlagsWithoutPort,
@@ -15,9 +15,11 @@ import { formatSummary, runDemoDay } from './run-day.js';
 /**
  * `meterfabric demo` (or `node dist/actors/demo/cli.js`): one simulated day through the
  * head-end, CSV + CIM under --out. The hook `meterfabric up` can call is `runDemoDay`.
+ * An unreadable flag (`UsageError`) or a refused value (`ConfigError`) is thrown before
+ * anything starts: exit 2 from either entry point.
  */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('demo', {
     args: argv,
     options: {
       out: { type: 'string', default: './out' },
@@ -95,7 +97,8 @@ if (process.argv[1]?.endsWith('/actors/demo/cli.js')) {
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
+      // The same codes as `meterfabric demo` (core/command-line.ts): 2 for a flag or config error.
+      process.exit(isMeterfabricError(err) ? exitCodeFor(err) : exitCodes.failed);
     },
   );
 }

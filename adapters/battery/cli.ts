@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
-import { isMeterfabricError, type MeterfabricError } from '../../core/errors.js';
+import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { isMeterfabricError, type MeterfabricError, UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import type { CollectedReading, DeviceEvent } from '../field-data.js';
 import { decodeCanFrame } from './can/decode.js';
@@ -23,7 +23,9 @@ import { canetWireFormat, rs485WireFormat } from './transport/wire-formats.js';
  *   decode rs485 '<frame>' [--reply-to 42] [--all-packs]
  *   monitor <host:port> [--rs485 | --socketcand bus] [--device-id ID] [--duration-ms N] [--listen-only]
  *   simulate [--listen host:port] [--packs 1-4] [--scenario NAME] [--variant pylon-v1.2|sofar-extended] [--rs485-port N]
- * Decode errors print `{"error":{code,message,details}}` and exit 1.
+ * Decode errors print `{"error":{code,message,details}}` and exit 1. An unknown subcommand or
+ * flag, a missing argument, an address that is not host:port, an unknown --scenario or
+ * --variant: a usage error, exit 2.
  */
 const usage = `usage:
   meterfabric battery decode can <id> <hex> [--extended]
@@ -65,7 +67,7 @@ function parseCanId(text: string | undefined): number {
 }
 
 function decodeCan(args: string[]): number {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('battery decode can', {
     args,
     allowPositionals: true,
     options: { extended: { type: 'boolean' } },
@@ -73,7 +75,7 @@ function decodeCan(args: string[]): number {
   const [idText, hex] = positionals;
   if (idText === undefined || hex === undefined) {
     process.stderr.write(usage);
-    return 2;
+    return exitCodes.usage;
   }
   try {
     const id = parseCanId(idText);
@@ -84,6 +86,20 @@ function decodeCan(args: string[]): number {
     return 0;
   } catch (err) {
     return printError(err);
+  }
+}
+
+/** An address given on the command line: one it cannot read is a usage error (exit 2), naming where. */
+function commandLineAddress(
+  where: string,
+  text: string,
+  options: { allowPortZero?: boolean } = {},
+): { host: string; port: number } {
+  try {
+    return parseAddress(text, options);
+  } catch (err) {
+    if (!isMeterfabricError(err)) throw err;
+    throw new UsageError(`${where}: ${err.message}`);
   }
 }
 
@@ -106,7 +122,7 @@ function guessCommand(frame: Rs485Frame): number[] {
 }
 
 function decodeRs485(args: string[]): number {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('battery decode rs485', {
     args,
     allowPositionals: true,
     options: { 'reply-to': { type: 'string' }, 'all-packs': { type: 'boolean' } },
@@ -114,7 +130,7 @@ function decodeRs485(args: string[]): number {
   const text = positionals[0];
   if (text === undefined) {
     process.stderr.write(usage);
-    return 2;
+    return exitCodes.usage;
   }
   try {
     // Shells make a trailing CR awkward to type; accept the frame with or without it.
@@ -172,7 +188,7 @@ function printRejected(e: MeterfabricError): void {
 }
 
 async function monitor(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('battery monitor', {
     args,
     allowPositionals: true,
     options: {
@@ -186,9 +202,9 @@ async function monitor(args: string[]): Promise<number> {
   });
   if (positionals[0] === undefined) {
     process.stderr.write(usage);
-    return 2;
+    return exitCodes.usage;
   }
-  const { host, port } = parseAddress(positionals[0]);
+  const { host, port } = commandLineAddress('monitor <host:port>', positionals[0]);
   const deviceId = values['device-id'] ?? `battery@${host}:${port}`;
   const intervalMs = Number(values['reading-interval-ms'] ?? 5_000);
   let stop: () => void;
@@ -249,7 +265,7 @@ async function monitor(args: string[]): Promise<number> {
 }
 
 async function simulate(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('battery simulate', {
     args,
     options: {
       listen: { type: 'string' },
@@ -261,18 +277,17 @@ async function simulate(args: string[]): Promise<number> {
     },
   });
   const listen = values.listen
-    ? parseAddress(values.listen, { allowPortZero: true })
+    ? commandLineAddress('--listen', values.listen, { allowPortZero: true })
     : { host: '127.0.0.1', port: 0 };
   const scenario = values.scenario ?? 'normal-day';
+  // Checked before the simulator binds anything: a wrong flag, exit 2.
   if (!isScenarioName(scenario))
-    throw new BatteryCodecError('MF_BATTERY_VALUE_RANGE', `unknown scenario "${scenario}"`);
-  const variant = values.variant ?? 'pylon-v1.2';
-  if (variant !== 'pylon-v1.2' && variant !== 'sofar-extended') {
-    throw new BatteryCodecError(
-      'MF_BATTERY_VALUE_RANGE',
-      `unknown variant "${variant}"; use pylon-v1.2 or sofar-extended`,
+    throw new UsageError(
+      `--scenario: unknown scenario "${scenario}"; \`meterfabric battery --help\` lists them`,
     );
-  }
+  const variant = values.variant ?? 'pylon-v1.2';
+  if (variant !== 'pylon-v1.2' && variant !== 'sofar-extended')
+    throw new UsageError(`--variant: unknown variant "${variant}"; use pylon-v1.2 or sofar-extended`);
   const sim = await BatterySiteSimulator.start({
     host: listen.host,
     canPort: listen.port,
@@ -301,6 +316,7 @@ export async function run(argv: string[]): Promise<number> {
   if (command === 'decode' && sub === 'rs485') return decodeRs485(rest);
   if (command === 'monitor') return monitor(sub === undefined ? rest : [sub, ...rest]);
   if (command === 'simulate') return simulate(sub === undefined ? rest : [sub, ...rest]);
-  process.stderr.write(usage);
-  return command === undefined || command === '--help' ? 0 : 2;
+  const help = command === '--help' || command === '-h';
+  (help ? process.stdout : process.stderr).write(usage);
+  return help ? exitCodes.ok : exitCodes.usage;
 }

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { isMeterfabricError } from '../../core/errors.js';
+import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { isMeterfabricError, UsageError } from '../../core/errors.js';
 import { describeReadingType } from './reading-type.js';
 import { defaultXsdValidator, validateCimStructure, validateWithXsd } from './validate.js';
 import { defaultXmlLimits } from './xml-tree.js';
@@ -9,7 +9,9 @@ import { defaultXmlLimits } from './xml-tree.js';
  * `meterfabric cim validate <file.xml> [--xsd <validate.sh>] [--no-xsd]`: OK, or every problem
  * with its xpath; exit 0 / 1. The XSD check runs when the kit's validate.sh is found beside the
  * repository (../shared/cim-xsd) or given with --xsd.
- * `meterfabric cim readingtype <code>`: the 18-field code in words, then as JSON.
+ * `meterfabric cim readingtype <code>`: the 18-field code in words, then as JSON; a code it
+ * cannot read exits 1 (the answer to the question asked).
+ * Exit 2: an unknown subcommand or flag, a missing or extra argument, a file that cannot be read.
  */
 const usage =
   'usage: meterfabric cim validate <file.xml> [--xsd <validate.sh>] [--no-xsd] | readingtype <code>\n';
@@ -19,11 +21,11 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === 'validate') return validate(rest);
   if (sub === 'readingtype') return readingType(rest);
   process.stderr.write(usage);
-  return 2;
+  return exitCodes.usage;
 }
 
 async function validate(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('cim validate', {
     args: argv,
     allowPositionals: true,
     options: { xsd: { type: 'string' }, 'no-xsd': { type: 'boolean' } },
@@ -31,9 +33,15 @@ async function validate(argv: string[]): Promise<number> {
   const file = positionals[0];
   if (!file || positionals.length > 1) {
     process.stderr.write(usage);
-    return 2;
+    return exitCodes.usage;
   }
-  const sizeBytes = (await stat(file)).size;
+  // No file to validate is a wrong command line (2), not a message with problems (1).
+  const sizeBytes = await stat(file).then(
+    (s) => s.size,
+    (err: unknown) => {
+      throw new UsageError(`cannot read ${file} (${(err as Error).message}); pass the XML file to validate`);
+    },
+  );
   if (sizeBytes > defaultXmlLimits.maxBytes) {
     process.stdout.write(
       `INVALID: ${file}\n  MF_XML_TOO_LARGE ${sizeBytes} bytes is over the ${defaultXmlLimits.maxBytes}-byte limit\n`,
@@ -72,7 +80,7 @@ function readingType(argv: string[]): number {
   const code = argv[0];
   if (!code || argv.length > 1) {
     process.stderr.write(usage);
-    return 2;
+    return exitCodes.usage;
   }
   try {
     const d = describeReadingType(code);

@@ -1,4 +1,5 @@
-import { parseArgs } from 'node:util';
+import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { isMeterfabricError, UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { parseGroupAddress } from './address.js';
 import { fromHex } from './bytes.js';
@@ -6,7 +7,6 @@ import { decodeCemi } from './cemi.js';
 import { describeCemi, describeFrame } from './describe.js';
 import { parseEndpoint, searchGateways } from './discovery.js';
 import { dptInfo } from './dpt.js';
-import { KnxError } from './errors.js';
 import { decodeFrame } from './frame.js';
 import { GatewaySimulator } from './simulator/gateway-simulator.js';
 import { TunnelClient } from './tunnel-client.js';
@@ -14,7 +14,9 @@ import { TunnelClient } from './tunnel-client.js';
 /**
  * `meterfabric knx ...`: decode <hex> [--dpt T] [--cemi] | discover [--target host[:port]]... |
  * monitor <gateway> [--dpt GA=DPT]... [--count N] | simulate [--port P]. Output is JSON
- * (one object per line for the streaming commands).
+ * (one object per line for the streaming commands). Exit 2 (a `UsageError`): an unknown
+ * subcommand or flag, a missing argument, a --dpt, --target or gateway that cannot be read;
+ * exit 1: a frame that does not decode, no gateway found.
  */
 
 type Output = { write(text: string): unknown };
@@ -41,20 +43,34 @@ export async function run(argv: string[], out: Output = process.stdout): Promise
       return simulate(rest, out);
     default:
       out.write(usage);
-      return command === undefined || command === '--help' ? 0 : 2;
+      return command === '--help' || command === '-h' ? exitCodes.ok : exitCodes.usage;
+  }
+}
+
+/**
+ * A flag's value read by the codec's own parser (a DPT, an address): its typed error becomes a
+ * `UsageError` naming the flag, since the command line, not a frame, is wrong.
+ */
+function readFlag<T>(flag: string, text: string, read: (text: string) => T): T {
+  try {
+    return read(text);
+  } catch (err) {
+    if (!isMeterfabricError(err)) throw err;
+    throw new UsageError(`${flag} "${text}": ${err.message} (${err.code})`);
   }
 }
 
 function decode(argv: string[], out: Output): number {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('knx decode', {
     args: argv,
     allowPositionals: true,
     options: { dpt: { type: 'string' }, cemi: { type: 'boolean', default: false } },
   });
   if (positionals.length === 0)
-    throw new KnxError('MF_KNX_CONFIG', 'decode needs a hex string, e.g. 06100421000a042a1700');
+    throw new UsageError('knx decode needs a hex string, e.g. 06100421000a042a1700');
+  // A bad --dpt is an error before anything is printed.
+  if (values.dpt) readFlag('--dpt', values.dpt, dptInfo);
   const bytes = fromHex(positionals.join(''));
-  if (values.dpt) dptInfo(values.dpt); // a bad --dpt is an error before anything is printed
   const json = values.cemi
     ? describeCemi(decodeCemi(bytes), values.dpt)
     : describeFrame(decodeFrame(bytes), values.dpt);
@@ -63,7 +79,7 @@ function decode(argv: string[], out: Output): number {
 }
 
 async function discover(argv: string[], out: Output): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('knx discover', {
     args: argv,
     options: {
       target: { type: 'string', multiple: true },
@@ -72,7 +88,7 @@ async function discover(argv: string[], out: Output): Promise<number> {
     },
   });
   const found = await searchGateways({
-    targets: (values.target ?? []).map(parseEndpoint),
+    targets: (values.target ?? []).map((target) => readFlag('--target', target, parseEndpoint)),
     localAddress: values.interface,
     timeoutMs: Number(values['timeout-ms']),
   });
@@ -90,7 +106,7 @@ async function discover(argv: string[], out: Output): Promise<number> {
 }
 
 async function monitor(argv: string[], out: Output): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('knx monitor', {
     args: argv,
     allowPositionals: true,
     options: {
@@ -100,18 +116,21 @@ async function monitor(argv: string[], out: Output): Promise<number> {
       'route-back': { type: 'boolean', default: false },
     },
   });
-  if (positionals.length !== 1)
-    throw new KnxError('MF_KNX_CONFIG', 'monitor needs one gateway: host or host:port');
+  if (positionals.length !== 1) throw new UsageError('knx monitor needs one gateway: host or host:port');
+  const gateway = readFlag('gateway', positionals[0]!, parseEndpoint);
   const dpts = new Map<number, string>();
   for (const spec of values.dpt ?? []) {
     const [ga, dpt] = spec.split('=');
-    if (!ga || !dpt) throw new KnxError('MF_KNX_CONFIG', `--dpt "${spec}" must look like 5/1/20=13.010`);
-    dptInfo(dpt);
-    dpts.set(parseGroupAddress(ga), dpt);
+    if (!ga || !dpt) throw new UsageError(`--dpt "${spec}" must look like 5/1/20=13.010`);
+    readFlag('--dpt', spec, () => dptInfo(dpt));
+    dpts.set(
+      readFlag('--dpt', spec, () => parseGroupAddress(ga)),
+      dpt,
+    );
   }
   const limit = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
   const client = new TunnelClient({
-    gateway: parseEndpoint(positionals[0]!),
+    gateway,
     localAddress: values.local,
     routeBack: values['route-back'],
     logger: createLogger({ component: 'knx-monitor' }, process.env.MF_LOG_LEVEL ?? 'warn'),
@@ -147,7 +166,7 @@ async function monitor(argv: string[], out: Output): Promise<number> {
 }
 
 async function simulate(argv: string[], out: Output): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('knx simulate', {
     args: argv,
     options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '3671' } },
   });

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { systemClock } from '../../core/clock.js';
-import { ConfigError } from '../../core/errors.js';
+import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { buildAllowList } from './collector/client-access.js';
 import { type CollectorOptions, ModemCollector } from './collector/collector.js';
@@ -55,7 +55,7 @@ const options = {
 
 function parseRange(text: string): PortRange {
   const m = /^(\d+)-(\d+)$/.exec(text);
-  if (!m) throw new Error(`--ports "${text}" must look like 20000-29999`);
+  if (!m) throw new UsageError(`--ports "${text}" must look like 20000-29999`);
   return { first: Number(m[1]), last: Number(m[2]) };
 }
 
@@ -63,7 +63,7 @@ function hostPort(text: string, flag: string): { host: string; port: number } {
   const i = text.lastIndexOf(':');
   const port = Number(text.slice(i + 1));
   if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`${flag} "${text}" must be host:port`);
+    throw new UsageError(`${flag} "${text}" must be host:port`);
   return { host: text.slice(0, i), port };
 }
 
@@ -72,33 +72,29 @@ function row(r: ModemRecord): string {
   return `${r.imei}  ${String(r.port).padEnd(5)}  ${(r.online ? 'online' : 'offline').padEnd(7)}  ${r.organization.padEnd(12)}  csq ${String(r.signalCsq ?? '-').padEnd(2)}  gpi ${r.gpi ? r.gpi.map(Number).join('') : '-'}  last seen ${seen}`;
 }
 
+/**
+ * Exit 2 for a wrong command line (an unknown command or flag, a flag value that cannot be read,
+ * a missing argument), refused before the registry is opened where the flag is known up front;
+ * 1 for a failure (a modem not in the registry, an import the registry refuses).
+ */
 export async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true });
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine('modems', { args: argv, options, allowPositionals: true });
   const [command, arg] = positionals;
-  if (values.help || !command) {
+  if (values.help) {
     process.stdout.write(usage);
-    return command || values.help ? 0 : 2;
+    return exitCodes.ok;
   }
-  let range: PortRange;
-  try {
-    range = parseRange(values.ports);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
+  if (!command) {
+    process.stderr.write(usage);
+    return exitCodes.usage;
   }
+  const range = parseRange(values.ports);
   const location: StoreLocation = values.etcd
     ? { etcd: values.etcd, cluster: values.cluster }
     : { data: values.data };
   if (command === 'simulate') return simulate(Number(values.count), hostPort(values.server, '--server'));
+  // Read before the store opens (it creates --data): a bad flag changes nothing.
+  const serveConfig = command === 'serve' ? collectorConfig(values, range) : undefined;
   const store = await openModemStore(location);
   try {
     switch (command) {
@@ -112,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'show': {
         if (!arg) {
           process.stderr.write('modems show needs an IMEI\n');
-          return 2;
+          return exitCodes.usage;
         }
         assertImei(arg);
         const modem = await store.get(arg);
@@ -126,7 +122,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'import': {
         if (!arg) {
           process.stderr.write('modems import needs a .csv or .xlsx file\n');
-          return 2;
+          return exitCodes.usage;
         }
         const rows = await readModemFile(arg, values.org);
         const stored = await store.importModems(rows, range, systemClock.now());
@@ -153,7 +149,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'org': {
         if (!arg) {
           process.stderr.write('modems org needs an organization id\n');
-          return 2;
+          return exitCodes.usage;
         }
         const org = (await store.getOrganization(arg)) ?? { id: arg, name: arg, allowedClients: [] };
         if (values.name) org.name = values.name;
@@ -170,31 +166,45 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'serve':
-        return await serve(store, {
-          nodeId: 'standalone',
-          modemListen: hostPort(values.listen, '--listen'),
-          bridgeHost: values['bridge-host'],
-          portRange: range,
-          identification: {
-            ...defaultIdentificationConfig,
-            accept: parseIdentKinds(values.ident),
-            prefix: values['ident-prefix'],
-          },
-          unknownModems: oneOf(values.unknown, ['register', 'refuse'] as const, '--unknown'),
-          pollerPolicy: oneOf(values['poller-policy'], ['queue', 'refuse'] as const, '--poller-policy'),
-        });
+        return await serve(store, serveConfig ?? collectorConfig(values, range));
       default:
         process.stderr.write(`unknown modems command "${command}"\n\n${usage}`);
-        return 2;
+        return exitCodes.usage;
     }
   } finally {
     await store.close();
   }
 }
 
+function collectorConfig(
+  values: {
+    listen: string;
+    'bridge-host': string;
+    ident: string;
+    'ident-prefix': string;
+    unknown: string;
+    'poller-policy': string;
+  },
+  range: PortRange,
+): CollectorOptions['config'] {
+  return {
+    nodeId: 'standalone',
+    modemListen: hostPort(values.listen, '--listen'),
+    bridgeHost: values['bridge-host'],
+    portRange: range,
+    identification: {
+      ...defaultIdentificationConfig,
+      accept: parseIdentKinds(values.ident),
+      prefix: values['ident-prefix'],
+    },
+    unknownModems: oneOf(values.unknown, ['register', 'refuse'] as const, '--unknown'),
+    pollerPolicy: oneOf(values['poller-policy'], ['queue', 'refuse'] as const, '--poller-policy'),
+  };
+}
+
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new ConfigError([`${flag} must be one of ${allowed.join(', ')}, got "${value}"`]);
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
   }
   return value as T;
 }
@@ -229,8 +239,7 @@ async function serve(
 
 async function simulate(count: number, server: { host: string; port: number }): Promise<number> {
   if (!Number.isInteger(count) || count < 1 || count > 100_000) {
-    process.stderr.write('--count must be 1..100000\n');
-    return 2;
+    throw new UsageError(`--count must be 1..100000, got "${count}"`);
   }
   const fleet = new ModemFleet({ count, servers: [server], clock: systemClock });
   fleet.start();

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
+import { exitCodes, parseCommandLine } from '../../core/command-line.js';
 import { readMeter } from './iec62056/reader.js';
 
 const usage = `usage: meterfabric iec62056 read <host:port> [--address <device address>] [--timeout-ms N] [--meter-time-zone <IANA zone>] [--ignore-unknown] [--json]
@@ -18,26 +18,22 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Exit 0 read, 1 the meter could not be read, 2 a command line it cannot read (main.ts). */
 export async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options });
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine('iec62056', {
+    args: argv,
+    allowPositionals: true,
+    options,
+  });
   const [command, target] = positionals;
   if (values.help) {
     process.stdout.write(usage);
-    return 0;
+    return exitCodes.ok;
   }
   const i = target?.lastIndexOf(':') ?? -1;
   if (command !== 'read' || !target || i <= 0) {
     process.stderr.write(usage);
-    return 2;
+    return exitCodes.usage;
   }
   const host = target.slice(0, i);
   const port = Number(target.slice(i + 1));

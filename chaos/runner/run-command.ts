@@ -5,12 +5,12 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../../core/errors.js';
+import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
 import { seedFrom } from './prng.js';
 import { renderReport } from './report.js';
 import { runScenario } from './run-scenario.js';
-import { scenarioNemeses, scenarios } from './scenarios.js';
+import { scenarios } from './scenarios.js';
 import { parseWorkloads, type WorkloadName } from './workloads.js';
 
 const usage = `usage: meterfabric chaos run <scenario> [--rounds 20] [--seed S] [--out ./data/chaos/<scenario>-<seed>]
@@ -31,8 +31,9 @@ function positiveInt(name: string, text: string | undefined, fallback: number, p
   return n;
 }
 
+/** Flag and scenario errors are thrown (`UsageError`, `ConfigError`: exit 2) before any node starts. */
 export async function runScenarioCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine('chaos run', {
     args: argv,
     allowPositionals: true,
     options: {
@@ -50,12 +51,20 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (values.help || positionals.length === 0) {
+  if (values.help) {
     process.stdout.write(usage);
-    return values.help ? 0 : 2;
+    return exitCodes.ok;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(usage);
+    return exitCodes.usage;
   }
   const scenario = positionals[0] as string;
-  scenarioNemeses(scenario);
+  // A scenario name is part of the command line: a usage error (exit 2), not a failed run.
+  if (!Object.hasOwn(scenarios, scenario))
+    throw new UsageError(
+      `unknown chaos scenario "${scenario}"; choose one of: ${Object.keys(scenarios).join(', ')}`,
+    );
   const problems: string[] = [];
   const rounds = positiveInt('--rounds', values.rounds, 20, problems);
   const leaseTtlMs = positiveInt('--lease-ttl-ms', values['lease-ttl-ms'], 3000, problems);

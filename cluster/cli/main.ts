@@ -1,9 +1,12 @@
+import { exitCodeFor, exitCodes } from '../../core/command-line.js';
 import { isMeterfabricError } from '../../core/errors.js';
 
 /**
  * `meterfabric <command> ...`. Each command lives in the module of the folder that owns it
  * and exports `run(argv): Promise<number>` (the exit code). Modules load lazily so that
- * `meterfabric knx decode` does not pay for gRPC, etcd and LevelDB.
+ * `meterfabric knx decode` does not pay for gRPC, etcd and LevelDB. A typed error a command
+ * throws ends it here, with the exit code `exitCodeFor` gives (2 for a wrong command line or
+ * configuration, 1 otherwise; README.md here, "Exit codes").
  */
 export type CommandModule = { run(argv: string[]): Promise<number> };
 
@@ -45,14 +48,18 @@ function usage(): string {
 
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    process.stderr.write(usage());
+    return exitCodes.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
-    return name ? 0 : 2;
+    return exitCodes.ok;
   }
   const entry = commands[name];
   if (!entry) {
     process.stderr.write(`meterfabric: unknown command "${name}"\n\n${usage()}`);
-    return 2;
+    return exitCodes.usage;
   }
   try {
     // A non-literal specifier: each folder owns its command module and the registry does not
@@ -62,10 +69,8 @@ export async function runCli(argv: string[]): Promise<number> {
     if (typeof module.run !== 'function') throw new Error(`command module ${entry.module} exports no run()`);
     return await module.run(rest);
   } catch (err) {
-    if (isMeterfabricError(err)) {
-      process.stderr.write(`meterfabric ${name}: ${err.message} [${err.code}]\n`);
-      return 1;
-    }
-    throw err;
+    if (!isMeterfabricError(err)) throw err;
+    process.stderr.write(`meterfabric ${name}: ${err.message} [${err.code}]\n`);
+    return exitCodeFor(err);
   }
 }

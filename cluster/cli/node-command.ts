@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../core/command-line.js';
 import { loadNodeConfig } from '../config/node-config.js';
 import { ClusterNode } from '../node/node.js';
 import { formatNodeReport } from '../node/ready-report.js';
@@ -13,9 +13,13 @@ SIGTERM/SIGINT drain the node (hand primaries over) and exit; the same signal ag
 signal 2 s or more after the first, exits at once (a SIGTERM just after SIGINT joins the drain).
 `;
 
-/** `meterfabric node`: runs one cluster node until SIGTERM/SIGINT. */
+/**
+ * `meterfabric node`: runs one cluster node until SIGTERM/SIGINT. A flag it cannot read
+ * (`UsageError`) or a configuration `loadNodeConfig` refuses (`ConfigError`) is thrown before
+ * anything binds: exit 2 (main.ts).
+ */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('node', {
     args: argv,
     options: {
       id: { type: 'string' },

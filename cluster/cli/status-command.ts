@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { parseCommandLine } from '../../core/command-line.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { decodeConfiguration } from '../failover/config-store.js';
 import { createEtcdClient, keys } from '../membership/etcd-client.js';
@@ -54,9 +54,12 @@ export async function collectStatus(
   }
 }
 
-/** `meterfabric status [--etcd host:port] [--cluster name] [--json]`; exit 0 OK, 1 WARNING/ERROR. */
+/**
+ * `meterfabric status [--etcd host:port] [--cluster name] [--json]`; exit 0 OK, 1 WARNING/ERROR
+ * or etcd unreachable, 2 a flag it cannot read.
+ */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine('status', {
     args: argv,
     options: {
       etcd: { type: 'string', multiple: true },

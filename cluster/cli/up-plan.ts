@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   type DemoDayFlags,
   demoDayFlags,
@@ -12,7 +11,8 @@ import {
   integrationHostFlags,
   readIntegrationHostFlags,
 } from '../../actors/integration/bridge/host-flags.js';
-import { ConfigError, invariant, UsageError } from '../../core/errors.js';
+import { parseCommandLine } from '../../core/command-line.js';
+import { ConfigError, invariant } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { defaultManifestPaths, loadManifests } from '../config/manifest.js';
 import { defaultRestartPolicy, maxRestartsLimit } from './restart-policy.js';
@@ -55,13 +55,8 @@ export type UpFlagValues = IntegrationHostFlagValues & {
 
 /** The flags as given; an unknown flag, a missing value or a stray argument is a UsageError. */
 export function parseUpArgs(argv: readonly string[]): UpFlagValues {
-  try {
-    const { values } = parseArgs({ args: [...argv], options: upOptions, strict: true });
-    return values as UpFlagValues;
-  } catch (err) {
-    // node:util's messages name the flag ("Unknown option '--metric'"); they carry no MF code.
-    throw new UsageError(`${(err as Error).message}; \`meterfabric up --help\` lists the flags`);
-  }
+  const { values } = parseCommandLine('up', { args: [...argv], options: upOptions, strict: true });
+  return values as UpFlagValues;
 }
 
 export const maxNodes = 9;

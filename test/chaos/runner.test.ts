@@ -55,7 +55,11 @@ describe('chaos runner', () => {
     await expect(runScenarioCommand(['mixed', '--network', 'wifi'])).rejects.toMatchObject({
       message: expect.stringContaining('--network must be proxies or netns'),
     });
-    await expect(runScenarioCommand(['nope'])).rejects.toMatchObject({ code: 'MF_CHAOS_UNKNOWN_SCENARIO' });
+    // A scenario name is part of the command line: a usage error (exit 2), naming the choices.
+    await expect(runScenarioCommand(['nope'])).rejects.toMatchObject({
+      code: 'MF_USAGE',
+      message: expect.stringContaining('unknown chaos scenario "nope"; choose one of: mixed'),
+    });
     await expect(runScenarioCommand(['mixed', '--clients', '5000'])).rejects.toMatchObject({
       message: expect.stringContaining('--clients must be at most 256, got 5000'),
     });

@@ -55,7 +55,7 @@ describe.skipIf(!built)('meterfabric chaos toxiproxy (process)', () => {
     expect(await exited).toBe(0);
   });
 
-  it('rejects a bad --port with a clear error and exit code 1', async () => {
+  it('rejects a bad --port with a clear error and exit code 2 (a configuration error)', async () => {
     const proc = spawn(
       process.execPath,
       [join(packageRoot, 'bin/meterfabric.js'), 'chaos', 'toxiproxy', '--port', 'abc'],
@@ -68,7 +68,7 @@ describe.skipIf(!built)('meterfabric chaos toxiproxy (process)', () => {
       stderr += String(d);
     });
     const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toMatch(/--port must be an integer.*MF_CONFIG_INVALID/);
   });
 });

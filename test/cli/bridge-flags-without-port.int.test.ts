@@ -9,9 +9,9 @@ import { packageRoot } from '../../core/paths.js';
 
 /**
  * A flag that would do nothing in the run asked for is refused, with the reason on stderr
- * (exit 1 from the demo CLI, 2 from `up`, whose flag errors are usage errors), before anything
- * starts: `meterfabric demo --token x` without a bridge port (it used
- * to run the day with no bridge and no authentication), `up --no-demo --speed N` (it started
+ * (exit 2, a configuration error, from `meterfabric demo`, the demo's own entry point and `up`
+ * alike; exit 1 from the demo before session 19), before anything starts: `meterfabric demo
+ * --token x` without a bridge port (it used to run the day with no bridge and no authentication), `up --no-demo --speed N` (it started
  * the bare cluster, no day to pace). Needs dist/ (npm test builds first). Without the refusal
  * the demo runs below would run a (tiny, fast) day and exit 0; bounded at 20 s all the same.
  */
@@ -60,11 +60,11 @@ const smallFastDay = [
 describe.skipIf(!existsSync(join(packageRoot, 'dist/actors/demo/cli.js')))(
   'flags that would be ignored are refused before anything starts',
   () => {
-    it('meterfabric demo --token x without --http-port/--grpc-port: exit 1, the flag and the ports named, no output written', async () => {
+    it('meterfabric demo --token x without --http-port/--grpc-port: exit 2, the flag and the ports named, no output written', async () => {
       const out = join(tempDir(), 'out');
       const started = Date.now();
       const result = await node([bin, 'demo', '--token', 'x', '--out', out, ...smallFastDay]);
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(2);
       expect(result.stderr).toBe(
         `meterfabric demo: invalid configuration:\n  - ${tokenWithoutPort} [MF_CONFIG_INVALID]\n`,
       );
@@ -73,7 +73,7 @@ describe.skipIf(!existsSync(join(packageRoot, 'dist/actors/demo/cli.js')))(
       expect(Date.now() - started).toBeLessThan(10_000);
     });
 
-    it("node dist/actors/demo/cli.js --token x (the README's direct way): the same refusal, exit 1", async () => {
+    it("node dist/actors/demo/cli.js --token x (the README's direct way): the same refusal, exit 2", async () => {
       const out = join(tempDir(), 'out');
       const result = await node([
         join(packageRoot, 'dist/actors/demo/cli.js'),
@@ -83,7 +83,7 @@ describe.skipIf(!existsSync(join(packageRoot, 'dist/actors/demo/cli.js')))(
         out,
         ...smallFastDay,
       ]);
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(2);
       expect(result.stderr).toBe(`invalid configuration:\n  - ${tokenWithoutPort}\n`);
       expect(existsSync(out)).toBe(false);
     });

@@ -10,7 +10,7 @@ import { waitFor } from '../support/wait.js';
 const bin = join(packageRoot, 'bin', 'meterfabric.js');
 
 describe('meterfabric CLI', () => {
-  it('`node` with invalid configuration exits 1 and says what to fix, starting nothing', () => {
+  it('`node` with invalid configuration exits 2 (a configuration error) and says what to fix, starting nothing', () => {
     const result = spawnSync(
       process.execPath,
       [bin, 'node', '--id', 'Bad Id', '--listen', 'nowhere', '--lease-ttl-ms', '100'],
@@ -20,7 +20,7 @@ describe('meterfabric CLI', () => {
         env: { ...process.env, MF_ETCD: '' },
       },
     );
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toContain('invalid configuration');
     expect(result.stderr).toContain('nodeId: use 1-32 lower-case letters');
     expect(result.stderr).toContain('listen: must be host:port');

@@ -52,11 +52,15 @@ describe('meterfabric knx decode', () => {
     expect(json.value).toEqual({ dpt: '9.001', value: null, unit: 'degC', invalid: true });
   });
 
-  it('malformed input is a typed error the CLI reports (MF_KNX_FRAME_TRUNCATED, MF_KNX_STRUCTURE, MF_KNX_DPT_UNKNOWN)', async () => {
+  it('malformed input is a typed error the CLI reports (MF_KNX_FRAME_TRUNCATED, MF_KNX_STRUCTURE)', async () => {
     await expect(cli('decode', '06100420001504')).rejects.toMatchObject({ code: 'MF_KNX_FRAME_TRUNCATED' });
     await expect(cli('decode', 'zz')).rejects.toMatchObject({ code: 'MF_KNX_STRUCTURE' });
+  });
+
+  it('an unknown --dpt is a usage error (exit 2) naming the flag and the codec code', async () => {
     await expect(cli('decode', '06100421000a042a1700', '--dpt', '99.999')).rejects.toMatchObject({
-      code: 'MF_KNX_DPT_UNKNOWN',
+      code: 'MF_USAGE',
+      message: expect.stringMatching(/^--dpt "99\.999": .*\(MF_KNX_DPT_UNKNOWN\)$/),
     });
   });
 

@@ -60,7 +60,7 @@ describe('meterfabric modems / iec62056 CLI', () => {
     expect(JSON.parse(after.stdout)).toHaveLength(2);
   });
 
-  it('creates an organization with client ranges and servers, and refuses a malformed range', async () => {
+  it('creates an organization with client ranges and servers, and refuses a malformed range with exit 2 (a configuration error), nothing stored', async () => {
     const saved = await cli(
       'modems',
       'org',
@@ -84,7 +84,7 @@ describe('meterfabric modems / iec62056 CLI', () => {
       backupServer: '203.0.113.6:7700',
     });
     const bad = await cli('modems', 'org', 'water', '--allow', '10.0.0.0/40', '--data', data);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(
       /organization water: "10\.0\.0\.0\/40" is not an IPv4\/IPv6 address or CIDR range/,
     );
