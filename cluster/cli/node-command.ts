@@ -9,8 +9,9 @@ const usage = `usage: meterfabric node --id n1 --listen 127.0.0.1:7101 --data ./
   [--lease-ttl-ms 3000] [--manifest services.json ...]
 Every flag can also come from the environment (MF_NODE_ID, MF_LISTEN, MF_DATA_DIR, MF_ETCD,
 MF_LEASE_TTL_MS, MF_PEER_ADDRESS_OVERRIDES, ...) or the JSON config file; flags win.
-SIGTERM/SIGINT drain the node (hand primaries over) and exit; the same signal again, or any
-signal 2 s or more after the first, exits at once (a SIGTERM just after SIGINT joins the drain).
+SIGTERM/SIGINT drain the node (hand primaries over) and exit; the same signal again 200 ms or
+more after the first, or any signal 2 s or more after it, exits at once (a SIGTERM just after
+SIGINT, or a repeat within 200 ms, joins the drain).
 `;
 
 /**
