@@ -4,6 +4,7 @@ import { ConfigError, isMeterfabricError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import {
   bridgeFlagsWithoutPort,
+  bridgeSettings,
   integrationFlags,
   readBridgePort,
   readIntegrationFlags,
@@ -75,16 +76,10 @@ export async function run(argv: string[]): Promise<number> {
     ...(metrics ? { metrics: metrics.registry } : {}),
     ...(httpPort !== undefined || grpcPort !== undefined
       ? {
-          bridges: {
-            host: '127.0.0.1',
-            httpPort: httpPort ?? 0,
-            grpcPort: grpcPort ?? 0,
-            ...(security.token !== undefined ? { token: security.token } : {}),
-            ...(security.tls ? { tls: security.tls } : {}),
-            ...(security.maxSubscriberBufferedBytes !== undefined
-              ? { maxSubscriberBufferedBytes: security.maxSubscriberBufferedBytes }
-              : {}),
-          },
+          bridges: bridgeSettings(
+            { host: '127.0.0.1', httpPort: httpPort ?? 0, grpcPort: grpcPort ?? 0 },
+            security,
+          ),
         }
       : {}),
   }).finally(() => metrics?.close());

@@ -4,9 +4,7 @@ import type { Registry } from 'prom-client';
 import { WorkerPool } from '../../cluster/pool/pool.js';
 import { ManualClock } from '../../core/clock.js';
 import type { ServicePorts } from '../host/service-ports.js';
-import { startGrpcBridge } from '../integration/bridge/grpc-bridge.js';
-import { startHttpBridge } from '../integration/bridge/http-bridge.js';
-import type { BridgeTls } from '../integration/bridge/tls.js';
+import { type IntegrationBridgeSettings, serveIntegration } from '../integration/bridge/serve.js';
 import type { WebhookSubscriberConfig } from '../integration/webhook-config.js';
 import { WebhookDispatcher } from '../integration/webhook-dispatcher.js';
 import { SimulatedFleet } from '../simulation/fleet.js';
@@ -45,16 +43,8 @@ export type DemoOptions = {
   progress?: (line: string) => void;
   /** Stops early (Ctrl-C): the summary covers what ran. */
   signal?: AbortSignal;
-  /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API on loopback while the day runs. */
-  bridges?: {
-    host: string;
-    httpPort: number;
-    grpcPort: number;
-    token?: string;
-    tls?: BridgeTls;
-    /** Per SubscribeEvents stream; default 32 MiB (grpc-bridge.ts). */
-    maxSubscriberBufferedBytes?: number;
-  };
+  /** Serve the CIM bridge (HTTP `/cim`) and the gRPC API while the day runs (serveIntegration). */
+  bridges?: IntegrationBridgeSettings;
   /** Push the CIM messages to these webhook receivers (queues under `<outDir>/.webhook-state`). */
   webhooks?: readonly WebhookSubscriberConfig[];
   /** Registry of this process's metrics endpoint: meterfabric_webhook_* and meterfabric_subscribe_events_* go there. */
@@ -200,14 +190,6 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
   const engine = options.services
     ? await driverEngine({ ...engineOptions, ...options.services, ...(pool ? { pool } : {}) })
     : await localEngine(engineOptions);
-  const bridgeOptions = {
-    clock,
-    source: 'meterfabric-demo',
-    onDemandTimeoutMs: 30_000,
-    controlTimeoutMs: 15 * 60_000,
-    ...(options.bridges?.token ? { token: options.bridges.token } : {}),
-    ...(options.bridges?.tls ? { tls: options.bridges.tls } : {}),
-  };
   const webhook = options.webhooks
     ? await WebhookDispatcher.start(engine.cim, {
         subscribers: options.webhooks,
@@ -217,27 +199,23 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
     : undefined;
   const closeWebhook = webhook ? day.closeOnExit(() => webhook.close()) : undefined;
   engine.attachWebhook(webhook);
-  const http = options.bridges
-    ? await startHttpBridge(engine.api, {
-        ...bridgeOptions,
-        host: options.bridges.host,
-        port: options.bridges.httpPort,
-      })
-    : undefined;
-  const closeHttp = http ? day.closeOnExit(() => http.close()) : undefined;
-  const grpc = options.bridges
-    ? await startGrpcBridge(engine.api, engine.cim, {
-        ...bridgeOptions,
-        address: `${options.bridges.host}:${options.bridges.grpcPort}`,
-        ...(options.bridges.maxSubscriberBufferedBytes !== undefined
-          ? { maxSubscriberBufferedBytes: options.bridges.maxSubscriberBufferedBytes }
-          : {}),
+  // The bridges only: the webhook dispatcher above also runs without them, and closes after
+  // the day's last messages drained, where the bridges close before the day's end is written.
+  const bridges = options.bridges
+    ? await serveIntegration(engine.api, engine.cim, {
+        ...options.bridges,
+        clock,
+        source: 'meterfabric-demo',
+        onDemandTimeoutMs: 30_000,
+        controlTimeoutMs: 15 * 60_000,
         ...(options.metrics ? { metrics: options.metrics } : {}),
       })
     : undefined;
-  const closeGrpc = grpc ? day.closeOnExit(() => grpc.close()) : undefined;
-  if (http && grpc)
-    log(`CIM bridge ${http.url}, gRPC ${options.bridges?.host}:${grpc.port} (with reflection)`);
+  const closeBridges = bridges ? day.closeOnExit(() => bridges.close()) : undefined;
+  if (bridges)
+    log(
+      `CIM bridge ${bridges.http.url}, gRPC ${options.bridges?.host}:${bridges.grpc.port} (with reflection)`,
+    );
   // Resuming: the registry, schedules, outboxes and stream are on the cluster already.
   const lastStepMs = options.services?.resume ? await engine.lastStep() : undefined;
   if (lastStepMs !== undefined) clock.set(lastStepMs); // replayed deliveries happen at that instant
@@ -288,8 +266,7 @@ async function runWithFleet(day: DayContext): Promise<DemoSummary> {
       report();
     }
   }
-  await closeHttp?.();
-  await closeGrpc?.();
+  await closeBridges?.();
   const finished = await engine.finish(Math.min(clock.now(), endMs));
   await day.stopFleet();
   if (webhook) {

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DemoDayFlags } from '../../actors/demo/day-flags.js';
-import type { IntegrationBridgeSettings } from '../../actors/integration/bridge/host-flags.js';
 import {
   type IntegrationMetrics,
   startIntegrationMetrics,
 } from '../../actors/integration/bridge/metrics-endpoint.js';
+import type { IntegrationBridgeSettings } from '../../actors/integration/bridge/serve.js';
 import type { WebhookSubscriberConfig } from '../../actors/integration/webhook-config.js';
 import { systemClock } from '../../core/clock.js';
 import { ConfigError, MeterfabricError, UsageError } from '../../core/errors.js';

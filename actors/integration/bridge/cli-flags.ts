@@ -3,6 +3,7 @@ import type { Logger } from '../../../core/logger.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
 import { loadWebhookConfigFile } from '../webhook-file-config.js';
 import { bridgeTokenEnv, resolveBridgeToken, type TokenSource } from './secrets.js';
+import type { IntegrationBridgeSettings } from './serve.js';
 import { defaultMaxSubscriberBufferedBytes } from './subscribe-events.js';
 import { type BridgeTls, loadBridgeTls } from './tls.js';
 
@@ -193,5 +194,24 @@ export async function readIntegrationFlags(
     ...(tls ? { tls } : {}),
     ...(webhooks ? { webhooks } : {}),
     ...(maxSubscriberBufferedBytes !== undefined ? { maxSubscriberBufferedBytes } : {}),
+  };
+}
+
+/**
+ * The bridges' settings: where they listen, and what `readIntegrationFlags` read for them.
+ * `up` (host-flags.ts) and the demo CLI both build them here, so a bridge option added to
+ * `IntegrationBridgeSettings` and `IntegrationSettings` is passed on in this one place.
+ */
+export function bridgeSettings(
+  where: { host: string; httpPort: number; grpcPort: number },
+  settings: IntegrationSettings,
+): IntegrationBridgeSettings {
+  return {
+    ...where,
+    ...(settings.token !== undefined ? { token: settings.token } : {}),
+    ...(settings.tls ? { tls: settings.tls } : {}),
+    ...(settings.maxSubscriberBufferedBytes !== undefined
+      ? { maxSubscriberBufferedBytes: settings.maxSubscriberBufferedBytes }
+      : {}),
   };
 }

@@ -4,13 +4,14 @@ import type { WebhookSubscriberConfig } from '../webhook-config.js';
 import {
   type BridgePortFlagValues,
   bridgeFlagsWithoutPort,
+  bridgeSettings,
   type IntegrationFlagValues,
   integrationFlags,
   readBridgePort,
   readIntegrationFlags,
 } from './cli-flags.js';
+import type { IntegrationBridgeSettings } from './serve.js';
 import { defaultMaxSubscriberBufferedBytes } from './subscribe-events.js';
-import type { BridgeTls } from './tls.js';
 
 /**
  * The flags of a process that hosts the integration outputs in production (`meterfabric up`:
@@ -41,19 +42,12 @@ export type IntegrationHostFlagValues = IntegrationFlagValues &
     metrics?: string | undefined;
   };
 
-/** The bridges as configured, defaults applied: what the head-end hook starts them with. */
-export type IntegrationBridgeSettings = {
-  host: string;
-  httpPort: number;
-  grpcPort: number;
-  token?: string;
-  tls?: BridgeTls;
-  /** Per SubscribeEvents stream (--max-subscriber-buffered-mib; default 32 MiB). */
-  maxSubscriberBufferedBytes: number;
-};
-
 export type IntegrationHostSettings = {
-  bridges?: IntegrationBridgeSettings;
+  /**
+   * The bridges as configured: what the head-end hook starts them with (serve.ts). The
+   * per-stream bound is always filled in (the default when the flag is absent).
+   */
+  bridges?: IntegrationBridgeSettings & { maxSubscriberBufferedBytes: number };
   webhooks?: WebhookSubscriberConfig[];
   metricsListen?: string;
 };
@@ -90,11 +84,7 @@ export async function readIntegrationHostFlags(
     ...(bridged
       ? {
           bridges: {
-            host,
-            httpPort: httpPort ?? 0,
-            grpcPort: grpcPort ?? 0,
-            ...(settings.token !== undefined ? { token: settings.token } : {}),
-            ...(settings.tls ? { tls: settings.tls } : {}),
+            ...bridgeSettings({ host, httpPort: httpPort ?? 0, grpcPort: grpcPort ?? 0 }, settings),
             maxSubscriberBufferedBytes:
               settings.maxSubscriberBufferedBytes ?? defaultMaxSubscriberBufferedBytes,
           },

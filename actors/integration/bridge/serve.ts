@@ -10,27 +10,40 @@ import type { BridgeTls } from './tls.js';
 
 /**
  * Everything integrators talk to, started together with one security configuration: the HTTP
- * bridge, the gRPC API, and (optionally) webhook delivery of the publisher's messages. A CLI
- * passes what `readIntegrationFlags` (cli-flags.ts) returned; on a failure to start, whatever
- * was already started is closed again.
+ * bridge, the gRPC API, and (optionally) webhook delivery of the publisher's messages. The
+ * demo day (actors/demo/run-day.ts, under `meterfabric demo` and `up`) starts its bridges
+ * here, with the settings its CLI read (`bridgeSettings`, cli-flags.ts); it runs its webhook
+ * dispatcher itself, since that also runs without bridges and closes only after the day's
+ * last messages have drained. On a failure to start, whatever was already started is closed
+ * again.
  */
 
-export type IntegrationServeOptions = BridgeOptions & {
+/**
+ * Where the two bridges listen and how they treat callers: what `meterfabric up`
+ * (host-flags.ts) and `meterfabric demo` read from their flags (`bridgeSettings`,
+ * cli-flags.ts) and hand to `serveIntegration`. Defined once here, so that a new bridge option
+ * is one field that every CLI passes through rather than a copy per caller.
+ */
+export type IntegrationBridgeSettings = {
   host: string;
   /** 0: any free port. */
   httpPort: number;
   grpcPort: number;
   token?: string;
   tls?: BridgeTls;
-  /** Per SubscribeEvents stream (grpc-bridge.ts); default 32 MiB. */
+  /** Per SubscribeEvents stream (grpc-bridge.ts, --max-subscriber-buffered-mib); default 32 MiB. */
   maxSubscriberBufferedBytes?: number;
   /** SubscribeEvents streams open at once (grpc-bridge.ts); default 16. */
   maxSubscribers?: number;
-  webhooks?: { subscribers: readonly WebhookSubscriberConfig[]; stateDir: string };
-  /** The process's metrics registry (metrics-endpoint.ts): meterfabric_subscribe_events_* and meterfabric_webhook_*. */
-  metrics?: Registry;
-  logger?: Logger;
 };
+
+export type IntegrationServeOptions = BridgeOptions &
+  IntegrationBridgeSettings & {
+    webhooks?: { subscribers: readonly WebhookSubscriberConfig[]; stateDir: string };
+    /** The process's metrics registry (metrics-endpoint.ts): meterfabric_subscribe_events_* and meterfabric_webhook_*. */
+    metrics?: Registry;
+    logger?: Logger;
+  };
 
 export type ServedIntegration = {
   http: HttpBridge;
