@@ -26,6 +26,7 @@ const usage = `usage: meterfabric up [--data ./data] [--etcd 127.0.0.1:2379] [--
   [--http-port N] [--grpc-port N] [--bridge-host 127.0.0.1] [--token-file F]
   [--tls-cert F --tls-key F [--tls-client-ca F] [--tls-allowed-clients cn,cn]]
   [--webhook-config hooks.json] [--metrics 127.0.0.1:9464] [--max-subscriber-buffered-mib 32]
+  [--max-subscribers 16]
 Starts etcd on loopback (data under <data>/etcd) unless one answers at --etcd, then the nodes
 (logs in <data>/<id>.log), and shows progress. Ctrl-C stops everything it started.
 Every flag is checked before anything starts: a wrong one (or two that contradict) is an
@@ -50,12 +51,15 @@ bearer token from --token-file or MF_BRIDGE_TOKEN, and/or mTLS), --webhook-confi
 CIM messages to receivers (queues under <out>/.webhook-state), --metrics serves their metrics.
 --max-subscriber-buffered-mib (1..1024, default 32) bounds what one SubscribeEvents stream keeps
 for a client that reads slowly: further behind, it is caught up from <out>/cim/ when it reads.
+--max-subscribers (1..256, default 16) bounds the SubscribeEvents streams served at once; one
+more is refused with RESOURCE_EXHAUSTED (MF_TOO_MANY_SUBSCRIBERS).
 --load-profile-every-minutes sets the demo's load profile collection period (minutes dividing
 1440; 360 collects six hours of intervals per job); --speed how many simulated seconds pass
 per second (1440: the day in about a minute; the day is never rushed past what the machine does).
 A flag that would do nothing is refused before anything starts: the token, TLS and
---bridge-host flags without --http-port or --grpc-port, --max-subscriber-buffered-mib without
---grpc-port, and with --no-demo the bridge, webhook, metrics and day flags.
+--bridge-host flags without --http-port or --grpc-port, --max-subscriber-buffered-mib and
+--max-subscribers without --grpc-port, and with --no-demo the bridge, webhook, metrics and day
+flags.
 `;
 
 /** Optional hook of the head-end (actors/demo/up.js): starts the field fleet once the cluster is healthy. */

@@ -80,6 +80,15 @@ describe('bridge flags without the port that starts the bridge', () => {
     ).toEqual([]);
   });
 
+  it('--max-subscribers (gRPC only) needs --grpc-port: without a port or with --http-port alone it is refused', () => {
+    const withoutGrpc = '--max-subscribers bounds the gRPC SubscribeEvents streams: add --grpc-port';
+    expect(bridgeFlagsWithoutPort(demoValues(['--max-subscribers', '4']))).toEqual([withoutGrpc]);
+    expect(bridgeFlagsWithoutPort(demoValues(['--max-subscribers', '4', '--http-port', '0']))).toEqual([
+      withoutGrpc,
+    ]);
+    expect(bridgeFlagsWithoutPort(demoValues(['--max-subscribers', '4', '--grpc-port', '0']))).toEqual([]);
+  });
+
   it('--webhook-config needs no bridge: accepted without a port', () => {
     expect(bridgeFlagsWithoutPort(demoValues(['--webhook-config', 'hooks.json']))).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readIntegrationFlags } from '../../actors/integration/bridge/cli-flags.js';
+import { bridgeSettings, readIntegrationFlags } from '../../actors/integration/bridge/cli-flags.js';
 import {
   integrationHostFlags,
   readIntegrationHostFlags,
@@ -155,6 +155,58 @@ describe('--max-subscriber-buffered-mib', () => {
       await expect(
         readIntegrationFlags({ 'max-subscriber-buffered-mib': value }, { env: {} }),
       ).rejects.toMatchObject({ code: 'MF_CONFIG_INVALID', message: expect.stringContaining(message) });
+    },
+  );
+});
+
+describe('--max-subscribers', () => {
+  it('sets how many SubscribeEvents streams the gRPC API serves at once, for `up` and the demo alike', async () => {
+    const settings = await readIntegrationHostFlags(parse(['--grpc-port', '0', '--max-subscribers', '4']), {
+      env: {},
+    });
+    expect(settings.bridges?.maxSubscribers).toBe(4);
+    expect(
+      (await readIntegrationHostFlags(parse(['--grpc-port', '0', '--max-subscribers=256']), { env: {} }))
+        .bridges?.maxSubscribers,
+    ).toBe(256);
+    // The demo CLI reads it with readIntegrationFlags and builds its bridges with bridgeSettings.
+    const demo = await readIntegrationFlags({ 'max-subscribers': '1' }, { env: {} });
+    expect(demo).toEqual({ maxSubscribers: 1 });
+    expect(bridgeSettings({ host: '127.0.0.1', httpPort: 0, grpcPort: 0 }, demo)).toEqual({
+      host: '127.0.0.1',
+      httpPort: 0,
+      grpcPort: 0,
+      maxSubscribers: 1,
+    });
+  });
+
+  it("absent: left to the gRPC bridge's default (16)", async () => {
+    const settings = await readIntegrationHostFlags(parse(['--grpc-port', '0']), { env: {} });
+    expect(settings.bridges).not.toHaveProperty('maxSubscribers');
+  });
+
+  it('needs --grpc-port', async () => {
+    await expect(
+      readIntegrationHostFlags(parse(['--http-port', '0', '--max-subscribers', '4']), { env: {} }),
+    ).rejects.toMatchObject({
+      code: 'MF_CONFIG_INVALID',
+      message: expect.stringContaining(
+        '--max-subscribers bounds the gRPC SubscribeEvents streams: add --grpc-port',
+      ),
+    });
+  });
+
+  it.each(['0', '-1', '257', '1.5', '1e2', '0x10', '', ' 4', 'many'])(
+    'refuses %j with MF_CONFIG_INVALID naming the flag and its range',
+    async (value) => {
+      const message = `--max-subscribers must be an integer from 1 to 256 (SubscribeEvents streams the gRPC API serves at once; default 16), not "${value}"`;
+      await expect(
+        readIntegrationHostFlags(parse(['--grpc-port', '0', `--max-subscribers=${value}`]), { env: {} }),
+      ).rejects.toMatchObject({ code: 'MF_CONFIG_INVALID', message: expect.stringContaining(message) });
+      await expect(readIntegrationFlags({ 'max-subscribers': value }, { env: {} })).rejects.toMatchObject({
+        code: 'MF_CONFIG_INVALID',
+        message: expect.stringContaining(message),
+      });
     },
   );
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../actors/integration/webhook-signature.js';
 import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
+import { expectSubscriberCap } from './support/subscriber-cap.js';
 import { startUp } from './support/up-process.js';
 import { startReceiver } from './webhook-receiver.js';
 
@@ -12,7 +13,8 @@ import { startReceiver } from './webhook-receiver.js';
  * `meterfabric up` as the integration host: the bridge behind a token read from a file, a
  * webhook subscriber from a config file (secret from a file), and the webhook metrics on the
  * process's metrics endpoint, during a real day on etcd + three nodes; the gRPC API with
- * --max-subscriber-buffered-mib, its bound on the same endpoint. Needs dist/.
+ * --max-subscriber-buffered-mib, its bound on the same endpoint, and --max-subscribers 1: a
+ * second SubscribeEvents stream is refused. Needs dist/.
  */
 
 describe('meterfabric up with the integration flags', () => {
@@ -50,6 +52,8 @@ describe('meterfabric up with the integration flags', () => {
         String(grpcPort),
         '--max-subscriber-buffered-mib',
         '8',
+        '--max-subscribers',
+        '1',
         // The day at twice the default pace (about 30 s): what is checked here is the hosting
         // flags, and `up` reading --speed; npm-start.int runs the day at the default pace.
         '--speed',
@@ -81,6 +85,13 @@ describe('meterfabric up with the integration flags', () => {
       expect(await post('not-this-one')).toBe(401);
       // Authenticated: past the token check to the request parser (which refuses this body).
       expect(await post('up-bridge-token-0123')).not.toBe(401);
+      // --max-subscribers reached the gRPC API (early in the day: the bridges close at its end).
+      await expectSubscriberCap({
+        grpcAddress: `127.0.0.1:${grpcPort}`,
+        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        cap: 1,
+        token: 'up-bridge-token-0123',
+      });
 
       await waitFor(() => receiver.received.length > 0, 'a webhook delivery', 300_000, 200);
       const first = receiver.received[0]!;

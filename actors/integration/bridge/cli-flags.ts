@@ -4,7 +4,7 @@ import type { WebhookSubscriberConfig } from '../webhook-config.js';
 import { loadWebhookConfigFile } from '../webhook-file-config.js';
 import { bridgeTokenEnv, resolveBridgeToken, type TokenSource } from './secrets.js';
 import type { IntegrationBridgeSettings } from './serve.js';
-import { defaultMaxSubscriberBufferedBytes } from './subscribe-events.js';
+import { defaultMaxSubscriberBufferedBytes, defaultMaxSubscribers } from './subscribe-events.js';
 import { type BridgeTls, loadBridgeTls } from './tls.js';
 
 /**
@@ -22,10 +22,12 @@ import { type BridgeTls, loadBridgeTls } from './tls.js';
  *                                        by secretEnv or secretFile, never on the command line)
  *   --max-subscriber-buffered-mib <n>    MiB one SubscribeEvents stream may have waiting for a
  *                                        slow client (subscribe-events.ts), 1..1024, default 32
+ *   --max-subscribers <n>                SubscribeEvents streams served at once (one more is
+ *                                        refused: MF_TOO_MANY_SUBSCRIBERS), 1..256, default 16
  *
  * The token and TLS flags configure the bridge, so they need --http-port and/or --grpc-port;
- * --max-subscriber-buffered-mib needs --grpc-port (`bridgeFlagsWithoutPort`). --webhook-config
- * works without a bridge.
+ * --max-subscriber-buffered-mib and --max-subscribers need --grpc-port
+ * (`bridgeFlagsWithoutPort`). --webhook-config works without a bridge.
  */
 
 export const integrationFlags = {
@@ -37,6 +39,7 @@ export const integrationFlags = {
   'tls-allowed-clients': { type: 'string' },
   'webhook-config': { type: 'string' },
   'max-subscriber-buffered-mib': { type: 'string' },
+  'max-subscribers': { type: 'string' },
 } as const;
 
 export type IntegrationFlagValues = {
@@ -48,6 +51,7 @@ export type IntegrationFlagValues = {
   'tls-allowed-clients'?: string | undefined;
   'webhook-config'?: string | undefined;
   'max-subscriber-buffered-mib'?: string | undefined;
+  'max-subscribers'?: string | undefined;
 };
 
 export type IntegrationSettings = {
@@ -58,6 +62,8 @@ export type IntegrationSettings = {
   webhooks?: WebhookSubscriberConfig[];
   /** From --max-subscriber-buffered-mib; absent: the bridge's default (32 MiB). */
   maxSubscriberBufferedBytes?: number;
+  /** From --max-subscribers; absent: the bridge's default (16). */
+  maxSubscribers?: number;
 };
 
 export { bridgeTokenEnv };
@@ -85,7 +91,7 @@ const bridgeOnlyFlags = [
 ] as const;
 
 /** Flags that only the gRPC API reads (SubscribeEvents): they need --grpc-port. */
-const grpcOnlyFlags = ['max-subscriber-buffered-mib'] as const;
+const grpcOnlyFlags = ['max-subscriber-buffered-mib', 'max-subscribers'] as const;
 
 /**
  * The bridge flags given without the port flag that starts what they configure, as problems
@@ -144,6 +150,25 @@ export function readMaxSubscriberBufferedBytes(text: string | undefined): number
   return mib * 2 ** 20;
 }
 
+/**
+ * Upper end of --max-subscribers. Each stream may hold up to the per-stream bound for its
+ * client, so 256 streams at the default 32 MiB may hold 8 GiB together, already more than a
+ * head-end host is likely to spare; a larger number is likelier a typo than that many
+ * integrators.
+ */
+export const maxSubscribersLimit = 256;
+
+/** --max-subscribers as a count; undefined when absent. */
+export function readMaxSubscribers(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > maxSubscribersLimit)
+    throw new ConfigError([
+      `--max-subscribers must be an integer from 1 to ${maxSubscribersLimit} (SubscribeEvents streams the gRPC API serves at once; default ${defaultMaxSubscribers}), not "${text}"`,
+    ]);
+  return count;
+}
+
 export async function readIntegrationFlags(
   values: IntegrationFlagValues,
   context: {
@@ -156,6 +181,7 @@ export async function readIntegrationFlags(
   const env = context.env ?? process.env;
   // First: a wrong number is reported before any file is read.
   const maxSubscriberBufferedBytes = readMaxSubscriberBufferedBytes(values['max-subscriber-buffered-mib']);
+  const maxSubscribers = readMaxSubscribers(values['max-subscribers']);
   const token = await resolveBridgeToken({
     flag: values.token,
     file: values['token-file'],
@@ -194,6 +220,7 @@ export async function readIntegrationFlags(
     ...(tls ? { tls } : {}),
     ...(webhooks ? { webhooks } : {}),
     ...(maxSubscriberBufferedBytes !== undefined ? { maxSubscriberBufferedBytes } : {}),
+    ...(maxSubscribers !== undefined ? { maxSubscribers } : {}),
   };
 }
 
@@ -213,5 +240,6 @@ export function bridgeSettings(
     ...(settings.maxSubscriberBufferedBytes !== undefined
       ? { maxSubscriberBufferedBytes: settings.maxSubscriberBufferedBytes }
       : {}),
+    ...(settings.maxSubscribers !== undefined ? { maxSubscribers: settings.maxSubscribers } : {}),
   };
 }

@@ -45,7 +45,8 @@ export type IntegrationHostFlagValues = IntegrationFlagValues &
 export type IntegrationHostSettings = {
   /**
    * The bridges as configured: what the head-end hook starts them with (serve.ts). The
-   * per-stream bound is always filled in (the default when the flag is absent).
+   * per-stream bound is always filled in (the default when the flag is absent); maxSubscribers
+   * only when --max-subscribers is given (absent: the gRPC bridge's default, 16).
    */
   bridges?: IntegrationBridgeSettings & { maxSubscriberBufferedBytes: number };
   webhooks?: WebhookSubscriberConfig[];

@@ -33,7 +33,7 @@ export type IntegrationBridgeSettings = {
   tls?: BridgeTls;
   /** Per SubscribeEvents stream (grpc-bridge.ts, --max-subscriber-buffered-mib); default 32 MiB. */
   maxSubscriberBufferedBytes?: number;
-  /** SubscribeEvents streams open at once (grpc-bridge.ts); default 16. */
+  /** SubscribeEvents streams open at once (grpc-bridge.ts, --max-subscribers); default 16. */
   maxSubscribers?: number;
 };
 
