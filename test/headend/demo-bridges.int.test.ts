@@ -88,10 +88,10 @@ describe.skipIf(!existsSync(join(packageRoot, 'dist/actors/demo/cli.js')))(
     });
 
     it.each(['0', '257', 'x', '1.5'])(
-      '--max-subscribers %s: exit 1 before anything starts, naming the flag and its range',
+      '--max-subscribers %s: exit 2 (a wrong command line) before anything starts, naming the flag and its range',
       async (value) => {
         const run = demo(['--grpc-port', '0', '--max-subscribers', value]);
-        expect(await run.exited).toBe(1);
+        expect(await run.exited).toBe(2);
         expect(run.output()).toBe(
           `meterfabric demo: invalid configuration:\n  - --max-subscribers must be an integer from 1 to 256 (SubscribeEvents streams the gRPC API serves at once; default 16), not "${value}" [MF_CONFIG_INVALID]\n`,
         );
