@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMeterfabricError, MeterfabricError } from '../../core/errors.js';
 import { makeDirectorySync } from '../../core/fs/make-directory.js';
@@ -126,10 +126,17 @@ export async function startEtcd(options: EtcdOptions): Promise<EtcdHandle> {
   const tied = setprivPdeathsigUsable();
   if (!tied) warnUntied();
   const plan = etcdSpawnPlan(etcdArgs, { setprivUsable: tied, parentPid: process.pid });
-  const child: ChildProcess = spawn(plan.command, plan.args, {
-    stdio: ['ignore', logFd, logFd],
-    detached: plan.detached,
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(plan.command, plan.args, {
+      stdio: ['ignore', logFd, logFd],
+      detached: plan.detached,
+    });
+  } finally {
+    // etcd has its own copy of the descriptor; ours would stay open for the life of this
+    // process, one per start (a test process starts dozens).
+    closeSync(logFd);
+  }
   const pid = child.pid;
   if (pid === undefined) throw new MeterfabricError('MF_ETCD_START', 'etcd could not be spawned');
   let exited = false;
