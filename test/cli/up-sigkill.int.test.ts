@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { portFree } from '../../cluster/cli/up-ports.js';
 import { processGroupMembers, startUp, type UpProcess } from '../headend/support/up-process.js';
+import { procStat } from '../support/proc.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -27,18 +28,6 @@ import { waitFor } from '../support/wait.js';
  * bound is that 20 s plus as much again for a loaded box.
  */
 const nodesGoneWithinMs = 40_000;
-
-/** Linux /proc: parent and process group of `pid`; undefined once it is gone or a zombie. */
-function procStat(pid: number): { ppid: number; pgrp: number } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return state === 'Z' ? undefined : { ppid: Number(ppid), pgrp: Number(pgrp) };
-}
 
 /** The TCP ports `pid` listens on (Linux /proc: its socket inodes matched in /proc/net/tcp{,6}). */
 function listeningPorts(pid: number): number[] {

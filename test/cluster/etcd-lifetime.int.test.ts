@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { etcdSpawnPlan } from '../../cluster/etcd/etcd-spawn.js';
 import { etcdHealthy } from '../../cluster/etcd/launcher.js';
 import { distPath } from '../../core/paths.js';
+import { procStat } from '../support/proc.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -16,19 +17,6 @@ import { waitFor } from '../support/wait.js';
  * a small child process through the built launcher (needs dist/: npm test builds first), as
  * `up` does, and stops what it started by PID.
  */
-
-/** Linux /proc: state, parent and process group of `pid`; undefined once it is gone or a zombie. */
-function procStat(pid: number): { ppid: number; pgrp: number } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after the last ')'.
-  const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return state === 'Z' ? undefined : { ppid: Number(ppid), pgrp: Number(pgrp) };
-}
 
 function commandOf(pid: number): string {
   return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distPath } from '../../core/paths.js';
 import { startTestEtcd } from '../support/etcd.js';
+import { procStat } from '../support/proc.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -13,18 +14,6 @@ import { waitFor } from '../support/wait.js';
  * launcher's process group, and the launcher warns once (MF_NODES_UNTIED). With setpriv: see
  * test/cli/up-sigkill.int.test.ts. Real etcd and nodes; needs dist/ (npm test builds first).
  */
-
-/** Linux /proc: parent and process group of `pid`; undefined once it is gone or a zombie. */
-function procStat(pid: number): { ppid: number; pgrp: number } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return state === 'Z' ? undefined : { ppid: Number(ppid), pgrp: Number(pgrp) };
-}
 
 describe('launchNode asked to tie its nodes where setpriv is not usable', () => {
   it("warns MF_NODES_UNTIED once for two nodes and runs each, under node's own PID, in the launcher's group", {

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../../core/paths.js';
 import { consecutiveFreePorts } from '../../support/ports.js';
+import { runningProcesses } from '../../support/proc.js';
 
 /** The CLI entry point the README's quick start runs (needs dist/: npm test builds first). */
 export const meterfabricBin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -15,31 +15,6 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Running processes (Linux /proc) with their parent, group and command name; zombies left out (they hold no port). */
-function runningProcesses(): { pid: number; ppid: number; pgrp: number; command: string }[] {
-  const found: { pid: number; ppid: number; pgrp: number; command: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
-    const close = stat.lastIndexOf(')');
-    const [state, ppid, pgrp] = stat.slice(close + 2).split(' ');
-    if (state !== 'Z')
-      found.push({
-        pid: Number(entry),
-        ppid: Number(ppid),
-        pgrp: Number(pgrp),
-        command: stat.slice(stat.indexOf('(') + 1, close),
-      });
-  }
-  return found;
 }
 
 /**

@@ -1,0 +1,44 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Processes as Linux /proc shows them, for tests that check who started what, in which process
+ * group, and whether it is gone. Zombies count as gone: they run nothing and hold no port.
+ */
+
+type Stat = { state: string; ppid: number; pgrp: number; command: string };
+
+/** `/proc/<pid>/stat`: pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses, so split after the last ')'. */
+function readStat(pid: number | string): Stat | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // exited meanwhile
+  }
+  const close = stat.lastIndexOf(')');
+  const [state, ppid, pgrp] = stat.slice(close + 2).split(' ');
+  return {
+    state: state!,
+    ppid: Number(ppid),
+    pgrp: Number(pgrp),
+    command: stat.slice(stat.indexOf('(') + 1, close),
+  };
+}
+
+/** Parent and process group of `pid`; undefined once it is gone or a zombie. */
+export function procStat(pid: number): { ppid: number; pgrp: number } | undefined {
+  const stat = readStat(pid);
+  return !stat || stat.state === 'Z' ? undefined : { ppid: stat.ppid, pgrp: stat.pgrp };
+}
+
+/** Running processes with their parent, group and command name; zombies left out. */
+export function runningProcesses(): { pid: number; ppid: number; pgrp: number; command: string }[] {
+  const found: { pid: number; ppid: number; pgrp: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(entry);
+    if (stat && stat.state !== 'Z')
+      found.push({ pid: Number(entry), ppid: stat.ppid, pgrp: stat.pgrp, command: stat.command });
+  }
+  return found;
+}
