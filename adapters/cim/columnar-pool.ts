@@ -9,7 +9,12 @@ import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { groupStarts, type TaskSizeLimits, taskCountFor } from '../../cluster/pool/task-plan.js';
 import { systemClock } from '../../core/clock.js';
 import type { CollectedReading } from '../field-data.js';
-import { ColumnarBatchError, packReadings, readingColumnBuffers } from './columnar-readings.js';
+import {
+  ColumnarBatchError,
+  packReadingLists,
+  packReadings,
+  readingColumnBuffers,
+} from './columnar-readings.js';
 import { encodeMeterReadingsBytes, type MeterReadingsOptions } from './meter-readings.js';
 import { movableRuns, packedReadingCount } from './packed-readings.js';
 import {
@@ -104,11 +109,17 @@ export const cimArenaSizing = new BytesPerItemEstimate(512);
  * arena, valid only during the call, or bytes of its own when the message did not fit) as its
  * task's result arrives, and the arena is reused right after.
  */
-/** How a kind of job becomes arena tasks: its weight in readings, and a group of jobs as one task. */
+/**
+ * How a kind of job becomes arena tasks: its weight in readings, and a group of jobs as one
+ * task's payload (the arena is added to it), the buffers to move with it, and its size.
+ */
 type ArenaTaskKind = {
-  fn: 'encodeMeterReadingsColumnarInto' | 'encodeMeterReadingsPackedInto';
+  fn: 'encodeMeterReadingListsInto' | 'encodeMeterReadingsPackedInto';
   weights: number[];
-  group(from: number, to: number): { payload: unknown[]; transferList: ArrayBuffer[]; readings: number };
+  group(
+    from: number,
+    to: number,
+  ): { payload: Record<string, unknown>; transferList: ArrayBuffer[]; readings: number; messages: number };
 };
 
 async function encodeThroughArenas<T>(
@@ -129,16 +140,16 @@ async function encodeThroughArenas<T>(
   const results = await pool.runPipelined<ArenaLayout, T[]>(
     starts.length,
     (g) => {
-      const { payload, transferList, readings } = kind.group(starts[g]!, endOf(g));
+      const { payload, transferList, readings, messages } = kind.group(starts[g]!, endOf(g));
       const arena = cimOutputArenas.acquire(
-        readings * cimArenaSizing.bytesPerItem + payload.length * arenaBytesPerMessage,
+        readings * cimArenaSizing.bytesPerItem + messages * arenaBytesPerMessage,
       );
       arenaBytes[g] = arena.byteLength;
       groupReadings[g] = readings;
       return {
         module: 'adapters/cim/pool-tasks',
         fn: kind.fn,
-        payload: { jobs: payload, arena },
+        payload: { ...payload, arena },
         transferList: [...transferList, arena],
       };
     },
@@ -181,12 +192,25 @@ export async function encodeMeterReadingsLeased(
   return leaseThroughArenas(pool, columnarKind(jobs), options);
 }
 
-/** Reading objects packed into columns on this thread, just before their task is submitted. */
+/**
+ * Reading objects packed on this thread just before their task is submitted, the task's
+ * messages as one batch (`packReadingLists`: one set of columns and tables per task, not per
+ * message; pool-tasks.ts `encodeMeterReadingListsInto`).
+ */
 function columnarKind(jobs: readonly MeterReadingsMessageJob[]): ArenaTaskKind {
   return {
-    fn: 'encodeMeterReadingsColumnarInto',
+    fn: 'encodeMeterReadingListsInto',
     weights: jobs.map((j) => j.readings.length),
-    group: (from, to) => packGroup(jobs, from, to),
+    group: (from, to) => {
+      const group = jobs.slice(from, to);
+      const { columns, ends } = packReadingLists(group.map((job) => job.readings));
+      return {
+        payload: { columns, ends, options: group.map((job) => job.options) },
+        transferList: readingColumnBuffers(columns),
+        readings: columns.count,
+        messages: group.length,
+      };
+    },
   };
 }
 
@@ -219,7 +243,7 @@ export async function encodeMeterReadingsPackedLeased(
           payload.push({ packed, options: jobs[i]!.options });
           if (buffer) transferList.push(buffer);
         }
-        return { payload, transferList, readings };
+        return { payload: { jobs: payload }, transferList, readings, messages: payload.length };
       },
     },
     options,

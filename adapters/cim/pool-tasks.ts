@@ -2,7 +2,14 @@ import { threadId } from 'node:worker_threads';
 import { type ArenaLayout, checkArena } from '../../cluster/pool/output-arena.js';
 import { transferListOf, type WithTransfer, withTransfer } from '../../cluster/pool/transfer.js';
 import type { CollectedReading } from '../field-data.js';
-import { ColumnarBatchError, checkReadingColumns, type ReadingColumns } from './columnar-readings.js';
+import {
+  ColumnarBatchError,
+  checkListEnds,
+  checkReadingColumns,
+  type ReadingColumns,
+  type ReadingListColumns,
+  readingListColumns,
+} from './columnar-readings.js';
 import { type EndDeviceEventInput, encodeEndDeviceEvents } from './end-device-events.js';
 import { encodeMeterReadings, outboundHeader } from './meter-readings.js';
 import { encodeMeterReadingsColumnsBytes, encodeMeterReadingsColumnsInto } from './meter-readings-xml.js';
@@ -86,6 +93,35 @@ export function encodeMeterReadingsColumnarInto(task: ArenaMeterReadingsTask): W
     checkReadingColumns(job.columns);
     return job.columns;
   });
+}
+
+/**
+ * A task's messages as one packed batch (`packReadingLists`): list i of the columns is message
+ * i's readings, `options[i]` its header. What the caller sends since session 20 (one set of
+ * column buffers and one table per task instead of one per message).
+ */
+export type ArenaReadingListsTask = ReadingListColumns & {
+  options: PoolMessageOptions[];
+  arena: ArrayBuffer;
+};
+
+/**
+ * The same messages and bytes as `encodeMeterReadingsColumnarInto` with one job per list. The
+ * batch is checked whole (every index, every list end) before anything is written.
+ */
+export function encodeMeterReadingListsInto(task: ArenaReadingListsTask): WithTransfer<ArenaLayout> {
+  if (typeof task !== 'object' || task === null)
+    throw new ColumnarBatchError('an arena task needs columns, list ends, options and an arena');
+  checkJobs(task.options);
+  checkReadingColumns(task.columns);
+  checkListEnds(task.ends, task.columns.count, task.options.length);
+  if (task.ends.length !== task.options.length)
+    throw new ColumnarBatchError(
+      `a task of ${task.options.length} messages came with ${task.ends.length} list ends`,
+    );
+  const batch: ReadingListColumns = { columns: task.columns, ends: task.ends };
+  const jobs = task.options.map((options) => ({ options }));
+  return encodeIntoArena({ jobs, arena: task.arena }, (_, i) => readingListColumns(batch, i));
 }
 
 /** One MeterReadings message whose readings are in the cluster's packed form (packed-readings.ts). */
