@@ -53,6 +53,7 @@ const statusByCode: Record<string, grpc.status> = {
   MF_UNKNOWN_METHOD: grpc.status.NOT_FOUND,
   MF_UNKNOWN_PARTITION: grpc.status.NOT_FOUND,
   MF_DRAINING: grpc.status.UNAVAILABLE,
+  MF_DRAIN_NOT_MARKED: grpc.status.UNAVAILABLE,
 };
 
 /** Server side: any thrown error -> a gRPC error carrying its MF_* code. */

@@ -4,6 +4,7 @@ import type { ActorHost } from '../actors/actor-host.js';
 import type { ServiceSpec } from '../config/manifest.js';
 import { actorCallStreamHandler } from './actor-call-stream.js';
 import type { NodeDataPlane } from './data-plane.js';
+import type { DrainOutcome } from './drain.js';
 import { AdminService, NodeService, unary } from './grpc-contracts.js';
 import { toWireStatus } from './peers.js';
 import type { ReplicaLifecycle } from './replica-lifecycle.js';
@@ -32,8 +33,8 @@ export type NodeRpcDeps = {
     draining: boolean;
     metricsAddress: string;
   };
-  /** Moves this node's primaries elsewhere; resolves with how many it had. */
-  drain(): Promise<number>;
+  /** Moves this node's primaries elsewhere; resolves with how many it had and why it stopped. */
+  drain(): Promise<DrainOutcome>;
   /** Stops the node without another drain and exits the process (Drain with `exit`). */
   exitAfterDrain(): void;
 };
@@ -68,9 +69,15 @@ export function registerNodeServices(server: grpc.Server, deps: NodeRpcDeps): vo
       token,
     ),
     Drain: unary(async (req: { exit: boolean }) => {
-      const moved = await deps.drain();
+      const { primaries, end } = await deps.drain();
+      if (end === 'not-marked') {
+        throw new MeterfabricError(
+          'MF_DRAIN_NOT_MARKED',
+          `node ${deps.nodeId} could not mark itself draining in etcd, so no primary moved; check that etcd answers (meterfabric status), then drain again`,
+        );
+      }
       if (req.exit) setTimeout(() => deps.exitAfterDrain(), 50);
-      return { primariesMoved: moved };
+      return { primariesMoved: primaries };
     }, token),
   });
 }

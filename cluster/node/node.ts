@@ -24,6 +24,16 @@ import { WriteFormatWatch } from '../membership/write-format.js';
 import type { NodeId, PartitionConfiguration, PartitionId } from '../replicator/contract.js';
 import { chaosClockFromEnv } from './chaos-clock.js';
 import { type NodeDataPlane, openLocalReplicas } from './data-plane.js';
+import {
+  type DrainEnd,
+  type DrainOutcome,
+  type DrainState,
+  drainEndMessages,
+  drainPollMs,
+  drainStep,
+  drainTimeoutMs,
+  resignTimeoutMs,
+} from './drain.js';
 import { type NodeExtension, startExtensions } from './extensions.js';
 import { channelOptions } from './grpc-contracts.js';
 import { nodeHealth } from './health.js';
@@ -309,34 +319,74 @@ export class ClusterNode {
 
   /**
    * Graceful drain (Service Fabric's swap-primary): mark this node draining so the FM moves
-   * every primary elsewhere, wait until it holds none, give up FM leadership. Returns how
-   * many primaries were moved.
+   * every primary elsewhere, wait until it holds none, give up FM leadership. It stops waiting
+   * early when nobody can move them (drain.ts): no other node to take them, or etcd cannot
+   * carry the handover (the lease is no longer valid, or the draining mark was refused).
+   * Resolves with how many primaries the node had and why the drain stopped waiting.
    */
-  async drain(timeoutMs = 20_000): Promise<number> {
-    if (!this.membership || !this.lifecycle) return 0;
+  async drain(timeoutMs = drainTimeoutMs): Promise<DrainOutcome> {
+    if (!this.membership || !this.lifecycle) return { primaries: 0, end: 'handed-over' };
     const membership = this.membership;
     const takers = (): number =>
       [...membership.nodes.values()].filter((m) => m.id !== this.config.nodeId && !m.draining).length;
     const before = this.lifecycle.primaries().length;
     this.draining = true;
-    await this.membership.setDraining();
-    this.fm?.poke();
     const deadline = this.clock.now() + timeoutMs;
-    while (this.ownsPrimaries()) {
-      if (takers() === 0) {
-        this.logger.warn(
-          'drain: no other node can take the primaries; stopping (they wait for a node to return)',
-        );
+    // Not awaited on its own: an etcd that is gone may never answer, and the lease tells
+    // sooner that no FM can act on the mark (drainStep).
+    let mark: DrainState['mark'] = 'pending';
+    let markError: unknown;
+    const marked = membership.setDraining().then(
+      () => {
+        mark = 'written';
+        this.fm?.poke();
+      },
+      (err: unknown) => {
+        mark = 'failed';
+        markError = err;
+      },
+    );
+    let end: DrainEnd;
+    for (;;) {
+      const step = drainStep({
+        mark,
+        ownsPrimaries: this.ownsPrimaries(),
+        takers: takers(),
+        leaseValid: membership.isValid(),
+        nowMs: this.clock.now(),
+        deadlineMs: deadline,
+      });
+      if (step !== 'wait') {
+        end = step;
         break;
       }
-      if (this.clock.now() > deadline) {
-        this.logger.warn('drain timed out; stopping with primaries still here (they fail over)');
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
+      const poll = new Promise((r) => setTimeout(r, drainPollMs));
+      await (mark === 'pending' ? Promise.race([marked, poll]) : poll);
     }
-    await this.election?.resign();
-    return before;
+    if (end === 'handed-over') this.logger.info({ primaries: before }, drainEndMessages[end]);
+    else if (end === 'not-marked') this.logger.warn({ err: String(markError) }, drainEndMessages[end]);
+    else this.logger.warn(drainEndMessages[end]);
+    // Unmarked, the node stays an FM candidate (an operator's Drain fails and may be retried).
+    if (end !== 'not-marked') await this.resignWithin(resignTimeoutMs);
+    return { primaries: before, end };
+  }
+
+  /** Gives FM leadership up, waiting at most `timeoutMs` for etcd (drain.ts: resignTimeoutMs). */
+  private async resignWithin(timeoutMs: number): Promise<void> {
+    if (!this.election) return;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      this.election.resign().then(() => true),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!answered)
+      this.logger.warn(
+        { timeoutMs },
+        'drain: etcd did not answer the FM resignation; the FM key dies with the lease',
+      );
   }
 
   /** True while a configuration names this node primary or it still acts as one. */
