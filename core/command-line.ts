@@ -43,3 +43,56 @@ export function parseCommandLine<T extends ParseArgsConfig>(
     throw new UsageError(`${(err as Error).message}; ${where}`);
   }
 }
+
+/**
+ * The values a numeric flag accepts. `integer` (the default) reads only plain digits; otherwise
+ * a plain decimal (`0.5`, `12`). Neither reads a sign, an exponent, hex or blanks, which
+ * `Number()` would take (`Number('')` is 0, `Number('0x10')` 16) and which are more likely a
+ * typo than meant. `min` is inclusive; `above` excludes its bound (time scales, speeds > 0).
+ */
+export type NumberFlagRange = {
+  integer?: boolean;
+  min?: number;
+  above?: number;
+  max: number;
+  /** What the number is, with its unit, said after the range: "ms to wait for answers". */
+  meaning?: string;
+};
+
+/** A port the command binds: 0 lets the OS pick a free one. */
+export const listenPortRange: NumberFlagRange = { min: 0, max: 65_535, meaning: '0: any free port' };
+/** A port the command connects to. */
+export const dialPortRange: NumberFlagRange = { min: 1, max: 65_535 };
+/**
+ * The longest delay a Node timer keeps: beyond it `setTimeout` fires after 1 ms (with a
+ * warning), so a duration above it would end a command at once instead of late.
+ */
+export const maxTimerMs = 2 ** 31 - 1;
+
+/** Why `text` is not a value of `flag` in `range`, as one line naming the flag; undefined if it is. */
+export function numberFlagProblem(flag: string, text: string, range: NumberFlagRange): string | undefined {
+  const integer = range.integer ?? true;
+  const value = Number(text);
+  const readable = (integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/).test(text);
+  const inRange =
+    (range.min === undefined || value >= range.min) &&
+    (range.above === undefined || value > range.above) &&
+    value <= range.max;
+  if (readable && inRange) return undefined;
+  const kind = integer ? 'an integer' : 'a number';
+  const bounds =
+    range.above !== undefined
+      ? `above ${range.above} and at most ${range.max}`
+      : `from ${range.min ?? 0} to ${range.max}`;
+  return `${flag} must be ${kind} ${bounds}${range.meaning ? ` (${range.meaning})` : ''}, not "${text}"`;
+}
+
+/**
+ * A numeric flag's value, or a `UsageError` (exit 2) naming the flag, its range and what was
+ * given. Commands that list every problem at once collect `numberFlagProblem` instead.
+ */
+export function readNumberFlag(flag: string, text: string, range: NumberFlagRange): number {
+  const problem = numberFlagProblem(flag, text, range);
+  if (problem !== undefined) throw new UsageError(problem);
+  return Number(text);
+}

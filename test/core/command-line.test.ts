@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { exitCodeFor, parseCommandLine } from '../../core/command-line.js';
+import {
+  dialPortRange,
+  exitCodeFor,
+  listenPortRange,
+  maxTimerMs,
+  numberFlagProblem,
+  parseCommandLine,
+  readNumberFlag,
+} from '../../core/command-line.js';
 import { ConfigError, InvariantViolation, MeterfabricError, UsageError } from '../../core/errors.js';
 
 describe('exitCodeFor: one mapping from typed errors to exit codes', () => {
@@ -56,5 +64,78 @@ describe('parseCommandLine: node:util parse errors become a UsageError naming th
     }
     expect(thrown).not.toBeInstanceOf(UsageError);
     expect((thrown as { code?: string }).code).toMatch(/^ERR_INVALID_ARG_/);
+  });
+});
+
+describe('numberFlagProblem / readNumberFlag: one reader for every numeric flag', () => {
+  const count = { min: 1, max: 100, meaning: 'things' };
+  const scale = { integer: false, above: 0, max: 10 };
+
+  it.each([
+    ['an integer in range', '--count', '7', count, 7],
+    ['the lower bound', '--count', '1', count, 1],
+    ['the upper bound', '--count', '100', count, 100],
+    ['port 0 where the command binds', '--port', '0', listenPortRange, 0],
+    ['the highest port', '--port', '65535', dialPortRange, 65_535],
+    ['a fraction where fractions are read', '--time-scale', '0.5', scale, 0.5],
+    ['a fraction without its leading 0', '--time-scale', '.25', scale, 0.25],
+    ['the longest Node timer', '--duration-ms', String(maxTimerMs), { min: 1, max: maxTimerMs }, maxTimerMs],
+  ])('reads %s', (_name, flag, text, range, value) => {
+    expect(numberFlagProblem(flag, text, range)).toBeUndefined();
+    expect(readNumberFlag(flag, text, range)).toBe(value);
+  });
+
+  // Each of these passes `Number()` (as NaN, 0 or a number nobody typed) or a bare range check.
+  it.each([
+    ['not a number', '--count', 'abc', count, '--count must be an integer from 1 to 100 (things), not "abc"'],
+    [
+      'empty (Number reads 0)',
+      '--count',
+      '',
+      count,
+      '--count must be an integer from 1 to 100 (things), not ""',
+    ],
+    ['hex (Number reads 16)', '--count', '0x10', count, 'not "0x10"'],
+    ['an exponent', '--count', '1e2', count, 'not "1e2"'],
+    ['blanks around it', '--count', ' 5', count, 'not " 5"'],
+    ['negative', '--count', '-1', count, 'not "-1"'],
+    ['zero for a count', '--count', '0', count, 'not "0"'],
+    ['a fraction for an integer', '--count', '1.5', count, 'not "1.5"'],
+    ['above the bound', '--count', '101', count, 'not "101"'],
+    [
+      'port 0 to connect to',
+      '--port',
+      '0',
+      dialPortRange,
+      '--port must be an integer from 1 to 65535, not "0"',
+    ],
+    ['a port past 65535', '--port', '65536', listenPortRange, '(0: any free port), not "65536"'],
+    [
+      'a time scale of 0',
+      '--time-scale',
+      '0',
+      scale,
+      '--time-scale must be a number above 0 and at most 10, not "0"',
+    ],
+    ['a time scale past its bound', '--time-scale', '10.5', scale, 'not "10.5"'],
+    [
+      'a timer Node would fire at once',
+      '--duration-ms',
+      String(maxTimerMs + 1),
+      { min: 1, max: maxTimerMs },
+      'not "2147483648"',
+    ],
+  ])('refuses %s, naming the flag, the range and the value', (_name, flag, text, range, named) => {
+    expect(numberFlagProblem(flag, text, range)).toContain(named);
+    expect(numberFlagProblem(flag, text, range)).toMatch(new RegExp(`^${flag} must be `));
+    let thrown: unknown;
+    try {
+      readNumberFlag(flag, text, range);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect(exitCodeFor(thrown as UsageError)).toBe(2);
+    expect((thrown as UsageError).message).toBe(numberFlagProblem(flag, text, range));
   });
 });
