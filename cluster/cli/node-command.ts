@@ -1,5 +1,5 @@
-import { parseCommandLine } from '../../core/command-line.js';
-import { loadNodeConfig } from '../config/node-config.js';
+import { numberFlagProblem, parseCommandLine } from '../../core/command-line.js';
+import { leaseTtlMsRange, loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { ClusterNode } from '../node/node.js';
 import { formatNodeReport } from '../node/ready-report.js';
 import { onShutdownSignal, type ShutdownSignal } from './shutdown-signals.js';
@@ -13,6 +13,19 @@ SIGTERM/SIGINT drain the node (hand primaries over) and exit; the same signal ag
 more after the first, or any signal 2 s or more after it, exits at once (a SIGTERM just after
 SIGINT, or a repeat within 200 ms, joins the drain).
 `;
+
+/** The flags below as the user types them, for the settings they set: a refused value names its flag. */
+const flagNames: Partial<Record<keyof NodeConfig, string>> = {
+  nodeId: '--id',
+  listen: '--listen',
+  advertise: '--advertise',
+  dataDir: '--data',
+  etcd: '--etcd',
+  cluster: '--cluster',
+  metricsListen: '--metrics',
+  leaseTtlMs: '--lease-ttl-ms',
+  manifests: '--manifest',
+};
 
 /**
  * `meterfabric node`: runs one cluster node until SIGTERM/SIGINT. A flag it cannot read
@@ -41,7 +54,19 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
+  // Read as digits first: Number() would pass "" as 0 and "abc" as NaN, which the schema then
+  // calls "expected number, received NaN". Its problem is listed with the configuration's.
+  const leaseTtlText = values['lease-ttl-ms'];
+  const leaseTtlProblem =
+    leaseTtlText === undefined
+      ? undefined
+      : numberFlagProblem('--lease-ttl-ms', leaseTtlText, {
+          ...leaseTtlMsRange,
+          meaning: 'setting leaseTtlMs',
+        });
   const config = loadNodeConfig({
+    flagNames,
+    flagProblems: leaseTtlProblem === undefined ? [] : [leaseTtlProblem],
     flags: {
       nodeId: values.id,
       listen: values.listen,
@@ -50,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       etcd: values.etcd?.flatMap((e) => e.split(',')),
       cluster: values.cluster,
       metricsListen: values.metrics,
-      leaseTtlMs: values['lease-ttl-ms'] === undefined ? undefined : Number(values['lease-ttl-ms']),
+      leaseTtlMs: leaseTtlText === undefined || leaseTtlProblem ? undefined : Number(leaseTtlText),
       manifests: values.manifest,
     },
     env: process.env,

@@ -10,9 +10,17 @@ const hostPort = z
   .string()
   .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7101')
   .refine((v) => {
+    // Only a host:port the regex took has a port to judge: else one problem, not two.
+    if (!/^[^\s:]+:\d{1,5}$/.test(v)) return true;
     const port = Number(v.slice(v.lastIndexOf(':') + 1));
     return port >= 0 && port <= 65535;
   }, 'port must be 0..65535');
+
+/**
+ * leaseTtlMs's bounds, shared with the flags that pass it on (`chaos run --lease-ttl-ms`):
+ * etcd's minimum lease TTL is 2 s; past a minute a dead node holds its primaries too long.
+ */
+export const leaseTtlMsRange = { min: 2000, max: 60_000 } as const;
 
 export const nodeConfigSchema = z.object({
   nodeId: z
@@ -30,8 +38,8 @@ export const nodeConfigSchema = z.object({
   leaseTtlMs: z
     .number()
     .int()
-    .min(2000, 'etcd refuses leases shorter than 2000 ms')
-    .max(60_000)
+    .min(leaseTtlMsRange.min, `etcd refuses leases shorter than ${leaseTtlMsRange.min} ms`)
+    .max(leaseTtlMsRange.max)
     .default(3000),
   /** Self-fencing margin subtracted from every lease validity (clock drift, event-loop lag). */
   leaseMarginMs: z.number().int().min(0).max(5000).default(500),
@@ -67,6 +75,16 @@ export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
 export type ConfigSources = {
   /** Parsed command-line flags (already in schema shape). */
   flags: Partial<Record<keyof NodeConfig, unknown>>;
+  /**
+   * How the user spells each of `flags` on the command line (`leaseTtlMs: '--lease-ttl-ms'`):
+   * a problem with a value that came from a flag names the flag, the setting as detail.
+   */
+  flagNames?: Partial<Record<keyof NodeConfig, string>>;
+  /**
+   * Problems the caller found reading its flags (a number that is no number), listed with the
+   * configuration's own so that one run names every problem; the flag is then left out.
+   */
+  flagProblems?: readonly string[];
   env: NodeJS.ProcessEnv;
   /** Path of a JSON config file, if any. */
   file?: string | undefined;
@@ -120,7 +138,7 @@ function fromEnv(key: keyof NodeConfig, name: string, raw: string, problems: str
 
 /** Merges file < environment < flags and validates; throws ConfigError listing every problem. */
 export function loadNodeConfig(sources: ConfigSources): NodeConfig {
-  const problems: string[] = [];
+  const problems: string[] = [...(sources.flagProblems ?? [])];
   let fromFile: Record<string, unknown> = {};
   if (sources.file) {
     try {
@@ -135,9 +153,12 @@ export function loadNodeConfig(sources: ConfigSources): NodeConfig {
     }
   }
   const fromEnvironment: Record<string, unknown> = {};
+  const envNameOf = new Map<string, string>();
   for (const [name, key] of Object.entries(envKeys)) {
     const raw = sources.env[name];
-    if (raw !== undefined) fromEnvironment[key] = fromEnv(key, name, raw, problems);
+    if (raw === undefined) continue;
+    fromEnvironment[key] = fromEnv(key, name, raw, problems);
+    envNameOf.set(key, name);
   }
   const flags = Object.fromEntries(Object.entries(sources.flags).filter(([, v]) => v !== undefined));
   const merged: Record<string, unknown> = {
@@ -149,12 +170,43 @@ export function loadNodeConfig(sources: ConfigSources): NodeConfig {
   const result = nodeConfigSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      const path = issue.path.join('.') || '(root)';
-      problems.push(`${path}: ${issue.message}`);
+      const setting = issue.path.join('.') || '(root)';
+      const key = String(issue.path[0] ?? '');
+      problems.push(
+        settingProblem(key, setting, issue.message, { merged, flags, envNameOf, fromFile, sources }),
+      );
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
+}
+
+/**
+ * A refused setting, named where the user gave it: the flag (`--lease-ttl-ms`), the
+ * environment variable or the config file, whichever won the merge, the setting's name as
+ * detail. A required setting given nowhere is named with the places it can be given.
+ */
+function settingProblem(
+  key: string,
+  setting: string,
+  message: string,
+  from: {
+    merged: Record<string, unknown>;
+    flags: Record<string, unknown>;
+    envNameOf: ReadonlyMap<string, string>;
+    fromFile: Record<string, unknown>;
+    sources: ConfigSources;
+  },
+): string {
+  const flag = from.sources.flagNames?.[key as keyof NodeConfig];
+  if (key in from.flags) return flag ? `${flag} (setting ${setting}): ${message}` : `${setting}: ${message}`;
+  const env = from.envNameOf.get(key);
+  if (env) return `${env} (setting ${setting}): ${message}`;
+  if (key in from.fromFile) return `${setting} in config file ${from.sources.file}: ${message}`;
+  if (from.merged[key] !== undefined) return `${setting}: ${message}`;
+  const envName = Object.entries(envKeys).find(([, k]) => k === key)?.[0];
+  const places = [flag, envName, `"${key}" in a config file`].filter((place) => place !== undefined);
+  return `${setting} is required: give ${places.join(', or ')}`;
 }
 
 /** The address other nodes dial. */

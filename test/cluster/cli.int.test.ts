@@ -22,9 +22,12 @@ describe('meterfabric CLI', () => {
     );
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('invalid configuration');
-    expect(result.stderr).toContain('nodeId: use 1-32 lower-case letters');
-    expect(result.stderr).toContain('listen: must be host:port');
-    expect(result.stderr).toContain('leaseTtlMs: etcd refuses leases shorter than 2000 ms');
+    // Every problem at once, each naming the flag the user typed (the setting as detail).
+    expect(result.stderr).toContain('--id (setting nodeId): use 1-32 lower-case letters');
+    expect(result.stderr).toContain('--listen (setting listen): must be host:port');
+    expect(result.stderr).toContain(
+      '--lease-ttl-ms must be an integer from 2000 to 60000 (setting leaseTtlMs), not "100"',
+    );
     expect(result.stderr).toContain('[MF_CONFIG_INVALID]');
   });
 

@@ -46,6 +46,47 @@ describe('node configuration', () => {
     expect(message).toContain('MF_PEER_ADDRESS_OVERRIDES: must be JSON');
   });
 
+  it('names the flag, the variable or the file a refused value came from, the setting as detail', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cfg-'));
+    const file = join(dir, 'node.json');
+    writeFileSync(file, JSON.stringify({ maxPayloadBytes: 1 }));
+    const problems = (() => {
+      try {
+        loadNodeConfig({
+          flags: { nodeId: 'N 1', listen: 'nowhere', etcd: ['127.0.0.1:2379'], leaseTtlMs: 500 },
+          flagNames: { nodeId: '--id', listen: '--listen', dataDir: '--data', leaseTtlMs: '--lease-ttl-ms' },
+          env: { MF_INITIAL_CLUSTER_SIZE: '0' },
+          file,
+        });
+      } catch (err) {
+        return (err as ConfigError).details.problems as string[];
+      }
+      return [];
+    })();
+    expect(problems).toEqual([
+      '--id (setting nodeId): use 1-32 lower-case letters, digits or dashes, e.g. n1',
+      // One problem for a listen address that is no host:port, not a second about its port.
+      '--listen (setting listen): must be host:port, e.g. 127.0.0.1:7101',
+      'dataDir is required: give --data, or MF_DATA_DIR, or "dataDir" in a config file',
+      '--lease-ttl-ms (setting leaseTtlMs): etcd refuses leases shorter than 2000 ms',
+      'MF_INITIAL_CLUSTER_SIZE (setting initialClusterSize): Too small: expected number to be >=1',
+      `maxPayloadBytes in config file ${file}: Too small: expected number to be >=1024`,
+    ]);
+  });
+
+  it("lists the caller's flag problems with its own, so one run names every problem", () => {
+    expect(() =>
+      loadNodeConfig({
+        flags: { ...base, listen: 'nowhere' },
+        flagNames: { listen: '--listen' },
+        flagProblems: ['--lease-ttl-ms must be an integer from 2000 to 60000, not "abc"'],
+        env: {},
+      }),
+    ).toThrow(
+      /^invalid configuration:\n {2}- --lease-ttl-ms must be an integer from 2000 to 60000, not "abc"\n {2}- --listen \(setting listen\): must be host:port, e\.g\. 127\.0\.0\.1:7101$/,
+    );
+  });
+
   it('reports an unreadable config file by name', () => {
     expect(() => loadNodeConfig({ flags: base, env: {}, file: '/nonexistent/node.json' })).toThrow(
       /config file \/nonexistent\/node.json/,
