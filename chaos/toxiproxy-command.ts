@@ -2,7 +2,7 @@
  * `meterfabric chaos toxiproxy [--host H] [--port P]`: runs the Toxiproxy-compatible API on
  * its own (default localhost:8474, Toxiproxy's default) until SIGINT/SIGTERM.
  */
-import { parseCommandLine } from '../core/command-line.js';
+import { listenPortRange, numberFlagProblem, parseCommandLine } from '../core/command-line.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { defaultToxiproxyHost, defaultToxiproxyPort, startToxiproxyServer } from './toxiproxy/server.js';
@@ -21,10 +21,9 @@ export async function runToxiproxyCommand(argv: string[]): Promise<number> {
     process.stdout.write('usage: meterfabric chaos toxiproxy [--host localhost] [--port 8474]\n');
     return 0;
   }
+  const problem = numberFlagProblem('--port', values.port, listenPortRange);
+  if (problem !== undefined) throw new ConfigError([problem]);
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError([`--port must be an integer from 0 to 65535, got "${values.port}"`]);
-  }
   const logger = createLogger({ component: 'toxiproxy' });
   const server = await startToxiproxyServer({ host: values.host, port, logger });
   // One parseable line for scripts and tests that start us with --port 0.

@@ -1,5 +1,11 @@
 import { resolve } from 'node:path';
-import { exitCodeFor, exitCodes, parseCommandLine } from '../../core/command-line.js';
+import {
+  exitCodeFor,
+  exitCodes,
+  type NumberFlagRange,
+  numberFlagProblem,
+  parseCommandLine,
+} from '../../core/command-line.js';
 import { ConfigError, isMeterfabricError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import {
@@ -35,21 +41,17 @@ export async function run(argv: string[]): Promise<number> {
       ...integrationFlags,
     },
   });
-  const concentrators = Number(values.concentrators);
-  const meters = Number(values.meters);
-  const knxSites = Number(values['knx-sites']);
-  const batterySites = Number(values['battery-sites']);
   const problems: string[] = [];
-  for (const [flag, sites] of [
-    ['--knx-sites', knxSites],
-    ['--battery-sites', batterySites],
-  ] as const)
-    if (!(Number.isInteger(sites) && sites >= 0 && sites <= 64))
-      problems.push(`${flag} must be an integer 0..64`);
-  if (!(Number.isInteger(concentrators) && concentrators > 0 && concentrators <= 100_000))
-    problems.push('--concentrators must be an integer 1..100000');
-  if (!(Number.isInteger(meters) && meters > 0 && meters <= 1_000))
-    problems.push('--meters must be an integer 1..1000');
+  const read = (flag: string, text: string, range: NumberFlagRange): number => {
+    const problem = numberFlagProblem(flag, text, range);
+    if (problem !== undefined) problems.push(problem);
+    return Number(text);
+  };
+  const concentrators = read('--concentrators', values.concentrators, { min: 1, max: 100_000 });
+  const meters = read('--meters', values.meters, { min: 1, max: 1_000, meaning: 'per concentrator' });
+  // The simulation sites' own bound (actors/demo: knxSites and batterySites 0 to 64).
+  const knxSites = read('--knx-sites', values['knx-sites'], { min: 0, max: 64 });
+  const batterySites = read('--battery-sites', values['battery-sites'], { min: 0, max: 64 });
   const httpPort = readBridgePort(values, 'http-port', problems);
   const grpcPort = readBridgePort(values, 'grpc-port', problems);
   // Refused before anything starts, as `up` does: --token without a port would start no bridge

@@ -1,3 +1,4 @@
+import { numberFlagProblem } from '../../core/command-line.js';
 import { ConfigError, isMeterfabricError } from '../../core/errors.js';
 import { validLoadProfileEveryMinutes } from '../work-manager/config.js';
 
@@ -41,10 +42,16 @@ export function readDemoDayFlags(values: {
 }): DemoDayFlags {
   const speedText = values.speed;
   const speed = speedText === undefined ? undefined : Number(speedText);
-  if (speed !== undefined && !(/^\d+(\.\d+)?$/.test(speedText ?? '') && speed > 0 && speed <= maxSpeed))
-    throw new ConfigError([
-      `--speed must be a number above 0 and at most ${maxSpeed} (simulated seconds per second; 1440 runs a day in a minute), not "${speedText}"`,
-    ]);
+  const speedProblem =
+    speedText === undefined
+      ? undefined
+      : numberFlagProblem('--speed', speedText, {
+          integer: false,
+          above: 0,
+          max: maxSpeed,
+          meaning: 'simulated seconds per second; 1440 runs a day in a minute',
+        });
+  if (speedProblem !== undefined) throw new ConfigError([speedProblem]);
   const withSpeed: DemoDayFlags = speed === undefined ? {} : { speed };
   const text = values['load-profile-every-minutes'];
   if (text === undefined) return withSpeed;

@@ -1,4 +1,10 @@
-import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import {
+  exitCodes,
+  listenPortRange,
+  maxTimerMs,
+  parseCommandLine,
+  readNumberFlag,
+} from '../../core/command-line.js';
 import { isMeterfabricError, type MeterfabricError, UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import type { CollectedReading, DeviceEvent } from '../field-data.js';
@@ -25,8 +31,36 @@ import { canetWireFormat, rs485WireFormat } from './transport/wire-formats.js';
  *   simulate [--listen host:port] [--packs 1-4] [--scenario NAME] [--variant pylon-v1.2|sofar-extended] [--rs485-port N]
  * Decode errors print `{"error":{code,message,details}}` and exit 1. An unknown subcommand or
  * flag, a missing argument, an address that is not host:port, an unknown --scenario or
- * --variant: a usage error, exit 2.
+ * --variant, a numeric flag out of its range (`numberFlags`): a usage error, exit 2, before
+ * anything connects or binds.
  */
+
+/** The numeric flags' ranges; `readNumberFlag` names the flag when a value is outside. */
+const numberFlags = {
+  // Below 100 ms a monitor would poll the bus (RS485) or emit readings faster than a BMS updates.
+  'reading-interval-ms': { min: 100, max: 86_400_000, meaning: 'ms between readings' },
+  // A Node timer longer than maxTimerMs fires at once: the monitor would stop immediately.
+  'duration-ms': { min: 1, max: maxTimerMs, meaning: 'ms to monitor; leave it out to run until Ctrl-C' },
+  // The simulator's own bound (BatterySiteSimulator: 1 to 4 packs).
+  packs: { min: 1, max: 4, meaning: 'battery packs on the simulated bus' },
+  'rs485-port': listenPortRange,
+  // A day per second at most, as `meterfabric demo --speed`.
+  'time-scale': { integer: false, above: 0, max: 86_400, meaning: 'simulated seconds per second' },
+} as const;
+
+function readBatteryNumber(
+  flag: keyof typeof numberFlags,
+  text: string | undefined,
+  fallback: number,
+): number;
+function readBatteryNumber(flag: keyof typeof numberFlags, text: string | undefined): number | undefined;
+function readBatteryNumber(
+  flag: keyof typeof numberFlags,
+  text: string | undefined,
+  fallback?: number,
+): number | undefined {
+  return text === undefined ? fallback : readNumberFlag(`--${flag}`, text, numberFlags[flag]);
+}
 const usage = `usage:
   meterfabric battery decode can <id> <hex> [--extended]
   meterfabric battery decode rs485 '<~frame>' [--reply-to <cid2 hex>] [--all-packs]
@@ -206,7 +240,8 @@ async function monitor(args: string[]): Promise<number> {
   }
   const { host, port } = commandLineAddress('monitor <host:port>', positionals[0]);
   const deviceId = values['device-id'] ?? `battery@${host}:${port}`;
-  const intervalMs = Number(values['reading-interval-ms'] ?? 5_000);
+  const intervalMs = readBatteryNumber('reading-interval-ms', values['reading-interval-ms'], 5_000);
+  const durationMs = readBatteryNumber('duration-ms', values['duration-ms']);
   let stop: () => void;
   let transport: Transport<CanFrame> | Transport<Rs485Frame>;
   if (values.rs485) {
@@ -243,7 +278,6 @@ async function monitor(args: string[]): Promise<number> {
     stop = () => mon.stop();
     transport = can;
   }
-  const durationMs = values['duration-ms'] === undefined ? undefined : Number(values['duration-ms']);
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const done = () => {
@@ -288,15 +322,18 @@ async function simulate(args: string[]): Promise<number> {
   const variant = values.variant ?? 'pylon-v1.2';
   if (variant !== 'pylon-v1.2' && variant !== 'sofar-extended')
     throw new UsageError(`--variant: unknown variant "${variant}"; use pylon-v1.2 or sofar-extended`);
+  const packCount = readBatteryNumber('packs', values.packs, 1);
+  const rs485Port = readBatteryNumber('rs485-port', values['rs485-port'], 0);
+  const timeScale = readBatteryNumber('time-scale', values['time-scale'], 1);
   const sim = await BatterySiteSimulator.start({
     host: listen.host,
     canPort: listen.port,
-    packCount: Number(values.packs ?? 1),
+    packCount,
     scenario,
     variant,
     rs485: values['rs485-port'] !== undefined,
-    rs485Port: Number(values['rs485-port'] ?? 0),
-    timeScale: Number(values['time-scale'] ?? 1),
+    rs485Port,
+    timeScale,
     logger: createLogger({ component: 'battery-sim' }),
   });
   process.stdout.write(

@@ -1,4 +1,4 @@
-import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { exitCodes, listenPortRange, parseCommandLine, readNumberFlag } from '../../core/command-line.js';
 import { isMeterfabricError, UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { parseGroupAddress } from './address.js';
@@ -15,9 +15,15 @@ import { TunnelClient } from './tunnel-client.js';
  * `meterfabric knx ...`: decode <hex> [--dpt T] [--cemi] | discover [--target host[:port]]... |
  * monitor <gateway> [--dpt GA=DPT]... [--count N] | simulate [--port P]. Output is JSON
  * (one object per line for the streaming commands). Exit 2 (a `UsageError`): an unknown
- * subcommand or flag, a missing argument, a --dpt, --target or gateway that cannot be read;
+ * subcommand or flag, a missing argument, a --dpt, --target or gateway that cannot be read, a
+ * --timeout-ms, --count or --port out of its range (`readNumberFlag`, before any socket);
  * exit 1: a frame that does not decode, no gateway found.
  */
+
+/** --timeout-ms of discover: past 10 min a typo (seconds given as ms × 1000) is likelier than a need. */
+const maxDiscoverTimeoutMs = 600_000;
+/** --count of monitor: telegrams to print; without it, until Ctrl-C. */
+const maxMonitorCount = 1_000_000_000;
 
 type Output = { write(text: string): unknown };
 
@@ -87,10 +93,15 @@ async function discover(argv: string[], out: Output): Promise<number> {
       'timeout-ms': { type: 'string', default: '3000' },
     },
   });
+  const timeoutMs = readNumberFlag('--timeout-ms', values['timeout-ms'], {
+    min: 1,
+    max: maxDiscoverTimeoutMs,
+    meaning: 'ms to wait for answers',
+  });
   const found = await searchGateways({
     targets: (values.target ?? []).map((target) => readFlag('--target', target, parseEndpoint)),
     localAddress: values.interface,
-    timeoutMs: Number(values['timeout-ms']),
+    timeoutMs,
   });
   for (const g of found) {
     out.write(
@@ -128,7 +139,14 @@ async function monitor(argv: string[], out: Output): Promise<number> {
       dpt,
     );
   }
-  const limit = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
+  const limit =
+    values.count === undefined
+      ? Number.POSITIVE_INFINITY
+      : readNumberFlag('--count', values.count, {
+          min: 1,
+          max: maxMonitorCount,
+          meaning: 'telegrams to print; leave it out to run until Ctrl-C',
+        });
   const client = new TunnelClient({
     gateway,
     localAddress: values.local,
@@ -170,9 +188,10 @@ async function simulate(argv: string[], out: Output): Promise<number> {
     args: argv,
     options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '3671' } },
   });
+  const port = readNumberFlag('--port', values.port, listenPortRange);
   const sim = new GatewaySimulator({
     host: values.host,
-    port: Number(values.port),
+    port,
     cyclicIntervalMs: 10_000,
     meters: [
       {

@@ -1,11 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { systemClock } from '../../core/clock.js';
-import { exitCodes, parseCommandLine } from '../../core/command-line.js';
-import { UsageError } from '../../core/errors.js';
+import { exitCodes, parseCommandLine, readNumberFlag } from '../../core/command-line.js';
+import { invariant, isMeterfabricError, UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { buildAllowList } from './collector/client-access.js';
 import { type CollectorOptions, ModemCollector } from './collector/collector.js';
-import { assertImei, defaultIdentificationConfig, type IdentificationKind } from './identification.js';
+import {
+  assertImei,
+  defaultIdentificationConfig,
+  type IdentificationKind,
+  printable,
+} from './identification.js';
 import { modemsToCsv, readModemFile } from './registry/import-export.js';
 import { openModemStore, type StoreLocation } from './registry/open-store.js';
 import type { ModemRecord, PortRange } from './registry/types.js';
@@ -53,18 +58,69 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** --ports: the bridge ports the registry hands out, first-last, both bindable ports. */
 function parseRange(text: string): PortRange {
-  const m = /^(\d+)-(\d+)$/.exec(text);
-  if (!m) throw new UsageError(`--ports "${text}" must look like 20000-29999`);
-  return { first: Number(m[1]), last: Number(m[2]) };
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (!m || first < 1 || last > 65_535 || first > last)
+    throw new UsageError(
+      `--ports must be first-last, two ports from 1 to 65535 with first <= last (e.g. 20000-29999), not "${text}"`,
+    );
+  return { first, last };
 }
 
-function hostPort(text: string, flag: string): { host: string; port: number } {
+/**
+ * host:port of a flag. The port must be digits within range: `Number()` would read "host:" as
+ * port 0. Only --listen binds, so only it may ask for any free port (0).
+ */
+function hostPort(text: string, flag: string, { listen = false } = {}): { host: string; port: number } {
   const i = text.lastIndexOf(':');
-  const port = Number(text.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+  const portText = text.slice(i + 1);
+  const port = Number(portText);
+  if (i <= 0 || !/^\d{1,5}$/.test(portText) || port < (listen ? 0 : 1) || port > 65535)
     throw new UsageError(`${flag} "${text}" must be host:port`);
   return { host: text.slice(0, i), port };
+}
+
+/** The commands that open the registry (`simulate` does not). */
+const registryCommands: ReadonlySet<string> = new Set([
+  'list',
+  'show',
+  'import',
+  'export',
+  'orgs',
+  'org',
+  'serve',
+]);
+
+/** The commands that take an argument, and what it is (missing: exit 2, before the store opens). */
+const argumentNeeded: Readonly<Record<string, string>> = {
+  show: 'an IMEI',
+  import: 'a .csv or .xlsx file',
+  org: 'an organization id',
+};
+
+/** Modems `simulate` starts; each holds a socket (and a timer): beyond this, a typo. */
+const maxSimulatedModems = 100_000;
+
+/**
+ * `show <imei>`'s argument: one that is no IMEI at all (not 15 digits, or a wrong Luhn check
+ * digit) is a wrong command line, refused before the registry is opened (which would create
+ * --data); a well-formed IMEI not in the registry is the command's answer (exit 1).
+ */
+function commandLineImei(text: string): string {
+  try {
+    assertImei(text);
+    return text;
+  } catch (err) {
+    if (!isMeterfabricError(err) || err.code !== 'MF_MODEM_IMEI_INVALID') throw err;
+    throw new UsageError(
+      /^\d{15}$/.test(text)
+        ? `show <imei>: ${text} fails the IMEI's Luhn check digit (a mistyped IMEI?)`
+        : `show <imei>: "${printable(text)}" is not an IMEI (15 digits with a Luhn check digit)`,
+    );
+  }
 }
 
 function row(r: ModemRecord): string {
@@ -88,13 +144,34 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(usage);
     return exitCodes.usage;
   }
+  if (!registryCommands.has(command) && command !== 'simulate') {
+    // Before the store opens, which would create --data for a command that does not exist.
+    process.stderr.write(`unknown modems command "${command}"\n\n${usage}`);
+    return exitCodes.usage;
+  }
   const range = parseRange(values.ports);
   const location: StoreLocation = values.etcd
     ? { etcd: values.etcd, cluster: values.cluster }
     : { data: values.data };
-  if (command === 'simulate') return simulate(Number(values.count), hostPort(values.server, '--server'));
-  // Read before the store opens (it creates --data): a bad flag changes nothing.
+  if (command === 'simulate')
+    return simulate(
+      readNumberFlag('--count', values.count, {
+        min: 1,
+        max: maxSimulatedModems,
+        meaning: 'simulated modems',
+      }),
+      hostPort(values.server, '--server'),
+    );
+  // Read before the store opens (it creates --data): a bad flag or argument changes nothing.
   const serveConfig = command === 'serve' ? collectorConfig(values, range) : undefined;
+  const needed = argumentNeeded[command];
+  if (needed !== undefined && !arg) {
+    process.stderr.write(`modems ${command} needs ${needed}\n`);
+    return exitCodes.usage;
+  }
+  const imei = command === 'show' && arg ? commandLineImei(arg) : undefined;
+  const mainServer = values.main === undefined ? undefined : hostPort(values.main, '--main');
+  const backupServer = values.backup === undefined ? undefined : hostPort(values.backup, '--backup');
   const store = await openModemStore(location);
   try {
     switch (command) {
@@ -106,24 +183,17 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'show': {
-        if (!arg) {
-          process.stderr.write('modems show needs an IMEI\n');
-          return exitCodes.usage;
-        }
-        assertImei(arg);
-        const modem = await store.get(arg);
+        invariant(imei !== undefined, 'modems show: the IMEI is read before the store opens');
+        const modem = await store.get(imei);
         if (!modem) {
-          process.stderr.write(`no modem with IMEI ${arg} in the registry\n`);
+          process.stderr.write(`no modem with IMEI ${imei} in the registry\n`);
           return 1;
         }
         process.stdout.write(values.json ? `${JSON.stringify(modem, null, 2)}\n` : `${row(modem)}\n`);
         return 0;
       }
       case 'import': {
-        if (!arg) {
-          process.stderr.write('modems import needs a .csv or .xlsx file\n');
-          return exitCodes.usage;
-        }
+        invariant(arg !== undefined, 'modems import: its argument is checked before the store opens');
         const rows = await readModemFile(arg, values.org);
         const stored = await store.importModems(rows, range, systemClock.now());
         if (values.json) process.stdout.write(`${JSON.stringify(stored, null, 2)}\n`);
@@ -147,17 +217,12 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'org': {
-        if (!arg) {
-          process.stderr.write('modems org needs an organization id\n');
-          return exitCodes.usage;
-        }
+        invariant(arg !== undefined, 'modems org: its argument is checked before the store opens');
         const org = (await store.getOrganization(arg)) ?? { id: arg, name: arg, allowedClients: [] };
         if (values.name) org.name = values.name;
         if (values.allow !== undefined) org.allowedClients = values.allow.split(',').filter(Boolean);
-        if (values.main)
-          org.mainServer = `${hostPort(values.main, '--main').host}:${hostPort(values.main, '--main').port}`;
-        if (values.backup)
-          org.backupServer = `${hostPort(values.backup, '--backup').host}:${hostPort(values.backup, '--backup').port}`;
+        if (mainServer) org.mainServer = `${mainServer.host}:${mainServer.port}`;
+        if (backupServer) org.backupServer = `${backupServer.host}:${backupServer.port}`;
         buildAllowList(org); // refuses malformed ranges before anything is stored
         await store.putOrganization(org);
         process.stdout.write(
@@ -189,7 +254,7 @@ function collectorConfig(
 ): CollectorOptions['config'] {
   return {
     nodeId: 'standalone',
-    modemListen: hostPort(values.listen, '--listen'),
+    modemListen: hostPort(values.listen, '--listen', { listen: true }),
     bridgeHost: values['bridge-host'],
     portRange: range,
     identification: {
@@ -238,9 +303,6 @@ async function serve(
 }
 
 async function simulate(count: number, server: { host: string; port: number }): Promise<number> {
-  if (!Number.isInteger(count) || count < 1 || count > 100_000) {
-    throw new UsageError(`--count must be 1..100000, got "${count}"`);
-  }
   const fleet = new ModemFleet({ count, servers: [server], clock: systemClock });
   fleet.start();
   await fleet.waitAllOnline();

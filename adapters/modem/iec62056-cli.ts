@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { dialPortRange, exitCodes, parseCommandLine, readNumberFlag } from '../../core/command-line.js';
 import { readMeter } from './iec62056/reader.js';
 
 const usage = `usage: meterfabric iec62056 read <host:port> [--address <device address>] [--timeout-ms N] [--meter-time-zone <IANA zone>] [--ignore-unknown] [--json]
@@ -17,6 +17,9 @@ const options = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Past 10 min per step a typo (seconds given as ms × 1000) is likelier than a slow meter. */
+const maxStepTimeoutMs = 600_000;
 
 /** Exit 0 read, 1 the meter could not be read, 2 a command line it cannot read (main.ts). */
 export async function run(argv: string[]): Promise<number> {
@@ -36,8 +39,13 @@ export async function run(argv: string[]): Promise<number> {
     return exitCodes.usage;
   }
   const host = target.slice(0, i);
-  const port = Number(target.slice(i + 1));
-  const timeoutMs = Number(values['timeout-ms']);
+  // Read before connecting: `connect` throws a bare RangeError (a stack, exit 1) on a NaN port.
+  const port = readNumberFlag("read <host:port>'s port", target.slice(i + 1), dialPortRange);
+  const timeoutMs = readNumberFlag('--timeout-ms', values['timeout-ms'], {
+    min: 1,
+    max: maxStepTimeoutMs,
+    meaning: 'ms for the connection and for each step of the readout',
+  });
   const socket = connect({ host, port });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -5,7 +5,13 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitCodes, parseCommandLine } from '../../core/command-line.js';
+import { leaseTtlMsRange } from '../../cluster/config/node-config.js';
+import {
+  exitCodes,
+  type NumberFlagRange,
+  numberFlagProblem,
+  parseCommandLine,
+} from '../../core/command-line.js';
 import { ConfigError, UsageError } from '../../core/errors.js';
 import { seedFrom } from './prng.js';
 import { renderReport } from './report.js';
@@ -22,13 +28,32 @@ scenarios: ${Object.keys(scenarios).join(', ')}
 The seed (a number or any text) fixes every random choice; the same scenario and seed replay the same faults.
 `;
 
-const maxClients = 256;
+/** The numeric flags' ranges; every value outside is listed in one ConfigError before a node starts. */
+const numberFlags = {
+  // A round is a fault and its recovery (seconds each): 100 000 rounds already run for days.
+  rounds: { min: 1, max: 100_000, meaning: 'fault rounds' },
+  // The nodes' own range (cluster/config/node-config.ts): outside it every node would refuse
+  // to start, after the run had begun.
+  'lease-ttl-ms': { ...leaseTtlMsRange, meaning: "the nodes' etcd lease, ms" },
+  // Each client is one history process; the list workload's processes are numbered from 1000.
+  clients: { min: 1, max: 256, meaning: 'concurrent client processes' },
+  'recovery-deadline-ms': {
+    min: 1,
+    max: 3_600_000,
+    meaning: 'ms the cluster may take to recover after a fault',
+  },
+} satisfies Record<string, NumberFlagRange>;
 
-function positiveInt(name: string, text: string | undefined, fallback: number, problems: string[]): number {
+function numberFlag(
+  flag: keyof typeof numberFlags,
+  text: string | undefined,
+  fallback: number,
+  problems: string[],
+): number {
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) problems.push(`${name} must be a positive integer, got "${text}"`);
-  return n;
+  const problem = numberFlagProblem(`--${flag}`, text, numberFlags[flag]);
+  if (problem !== undefined) problems.push(problem);
+  return Number(text);
 }
 
 /** Flag and scenario errors are thrown (`UsageError`, `ConfigError`: exit 2) before any node starts. */
@@ -66,13 +91,11 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
       `unknown chaos scenario "${scenario}"; choose one of: ${Object.keys(scenarios).join(', ')}`,
     );
   const problems: string[] = [];
-  const rounds = positiveInt('--rounds', values.rounds, 20, problems);
-  const leaseTtlMs = positiveInt('--lease-ttl-ms', values['lease-ttl-ms'], 3000, problems);
-  const clients = positiveInt('--clients', values.clients, 4, problems);
-  // Each client is one history process; the list workload's processes are numbered from 1000.
-  if (clients > maxClients) problems.push(`--clients must be at most ${maxClients}, got ${clients}`);
-  const recoveryDeadlineMs = positiveInt(
-    '--recovery-deadline-ms',
+  const rounds = numberFlag('rounds', values.rounds, 20, problems);
+  const leaseTtlMs = numberFlag('lease-ttl-ms', values['lease-ttl-ms'], 3000, problems);
+  const clients = numberFlag('clients', values.clients, 4, problems);
+  const recoveryDeadlineMs = numberFlag(
+    'recovery-deadline-ms',
     values['recovery-deadline-ms'],
     60_000,
     problems,

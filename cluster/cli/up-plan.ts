@@ -11,7 +11,7 @@ import {
   integrationHostFlags,
   readIntegrationHostFlags,
 } from '../../actors/integration/bridge/host-flags.js';
-import { parseCommandLine } from '../../core/command-line.js';
+import { numberFlagProblem, parseCommandLine } from '../../core/command-line.js';
 import { ConfigError, invariant } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { defaultManifestPaths, loadManifests } from '../config/manifest.js';
@@ -113,21 +113,29 @@ export async function planUp(values: UpFlagValues, context: UpPlanContext): Prom
     }
   };
 
+  const check = (problem: string | undefined): void => {
+    if (problem !== undefined) problems.push(problem);
+  };
   const nodeCount = Number(values.nodes);
-  if (!(/^\d+$/.test(values.nodes) && nodeCount >= 1 && nodeCount <= maxNodes))
-    problems.push(`--nodes must be an integer from 1 to ${maxNodes}, not "${values.nodes}"`);
+  check(numberFlagProblem('--nodes', values.nodes, { min: 1, max: maxNodes }));
   const baseText = values['base-port'];
   const requestedBasePort = baseText === undefined ? undefined : Number(baseText);
-  if (
-    requestedBasePort !== undefined &&
-    !(/^\d+$/.test(baseText ?? '') && requestedBasePort >= 1024 && requestedBasePort <= 65000)
-  )
-    problems.push(
-      `--base-port must be an integer from 1024 to 65000, not "${baseText}" (or leave it out and up picks free ports)`,
+  if (baseText !== undefined)
+    check(
+      numberFlagProblem('--base-port', baseText, {
+        min: 1024,
+        max: 65_000,
+        meaning: 'or leave it out and up picks free ports',
+      }),
     );
   const maxWaitSeconds = Number(values['max-wait-seconds']);
-  if (!(Number.isFinite(maxWaitSeconds) && maxWaitSeconds >= 1 && maxWaitSeconds <= 86_400))
-    problems.push(`--max-wait-seconds must be a number from 1 to 86400, not "${values['max-wait-seconds']}"`);
+  check(
+    numberFlagProblem('--max-wait-seconds', values['max-wait-seconds'], {
+      integer: false,
+      min: 1,
+      max: 86_400,
+    }),
+  );
   const etcd = readEtcdEndpoint(values.etcd, problems);
   const maxNodeRestarts = await collect(() =>
     readMaxNodeRestarts(values['max-node-restarts'], values['no-restart']),
@@ -220,12 +228,13 @@ function readMaxNodeRestarts(text: string | undefined, noRestart: boolean | unde
     return 0;
   }
   if (text === undefined) return defaultRestartPolicy.maxRestarts;
-  const count = Number(text);
-  if (!/^\d+$/.test(text) || count > maxRestartsLimit)
-    throw new ConfigError([
-      `--max-node-restarts must be an integer from 0 to ${maxRestartsLimit} (restarts of one node within 10 min; 0 or --no-restart never restarts), not "${text}"`,
-    ]);
-  return count;
+  const problem = numberFlagProblem('--max-node-restarts', text, {
+    min: 0,
+    max: maxRestartsLimit,
+    meaning: 'restarts of one node within 10 min; 0 or --no-restart never restarts',
+  });
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return Number(text);
 }
 
 /**

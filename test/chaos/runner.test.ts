@@ -50,7 +50,9 @@ describe('chaos runner', () => {
   it('refuses bad flags before starting anything', async () => {
     await expect(runScenarioCommand(['mixed', '--rounds', '0'])).rejects.toMatchObject({
       code: 'MF_CONFIG_INVALID',
-      message: expect.stringContaining('--rounds must be a positive integer'),
+      message: expect.stringContaining(
+        '--rounds must be an integer from 1 to 100000 (fault rounds), not "0"',
+      ),
     });
     await expect(runScenarioCommand(['mixed', '--network', 'wifi'])).rejects.toMatchObject({
       message: expect.stringContaining('--network must be proxies or netns'),
@@ -60,8 +62,18 @@ describe('chaos runner', () => {
       code: 'MF_USAGE',
       message: expect.stringContaining('unknown chaos scenario "nope"; choose one of: mixed'),
     });
+    // Outside the nodes' own range: each node would refuse to start, after the run had begun.
+    await expect(runScenarioCommand(['mixed', '--lease-ttl-ms', '500'])).rejects.toMatchObject({
+      code: 'MF_CONFIG_INVALID',
+      message: expect.stringContaining('--lease-ttl-ms must be an integer from 2000 to 60000'),
+    });
+    await expect(runScenarioCommand(['mixed', '--recovery-deadline-ms', '1e3'])).rejects.toMatchObject({
+      message: expect.stringContaining('--recovery-deadline-ms must be an integer from 1 to 3600000'),
+    });
     await expect(runScenarioCommand(['mixed', '--clients', '5000'])).rejects.toMatchObject({
-      message: expect.stringContaining('--clients must be at most 256, got 5000'),
+      message: expect.stringContaining(
+        '--clients must be an integer from 1 to 256 (concurrent client processes), not "5000"',
+      ),
     });
   });
 
@@ -99,7 +111,9 @@ describe('chaos runner', () => {
     expect(() => parseWorkloads(',')).toThrow(/name at least one workload/);
     await expect(runScenarioCommand(['kill', '--workloads', 'kv', '--rounds', 'x'])).rejects.toMatchObject({
       code: 'MF_CONFIG_INVALID',
-      message: expect.stringMatching(/--rounds must be a positive integer[\s\S]*unknown workload "kv"/),
+      message: expect.stringMatching(
+        /--rounds must be an integer from 1 to 100000[^\n]*not "x"[\s\S]*unknown workload "kv"/,
+      ),
     });
   });
 

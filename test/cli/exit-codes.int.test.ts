@@ -65,9 +65,17 @@ const cases: Case[] = [
     name: 'demo: a value out of range',
     args: ['demo', '--meters', '0', '--out', join(dir, 'demo-out-2')],
     stderr: [
-      /^meterfabric demo: invalid configuration:\n {2}- --meters must be an integer 1\.\.1000 \[MF_CONFIG_INVALID\]$/m,
+      /^meterfabric demo: invalid configuration:\n {2}- --meters must be an integer from 1 to 1000 \(per concentrator\), not "0" \[MF_CONFIG_INVALID\]$/m,
     ],
     untouched: join(dir, 'demo-out-2'),
+  },
+  {
+    name: 'demo: a count in exponent form (Number read 1e3 as 1000 and the day ran)',
+    args: ['demo', '--meters', '1e3', '--out', join(dir, 'demo-out-3')],
+    stderr: [
+      /^ {2}- --meters must be an integer from 1 to 1000 \(per concentrator\), not "1e3" \[MF_CONFIG_INVALID\]$/m,
+    ],
+    untouched: join(dir, 'demo-out-3'),
   },
   {
     name: 'chaos run: an unknown flag',
@@ -84,7 +92,9 @@ const cases: Case[] = [
   {
     name: 'chaos run: a value out of range',
     args: ['chaos', 'run', 'mixed', '--rounds', '0', '--out', join(dir, 'chaos-3')],
-    stderr: [/--rounds must be a positive integer, got "0" \[MF_CONFIG_INVALID\]$/m],
+    stderr: [
+      /--rounds must be an integer from 1 to 100000 \(fault rounds\), not "0" \[MF_CONFIG_INVALID\]$/m,
+    ],
     untouched: join(dir, 'chaos-3'),
   },
   {
@@ -151,6 +161,177 @@ const cases: Case[] = [
     name: 'modems simulate: a --server that is not host:port',
     args: ['modems', 'simulate', '--server', 'nowhere'],
     stderr: [/^meterfabric modems: --server "nowhere" must be host:port \[MF_USAGE\]$/m],
+  },
+  // Session 20: every numeric flag read by one reader (core/command-line.ts, readNumberFlag);
+  // before, each of these passed Number() (NaN, or a value out of range) and the command ran.
+  {
+    name: 'knx simulate: --port that is not a number, before binding',
+    args: ['knx', 'simulate', '--port', 'abc'],
+    stderr: [/^meterfabric knx: --port must be an integer from 0 to 65535 [^\n]*not "abc" \[MF_USAGE\]$/m],
+  },
+  {
+    name: 'knx discover: --timeout-ms that is not a number, before searching',
+    args: ['knx', 'discover', '--timeout-ms', 'soon'],
+    stderr: [
+      /^meterfabric knx: --timeout-ms must be an integer from 1 to 600000 [^\n]*not "soon" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'knx monitor: --count 0, before connecting',
+    args: ['knx', 'monitor', '127.0.0.1:1', '--count', '0'],
+    stderr: [
+      /^meterfabric knx: --count must be an integer from 1 to 1000000000 [^\n]*not "0" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'battery simulate: --packs out of 1-4, as a wrong command line',
+    args: ['battery', 'simulate', '--packs', '9'],
+    stderr: [/^meterfabric battery: --packs must be an integer from 1 to 4 [^\n]*not "9" \[MF_USAGE\]$/m],
+  },
+  {
+    name: 'battery simulate: --time-scale 0, before binding',
+    args: ['battery', 'simulate', '--time-scale', '0'],
+    stderr: [
+      /^meterfabric battery: --time-scale must be a number above 0 and at most 86400 [^\n]*not "0" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'battery simulate: --rs485-port that is not a number, before binding',
+    args: ['battery', 'simulate', '--rs485-port', 'x'],
+    stderr: [
+      /^meterfabric battery: --rs485-port must be an integer from 0 to 65535 [^\n]*not "x" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'battery monitor: --duration-ms that is not a number, before connecting',
+    args: ['battery', 'monitor', '127.0.0.1:1', '--duration-ms', 'abc'],
+    stderr: [
+      /^meterfabric battery: --duration-ms must be an integer from 1 to 2147483647 [^\n]*not "abc" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'battery monitor: --reading-interval-ms 0, before connecting',
+    args: ['battery', 'monitor', '127.0.0.1:1', '--reading-interval-ms', '0'],
+    stderr: [
+      /^meterfabric battery: --reading-interval-ms must be an integer from 100 to 86400000 [^\n]*not "0" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'iec62056 read: --timeout-ms that is not a number, before connecting',
+    args: ['iec62056', 'read', '127.0.0.1:1', '--timeout-ms', 'abc'],
+    stderr: [
+      /^meterfabric iec62056: --timeout-ms must be an integer from 1 to 600000 [^\n]*not "abc" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'iec62056 read: a port that is not a number (was a RangeError stack, exit 1)',
+    args: ['iec62056', 'read', '127.0.0.1:abc'],
+    stderr: [
+      /^meterfabric iec62056: read <host:port>'s port must be an integer from 1 to 65535, not "abc" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'modems simulate: --count in hex (Number would read 16)',
+    args: ['modems', 'simulate', '--count', '0x10'],
+    stderr: [
+      /^meterfabric modems: --count must be an integer from 1 to 100000 [^\n]*not "0x10" \[MF_USAGE\]$/m,
+    ],
+  },
+  {
+    name: 'modems list: --ports past 65535, before the registry is opened',
+    args: ['modems', 'list', '--ports', '70000-80000', '--data', join(dir, 'modems-3')],
+    stderr: [
+      /^meterfabric modems: --ports must be first-last, two ports from 1 to 65535 [^\n]*not "70000-80000" \[MF_USAGE\]$/m,
+    ],
+    untouched: join(dir, 'modems-3'),
+  },
+  {
+    name: 'modems show: an IMEI that is not 15 digits, before the registry is opened',
+    args: ['modems', 'show', '12345', '--data', join(dir, 'modems-4')],
+    stderr: [
+      /^meterfabric modems: show <imei>: "12345" is not an IMEI \(15 digits with a Luhn check digit\) \[MF_USAGE\]$/m,
+    ],
+    untouched: join(dir, 'modems-4'),
+  },
+  {
+    name: 'modems show: an IMEI with a wrong Luhn check digit, before the registry is opened',
+    args: ['modems', 'show', '490154203237519', '--data', join(dir, 'modems-5')],
+    stderr: [
+      /^meterfabric modems: show <imei>: 490154203237519 fails the IMEI's Luhn check digit[^\n]*\[MF_USAGE\]$/m,
+    ],
+    untouched: join(dir, 'modems-5'),
+  },
+  {
+    name: 'modems: an unknown command, before the registry is opened',
+    args: ['modems', 'bogus', '--data', join(dir, 'modems-7')],
+    stderr: [/^unknown modems command "bogus"$/m],
+    untouched: join(dir, 'modems-7'),
+  },
+  {
+    name: 'modems import: no file, before the registry is opened',
+    args: ['modems', 'import', '--data', join(dir, 'modems-8')],
+    stderr: [/^modems import needs a \.csv or \.xlsx file$/m],
+    untouched: join(dir, 'modems-8'),
+  },
+  {
+    name: 'modems org: a --main that is not host:port, before the registry is opened',
+    args: ['modems', 'org', 'water', '--main', 'nowhere', '--data', join(dir, 'modems-6')],
+    stderr: [/^meterfabric modems: --main "nowhere" must be host:port \[MF_USAGE\]$/m],
+    untouched: join(dir, 'modems-6'),
+  },
+  {
+    name: 'chaos toxiproxy: --port in hex (Number would read 16)',
+    args: ['chaos', 'toxiproxy', '--port', '0x10'],
+    stderr: [/--port must be an integer from 0 to 65535 [^\n]*not "0x10" \[MF_CONFIG_INVALID\]$/m],
+  },
+  {
+    name: 'chaos run: --lease-ttl-ms the nodes would refuse, before any node starts',
+    args: ['chaos', 'run', 'mixed', '--lease-ttl-ms', '500', '--out', join(dir, 'chaos-4')],
+    stderr: [/--lease-ttl-ms must be an integer from 2000 to 60000 [^\n]*not "500" \[MF_CONFIG_INVALID\]$/m],
+    untouched: join(dir, 'chaos-4'),
+  },
+  {
+    name: 'node: --lease-ttl-ms out of range names the flag, the setting as detail',
+    args: [
+      'node',
+      ...['--id', 'n1', '--listen', '127.0.0.1:0', '--etcd', '127.0.0.1:1', '--data', join(dir, 'node-1')],
+      ...['--lease-ttl-ms', '5'],
+    ],
+    stderr: [
+      /^ {2}- --lease-ttl-ms must be an integer from 2000 to 60000 \(setting leaseTtlMs\), not "5" \[MF_CONFIG_INVALID\]$/m,
+    ],
+    untouched: join(dir, 'node-1'),
+  },
+  {
+    name: 'node: --lease-ttl-ms that is not a number (was "expected number, received NaN")',
+    args: [
+      'node',
+      ...['--id', 'n1', '--listen', '127.0.0.1:0', '--etcd', '127.0.0.1:1', '--data', join(dir, 'node-2')],
+      ...['--lease-ttl-ms', 'abc'],
+    ],
+    stderr: [
+      /^ {2}- --lease-ttl-ms must be an integer from 2000 to 60000 [^\n]*not "abc" \[MF_CONFIG_INVALID\]$/m,
+    ],
+    untouched: join(dir, 'node-2'),
+  },
+  {
+    name: 'node: a refused --listen and --id name the flags, not the settings',
+    args: [
+      'node',
+      '--id',
+      'N1',
+      '--listen',
+      'nowhere',
+      '--etcd',
+      '127.0.0.1:1',
+      '--data',
+      join(dir, 'node-3'),
+    ],
+    stderr: [
+      /^ {2}- --id \(setting nodeId\): use 1-32 lower-case letters/m,
+      /^ {2}- --listen \(setting listen\): must be host:port/m,
+    ],
+    untouched: join(dir, 'node-3'),
   },
   {
     name: 'iec62056: an unknown flag',

@@ -99,7 +99,11 @@ describe('up plan: each flag and combination up refuses, before anything starts'
     { args: ['--nodes', '0'], problem: '--nodes must be an integer from 1 to 9, not "0"' },
     { args: ['--nodes', '10'], problem: '--nodes must be an integer from 1 to 9, not "10"' },
     { args: ['--nodes', 'three'], problem: '--nodes must be an integer from 1 to 9, not "three"' },
-    { args: ['--base-port', '80'], problem: '--base-port must be an integer from 1024 to 65000, not "80"' },
+    {
+      args: ['--base-port', '80'],
+      problem:
+        '--base-port must be an integer from 1024 to 65000 (or leave it out and up picks free ports), not "80"',
+    },
     { args: ['--base-port', '70000'], problem: '--base-port must be an integer from 1024 to 65000' },
     { args: ['--max-wait-seconds', '0'], problem: '--max-wait-seconds must be a number from 1 to 86400' },
     { args: ['--max-wait-seconds', 'soon'], problem: '--max-wait-seconds must be a number from 1 to 86400' },
@@ -120,8 +124,23 @@ describe('up plan: each flag and combination up refuses, before anything starts'
       args: ['--load-profile-every-minutes', '7'],
       problem: '--load-profile-every-minutes must be a positive integer dividing 1440',
     },
-    { args: ['--http-port', '70000'], problem: '--http-port must be a TCP port 0..65535' },
-    { args: ['--grpc-port', 'x'], problem: '--grpc-port must be a TCP port 0..65535' },
+    {
+      args: ['--http-port', '70000'],
+      problem: '--http-port must be an integer from 0 to 65535 (0: any free port)',
+    },
+    {
+      args: ['--grpc-port', 'x'],
+      problem: '--grpc-port must be an integer from 0 to 65535 (0: any free port)',
+    },
+    // Each passed Number() before session 20 (100 s, 300 s): read by the one numeric reader now.
+    {
+      args: ['--max-wait-seconds', '1e2'],
+      problem: '--max-wait-seconds must be a number from 1 to 86400, not "1e2"',
+    },
+    {
+      args: ['--max-wait-seconds', ' 300'],
+      problem: '--max-wait-seconds must be a number from 1 to 86400, not " 300"',
+    },
     {
       args: ['--token-file', '/nonexistent'],
       problem:

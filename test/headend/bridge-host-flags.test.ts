@@ -88,8 +88,15 @@ describe('integration host flags (meterfabric up)', () => {
   });
 
   it.each([
-    [['--http-port', '70000'], /--http-port must be a TCP port/],
-    [['--grpc-port', 'x'], /--grpc-port must be a TCP port/],
+    [
+      ['--http-port', '70000'],
+      /--http-port must be an integer from 0 to 65535 \(0: any free port\), not "70000"/,
+    ],
+    [['--grpc-port', 'x'], /--grpc-port must be an integer from 0 to 65535 \(0: any free port\), not "x"/],
+    [
+      ['--http-port', ' 80'],
+      /--http-port must be an integer from 0 to 65535 \(0: any free port\), not " 80"/,
+    ],
     [
       ['--token-file', '/nonexistent'],
       /--token-file configures the bridge, which only starts with --http-port/,

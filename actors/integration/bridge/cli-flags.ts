@@ -1,3 +1,4 @@
+import { listenPortRange, numberFlagProblem } from '../../../core/command-line.js';
 import { ConfigError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { WebhookSubscriberConfig } from '../webhook-config.js';
@@ -124,12 +125,12 @@ export function readBridgePort(
 ): number | undefined {
   const raw = values[flag];
   if (raw === undefined) return undefined;
-  const port = Number(raw);
-  if (!(raw.trim() !== '' && Number.isInteger(port) && port >= 0 && port < 65536)) {
-    problems.push(`--${flag} must be a TCP port 0..65535 (0: any free port)`);
+  const problem = numberFlagProblem(`--${flag}`, raw, listenPortRange);
+  if (problem !== undefined) {
+    problems.push(problem);
     return undefined;
   }
-  return port;
+  return Number(raw);
 }
 
 /**
@@ -142,12 +143,13 @@ export const maxSubscriberBufferedMibLimit = 1024;
 /** --max-subscriber-buffered-mib as bytes; undefined when absent. */
 export function readMaxSubscriberBufferedBytes(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const mib = Number(text);
-  if (!/^\d+$/.test(text) || mib < 1 || mib > maxSubscriberBufferedMibLimit)
-    throw new ConfigError([
-      `--max-subscriber-buffered-mib must be an integer from 1 to ${maxSubscriberBufferedMibLimit} (MiB one SubscribeEvents stream may have waiting for a slow client; default ${defaultMaxSubscriberBufferedBytes / 2 ** 20}), not "${text}"`,
-    ]);
-  return mib * 2 ** 20;
+  const problem = numberFlagProblem('--max-subscriber-buffered-mib', text, {
+    min: 1,
+    max: maxSubscriberBufferedMibLimit,
+    meaning: `MiB one SubscribeEvents stream may have waiting for a slow client; default ${defaultMaxSubscriberBufferedBytes / 2 ** 20}`,
+  });
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return Number(text) * 2 ** 20;
 }
 
 /**
@@ -161,12 +163,13 @@ export const maxSubscribersLimit = 256;
 /** --max-subscribers as a count; undefined when absent. */
 export function readMaxSubscribers(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const count = Number(text);
-  if (!/^\d+$/.test(text) || count < 1 || count > maxSubscribersLimit)
-    throw new ConfigError([
-      `--max-subscribers must be an integer from 1 to ${maxSubscribersLimit} (SubscribeEvents streams the gRPC API serves at once; default ${defaultMaxSubscribers}), not "${text}"`,
-    ]);
-  return count;
+  const problem = numberFlagProblem('--max-subscribers', text, {
+    min: 1,
+    max: maxSubscribersLimit,
+    meaning: `SubscribeEvents streams the gRPC API serves at once; default ${defaultMaxSubscribers}`,
+  });
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return Number(text);
 }
 
 export async function readIntegrationFlags(
