@@ -250,6 +250,7 @@ async function memory(base: string): Promise<void> {
     etcd: etcd.endpoint,
     logPath: join(base, 'm1.log'),
     env: { MF_INITIAL_CLUSTER_SIZE: '1', MF_LOG_LEVEL: 'warn' },
+    tiedToLauncher: true,
   });
   const client = createEtcdClient([etcd.endpoint]);
   const proxy = new ActorProxy({ client, cluster: 'meterfabric', services });

@@ -61,6 +61,7 @@ async function runTtl(ttlMs: number): Promise<{ failoverMs: number[]; healthyMs:
       etcd: etcd.endpoint,
       logPath: join(base, `${id}.log`),
       env: { MF_LEASE_TTL_MS: String(ttlMs), MF_LOG_LEVEL: 'warn' },
+      tiedToLauncher: true,
     });
   };
   const client = createEtcdClient([etcd.endpoint]);

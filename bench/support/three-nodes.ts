@@ -23,6 +23,7 @@ export async function launchThreeNodes(options: {
         etcd: options.etcd,
         logPath: join(options.base, `${id}.log`),
         env: options.env(i),
+        tiedToLauncher: true, // a crashed bench leaves no node holding ports and leases
       }),
     );
 }

@@ -2,7 +2,8 @@
  * A cluster under chaos: a fresh etcd, a Toxiproxy (ours in-process, or a real one named by
  * TOXIPROXY_URL), a proxy on every node-to-node and node-to-etcd link, and node processes
  * (`meterfabric node`, from dist/) wired to their proxies. Processes are ours: stop() kills
- * every one by PID, paused ones included.
+ * every one by PID, paused ones included; etcd and the nodes are tied to this process
+ * (core/process/tied-spawn.ts), so a killed run does not leave them running.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
@@ -21,11 +22,13 @@ import {
 import { type EtcdHandle, startEtcdOnFreePorts } from '../../cluster/etcd/launcher.js';
 import { ConfigStore } from '../../cluster/failover/config-store.js';
 import { createEtcdClient } from '../../cluster/membership/etcd-client.js';
+import { nodeTieUsable } from '../../cluster/node/node-launcher.js';
 import { awaitNodeReport } from '../../cluster/node/ready-report.js';
 import type { RoleChange } from '../../cluster/node/role-log.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { makeDirectorySync } from '../../core/fs/make-directory.js';
 import { packageRoot } from '../../core/paths.js';
+import { tiedSpawnPlan } from '../../core/process/tied-spawn.js';
 import { readJsonLines } from '../checkers/history-file.js';
 import type { ProcessControl } from '../nemesis/nemeses.js';
 import { NetnsLab, netnsSupport, nextLabTag } from '../nemesis/netns.js';
@@ -246,13 +249,23 @@ export class ChaosCluster implements ProcessControl {
     args.push('--data', node.dataDir, '--etcd', etcdEndpoint);
     const log = openSync(node.logPath, 'a');
     // `ip netns exec` execs the node in place, so the PID we signal is the node's own.
-    const proc =
+    const [command, commandArgs] =
       this.links.kind === 'netns'
-        ? spawn('ip', ['netns', 'exec', this.links.lab.node(id).namespace, process.execPath, ...args], {
-            stdio: ['ignore', log, log],
-            env,
-          })
-        : spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
+        ? ['ip', ['netns', 'exec', this.links.lab.node(id).namespace, process.execPath, ...args]]
+        : [process.execPath, args];
+    // Tied to this process, as `up` ties its nodes: a chaos run that crashes or is killed must
+    // not leave nodes holding ports and etcd leases (etcd is tied already). setpriv and sh exec
+    // too: the PID stays the node's own. Without setpriv: untied, one MF_NODES_UNTIED warning.
+    const plan = tiedSpawnPlan(command, commandArgs, {
+      setprivUsable: nodeTieUsable(),
+      parentPid: process.pid,
+      ownProcessGroup: false,
+    });
+    const proc = spawn(plan.command, plan.args, {
+      stdio: ['ignore', log, log],
+      env,
+      detached: plan.detached,
+    });
     closeSync(log);
     node.proc = proc;
     node.paused = false;

@@ -9,7 +9,7 @@ import { awaitNodeReport } from './ready-report.js';
 
 /**
  * Starts `meterfabric node` as a child process (compiled build) and waits for its ready line.
- * For `up`, benchmarks and the chaos suite: the caller owns the process and stops it by PID.
+ * For `up`, benchmarks and the test clusters: the caller owns the process and stops it by PID.
  */
 export type LaunchOptions = {
   id: string;
@@ -26,7 +26,9 @@ export type LaunchOptions = {
    * Tie the node to this process (core/process/tied-spawn.ts): it gets SIGTERM, and drains, if
    * this process dies without stopping it, e.g. a SIGKILLed `up`. It stays in this process
    * group (a terminal's Ctrl-C reaches it) and the PID is the node's own. Spawn from the main
-   * thread. Default false: the node outlives its launcher, as before.
+   * thread. Default false: the node outlives its launcher. Every launcher in this repository
+   * asks for the tie (`up`, the benches, the test clusters): a crashed test or bench would
+   * otherwise leave nodes holding ports and etcd leases.
    */
   tiedToLauncher?: boolean;
 };
@@ -48,8 +50,11 @@ function extraExecArgv(env: Record<string, string | undefined>): string[] {
   return (env.MF_NODE_EXEC_ARGV ?? '').split(/\s+/).filter((a) => a.length > 0);
 }
 
-/** setpriv is usable; else warns once that tied nodes run untied (MF_NODES_UNTIED). */
-function tieUsable(): boolean {
+/**
+ * setpriv is usable; else warns once that tied nodes run untied (MF_NODES_UNTIED). Also for
+ * launchers that spawn `meterfabric node` themselves (chaos/runner/chaos-cluster.ts).
+ */
+export function nodeTieUsable(): boolean {
   if (setprivPdeathsigUsable()) return true;
   warnUntiedOnce(
     'MF_NODES_UNTIED',
@@ -82,7 +87,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
       options.etcd,
     ],
     {
-      setprivUsable: options.tiedToLauncher === true && tieUsable(),
+      setprivUsable: options.tiedToLauncher === true && nodeTieUsable(),
       parentPid: process.pid,
       ownProcessGroup: false,
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OutageWaiter } from '../../actors/demo/outage-wait.js';
 import { waitForQuorumLoss } from '../cluster/support/quorum-loss.js';
-import { stableClusterPerFile } from '../cluster/support/test-cluster.js';
+import { stableClusterPerFile } from '../cluster/support/stable-cluster-per-file.js';
 
 /**
  * `up`'s outage waiter (actors/demo/outage-wait.ts) against a real three-node cluster (real

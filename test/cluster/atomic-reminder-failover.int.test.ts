@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait.js';
-import { stableClusterPerFile } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/stable-cluster-per-file.js';
 import { keysWithPrimary } from './support/workload.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
-import { stableClusterPerFile } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/stable-cluster-per-file.js';
 import { keysPerPartition, runIncrements } from './support/workload.js';
 
 describe('graceful drain', () => {

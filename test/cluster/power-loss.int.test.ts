@@ -10,7 +10,7 @@ import {
   statusDuringOutage,
   waitForQuorumLoss,
 } from './support/quorum-loss.js';
-import { stableClusterPerFile } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/stable-cluster-per-file.js';
 
 /** Every service of the runtime manifest keeps the default target 3, so the minimum is 2. */
 const minReplicas = 2;

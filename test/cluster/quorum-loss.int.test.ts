@@ -6,7 +6,7 @@ import {
   statusDuringOutage,
   waitForQuorumLoss,
 } from './support/quorum-loss.js';
-import { stableClusterPerFile } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/stable-cluster-per-file.js';
 
 describe('two of three nodes down', () => {
   const started = stableClusterPerFile();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collectStatus } from '../../cluster/cli/status-command.js';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
 import { waitFor } from '../support/wait.js';
-import { stableClusterPerFile } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/stable-cluster-per-file.js';
 import { keysPerPartition, runIncrements } from './support/workload.js';
 
 describe('SIGKILL of the node with the most primaries during 10,000 increments', () => {

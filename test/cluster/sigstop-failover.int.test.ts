@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { callUnary, channelOptions, NodeService } from '../../cluster/node/grpc-contracts.js';
 import { primaryConflicts } from '../../cluster/node/role-log.js';
 import { waitFor } from '../support/wait.js';
-import { stableClusterPerFile } from './support/test-cluster.js';
+import { stableClusterPerFile } from './support/stable-cluster-per-file.js';
 import { keysWithPrimary } from './support/workload.js';
 
 describe('a primary frozen with SIGSTOP past its lease', () => {

@@ -10,7 +10,7 @@ import type { TestCluster } from './test-cluster.js';
 import { keysPerPartition } from './workload.js';
 
 /**
- * What the quorum-loss tests share (with stableClusterPerFile from test-cluster.ts): acknowledged
+ * What the quorum-loss tests share (with stableClusterPerFile from stable-cluster-per-file.ts): acknowledged
  * writes before the outage, the waiting state and its refusal, `status --json` during it,
  * and every acknowledged write back afterwards.
  */

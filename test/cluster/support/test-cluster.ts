@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll } from 'vitest';
 import { ActorProxy } from '../../../cluster/actors/actor-proxy.js';
 import {
   defaultManifestPaths,
@@ -23,6 +22,11 @@ import { waitFor } from '../../support/wait.js';
  * A real cluster for integration tests: a fresh etcd and node processes started with
  * `node bin/meterfabric.js node` (run `npx tsc -p tsconfig.build.json` first), each on a
  * loopback port it binds itself (port 0, reported back), logs and data in a temp dir. stop() kills everything by PID.
+ * etcd and the nodes are tied to the process that started them (core/process/tied-spawn.ts):
+ * if it dies without stop() (a crashed vitest worker), they get SIGTERM instead of holding
+ * ports and etcd leases. This module does not import vitest, so a plain process can start a
+ * cluster with it (test/cluster/test-cluster-tie.int.test.ts); per-file hooks:
+ * stable-cluster-per-file.ts.
  */
 export type TestNode = {
   id: string;
@@ -105,6 +109,8 @@ export class TestCluster {
       logPath: node.logPath,
       env: { MF_LOG_LEVEL: 'info', MF_LEASE_TTL_MS: String(this.leaseTtlMs), ...this.extraEnv, ...env },
       startTimeoutMs: 30_000,
+      // A crashed test process must not leave nodes holding ports and etcd leases.
+      tiedToLauncher: true,
       // Ours from the spawn on, so stop() kills a node that is still starting.
       onSpawn: (child) => {
         node.proc = child;
@@ -214,22 +220,6 @@ export class TestCluster {
     await this.etcd.cleanup();
     if (!process.env.MF_KEEP_TEST_DIRS) rmSync(this.baseDir, { recursive: true, force: true });
   }
-}
-
-/** A three-node cluster, stable, for the file's tests (stopped after them); read it through the getter. */
-export function stableClusterPerFile(): () => TestCluster {
-  let cluster: TestCluster | undefined;
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3 });
-    await cluster.waitStable(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  return () => {
-    if (!cluster) throw new Error('the cluster did not start');
-    return cluster;
-  };
 }
 
 /** A started cluster, every partition stable, and an ActorProxy to call it. */
