@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { packageRoot } from '../../core/paths.js';
 import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { expectSubscriberCap } from './support/subscriber-cap.js';
-import { meterfabricBin } from './support/up-process.js';
+import { type CliProcess, spawnCli } from './support/up-process.js';
 
 /**
  * `meterfabric demo` serving the bridges while its day runs (run-day.ts, through
@@ -22,24 +22,12 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function demo(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function demo(args: string[]): CliProcess {
   const dir = mkdtempSync(join(tmpdir(), 'mf-demo-bridges-'));
   dirs.push(dir);
-  const child = spawn(
-    process.execPath,
-    [meterfabricBin, 'demo', '--out', join(dir, 'out'), ...tinyFleet, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MF_LOG_LEVEL: 'warn' } },
-  );
-  children.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
+  const run = spawnCli(['demo', '--out', join(dir, 'out'), ...tinyFleet, ...args]);
+  children.push(run.child);
+  return run;
 }
 
 const tinyFleet = ['--concentrators', '1', '--meters', '1', '--knx-sites', '0', '--battery-sites', '0'];

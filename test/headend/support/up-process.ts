@@ -35,15 +35,45 @@ export function childrenOf(ppid: number): { pid: number; command: string }[] {
     .map(({ pid, command }) => ({ pid, command }));
 }
 
-export type UpProcess = {
+/** A `meterfabric` command running as a child process (`spawnCli`). */
+export type CliProcess = {
   child: ChildProcess;
-  etcdPort: number;
-  /** Everything `up` printed so far (stdout and stderr interleaved). */
+  /** Everything it printed so far (stdout and stderr interleaved). */
   output(): string;
+  /** Resolves with the exit code once it has exited. */
+  exited: Promise<number | null>;
+};
+
+/**
+ * `node bin/meterfabric.js <args>` as a child process, its output collected: with
+ * MF_LOG_LEVEL=warn unless `env` sets it; `detached`: the leader of a process group of its own.
+ * The caller owns the process (kill it in `finally`/`afterEach`).
+ */
+export function spawnCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string; detached?: boolean } = {},
+): CliProcess {
+  const child = spawn(process.execPath, [meterfabricBin, ...args], {
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, MF_LOG_LEVEL: 'warn', ...options.env },
+    detached: options.detached === true,
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+export type UpProcess = CliProcess & {
+  etcdPort: number;
   /** The PIDs `up` reported for what it started (etcd + the nodes). */
   pids(): number[];
-  /** Resolves with the exit code once `up` has exited. */
-  exited: Promise<number | null>;
   /** SIGKILLs `up` and every PID it reported: for `finally`, after a failure too. */
   killAll(): void;
 };
@@ -66,10 +96,8 @@ export async function startUp(
   const first = await consecutiveFreePorts(5);
   const etcdPort = first;
   const basePort = first + 2;
-  const child = spawn(
-    process.execPath,
+  const up = spawnCli(
     [
-      meterfabricBin,
       'up',
       '--data',
       join(dir, 'data'),
@@ -79,30 +107,15 @@ export async function startUp(
       String(basePort),
       ...(typeof extraArgs === 'function' ? extraArgs({ etcdPort, basePort }) : extraArgs),
     ],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MF_LOG_LEVEL: 'warn', ...env },
-      detached: options.processGroup === true,
-    },
+    { cwd: dir, env, detached: options.processGroup === true },
   );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const pids = () => [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+  const pids = () => [...up.output().matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
   return {
-    child,
+    ...up,
     etcdPort,
-    output: () => out,
     pids,
-    exited,
     killAll() {
-      child.kill('SIGKILL');
+      up.child.kill('SIGKILL');
       for (const pid of pids()) {
         try {
           process.kill(pid, 'SIGKILL');
