@@ -1,33 +1,24 @@
 import type { Etcd3 } from 'etcd3';
-import {
-  type ActorSystemRef,
-  configurePersistence,
-  query,
-  type Ref,
-  spawnPersistent,
-  start,
-  stop,
-} from 'nact';
+import { stop } from 'nact';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActorBehaviour } from '../../cluster/actors/actor-definition.js';
-import type { ActivePartition, CallMsg, CallReply } from '../../cluster/actors/actor-turn.js';
-import { createSpawnOptions, newActivePartition } from '../../cluster/actors/actor-turn.js';
-import type { ReminderScheduler } from '../../cluster/actors/reminders.js';
+import type { ActivePartition, CallReply } from '../../cluster/actors/actor-turn.js';
+import { createSpawnOptions } from '../../cluster/actors/actor-turn.js';
 import { ReplicatedPersistenceEngine } from '../../cluster/actors/replicated-persistence-engine.js';
 import { maxReadFormat } from '../../cluster/format/persisted-format.js';
 import { FormatGatedEngine, storeFormatKey, storeFormatOp } from '../../cluster/format/store-format.js';
 import { createEtcdClient, keys } from '../../cluster/membership/etcd-client.js';
 import { Membership } from '../../cluster/membership/membership.js';
 import { WriteFormatWatch } from '../../cluster/membership/write-format.js';
-import type { PartitionConfiguration } from '../../cluster/replicator/contract.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
 import type { ReplicatedStore } from '../../cluster/replicator/store-api.js';
 import { systemClock } from '../../core/clock.js';
 import { isMeterfabricError } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
-import { config, dec, enc, removeNodeData, startNode, type TestNode } from '../replicator/support.js';
+import { dec, enc } from '../replicator/support.js';
 import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
 import { waitFor } from '../support/wait.js';
+import { replicatedTurnPerTest } from './support/replicated-turn.js';
 
 /**
  * The persisted-format gate on real etcd registrations and a real partition store
@@ -47,59 +38,43 @@ const tally: ActorBehaviour<Tally, { add: number }> = {
 };
 
 const partition = 'tally/0';
+const turn = replicatedTurnPerTest(partition);
 let etcd: TestEtcd | null = null;
 let clients: Etcd3[] = [];
 let memberships: Membership[] = [];
-let nodes: TestNode[] = [];
-let systems: ActorSystemRef[] = [];
 afterEach(async () => {
-  for (const s of systems) stop(s);
   for (const m of memberships) await m.close().catch(() => {});
   for (const c of clients) c.close();
-  for (const n of nodes) await n.stop().catch(() => {});
-  for (const n of nodes) removeNodeData(n);
   await etcd?.cleanup();
   etcd = null;
-  systems = [];
   memberships = [];
   clients = [];
-  nodes = [];
 });
 
+/** The partition on one node, its primary (epoch 1). */
 async function primaryStore(): Promise<ReplicatedStore> {
-  const node = await startNode('a');
-  nodes.push(node);
-  const replica = await node.host.replica(partition);
-  await replica.becomePrimary(config(partition, 1, 'a', ['a']), () => node.address);
-  return replica;
+  return (await turn.startPartition(['a'])).store;
 }
 
-/** One tally actor hosted as the ActorHost does (the real turn), over the gated engine. */
+/**
+ * One tally actor hosted as a node hosts it (the real turn over the format-gated engine),
+ * snapshotting every 5 events. Calls without an `idem` get c-0, c-1, ... in order.
+ */
 function hostTally(store: ReplicatedStore, writeFormat?: () => number) {
-  const system = start(
-    configurePersistence(new FormatGatedEngine(new ReplicatedPersistenceEngine(store), store, partition)),
-  );
-  systems.push(system);
-  const active = newActivePartition(
-    { partition, epoch: 1 } as PartitionConfiguration,
-    system,
-    undefined as unknown as ReminderScheduler,
-  );
-  const { handler, properties } = createSpawnOptions(active, tally, 'tally', {
-    dedup: true,
-    clock: systemClock,
-    logger: silentLogger,
-    invoke: async () => undefined,
-    send: () => undefined,
+  const hosted = turn.hostActor(store, {
+    service: 'tally',
+    key: 'k1',
+    behaviour: tally,
+    onFire: async () => undefined, // tally sets no reminders
+    callTimeoutMs: 20_000,
+    formatGated: true,
     ...(writeFormat ? { writeFormat } : {}),
-  });
-  const ref = spawnPersistent(system, handler as never, `${partition}|k1`, 'k1', {
-    ...(properties as object),
     snapshotEvery: 5,
-  } as never) as Ref<CallMsg>;
+  });
   let seq = 0;
-  return async (method: string, arg: unknown, idem = `c-${seq++}`): Promise<CallReply> =>
-    query(ref, (sender: Ref<CallReply>): CallMsg => ({ kind: 'call', method, arg, idem, sender }), 20_000);
+  const call = (method: string, arg: unknown, idem = `c-${seq++}`): Promise<CallReply> =>
+    hosted.call(method, arg, idem);
+  return { call, system: hosted.system };
 }
 
 const snapshotKey = `__actors/${partition}|k1/s`;
@@ -162,7 +137,8 @@ describe('persisted formats on real etcd and a real partition store', () => {
     expect(watch.current).toBe(1);
 
     const store = await primaryStore();
-    const call = hostTally(store, () => watch.current);
+    const first = hostTally(store, () => watch.current);
+    const call = first.call;
     for (let i = 1; i <= 5; i++) expect((await call('add', i)).ok).toBe(true);
     await waitFor(async () => (await storedSnapshot(store)) !== undefined, 'the first snapshot', 20_000);
     const plain = await storedSnapshot(store);
@@ -185,14 +161,14 @@ describe('persisted formats on real etcd and a real partition store', () => {
     expect(dec(await store.get(storeFormatKey))).toBe('2');
 
     // A new incarnation (as after a failover) recovers from the compact snapshot.
-    stop(systems.shift()!);
-    const again = hostTally(store, () => watch.current);
+    stop(first.system);
+    const again = hostTally(store, () => watch.current).call;
     expect(await again('sum', null, 'sum-1')).toStrictEqual({ ok: true, result: 55 });
   });
 
   it('a store marked with a future format is refused with MF_PERSISTED_FORMAT and left intact', async () => {
     const store = await primaryStore();
-    const call = hostTally(store, () => 2);
+    const { call } = hostTally(store, () => 2);
     for (let i = 1; i <= 3; i++) expect((await call('add', i)).ok).toBe(true);
     await store.replicate([storeFormatOp(maxReadFormat + 1)]);
     const before = await store.scan({});
@@ -258,7 +234,8 @@ describe('persisted formats on real etcd and a real partition store', () => {
         `{"data":{"idem":"c-3","event":{"add":20},"result":null},"sequenceNumber":4,"key":"${key}","tags":[],"createdAt":1763942402000}`,
       ),
     ]);
-    const call = hostTally(store, () => 2);
+    const first = hostTally(store, () => 2);
+    const call = first.call;
     expect(await call('sum', null, 'q-1')).toStrictEqual({ ok: true, result: 40 });
     // A retry of a call replayed from the old records is answered from the dedup table.
     expect(await call('add', 1000, 'c-3')).toStrictEqual({ ok: true, result: null });
@@ -270,8 +247,8 @@ describe('persisted formats on real etcd and a real partition store', () => {
         `{"data":{"user":{"amounts":[1,2]},"recent":[]},"sequenceNumber":4,"key":"${key}","createdAt":1763942403000}`,
       ),
     ]);
-    stop(systems.shift()!);
-    const again = hostTally(store, () => 2);
+    stop(first.system);
+    const again = hostTally(store, () => 2).call;
     expect(await again('sum', null, 'q-3')).toStrictEqual({ ok: true, result: 3 });
   });
 });

@@ -19,6 +19,7 @@ import {
 import { type Reminder, ReminderScheduler } from '../../../cluster/actors/reminders.js';
 import { ReplicatedPersistenceEngine } from '../../../cluster/actors/replicated-persistence-engine.js';
 import { ReplicatedReminderStore } from '../../../cluster/actors/replicated-reminder-store.js';
+import { FormatGatedEngine } from '../../../cluster/format/store-format.js';
 import type { NodeId, PartitionConfiguration } from '../../../cluster/replicator/contract.js';
 import type { ReplicatorOptions } from '../../../cluster/replicator/options.js';
 import type { ReplicatedStore } from '../../../cluster/replicator/store-api.js';
@@ -28,7 +29,7 @@ import { addressBook, config, removeNodeData, startNode, type TestNode } from '.
 
 /**
  * What the actor-turn integration tests share (atomic-reminder, reminder-unknown-outcome,
- * arrived-json): one partition on real replica hosts (test/replicator/support.ts, gRPC, data on
+ * arrived-json, persisted-format): one partition on real replica hosts (test/replicator/support.ts, gRPC, data on
  * disk) and one actor hosted by the runtime's turn (cluster/actors/actor-turn.ts) through nact's
  * persistence over that partition's replicated store, as ActorHost hosts it. Each test starts
  * its own; everything started is stopped and its data removed after each test.
@@ -52,6 +53,16 @@ export type HostActorOptions = {
   /** What a due reminder does. */
   onFire: (reminder: Reminder) => Promise<void>;
   callTimeoutMs: number;
+  /**
+   * Persist through the store-format gate (FormatGatedEngine over the replicated engine), as
+   * every node does (cluster/node/data-plane.ts): the persisted-format suite. Default: the
+   * replicated engine alone.
+   */
+  formatGated?: boolean;
+  /** The cluster's write format, as the node's WriteFormatWatch gives it to the turn. */
+  writeFormat?: () => number;
+  /** Snapshot every n events instead of the turn's default, to see snapshots in a short test. */
+  snapshotEvery?: number;
 };
 
 export type ReplicatedTurn = {
@@ -115,8 +126,14 @@ export function replicatedTurnPerTest(partition: string): ReplicatedTurn {
 
     reminderScheduler,
 
-    hostActor(store, { service, key, behaviour, onFire, callTimeoutMs }) {
-      const system = start(configurePersistence(new ReplicatedPersistenceEngine(store)));
+    hostActor(
+      store,
+      { service, key, behaviour, onFire, callTimeoutMs, formatGated, writeFormat, snapshotEvery },
+    ) {
+      const replicated = new ReplicatedPersistenceEngine(store);
+      const system = start(
+        configurePersistence(formatGated ? new FormatGatedEngine(replicated, store, partition) : replicated),
+      );
       systems.push(system);
       const active = newActivePartition(
         { partition, epoch: 1 } as PartitionConfiguration,
@@ -129,13 +146,18 @@ export function replicatedTurnPerTest(partition: string): ReplicatedTurn {
         logger: silentLogger,
         invoke: async () => undefined,
         send: () => undefined,
+        ...(writeFormat ? { writeFormat } : {}),
       });
+      const properties =
+        snapshotEvery === undefined
+          ? options.properties
+          : { ...(options.properties as object), snapshotEvery };
       const ref = spawnPersistent(
         system,
         options.handler as never,
         `${partition}|${key}`,
         key,
-        options.properties as never,
+        properties as never,
       ) as Ref<CallMsg>;
       const call = (method: string, arg: unknown, idem: string): Promise<CallReply> =>
         query(ref, (sender: Ref<CallReply>) => ({ kind: 'call', method, arg, idem, sender }), callTimeoutMs);
