@@ -19,6 +19,31 @@ afterEach(async () => {
   await Promise.all(held.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
+/**
+ * `up` run in this process, in a temp dir, with etcd on `first`, its nodes from `first + 2` and
+ * `extraArgs`: resolves with the error it refused with, once it is checked that nothing was
+ * started (no etcd data, no node log).
+ */
+async function upRefusedBeforeStarting(first: number, extraArgs: readonly string[]): Promise<unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-up-ports-'));
+  try {
+    const err = await run([
+      '--data',
+      join(dir, 'data'),
+      '--etcd',
+      `127.0.0.1:${first}`,
+      '--base-port',
+      String(first + 2),
+      ...extraArgs,
+    ]).catch((e: unknown) => e);
+    expect(existsSync(join(dir, 'data', 'etcd'))).toBe(false);
+    expect(existsSync(join(dir, 'data', 'n1.log'))).toBe(false);
+    return err;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Binds `port` on loopback until the test ends (another program holding it). */
 async function hold(port: number): Promise<void> {
   const server = createServer();
@@ -101,51 +126,19 @@ describe('up ports', () => {
   it('`up --metrics` on a taken port fails before it starts etcd or any node', {
     timeout: 60_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mf-up-ports-'));
-    try {
-      const first = await consecutiveFreePorts(6);
-      await hold(first + 5);
-      const err = await run([
-        '--data',
-        join(dir, 'data'),
-        '--etcd',
-        `127.0.0.1:${first}`,
-        '--base-port',
-        String(first + 2),
-        '--metrics',
-        `127.0.0.1:${first + 5}`,
-      ]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'MF_PORT_IN_USE', details: { port: first + 5, flag: '--metrics' } });
-      expect(existsSync(join(dir, 'data', 'etcd'))).toBe(false);
-      expect(existsSync(join(dir, 'data', 'n1.log'))).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const first = await consecutiveFreePorts(6);
+    await hold(first + 5);
+    const err = await upRefusedBeforeStarting(first, ['--metrics', `127.0.0.1:${first + 5}`]);
+    expect(err).toMatchObject({ code: 'MF_PORT_IN_USE', details: { port: first + 5, flag: '--metrics' } });
   });
 
   it('`up --base-port` with a taken port fails before it starts etcd or any node', {
     timeout: 60_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mf-up-ports-'));
-    try {
-      const first = await consecutiveFreePorts(5);
-      await hold(first + 2);
-      const err = await run([
-        '--data',
-        join(dir, 'data'),
-        '--etcd',
-        `127.0.0.1:${first}`,
-        '--base-port',
-        String(first + 2),
-        '--no-demo',
-      ]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'MF_PORT_IN_USE', details: { port: first + 2 } });
-      expect((err as Error).message).toContain('--base-port');
-      // Nothing was started: no etcd data, no node log.
-      expect(existsSync(join(dir, 'data', 'etcd'))).toBe(false);
-      expect(existsSync(join(dir, 'data', 'n1.log'))).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const first = await consecutiveFreePorts(5);
+    await hold(first + 2);
+    const err = await upRefusedBeforeStarting(first, ['--no-demo']);
+    expect(err).toMatchObject({ code: 'MF_PORT_IN_USE', details: { port: first + 2 } });
+    expect((err as Error).message).toContain('--base-port');
   });
 });
