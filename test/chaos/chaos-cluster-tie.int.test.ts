@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { etcdAvailable } from '../../cluster/etcd/launcher.js';
 import { distPath } from '../../core/paths.js';
 import { childrenOf } from '../headend/support/up-process.js';
 import { procStat } from '../support/proc.js';
+import { spawnWithOutput } from '../support/spawn-output.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -40,28 +40,20 @@ describe.skipIf(!ready)('a SIGKILLed process running a chaos cluster', () => {
 await ChaosCluster.start({ baseDir: ${JSON.stringify(baseDir)}, nodeCount: 1 });
 console.log('started');
 setInterval(() => undefined, 60_000);`;
-    const launcher = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const launcher = spawnWithOutput(process.execPath, ['--input-type=module', '-e', script], {
       env: { ...process.env, MF_INITIAL_CLUSTER_SIZE: '1', MF_CHAOS_NODE_LOG_LEVEL: 'warn' },
     });
-    let output = '';
-    launcher.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    launcher.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      launcher.once('exit', (_code, signal) => resolve(signal)),
-    );
     let children: number[] = [];
     try {
-      await waitFor(() => output.includes('started\n'), 'the chaos cluster to start', 90_000, 100).catch(
-        (err: unknown) => {
-          throw new Error(`${String(err)}; the launcher printed: ${output}`);
-        },
-      );
-      children = childrenOf(launcher.pid!).map((c) => c.pid);
+      await waitFor(
+        () => launcher.stdout().includes('started\n'),
+        'the chaos cluster to start',
+        90_000,
+        100,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; the launcher printed: ${launcher.output()}`);
+      });
+      children = childrenOf(launcher.child.pid!).map((c) => c.pid);
       const commands = children.map(commandLine);
       // Its own children, under their own PIDs (setpriv and sh exec'd): etcd, Toxiproxy, n1.
       expect(commands.filter((c) => /^\S*etcd /.test(c))).toHaveLength(1);
@@ -69,8 +61,9 @@ setInterval(() => undefined, 60_000);`;
       expect(commands.filter((c) => c.includes('meterfabric.js node --id n1'))).toHaveLength(1);
       expect(children).toHaveLength(3);
 
-      launcher.kill('SIGKILL');
-      expect(await exited).toBe('SIGKILL');
+      launcher.child.kill('SIGKILL');
+      await launcher.exited;
+      expect(launcher.child.signalCode).toBe('SIGKILL');
       // Gone: exited, or a zombie not reaped yet (it holds no port).
       await waitFor(
         () => children.every((pid) => procStat(pid) === undefined),
@@ -82,7 +75,7 @@ setInterval(() => undefined, 60_000);`;
         throw new Error(`${String(err)}; still running: ${left.join('; ')}`);
       });
     } finally {
-      for (const pid of [launcher.pid, ...children]) {
+      for (const pid of [launcher.child.pid, ...children]) {
         try {
           if (pid !== undefined) process.kill(pid, 'SIGKILL');
         } catch {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { distPath } from '../../core/paths.js';
 import { startTestEtcd } from '../support/etcd.js';
 import { procStat } from '../support/proc.js';
+import { spawnWithOutput } from '../support/spawn-output.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -35,35 +36,32 @@ for (const id of ['n1', 'n2']) {
   console.log(JSON.stringify({ id, pid: node.pid }));
 }
 setInterval(() => undefined, 60_000);`;
-    const launcher = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const launcher = spawnWithOutput(process.execPath, ['--input-type=module', '-e', script], {
       detached: true, // its own group, so the nodes' group is the launcher's PID
       env: { ...process.env, PATH: bin, MF_LOG_LEVEL: 'warn' },
     });
-    let stdout = '';
-    let stderr = '';
-    launcher.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    launcher.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
     const nodes = () =>
-      stdout
+      launcher
+        .stdout()
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { id: string; pid: number });
     try {
-      await waitFor(() => nodes().length === 2, `two nodes to be ready (stderr: ${stderr})`, 60_000, 100);
+      await waitFor(
+        () => nodes().length === 2,
+        `two nodes to be ready (stderr: ${launcher.stderr()})`,
+        60_000,
+        100,
+      );
       for (const { id, pid } of nodes()) {
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
         expect(argv[0], id).toBe(process.execPath);
         expect(argv.slice(argv.indexOf('node'), argv.indexOf('node') + 3), id).toEqual(['node', '--id', id]);
-        expect(procStat(pid), id).toEqual({ ppid: launcher.pid, pgrp: launcher.pid });
+        expect(procStat(pid), id).toEqual({ ppid: launcher.child.pid, pgrp: launcher.child.pid });
       }
-      expect(stderr.match(/MF_NODES_UNTIED/g) ?? []).toHaveLength(1);
+      expect(launcher.stderr().match(/MF_NODES_UNTIED/g) ?? []).toHaveLength(1);
     } finally {
-      for (const pid of [...nodes().map((n) => n.pid), launcher.pid]) {
+      for (const pid of [...nodes().map((n) => n.pid), launcher.child.pid]) {
         try {
           if (pid !== undefined) process.kill(pid, 'SIGKILL');
         } catch {

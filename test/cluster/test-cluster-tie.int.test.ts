@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
 import { procStat } from '../support/proc.js';
+import { spawnWithOutput } from '../support/spawn-output.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -28,27 +28,19 @@ describe('a SIGKILLed process that started a TestCluster', () => {
   it('its node (a child of that process) gets SIGTERM and exits within seconds; etcd too', {
     timeout: 120_000,
   }, async () => {
-    const launcher = spawn(
+    const launcher = spawnWithOutput(
       process.execPath,
       [
         join(packageRoot, 'node_modules', 'vite-node', 'vite-node.mjs'),
         join(packageRoot, 'test', 'cluster', 'support', 'test-cluster-launcher.ts'),
       ],
-      { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    launcher.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    launcher.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      launcher.once('exit', (_code, signal) => resolve(signal)),
+      { cwd: packageRoot },
     );
     const launched = (): Launched | undefined => {
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      const line = launcher
+        .stdout()
+        .split('\n')
+        .find((l) => l.startsWith('{'));
       return line ? (JSON.parse(line) as Launched) : undefined;
     };
     try {
@@ -58,13 +50,14 @@ describe('a SIGKILLed process that started a TestCluster', () => {
         90_000,
         100,
       ).catch((err: unknown) => {
-        throw new Error(`${String(err)}; the launcher's stderr: ${stderr}`);
+        throw new Error(`${String(err)}; the launcher's stderr: ${launcher.stderr()}`);
       });
       // The node is the launcher's own child, under node's own PID (setpriv and sh exec'd).
-      expect(procStat(nodePid)?.ppid).toBe(launcher.pid);
+      expect(procStat(nodePid)?.ppid).toBe(launcher.child.pid);
 
-      launcher.kill('SIGKILL');
-      expect(await exited).toBe('SIGKILL');
+      launcher.child.kill('SIGKILL');
+      await launcher.exited;
+      expect(launcher.child.signalCode).toBe('SIGKILL');
       const killedAtMs = Date.now();
       // Gone: exited, or a zombie not reaped yet (it holds no port).
       await waitFor(
@@ -76,7 +69,7 @@ describe('a SIGKILLed process that started a TestCluster', () => {
       console.log(`node gone ${Date.now() - killedAtMs} ms after its launcher's SIGKILL`);
     } finally {
       const started = launched();
-      for (const pid of [launcher.pid, started?.nodePid, started?.etcdPid]) {
+      for (const pid of [launcher.child.pid, started?.nodePid, started?.etcdPid]) {
         try {
           if (pid !== undefined) process.kill(pid, 'SIGKILL');
         } catch {

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../../core/paths.js';
 import { consecutiveFreePorts } from '../../support/ports.js';
 import { runningProcesses } from '../../support/proc.js';
+import { type ProcessWithOutput, spawnWithOutput } from '../../support/spawn-output.js';
 
 /** The CLI entry point the README's quick start runs (needs dist/: npm test builds first). */
 export const meterfabricBin = join(packageRoot, 'bin', 'meterfabric.js');
@@ -36,13 +36,7 @@ export function childrenOf(ppid: number): { pid: number; command: string }[] {
 }
 
 /** A `meterfabric` command running as a child process (`spawnCli`). */
-export type CliProcess = {
-  child: ChildProcess;
-  /** Everything it printed so far (stdout and stderr interleaved). */
-  output(): string;
-  /** Resolves with the exit code once it has exited. */
-  exited: Promise<number | null>;
-};
+export type CliProcess = ProcessWithOutput;
 
 /**
  * `node bin/meterfabric.js <args>` as a child process, its output collected: with
@@ -53,21 +47,10 @@ export function spawnCli(
   args: readonly string[],
   options: { env?: Record<string, string>; cwd?: string; detached?: boolean } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, [meterfabricBin, ...args], {
-    cwd: options.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnWithOutput(process.execPath, [meterfabricBin, ...args], {
+    ...options,
     env: { ...process.env, MF_LOG_LEVEL: 'warn', ...options.env },
-    detached: options.detached === true,
   });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
 }
 
 export type UpProcess = CliProcess & {
