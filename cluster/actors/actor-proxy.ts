@@ -241,10 +241,12 @@ export class ActorProxy {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.watchers.map((w) => w.cancel().catch(() => undefined)));
+    // Local first: an etcd that never answers holds the watch cancels (a caller may stop
+    // waiting for them, as ClusterNode.stop does), and must not keep the peer channels open.
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+    await Promise.all(this.watchers.map((w) => w.cancel().catch(() => undefined)));
   }
 }

@@ -22,12 +22,14 @@ export type ExtensionContext = {
 
 export type NodeExtension = { stop(): Promise<void> };
 export type ExtensionStart = (ctx: ExtensionContext) => Promise<NodeExtension>;
+/** A started extension and its manifest name (the node's stop log names a stop that hung). */
+export type StartedExtension = { name: string; extension: NodeExtension };
 
 export async function startExtensions(
   specs: readonly ExtensionSpec[],
   ctx: Omit<ExtensionContext, 'logger'> & { logger: Logger },
-): Promise<NodeExtension[]> {
-  const started: NodeExtension[] = [];
+): Promise<StartedExtension[]> {
+  const started: StartedExtension[] = [];
   for (const spec of specs) {
     const module = (await import(distPath(spec.module))) as Record<string, unknown>;
     const start = module[spec.export];
@@ -37,9 +39,11 @@ export async function startExtensions(
         `extension ${spec.name}: ${spec.module} exports no function "${spec.export}"`,
       );
     }
-    started.push(
-      await (start as ExtensionStart)({ ...ctx, logger: ctx.logger.child({ extension: spec.name }) }),
-    );
+    const extension = await (start as ExtensionStart)({
+      ...ctx,
+      logger: ctx.logger.child({ extension: spec.name }),
+    });
+    started.push({ name: spec.name, extension });
     ctx.logger.info({ extension: spec.name }, 'extension started');
   }
   return started;

@@ -4,6 +4,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { MeterfabricError } from '../../core/errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import { settleWithin } from '../../core/settle-within.js';
 import { ActorHost, type OutgoingCall } from '../actors/actor-host.js';
 import { ActorProxy } from '../actors/actor-proxy.js';
 import {
@@ -34,7 +35,7 @@ import {
   drainTimeoutMs,
   resignTimeoutMs,
 } from './drain.js';
-import { type NodeExtension, startExtensions } from './extensions.js';
+import { type StartedExtension, startExtensions } from './extensions.js';
 import { channelOptions } from './grpc-contracts.js';
 import { nodeHealth } from './health.js';
 import { type Health, NodeMetrics, startMetricsServer } from './metrics.js';
@@ -42,6 +43,7 @@ import { registerNodeServices } from './node-rpc.js';
 import { PeerClients } from './peers.js';
 import { ReplicaLifecycle } from './replica-lifecycle.js';
 import { RoleLog } from './role-log.js';
+import { extensionStopTimeoutMs, runStopStep, type StopStep } from './stop-steps.js';
 
 export const runtimeVersion = '0.1.0';
 
@@ -56,7 +58,7 @@ export class ClusterNode {
   private readonly clock: Clock;
   private readonly services: ServiceSpec[];
   private readonly extensionSpecs: ExtensionSpec[];
-  private extensions: NodeExtension[] = [];
+  private extensions: StartedExtension[] = [];
   private proxy: ActorProxy | null = null;
   private server: grpc.Server | null = null;
   private client: Etcd3 | null = null;
@@ -374,15 +376,9 @@ export class ClusterNode {
   /** Gives FM leadership up, waiting at most `timeoutMs` for etcd (drain.ts: resignTimeoutMs). */
   private async resignWithin(timeoutMs: number): Promise<void> {
     if (!this.election) return;
-    let timer: NodeJS.Timeout | undefined;
-    const answered = await Promise.race([
-      this.election.resign().then(() => true),
-      new Promise<false>((r) => {
-        timer = setTimeout(() => r(false), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!answered)
+    const resigned = await settleWithin(this.election.resign(), timeoutMs);
+    if (resigned.status === 'rejected') throw resigned.reason;
+    if (resigned.status === 'timed-out')
       this.logger.warn(
         { timeoutMs },
         'drain: etcd did not answer the FM resignation; the FM key dies with the lease',
@@ -395,30 +391,36 @@ export class ClusterNode {
     return (this.lifecycle?.primaries().length ?? 0) > 0;
   }
 
+  /**
+   * Drains (unless told not to), then stops every part. Each step that waits for etcd or for
+   * peers is bounded on its own (stop-steps.ts): one that does not finish is logged by name
+   * and the next runs, so the node stops even against an etcd that never answers. The local
+   * steps (actors, gRPC server, the replicas' stores) always run, and run to the end.
+   */
   async stop(options: { drain: boolean } = { drain: true }): Promise<void> {
     if (this.stopped) return;
     if (options.drain)
       await this.drain().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'drain failed'));
     this.stopped = true;
-    for (const extension of this.extensions.reverse()) {
-      await extension
-        .stop()
-        .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'extension stop failed'));
-    }
-    await this.proxy?.close();
+    const step = (name: StopStep, work: () => Promise<unknown>, timeoutMs?: number): Promise<boolean> =>
+      runStopStep(this.logger, name, work, timeoutMs);
+    for (const { name, extension } of [...this.extensions].reverse())
+      await step(`extension ${name} stop`, () => extension.stop(), extensionStopTimeoutMs);
+    const { proxy, election, configWatcher, membership, metricsServer } = this;
+    if (proxy) await step('actor proxy close (etcd watches, peer channels)', () => proxy.close());
     this.lifecycle?.close();
     this.fm?.stop();
-    await this.election?.close();
-    await this.configWatcher?.cancel().catch(() => undefined);
+    if (election) await step('FM election close (etcd watch)', () => election.close());
+    if (configWatcher) await step('configuration watch cancel (etcd)', () => configWatcher.cancel());
     await this.actors?.close();
-    await this.membership?.close();
+    if (membership) await step('membership close (etcd watch, lease revoke)', () => membership.close());
     this.server?.forceShutdown();
     await this.replicas
       ?.close()
       .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'closing replicas failed'));
     this.peers?.close();
     this.client?.close();
-    await this.metricsServer?.close();
+    if (metricsServer) await step('metrics server close (open scrapes)', () => metricsServer.close());
     this.logger.info('node stopped');
   }
 
