@@ -11,16 +11,21 @@ import {
 import { ConfigError, InvariantViolation, MeterfabricError, UsageError } from '../../core/errors.js';
 
 describe('exitCodeFor: one mapping from typed errors to exit codes', () => {
+  // Objects, not rows: in a row `%i` takes the second value (the error), which printed "exits NaN".
   it.each([
-    ['UsageError (MF_USAGE)', new UsageError('Unknown option'), 2],
-    ['ConfigError (MF_CONFIG_INVALID)', new ConfigError(['--meters must be an integer 1..1000']), 2],
-    [
-      'another typed error (a command that ran and failed)',
-      new MeterfabricError('MF_PORT_IN_USE', 'taken'),
-      1,
-    ],
-    ['an invariant violation', new InvariantViolation('epoch went back'), 1],
-  ])('%s exits %i', (_name, err, code) => {
+    { name: 'UsageError (MF_USAGE)', err: new UsageError('Unknown option'), code: 2 },
+    {
+      name: 'ConfigError (MF_CONFIG_INVALID)',
+      err: new ConfigError(['--meters must be an integer 1..1000']),
+      code: 2,
+    },
+    {
+      name: 'another typed error (a command that ran and failed)',
+      err: new MeterfabricError('MF_PORT_IN_USE', 'taken'),
+      code: 1,
+    },
+    { name: 'an invariant violation', err: new InvariantViolation('epoch went back'), code: 1 },
+  ])('$name exits $code', ({ err, code }) => {
     expect(exitCodeFor(err)).toBe(code);
   });
 });
