@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { type MeterfabricError, UsageError } from './errors.js';
+import { ConfigError, type MeterfabricError, UsageError } from './errors.js';
 
 /**
  * How every `meterfabric` command exits (cluster/cli/README.md, "Exit codes"): 0 it did what
@@ -95,4 +95,36 @@ export function readNumberFlag(flag: string, text: string, range: NumberFlagRang
   const problem = numberFlagProblem(flag, text, range);
   if (problem !== undefined) throw new UsageError(problem);
   return Number(text);
+}
+
+/**
+ * Why the environment variable `name` (an `MF_*` number) does not hold a value in `range`, as
+ * one line naming the variable; undefined if it does, or if it is unset or empty: `MF_X= cmd`
+ * is the shell's way to clear a variable, so the default applies, where `Number('')` read 0.
+ * The same strict reading as a flag's (`numberFlagProblem`): no sign, exponent, hex or blanks.
+ */
+export function numberEnvProblem(
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+  range: NumberFlagRange,
+): string | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  return numberFlagProblem(name, text, range);
+}
+
+/**
+ * An `MF_*` number, undefined when unset or empty (the caller's default applies), or a
+ * `ConfigError` (MF_CONFIG_INVALID, exit 2) naming the variable, its range and what it held.
+ * Readers that list every problem at once collect `numberEnvProblem` instead.
+ */
+export function readNumberEnv(
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+  range: NumberFlagRange,
+): number | undefined {
+  const problem = numberEnvProblem(name, env, range);
+  if (problem !== undefined) throw new ConfigError([problem]);
+  const text = env[name];
+  return text === undefined || text === '' ? undefined : Number(text);
 }

@@ -17,6 +17,7 @@ import {
 } from '../integration/bridge/cli-flags.js';
 import { startIntegrationMetrics } from '../integration/bridge/metrics-endpoint.js';
 import { demoDayFlags, readDemoDayFlags } from './day-flags.js';
+import { demoSizeRanges } from './demo-env.js';
 import { formatSummary, runDemoDay } from './run-day.js';
 
 /**
@@ -47,11 +48,10 @@ export async function run(argv: string[]): Promise<number> {
     if (problem !== undefined) problems.push(problem);
     return Number(text);
   };
-  const concentrators = read('--concentrators', values.concentrators, { min: 1, max: 100_000 });
-  const meters = read('--meters', values.meters, { min: 1, max: 1_000, meaning: 'per concentrator' });
-  // The simulation sites' own bound (actors/demo: knxSites and batterySites 0 to 64).
-  const knxSites = read('--knx-sites', values['knx-sites'], { min: 0, max: 64 });
-  const batterySites = read('--battery-sites', values['battery-sites'], { min: 0, max: 64 });
+  const concentrators = read('--concentrators', values.concentrators, demoSizeRanges.concentrators);
+  const meters = read('--meters', values.meters, demoSizeRanges.meters);
+  const knxSites = read('--knx-sites', values['knx-sites'], demoSizeRanges.knxSites);
+  const batterySites = read('--battery-sites', values['battery-sites'], demoSizeRanges.batterySites);
   const httpPort = readBridgePort(values, 'http-port', problems);
   const grpcPort = readBridgePort(values, 'grpc-port', problems);
   // Refused before anything starts, as `up` does: --token without a port would start no bridge

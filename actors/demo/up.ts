@@ -6,6 +6,7 @@ import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { ActorProxyPorts } from '../host/service-ports.js';
 import type { DemoDayFlags } from './day-flags.js';
+import { demoEnvProblems, readDemoSizes } from './demo-env.js';
 import { OutageWaiter, OutageWaitingPorts } from './outage-wait.js';
 import { type DemoOptions, formatSummary, runDemoDay } from './run-day.js';
 
@@ -21,6 +22,12 @@ export const manifests: string[] = [
   join(packageRoot, 'cluster', 'config', 'runtime-services.json'),
   join(packageRoot, 'actors', 'hosting', 'headend-services.json'),
 ];
+
+/**
+ * What is wrong with the MF_DEMO_* variables `up` would read (demo-env.ts): `up` lists these
+ * with its own problems while it plans, before anything starts.
+ */
+export const envProblems: (env: Readonly<Record<string, string | undefined>>) => string[] = demoEnvProblems;
 
 export type UpContext = {
   etcd: string;
@@ -43,10 +50,7 @@ export type UpContext = {
 export async function up(ctx: UpContext): Promise<void> {
   const say = ctx.say ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const outDir = resolve(process.env.MF_DEMO_OUT ?? './out');
-  const concentrators = Number(process.env.MF_DEMO_CONCENTRATORS ?? 100);
-  const meters = Number(process.env.MF_DEMO_METERS ?? 20);
-  const knxSites = Number(process.env.MF_DEMO_KNX_SITES ?? 2);
-  const batterySites = Number(process.env.MF_DEMO_BATTERY_SITES ?? 2);
+  const { concentrators, meters, knxSites, batterySites } = readDemoSizes(process.env);
   // One head-end name per demo run: a second `npm start` on the same data directory gets
   // fresh actors instead of the first run's jobs, cursors and stream. MF_DEMO_NAME names
   // the head-end of a killed run instead: its day resumes from what the cluster holds.

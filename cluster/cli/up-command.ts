@@ -66,6 +66,8 @@ flags.
 type DemoHook = {
   /** Service manifests the nodes load (the demo's services beside the runtime's). */
   manifests?: string[];
+  /** What is wrong with the MF_DEMO_* variables the head-end reads; `up` refuses them before it starts. */
+  envProblems?: (env: Readonly<Record<string, string | undefined>>) => string[];
   up(ctx: {
     etcd: string;
     nodes: string[];

@@ -91,7 +91,11 @@ export type UpPlan = {
 export type UpPlanContext = {
   env: Readonly<Record<string, string | undefined>>;
   /** The head-end demo hook (dist/actors/demo/up.js), null when absent or not loaded (--no-demo). */
-  hook: { manifests?: readonly string[] } | null;
+  hook: {
+    manifests?: readonly string[];
+    /** What is wrong with the environment the head-end reads (its MF_DEMO_* variables). */
+    envProblems?: (env: Readonly<Record<string, string | undefined>>) => readonly string[];
+  } | null;
   /** Where --data is resolved from. */
   cwd: string;
   logger?: Logger;
@@ -165,6 +169,8 @@ export async function planUp(values: UpFlagValues, context: UpPlanContext): Prom
     );
   }
   const hook = values['no-demo'] ? null : context.hook;
+  // The head-end reads its MF_DEMO_* sizes once the cluster is up: refused now, not then.
+  if (hook?.envProblems) problems.push(...hook.envProblems(context.env));
   const nodeEnv: Record<string, string> =
     hook?.manifests && !context.env.MF_MANIFESTS ? { MF_MANIFESTS: hook.manifests.join(',') } : {};
   const replicaTargets = await collect(() => readReplicaTargets({ ...context.env, ...nodeEnv }));

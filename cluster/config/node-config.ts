@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { type NumberFlagRange, numberEnvProblem } from '../../core/command-line.js';
 import { ConfigError } from '../../core/errors.js';
 
 /**
@@ -21,6 +22,10 @@ const hostPort = z
  * etcd's minimum lease TTL is 2 s; past a minute a dead node holds its primaries too long.
  */
 export const leaseTtlMsRange = { min: 2000, max: 60_000 } as const;
+/** The other numeric settings' bounds, shared by the schema and the `MF_*` reader below. */
+const leaseMarginMsRange = { min: 0, max: 5000 } as const;
+const initialClusterSizeRange = { min: 1, max: 64 } as const;
+const maxPayloadBytesRange = { min: 1024, max: 16 * 1024 * 1024 } as const;
 
 export const nodeConfigSchema = z.object({
   nodeId: z
@@ -42,7 +47,7 @@ export const nodeConfigSchema = z.object({
     .max(leaseTtlMsRange.max)
     .default(3000),
   /** Self-fencing margin subtracted from every lease validity (clock drift, event-loop lag). */
-  leaseMarginMs: z.number().int().min(0).max(5000).default(500),
+  leaseMarginMs: z.number().int().min(leaseMarginMsRange.min).max(leaseMarginMsRange.max).default(500),
   /** Prometheus /metrics and /health; port 0 picks a free one. */
   metricsListen: hostPort.default('127.0.0.1:0'),
   /** Service manifests (JSON) to read; relative paths are from the working directory. */
@@ -54,7 +59,12 @@ export const nodeConfigSchema = z.object({
   /** Test-only fault switches; see cluster/node/README.md. */
   faultInject: z.array(z.string()).default([]),
   /** The FM first places partitions once this many nodes are up (so primaries spread at once). */
-  initialClusterSize: z.number().int().min(1).max(64).default(3),
+  initialClusterSize: z
+    .number()
+    .int()
+    .min(initialClusterSizeRange.min)
+    .max(initialClusterSizeRange.max)
+    .default(3),
   /**
    * Shared secret for production: when set, every call to this node's Node and Admin gRPC
    * services must carry it (metadata `mf-token`); nodes, ActorProxy and `status` send it.
@@ -64,8 +74,8 @@ export const nodeConfigSchema = z.object({
   maxPayloadBytes: z
     .number()
     .int()
-    .min(1024)
-    .max(16 * 1024 * 1024)
+    .min(maxPayloadBytesRange.min)
+    .max(maxPayloadBytesRange.max)
     .default(1024 * 1024),
 });
 
@@ -110,12 +120,17 @@ const envKeys: Record<string, keyof NodeConfig> = {
 };
 
 const listKeys = new Set<keyof NodeConfig>(['etcd', 'manifests', 'faultInject']);
-const numberKeys = new Set<keyof NodeConfig>([
-  'leaseTtlMs',
-  'leaseMarginMs',
-  'maxPayloadBytes',
-  'initialClusterSize',
-]);
+/**
+ * The numeric settings and their bounds. Their `MF_*` variables are read as strictly as the
+ * flags (core/command-line.ts): `Number()` passed "1e3" as 1000 and "0x1000" as 4096, and "abc"
+ * reached the schema as NaN ("expected number, received nan").
+ */
+const numberRanges: Partial<Record<keyof NodeConfig, NumberFlagRange>> = {
+  leaseTtlMs: leaseTtlMsRange,
+  leaseMarginMs: leaseMarginMsRange,
+  maxPayloadBytes: maxPayloadBytesRange,
+  initialClusterSize: initialClusterSizeRange,
+};
 
 /** Converts one environment string to the schema's shape, reporting what is malformed. */
 function fromEnv(key: keyof NodeConfig, name: string, raw: string, problems: string[]): unknown {
@@ -124,7 +139,13 @@ function fromEnv(key: keyof NodeConfig, name: string, raw: string, problems: str
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-  if (numberKeys.has(key)) return raw.trim() === '' ? undefined : Number(raw);
+  const range = numberRanges[key];
+  if (range) {
+    const problem = numberEnvProblem(name, { [name]: raw }, { ...range, meaning: `setting ${key}` });
+    // Refused here, then left out: the schema would add a second, vaguer line for it.
+    if (problem !== undefined) problems.push(problem);
+    return problem !== undefined || raw === '' ? undefined : Number(raw);
+  }
   if (key === 'peerAddressOverrides') {
     try {
       return JSON.parse(raw) as unknown;

@@ -21,12 +21,15 @@ const demoEntry = join(packageRoot, 'dist', 'actors', 'demo', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'mf-exit-codes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     timeout: 20_000,
     killSignal: 'SIGKILL',
-    env: { ...process.env, MF_LOG_LEVEL: 'warn' },
+    env: { ...process.env, MF_LOG_LEVEL: 'warn', ...env },
   });
   expect(r.signal, `killed by the timeout; stdout: ${r.stdout} stderr: ${r.stderr}`).toBeNull();
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -39,6 +42,8 @@ type Case = {
   stderr: RegExp[];
   /** A path the command would create had it started: must not exist afterwards. */
   untouched?: string;
+  /** Environment beside MF_LOG_LEVEL=warn (an `MF_*` variable the command reads). */
+  env?: Record<string, string>;
 };
 
 const unknown = (command: string, flag = '--bogus'): RegExp =>
@@ -338,13 +343,39 @@ const cases: Case[] = [
     args: ['iec62056', 'read', '127.0.0.1:1', '--bogus'],
     stderr: [unknown('iec62056')],
   },
+  // Session 20: numeric MF_* variables read as strictly as the flags (readNumberEnv). Before,
+  // Number() read MF_DEMO_METERS=1e3 as 1000 and `up` started etcd and the nodes, and
+  // MF_LEASE_TTL_MS=abc reached the schema as NaN ("expected number, received nan").
+  {
+    name: 'up: MF_DEMO_METERS in exponent form, before etcd or a node starts',
+    // An etcd `up` can neither reach nor start (TEST-NET-1): had the variable passed, `up` would
+    // stop at that, never starting a cluster on this machine's default 127.0.0.1:2379.
+    args: ['up', '--etcd', '192.0.2.1:2379', '--data', join(dir, 'up-1')],
+    env: { MF_DEMO_METERS: '1e3' },
+    stderr: [
+      /^ {2}- MF_DEMO_METERS must be an integer from 1 to 1000 \(per concentrator\), not "1e3" \[MF_CONFIG_INVALID\]$/m,
+    ],
+    untouched: join(dir, 'up-1'),
+  },
+  {
+    name: 'node: MF_LEASE_TTL_MS that is not a number names the variable, the setting as detail',
+    args: [
+      'node',
+      ...['--id', 'n1', '--listen', '127.0.0.1:0', '--etcd', '127.0.0.1:1', '--data', join(dir, 'node-4')],
+    ],
+    env: { MF_LEASE_TTL_MS: 'abc' },
+    stderr: [
+      /^ {2}- MF_LEASE_TTL_MS must be an integer from 2000 to 60000 \(setting leaseTtlMs\), not "abc" \[MF_CONFIG_INVALID\]$/m,
+    ],
+    untouched: join(dir, 'node-4'),
+  },
 ];
 
 describe.skipIf(!existsSync(demoEntry))(
   'a wrong command line or configuration exits 2, naming what is wrong',
   () => {
-    it.each(cases)('$name', ({ args, stderr, untouched }) => {
-      const r = cli([bin, ...args]);
+    it.each(cases)('$name', ({ args, stderr, untouched, env }) => {
+      const r = cli([bin, ...args], env);
       expect(r.status, r.stderr).toBe(2);
       for (const pattern of stderr) expect(r.stderr).toMatch(pattern);
       expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace

@@ -64,14 +64,46 @@ describe('node configuration', () => {
       return [];
     })();
     expect(problems).toEqual([
+      // Read as strictly as a flag (core/command-line.ts), before the schema sees it.
+      'MF_INITIAL_CLUSTER_SIZE must be an integer from 1 to 64 (setting initialClusterSize), not "0"',
       '--id (setting nodeId): use 1-32 lower-case letters, digits or dashes, e.g. n1',
       // One problem for a listen address that is no host:port, not a second about its port.
       '--listen (setting listen): must be host:port, e.g. 127.0.0.1:7101',
       'dataDir is required: give --data, or MF_DATA_DIR, or "dataDir" in a config file',
       '--lease-ttl-ms (setting leaseTtlMs): etcd refuses leases shorter than 2000 ms',
-      'MF_INITIAL_CLUSTER_SIZE (setting initialClusterSize): Too small: expected number to be >=1',
       `maxPayloadBytes in config file ${file}: Too small: expected number to be >=1024`,
     ]);
+  });
+
+  // Number() read "4e3" as 4000 and "0x1000" as 4096 (both started a node), "abc" as NaN.
+  it.each([
+    ['a word', 'MF_LEASE_TTL_MS', 'abc'],
+    ['an exponent', 'MF_LEASE_TTL_MS', '4e3'],
+    ['hex', 'MF_LEASE_TTL_MS', '0x1000'],
+    ['blanks around it', 'MF_LEASE_TTL_MS', ' 3000'],
+    ['a fraction', 'MF_LEASE_MARGIN_MS', '0.5'],
+    ['a sign', 'MF_MAX_PAYLOAD_BYTES', '+2048'],
+  ])('refuses a numeric MF_ variable holding %s, naming the variable and its range', (_n, name, text) => {
+    const ranges: Record<string, string> = {
+      MF_LEASE_TTL_MS: 'from 2000 to 60000 (setting leaseTtlMs)',
+      MF_LEASE_MARGIN_MS: 'from 0 to 5000 (setting leaseMarginMs)',
+      MF_MAX_PAYLOAD_BYTES: 'from 1024 to 16777216 (setting maxPayloadBytes)',
+    };
+    let error: unknown;
+    try {
+      loadNodeConfig({ flags: base, env: { [name]: text } });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).details.problems).toEqual([
+      `${name} must be an integer ${ranges[name]}, not "${text}"`,
+    ]);
+  });
+
+  it('reads a numeric MF_ variable in range, and an empty one as unset (the default)', () => {
+    expect(loadNodeConfig({ flags: base, env: { MF_LEASE_TTL_MS: '4000' } }).leaseTtlMs).toBe(4000);
+    expect(loadNodeConfig({ flags: base, env: { MF_LEASE_TTL_MS: '' } }).leaseTtlMs).toBe(3000);
   });
 
   it("lists the caller's flag problems with its own, so one run names every problem", () => {

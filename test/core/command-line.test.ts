@@ -4,8 +4,10 @@ import {
   exitCodeFor,
   listenPortRange,
   maxTimerMs,
+  numberEnvProblem,
   numberFlagProblem,
   parseCommandLine,
+  readNumberEnv,
   readNumberFlag,
 } from '../../core/command-line.js';
 import { ConfigError, InvariantViolation, MeterfabricError, UsageError } from '../../core/errors.js';
@@ -142,5 +144,34 @@ describe('numberFlagProblem / readNumberFlag: one reader for every numeric flag'
     expect(thrown).toBeInstanceOf(UsageError);
     expect(exitCodeFor(thrown as UsageError)).toBe(2);
     expect((thrown as UsageError).message).toBe(numberFlagProblem(flag, text, range));
+  });
+});
+
+describe('readNumberEnv: an MF_ number read as strictly as a flag, a bad one a configuration error', () => {
+  const range = { min: 1, max: 1000, meaning: 'per concentrator' };
+  // Number() read each of these: "" as 0, "abc" as NaN, "1e3" as 1000, "0x10" as 16.
+  it.each(['abc', '1e3', '0x10', ' 5', '-1', '1.5', '0', '1001'])(
+    'refuses "%s" with MF_CONFIG_INVALID (exit 2), naming the variable, its range and the value',
+    (text) => {
+      const env = { MF_DEMO_METERS: text };
+      const expected = `MF_DEMO_METERS must be an integer from 1 to 1000 (per concentrator), not "${text}"`;
+      expect(numberEnvProblem('MF_DEMO_METERS', env, range)).toBe(expected);
+      let thrown: unknown;
+      try {
+        readNumberEnv('MF_DEMO_METERS', env, range);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect(exitCodeFor(thrown as ConfigError)).toBe(2);
+      expect((thrown as ConfigError).details.problems).toEqual([expected]);
+    },
+  );
+
+  it('reads a value in range; unset or empty is undefined, so the default applies', () => {
+    expect(readNumberEnv('MF_DEMO_METERS', { MF_DEMO_METERS: '20' }, range)).toBe(20);
+    expect(readNumberEnv('MF_DEMO_METERS', {}, range)).toBeUndefined();
+    expect(readNumberEnv('MF_DEMO_METERS', { MF_DEMO_METERS: '' }, range)).toBeUndefined();
+    expect(numberEnvProblem('MF_DEMO_METERS', {}, range)).toBeUndefined();
   });
 });
