@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
+import { spawnCli } from '../headend/support/up-process.js';
 import { consecutiveFreePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
@@ -48,41 +49,33 @@ describe('meterfabric CLI', () => {
     // all checked free, below the range the OS hands out for port 0.
     const etcdPort = await consecutiveFreePorts(5);
     const basePort = etcdPort + 2;
-    const up = spawn(
-      process.execPath,
-      [
-        bin,
-        'up',
-        '--no-demo',
-        '--data',
-        dataDir,
-        '--etcd',
-        `127.0.0.1:${etcdPort}`,
-        '--base-port',
-        String(basePort),
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, MF_LOG_LEVEL: 'warn' },
-      },
-    );
-    let out = '';
-    up.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    const up = spawnCli([
+      'up',
+      '--no-demo',
+      '--data',
+      dataDir,
+      '--etcd',
+      `127.0.0.1:${etcdPort}`,
+      '--base-port',
+      String(basePort),
+    ]);
     try {
-      await waitFor(() => out.includes('cluster healthy'), '`up` to report a healthy cluster', 120_000, 200);
-      expect(out).toContain(`starting etcd at 127.0.0.1:${etcdPort}`);
-      expect(out).toMatch(/3\/3 nodes up, \d+\/\d+ partitions OK/);
-      const pids = [...out.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+      await waitFor(
+        () => up.stdout().includes('cluster healthy'),
+        '`up` to report a healthy cluster',
+        120_000,
+        200,
+      );
+      expect(up.stdout()).toContain(`starting etcd at 127.0.0.1:${etcdPort}`);
+      expect(up.stdout()).toMatch(/3\/3 nodes up, \d+\/\d+ partitions OK/);
+      const pids = [...up.stdout().matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
       expect(pids).toHaveLength(4); // etcd + three nodes
-      up.kill('SIGINT');
-      expect(await exited).toBe(0);
-      expect(out).toContain('[up] stopped');
+      up.child.kill('SIGINT');
+      expect(await up.exited).toBe(0);
+      expect(up.stdout()).toContain('[up] stopped');
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     } finally {
-      up.kill('SIGKILL');
+      up.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
