@@ -16,8 +16,8 @@ import { freeLoopbackPort as freePort } from '../chaos/nemesis/ports.js';
 import type { PartitionConfiguration } from '../cluster/replicator/contract.js';
 import { ReplicaHost } from '../cluster/replicator/host.js';
 import type { Replica } from '../cluster/replicator/replica.js';
+import { standaloneReplicaSpawnPlan } from '../cluster/replicator/standalone-spawn.js';
 import { encodeStateOp } from '../cluster/replicator/state-ops.js';
-import { distPath } from '../core/paths.js';
 import { type Measurement, measure, percentile, printFigure, printRatios } from './support/report.js';
 
 const PARTITIONS = 4;
@@ -45,15 +45,20 @@ async function startHost(
 
 /** A secondary node in its own process (cluster/replicator/standalone-main.js). */
 function spawnSecondary(nodeId: string, dataDir: string, port: number): Promise<ChildProcess> {
-  const main = distPath('cluster', 'replicator', 'standalone-main.js');
-  const child = spawn(
-    process.execPath,
-    [main, '--id', nodeId, '--listen', `127.0.0.1:${port}`, '--data', dataDir],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, MF_LOG_LEVEL: 'warn' },
-    },
-  );
+  // Tied to the bench process, as nodes and etcd are: a killed bench leaves no secondary running.
+  const plan = standaloneReplicaSpawnPlan([
+    '--id',
+    nodeId,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--data',
+    dataDir,
+  ]);
+  const child = spawn(plan.command, plan.args, {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, MF_LOG_LEVEL: 'warn' },
+    detached: plan.detached,
+  });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`secondary ${nodeId} exited with ${code}`)));
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicaControlClient } from '../../cluster/replicator/grpc/control-service.js';
+import { standaloneReplicaSpawnPlan } from '../../cluster/replicator/standalone-spawn.js';
 import { encodeStateOp } from '../../cluster/replicator/state-ops.js';
 import { distPath } from '../../core/paths.js';
 import { consecutiveFreePorts } from '../support/ports.js';
@@ -15,9 +16,12 @@ const MAIN = distPath('cluster', 'replicator', 'standalone-main.js');
 type Proc = { id: string; address: string; dataDir: string; child: ChildProcess | null };
 
 function launch(p: Proc): Promise<void> {
-  const child = spawn(process.execPath, [MAIN, '--id', p.id, '--listen', p.address, '--data', p.dataDir], {
+  // Tied to this test process (as TestCluster ties its nodes): a killed run leaves no replica.
+  const plan = standaloneReplicaSpawnPlan(['--id', p.id, '--listen', p.address, '--data', p.dataDir]);
+  const child = spawn(plan.command, plan.args, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, MF_LOG_LEVEL: 'warn' },
+    detached: plan.detached,
   });
   p.child = child;
   return new Promise((resolve, reject) => {
