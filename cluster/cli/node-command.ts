@@ -1,7 +1,8 @@
-import { numberFlagProblem, parseCommandLine } from '../../core/command-line.js';
+import { numberEnvProblem, numberFlagProblem, parseCommandLine } from '../../core/command-line.js';
 import { leaseTtlMsRange, loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { ClusterNode } from '../node/node.js';
 import { formatNodeReport } from '../node/ready-report.js';
+import { groupCommitLingerMsRange } from '../replicator/options.js';
 import { onShutdownSignal, type ShutdownSignal } from './shutdown-signals.js';
 
 const usage = `usage: meterfabric node --id n1 --listen 127.0.0.1:7101 --data ./data/n1 --etcd 127.0.0.1:2379
@@ -64,9 +65,12 @@ export async function run(argv: string[]): Promise<number> {
           ...leaseTtlMsRange,
           meaning: 'setting leaseTtlMs',
         });
+  // The replicator's own variable (read again when its host opens): listed with the rest now,
+  // before the node connects to etcd or makes its data directory.
+  const lingerProblem = numberEnvProblem('MF_GROUP_COMMIT_LINGER_MS', process.env, groupCommitLingerMsRange);
   const config = loadNodeConfig({
     flagNames,
-    flagProblems: leaseTtlProblem === undefined ? [] : [leaseTtlProblem],
+    flagProblems: [leaseTtlProblem, lingerProblem].filter((problem) => problem !== undefined),
     flags: {
       nodeId: values.id,
       listen: values.listen,

@@ -18,7 +18,7 @@ import {
   replicatorProto,
   type SecondaryMessage,
 } from './grpc/wire.js';
-import { DEFAULT_REPLICATOR_OPTIONS, type ReplicatorOptions } from './options.js';
+import { DEFAULT_REPLICATOR_OPTIONS, type ReplicatorOptions, replicatorOptionsFromEnv } from './options.js';
 import type { ReplicationStream } from './primary-session.js';
 import { Replica } from './replica.js';
 
@@ -70,6 +70,9 @@ export class ReplicaHost implements ReplicaControlTarget {
   }
 
   static async open(config: ReplicaHostConfig): Promise<ReplicaHost> {
+    // The environment's options (MF_GROUP_COMMIT_LINGER_MS, MF_REPLICATION_MUX) under the
+    // caller's; read first, so that a bad value is refused before the data directory is made.
+    const options = { ...replicatorOptionsFromEnv(process.env), ...config.options };
     makeDirectorySync(config.dataDir);
     const db: NodeDb = new ClassicLevel<string, Uint8Array>(config.dataDir, {
       keyEncoding: 'utf8',
@@ -80,12 +83,12 @@ export class ReplicaHost implements ReplicaControlTarget {
       config.nodeId,
       db,
       new GroupCommitWriter(db, {
-        lingerMs: config.options?.groupCommitLingerMs ?? DEFAULT_REPLICATOR_OPTIONS.groupCommitLingerMs,
+        lingerMs: options.groupCommitLingerMs ?? DEFAULT_REPLICATOR_OPTIONS.groupCommitLingerMs,
       }),
       config.clock ?? systemClock,
       (config.logger ?? silentLogger).child({ component: 'replicator', nodeId: config.nodeId }),
       config.faults ?? processFaults,
-      config.options ?? {},
+      options,
       config.clusterToken,
     );
     if (config.server) host.register(config.server);

@@ -1,3 +1,5 @@
+import { type NumberFlagRange, readNumberEnv } from '../../core/command-line.js';
+
 /** Bounds and timings of a node's replicas; every queue and batch has an explicit limit. */
 export type ReplicatorOptions = {
   /** Operations proposed but not yet committed, per partition (MF_REPLICATION_QUEUE_FULL beyond). */
@@ -63,14 +65,31 @@ export const DEFAULT_REPLICATOR_OPTIONS: ReplicatorOptions = {
   commitNoticeDelayMs: 10,
   reconnectMinMs: 50,
   reconnectMaxMs: 1_000,
-  groupCommitLingerMs: lingerFromEnv(process.env.MF_GROUP_COMMIT_LINGER_MS) ?? 0,
-  multiplexStreams: process.env.MF_REPLICATION_MUX === '1',
+  groupCommitLingerMs: 0,
+  multiplexStreams: false,
 };
 
-function lingerFromEnv(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 0 || ms > 100)
-    throw new Error(`MF_GROUP_COMMIT_LINGER_MS must be 0..100 (ms), not "${value}"`);
-  return ms;
+/** `MF_GROUP_COMMIT_LINGER_MS`'s bounds: a plain decimal number of ms, 0 to 100. */
+export const groupCommitLingerMsRange: NumberFlagRange = {
+  integer: false,
+  min: 0,
+  max: 100,
+  meaning: 'ms a group commit waits for more writes',
+};
+
+/**
+ * The options a node process takes from its environment (`ReplicaHost.open` reads them, under
+ * its caller's options): `MF_GROUP_COMMIT_LINGER_MS` and `MF_REPLICATION_MUX=1`. Read when a
+ * host opens, not when this module loads: a bad value was an uncaught Error with a stack at
+ * import (exit 1); it is now a ConfigError (MF_CONFIG_INVALID) naming the variable, and
+ * `meterfabric node` lists it with its configuration's problems before it starts.
+ */
+export function replicatorOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): Partial<ReplicatorOptions> {
+  const lingerMs = readNumberEnv('MF_GROUP_COMMIT_LINGER_MS', env, groupCommitLingerMsRange);
+  return {
+    ...(lingerMs !== undefined ? { groupCommitLingerMs: lingerMs } : {}),
+    ...(env.MF_REPLICATION_MUX === '1' ? { multiplexStreams: true } : {}),
+  };
 }

@@ -369,6 +369,18 @@ const cases: Case[] = [
     ],
     untouched: join(dir, 'node-4'),
   },
+  {
+    name: 'node: MF_GROUP_COMMIT_LINGER_MS out of range (was an Error with a stack at import, exit 1)',
+    args: [
+      'node',
+      ...['--id', 'n1', '--listen', '127.0.0.1:0', '--etcd', '127.0.0.1:1', '--data', join(dir, 'node-5')],
+    ],
+    env: { MF_GROUP_COMMIT_LINGER_MS: '500' },
+    stderr: [
+      /^ {2}- MF_GROUP_COMMIT_LINGER_MS must be a number from 0 to 100 [^\n]*not "500" \[MF_CONFIG_INVALID\]$/m,
+    ],
+    untouched: join(dir, 'node-5'),
+  },
 ];
 
 describe.skipIf(!existsSync(demoEntry))(
