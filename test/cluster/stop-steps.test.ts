@@ -1,28 +1,6 @@
-import { Writable } from 'node:stream';
-import { type Logger, pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runStopStep, stopStepTimeoutMs } from '../../cluster/node/stop-steps.js';
-
-/** A logger whose lines the test reads back. */
-function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: 'info' }, sink);
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+import { capturingLogger } from '../support/capturing-logger.js';
 
 describe('runStopStep (one network step of ClusterNode.stop)', () => {
   beforeEach(() => {

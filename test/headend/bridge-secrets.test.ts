@@ -1,13 +1,12 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readIntegrationFlags } from '../../actors/integration/bridge/cli-flags.js';
 import { serveIntegration } from '../../actors/integration/bridge/serve.js';
 import { CimPublisher } from '../../actors/integration/cim-publisher.js';
 import { loadWebhookConfigFile } from '../../actors/integration/webhook-file-config.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 import { setUpDay } from './day-fixture.js';
 
 /** Secrets off the command line: --token-file, MF_BRIDGE_TOKEN, --token (warned), webhook secretFile. */
@@ -28,26 +27,6 @@ async function secretFile(content: string, mode = 0o600): Promise<string> {
   await writeFile(path, content);
   await chmod(path, mode);
   return path;
-}
-
-function capturingLogger(): { logger: pino.Logger; lines: () => { msg: string; level: number }[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: 'info' }, stream);
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { msg: string; level: number }),
-  };
 }
 
 describe('bridge token sources', () => {

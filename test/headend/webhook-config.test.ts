@@ -1,13 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readIntegrationFlags } from '../../actors/integration/bridge/cli-flags.js';
 import { readIntegrationHostFlags } from '../../actors/integration/bridge/host-flags.js';
 import { validateWebhookSubscribers } from '../../actors/integration/webhook-config.js';
 import { loadWebhookConfigFile } from '../../actors/integration/webhook-file-config.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -104,30 +103,6 @@ describe('webhook subscriber configuration', () => {
 describe('an inline webhook secret in the config file', () => {
   const inlineSecret = 'inline-secret-0123456789';
 
-  function capturingLogger(): {
-    logger: Logger;
-    records: () => Array<Record<string, unknown>>;
-    text: () => string;
-  } {
-    const chunks: string[] = [];
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    });
-    const text = () => chunks.join('');
-    return {
-      logger: pino({ level: 'info' }, stream),
-      text,
-      records: () =>
-        text()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>),
-    };
-  }
-
   const entries = () => [
     { name: 'dso-inline', url: 'https://127.0.0.1:9443/cim', secret: inlineSecret },
     { name: 'dso-env', url: 'https://127.0.0.1:9444/cim', secretEnv: 'DSO_ENV_SECRET' },
@@ -135,13 +110,13 @@ describe('an inline webhook secret in the config file', () => {
   const env = { DSO_ENV_SECRET: 'secret-from-the-environment' };
 
   it('is accepted with a warning that names the subscriber and says where the secret belongs, never the secret', async () => {
-    const { logger, records, text } = capturingLogger();
+    const { logger, lines, text } = capturingLogger();
     const subscribers = await loadWebhookConfigFile(await configFile(entries()), env, { logger });
     expect(subscribers.map((s) => [s.name, s.secret])).toEqual([
       ['dso-inline', inlineSecret],
       ['dso-env', 'secret-from-the-environment'],
     ]);
-    const warnings = records().filter((r) => r.level === 40);
+    const warnings = lines().filter((r) => r.level === 40);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({
       subscriber: 'dso-inline',
@@ -167,13 +142,13 @@ describe('an inline webhook secret in the config file', () => {
   });
 
   it('a secret from secretEnv or secretFile loads in production without a warning', async () => {
-    const { logger, records } = capturingLogger();
+    const { logger, lines } = capturingLogger();
     const [s] = await loadWebhookConfigFile(await configFile([entries()[1]]), env, {
       production: true,
       logger,
     });
     expect(s?.secret).toBe('secret-from-the-environment');
-    expect(records().filter((r) => r.level === 40)).toEqual([]);
+    expect(lines().filter((r) => r.level === 40)).toEqual([]);
   });
 
   it('`up` flags: a bridge on a non-loopback address makes it production (refused); on loopback it is warned', async () => {
@@ -188,12 +163,12 @@ describe('an inline webhook secret in the config file', () => {
         'subscriber dso-inline has its shared secret inline, refused in production',
       ),
     });
-    const { logger, records } = capturingLogger();
+    const { logger, lines } = capturingLogger();
     const local = await readIntegrationHostFlags(
       { ...flags, 'bridge-host': '127.0.0.1' },
       { env: withToken, logger },
     );
     expect(local.webhooks?.map((s) => s.name)).toEqual(['dso-inline', 'dso-env']);
-    expect(records().filter((r) => r.level === 40 && r.subscriber === 'dso-inline')).toHaveLength(1);
+    expect(lines().filter((r) => r.level === 40 && r.subscriber === 'dso-inline')).toHaveLength(1);
   });
 });
