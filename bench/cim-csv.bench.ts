@@ -222,7 +222,7 @@ async function cimTable(
   const againstWhich = (m: CpuMeasurement, bytesRow: CpuMeasurement) =>
     `  (pool / main thread below: against ${m === bytesRow ? 'encodeMeterReadingsBytes' : "the workers' encoder"}, the faster)`;
 
-  const [base, main, columnar, publisher, leased] = (await interleaved(DURATION_MS * 8, [
+  const [base, main, columnar, publisher, leased] = await interleaved(DURATION_MS * 8, [
     baseline,
     mainBytes,
     mainColumnar,
@@ -253,7 +253,7 @@ async function cimTable(
           (lease) => lease.release(),
         ),
     },
-  ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement, CpuMeasurement];
+  ]);
   printRatios('CIM XML encode, the figure of record (all rows produce UTF-8 bytes)', base, [
     main,
     columnar,
@@ -272,7 +272,7 @@ async function cimTable(
   printFigure('pool (encoding ahead, leased) / main thread', rate(leased) / rate(fasterMain), 'x');
   printCpu(fasterMain, [publisher, leased], threads, 1000);
 
-  const [base2, model, main2, columnar2, bytes, ahead, queuedAhead, pre] = (await interleaved(
+  const [base2, model, main2, columnar2, bytes, ahead, queuedAhead, pre] = await interleaved(
     DURATION_MS * 6,
     [
       baseline,
@@ -325,16 +325,7 @@ async function cimTable(
         step: () => prePackedLeased(pool, prePacked),
       },
     ],
-  )) as CpuMeasurement[] as [
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-  ];
+  );
   console.log('');
   printRatios('CIM XML encode, the other paths (all rows produce UTF-8 bytes)', base2, [
     model,
@@ -367,7 +358,7 @@ async function csvTable(
   for (let i = 0; i < rows.length; i += chunkRows)
     prePacked.push(packRows('S', rows.slice(i, i + chunkRows)));
   const stream = Array.from({ length: STREAM_BATCHES }, () => rows);
-  const [base, main, mainColumnar, bytes, ahead, queuedAhead, text, pre] = (await interleaved(
+  const [base, main, mainColumnar, bytes, ahead, queuedAhead, text, pre] = await interleaved(
     DURATION_MS * 8,
     [
       {
@@ -447,16 +438,7 @@ async function csvTable(
           })),
       },
     ],
-  )) as CpuMeasurement[] as [
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-    CpuMeasurement,
-  ];
+  );
   printRatios('CSV encode (all rows produce UTF-8 bytes)', base, [
     main,
     mainColumnar,

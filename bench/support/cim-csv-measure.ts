@@ -15,8 +15,11 @@ export type Subject = { name: string; unit: string; opsPerStep: number; step: ()
  * the same drift, which back-to-back blocks would not. Every subject does the same number of
  * items per step (`sameWorkPerStep`).
  */
-export async function interleaved(durationMs: number, given: Subject[]): Promise<CpuMeasurement[]> {
-  const subjects = sameWorkPerStep(given);
+export async function interleaved<const S extends readonly Subject[]>(
+  durationMs: number,
+  given: S,
+): Promise<{ -readonly [K in keyof S]: CpuMeasurement }> {
+  const subjects = sameWorkPerStep([...given]);
   const totals = subjects.map((s) => ({
     name: s.name,
     unit: s.unit,
@@ -54,7 +57,8 @@ export async function interleaved(durationMs: number, given: Subject[]): Promise
       totals[i]!.ops += subject.opsPerStep;
     }
   }
-  return totals;
+  // One measurement per subject, in their order: the tuple type the caller destructures.
+  return totals as { -readonly [K in keyof S]: CpuMeasurement };
 }
 
 /**

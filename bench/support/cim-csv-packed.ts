@@ -22,7 +22,7 @@ import { encodeAhead } from '../../cluster/pool/encode-ahead.js';
 import { type ArenaLayout, arenaMessage } from '../../cluster/pool/output-arena.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { clockOf, DAY_MS } from './cim-csv-data.js';
-import { type CpuMeasurement, interleaved, printCpu } from './cim-csv-measure.js';
+import { interleaved, printCpu } from './cim-csv-measure.js';
 import { printFigure, printRatios, rate } from './report.js';
 
 const decoder = new TextDecoder();
@@ -110,7 +110,7 @@ export async function packedTable(
   console.log(
     `\nCIM from the packed stream form (routed reading records, level 2), ${jobs.length} lists per batch`,
   );
-  const [unpacking, direct, pooled] = (await interleaved(durationMs * 3, [
+  const [unpacking, direct, pooled] = await interleaved(durationMs * 3, [
     {
       name: 'main thread: unpack records, encodeMeterReadingsBytes',
       unit: 'readings/s',
@@ -139,7 +139,7 @@ export async function packedTable(
           (l) => l.release(),
         ),
     },
-  ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement];
+  ]);
   printRatios('CIM from packed lists (all rows produce UTF-8 bytes)', unpacking, [direct, pooled]);
   const best = rate(direct) > rate(unpacking) ? direct : unpacking;
   printFigure(

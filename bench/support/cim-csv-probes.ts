@@ -13,7 +13,7 @@ import { checkRowColumns, packRows } from '../../adapters/csv/columnar-rows.js';
 import type { WorkerPool } from '../../cluster/pool/pool.js';
 import { groupStarts, taskCountFor } from '../../cluster/pool/task-plan.js';
 import { clockOf, DAY_MS } from './cim-csv-data.js';
-import { type CpuMeasurement, cpuPer1000, interleaved, printCpu } from './cim-csv-measure.js';
+import { cpuPer1000, interleaved, printCpu } from './cim-csv-measure.js';
 import { printFigure, printRatios, rate } from './report.js';
 
 const utf8 = new TextEncoder();
@@ -204,7 +204,7 @@ export async function ceiling(
   const readings = job.readings.length * repeat;
   const task = { module: 'adapters/cim/pool-tasks', fn: 'encodeMeterReadingsRepeatedly', payload: packed };
   const streamTasks = threads * 4;
-  const [one, all, stream] = (await interleaved(durationMs * 3, [
+  const [one, all, stream] = await interleaved(durationMs * 3, [
     {
       name: 'pure encode, main thread',
       unit: 'readings/s',
@@ -223,7 +223,7 @@ export async function ceiling(
       opsPerStep: readings * streamTasks,
       step: () => pool.runPipelined(streamTasks, () => task, { inFlight: streamTasks }),
     },
-  ])) as [CpuMeasurement, CpuMeasurement, CpuMeasurement];
+  ]);
   console.log(`\nCeiling on this machine now (tasks of ${readings} readings, nothing copied)`);
   printFigure(roundTrip!.name, rate(roundTrip!), 'tasks/s', `${(1e6 / rate(roundTrip!)).toFixed(0)} us each`);
   printRatios('  CIM encode with nothing to copy', one, [all, stream]);
