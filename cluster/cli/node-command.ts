@@ -1,4 +1,5 @@
 import { numberEnvProblem, numberFlagProblem, parseCommandLine } from '../../core/command-line.js';
+import { isMeterfabricError } from '../../core/errors.js';
 import { leaseTtlMsRange, loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { ClusterNode } from '../node/node.js';
 import { formatNodeReport } from '../node/ready-report.js';
@@ -117,6 +118,10 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     // start() binds the gRPC and metrics ports before it opens the data directory and joins:
     // a later failure must close them, or the process prints the error and then lives on.
+    // Logged first, so that the log says why before stop() names the etcd steps it gives up
+    // on (an unanswering etcd: MF_ETCD_UNREACHABLE); main.ts prints it on stderr too.
+    const code = isMeterfabricError(err) ? err.code : undefined;
+    node.logger.error({ code, err: String(err) }, 'start failed; stopping what it started');
     await node.stop({ drain: false }).catch(() => undefined);
     throw err;
   }

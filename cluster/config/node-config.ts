@@ -27,6 +27,23 @@ const leaseMarginMsRange = { min: 0, max: 5000 } as const;
 const initialClusterSizeRange = { min: 1, max: 64 } as const;
 const maxPayloadBytesRange = { min: 1024, max: 16 * 1024 * 1024 } as const;
 
+/**
+ * etcdJoinTimeoutMs's bounds: joining is several etcd round trips (one dial may take 2 s), so
+ * under 1 s a healthy etcd on a loaded box could be called unreachable; past 10 minutes a
+ * supervisor waits that long to hear that the node will never start.
+ */
+export const etcdJoinTimeoutMsRange = { min: 1000, max: 600_000 } as const;
+
+/**
+ * Default of etcdJoinTimeoutMs. With etcd answering, a join takes a few round trips
+ * (milliseconds; a dial that fails is retried within etcd3's 2 s dial timeout), so 30 s is
+ * generous for an etcd that is itself still starting or electing a leader on a loaded box,
+ * and still fails well within systemd's default start timeout (90 s), which would otherwise
+ * kill the node with no word about etcd. Not derived from the lease TTL: the TTL is how soon
+ * a dead node is noticed, not how long etcd may take to come up.
+ */
+export const defaultEtcdJoinTimeoutMs = 30_000;
+
 export const nodeConfigSchema = z.object({
   nodeId: z
     .string()
@@ -46,6 +63,20 @@ export const nodeConfigSchema = z.object({
     .min(leaseTtlMsRange.min, `etcd refuses leases shorter than ${leaseTtlMsRange.min} ms`)
     .max(leaseTtlMsRange.max)
     .default(3000),
+  /**
+   * How long start() waits for etcd to let the node join (lease grant, registration, the
+   * watches, the FM candidacy) before it gives up with MF_ETCD_UNREACHABLE and exits 1
+   * (cluster/node/start-steps.ts). Default: see defaultEtcdJoinTimeoutMs.
+   */
+  etcdJoinTimeoutMs: z
+    .number()
+    .int()
+    .min(
+      etcdJoinTimeoutMsRange.min,
+      `give at least ${etcdJoinTimeoutMsRange.min} ms: joining takes several etcd round trips`,
+    )
+    .max(etcdJoinTimeoutMsRange.max)
+    .default(defaultEtcdJoinTimeoutMs),
   /** Self-fencing margin subtracted from every lease validity (clock drift, event-loop lag). */
   leaseMarginMs: z.number().int().min(leaseMarginMsRange.min).max(leaseMarginMsRange.max).default(500),
   /** Prometheus /metrics and /health; port 0 picks a free one. */
@@ -109,6 +140,7 @@ const envKeys: Record<string, keyof NodeConfig> = {
   MF_ETCD: 'etcd',
   MF_LEASE_TTL_MS: 'leaseTtlMs',
   MF_LEASE_MARGIN_MS: 'leaseMarginMs',
+  MF_ETCD_JOIN_TIMEOUT_MS: 'etcdJoinTimeoutMs',
   MF_METRICS_LISTEN: 'metricsListen',
   MF_MANIFESTS: 'manifests',
   MF_PEER_ADDRESS_OVERRIDES: 'peerAddressOverrides',
@@ -128,6 +160,7 @@ const listKeys = new Set<keyof NodeConfig>(['etcd', 'manifests', 'faultInject'])
 const numberRanges: Partial<Record<keyof NodeConfig, NumberFlagRange>> = {
   leaseTtlMs: leaseTtlMsRange,
   leaseMarginMs: leaseMarginMsRange,
+  etcdJoinTimeoutMs: etcdJoinTimeoutMsRange,
   maxPayloadBytes: maxPayloadBytesRange,
   initialClusterSize: initialClusterSizeRange,
 };

@@ -43,6 +43,7 @@ import { registerNodeServices } from './node-rpc.js';
 import { PeerClients } from './peers.js';
 import { ReplicaLifecycle } from './replica-lifecycle.js';
 import { RoleLog } from './role-log.js';
+import { EtcdJoinDeadline } from './start-steps.js';
 import { extensionStopTimeoutMs, runStopStep, type StopStep } from './stop-steps.js';
 
 export const runtimeVersion = '0.1.0';
@@ -190,11 +191,14 @@ export class ClusterNode {
     membership.on('validUntil', (untilMs: number) => {
       for (const replica of replicas.opened()) replica.setLeaseValidUntil(untilMs);
     });
-    await membership.start();
+    // From here every step waits for etcd: one deadline for them all (start-steps.ts), so a
+    // frozen or black-holed etcd fails the start with MF_ETCD_UNREACHABLE instead of hanging.
+    const joining = new EtcdJoinDeadline(config.etcd, config.etcdJoinTimeoutMs);
+    await joining.step('membership (lease grant, registration, member watch)', () => membership.start());
     for (const replica of replicas.opened()) replica.setLeaseValidUntil(membership.validUntilMs);
     this.lifecycle.watchLease(() => membership.isValid());
 
-    await this.watchConfigurations();
+    await joining.step('configuration watch', () => this.watchConfigurations());
     const store = new ConfigStore(this.client, config.cluster);
     this.fm = new FailoverManager({
       store,
@@ -233,19 +237,21 @@ export class ClusterNode {
       fm.stop();
       this.metrics.fmLeader.set(0);
     });
-    await this.election.start();
-    this.proxy = new ActorProxy({
+    const election = this.election;
+    await joining.step('FM election (watch, campaign)', () => election.start());
+    const proxy = new ActorProxy({
       client: this.client,
       cluster: config.cluster,
       services: this.services,
       peerAddressOverrides: config.peerAddressOverrides,
       ...(config.clusterToken ? { token: config.clusterToken } : {}),
     });
-    await this.proxy.start();
+    this.proxy = proxy;
+    await joining.step('actor proxy (etcd watches)', () => proxy.start());
     this.extensions = await startExtensions(this.extensionSpecs, {
       nodeId: config.nodeId,
       config,
-      proxy: this.proxy,
+      proxy,
       logger,
       isPrimary: (p: string) =>
         this.lifecycle?.primaryEpoch(p) !== null && this.lifecycle?.primaryEpoch(p) !== undefined,

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { portFree } from '../../cluster/cli/up-ports.js';
 import { processGroupMembers, startUp, type UpProcess } from '../headend/support/up-process.js';
-import { procStat } from '../support/proc.js';
+import { listeningPorts, procStat } from '../support/proc.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -29,30 +29,6 @@ import { waitFor } from '../support/wait.js';
  * is that plus ample room for a loaded box, and stays below the 20 s the drain used to wait.
  */
 const nodesGoneWithinMs = 15_000;
-
-/** The TCP ports `pid` listens on (Linux /proc: its socket inodes matched in /proc/net/tcp{,6}). */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (match) inodes.add(match[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports = new Set<number>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // sl local_address rem_address st ... inode: st 0A is LISTEN.
-      if (fields.length > 9 && fields[3] === '0A' && inodes.has(fields[9]!)) {
-        ports.add(Number.parseInt(fields[1]!.split(':')[1]!, 16));
-      }
-    }
-  }
-  return [...ports];
-}
 
 /** The node PIDs `up` printed: `started node n1 on 127.0.0.1:P (pid N, ...`. */
 function nodePids(up: UpProcess): Map<string, number> {

@@ -119,6 +119,30 @@ describe('node configuration', () => {
     );
   });
 
+  it('etcdJoinTimeoutMs: 30 s by default, from MF_ETCD_JOIN_TIMEOUT_MS, refused outside 1000..600000 naming the variable', () => {
+    expect(loadNodeConfig({ flags: base, env: {} }).etcdJoinTimeoutMs).toBe(30_000);
+    expect(loadNodeConfig({ flags: base, env: { MF_ETCD_JOIN_TIMEOUT_MS: '5000' } }).etcdJoinTimeoutMs).toBe(
+      5000,
+    );
+    const problems = (value: string): string[] => {
+      try {
+        loadNodeConfig({ flags: base, env: { MF_ETCD_JOIN_TIMEOUT_MS: value } });
+      } catch (err) {
+        return (err as ConfigError).details.problems as string[];
+      }
+      return [];
+    };
+    expect(problems('500')).toEqual([
+      'MF_ETCD_JOIN_TIMEOUT_MS (setting etcdJoinTimeoutMs): give at least 1000 ms: joining takes several etcd round trips',
+    ]);
+    expect(problems('600001')).toEqual([
+      'MF_ETCD_JOIN_TIMEOUT_MS (setting etcdJoinTimeoutMs): Too big: expected number to be <=600000',
+    ]);
+    expect(problems('1500.5')).toHaveLength(1);
+    expect(problems('abc')).toHaveLength(1);
+    expect(problems('abc')[0]).toMatch(/^MF_ETCD_JOIN_TIMEOUT_MS \(setting etcdJoinTimeoutMs\): /);
+  });
+
   it('reports an unreadable config file by name', () => {
     expect(() => loadNodeConfig({ flags: base, env: {}, file: '/nonexistent/node.json' })).toThrow(
       /config file \/nonexistent\/node.json/,

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * Processes as Linux /proc shows them, for tests that check who started what, in which process
@@ -41,4 +41,28 @@ export function runningProcesses(): { pid: number; ppid: number; pgrp: number; c
       found.push({ pid: Number(entry), ppid: stat.ppid, pgrp: stat.pgrp, command: stat.command });
   }
   return found;
+}
+
+/** The TCP ports `pid` listens on (Linux /proc: its socket inodes matched in /proc/net/tcp{,6}). */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match) inodes.add(match[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // sl local_address rem_address st ... inode: st 0A is LISTEN.
+      if (fields.length > 9 && fields[3] === '0A' && inodes.has(fields[9]!)) {
+        ports.add(Number.parseInt(fields[1]!.split(':')[1]!, 16));
+      }
+    }
+  }
+  return [...ports];
 }
