@@ -198,13 +198,22 @@ export class Membership extends EventEmitter {
     this.emit('nodes', this.members);
   }
 
+  /**
+   * Revokes the lease, then cancels the member watch. Revoking deletes our key at once, so
+   * peers need not wait a TTL to notice; it goes first because it is what peers see: with
+   * etcd slow but alive, the caller's bound (stop-steps.ts) may end close() after one round
+   * trip, and the watch dies with the process anyway. Safe while the watch still runs: it
+   * sees our own key deleted, drops us from `nodes` and emits 'nodes' (the node's FM is
+   * stopped by then, so its poke does nothing; the write format is recomputed without us),
+   * and the revoked lease is no longer current, so neither its events nor a 'lost' start a
+   * re-registration (`closed` is set before, too).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await this.watcher?.cancel().catch(() => undefined);
     const lease = this.lease;
     this.lease = null;
-    // Revoking deletes our key at once, so peers need not wait a TTL to notice.
     await lease?.revoke().catch(() => undefined);
     this.validity.lost();
+    await this.watcher?.cancel().catch(() => undefined);
   }
 }

@@ -28,7 +28,10 @@ class FakeLease extends EventEmitter {
   async grant(): Promise<string> {
     return this.id;
   }
-  async revoke(): Promise<void> {}
+  revoked = false;
+  async revoke(): Promise<void> {
+    this.revoked = true;
+  }
   fire(): void {
     this.emit('keepaliveFired');
   }
@@ -37,8 +40,13 @@ class FakeLease extends EventEmitter {
   }
 }
 
-function fakeClient(leases: FakeLease[], unreachable = () => false): Etcd3 {
-  const watcher = Object.assign(new EventEmitter(), { cancel: async () => undefined });
+type FakeWatcher = EventEmitter & { cancel(): Promise<void> };
+
+function fakeClient(
+  leases: FakeLease[],
+  unreachable = () => false,
+  watcher: FakeWatcher = Object.assign(new EventEmitter(), { cancel: async () => undefined }),
+): Etcd3 {
   const client = {
     lease: () => {
       const lease = new FakeLease(`lease-${leases.length + 1}`, unreachable);
@@ -128,5 +136,44 @@ describe('membership lease validity across re-registration', () => {
     await settle(600);
     expect(leases).toHaveLength(registered); // nothing left retrying
     await membership.close();
+  });
+});
+
+describe('membership close', () => {
+  it('revokes the lease without waiting for the member watch cancel; its own key deleted starts no re-registration', async () => {
+    // etcd slow but alive: the watch cancel is not answered (yet). Peers notice a departing
+    // node by its key, deleted by the revoke, so the revoke must not wait behind the cancel.
+    let cancelled = false;
+    const watcher: FakeWatcher = Object.assign(new EventEmitter(), {
+      cancel: () => new Promise<void>(() => undefined),
+    });
+    const leases: FakeLease[] = [];
+    const membership = new Membership({
+      client: fakeClient(leases, () => false, watcher),
+      cluster: 'c',
+      record,
+      leaseTtlMs: 3000,
+      leaseMarginMs: 500,
+      clock: new ManualClock(1_000_000),
+      logger: silentLogger,
+    });
+    await membership.start();
+    watcher.emit('put', { key: Buffer.from('/c/nodes/n1'), value: Buffer.from(JSON.stringify(record)) });
+    expect([...membership.nodes.keys()]).toEqual(['n1']);
+    void membership.close().then(() => {
+      cancelled = true;
+    });
+    await settle();
+    expect(leases[0]!.revoked).toBe(true);
+    expect(cancelled).toBe(false);
+    expect(membership.isValid()).toBe(false);
+
+    // What etcd then tells the node while its watch still runs: its key deleted, its lease
+    // gone. It drops itself from the members and does not register again.
+    watcher.emit('delete', { key: Buffer.from('/c/nodes/n1'), value: Buffer.from('') });
+    leases[0]!.emit('lost', new Error('Lease is expired or revoked'));
+    await settle(600);
+    expect(membership.nodes.size).toBe(0);
+    expect(leases).toHaveLength(1);
   });
 });
