@@ -70,19 +70,24 @@ const record = {
   draining: false,
 };
 
+/** A membership of node n1 in cluster c (TTL 3 s, margin 0.5 s) on `client`, on a manual clock. */
+function membershipOn(client: ReturnType<typeof fakeClient>, clock = new ManualClock(1_000_000)): Membership {
+  return new Membership({
+    client,
+    cluster: 'c',
+    record,
+    leaseTtlMs: 3000,
+    leaseMarginMs: 500,
+    clock,
+    logger: silentLogger,
+  });
+}
+
 describe('membership lease validity across re-registration', () => {
   it('stays valid on a new lease although the lost lease still fires keepalives', async () => {
     const clock = new ManualClock(1_000_000);
     const leases: FakeLease[] = [];
-    const membership = new Membership({
-      client: fakeClient(leases),
-      cluster: 'c',
-      record,
-      leaseTtlMs: 3000,
-      leaseMarginMs: 500,
-      clock,
-      logger: silentLogger,
-    });
+    const membership = membershipOn(fakeClient(leases), clock);
     await membership.start();
     const first = leases[0]!;
     first.fire();
@@ -114,15 +119,7 @@ describe('membership lease validity across re-registration', () => {
   it('retries registration in one loop while etcd is unreachable, then registers again', async () => {
     const leases: FakeLease[] = [];
     let unreachable = false;
-    const membership = new Membership({
-      client: fakeClient(leases, () => unreachable),
-      cluster: 'c',
-      record,
-      leaseTtlMs: 3000,
-      leaseMarginMs: 500,
-      clock: new ManualClock(1_000_000),
-      logger: silentLogger,
-    });
+    const membership = membershipOn(fakeClient(leases, () => unreachable));
     await membership.start();
     unreachable = true;
     leases[0]!.emit('lost', new Error('We lost connection to etcd and our lease has expired.'));
@@ -148,15 +145,7 @@ describe('membership close', () => {
       cancel: () => new Promise<void>(() => undefined),
     });
     const leases: FakeLease[] = [];
-    const membership = new Membership({
-      client: fakeClient(leases, () => false, watcher),
-      cluster: 'c',
-      record,
-      leaseTtlMs: 3000,
-      leaseMarginMs: 500,
-      clock: new ManualClock(1_000_000),
-      logger: silentLogger,
-    });
+    const membership = membershipOn(fakeClient(leases, () => false, watcher));
     await membership.start();
     watcher.emit('put', { key: Buffer.from('/c/nodes/n1'), value: Buffer.from(JSON.stringify(record)) });
     expect([...membership.nodes.keys()]).toEqual(['n1']);
